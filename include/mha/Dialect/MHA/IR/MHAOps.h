@@ -1,0 +1,27 @@
+//===- MHAOps.h - MHA dialect operations ------------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the operations of the mha dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_DIALECT_MHA_IR_MHAOPS_H
+#define MHA_DIALECT_MHA_IR_MHAOPS_H
+
+#include "mha/Dialect/MHA/IR/MHAAttrs.h"
+#include "mha/Dialect/MHA/IR/MHADialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "mha/Dialect/MHA/IR/MHAOps.h.inc"
+
+#endif // MHA_DIALECT_MHA_IR_MHAOPS_H

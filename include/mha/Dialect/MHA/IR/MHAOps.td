@@ -1,0 +1,503 @@
+//===- MHAOps.td - MHA dialect operations ------------------*- tablegen -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// The operations of the mha dialect. Each op has a summary, a description with
+// its mathematics and an example; cross-operand shape rules live in C++
+// verifiers or in result-type inference (MHAOps.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_DIALECT_MHA_IR_MHAOPS_TD
+#define MHA_DIALECT_MHA_IR_MHAOPS_TD
+
+include "mha/Dialect/MHA/IR/MHADialect.td"
+include "mha/Dialect/MHA/IR/MHAAttrs.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+/// An op whose result types are inferred from its operands and attributes.
+class MHA_InferredOp<string mnemonic, list<Trait> traits = []>
+    : MHA_Op<mnemonic, !listconcat(traits,
+          [Pure, InferTypeOpAdaptor])>;
+
+//===----------------------------------------------------------------------===//
+// Parameters and training configuration
+//===----------------------------------------------------------------------===//
+
+def MHA_ParamOp : MHA_Op<"param", [Symbol, HasParent<"ModuleOp">]> {
+  let summary = "Declares a trainable parameter";
+  let description = [{
+    Declares a trainable tensor of static shape, named by a symbol, with the
+    initializer used when no saved value is loaded. Functions read it with
+    `mha.get_param`; training updates it.
+
+    ```mlir
+    mha.param @wq : tensor<16x512xf32> init <glorot_uniform>
+    mha.param @bq : tensor<512xf32> init <zeros>
+    mha.param @emb : tensor<32x64xf32> init <normal, std = 2.0e-02>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<MHA_FloatTensor>:$type,
+                       MHA_InitializerAttr:$init);
+  let assemblyFormat = "$sym_name `:` $type `init` $init attr-dict";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The declared tensor type of the parameter.
+    ::mlir::RankedTensorType getTensorType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getType());
+    }
+  }];
+}
+
+def MHA_GetParamOp : MHA_Op<"get_param",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Reads the current value of a trainable parameter";
+  let description = [{
+    Returns the value of the parameter declared by the `mha.param` named
+    `name`; the result type must be the declared type.
+
+    ```mlir
+    %wq = mha.get_param @wq : tensor<16x512xf32>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+def MHA_TrainingOp : MHA_Op<"training",
+    [HasParent<"ModuleOp">, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "States how the module's model is trained";
+  let description = [{
+    The module-level training configuration: what Keras' `compile()` and
+    `fit()` state. `model` names the function mapping a batch of inputs to
+    predictions; the loss compares them to the labels:
+
+    | loss            | model output            | labels                    |
+    |-----------------|-------------------------|---------------------------|
+    | `bce`           | probabilities in (0, 1) | same shape, in {0, 1}     |
+    | `bce_logits`    | logits                  | same shape, in {0, 1}     |
+    | `mse`           | any                     | same shape                |
+    | `cross_entropy` | logits [N, C]           | class indices [N]         |
+
+    `metrics` is a list of names among `"accuracy"` (binary or categorical,
+    following the loss) and `"mae"`. At most one `mha.training` per module.
+    Every field may be overridden from the `mha-run` command line.
+
+    ```mlir
+    mha.training model = @forward loss = bce
+        optimizer = <adam, learning_rate = 1.0e-03> epochs = 20 batch_size = 32
+        metrics = ["accuracy"]
+        dataset = <synthetic, samples = 4096, seq_len = 16>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$model,
+                       MHA_LossKindAttr:$loss,
+                       MHA_OptimizerAttr:$optimizer,
+                       I64Attr:$epochs,
+                       I64Attr:$batch_size,
+                       OptionalAttr<StrArrayAttr>:$metrics,
+                       OptionalAttr<MHA_DatasetAttr>:$dataset);
+  let assemblyFormat = [{
+    `model` `=` $model `loss` `=` $loss `optimizer` `=` $optimizer
+    `epochs` `=` $epochs `batch_size` `=` $batch_size
+    (`metrics` `=` $metrics^)? (`dataset` `=` $dataset^)? attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers and linear algebra
+//===----------------------------------------------------------------------===//
+
+def MHA_DenseOp : MHA_InferredOp<"dense"> {
+  let summary = "Fully connected layer: x · W (+ b)";
+  let description = [{
+    `result[..., o] = sum_i input[..., i] * weight[i, o] (+ bias[o])`.
+    The input has rank >= 1 and its last dimension matches the weight's first;
+    the optional bias has the weight's second dimension. All element types are
+    equal.
+
+    ```mlir
+    %y = mha.dense %x, %w, %b : tensor<?x?x16xf32>, tensor<16x512xf32>, tensor<512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$weight,
+                       Optional<MHA_FloatTensor>:$bias);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)?
+  }];
+}
+
+def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads"> {
+  let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
+  let description = [{
+    `result[b, h, s, d] = input[b, s, h * D + d]` with `D = E / num_heads`,
+    where E, the input's last dimension, must be divisible by `num_heads`.
+
+    ```mlir
+    %qh = mha.split_heads %q into 8 heads : tensor<?x?x512xf32>
+    // %qh : tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input `into` $num_heads `heads` attr-dict `:` type($input)";
+  let hasFolder = 1;
+}
+
+def MHA_MergeHeadsOp : MHA_InferredOp<"merge_heads"> {
+  let summary = "Merges heads back: [B, H, S, D] -> [B, S, H·D]";
+  let description = [{
+    The inverse of `mha.split_heads`:
+    `result[b, s, h * D + d] = input[b, h, s, d]`.
+
+    ```mlir
+    %o = mha.merge_heads %oh : tensor<?x8x?x64xf32>
+    // %o : tensor<?x?x512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasFolder = 1;
+}
+
+def MHA_ScaledMatmulOp : MHA_InferredOp<"scaled_matmul"> {
+  let summary = "Scaled batched product a · bᵀ × scale (attention scores)";
+  let description = [{
+    By default `rhs` is [..., N, K] (the key, used transposed) and
+    `result[..., m, n] = scale * sum_k lhs[..., m, k] * rhs[..., n, k]`;
+    with `untransposed` `rhs` is [..., K, N] and
+    `result[..., m, n] = scale * sum_k lhs[..., m, k] * rhs[..., k, n]`.
+    Both operands have the same rank >= 2 and compatible batch dimensions.
+    `scale` defaults to 1/√K (Q·Kᵀ/√d_k); a dynamic K is then read at run
+    time.
+
+    ```mlir
+    %s = mha.scaled_matmul %q, %k : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+    // %s : tensor<?x8x?x?xf32>, scaled by 0.125
+    %t = mha.scaled_matmul %a, %b untransposed {scale = 2.0 : f32}
+        : tensor<4x3xf32>, tensor<3x5xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$lhs, MHA_FloatTensor:$rhs,
+                       UnitAttr:$untransposed, OptionalAttr<F32Attr>:$scale);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`untransposed` $untransposed^)? attr-dict `:` type($lhs) `,`
+    type($rhs)
+  }];
+  let hasCanonicalizer = 1;
+}
+
+def MHA_MatmulOp : MHA_InferredOp<"matmul"> {
+  let summary = "Batched matrix product";
+  let description = [{
+    `result[..., m, n] = sum_k lhs[..., m, k] * rhs[..., k, n]`. Both operands
+    have the same rank >= 2 and compatible batch dimensions.
+
+    ```mlir
+    %o = mha.matmul %p, %v : tensor<2x8x16x16xf32>, tensor<2x8x16x64xf32>
+    // %o : tensor<2x8x16x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$lhs, MHA_FloatTensor:$rhs);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization and reductions
+//===----------------------------------------------------------------------===//
+
+def MHA_SoftmaxOp : MHA_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "Max-subtracted softmax along one axis";
+  let description = [{
+    `result = exp(x - max(x)) / sum(exp(x - max(x)))` along `axis` (negative
+    values count from the back; default -1, the last axis). A slice whose
+    entries are all `-inf` yields zeros.
+
+    ```mlir
+    %p = mha.softmax %s : tensor<?x8x?x?xf32>
+    %c = mha.softmax %s axis = 1 : tensor<2x4x8xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input (`axis` `=` $axis^)? attr-dict `:` type($input)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The axis as a non-negative dimension index.
+    int64_t getNormalizedAxis();
+  }];
+}
+
+def MHA_ReduceOp : MHA_InferredOp<"reduce"> {
+  let summary = "Sum, mean or max over some dimensions";
+  let description = [{
+    Reduces `input` over `dims` (distinct, negative values count from the
+    back) with `sum`, `mean` or `max`. The reduced dimensions are dropped, or
+    kept as size 1 with `keep_dims`.
+
+    ```mlir
+    %pooled = mha.reduce mean %h dims = [1] : tensor<?x?x512xf32>
+    // %pooled : tensor<?x512xf32>
+    %m = mha.reduce max %s dims = [-1] keep_dims : tensor<2x4xf32>
+    // %m : tensor<2x1xf32>
+    ```
+  }];
+  let arguments = (ins MHA_ReduceKindAttr:$kind, MHA_FloatTensor:$input,
+                       DenseI64ArrayAttr:$dims, UnitAttr:$keep_dims);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $kind $input `dims` `=` $dims (`keep_dims` $keep_dims^)? attr-dict `:`
+    type($input)
+  }];
+  let hasFolder = 1;
+}
+
+def MHA_LayerNormOp : MHA_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Layer normalization over the last dimension";
+  let description = [{
+    With `mu` and `var` the mean and (biased) variance of `input` over its last
+    dimension D:
+    `result = (input - mu) / sqrt(var + epsilon) * gamma + beta`,
+    `gamma` and `beta` of shape [D]. `epsilon` (default 1e-5) is positive.
+
+    ```mlir
+    %n = mha.layer_norm %x, %g, %b : tensor<?x?x512xf32>, tensor<512xf32>, tensor<512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$gamma,
+                       MHA_FloatTensor:$beta,
+                       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta attr-dict `:` type($input) `,` type($gamma) `,`
+    type($beta)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise
+//===----------------------------------------------------------------------===//
+
+class MHA_BinaryOp<string mnemonic, string math>
+    : MHA_InferredOp<mnemonic, [Commutative]> {
+  let summary = "Broadcasting element-wise " # math;
+  let arguments = (ins MHA_FloatTensor:$lhs, MHA_FloatTensor:$rhs);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasFolder = 1;
+}
+
+def MHA_AddOp : MHA_BinaryOp<"add", "sum"> {
+  let description = [{
+    `result = lhs + rhs` under the dialect's broadcasting rule (NumPy's). Folds
+    `x + 0` to `x` when no broadcasting happens.
+
+    ```mlir
+    %r = mha.add %x, %attn : tensor<?x?x512xf32>, tensor<?x?x512xf32>
+    %b = mha.add %x, %bias : tensor<2x3x4xf32>, tensor<4xf32>
+    ```
+  }];
+}
+
+def MHA_MulOp : MHA_BinaryOp<"mul", "product"> {
+  let description = [{
+    `result = lhs * rhs` under the dialect's broadcasting rule (NumPy's). Folds
+    `x * 1` to `x` when no broadcasting happens.
+
+    ```mlir
+    %r = mha.mul %x, %g : tensor<2x3x4xf32>, tensor<1x3x1xf32>
+    ```
+  }];
+}
+
+class MHA_UnaryOp<string mnemonic, string math>
+    : MHA_Op<mnemonic, [Pure, SameOperandsAndResultType, Elementwise]> {
+  let summary = "Element-wise " # math;
+  let arguments = (ins MHA_FloatTensor:$input);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def MHA_ReluOp : MHA_UnaryOp<"relu", "rectifier max(x, 0)"> {
+  let description = [{
+    `result = max(input, 0)`.
+
+    ```mlir
+    %h = mha.relu %x : tensor<?x1024xf32>
+    ```
+  }];
+}
+
+def MHA_GeluOp : MHA_UnaryOp<"gelu", "Gaussian error linear unit"> {
+  let description = [{
+    `result = x/2 * (1 + erf(x/√2))`, or with `approximate` the tanh form
+    `x/2 * (1 + tanh(√(2/π) * (x + 0.044715 x³)))`.
+
+    ```mlir
+    %h = mha.gelu %x : tensor<?x?x2048xf32>
+    %a = mha.gelu %x approximate : tensor<?x?x2048xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, UnitAttr:$approximate);
+  let assemblyFormat = "$input (`approximate` $approximate^)? attr-dict `:` type($input)";
+}
+
+def MHA_SigmoidOp : MHA_UnaryOp<"sigmoid", "logistic function"> {
+  let description = [{
+    `result = 1 / (1 + exp(-input))`.
+
+    ```mlir
+    %p = mha.sigmoid %logit : tensor<?x1xf32>
+    ```
+  }];
+}
+
+def MHA_TanhOp : MHA_UnaryOp<"tanh", "hyperbolic tangent"> {
+  let description = [{
+    `result = tanh(input)`.
+
+    ```mlir
+    %t = mha.tanh %x : tensor<4xf32>
+    ```
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def MHA_ApplyMaskOp : MHA_Op<"apply_mask", [Pure, AllTypesMatch<["scores", "result"]>]> {
+  let summary = "Masks attention scores: masked entries become -inf";
+  let description = [{
+    On scores [..., Sq, Sk]:
+    * a boolean `mask` sets the entries where it is `false` to `-inf`;
+    * an additive (float) `mask` is added to the scores;
+    * `causal` sets `scores[..., i, j]` to `-inf` where `j > i` (top-left
+      aligned, so no row is ever fully masked by `causal` alone).
+    The mask broadcasts to the scores' shape. Without mask or `causal` the op
+    is the identity and folds away. Used by `mha-decompose-attention`.
+
+    ```mlir
+    %m = mha.apply_mask %s mask(%keep : tensor<?x1x1x?xi1>) causal : tensor<?x8x?x?xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$scores, Optional<MHA_MaskTensor>:$mask,
+                       UnitAttr:$causal);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $scores (`mask` `(` $mask^ `:` type($mask) `)`)? (`causal` $causal^)?
+    attr-dict `:` type($scores)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def MHA_AttentionOp : MHA_InferredOp<"attention"> {
+  let summary = "Scaled dot-product attention: softmax(Q·Kᵀ·scale + mask)·V";
+  let description = [{
+    For query [..., Sq, D], key [..., Sk, D] and value [..., Sk, Dv] (typically
+    [B, H, S, D], batch dimensions compatible):
+
+    `result = softmax(mask(query · keyᵀ · scale)) · value`, shape [..., Sq, Dv],
+
+    with `scale` defaulting to 1/√D and the softmax over the key axis. The
+    optional `mask` broadcasts to [..., Sq, Sk]: a boolean mask keeps the
+    entries where it is `true`; a float mask is added to the scores (use
+    `-inf` or a large negative number to exclude). `causal` excludes keys
+    `j > i` without any materialized mask. A query row whose keys are all
+    masked out produces zeros.
+
+    Lowerings are free to compute this fused and tiled (online softmax, no
+    Sq × Sk matrix); `mha-decompose-attention` gives the reference semantics.
+
+    ```mlir
+    %o = mha.attention %q, %k, %v causal : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+    %m = mha.attention %q, %k, %v mask(%pad : tensor<?x1x1x?xi1>) {scale = 1.0e-01 : f32}
+        : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
+                       MHA_FloatTensor:$value, Optional<MHA_MaskTensor>:$mask,
+                       OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,`
+    type($value)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+def MHA_BCELossOp : MHA_InferredOp<"bce_loss"> {
+  let summary = "Mean binary cross-entropy";
+  let description = [{
+    On probabilities p (clamped to [1e-7, 1 - 1e-7]) and targets y of the same
+    shape: `mean(-(y log p + (1 - y) log(1 - p)))`. With `from_logits` the
+    input is a logit x and the stable form
+    `mean(max(x, 0) - x y + log(1 + exp(-|x|)))` is used. Returns a rank-0
+    tensor.
+
+    ```mlir
+    %l = mha.bce_loss %p, %y : tensor<?x1xf32>, tensor<?x1xf32>
+    %m = mha.bce_loss %logit, %y from_logits : tensor<?x1xf32>, tensor<?x1xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$target,
+                       UnitAttr:$from_logits);
+  let results = (outs MHA_ScalarTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $target (`from_logits` $from_logits^)? attr-dict `:`
+    type($input) `,` type($target)
+  }];
+}
+
+def MHA_MSELossOp : MHA_InferredOp<"mse_loss"> {
+  let summary = "Mean squared error";
+  let description = [{
+    `mean((input - target)^2)` over all elements of two tensors of the same
+    shape; returns a rank-0 tensor.
+
+    ```mlir
+    %l = mha.mse_loss %pred, %y : tensor<?x4xf32>, tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$target);
+  let results = (outs MHA_ScalarTensor:$result);
+  let assemblyFormat = "$input `,` $target attr-dict `:` type($input) `,` type($target)";
+}
+
+def MHA_CrossEntropyOp : MHA_InferredOp<"cross_entropy"> {
+  let summary = "Mean softmax cross-entropy with integer class labels";
+  let description = [{
+    For logits [..., C] and integer labels [...] (i32 or i64) in [0, C):
+    `mean(logsumexp(logits[..., :]) - logits[..., label])`, computed with the
+    row maximum subtracted. Returns a rank-0 tensor.
+
+    ```mlir
+    %l = mha.cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels);
+  let results = (outs MHA_ScalarTensor:$result);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` type($logits) `,` type($labels)";
+}
+
+#endif // MHA_DIALECT_MHA_IR_MHAOPS_TD

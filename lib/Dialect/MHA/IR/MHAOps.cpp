@@ -1,0 +1,649 @@
+//===- MHAOps.cpp - MHA dialect operations --------------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements the mha operations: result-type inference (which also
+// carries the cross-operand shape checks of the inferred ops), verifiers,
+// folders and canonicalization patterns.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+#include "mha/Dialect/MHA/IR/ShapeUtils.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace mlir::mha;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Emits type-inference errors in the same form as op verifier errors
+/// ("'mha.dense' op ..."), at the op's location when one is known.
+struct InferError {
+  std::optional<Location> loc;
+  StringRef opName;
+
+  template <typename... Args>
+  LogicalResult operator()(Args &&...args) const {
+    return emitOptionalError(loc, "'", opName, "' op ",
+                             std::forward<Args>(args)...);
+  }
+};
+} // namespace
+
+static RankedTensorType rankedType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Checks that `value` has the element type `expected`.
+static LogicalResult checkElementType(const InferError &error, StringRef name,
+                                      Value value, Type expected,
+                                      StringRef expectedFrom) {
+  Type actual = rankedType(value).getElementType();
+  if (actual == expected)
+    return success();
+  return error("expects '", name, "' to have the element type of '",
+               expectedFrom, "' (", expected, "), got ", value.getType());
+}
+
+/// Joins the leading (batch) dimensions of `types`, which all have the same
+/// rank; the last `trailing` dimensions are left out.
+static FailureOr<SmallVector<int64_t>>
+joinBatchDims(const InferError &error, ArrayRef<StringRef> names,
+              ArrayRef<RankedTensorType> types, int64_t trailing) {
+  SmallVector<int64_t> batch(types[0].getShape().drop_back(trailing));
+  for (size_t t = 1; t < types.size(); ++t) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::optional<int64_t> dim = joinDims(batch[i], types[t].getDimSize(i));
+      if (!dim)
+        return error("batch dimension ", i, " of '", names[t], "' (",
+                     types[t], ") does not match that of '", names[0], "' (",
+                     types[0], ")");
+      batch[i] = *dim;
+    }
+  }
+  return batch;
+}
+
+/// True when `value` is a constant whose elements all equal `expected`.
+static bool isSplatConstant(Attribute attr, double expected) {
+  auto splat = dyn_cast_if_present<SplatElementsAttr>(attr);
+  if (!splat || !isa<FloatType>(splat.getElementType()))
+    return false;
+  return splat.getSplatValue<APFloat>().convertToDouble() == expected;
+}
+
+/// Folds a commutative binary op whose one operand is the splat `neutral` and
+/// whose other operand already has the result type.
+static OpFoldResult foldNeutralOperand(Operation *op, ArrayRef<Attribute> cst,
+                                       double neutral) {
+  Type resultType = op->getResult(0).getType();
+  for (unsigned i = 0; i < 2; ++i) {
+    Value other = op->getOperand(1 - i);
+    if (isSplatConstant(cst[i], neutral) && other.getType() == resultType)
+      return other;
+  }
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  RankedTensorType type = getTensorType();
+  if (!type.hasStaticShape())
+    return emitOpError("expects a static shape for parameter ")
+           << getSymNameAttr() << ", got " << type;
+  InitKind kind = getInit().getKind();
+  if ((kind == InitKind::GlorotUniform || kind == InitKind::GlorotNormal) &&
+      type.getRank() < 2)
+    return emitOpError("initializer '")
+           << stringifyInitKind(kind)
+           << "' needs a parameter of rank >= 2 (fan_in, fan_out), got "
+           << type;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GetParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GetParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto param =
+      symbolTable.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
+  if (!param)
+    return emitOpError("'") << getName()
+                            << "' does not name an mha.param in this module";
+  if (param.getType() != getType())
+    return emitOpError("result type ")
+           << getType() << " does not match the declared type "
+           << param.getType() << " of @" << getName();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TrainingOp
+//===----------------------------------------------------------------------===//
+
+/// Metric names `mha.training` accepts.
+static constexpr StringLiteral kKnownMetrics[] = {"accuracy", "mae"};
+
+LogicalResult TrainingOp::verify() {
+  if (getEpochs() <= 0)
+    return emitOpError("expects a positive 'epochs', got ") << getEpochs();
+  if (getBatchSize() <= 0)
+    return emitOpError("expects a positive 'batch_size', got ")
+           << getBatchSize();
+  if (std::optional<ArrayAttr> metrics = getMetrics()) {
+    for (Attribute attr : *metrics) {
+      StringRef name = cast<StringAttr>(attr).getValue();
+      if (!llvm::is_contained(kKnownMetrics, name))
+        return emitOpError("unknown metric '")
+               << name << "'; expected one of: accuracy, mae";
+    }
+  }
+  auto module = cast<ModuleOp>((*this)->getParentOp());
+  auto configs = module.getOps<TrainingOp>();
+  if (std::next(configs.begin()) != configs.end())
+    return emitOpError("expects at most one mha.training per module");
+  return success();
+}
+
+LogicalResult
+TrainingOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  Operation *symbol =
+      symbolTable.lookupNearestSymbolFrom(*this, getModelAttr());
+  auto model = dyn_cast_if_present<FunctionOpInterface>(symbol);
+  if (!model)
+    return emitOpError("'model' @")
+           << getModel() << " does not name a function in this module";
+  ArrayRef<Type> results = model.getResultTypes();
+  auto output =
+      results.size() == 1 ? dyn_cast<RankedTensorType>(results[0]) : nullptr;
+  if (!output || !isa<FloatType>(output.getElementType()))
+    return emitOpError("'model' @")
+           << getModel()
+           << " must return exactly one ranked float tensor (the "
+              "predictions), got "
+           << results.size() << " result(s)";
+  if (getLoss() == LossKind::CrossEntropy && output.getRank() < 2)
+    return emitOpError("loss 'cross_entropy' expects the model to return "
+                       "logits of rank >= 2 [..., classes], got ")
+           << output;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DenseOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  auto weight = rankedType(adaptor.getWeight());
+  if (input.getRank() < 1)
+    return error("expects 'input' of rank >= 1, got ", input);
+  if (weight.getRank() != 2)
+    return error("expects 'weight' of rank 2 [in, out], got ", weight);
+  if (!joinDims(input.getShape().back(), weight.getDimSize(0)))
+    return error("'input' feature size ", input.getShape().back(),
+                 " does not match the input size ", weight.getDimSize(0),
+                 " of 'weight' (", input, " vs ", weight, ")");
+  Type elementType = input.getElementType();
+  if (failed(checkElementType(error, "weight", adaptor.getWeight(),
+                              elementType, "input")))
+    return failure();
+  if (Value bias = adaptor.getBias()) {
+    auto biasType = rankedType(bias);
+    if (biasType.getRank() != 1 ||
+        !joinDims(biasType.getDimSize(0), weight.getDimSize(1)))
+      return error("expects 'bias' of shape [", weight.getDimSize(1),
+                   "] matching the output size of 'weight' (", weight,
+                   "), got ", biasType);
+    if (failed(checkElementType(error, "bias", bias, elementType, "input")))
+      return failure();
+  }
+  SmallVector<int64_t> shape(input.getShape().drop_back());
+  shape.push_back(weight.getDimSize(1));
+  results.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SplitHeadsOp / MergeHeadsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  if (input.getRank() != 3)
+    return error("expects 'input' of rank 3 [batch, seq, model], got ", input);
+  auto headsAttr =
+      dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().num_heads);
+  if (!headsAttr || headsAttr.getInt() <= 0)
+    return error("expects a positive 'num_heads'");
+  int64_t heads = headsAttr.getInt();
+  int64_t model = input.getDimSize(2);
+  int64_t depth = ShapedType::kDynamic;
+  if (!ShapedType::isDynamic(model)) {
+    if (model % heads != 0)
+      return error("num_heads = ", heads,
+                   " does not divide the model dimension ", model,
+                   " of 'input' (", input, ")");
+    depth = model / heads;
+  }
+  results.push_back(RankedTensorType::get(
+      {input.getDimSize(0), heads, input.getDimSize(1), depth},
+      input.getElementType()));
+  return success();
+}
+
+OpFoldResult SplitHeadsOp::fold(FoldAdaptor) {
+  // split_heads(merge_heads(x)) -> x, when the head count round-trips.
+  auto merge = getInput().getDefiningOp<MergeHeadsOp>();
+  if (merge && merge.getInput().getType() == getType())
+    return merge.getInput();
+  return {};
+}
+
+LogicalResult MergeHeadsOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  if (input.getRank() != 4)
+    return error("expects 'input' of rank 4 [batch, heads, seq, depth], got ",
+                 input);
+  int64_t heads = input.getDimSize(1), depth = input.getDimSize(3);
+  int64_t model = ShapedType::isDynamic(heads) || ShapedType::isDynamic(depth)
+                      ? ShapedType::kDynamic
+                      : heads * depth;
+  results.push_back(RankedTensorType::get(
+      {input.getDimSize(0), input.getDimSize(2), model},
+      input.getElementType()));
+  return success();
+}
+
+OpFoldResult MergeHeadsOp::fold(FoldAdaptor) {
+  // merge_heads(split_heads(x)) -> x.
+  auto split = getInput().getDefiningOp<SplitHeadsOp>();
+  if (split && split.getInput().getType() == getType())
+    return split.getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ScaledMatmulOp / MatmulOp
+//===----------------------------------------------------------------------===//
+
+/// Infers [..., M, N] for lhs [..., M, K] and rhs [..., N, K] (transposed) or
+/// [..., K, N].
+static LogicalResult inferMatmul(const InferError &error, Value lhsValue,
+                                 Value rhsValue, bool transposeRhs,
+                                 SmallVectorImpl<Type> &results) {
+  auto lhs = rankedType(lhsValue), rhs = rankedType(rhsValue);
+  if (lhs.getRank() < 2 || lhs.getRank() != rhs.getRank())
+    return error("expects 'lhs' and 'rhs' of the same rank >= 2, got ", lhs,
+                 " and ", rhs);
+  if (failed(checkElementType(error, "rhs", rhsValue, lhs.getElementType(),
+                              "lhs")))
+    return failure();
+  FailureOr<SmallVector<int64_t>> batch =
+      joinBatchDims(error, {"lhs", "rhs"}, {lhs, rhs}, 2);
+  if (failed(batch))
+    return failure();
+  int64_t rank = lhs.getRank();
+  int64_t rhsK = rhs.getDimSize(transposeRhs ? rank - 1 : rank - 2);
+  int64_t n = rhs.getDimSize(transposeRhs ? rank - 2 : rank - 1);
+  if (!joinDims(lhs.getDimSize(rank - 1), rhsK))
+    return error("contraction size ", lhs.getDimSize(rank - 1),
+                 " of 'lhs' does not match ", rhsK, " of 'rhs' (", lhs,
+                 transposeRhs ? " vs transposed " : " vs ", rhs, ")");
+  batch->push_back(lhs.getDimSize(rank - 2));
+  batch->push_back(n);
+  results.push_back(RankedTensorType::get(*batch, lhs.getElementType()));
+  return success();
+}
+
+LogicalResult ScaledMatmulOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  return inferMatmul(InferError{loc, getOperationName()}, adaptor.getLhs(),
+                     adaptor.getRhs(),
+                     /*transposeRhs=*/!adaptor.getProperties().untransposed,
+                     results);
+}
+
+namespace {
+#include "MHACanonicalization.inc"
+} // namespace
+
+void ScaledMatmulOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                                 MLIRContext *context) {
+  patterns.add<ScaledMatmulWithUnitScaleToMatmul>(context);
+}
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferMatmul(InferError{loc, getOperationName()}, adaptor.getLhs(),
+                     adaptor.getRhs(), /*transposeRhs=*/false, results);
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  int64_t rank = getType().getRank();
+  if (rank < 1)
+    return emitOpError("expects 'input' of rank >= 1, got ") << getType();
+  if (!normalizeAxis(getAxis(), rank))
+    return emitOpError("axis ") << getAxis() << " is out of range for "
+                                << getType() << " (expected in [" << -rank
+                                << ", " << rank << "))";
+  return success();
+}
+
+int64_t SoftmaxOp::getNormalizedAxis() {
+  return *normalizeAxis(getAxis(), getType().getRank());
+}
+
+//===----------------------------------------------------------------------===//
+// ReduceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  int64_t rank = input.getRank();
+  auto dimsAttr =
+      dyn_cast_if_present<DenseI64ArrayAttr>(adaptor.getProperties().dims);
+  ArrayRef<int64_t> dims = dimsAttr ? dimsAttr.asArrayRef() : ArrayRef<int64_t>();
+  if (dims.empty())
+    return error("expects at least one dimension in 'dims'");
+  SmallVector<bool> reduced(rank, false);
+  for (int64_t dim : dims) {
+    std::optional<int64_t> axis = normalizeAxis(dim, rank);
+    if (!axis)
+      return error("dimension ", dim, " in 'dims' is out of range for ",
+                   input, " (expected in [", -rank, ", ", rank, "))");
+    if (reduced[*axis])
+      return error("dimension ", *axis, " appears twice in 'dims'");
+    reduced[*axis] = true;
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!reduced[i])
+      shape.push_back(input.getDimSize(i));
+    else if (adaptor.getProperties().keep_dims)
+      shape.push_back(1);
+  }
+  results.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult ReduceOp::fold(FoldAdaptor) {
+  // Reducing only size-1 dimensions while keeping them is the identity for
+  // sum, mean and max alike.
+  if (getInput().getType() != getType())
+    return {};
+  auto input = rankedType(getInput());
+  for (int64_t dim : getDims())
+    if (input.getDimSize(*normalizeAxis(dim, input.getRank())) != 1)
+      return {};
+  return getInput();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::verify() {
+  auto input = getInput().getType();
+  if (input.getRank() < 1)
+    return emitOpError("expects 'input' of rank >= 1, got ") << input;
+  int64_t features = input.getShape().back();
+  for (auto [name, value] : {std::pair{"gamma", getGamma()}, {"beta", getBeta()}}) {
+    auto type = value.getType();
+    if (type.getRank() != 1 || !joinDims(type.getDimSize(0), features))
+      return emitOpError("expects '")
+             << name << "' of shape [" << shapeToString({features})
+             << "] matching the last dimension of 'input' (" << input
+             << "), got " << type;
+    if (type.getElementType() != input.getElementType())
+      return emitOpError("expects '")
+             << name << "' to have the element type of 'input' ("
+             << input.getElementType() << "), got " << type;
+  }
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError("expects a positive 'epsilon', got ")
+           << getEpsilon().convertToDouble();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AddOp / MulOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult inferBroadcast(const InferError &error, Value lhsValue,
+                                    Value rhsValue,
+                                    SmallVectorImpl<Type> &results) {
+  auto lhs = rankedType(lhsValue), rhs = rankedType(rhsValue);
+  if (failed(checkElementType(error, "rhs", rhsValue, lhs.getElementType(),
+                              "lhs")))
+    return failure();
+  std::optional<SmallVector<int64_t>> shape =
+      broadcastShapes(lhs.getShape(), rhs.getShape());
+  if (!shape)
+    return error("cannot broadcast 'lhs' (", lhs, ") and 'rhs' (", rhs,
+                 ") together: sizes must be equal or 1 when aligned at the "
+                 "last dimension");
+  results.push_back(RankedTensorType::get(*shape, lhs.getElementType()));
+  return success();
+}
+
+LogicalResult AddOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
+                        adaptor.getRhs(), results);
+}
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  return foldNeutralOperand(*this, adaptor.getOperands(), 0.0);
+}
+
+LogicalResult MulOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
+                        adaptor.getRhs(), results);
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  return foldNeutralOperand(*this, adaptor.getOperands(), 1.0);
+}
+
+//===----------------------------------------------------------------------===//
+// ApplyMaskOp / AttentionOp
+//===----------------------------------------------------------------------===//
+
+/// Checks that `mask` broadcasts to `scoresShape` [..., Sq, Sk] and, when it is
+/// additive, has the element type of the scores.
+static LogicalResult checkMask(const InferError &error, Value mask,
+                               ArrayRef<int64_t> scoresShape,
+                               Type elementType) {
+  auto maskType = rankedType(mask);
+  if (!broadcastsTo(maskType.getShape(), scoresShape))
+    return error("'mask' (", maskType, ") does not broadcast to the scores' "
+                 "shape [", shapeToString(scoresShape), "]");
+  Type maskElement = maskType.getElementType();
+  if (!maskElement.isInteger(1) && maskElement != elementType)
+    return error("expects an additive 'mask' of element type ", elementType,
+                 " or a boolean (i1) one, got ", maskType);
+  return success();
+}
+
+LogicalResult ApplyMaskOp::verify() {
+  InferError error{getLoc(), getOperationName()};
+  auto scores = getScores().getType();
+  if (scores.getRank() < 2)
+    return error("expects 'scores' of rank >= 2 [..., Sq, Sk], got ", scores);
+  if (Value mask = getMask())
+    return checkMask(error, mask, scores.getShape(), scores.getElementType());
+  return success();
+}
+
+OpFoldResult ApplyMaskOp::fold(FoldAdaptor) {
+  if (!getMask() && !getCausal())
+    return getScores();
+  return {};
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto query = rankedType(adaptor.getQuery());
+  auto key = rankedType(adaptor.getKey());
+  auto value = rankedType(adaptor.getValue());
+  int64_t rank = query.getRank();
+  if (rank < 2 || key.getRank() != rank || value.getRank() != rank)
+    return error("expects 'query', 'key' and 'value' of the same rank >= 2 "
+                 "([..., seq, depth]), got ",
+                 query, ", ", key, " and ", value);
+  Type elementType = query.getElementType();
+  if (failed(checkElementType(error, "key", adaptor.getKey(), elementType,
+                              "query")) ||
+      failed(checkElementType(error, "value", adaptor.getValue(), elementType,
+                              "query")))
+    return failure();
+  FailureOr<SmallVector<int64_t>> batch = joinBatchDims(
+      error, {"query", "key", "value"}, {query, key, value}, 2);
+  if (failed(batch))
+    return failure();
+  if (!joinDims(query.getDimSize(rank - 1), key.getDimSize(rank - 1)))
+    return error("depth ", query.getDimSize(rank - 1),
+                 " of 'query' does not match depth ", key.getDimSize(rank - 1),
+                 " of 'key' (", query, " vs ", key, ")");
+  std::optional<int64_t> keys =
+      joinDims(key.getDimSize(rank - 2), value.getDimSize(rank - 2));
+  if (!keys)
+    return error("'key' and 'value' disagree on the key sequence length (",
+                 key, " vs ", value, ")");
+  if (Value mask = adaptor.getMask()) {
+    SmallVector<int64_t> scores(*batch);
+    scores.push_back(query.getDimSize(rank - 2));
+    scores.push_back(*keys);
+    if (failed(checkMask(error, mask, scores, elementType)))
+      return failure();
+  }
+  SmallVector<int64_t> shape(*batch);
+  shape.push_back(query.getDimSize(rank - 2));
+  shape.push_back(value.getDimSize(rank - 1));
+  results.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+/// Checks that `target` has the shape and element type of `input`, and infers
+/// the rank-0 loss type.
+static LogicalResult inferPairwiseLoss(const InferError &error, Value input,
+                                       Value target,
+                                       SmallVectorImpl<Type> &results) {
+  auto inputType = rankedType(input), targetType = rankedType(target);
+  bool sameShape = inputType.getRank() == targetType.getRank() &&
+                   llvm::all_of(llvm::seq<int64_t>(0, inputType.getRank()),
+                                [&](int64_t i) {
+                                  return joinDims(inputType.getDimSize(i),
+                                                  targetType.getDimSize(i))
+                                      .has_value();
+                                });
+  if (!sameShape)
+    return error("expects 'target' of the shape of 'input' (", inputType,
+                 "), got ", targetType);
+  if (failed(checkElementType(error, "target", target,
+                              inputType.getElementType(), "input")))
+    return failure();
+  results.push_back(RankedTensorType::get({}, inputType.getElementType()));
+  return success();
+}
+
+LogicalResult BCELossOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferPairwiseLoss(InferError{loc, getOperationName()},
+                           adaptor.getInput(), adaptor.getTarget(), results);
+}
+
+LogicalResult MSELossOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferPairwiseLoss(InferError{loc, getOperationName()},
+                           adaptor.getInput(), adaptor.getTarget(), results);
+}
+
+LogicalResult CrossEntropyOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto logits = rankedType(adaptor.getLogits());
+  auto labels = rankedType(adaptor.getLabels());
+  if (logits.getRank() < 1)
+    return error("expects 'logits' of rank >= 1 [..., classes], got ", logits);
+  bool matches = labels.getRank() == logits.getRank() - 1 &&
+                 llvm::all_of(llvm::seq<int64_t>(0, labels.getRank()),
+                              [&](int64_t i) {
+                                return joinDims(labels.getDimSize(i),
+                                                logits.getDimSize(i))
+                                    .has_value();
+                              });
+  if (!matches)
+    return error("expects 'labels' of shape [",
+                 shapeToString(logits.getShape().drop_back()),
+                 "] (the logits without their class dimension), got ",
+                 labels);
+  results.push_back(RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TableGen'd op definitions
+//===----------------------------------------------------------------------===//
+
+#define GET_OP_CLASSES
+#include "mha/Dialect/MHA/IR/MHAOps.cpp.inc"

@@ -1,0 +1,33 @@
+# -*- Python -*-
+# lit configuration of the mha regression tests (IR, pipelines, integration).
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "MHA"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.mha_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
+                   "lit.site.cfg.py", "Unit"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%mha_src_root", config.mha_src_root))
+config.substitutions.append(("%mha_obj_root", config.mha_obj_root))
+config.substitutions.append(("%examples", os.path.join(config.mha_src_root, "examples")))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+# Strict FileCheck: captured variables do not leak across CHECK-LABELs and
+# every prefix a RUN line names must be used.
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
+
+tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]
+tools = [ToolSubst("mha-opt", unresolved="fatal")]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.mha_tools_dir, append_path=True)
