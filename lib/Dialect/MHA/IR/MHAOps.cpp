@@ -143,11 +143,13 @@ GetParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 static constexpr StringLiteral kKnownMetrics[] = {"accuracy", "mae"};
 
 LogicalResult TrainingOp::verify() {
-  if (getEpochs() <= 0)
-    return emitOpError("expects a positive 'epochs', got ") << getEpochs();
-  if (getBatchSize() <= 0)
-    return emitOpError("expects a positive 'batch_size', got ")
-           << getBatchSize();
+  // The accessors return unsigned values; read the attributes as signed.
+  int64_t epochs = getEpochsAttr().getInt();
+  int64_t batchSize = getBatchSizeAttr().getInt();
+  if (epochs <= 0)
+    return emitOpError("expects a positive 'epochs', got ") << epochs;
+  if (batchSize <= 0)
+    return emitOpError("expects a positive 'batch_size', got ") << batchSize;
   if (std::optional<ArrayAttr> metrics = getMetrics()) {
     for (Attribute attr : *metrics) {
       StringRef name = cast<StringAttr>(attr).getValue();
@@ -360,15 +362,17 @@ LogicalResult SoftmaxOp::verify() {
   int64_t rank = getType().getRank();
   if (rank < 1)
     return emitOpError("expects 'input' of rank >= 1, got ") << getType();
-  if (!normalizeAxis(getAxis(), rank))
-    return emitOpError("axis ") << getAxis() << " is out of range for "
+  // getAxis() returns the attribute's bits as unsigned; read them as signed.
+  auto axis = static_cast<int64_t>(getAxis());
+  if (!normalizeAxis(axis, rank))
+    return emitOpError("axis ") << axis << " is out of range for "
                                 << getType() << " (expected in [" << -rank
                                 << ", " << rank << "))";
   return success();
 }
 
 int64_t SoftmaxOp::getNormalizedAxis() {
-  return *normalizeAxis(getAxis(), getType().getRank());
+  return *normalizeAxis(static_cast<int64_t>(getAxis()), getType().getRank());
 }
 
 //===----------------------------------------------------------------------===//

@@ -70,7 +70,7 @@ def MHA_Dialect : Dialect {
       return %p : tensor<?x1xf32>
     }
     mha.training model = @forward loss = bce
-        optimizer = <adam, learning_rate = 1.0e-03> epochs = 20 batch_size = 32
+        optimizer = <adam, learning_rate = 0.001> epochs = 20 batch_size = 32
         metrics = ["accuracy"]
     ```
 

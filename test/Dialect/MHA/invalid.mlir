@@ -1,0 +1,565 @@
+// RUN: mha-opt %s -split-input-file -verify-diagnostics
+
+// One case per verifier branch, attribute verifier and type-inference error.
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{initializer 'normal' expects a positive 'std'}}
+mha.param @negative_normal_without_std : tensor<4xf32> init <normal>
+
+// -----
+
+// expected-error @+1 {{initializer 'zeros' takes no 'std'}}
+mha.param @negative_std_on_zeros : tensor<4xf32> init <zeros, std = 1.0>
+
+// -----
+
+// expected-error @+1 {{initializer 'uniform' expects a positive 'limit'}}
+mha.param @negative_uniform_limit : tensor<4xf32> init <uniform, limit = -1.0>
+
+// -----
+
+// expected-error @+1 {{initializer 'normal' takes no 'limit'}}
+mha.param @negative_limit_on_normal : tensor<4xf32> init <normal, std = 1.0, limit = 1.0>
+
+// -----
+
+// expected-error @+2 {{failed to parse MHA_InitializerAttr parameter 'kind'}}
+// expected-error @+1 {{custom op 'mha.param' expected one of [zeros, ones, glorot_uniform, glorot_normal, normal, uniform] for parameter initializer, got: he_normal}}
+mha.param @negative_unknown_init : tensor<4xf32> init <he_normal>
+
+// -----
+
+// expected-error @+1 {{optimizer 'adam' expects a positive 'learning_rate'}}
+#bad = #mha.optimizer<adam, learning_rate = 0.0>
+
+// -----
+
+// expected-error @+1 {{optimizer 'adam' takes no 'momentum' (use beta1)}}
+#bad = #mha.optimizer<adam, learning_rate = 0.1, momentum = 0.9>
+
+// -----
+
+// expected-error @+1 {{optimizer 'sgd' takes no 'beta1'}}
+#bad = #mha.optimizer<sgd, learning_rate = 0.1, beta1 = 0.9>
+
+// -----
+
+// expected-error @+1 {{'momentum' must lie in [0, 1)}}
+#bad = #mha.optimizer<sgd, learning_rate = 0.1, momentum = 1.5>
+
+// -----
+
+// expected-error @+1 {{'beta1' and 'beta2' must lie in [0, 1)}}
+#bad = #mha.optimizer<adam, learning_rate = 0.1, beta2 = 1.0>
+
+// -----
+
+// expected-error @+1 {{'epsilon' must be positive}}
+#bad = #mha.optimizer<adamw, learning_rate = 0.1, epsilon = 0.0>
+
+// -----
+
+// expected-error @+1 {{'weight_decay' must be non-negative}}
+#bad = #mha.optimizer<sgd, learning_rate = 0.1, weight_decay = -0.1>
+
+// -----
+
+// expected-error @+2 {{failed to parse MHA_OptimizerAttr parameter 'kind'}}
+// expected-error @+1 {{expected one of [sgd, adam, adamw] for parameter update rule, got: rmsprop}}
+#bad = #mha.optimizer<rmsprop, learning_rate = 0.1>
+
+// -----
+
+// expected-error @+1 {{a 'synthetic' dataset takes no 'data' or 'labels' files}}
+#bad = #mha.dataset<synthetic, data = "x.npy">
+
+// -----
+
+// expected-error @+1 {{an 'npy' dataset expects both 'data' and 'labels' files}}
+#bad = #mha.dataset<npy, data = "x.npy">
+
+// -----
+
+// expected-error @+1 {{an 'npy' dataset takes its sizes from its files, not 'samples' or 'seq_len'}}
+#bad = #mha.dataset<npy, data = "x.npy", labels = "y.npy", samples = 10>
+
+// -----
+
+// expected-error @+1 {{'samples' and 'seq_len' must be positive}}
+#bad = #mha.dataset<synthetic, samples = 0>
+
+// -----
+
+// expected-error @+1 {{'validation_split' must lie in [0, 1), got 1.5}}
+#bad = #mha.dataset<synthetic, validation_split = 1.5>
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.param / mha.get_param
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{'mha.param' op expects a static shape for parameter "negative_dynamic", got 'tensor<?x4xf32>'}}
+mha.param @negative_dynamic : tensor<?x4xf32> init <zeros>
+
+// -----
+
+// expected-error @+1 {{'mha.param' op initializer 'glorot_uniform' needs a parameter of rank >= 2 (fan_in, fan_out), got 'tensor<4xf32>'}}
+mha.param @negative_glorot_rank1 : tensor<4xf32> init <glorot_uniform>
+
+// -----
+
+// expected-error @+1 {{'mha.param' op attribute 'type' failed to satisfy constraint: type attribute of ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+mha.param @negative_int_param : tensor<4xi32> init <zeros>
+
+// -----
+
+func.func @negative_unknown_param() {
+  // expected-error @+1 {{'mha.get_param' op 'missing' does not name an mha.param in this module}}
+  %0 = mha.get_param @missing : tensor<4xf32>
+  return
+}
+
+// -----
+
+mha.param @p : tensor<4xf32> init <zeros>
+func.func @negative_param_type_mismatch() {
+  // expected-error @+1 {{'mha.get_param' op result type 'tensor<8xf32>' does not match the declared type 'tensor<4xf32>' of @p}}
+  %0 = mha.get_param @p : tensor<8xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.training
+//===----------------------------------------------------------------------===//
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{'mha.training' op expects a positive 'epochs', got 0}}
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 0 batch_size = 8
+
+// -----
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{'mha.training' op expects a positive 'batch_size', got -2}}
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = -2
+
+// -----
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{'mha.training' op unknown metric 'f1'; expected one of: accuracy, mae}}
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8 metrics = ["f1"]
+
+// -----
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{'mha.training' op expects at most one mha.training per module}}
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 2 batch_size = 8
+
+// -----
+
+// expected-error @+1 {{'mha.training' op 'model' @nowhere does not name a function in this module}}
+mha.training model = @nowhere loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
+
+// -----
+
+func.func @two(%x: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) { return %x, %x : tensor<?x4xf32>, tensor<?x4xf32> }
+// expected-error @+1 {{'mha.training' op 'model' @two must return exactly one ranked float tensor (the predictions), got 2 result(s)}}
+mha.training model = @two loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
+
+// -----
+
+func.func @flat(%x: tensor<?xf32>) -> tensor<?xf32> { return %x : tensor<?xf32> }
+// expected-error @+1 {{'mha.training' op loss 'cross_entropy' expects the model to return logits of rank >= 2 [..., classes], got 'tensor<?xf32>'}}
+mha.training model = @flat loss = cross_entropy optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
+
+// -----
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{custom op 'mha.training' expected string or keyword containing one of the following enum values for attribute 'loss' [bce, bce_logits, mse, cross_entropy]}}
+mha.training model = @m loss = hinge optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.dense
+//===----------------------------------------------------------------------===//
+
+func.func @negative_dense_scalar_input(%x: tensor<f32>, %w: tensor<4x4xf32>) {
+  // expected-error @+1 {{'mha.dense' op expects 'input' of rank >= 1, got 'tensor<f32>'}}
+  %0 = mha.dense %x, %w : tensor<f32>, tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dense_weight_rank(%x: tensor<2x4xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'mha.dense' op expects 'weight' of rank 2 [in, out], got 'tensor<4xf32>'}}
+  %0 = mha.dense %x, %w : tensor<2x4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dense_features(%x: tensor<2x16xf32>, %w: tensor<32x8xf32>) {
+  // expected-error @+1 {{'mha.dense' op 'input' feature size 16 does not match the input size 32 of 'weight' ('tensor<2x16xf32>' vs 'tensor<32x8xf32>')}}
+  %0 = mha.dense %x, %w : tensor<2x16xf32>, tensor<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dense_weight_dtype(%x: tensor<2x16xf32>, %w: tensor<16x8xbf16>) {
+  // expected-error @+1 {{'mha.dense' op expects 'weight' to have the element type of 'input' ('f32'), got 'tensor<16x8xbf16>'}}
+  %0 = mha.dense %x, %w : tensor<2x16xf32>, tensor<16x8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_dense_bias_shape(%x: tensor<2x16xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) {
+  // expected-error @+1 {{'mha.dense' op expects 'bias' of shape [8] matching the output size of 'weight' ('tensor<16x8xf32>'), got 'tensor<16xf32>'}}
+  %0 = mha.dense %x, %w, %b : tensor<2x16xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dense_bias_dtype(%x: tensor<2x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf16>) {
+  // expected-error @+1 {{'mha.dense' op expects 'bias' to have the element type of 'input' ('f32'), got 'tensor<8xf16>'}}
+  %0 = mha.dense %x, %w, %b : tensor<2x16xf32>, tensor<16x8xf32>, tensor<8xf16>
+  return
+}
+
+// -----
+
+func.func @negative_dense_integer(%x: tensor<2x16xi32>, %w: tensor<16x8xi32>) {
+  // expected-error @+1 {{'mha.dense' op operand #0 must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values, but got 'tensor<2x16xi32>'}}
+  %0 = mha.dense %x, %w : tensor<2x16xi32>, tensor<16x8xi32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.split_heads / mha.merge_heads
+//===----------------------------------------------------------------------===//
+
+func.func @negative_split_rank(%x: tensor<2x512xf32>) {
+  // expected-error @+1 {{'mha.split_heads' op expects 'input' of rank 3 [batch, seq, model], got 'tensor<2x512xf32>'}}
+  %0 = mha.split_heads %x into 8 heads : tensor<2x512xf32>
+  return
+}
+
+// -----
+
+func.func @negative_split_indivisible(%x: tensor<2x4x512xf32>) {
+  // expected-error @+1 {{'mha.split_heads' op num_heads = 3 does not divide the model dimension 512 of 'input' ('tensor<2x4x512xf32>')}}
+  %0 = mha.split_heads %x into 3 heads : tensor<2x4x512xf32>
+  return
+}
+
+// -----
+
+func.func @negative_split_zero_heads(%x: tensor<2x4x512xf32>) {
+  // expected-error @+1 {{'mha.split_heads' op expects a positive 'num_heads'}}
+  %0 = mha.split_heads %x into 0 heads : tensor<2x4x512xf32>
+  return
+}
+
+// -----
+
+func.func @negative_merge_rank(%x: tensor<2x4x512xf32>) {
+  // expected-error @+1 {{'mha.merge_heads' op expects 'input' of rank 4 [batch, heads, seq, depth], got 'tensor<2x4x512xf32>'}}
+  %0 = mha.merge_heads %x : tensor<2x4x512xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.scaled_matmul / mha.matmul
+//===----------------------------------------------------------------------===//
+
+func.func @negative_matmul_rank(%a: tensor<2x4x8xf32>, %b: tensor<8x4xf32>) {
+  // expected-error @+1 {{'mha.matmul' op expects 'lhs' and 'rhs' of the same rank >= 2, got 'tensor<2x4x8xf32>' and 'tensor<8x4xf32>'}}
+  %0 = mha.matmul %a, %b : tensor<2x4x8xf32>, tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_matmul_dtype(%a: tensor<4x8xf32>, %b: tensor<8x4xf16>) {
+  // expected-error @+1 {{'mha.matmul' op expects 'rhs' to have the element type of 'lhs' ('f32'), got 'tensor<8x4xf16>'}}
+  %0 = mha.matmul %a, %b : tensor<4x8xf32>, tensor<8x4xf16>
+  return
+}
+
+// -----
+
+func.func @negative_matmul_batch(%a: tensor<2x4x8xf32>, %b: tensor<3x8x4xf32>) {
+  // expected-error @+1 {{'mha.matmul' op batch dimension 0 of 'rhs' ('tensor<3x8x4xf32>') does not match that of 'lhs' ('tensor<2x4x8xf32>')}}
+  %0 = mha.matmul %a, %b : tensor<2x4x8xf32>, tensor<3x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_matmul_contraction(%a: tensor<4x8xf32>, %b: tensor<4x4xf32>) {
+  // expected-error @+1 {{'mha.matmul' op contraction size 8 of 'lhs' does not match 4 of 'rhs' ('tensor<4x8xf32>' vs 'tensor<4x4xf32>')}}
+  %0 = mha.matmul %a, %b : tensor<4x8xf32>, tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_scaled_matmul_contraction(%q: tensor<4x8xf32>, %k: tensor<8x4xf32>) {
+  // expected-error @+1 {{'mha.scaled_matmul' op contraction size 8 of 'lhs' does not match 4 of 'rhs' ('tensor<4x8xf32>' vs transposed 'tensor<8x4xf32>')}}
+  %0 = mha.scaled_matmul %q, %k : tensor<4x8xf32>, tensor<8x4xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.softmax / mha.reduce / mha.layer_norm
+//===----------------------------------------------------------------------===//
+
+func.func @negative_softmax_scalar(%x: tensor<f32>) {
+  // expected-error @+1 {{'mha.softmax' op expects 'input' of rank >= 1, got 'tensor<f32>'}}
+  %0 = mha.softmax %x : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @negative_softmax_axis(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.softmax' op axis 2 is out of range for 'tensor<2x4xf32>' (expected in [-2, 2))}}
+  %0 = mha.softmax %x axis = 2 : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_softmax_negative_axis(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.softmax' op axis -3 is out of range for 'tensor<2x4xf32>' (expected in [-2, 2))}}
+  %0 = mha.softmax %x axis = -3 : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_reduce_no_dims(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.reduce' op expects at least one dimension in 'dims'}}
+  %0 = mha.reduce sum %x dims = [] : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_reduce_dim_range(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.reduce' op dimension -3 in 'dims' is out of range for 'tensor<2x4xf32>' (expected in [-2, 2))}}
+  %0 = mha.reduce sum %x dims = [-3] : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_reduce_duplicate(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.reduce' op dimension 1 appears twice in 'dims'}}
+  %0 = mha.reduce max %x dims = [1, -1] : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_reduce_kind(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{custom op 'mha.reduce' expected string or keyword containing one of the following enum values for attribute 'kind' [sum, mean, max]}}
+  %0 = mha.reduce prod %x dims = [1] : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_layer_norm_scalar(%x: tensor<f32>, %g: tensor<1xf32>) {
+  // expected-error @+1 {{'mha.layer_norm' op expects 'input' of rank >= 1, got 'tensor<f32>'}}
+  %0 = mha.layer_norm %x, %g, %g : tensor<f32>, tensor<1xf32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @negative_layer_norm_gamma(%x: tensor<2x8xf32>, %g: tensor<4xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{'mha.layer_norm' op expects 'gamma' of shape [8] matching the last dimension of 'input' ('tensor<2x8xf32>'), got 'tensor<4xf32>'}}
+  %0 = mha.layer_norm %x, %g, %b : tensor<2x8xf32>, tensor<4xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_layer_norm_beta_dtype(%x: tensor<2x8xf32>, %g: tensor<8xf32>, %b: tensor<8xbf16>) {
+  // expected-error @+1 {{'mha.layer_norm' op expects 'beta' to have the element type of 'input' ('f32'), got 'tensor<8xbf16>'}}
+  %0 = mha.layer_norm %x, %g, %b : tensor<2x8xf32>, tensor<8xf32>, tensor<8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_layer_norm_epsilon(%x: tensor<2x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'mha.layer_norm' op expects a positive 'epsilon', got 0}}
+  %0 = mha.layer_norm %x, %g, %g {epsilon = 0.0 : f32} : tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.add / mha.mul
+//===----------------------------------------------------------------------===//
+
+func.func @negative_add_broadcast(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) {
+  // expected-error @+1 {{'mha.add' op cannot broadcast 'lhs' ('tensor<2x3xf32>') and 'rhs' ('tensor<4x3xf32>') together: sizes must be equal or 1 when aligned at the last dimension}}
+  %0 = mha.add %a, %b : tensor<2x3xf32>, tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mul_dtype(%a: tensor<3xf32>, %b: tensor<3xf16>) {
+  // expected-error @+1 {{'mha.mul' op expects 'rhs' to have the element type of 'lhs' ('f32'), got 'tensor<3xf16>'}}
+  %0 = mha.mul %a, %b : tensor<3xf32>, tensor<3xf16>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.apply_mask / mha.attention
+//===----------------------------------------------------------------------===//
+
+func.func @negative_apply_mask_rank(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'mha.apply_mask' op expects 'scores' of rank >= 2 [..., Sq, Sk], got 'tensor<4xf32>'}}
+  %0 = mha.apply_mask %s causal : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_apply_mask_shape(%s: tensor<4x4xf32>, %m: tensor<3xi1>) {
+  // expected-error @+1 {{'mha.apply_mask' op 'mask' ('tensor<3xi1>') does not broadcast to the scores' shape [4x4]}}
+  %0 = mha.apply_mask %s mask(%m : tensor<3xi1>) : tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_apply_mask_dtype(%s: tensor<4x4xf32>, %m: tensor<4xf16>) {
+  // expected-error @+1 {{'mha.apply_mask' op expects an additive 'mask' of element type 'f32' or a boolean (i1) one, got 'tensor<4xf16>'}}
+  %0 = mha.apply_mask %s mask(%m : tensor<4xf16>) : tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_rank(%q: tensor<2x4x8xf32>, %k: tensor<4x8xf32>) {
+  // expected-error @+1 {{'mha.attention' op expects 'query', 'key' and 'value' of the same rank >= 2 ([..., seq, depth]), got 'tensor<2x4x8xf32>', 'tensor<4x8xf32>' and 'tensor<4x8xf32>'}}
+  %0 = mha.attention %q, %k, %k : tensor<2x4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_value_dtype(%q: tensor<4x8xf32>, %v: tensor<4x8xbf16>) {
+  // expected-error @+1 {{'mha.attention' op expects 'value' to have the element type of 'query' ('f32'), got 'tensor<4x8xbf16>'}}
+  %0 = mha.attention %q, %q, %v : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_attention_batch(%q: tensor<2x8x4x8xf32>, %k: tensor<2x4x4x8xf32>) {
+  // expected-error @+1 {{'mha.attention' op batch dimension 1 of 'key' ('tensor<2x4x4x8xf32>') does not match that of 'query' ('tensor<2x8x4x8xf32>')}}
+  %0 = mha.attention %q, %k, %k : tensor<2x8x4x8xf32>, tensor<2x4x4x8xf32>, tensor<2x4x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_depth(%q: tensor<4x8xf32>, %k: tensor<4x16xf32>) {
+  // expected-error @+1 {{'mha.attention' op depth 8 of 'query' does not match depth 16 of 'key' ('tensor<4x8xf32>' vs 'tensor<4x16xf32>')}}
+  %0 = mha.attention %q, %k, %k : tensor<4x8xf32>, tensor<4x16xf32>, tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_kv_length(%q: tensor<4x8xf32>, %k: tensor<6x8xf32>, %v: tensor<5x8xf32>) {
+  // expected-error @+1 {{'mha.attention' op 'key' and 'value' disagree on the key sequence length ('tensor<6x8xf32>' vs 'tensor<5x8xf32>')}}
+  %0 = mha.attention %q, %k, %v : tensor<4x8xf32>, tensor<6x8xf32>, tensor<5x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_mask_shape(%q: tensor<2x4x8xf32>, %m: tensor<2x4x5xi1>) {
+  // expected-error @+1 {{'mha.attention' op 'mask' ('tensor<2x4x5xi1>') does not broadcast to the scores' shape [2x4x4]}}
+  %0 = mha.attention %q, %q, %q mask(%m : tensor<2x4x5xi1>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_mask_int(%q: tensor<4x8xf32>, %m: tensor<4x4xi32>) {
+  // expected-error @+1 {{'mha.attention' op expects an additive 'mask' of element type 'f32' or a boolean (i1) one, got 'tensor<4x4xi32>'}}
+  %0 = mha.attention %q, %q, %q mask(%m : tensor<4x4xi32>) : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+func.func @negative_bce_shape(%p: tensor<8x1xf32>, %y: tensor<8xf32>) {
+  // expected-error @+1 {{'mha.bce_loss' op expects 'target' of the shape of 'input' ('tensor<8x1xf32>'), got 'tensor<8xf32>'}}
+  %0 = mha.bce_loss %p, %y : tensor<8x1xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mse_dtype(%p: tensor<8xf32>, %y: tensor<8xbf16>) {
+  // expected-error @+1 {{'mha.mse_loss' op expects 'target' to have the element type of 'input' ('f32'), got 'tensor<8xbf16>'}}
+  %0 = mha.mse_loss %p, %y : tensor<8xf32>, tensor<8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_cross_entropy_scalar(%l: tensor<f32>, %y: tensor<i64>) {
+  // expected-error @+1 {{'mha.cross_entropy' op expects 'logits' of rank >= 1 [..., classes], got 'tensor<f32>'}}
+  %0 = mha.cross_entropy %l, %y : tensor<f32>, tensor<i64>
+  return
+}
+
+// -----
+
+func.func @negative_cross_entropy_labels(%l: tensor<8x10xf32>, %y: tensor<8x10xi64>) {
+  // expected-error @+1 {{'mha.cross_entropy' op expects 'labels' of shape [8] (the logits without their class dimension), got 'tensor<8x10xi64>'}}
+  %0 = mha.cross_entropy %l, %y : tensor<8x10xf32>, tensor<8x10xi64>
+  return
+}
+
+// -----
+
+func.func @negative_cross_entropy_float_labels(%l: tensor<8x10xf32>, %y: tensor<8xf32>) {
+  // expected-error @+1 {{'mha.cross_entropy' op operand #1 must be ranked tensor of 32-bit signless integer or 64-bit signless integer values, but got 'tensor<8xf32>'}}
+  %0 = mha.cross_entropy %l, %y : tensor<8x10xf32>, tensor<8xf32>
+  return
+}

@@ -1,0 +1,150 @@
+// RUN: mha-opt %s | mha-opt | FileCheck %s
+// RUN: mha-opt %s --mlir-print-op-generic | mha-opt | FileCheck %s
+
+// Round trip of every mha op and attribute, in the custom and generic forms.
+
+// CHECK: mha.param @w : tensor<16x8xf32> init <glorot_uniform>
+mha.param @w : tensor<16x8xf32> init <glorot_uniform>
+// CHECK: mha.param @g : tensor<8x8xf32> init <glorot_normal>
+mha.param @g : tensor<8x8xf32> init <glorot_normal>
+// CHECK: mha.param @b : tensor<8xf32> init <zeros>
+mha.param @b : tensor<8xf32> init <zeros>
+// CHECK: mha.param @o : tensor<8xbf16> init <ones>
+mha.param @o : tensor<8xbf16> init <ones>
+// CHECK: mha.param @n : tensor<4x8xf32> init <normal, std = 0.02>
+mha.param @n : tensor<4x8xf32> init <normal, std = 2.0e-2>
+// CHECK: mha.param @u : tensor<4xf16> init <uniform, limit = 0.5>
+mha.param @u : tensor<4xf16> init <uniform, limit = 0.5>
+
+// CHECK-LABEL: func.func @get_param
+func.func @get_param() -> tensor<16x8xf32> {
+  // CHECK: mha.get_param @w : tensor<16x8xf32>
+  %w = mha.get_param @w : tensor<16x8xf32>
+  return %w : tensor<16x8xf32>
+}
+
+// CHECK-LABEL: func.func @dense
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x16xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<8xf32>)
+func.func @dense(%x: tensor<?x?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>)
+    -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
+  // CHECK: mha.dense %[[X]], %[[W]], %[[B]] : tensor<?x?x16xf32>, tensor<16x8xf32>, tensor<8xf32>
+  %0 = mha.dense %x, %w, %b : tensor<?x?x16xf32>, tensor<16x8xf32>, tensor<8xf32>
+  // CHECK: mha.dense %[[X]], %[[W]] : tensor<?x?x16xf32>, tensor<16x8xf32>
+  %1 = mha.dense %x, %w : tensor<?x?x16xf32>, tensor<16x8xf32>
+  return %0, %1 : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+}
+
+// CHECK-LABEL: func.func @heads
+func.func @heads(%x: tensor<2x?x512xbf16>) -> tensor<2x?x512xbf16> {
+  // CHECK: %[[H:.*]] = mha.split_heads %{{.*}} into 8 heads : tensor<2x?x512xbf16>
+  %h = mha.split_heads %x into 8 heads : tensor<2x?x512xbf16>
+  // CHECK: mha.merge_heads %[[H]] : tensor<2x8x?x64xbf16>
+  %m = mha.merge_heads %h : tensor<2x8x?x64xbf16>
+  return %m : tensor<2x?x512xbf16>
+}
+
+// CHECK-LABEL: func.func @matmuls
+func.func @matmuls(%q: tensor<2x4x16x8xf32>, %k: tensor<2x4x?x8xf32>,
+                   %a: tensor<4x3xf16>, %b: tensor<3x5xf16>)
+    -> (tensor<2x4x16x?xf32>, tensor<4x5xf16>, tensor<4x5xf16>) {
+  // CHECK: mha.scaled_matmul %{{.*}}, %{{.*}} : tensor<2x4x16x8xf32>, tensor<2x4x?x8xf32>
+  %s = mha.scaled_matmul %q, %k : tensor<2x4x16x8xf32>, tensor<2x4x?x8xf32>
+  // CHECK: mha.scaled_matmul %{{.*}}, %{{.*}} untransposed {scale = 2.500000e-01 : f32} : tensor<4x3xf16>, tensor<3x5xf16>
+  %t = mha.scaled_matmul %a, %b untransposed {scale = 0.25 : f32} : tensor<4x3xf16>, tensor<3x5xf16>
+  // CHECK: mha.matmul %{{.*}}, %{{.*}} : tensor<4x3xf16>, tensor<3x5xf16>
+  %m = mha.matmul %a, %b : tensor<4x3xf16>, tensor<3x5xf16>
+  return %s, %t, %m : tensor<2x4x16x?xf32>, tensor<4x5xf16>, tensor<4x5xf16>
+}
+
+// CHECK-LABEL: func.func @softmax_and_reduce
+func.func @softmax_and_reduce(%x: tensor<2x?x8xf32>)
+    -> (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x8xf32>, tensor<2x?x1xf32>, tensor<?xf32>) {
+  // CHECK: mha.softmax %{{.*}} : tensor<2x?x8xf32>
+  %0 = mha.softmax %x : tensor<2x?x8xf32>
+  // CHECK: mha.softmax %{{.*}} axis = 1 : tensor<2x?x8xf32>
+  %1 = mha.softmax %x axis = 1 : tensor<2x?x8xf32>
+  // CHECK: mha.reduce mean %{{.*}} dims = [1] : tensor<2x?x8xf32>
+  %2 = mha.reduce mean %x dims = [1] : tensor<2x?x8xf32>
+  // CHECK: mha.reduce max %{{.*}} dims = [-1] keep_dims : tensor<2x?x8xf32>
+  %3 = mha.reduce max %x dims = [-1] keep_dims : tensor<2x?x8xf32>
+  // CHECK: mha.reduce sum %{{.*}} dims = [0, 2] : tensor<2x?x8xf32>
+  %4 = mha.reduce sum %x dims = [0, 2] : tensor<2x?x8xf32>
+  return %0, %1, %2, %3, %4 : tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x8xf32>, tensor<2x?x1xf32>, tensor<?xf32>
+}
+
+// CHECK-LABEL: func.func @elementwise
+func.func @elementwise(%x: tensor<2x3x4xf32>, %b: tensor<4xf32>, %c: tensor<?x1x1xf32>)
+    -> (tensor<2x3x4xf32>, tensor<2x3x4xf32>) {
+  // CHECK: mha.add %{{.*}}, %{{.*}} : tensor<2x3x4xf32>, tensor<4xf32>
+  %0 = mha.add %x, %b : tensor<2x3x4xf32>, tensor<4xf32>
+  // CHECK: mha.mul %{{.*}}, %{{.*}} : tensor<2x3x4xf32>, tensor<?x1x1xf32>
+  %1 = mha.mul %0, %c : tensor<2x3x4xf32>, tensor<?x1x1xf32>
+  // CHECK: mha.relu %{{.*}} : tensor<2x3x4xf32>
+  %2 = mha.relu %1 : tensor<2x3x4xf32>
+  // CHECK: mha.gelu %{{.*}} : tensor<2x3x4xf32>
+  %3 = mha.gelu %2 : tensor<2x3x4xf32>
+  // CHECK: mha.gelu %{{.*}} approximate : tensor<2x3x4xf32>
+  %4 = mha.gelu %3 approximate : tensor<2x3x4xf32>
+  // CHECK: mha.sigmoid %{{.*}} : tensor<2x3x4xf32>
+  %5 = mha.sigmoid %4 : tensor<2x3x4xf32>
+  // CHECK: mha.tanh %{{.*}} : tensor<2x3x4xf32>
+  %6 = mha.tanh %5 : tensor<2x3x4xf32>
+  return %1, %6 : tensor<2x3x4xf32>, tensor<2x3x4xf32>
+}
+
+// CHECK-LABEL: func.func @layer_norm
+func.func @layer_norm(%x: tensor<?x?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>)
+    -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
+  // CHECK: mha.layer_norm %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  %0 = mha.layer_norm %x, %g, %b : tensor<?x?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  // CHECK: mha.layer_norm %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 9.99999997E-7 : f32}
+  %1 = mha.layer_norm %x, %g, %b {epsilon = 1.0e-6 : f32} : tensor<?x?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return %0, %1 : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+}
+
+// CHECK-LABEL: func.func @attention
+func.func @attention(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: tensor<?x8x?x32xf32>,
+                     %keep: tensor<?x1x1x?xi1>, %bias: tensor<?x?xf32>)
+    -> (tensor<?x8x?x32xf32>, tensor<?x8x?x32xf32>, tensor<?x8x?x32xf32>) {
+  // CHECK: mha.attention %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>
+  %0 = mha.attention %q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>
+  // CHECK: mha.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<?x1x1x?xi1>) causal :
+  %1 = mha.attention %q, %k, %v mask(%keep : tensor<?x1x1x?xi1>) causal : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>
+  // CHECK: mha.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<?x?xf32>) {scale = 1.000000e-01 : f32} :
+  %2 = mha.attention %q, %k, %v mask(%bias : tensor<?x?xf32>) {scale = 0.1 : f32} : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>
+  return %0, %1, %2 : tensor<?x8x?x32xf32>, tensor<?x8x?x32xf32>, tensor<?x8x?x32xf32>
+}
+
+// CHECK-LABEL: func.func @apply_mask
+func.func @apply_mask(%s: tensor<2x4x4xf32>, %keep: tensor<4xi1>) -> tensor<2x4x4xf32> {
+  // CHECK: mha.apply_mask %{{.*}} causal : tensor<2x4x4xf32>
+  %0 = mha.apply_mask %s causal : tensor<2x4x4xf32>
+  // CHECK: mha.apply_mask %{{.*}} mask(%{{.*}} : tensor<4xi1>) : tensor<2x4x4xf32>
+  %1 = mha.apply_mask %0 mask(%keep : tensor<4xi1>) : tensor<2x4x4xf32>
+  return %1 : tensor<2x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @losses
+func.func @losses(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %logits: tensor<?x10xf32>, %labels: tensor<?xi64>)
+    -> (tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>) {
+  // CHECK: mha.bce_loss %{{.*}}, %{{.*}} : tensor<?x1xf32>, tensor<?x1xf32>
+  %0 = mha.bce_loss %p, %y : tensor<?x1xf32>, tensor<?x1xf32>
+  // CHECK: mha.bce_loss %{{.*}}, %{{.*}} from_logits : tensor<?x1xf32>, tensor<?x1xf32>
+  %1 = mha.bce_loss %p, %y from_logits : tensor<?x1xf32>, tensor<?x1xf32>
+  // CHECK: mha.mse_loss %{{.*}}, %{{.*}} : tensor<?x1xf32>, tensor<?x1xf32>
+  %2 = mha.mse_loss %p, %y : tensor<?x1xf32>, tensor<?x1xf32>
+  // CHECK: mha.cross_entropy %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi64>
+  %3 = mha.cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
+  return %0, %1, %2, %3 : tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>
+}
+
+// CHECK: mha.training model = @model loss = bce_logits optimizer = <adamw, learning_rate = 0.001, beta1 = 0.8, weight_decay = 0.01> epochs = 3 batch_size = 16 metrics = ["accuracy", "mae"] dataset = <npy, validation_split = 0.1, data = "x.npy", labels = "y.npy">
+func.func @model(%x: tensor<?x16xf32>) -> tensor<?x8xf32> {
+  %w = mha.get_param @w : tensor<16x8xf32>
+  %y = mha.dense %x, %w : tensor<?x16xf32>, tensor<16x8xf32>
+  return %y : tensor<?x8xf32>
+}
+mha.training model = @model loss = bce_logits
+    optimizer = <adamw, learning_rate = 1.0e-3, weight_decay = 0.01, beta1 = 0.8>
+    epochs = 3 batch_size = 16 metrics = ["accuracy", "mae"]
+    dataset = <npy, data = "x.npy", labels = "y.npy", validation_split = 0.1>
