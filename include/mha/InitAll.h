@@ -12,8 +12,11 @@
 #ifndef MHA_INITALL_H
 #define MHA_INITALL_H
 
+#include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/IR/MHADialect.h"
 #include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Pipelines/Pipelines.h"
+#include "mha/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
@@ -25,8 +28,14 @@ inline void registerAllMHADialects(DialectRegistry &registry) {
   registry.insert<MHADialect>();
 }
 
-/// Registers the mha project's passes with the global pass registry.
-inline void registerAllMHAPasses() { registerMHAPasses(); }
+/// Registers the mha project's passes and pipelines with the global
+/// registries.
+inline void registerAllMHAPasses() {
+  registerMHAPasses();
+  registerMHAConversionPasses();
+  registerMHACodegenPasses();
+  registerMHAPipelines();
+}
 
 } // namespace mha
 } // namespace mlir

@@ -52,4 +52,26 @@ def MHADecomposeAttentionPass : Pass<"mha-decompose-attention"> {
   }];
 }
 
+def MHAParamsToArgumentsPass
+    : Pass<"mha-params-to-arguments", "::mlir::ModuleOp"> {
+  let summary = "Turn trainable parameters into trailing function arguments";
+  let description = [{
+    Appends one argument per `mha.param` of the module, in declaration order,
+    to every function with a body, tagged `{mha.param = @name}`; replaces
+    each `mha.get_param` with the matching argument, and passes the caller's
+    parameter arguments along at every `func.call` of such a function.
+    Drivers then bind parameter buffers by position after the user inputs,
+    and training steps can return updated parameters as ordinary results.
+
+    ```mlir
+    func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %w = mha.get_param @w : tensor<4xf32>
+      ...
+    // becomes
+    func.func @f(%x: tensor<4xf32>, %w: tensor<4xf32> {mha.param = @w}) -> ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // MHA_DIALECT_MHA_TRANSFORMS_PASSES_TD

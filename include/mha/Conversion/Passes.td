@@ -1,0 +1,47 @@
+//===- Passes.td - mha conversion passes -------------------*- tablegen -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Cross-dialect lowerings out of the mha dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_CONVERSION_PASSES_TD
+#define MHA_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lower every mha compute op to linalg, tensor, arith and math";
+  let description = [{
+    Lowers the mha dialect's compute ops to tensors and `linalg`:
+
+    * named linalg ops where they exist: `linalg.matmul` / `linalg.batch_matmul`
+      for `dense`, `matmul` and `scaled_matmul` (batch dimensions beyond one
+      are collapsed), `linalg.transpose` for `split_heads` / `merge_heads` and
+      transposed keys, `linalg.reduce` for reductions, `linalg.broadcast` for
+      biases;
+    * `linalg.generic` for element-wise ops, broadcasting, masks, layer norm,
+      softmax and the losses. Softmax subtracts the row maximum and returns
+      zeros for a row of `-inf` (`linalg.softmax` would return NaN there, so
+      it is not used).
+
+    `mha.attention` goes through its decomposition (`mha-decompose-attention`);
+    the fused, tiled lowering is separate. f16/bf16 operands are extended to
+    f32, computed and accumulated in f32, and truncated at the end.
+
+    Parameters must already be function arguments (`mha-params-to-arguments`);
+    the module-level `mha.param` and `mha.training` declarations, consumed by
+    drivers before lowering, are erased.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // MHA_CONVERSION_PASSES_TD

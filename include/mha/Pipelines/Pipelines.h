@@ -1,0 +1,55 @@
+//===- Pipelines.h - mha compilation pipelines ------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the pipelines that take a model file down to code: one
+// options struct and one builder each, used by mha-opt (through their
+// registration), mha-run, tests and benchmarks alike.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_PIPELINES_PIPELINES_H
+#define MHA_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+
+namespace mha {
+
+/// Options of the `mha-lower-to-cpu` pipeline.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  PassOptions::Option<bool> vectorize{
+      *this, "vectorize",
+      llvm::cl::desc("Tile and vectorize matmul-like ops (else scalar loops)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> mTile{
+      *this, "m-tile", llvm::cl::desc("Rows of a matmul register block"),
+      llvm::cl::init(8)};
+  PassOptions::Option<int64_t> nTile{
+      *this, "n-tile", llvm::cl::desc("Columns of a matmul register block"),
+      llvm::cl::init(32)};
+  PassOptions::Option<int64_t> kTile{
+      *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
+      llvm::cl::init(16)};
+};
+
+/// Builds `mha-lower-to-cpu` on a module pass manager: parameters to
+/// arguments, mha to linalg on tensors, tiling and vectorization of the
+/// matmul-like ops, one-shot bufferization with ownership-based deallocation
+/// (every returned buffer is a fresh allocation owned by the caller), and
+/// lowering of everything to the LLVM dialect. Transcendental functions
+/// without an LLVM intrinsic (erf, tanh) become libm calls.
+void buildMHALowerToCPUPipeline(OpPassManager &pm,
+                                const CPUPipelineOptions &options);
+
+/// Registers the pipelines with the global pass-pipeline registry.
+void registerMHAPipelines();
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_PIPELINES_PIPELINES_H

@@ -1,0 +1,34 @@
+//===- Passes.h - mha code generation passes --------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the target-level passes on linalg/vector IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_TRANSFORMS_PASSES_H
+#define MHA_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+namespace mha {
+
+#define GEN_PASS_DECL
+#include "mha/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "mha/Transforms/Passes.h.inc"
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_TRANSFORMS_PASSES_H

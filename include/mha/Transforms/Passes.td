@@ -1,0 +1,60 @@
+//===- Passes.td - mha code generation passes --------------*- tablegen -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Target-level transformations on the linalg/vector IR the mha dialect lowers
+// to.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_TRANSFORMS_PASSES_TD
+#define MHA_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def MHATileAndVectorizePass
+    : Pass<"mha-tile-and-vectorize", "::mlir::func::FuncOp"> {
+  let summary = "Tile linalg matmul-like ops into register blocks and vectorize them";
+  let description = [{
+    Tiles every `linalg.matmul` and `linalg.batch_matmul` (on tensors) into
+    `m-tile` × `n-tile` output blocks with a `k-tile` reduction step (batch
+    dimension 1), peels the tile loops so that every full tile has a static
+    shape, and vectorizes the full tiles into `vector.contract`. The remainder
+    tiles at the edges of dynamically sized or non-divisible operands stay
+    `linalg` ops (scalar loops later), so any size is handled without masks. The defaults (8 × 32 × 16)
+    fit AVX-512's 32 registers of 16 f32: an 8 × 32 accumulator block is 16
+    registers.
+  }];
+  let options = [
+    Option<"mTile", "m-tile", "int64_t", "8", "rows of the output block">,
+    Option<"nTile", "n-tile", "int64_t", "32", "columns of the output block">,
+    Option<"kTile", "k-tile", "int64_t", "16", "reduction step">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def MHAExpandShapeToReinterpretCastPass
+    : Pass<"mha-expand-shape-to-reinterpret-cast"> {
+  let summary = "Rewrite memref.expand_shape of contiguous buffers as reinterpret_cast";
+  let description = [{
+    Rewrites each `memref.expand_shape` whose source has the identity layout
+    into a `memref.reinterpret_cast` of the source with the expanded sizes and
+    their row-major strides (static where the sizes allow). With dynamic
+    output sizes, MLIR 22.1's `expand-strided-metadata` crashes on
+    `memref.expand_shape`; the CPU pipeline runs this pass right before it.
+    Expansions of non-contiguous views are left alone.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+#endif // MHA_TRANSFORMS_PASSES_TD

@@ -1,0 +1,977 @@
+//===- MHAToLinalg.cpp - Lower mha compute ops to linalg ------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements convert-mha-to-linalg: one conversion pattern per mha
+// compute op, producing linalg named ops where they exist and linalg.generic
+// elsewhere, on tensors. Dynamic sizes are read with tensor.dim. Arithmetic is
+// done in f32: f16/bf16 operands are extended first and results truncated.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
+#include "mha/Conversion/Passes.h"
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+#include "mha/Dialect/MHA/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+
+namespace mlir {
+namespace mha {
+#define GEN_PASS_DEF_CONVERTMHATOLINALGPASS
+#include "mha/Conversion/Passes.h.inc"
+} // namespace mha
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::mha;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+Type f32(OpBuilder &b) { return b.getF32Type(); }
+
+Value f32Const(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+/// The sizes of `v`, static ones as attributes, dynamic ones as tensor.dim.
+SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
+  return tensor::getMixedSizes(b, loc, v);
+}
+
+/// A size taken from dimension `dim` of `v`.
+OpFoldResult sizeOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
+  return sizesOf(b, loc, v)[dim];
+}
+
+/// The number of elements in dimensions `dims` of `v`, as an f32 value.
+Value countAsF32(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> dims) {
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d : dims)
+    count = arith::MulIOp::create(b, loc, count,
+                                  tensor::DimOp::create(b, loc, v, d));
+  Value asInt = arith::IndexCastOp::create(b, loc, b.getI64Type(), count);
+  return arith::SIToFPOp::create(b, loc, f32(b), asInt);
+}
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, Value value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  return linalg::FillOp::create(b, loc, value, empty).getResult(0);
+}
+
+/// Builds an all-parallel linalg.generic over `sizes` producing an
+/// `elementType` tensor; input `i` is read through `maps[i]`.
+Value buildGeneric(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, ValueRange inputs,
+                   ArrayRef<AffineMap> maps, BodyFn body) {
+  Value init = emptyTensor(b, loc, sizes, elementType);
+  SmallVector<AffineMap> indexing(maps);
+  indexing.push_back(b.getMultiDimIdentityMap(sizes.size()));
+  SmallVector<utils::IteratorType> iterators(sizes.size(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, indexing, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value result = body(nb, nloc, args.drop_back());
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  return generic.getResult(0);
+}
+
+/// Element-wise map over same-shaped inputs.
+Value mapElements(OpBuilder &b, Location loc, ValueRange inputs,
+                  Type elementType, BodyFn body) {
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, inputs[0]);
+  SmallVector<AffineMap> maps(inputs.size(),
+                              b.getMultiDimIdentityMap(sizes.size()));
+  return buildGeneric(b, loc, sizes, elementType, inputs, maps, body);
+}
+
+/// Converts the elements of `v` to `elementType` (extf/truncf); a no-op when
+/// they already have it.
+Value castElements(OpBuilder &b, Location loc, Value v, Type elementType) {
+  Type from = tensorType(v).getElementType();
+  if (from == elementType)
+    return v;
+  bool widen = cast<FloatType>(from).getWidth() <
+               cast<FloatType>(elementType).getWidth();
+  return mapElements(b, loc, v, elementType,
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       if (widen)
+                         return arith::ExtFOp::create(nb, nloc, elementType,
+                                                      args[0])
+                             .getResult();
+                       return arith::TruncFOp::create(nb, nloc, elementType,
+                                                      args[0])
+                           .getResult();
+                     });
+}
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  return castElements(b, loc, v, b.getF32Type());
+}
+
+/// The map reading an operand of shape `shape` while iterating over a result
+/// of rank `rank` under the NumPy broadcasting rule: trailing alignment, and
+/// static size-1 dimensions broadcast (read at index 0).
+AffineMap broadcastMap(OpBuilder &b, ArrayRef<int64_t> shape,
+                       ArrayRef<int64_t> resultShape) {
+  int64_t rank = resultShape.size();
+  int64_t offset = rank - static_cast<int64_t>(shape.size());
+  SmallVector<AffineExpr> exprs;
+  for (auto [i, size] : llvm::enumerate(shape)) {
+    int64_t j = static_cast<int64_t>(i) + offset;
+    if (size == 1 && resultShape[j] != 1)
+      exprs.push_back(b.getAffineConstantExpr(0));
+    else
+      exprs.push_back(b.getAffineDimExpr(j));
+  }
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+/// The sizes of a broadcast result of type `resultType`: static sizes from the
+/// type, dynamic ones from an operand whose aligned size is not a static 1.
+SmallVector<OpFoldResult> broadcastSizes(OpBuilder &b, Location loc,
+                                         RankedTensorType resultType,
+                                         ValueRange operands) {
+  int64_t rank = resultType.getRank();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t j = 0; j < rank; ++j) {
+    if (!resultType.isDynamicDim(j)) {
+      sizes.push_back(b.getIndexAttr(resultType.getDimSize(j)));
+      continue;
+    }
+    OpFoldResult size;
+    for (Value operand : operands) {
+      auto type = tensorType(operand);
+      int64_t i = j - (rank - type.getRank());
+      if (i < 0 || type.getDimSize(i) == 1)
+        continue;
+      size = sizeOf(b, loc, operand, i);
+      break;
+    }
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+/// Reduces `input` over `dims` with `combine`, starting from `init`; the
+/// result drops the reduced dimensions. The input is f32.
+Value reduceF32(OpBuilder &b, Location loc, Value input,
+                ArrayRef<int64_t> dims, double initValue,
+                function_ref<Value(OpBuilder &, Location, Value, Value)>
+                    combine) {
+  SmallVector<OpFoldResult> sizes;
+  for (auto [d, size] : llvm::enumerate(sizesOf(b, loc, input)))
+    if (!llvm::is_contained(dims, static_cast<int64_t>(d)))
+      sizes.push_back(size);
+  Value init = filledTensor(b, loc, sizes, f32(b), f32Const(b, loc, initValue));
+  auto reduce = linalg::ReduceOp::create(
+      b, loc, input, init, dims,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, combine(nb, nloc, args[0], args[1]));
+      });
+  return reduce.getResult(0);
+}
+
+Value addF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::AddFOp::create(b, loc, x, y);
+}
+Value maxF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::MaximumFOp::create(b, loc, x, y);
+}
+
+/// Sum of all elements of `input` (f32) as a rank-0 tensor.
+Value sumAll(OpBuilder &b, Location loc, Value input) {
+  auto dims = llvm::to_vector(llvm::seq<int64_t>(0, tensorType(input).getRank()));
+  return reduceF32(b, loc, input, dims, 0.0, addF);
+}
+
+/// The map that reads a tensor with dimension `dropped` removed while
+/// iterating over the full rank.
+AffineMap droppedDimMap(OpBuilder &b, int64_t rank, int64_t dropped) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != dropped)
+      exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+/// Divides a rank-0 f32 tensor by the element count of `of`, returning the
+/// mean cast to `elementType`.
+Value meanOfSum(OpBuilder &b, Location loc, Value sum, Value of,
+                Type elementType) {
+  auto dims = llvm::to_vector(llvm::seq<int64_t>(0, tensorType(of).getRank()));
+  Value count = countAsF32(b, loc, of, dims);
+  Value mean = mapElements(b, loc, sum, f32(b),
+                           [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                             return arith::DivFOp::create(nb, nloc, args[0],
+                                                          count)
+                                 .getResult();
+                           });
+  return castElements(b, loc, mean, elementType);
+}
+
+/// Batched matmul lhs [..., M, K] x rhs [..., K, N] -> f32 [..., M, N] with
+/// named linalg ops: matmul for rank 2, batch_matmul for rank 3, and batch
+/// dimensions collapsed into one above that.
+Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                  RankedTensorType resultType) {
+  int64_t rank = resultType.getRank();
+  // Output sizes: batch and M from lhs, N from rhs.
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, lhs);
+  sizes.back() = sizeOf(b, loc, rhs, rank - 1);
+  // Prefer static batch sizes from either operand.
+  for (int64_t d = 0; d < rank - 2; ++d)
+    if (!resultType.isDynamicDim(d))
+      sizes[d] = b.getIndexAttr(resultType.getDimSize(d));
+
+  if (rank == 2) {
+    Value init = filledTensor(b, loc, sizes, f32(b), f32Const(b, loc, 0.0));
+    return linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs}, init)
+        .getResult(0);
+  }
+  auto collapse = [&](Value v) -> Value {
+    if (rank == 3)
+      return v;
+    SmallVector<ReassociationIndices> groups(1);
+    for (int64_t d = 0; d < rank - 2; ++d)
+      groups[0].push_back(d);
+    groups.push_back({rank - 2});
+    groups.push_back({rank - 1});
+    return tensor::CollapseShapeOp::create(b, loc, v, groups);
+  };
+  Value lhs3 = collapse(lhs), rhs3 = collapse(rhs);
+  SmallVector<OpFoldResult> sizes3 = sizesOf(b, loc, lhs3);
+  sizes3.back() = sizeOf(b, loc, rhs3, 2);
+  Value init = filledTensor(b, loc, sizes3, f32(b), f32Const(b, loc, 0.0));
+  Value product =
+      linalg::BatchMatmulOp::create(b, loc, ValueRange{lhs3, rhs3}, init)
+          .getResult(0);
+  if (rank == 3)
+    return product;
+  SmallVector<ReassociationIndices> groups(1);
+  for (int64_t d = 0; d < rank - 2; ++d)
+    groups[0].push_back(d);
+  groups.push_back({rank - 2});
+  groups.push_back({rank - 1});
+  auto type = RankedTensorType::get(resultType.getShape(), f32(b));
+  return tensor::ExpandShapeOp::create(b, loc, type, product, groups, sizes);
+}
+
+/// Transposes the last two dimensions of `v`.
+Value transposeLastTwo(OpBuilder &b, Location loc, Value v) {
+  int64_t rank = tensorType(v).getRank();
+  auto perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(perm[rank - 1], perm[rank - 2]);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, v);
+  std::swap(sizes[rank - 1], sizes[rank - 2]);
+  Value init = emptyTensor(b, loc, sizes, tensorType(v).getElementType());
+  return linalg::TransposeOp::create(b, loc, v, init, perm).getResult()[0];
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+struct MHAPattern : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpConversionPattern<OpTy>::OpAdaptor;
+};
+
+struct DenseLowering final : MHAPattern<DenseOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(DenseOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput(), weight = adaptor.getWeight();
+    auto inputType = tensorType(input);
+    int64_t rank = inputType.getRank();
+    // View the input as a matrix [rows, in].
+    Value matrix = input;
+    SmallVector<ReassociationIndices> groups;
+    if (rank == 1) {
+      groups = {{0, 1}};
+      matrix = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1, inputType.getDimSize(0)},
+                                inputType.getElementType()),
+          input, groups);
+    } else if (rank > 2) {
+      groups.resize(1);
+      for (int64_t d = 0; d < rank - 1; ++d)
+        groups[0].push_back(d);
+      groups.push_back({rank - 1});
+      matrix = tensor::CollapseShapeOp::create(rewriter, loc, input, groups);
+    }
+    SmallVector<OpFoldResult> sizes = {sizeOf(rewriter, loc, matrix, 0),
+                                       sizeOf(rewriter, loc, weight, 1)};
+    // The accumulator starts from the broadcast bias (or zeros).
+    Value init;
+    if (Value bias = adaptor.getBias()) {
+      Value empty = emptyTensor(rewriter, loc, sizes, f32(rewriter));
+      init = linalg::BroadcastOp::create(rewriter, loc,
+                                         toF32(rewriter, loc, bias), empty,
+                                         ArrayRef<int64_t>{0})
+                 .getResult()[0];
+    } else {
+      init = filledTensor(rewriter, loc, sizes, f32(rewriter),
+                          f32Const(rewriter, loc, 0.0));
+    }
+    Value product =
+        linalg::MatmulOp::create(rewriter, loc, ValueRange{matrix, weight}, init)
+            .getResult(0);
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value result = castElements(rewriter, loc, product,
+                                resultType.getElementType());
+    if (rank == 1) {
+      result = tensor::CollapseShapeOp::create(rewriter, loc, resultType,
+                                               result, groups);
+    } else if (rank > 2) {
+      SmallVector<OpFoldResult> outSizes = sizesOf(rewriter, loc, input);
+      outSizes.back() = sizeOf(rewriter, loc, weight, 1);
+      result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
+                                             groups, outSizes);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct SplitHeadsLowering final : MHAPattern<SplitHeadsOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(SplitHeadsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    int64_t heads = resultType.getDimSize(1);
+    SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, input);
+    OpFoldResult depth;
+    if (resultType.isDynamicDim(3)) {
+      Value model = getValueOrCreateConstantIndexOp(rewriter, loc, in[2]);
+      depth = arith::DivUIOp::create(
+                  rewriter, loc, model,
+                  arith::ConstantIndexOp::create(rewriter, loc, heads))
+                  .getResult();
+    } else {
+      depth = rewriter.getIndexAttr(resultType.getDimSize(3));
+    }
+    // [B, S, H*D] -> [B, S, H, D] -> [B, H, S, D]
+    auto expandedType = RankedTensorType::get(
+        {resultType.getDimSize(0), resultType.getDimSize(2), heads,
+         resultType.getDimSize(3)},
+        resultType.getElementType());
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, loc, expandedType, input,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}},
+        SmallVector<OpFoldResult>{in[0], in[1], rewriter.getIndexAttr(heads),
+                                  depth});
+    Value init = emptyTensor(
+        rewriter, loc,
+        {in[0], rewriter.getIndexAttr(heads), in[1], depth},
+        resultType.getElementType());
+    rewriter.replaceOp(op, linalg::TransposeOp::create(
+                               rewriter, loc, expanded, init,
+                               ArrayRef<int64_t>{0, 2, 1, 3})
+                               .getResult()[0]);
+    return success();
+  }
+};
+
+struct MergeHeadsLowering final : MHAPattern<MergeHeadsOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(MergeHeadsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, input);
+    // [B, H, S, D] -> [B, S, H, D] -> [B, S, H*D]
+    Value init = emptyTensor(rewriter, loc, {in[0], in[2], in[1], in[3]},
+                             tensorType(input).getElementType());
+    Value transposed = linalg::TransposeOp::create(rewriter, loc, input, init,
+                                                   ArrayRef<int64_t>{0, 2, 1, 3})
+                           .getResult()[0];
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getType(), transposed,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    return success();
+  }
+};
+
+struct MatmulLowering final : MHAPattern<MatmulOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value product = buildMatmul(rewriter, op.getLoc(), adaptor.getLhs(),
+                                adaptor.getRhs(), resultType);
+    rewriter.replaceOp(op, castElements(rewriter, op.getLoc(), product,
+                                        resultType.getElementType()));
+    return success();
+  }
+};
+
+struct ScaledMatmulLowering final : MHAPattern<ScaledMatmulOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(ScaledMatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    if (!op.getUntransposed())
+      rhs = transposeLastTwo(rewriter, loc, rhs);
+    Value product = buildMatmul(rewriter, loc, lhs, rhs, resultType);
+    // scale, or 1/sqrt(K) read at run time when K is dynamic.
+    Value scale;
+    if (std::optional<APFloat> attr = op.getScale()) {
+      scale = f32Const(rewriter, loc, attr->convertToDouble());
+    } else {
+      int64_t rank = resultType.getRank();
+      int64_t k = tensorType(lhs).getDimSize(rank - 1);
+      if (!ShapedType::isDynamic(k)) {
+        scale = f32Const(rewriter, loc, 1.0 / std::sqrt(double(k)));
+      } else {
+        Value kf = countAsF32(rewriter, loc, lhs, {rank - 1});
+        scale = math::RsqrtOp::create(rewriter, loc, kf);
+      }
+    }
+    Value scaled = mapElements(
+        rewriter, loc, product, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          return arith::MulFOp::create(b, l, args[0], scale).getResult();
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, scaled,
+                                        resultType.getElementType()));
+    return success();
+  }
+};
+
+/// softmax along `axis` of an f32 tensor: exp(x - max) / sum, with rows of
+/// -inf giving zeros.
+Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis) {
+  int64_t rank = tensorType(x).getRank();
+  Value rowMax = reduceF32(b, loc, x, {axis},
+                           -std::numeric_limits<double>::infinity(), maxF);
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap rowMap = droppedDimMap(b, rank, axis);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, x);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  Value zero = f32Const(b, loc, 0.0);
+  Value exps = buildGeneric(
+      b, loc, sizes, f32(b), {x, rowMax}, {identity, rowMap},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        // A row of -inf has max -inf: subtract 0 instead, so exp gives 0.
+        Value isEmpty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                              args[1], negInf);
+        Value shift = arith::SelectOp::create(nb, l, isEmpty, zero, args[1]);
+        Value diff = arith::SubFOp::create(nb, l, args[0], shift);
+        return math::ExpOp::create(nb, l, diff).getResult();
+      });
+  Value sums = reduceF32(b, loc, exps, {axis}, 0.0, addF);
+  return buildGeneric(
+      b, loc, sizes, f32(b), {exps, sums}, {identity, rowMap},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value isZero = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                             args[1], zero);
+        Value ratio = arith::DivFOp::create(nb, l, args[0], args[1]);
+        return arith::SelectOp::create(nb, l, isZero, zero, ratio).getResult();
+      });
+}
+
+struct SoftmaxLowering final : MHAPattern<SoftmaxOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value result = buildSoftmax(rewriter, loc, x, op.getNormalizedAxis());
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct ReduceLowering final : MHAPattern<ReduceOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(ReduceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    int64_t rank = tensorType(x).getRank();
+    SmallVector<int64_t> dims;
+    for (int64_t d : op.getDims())
+      dims.push_back(d < 0 ? d + rank : d);
+    llvm::sort(dims);
+    Value reduced;
+    switch (op.getKind()) {
+    case ReduceKind::Max:
+      reduced = reduceF32(rewriter, loc, x, dims,
+                          -std::numeric_limits<double>::infinity(), maxF);
+      break;
+    case ReduceKind::Sum:
+    case ReduceKind::Mean:
+      reduced = reduceF32(rewriter, loc, x, dims, 0.0, addF);
+      break;
+    }
+    if (op.getKind() == ReduceKind::Mean) {
+      Value count = countAsF32(rewriter, loc, x, dims);
+      reduced = mapElements(rewriter, loc, reduced, f32(rewriter),
+                            [&](OpBuilder &b, Location l, ValueRange args) {
+                              return arith::DivFOp::create(b, l, args[0], count)
+                                  .getResult();
+                            });
+    }
+    auto resultType = cast<RankedTensorType>(op.getType());
+    reduced = castElements(rewriter, loc, reduced, resultType.getElementType());
+    if (op.getKeepDims()) {
+      // Re-insert the reduced dimensions as size 1: each kept dimension
+      // groups with the unit dimensions that follow it (leading unit
+      // dimensions go with the first kept one).
+      SmallVector<ReassociationIndices> groups;
+      SmallVector<OpFoldResult> outSizes;
+      SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, x);
+      ReassociationIndices pending;
+      for (int64_t d = 0; d < rank; ++d) {
+        bool isReduced = llvm::is_contained(dims, d);
+        outSizes.push_back(isReduced ? rewriter.getIndexAttr(1) : in[d]);
+        pending.push_back(d);
+        if (!isReduced) {
+          groups.push_back(pending);
+          pending.clear();
+        }
+      }
+      if (!pending.empty()) {
+        if (groups.empty())
+          groups.push_back({});
+        groups.back().append(pending.begin(), pending.end());
+      }
+      if (tensorType(reduced).getRank() == 0)
+        groups.clear();
+      reduced = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
+                                              reduced, groups, outSizes);
+    }
+    rewriter.replaceOp(op, reduced);
+    return success();
+  }
+};
+
+/// Lowers a broadcasting binary op with `combine` applied in f32.
+template <typename OpTy, typename ArithOp>
+struct BinaryLowering final : MHAPattern<OpTy> {
+  using MHAPattern<OpTy>::MHAPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename MHAPattern<OpTy>::OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    SmallVector<OpFoldResult> sizes =
+        broadcastSizes(rewriter, loc, resultType, {lhs, rhs});
+    Type elementType = resultType.getElementType();
+    bool isF32 = elementType.isF32();
+    Value result = buildGeneric(
+        rewriter, loc, sizes, elementType, {lhs, rhs},
+        {broadcastMap(rewriter, tensorType(lhs).getShape(),
+                      resultType.getShape()),
+         broadcastMap(rewriter, tensorType(rhs).getShape(),
+                      resultType.getShape())},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          if (isF32)
+            return ArithOp::create(b, l, args[0], args[1]);
+          Value x = arith::ExtFOp::create(b, l, f32(b), args[0]);
+          Value y = arith::ExtFOp::create(b, l, f32(b), args[1]);
+          Value r = ArithOp::create(b, l, x, y);
+          return arith::TruncFOp::create(b, l, elementType, r);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Lowers a unary element-wise op whose f32 body is `Derived::compute`.
+template <typename OpTy, typename Derived>
+struct UnaryLowering : MHAPattern<OpTy> {
+  using MHAPattern<OpTy>::MHAPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename MHAPattern<OpTy>::OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type elementType = op.getType().getElementType();
+    Value result = mapElements(
+        rewriter, loc, adaptor.getInput(), elementType,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value x = args[0];
+          if (!elementType.isF32())
+            x = arith::ExtFOp::create(b, l, f32(b), x);
+          Value y = static_cast<const Derived *>(this)->compute(op, b, l, x);
+          if (!elementType.isF32())
+            y = arith::TruncFOp::create(b, l, elementType, y);
+          return y;
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ReluLowering final : UnaryLowering<ReluOp, ReluLowering> {
+  using UnaryLowering::UnaryLowering;
+  Value compute(ReluOp, OpBuilder &b, Location l, Value x) const {
+    return arith::MaximumFOp::create(b, l, x, f32Const(b, l, 0.0));
+  }
+};
+
+struct SigmoidLowering final : UnaryLowering<SigmoidOp, SigmoidLowering> {
+  using UnaryLowering::UnaryLowering;
+  Value compute(SigmoidOp, OpBuilder &b, Location l, Value x) const {
+    // 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the
+    // quotient correctly becomes 0.
+    Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
+    Value d = arith::AddFOp::create(b, l, f32Const(b, l, 1.0), e);
+    return arith::DivFOp::create(b, l, f32Const(b, l, 1.0), d);
+  }
+};
+
+struct TanhLowering final : UnaryLowering<TanhOp, TanhLowering> {
+  using UnaryLowering::UnaryLowering;
+  Value compute(TanhOp, OpBuilder &b, Location l, Value x) const {
+    return math::TanhOp::create(b, l, x);
+  }
+};
+
+struct GeluLowering final : UnaryLowering<GeluOp, GeluLowering> {
+  using UnaryLowering::UnaryLowering;
+  Value compute(GeluOp op, OpBuilder &b, Location l, Value x) const {
+    Value half = arith::MulFOp::create(b, l, x, f32Const(b, l, 0.5));
+    Value inner;
+    if (op.getApproximate()) {
+      // tanh(sqrt(2/pi) * (x + 0.044715 x^3))
+      Value x3 = arith::MulFOp::create(
+          b, l, x, arith::MulFOp::create(b, l, x, x));
+      Value poly = arith::AddFOp::create(
+          b, l, x, arith::MulFOp::create(b, l, x3, f32Const(b, l, 0.044715)));
+      inner = math::TanhOp::create(
+          b, l,
+          arith::MulFOp::create(b, l, poly,
+                                f32Const(b, l, std::sqrt(2.0 / M_PI))));
+    } else {
+      inner = math::ErfOp::create(
+          b, l, arith::MulFOp::create(b, l, x, f32Const(b, l, M_SQRT1_2)));
+    }
+    Value onePlus = arith::AddFOp::create(b, l, f32Const(b, l, 1.0), inner);
+    return arith::MulFOp::create(b, l, half, onePlus);
+  }
+};
+
+struct LayerNormLowering final : MHAPattern<LayerNormOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value gamma = toF32(rewriter, loc, adaptor.getGamma());
+    Value beta = toF32(rewriter, loc, adaptor.getBeta());
+    int64_t rank = tensorType(x).getRank(), last = rank - 1;
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = droppedDimMap(rewriter, rank, last);
+    AffineMap featureMap = AffineMap::get(
+        rank, 0, rewriter.getAffineDimExpr(last), rewriter.getContext());
+    Value count = countAsF32(rewriter, loc, x, {last});
+    auto divideByCount = [&](Value v) {
+      return mapElements(rewriter, loc, v, f32(rewriter),
+                         [&](OpBuilder &b, Location l, ValueRange args) {
+                           return arith::DivFOp::create(b, l, args[0], count)
+                               .getResult();
+                         });
+    };
+    Value mean = divideByCount(reduceF32(rewriter, loc, x, {last}, 0.0, addF));
+    Value centered = buildGeneric(
+        rewriter, loc, sizes, f32(rewriter), {x, mean}, {identity, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          return arith::SubFOp::create(b, l, args[0], args[1]).getResult();
+        });
+    Value squares = mapElements(
+        rewriter, loc, centered, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          return arith::MulFOp::create(b, l, args[0], args[0]).getResult();
+        });
+    Value var =
+        divideByCount(reduceF32(rewriter, loc, squares, {last}, 0.0, addF));
+    Value eps = f32Const(rewriter, loc, op.getEpsilon().convertToDouble());
+    Value result = buildGeneric(
+        rewriter, loc, sizes, f32(rewriter), {centered, var, gamma, beta},
+        {identity, rowMap, featureMap, featureMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value inv = math::RsqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, args[1], eps));
+          Value n = arith::MulFOp::create(b, l, args[0], inv);
+          return arith::AddFOp::create(
+                     b, l, arith::MulFOp::create(b, l, n, args[2]), args[3])
+              .getResult();
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(ApplyMaskOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value scores = adaptor.getScores();
+    auto type = tensorType(scores);
+    int64_t rank = type.getRank();
+    Type elementType = type.getElementType();
+    SmallVector<Value> inputs = {scores};
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
+    Value mask = adaptor.getMask();
+    if (mask) {
+      inputs.push_back(mask);
+      maps.push_back(broadcastMap(rewriter, tensorType(mask).getShape(),
+                                  type.getShape()));
+    }
+    bool boolean = mask && tensorType(mask).getElementType().isInteger(1);
+    bool causal = op.getCausal();
+    Value result = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, scores), elementType, inputs,
+        maps, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value s = args[0];
+          Value negInf = arith::ConstantOp::create(
+              b, l,
+              b.getFloatAttr(elementType,
+                             -std::numeric_limits<double>::infinity()));
+          if (mask && boolean)
+            s = arith::SelectOp::create(b, l, args[1], s, negInf);
+          else if (mask)
+            s = arith::AddFOp::create(b, l, s, args[1]);
+          if (causal) {
+            Value i = linalg::IndexOp::create(b, l, rank - 2);
+            Value j = linalg::IndexOp::create(b, l, rank - 1);
+            Value future =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, j, i);
+            s = arith::SelectOp::create(b, l, future, negInf, s);
+          }
+          return s;
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct BCELossLowering final : MHAPattern<BCELossOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(BCELossOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value y = toF32(rewriter, loc, adaptor.getTarget());
+    bool fromLogits = op.getFromLogits();
+    Value terms = mapElements(
+        rewriter, loc, {x, y}, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value v = args[0], t = args[1];
+          Value one = f32Const(b, l, 1.0);
+          if (fromLogits) {
+            // max(x, 0) - x*y + log(1 + exp(-|x|))
+            Value relu = arith::MaximumFOp::create(b, l, v, f32Const(b, l, 0.0));
+            Value xy = arith::MulFOp::create(b, l, v, t);
+            Value negAbs =
+                arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, v));
+            Value softplus =
+                math::Log1pOp::create(b, l, math::ExpOp::create(b, l, negAbs));
+            return arith::AddFOp::create(
+                b, l, arith::SubFOp::create(b, l, relu, xy), softplus);
+          }
+          // -(y log p + (1 - y) log(1 - p)), p clamped to [1e-7, 1 - 1e-7].
+          Value p = arith::MinimumFOp::create(
+              b, l,
+              arith::MaximumFOp::create(b, l, v, f32Const(b, l, 1e-7)),
+              f32Const(b, l, 1.0 - 1e-7));
+          Value logP = math::LogOp::create(b, l, p);
+          Value log1mP = math::LogOp::create(
+              b, l, arith::SubFOp::create(b, l, one, p));
+          Value a = arith::MulFOp::create(b, l, t, logP);
+          Value c = arith::MulFOp::create(
+              b, l, arith::SubFOp::create(b, l, one, t), log1mP);
+          return arith::NegFOp::create(b, l, arith::AddFOp::create(b, l, a, c));
+        });
+    rewriter.replaceOp(op, meanOfSum(rewriter, loc, sumAll(rewriter, loc, terms),
+                                     x, op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct MSELossLowering final : MHAPattern<MSELossOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(MSELossOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value y = toF32(rewriter, loc, adaptor.getTarget());
+    Value squares = mapElements(
+        rewriter, loc, {x, y}, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+          return arith::MulFOp::create(b, l, d, d).getResult();
+        });
+    rewriter.replaceOp(op,
+                       meanOfSum(rewriter, loc, sumAll(rewriter, loc, squares),
+                                 x, op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = toF32(rewriter, loc, adaptor.getLogits());
+    Value labels = adaptor.getLabels();
+    int64_t rank = tensorType(logits).getRank(), last = rank - 1;
+    // log-sum-exp per row, with the row maximum subtracted.
+    Value rowMax = reduceF32(rewriter, loc, logits, {last},
+                             -std::numeric_limits<double>::infinity(), maxF);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = droppedDimMap(rewriter, rank, last);
+    Value exps = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, logits), f32(rewriter),
+        {logits, rowMax}, {identity, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          return math::ExpOp::create(
+                     b, l, arith::SubFOp::create(b, l, args[0], args[1]))
+              .getResult();
+        });
+    Value sums = reduceF32(rewriter, loc, exps, {last}, 0.0, addF);
+    // Per row: log(sum) + max - logits[row, label].
+    Value perRow = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, labels), f32(rewriter),
+        {sums, rowMax, labels},
+        SmallVector<AffineMap>(3, rewriter.getMultiDimIdentityMap(rank - 1)),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d < rank - 1; ++d)
+            indices.push_back(linalg::IndexOp::create(b, l, d));
+          indices.push_back(
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[2]));
+          Value picked = tensor::ExtractOp::create(b, l, logits, indices);
+          Value lse = arith::AddFOp::create(
+              b, l, math::LogOp::create(b, l, args[0]), args[1]);
+          return arith::SubFOp::create(b, l, lse, picked).getResult();
+        });
+    rewriter.replaceOp(op,
+                       meanOfSum(rewriter, loc, sumAll(rewriter, loc, perRow),
+                                 labels, op.getType().getElementType()));
+    return success();
+  }
+};
+
+/// mha.attention lowers through its decomposition for now.
+struct AttentionLowering final : MHAPattern<AttentionOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value scores = ScaledMatmulOp::create(
+        rewriter, loc, adaptor.getQuery(), adaptor.getKey(),
+        /*untransposed=*/nullptr, op.getScaleAttr());
+    if (adaptor.getMask() || op.getCausal())
+      scores = ApplyMaskOp::create(rewriter, loc, scores.getType(), scores,
+                                   adaptor.getMask(), op.getCausal());
+    Value probs = SoftmaxOp::create(rewriter, loc, scores, /*axis=*/-1);
+    rewriter.replaceOpWithNewOp<MatmulOp>(op, probs, adaptor.getValue());
+    return success();
+  }
+};
+} // namespace
+
+void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
+  patterns.add<DenseLowering, SplitHeadsLowering, MergeHeadsLowering,
+               MatmulLowering, ScaledMatmulLowering, SoftmaxLowering,
+               ReduceLowering, BinaryLowering<AddOp, arith::AddFOp>,
+               BinaryLowering<MulOp, arith::MulFOp>, ReluLowering,
+               SigmoidLowering, TanhLowering, GeluLowering, LayerNormLowering,
+               ApplyMaskLowering, BCELossLowering, MSELossLowering,
+               CrossEntropyLowering, AttentionLowering>(patterns.getContext());
+}
+
+//===----------------------------------------------------------------------===//
+// Pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct ConvertMHAToLinalgPass final
+    : mha::impl::ConvertMHAToLinalgPassBase<ConvertMHAToLinalgPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    WalkResult unlowered = module.walk([](GetParamOp op) {
+      op.emitOpError("must be turned into a function argument by "
+                     "mha-params-to-arguments before convert-mha-to-linalg");
+      return WalkResult::interrupt();
+    });
+    if (unlowered.wasInterrupted())
+      return signalPassFailure();
+
+    ConversionTarget target(getContext());
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, tensor::TensorDialect>();
+    target.addIllegalDialect<MHADialect>();
+    target.addLegalOp<ParamOp, TrainingOp>();
+    RewritePatternSet patterns(&getContext());
+    populateMHAToLinalgConversionPatterns(patterns);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+
+    // Declarations consumed by drivers have no lowering.
+    for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
+      if (isa<ParamOp, TrainingOp>(op))
+        op.erase();
+  }
+};
+} // namespace

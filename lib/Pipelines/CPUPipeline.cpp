@@ -1,0 +1,89 @@
+//===- CPUPipeline.cpp - The mha-lower-to-cpu pipeline --------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file builds and registers mha-lower-to-cpu, from the mha dialect to the
+// LLVM dialect for the host CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Pipelines/Pipelines.h"
+
+#include "mha/Conversion/Passes.h"
+#include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
+                                     const CPUPipelineOptions &options) {
+  // mha -> linalg on tensors.
+  pm.addPass(createMHAParamsToArgumentsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createConvertMHAToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Register-block tiling and vectorization of the matmul-like ops.
+  if (options.vectorize) {
+    MHATileAndVectorizePassOptions tiling;
+    tiling.mTile = options.mTile;
+    tiling.nTile = options.nTile;
+    tiling.kTile = options.kTile;
+    pm.addNestedPass<func::FuncOp>(createMHATileAndVectorizePass(tiling));
+    pm.addPass(createCanonicalizerPass());
+  }
+
+  // Tensors -> buffers. Results leave each function as fresh allocations the
+  // caller owns and frees.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+
+  // Loops and vectors -> LLVM.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createMHAExpandShapeToReinterpretCastPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.vectorContractLowering =
+      vector::VectorContractLowering::OuterProduct;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mha::registerMHAPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "mha-lower-to-cpu",
+      "Lower an mha model to the LLVM dialect for the host CPU (tiled and "
+      "vectorized matmuls, bufferized, deallocated)",
+      buildMHALowerToCPUPipeline);
+}
