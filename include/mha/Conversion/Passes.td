@@ -34,7 +34,8 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
 
     Parameters must already be function arguments (`mha-params-to-arguments`);
     the module-level `mha.param` and `mha.training` declarations, consumed by
-    drivers before lowering, are erased.
+    drivers before lowering, are erased, with the `mha.param` argument tags
+    that name them.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

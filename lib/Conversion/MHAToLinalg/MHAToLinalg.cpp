@@ -968,10 +968,14 @@ struct ConvertMHAToLinalgPass final
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
 
-    // Declarations consumed by drivers have no lowering.
+    // Declarations consumed by drivers have no lowering; drop them and the
+    // argument tags that name them.
     for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
       if (isa<ParamOp, TrainingOp>(op))
         op.erase();
+    for (auto func : module.getOps<func::FuncOp>())
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+        func.removeArgAttr(i, "mha.param");
   }
 };
 } // namespace

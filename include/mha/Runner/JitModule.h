@@ -1,0 +1,68 @@
+//===- JitModule.h - JIT-compiled model functions ---------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares JitModule: a model lowered with mha-lower-to-cpu and
+// compiled by mlir::ExecutionEngine, whose functions are called on
+// HostTensors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_RUNNER_JITMODULE_H
+#define MHA_RUNNER_JITMODULE_H
+
+#include "mha/Pipelines/Pipelines.h"
+#include "mha/Runtime/HostTensor.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir {
+namespace mha {
+
+/// How a model is compiled.
+struct CompileOptions {
+  /// Pipeline options; `vectorize` etc.
+  bool vectorize = true;
+  /// Print the IR after every pass of the pipeline to stderr.
+  bool printIRAfterAll = false;
+};
+
+/// A model's functions, compiled for the host CPU.
+class JitModule {
+public:
+  /// Lowers a clone of `module` (which is left untouched) and JIT-compiles
+  /// it. Every function with a body becomes callable; its arguments are its
+  /// declared ones followed by the module's parameters in declaration order
+  /// (see mha-params-to-arguments). Diagnostics of a failing lowering go to
+  /// the context's handler.
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  compile(ModuleOp module, const CompileOptions &options);
+
+  /// Calls `name` on `args` and returns its results, which the caller owns.
+  /// Checks the number of arguments and each one's element type, rank and
+  /// static sizes against the signature, naming the argument at fault.
+  llvm::Expected<std::vector<HostTensor>>
+  call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
+       llvm::ArrayRef<std::string> argNames = {});
+
+private:
+  struct Signature {
+    std::vector<RankedTensorType> args, results;
+  };
+  std::unique_ptr<ExecutionEngine> engine;
+  std::map<std::string, Signature> signatures;
+};
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_RUNNER_JITMODULE_H

@@ -1,0 +1,95 @@
+//===- Model.h - A parsed model file ----------------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares Model: a verified model file with what drivers need to
+// know about it: its functions and their argument names as written, its
+// trainable parameters and its training configuration.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_RUNNER_MODEL_H
+#define MHA_RUNNER_MODEL_H
+
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+#include "mha/Runtime/HostTensor.h"
+#include "mha/Runtime/Safetensors.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir {
+namespace mha {
+
+/// A trainable parameter declared with mha.param.
+struct ParamInfo {
+  std::string name;
+  RankedTensorType type;
+  InitializerAttr init;
+};
+
+/// A function of the model file.
+struct FunctionInfo {
+  std::string name;
+  /// Argument names as written in the file (without '%').
+  std::vector<std::string> argNames;
+  std::vector<RankedTensorType> argTypes;
+  std::vector<RankedTensorType> resultTypes;
+};
+
+/// A parsed and verified model file.
+class Model {
+public:
+  /// Parses and verifies `path`. Diagnostics (file:line:col) go to the
+  /// context's handler; returns null on failure. Functions must take and
+  /// return ranked tensors only.
+  static std::unique_ptr<Model> load(llvm::StringRef path, MLIRContext &context,
+                                     llvm::SourceMgr &sourceMgr);
+
+  ModuleOp getModule() { return *module; }
+  const std::vector<ParamInfo> &getParams() const { return params; }
+  const std::vector<FunctionInfo> &getFunctions() const { return functions; }
+  /// The module's training configuration, or null.
+  TrainingOp getTraining() { return training; }
+
+  /// The function named `name`, or null.
+  const FunctionInfo *lookupFunction(llvm::StringRef name) const;
+
+  /// Picks the entry function: `requested` when given; otherwise the training
+  /// configuration's model, else the only function. Fails with a message
+  /// listing the functions.
+  llvm::Expected<const FunctionInfo *>
+  selectEntry(llvm::StringRef requested) const;
+
+private:
+  OwningOpRef<ModuleOp> module;
+  std::vector<ParamInfo> params;
+  std::vector<FunctionInfo> functions;
+  TrainingOp training;
+};
+
+/// Values of every parameter drawn from its declared initializer. Each
+/// parameter's stream is seeded by `seed` and its name, so adding a parameter
+/// does not change the others. Deterministic across platforms.
+TensorMap initializeParams(llvm::ArrayRef<ParamInfo> params, uint64_t seed);
+
+/// Checks that `loaded` holds exactly the parameters `params` declares, with
+/// their shapes and element types. The error lists every mismatch.
+llvm::Error checkParams(llvm::ArrayRef<ParamInfo> params,
+                        const TensorMap &loaded, llvm::StringRef source);
+
+/// The HostTensor element type of an MLIR element type, if supported.
+std::optional<DType> dtypeOf(Type elementType);
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_RUNNER_MODEL_H

@@ -1,0 +1,226 @@
+//===- Inference.cpp - mha-run's inference mode ---------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements runInference: load the model, bind inputs and
+// parameters, compile, run (and time), and report or save the results.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Runner/Inference.h"
+#include "mha/Runner/Model.h"
+#include "mha/Runner/Registration.h"
+#include "mha/Runtime/Npy.h"
+#include "mha/Runtime/Safetensors.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
+  return 1;
+}
+
+int fail(llvm::Error error) {
+  return fail(llvm::toString(std::move(error)));
+}
+
+std::string typeText(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+/// Random data of `type` with every dynamic dimension set to `dynamicSize`:
+/// floats uniform in [-1, 1), integers in {0, 1}, booleans mostly true.
+HostTensor randomInput(RankedTensorType type, int64_t dynamicSize,
+                       std::mt19937_64 &rng) {
+  std::vector<int64_t> shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? dynamicSize : d);
+  HostTensor t(*dtypeOf(type.getElementType()), shape);
+  for (int64_t i = 0, n = t.numElements(); i < n; ++i) {
+    double u = (rng() >> 11) * 0x1.0p-53;
+    switch (t.dtype) {
+    case DType::Bool:
+      t.setFromDouble(i, u < 0.8 ? 1.0 : 0.0);
+      break;
+    case DType::I32:
+    case DType::I64:
+      t.setFromDouble(i, u < 0.5 ? 0.0 : 1.0);
+      break;
+    default:
+      t.setFromDouble(i, 2.0 * u - 1.0);
+    }
+  }
+  return t;
+}
+
+void printSummary(llvm::raw_ostream &os, size_t index, const HostTensor &t) {
+  os << "result " << index << ": " << t.typeString() << "\n  values:";
+  int64_t n = t.numElements();
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += t.getAsDouble(i);
+  for (int64_t i = 0; i < std::min<int64_t>(n, 8); ++i)
+    os << llvm::format(" %.6g", t.getAsDouble(i));
+  if (n > 8)
+    os << " ...";
+  os << llvm::format("\n  sum: %.6g\n", sum);
+}
+} // namespace
+
+int mha::runInference(const InferenceOptions &options) {
+  if (options.repeat == 0)
+    return fail("--repeat must be at least 1");
+  if (options.dynamicSize <= 0)
+    return fail("--dynamic-size must be positive");
+
+  DialectRegistry registry;
+  registerRunnerDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  std::unique_ptr<Model> model =
+      Model::load(options.modelPath, context, sourceMgr);
+  if (!model)
+    return 1;
+  llvm::Expected<const FunctionInfo *> entryOr =
+      model->selectEntry(options.entry);
+  if (!entryOr)
+    return fail(entryOr.takeError());
+  const FunctionInfo &entry = **entryOr;
+
+  // Parameters: loaded or initialized.
+  TensorMap params;
+  if (!options.paramsPath.empty()) {
+    auto loaded = readSafetensors(options.paramsPath);
+    if (!loaded)
+      return fail(loaded.takeError());
+    if (llvm::Error err =
+            checkParams(model->getParams(), *loaded, options.paramsPath))
+      return fail(std::move(err));
+    params = std::move(*loaded);
+  } else {
+    params = initializeParams(model->getParams(), options.seed);
+  }
+  if (!options.saveParamsPath.empty())
+    if (llvm::Error err = writeSafetensors(options.saveParamsPath, params))
+      return fail(std::move(err));
+
+  // Inputs: bound by name from .npy files, or random.
+  std::vector<std::optional<HostTensor>> inputs(entry.argNames.size());
+  std::string names;
+  for (const std::string &n : entry.argNames)
+    names += (names.empty() ? "" : ", ") + n;
+  for (const std::string &binding : options.inputs) {
+    auto [name, path] = llvm::StringRef(binding).split('=');
+    if (path.empty())
+      return fail("--input '" + binding + "' is not NAME=FILE.npy");
+    auto it = llvm::find(entry.argNames, name.str());
+    if (it == entry.argNames.end())
+      return fail("@" + entry.name + " has no argument '" + name +
+                  "'; its arguments are: " + names);
+    size_t index = it - entry.argNames.begin();
+    if (inputs[index])
+      return fail("argument '" + name + "' is bound twice");
+    auto tensor = readNpy(path);
+    if (!tensor)
+      return fail(tensor.takeError());
+    RankedTensorType type = entry.argTypes[index];
+    bool ok = *dtypeOf(type.getElementType()) == tensor->dtype &&
+              int64_t(tensor->shape.size()) == type.getRank();
+    for (int64_t d = 0; ok && d < type.getRank(); ++d)
+      ok = type.isDynamicDim(d) || type.getDimSize(d) == tensor->shape[d];
+    if (!ok)
+      return fail(path + ": argument '" + name + "' of @" + entry.name +
+                  " expects " + typeText(type) + ", the file holds " +
+                  tensor->typeString());
+    inputs[index] = std::move(*tensor);
+  }
+  if (options.inputs.empty() && !entry.argNames.empty()) {
+    llvm::errs() << llvm::formatv(
+        "note: no --input given: random inputs, every dynamic dimension = "
+        "{0} (--dynamic-size), seed {1}\n",
+        options.dynamicSize, options.seed);
+    std::mt19937_64 rng(options.seed ^ 0x9e3779b97f4a7c15ull);
+    for (size_t i = 0; i < inputs.size(); ++i)
+      inputs[i] = randomInput(entry.argTypes[i], options.dynamicSize, rng);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i])
+      return fail("missing --input for argument '" + entry.argNames[i] +
+                  "' (" + typeText(entry.argTypes[i]) + ") of @" +
+                  entry.name);
+
+  auto start = std::chrono::steady_clock::now();
+  auto jit = JitModule::compile(model->getModule(), options.compile);
+  if (!jit)
+    return fail(jit.takeError());
+  double compileSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  llvm::errs() << llvm::formatv("compiled @{0} in {1:f2} s\n", entry.name,
+                                compileSeconds);
+
+  std::vector<const HostTensor *> args;
+  std::vector<std::string> argNames = entry.argNames;
+  for (auto &input : inputs)
+    args.push_back(&*input);
+  for (const ParamInfo &param : model->getParams()) {
+    args.push_back(&params.at(param.name));
+    argNames.push_back("@" + param.name);
+  }
+
+  std::vector<HostTensor> results;
+  std::vector<double> times;
+  for (unsigned r = 0; r < options.repeat; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto out = (*jit)->call(entry.name, args, argNames);
+    auto t1 = std::chrono::steady_clock::now();
+    if (!out)
+      return fail(out.takeError());
+    times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    results = std::move(*out);
+  }
+
+  for (size_t i = 0; i < results.size(); ++i)
+    printSummary(llvm::outs(), i, results[i]);
+  if (options.repeat > 1) {
+    std::sort(times.begin(), times.end());
+    llvm::outs() << llvm::formatv("median time per run: {0:f3} ms over {1} "
+                                  "runs (min {2:f3} ms)\n",
+                                  times[times.size() / 2], times.size(),
+                                  times.front());
+  }
+  if (!options.outputDir.empty()) {
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(options.outputDir))
+      return fail(options.outputDir + ": cannot create: " + ec.message());
+    for (size_t i = 0; i < results.size(); ++i) {
+      llvm::SmallString<256> path(options.outputDir);
+      llvm::sys::path::append(path, "result" + std::to_string(i) + ".npy");
+      if (llvm::Error err = writeNpy(path, results[i]))
+        return fail(std::move(err));
+    }
+  }
+  return 0;
+}

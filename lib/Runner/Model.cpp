@@ -1,0 +1,270 @@
+//===- Model.cpp - A parsed model file ------------------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements Model, parameter initialization and checking.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Runner/Model.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/AsmParser/AsmParserState.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::mha;
+
+std::optional<DType> mha::dtypeOf(Type type) {
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isBF16())
+    return DType::BF16;
+  if (type.isInteger(32))
+    return DType::I32;
+  if (type.isInteger(64))
+    return DType::I64;
+  if (type.isInteger(1))
+    return DType::Bool;
+  return std::nullopt;
+}
+
+std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
+                                   llvm::SourceMgr &sourceMgr) {
+  std::string error;
+  auto file = openInputFile(path, &error);
+  if (!file) {
+    emitError(UnknownLoc::get(&context)) << "cannot open '" << path
+                                         << "': " << error;
+    return nullptr;
+  }
+  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+
+  // Keep the parser's state to recover argument names as written.
+  AsmParserState state;
+  ParserConfig config(&context);
+  auto model = std::unique_ptr<Model>(new Model());
+  Block block;
+  if (failed(parseAsmSourceFile(sourceMgr, &block, config, &state)))
+    return nullptr;
+  // A file holds either one explicit module or top-level ops to wrap.
+  if (llvm::hasSingleElement(block) && isa<ModuleOp>(block.front())) {
+    model->module = cast<ModuleOp>(block.front());
+    model->module->getOperation()->remove();
+  } else {
+    model->module = ModuleOp::create(FileLineColLoc::get(
+        &context, sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier(),
+        1, 1));
+    Block *body = model->module->getBody();
+    body->getOperations().splice(body->end(), block.getOperations());
+  }
+  if (failed(verify(*model->module)))
+    return nullptr;
+
+  ModuleOp module = *model->module;
+  for (ParamOp param : module.getOps<ParamOp>())
+    model->params.push_back(
+        {param.getSymName().str(), param.getTensorType(), param.getInit()});
+  for (TrainingOp training : module.getOps<TrainingOp>())
+    model->training = training;
+
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    FunctionInfo info;
+    info.name = func.getSymName().str();
+    auto checkTypes = [&](TypeRange types, const char *what,
+                          std::vector<RankedTensorType> &out) {
+      for (auto [i, type] : llvm::enumerate(types)) {
+        auto tensor = dyn_cast<RankedTensorType>(type);
+        if (!tensor || !dtypeOf(tensor.getElementType())) {
+          func.emitError() << "@" << info.name << ": " << what << " #" << i
+                           << " has type " << type
+                           << "; mha-run supports ranked tensors of f32, f16, "
+                              "bf16, i32, i64 or i1";
+          return false;
+        }
+        out.push_back(tensor);
+      }
+      return true;
+    };
+    if (!checkTypes(func.getArgumentTypes(), "argument", info.argTypes) ||
+        !checkTypes(func.getResultTypes(), "result", info.resultTypes))
+      return nullptr;
+    const AsmParserState::BlockDefinition *entry =
+        state.getBlockDef(&func.getBody().front());
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      std::string name = "arg" + std::to_string(i);
+      if (entry && i < entry->arguments.size()) {
+        llvm::SMRange range = entry->arguments[i].loc;
+        if (range.isValid()) {
+          llvm::StringRef text(range.Start.getPointer(),
+                               range.End.getPointer() -
+                                   range.Start.getPointer());
+          text.consume_front("%");
+          if (!text.empty())
+            name = text.str();
+        }
+      }
+      info.argNames.push_back(name);
+    }
+    model->functions.push_back(std::move(info));
+  }
+  return model;
+}
+
+const FunctionInfo *Model::lookupFunction(llvm::StringRef name) const {
+  for (const FunctionInfo &f : functions)
+    if (f.name == name)
+      return &f;
+  return nullptr;
+}
+
+llvm::Expected<const FunctionInfo *>
+Model::selectEntry(llvm::StringRef requested) const {
+  std::string names;
+  for (const FunctionInfo &f : functions)
+    names += (names.empty() ? "@" : ", @") + f.name;
+  if (names.empty())
+    names = "(none)";
+  auto fail = [&](const llvm::Twine &why) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (why + "; the model defines " + names).str());
+  };
+  if (!requested.empty()) {
+    if (const FunctionInfo *f = lookupFunction(requested))
+      return f;
+    return fail("no function @" + requested);
+  }
+  if (TrainingOp config = training)
+    if (const FunctionInfo *f = lookupFunction(config.getModel()))
+      return f;
+  if (functions.size() == 1)
+    return &functions.front();
+  return fail("several functions and no mha.training: choose one with "
+              "--entry");
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// FNV-1a: a stable hash of a parameter name for its stream's seed.
+uint64_t hashName(llvm::StringRef name) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : name) {
+    h ^= uint8_t(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// Platform-independent draws: std::mt19937_64's sequence is fixed by the
+/// standard, the distributions below are ours (std's are not portable).
+struct Stream {
+  std::mt19937_64 engine;
+  explicit Stream(uint64_t seed) : engine(seed) {}
+  /// Uniform in [0, 1) with 53 random bits.
+  double uniform() { return (engine() >> 11) * 0x1.0p-53; }
+  /// Standard normal by Box-Muller.
+  double normal() {
+    double u1 = 1.0 - uniform(), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  }
+};
+} // namespace
+
+TensorMap mha::initializeParams(llvm::ArrayRef<ParamInfo> params,
+                                uint64_t seed) {
+  TensorMap values;
+  for (const ParamInfo &param : params) {
+    std::vector<int64_t> shape(param.type.getShape().begin(),
+                               param.type.getShape().end());
+    HostTensor tensor(*dtypeOf(param.type.getElementType()), shape);
+    Stream stream(seed ^ hashName(param.name));
+    int64_t n = tensor.numElements();
+    double fanIn = 1, fanOut = 1;
+    if (shape.size() >= 2) {
+      fanOut = double(shape.back());
+      fanIn = double(n) / fanOut;
+    }
+    auto opt = [](FloatAttr attr) {
+      return attr ? attr.getValueAsDouble() : 0.0;
+    };
+    for (int64_t i = 0; i < n; ++i) {
+      double v = 0.0;
+      switch (param.init.getKind()) {
+      case InitKind::Zeros:
+        v = 0.0;
+        break;
+      case InitKind::Ones:
+        v = 1.0;
+        break;
+      case InitKind::GlorotUniform: {
+        double limit = std::sqrt(6.0 / (fanIn + fanOut));
+        v = (2.0 * stream.uniform() - 1.0) * limit;
+        break;
+      }
+      case InitKind::GlorotNormal:
+        v = stream.normal() * std::sqrt(2.0 / (fanIn + fanOut));
+        break;
+      case InitKind::Normal:
+        v = stream.normal() * opt(param.init.getStd());
+        break;
+      case InitKind::Uniform:
+        v = (2.0 * stream.uniform() - 1.0) * opt(param.init.getLimit());
+        break;
+      }
+      tensor.setFromDouble(i, v);
+    }
+    values.emplace(param.name, std::move(tensor));
+  }
+  return values;
+}
+
+llvm::Error mha::checkParams(llvm::ArrayRef<ParamInfo> params,
+                             const TensorMap &loaded, llvm::StringRef source) {
+  std::string problems;
+  auto add = [&](const llvm::Twine &line) {
+    problems += "\n  " + line.str();
+  };
+  for (const ParamInfo &param : params) {
+    auto it = loaded.find(param.name);
+    std::string declared =
+        (shapeString(param.type.getShape()) + "x" +
+         dtypeName(*dtypeOf(param.type.getElementType())))
+            .str();
+    if (it == loaded.end()) {
+      add("missing '" + param.name + "' (tensor<" + declared + ">)");
+      continue;
+    }
+    const HostTensor &t = it->second;
+    bool shapeOk = llvm::ArrayRef<int64_t>(t.shape) == param.type.getShape();
+    bool dtypeOk = t.dtype == *dtypeOf(param.type.getElementType());
+    if (!shapeOk || !dtypeOk)
+      add("'" + param.name + "': expected tensor<" + declared + ">, found " +
+          t.typeString());
+  }
+  for (const auto &[name, tensor] : loaded)
+    if (llvm::none_of(params,
+                      [&](const ParamInfo &p) { return p.name == name; }))
+      add("unexpected '" + name + "' (" + tensor.typeString() +
+          "): the model declares no such parameter");
+  if (problems.empty())
+    return llvm::Error::success();
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      (source + ": parameters do not match the model:" + problems).str());
+}
