@@ -1,0 +1,221 @@
+// RUN: mha-opt %s -convert-mha-to-linalg -split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @dense
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x16xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<8xf32>)
+// CHECK: %[[X2:.*]] = tensor.collapse_shape %[[X]] {{\[\[}}0, 1], [2]] : tensor<?x?x16xf32> into tensor<?x16xf32>
+// CHECK: %[[INIT:.*]] = linalg.broadcast ins(%[[B]] : tensor<8xf32>) outs(%{{.*}} : tensor<?x8xf32>) dimensions = [0]
+// CHECK: %[[MM:.*]] = linalg.matmul ins(%[[X2]], %[[W]] : tensor<?x16xf32>, tensor<16x8xf32>) outs(%[[INIT]] : tensor<?x8xf32>)
+// CHECK: tensor.expand_shape %[[MM]] {{\[\[}}0, 1], [2]] output_shape [%{{.*}}, %{{.*}}, 8] : tensor<?x8xf32> into tensor<?x?x8xf32>
+func.func @dense(%x: tensor<?x?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  %0 = mha.dense %x, %w, %b : tensor<?x?x16xf32>, tensor<16x8xf32>, tensor<8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// bf16 operands: the matmul accumulates into f32, truncated at the end.
+// CHECK-LABEL: func.func @dense_bf16
+// CHECK: %[[ACC:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<4x8xf32>)
+// CHECK: %[[MM:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<4x16xbf16>, tensor<16x8xbf16>) outs(%[[ACC]] : tensor<4x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[MM]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<4x8xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @dense_bf16(%x: tensor<4x16xbf16>, %w: tensor<16x8xbf16>) -> tensor<4x8xbf16> {
+  %0 = mha.dense %x, %w : tensor<4x16xbf16>, tensor<16x8xbf16>
+  return %0 : tensor<4x8xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @split_heads
+// CHECK: %[[E:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] output_shape [%{{.*}}, %{{.*}}, 8, 64] : tensor<?x?x512xf32> into tensor<?x?x8x64xf32>
+// CHECK: linalg.transpose ins(%[[E]] : tensor<?x?x8x64xf32>) outs(%{{.*}} : tensor<?x8x?x64xf32>) permutation = [0, 2, 1, 3]
+func.func @split_heads(%x: tensor<?x?x512xf32>) -> tensor<?x8x?x64xf32> {
+  %0 = mha.split_heads %x into 8 heads : tensor<?x?x512xf32>
+  return %0 : tensor<?x8x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @merge_heads
+// CHECK: %[[T:.*]] = linalg.transpose ins(%{{.*}} : tensor<?x8x?x64xf32>) outs(%{{.*}} : tensor<?x?x8x64xf32>) permutation = [0, 2, 1, 3]
+// CHECK: tensor.collapse_shape %[[T]] {{\[\[}}0], [1], [2, 3]] : tensor<?x?x8x64xf32> into tensor<?x?x512xf32>
+func.func @merge_heads(%x: tensor<?x8x?x64xf32>) -> tensor<?x?x512xf32> {
+  %0 = mha.merge_heads %x : tensor<?x8x?x64xf32>
+  return %0 : tensor<?x?x512xf32>
+}
+
+// -----
+
+// Batch dimensions beyond one are collapsed around a batch_matmul; the key
+// is transposed and the default scale 1/sqrt(64) applied.
+// CHECK-LABEL: func.func @scaled_matmul
+// CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<2x8x?x64xf32>) outs(%{{.*}} : tensor<2x8x64x?xf32>) permutation = [0, 1, 3, 2]
+// CHECK: %[[K3:.*]] = tensor.collapse_shape %[[KT]] {{\[\[}}0, 1], [2], [3]]
+// CHECK: %[[BMM:.*]] = linalg.batch_matmul ins(%{{.*}}, %[[K3]] : tensor<16x?x64xf32>, tensor<16x64x?xf32>)
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[BMM]] {{\[\[}}0, 1], [2], [3]]
+// CHECK: %[[SCALE:.*]] = arith.constant 1.250000e-01 : f32
+// CHECK: linalg.generic {{.*}} ins(%[[E]] : tensor<2x8x?x?xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
+func.func @scaled_matmul(%q: tensor<2x8x?x64xf32>, %k: tensor<2x8x?x64xf32>) -> tensor<2x8x?x?xf32> {
+  %0 = mha.scaled_matmul %q, %k : tensor<2x8x?x64xf32>, tensor<2x8x?x64xf32>
+  return %0 : tensor<2x8x?x?xf32>
+}
+
+// -----
+
+// A dynamic contraction size: the scale is computed at run time.
+// CHECK-LABEL: func.func @scaled_matmul_dynamic_k
+// CHECK: %[[MM:.*]] = linalg.matmul
+// CHECK: %[[KF:.*]] = arith.sitofp %{{.*}} : i64 to f32
+// CHECK: %[[S:.*]] = math.rsqrt %[[KF]] : f32
+// CHECK: linalg.generic {{.*}} ins(%[[MM]] : tensor<?x?xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[S]] : f32
+func.func @scaled_matmul_dynamic_k(%q: tensor<?x?xf32>, %k: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %0 = mha.scaled_matmul %q, %k : tensor<?x?xf32>, tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @matmul
+// CHECK: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<2x4x3xf32>, tensor<2x3x5xf32>) outs(%{{.*}} : tensor<2x4x5xf32>)
+func.func @matmul(%a: tensor<2x4x3xf32>, %b: tensor<2x3x5xf32>) -> tensor<2x4x5xf32> {
+  %0 = mha.matmul %a, %b : tensor<2x4x3xf32>, tensor<2x3x5xf32>
+  return %0 : tensor<2x4x5xf32>
+}
+
+// -----
+
+// Max-subtracted softmax; a row of -inf shifts by 0 and divides to 0.
+// CHECK-LABEL: func.func @softmax
+// CHECK: %[[MAX:.*]] = linalg.reduce ins(%{{.*}} : tensor<4x8xf32>) outs(%{{.*}} : tensor<4xf32>) dimensions = [1]
+// CHECK: arith.maximumf
+// CHECK: %[[EXP:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[MAX]] : tensor<4x8xf32>, tensor<4xf32>)
+// CHECK: arith.cmpf oeq
+// CHECK: arith.select
+// CHECK: arith.subf
+// CHECK: math.exp
+// CHECK: %[[SUM:.*]] = linalg.reduce ins(%[[EXP]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<4xf32>) dimensions = [1]
+// CHECK: linalg.generic {{.*}} ins(%[[EXP]], %[[SUM]] : tensor<4x8xf32>, tensor<4xf32>)
+// CHECK: arith.divf
+// CHECK: arith.select
+func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = mha.softmax %x : tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @reduce_mean_keep_dims
+// CHECK: %[[SUM:.*]] = linalg.reduce ins(%{{.*}} : tensor<2x?x4xf32>) outs(%{{.*}} : tensor<2x4xf32>) dimensions = [1]
+// CHECK: arith.addf
+// CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]] : tensor<2x4xf32>)
+// CHECK: arith.divf
+// CHECK: tensor.expand_shape %[[MEAN]] {{\[\[}}0], [1, 2]] output_shape [2, 1, 4] : tensor<2x4xf32> into tensor<2x1x4xf32>
+func.func @reduce_mean_keep_dims(%x: tensor<2x?x4xf32>) -> tensor<2x1x4xf32> {
+  %0 = mha.reduce mean %x dims = [1] keep_dims : tensor<2x?x4xf32>
+  return %0 : tensor<2x1x4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$LAST:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-DAG: #[[$UNIT:.*]] = affine_map<(d0, d1, d2) -> (d0, 0, 0)>
+// CHECK-LABEL: func.func @broadcasting
+// CHECK: linalg.generic {indexing_maps = [#[[$ID]], #[[$LAST]], #[[$ID]]]
+// CHECK: arith.addf
+// CHECK: linalg.generic {indexing_maps = [#[[$UNIT]], #[[$ID]], #[[$ID]]]
+// CHECK: arith.mulf
+func.func @broadcasting(%x: tensor<2x3x4xf32>, %b: tensor<4xf32>, %c: tensor<2x1x1xf32>) -> tensor<2x3x4xf32> {
+  %0 = mha.add %x, %b : tensor<2x3x4xf32>, tensor<4xf32>
+  %1 = mha.mul %c, %0 : tensor<2x1x1xf32>, tensor<2x3x4xf32>
+  return %1 : tensor<2x3x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @activations
+// CHECK: arith.maximumf
+// CHECK: math.erf
+// CHECK: math.tanh
+// CHECK: math.exp
+// CHECK: math.tanh
+func.func @activations(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %0 = mha.relu %x : tensor<8xf32>
+  %1 = mha.gelu %0 : tensor<8xf32>
+  %2 = mha.gelu %1 approximate : tensor<8xf32>
+  %3 = mha.sigmoid %2 : tensor<8xf32>
+  %4 = mha.tanh %3 : tensor<8xf32>
+  return %4 : tensor<8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @layer_norm
+// CHECK: linalg.reduce
+// CHECK: linalg.reduce
+// CHECK: %[[EPS:.*]] = arith.constant 9.99999974E-6 : f32
+// CHECK: linalg.generic
+// CHECK: arith.addf %{{.*}}, %[[EPS]] : f32
+// CHECK: math.rsqrt
+func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %0 = mha.layer_norm %x, %g, %b : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// Boolean mask by select, causal by comparing the two last loop indices.
+// CHECK-LABEL: func.func @apply_mask
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[S:.*]]: f32, %[[KEEP:.*]]: i1, %{{.*}}: f32):
+// CHECK: %[[M:.*]] = arith.select %[[KEEP]], %[[S]], %{{.*}} : f32
+// CHECK: %[[I:.*]] = linalg.index 1 : index
+// CHECK: %[[J:.*]] = linalg.index 2 : index
+// CHECK: %[[FUT:.*]] = arith.cmpi ugt, %[[J]], %[[I]] : index
+// CHECK: arith.select %[[FUT]], %{{.*}}, %[[M]] : f32
+func.func @apply_mask(%s: tensor<2x4x4xf32>, %keep: tensor<2x1x4xi1>) -> tensor<2x4x4xf32> {
+  %0 = mha.apply_mask %s mask(%keep : tensor<2x1x4xi1>) causal : tensor<2x4x4xf32>
+  return %0 : tensor<2x4x4xf32>
+}
+
+// -----
+
+// mha.attention goes through its decomposition (unfused for now).
+// CHECK-LABEL: func.func @attention
+// CHECK: linalg.matmul
+// CHECK: linalg.reduce
+// CHECK: math.exp
+// CHECK: linalg.matmul
+// CHECK-NOT: mha.
+func.func @attention(%q: tensor<4x8xf32>, %k: tensor<6x8xf32>, %v: tensor<6x2xf32>) -> tensor<4x2xf32> {
+  %0 = mha.attention %q, %k, %v : tensor<4x8xf32>, tensor<6x8xf32>, tensor<6x2xf32>
+  return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @losses
+// CHECK: math.log1p
+// CHECK: linalg.reduce {{.*}} dimensions = [0, 1]
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x5xf32>
+func.func @losses(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %l: tensor<?x5xf32>, %c: tensor<?xi32>) -> (tensor<f32>, tensor<f32>) {
+  %0 = mha.bce_loss %p, %y from_logits : tensor<?x1xf32>, tensor<?x1xf32>
+  %1 = mha.cross_entropy %l, %c : tensor<?x5xf32>, tensor<?xi32>
+  return %0, %1 : tensor<f32>, tensor<f32>
+}
+
+// -----
+
+// Declarations are consumed; compute ops are gone.
+// CHECK-LABEL: module
+// CHECK-NOT: mha.param
+// CHECK-NOT: mha.training
+// CHECK: func.func @model(%{{.*}}: tensor<?x4xf32>) -> tensor<?x4xf32>
+// CHECK-NOT: mha.param
+mha.param @w : tensor<4x4xf32> init <zeros>
+func.func @model(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  return %x : tensor<?x4xf32>
+}
+mha.training model = @model loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 1

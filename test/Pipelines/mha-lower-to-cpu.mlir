@@ -1,0 +1,51 @@
+// Each stage of mha-lower-to-cpu, on a model with parameters, dynamic shapes
+// and every kind of lowering (named matmul, generic, reduction).
+//
+// RUN: mha-opt %s -mha-lower-to-cpu | FileCheck %s --check-prefix=LLVM
+// RUN: mha-opt %s -mha-lower-to-cpu=vectorize=false | FileCheck %s --check-prefix=SCALAR
+// RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=convert-mha-to-linalg -o /dev/null 2>&1 | FileCheck %s --check-prefix=LINALG
+// RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=mha-tile-and-vectorize -o /dev/null 2>&1 | FileCheck %s --check-prefix=VECTOR
+// RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=one-shot-bufferize -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUFFERS
+
+mha.param @w : tensor<16x64xf32> init <glorot_uniform>
+mha.param @b : tensor<64xf32> init <zeros>
+
+func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
+  %w = mha.get_param @w : tensor<16x64xf32>
+  %b = mha.get_param @b : tensor<64xf32>
+  %h = mha.dense %x, %w, %b : tensor<?x?x16xf32>, tensor<16x64xf32>, tensor<64xf32>
+  %g = mha.gelu %h : tensor<?x?x64xf32>
+  %p = mha.reduce mean %g dims = [1] : tensor<?x?x64xf32>
+  return %p : tensor<?x64xf32>
+}
+
+// LINALG-LABEL: IR Dump After ConvertMHAToLinalgPass
+// LINALG: func.func @model(%{{.*}}: tensor<?x?x16xf32>, %{{.*}}: tensor<16x64xf32>, %{{.*}}: tensor<64xf32>)
+// LINALG: linalg.matmul
+// LINALG: math.erf
+// LINALG: linalg.reduce
+
+// VECTOR-LABEL: IR Dump After MHATileAndVectorizePass
+// VECTOR: vector.contract
+// VECTOR: linalg.matmul
+
+// BUFFERS-LABEL: IR Dump After OneShotBufferizePass
+// BUFFERS: func.func @model(%{{.*}}: memref<?x?x16xf32>, %{{.*}}: memref<16x64xf32>, %{{.*}}: memref<64xf32>) -> memref<?x64xf32>
+// BUFFERS: memref.alloc
+
+// Everything ends in the LLVM dialect: FMAs for the vectorized tiles, a libm
+// call for erf, malloc/free for buffers.
+// LLVM-DAG: llvm.func @erff(f32) -> f32
+// LLVM-DAG: llvm.func @malloc(i64) -> !llvm.ptr
+// LLVM-DAG: llvm.func @free(!llvm.ptr)
+// LLVM-LABEL: llvm.func @model
+// LLVM-NOT: linalg.
+// LLVM-NOT: memref.
+// LLVM-NOT: vector.
+// LLVM: llvm.intr.fmuladd
+// LLVM: llvm.call @erff
+
+// SCALAR-LABEL: llvm.func @model
+// SCALAR-NOT: llvm.intr.fmuladd
+// SCALAR-NOT: vector<
+// SCALAR: llvm.return

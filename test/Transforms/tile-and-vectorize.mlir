@@ -1,0 +1,47 @@
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize))' -split-input-file | FileCheck %s
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{m-tile=4 n-tile=16 k-tile=8}))' -split-input-file | FileCheck %s --check-prefix=SMALL
+
+// A dynamic row count: the row loop is peeled; full 8x32x16 tiles become
+// vector.contract, the remainder stays a linalg.matmul on a dynamic slice.
+// CHECK-LABEL: func.func @matmul_dynamic_rows
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK-DAG: vector.transfer_read {{.*}} : tensor<8x16xf32>, vector<8x16xf32>
+// CHECK-DAG: vector.transfer_read {{.*}} : tensor<16x32xf32>, vector<16x32xf32>
+// CHECK: vector.contract {{.*}} : vector<8x16xf32>, vector<16x32xf32> into vector<8x32xf32>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<16x32xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// SMALL-LABEL: func.func @matmul_dynamic_rows
+// SMALL: vector.contract {{.*}} : vector<4x8xf32>, vector<8x16xf32> into vector<4x16xf32>
+func.func @matmul_dynamic_rows(%a: tensor<?x16xf32>, %b: tensor<16x512xf32>, %c: tensor<?x512xf32>) -> tensor<?x512xf32> {
+  %0 = linalg.matmul ins(%a, %b : tensor<?x16xf32>, tensor<16x512xf32>) outs(%c : tensor<?x512xf32>) -> tensor<?x512xf32>
+  return %0 : tensor<?x512xf32>
+}
+
+// -----
+
+// Divisible static sizes: no remainder loop.
+// CHECK-LABEL: func.func @batch_matmul_static
+// CHECK: vector.contract {{.*}} : vector<1x8x16xf32>, vector<1x16x32xf32> into vector<1x8x32xf32>
+// CHECK-NOT: linalg.batch_matmul
+func.func @batch_matmul_static(%a: tensor<2x16x32xf32>, %b: tensor<2x32x64xf32>, %c: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
+  %0 = linalg.batch_matmul ins(%a, %b : tensor<2x16x32xf32>, tensor<2x32x64xf32>) outs(%c : tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+  return %0 : tensor<2x16x64xf32>
+}
+
+// -----
+
+// Other linalg ops are not touched.
+// CHECK-LABEL: func.func @negative_elementwise
+// CHECK-NOT: vector.
+// CHECK: linalg.generic
+#id = affine_map<(d0) -> (d0)>
+func.func @negative_elementwise(%a: tensor<64xf32>) -> tensor<64xf32> {
+  %0 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%a : tensor<64xf32>) outs(%a : tensor<64xf32>) {
+  ^bb0(%x: f32, %y: f32):
+    %s = arith.addf %x, %x : f32
+    linalg.yield %s : f32
+  } -> tensor<64xf32>
+  return %0 : tensor<64xf32>
+}
