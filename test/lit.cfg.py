@@ -2,6 +2,7 @@
 # lit configuration of the mha regression tests (IR, pipelines, integration).
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -13,12 +14,15 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.mha_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
-                   "lit.site.cfg.py", "Unit"]
+                   "lit.site.cfg.py", "Unit", "npy.py", "Inputs"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%mha_src_root", config.mha_src_root))
 config.substitutions.append(("%mha_obj_root", config.mha_obj_root))
 config.substitutions.append(("%examples", os.path.join(config.mha_src_root, "examples")))
+# Writes, corrupts and compares .npy files for the integration tests.
+config.substitutions.append(("%npy", sys.executable + " " + os.path.join(
+    config.mha_src_root, "test", "Integration", "npy.py")))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
@@ -27,7 +31,8 @@ llvm_config.use_default_substitutions()
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 
 tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]
-tools = [ToolSubst("mha-opt", unresolved="fatal")]
+tools = [ToolSubst("mha-opt", unresolved="fatal"),
+         ToolSubst("mha-run", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.mha_tools_dir, append_path=True)

@@ -586,6 +586,57 @@ TEST_P(OpNumerics, BF16AccumulatesInF32) {
     EXPECT_NEAR(out[0].v[i], want.v[i], std::fabs(want.v[i]) * 0x1.0p-8 + 1e-6);
 }
 
+TEST_P(OpNumerics, DynamicShapesCompileOnce) {
+  // One compilation, called on very different batch and sequence sizes.
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(R"(
+    func.func @f(%x: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
+      %a = mha.attention %x, %x, %x causal : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
+      return %a : tensor<?x?x8xf32>
+    })",
+                                                             context.get());
+  ASSERT_TRUE(module);
+  CompileOptions options;
+  options.vectorize = GetParam();
+  auto jit = JitModule::compile(*module, options);
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  for (auto [b, s] : {std::pair<int64_t, int64_t>{1, 1}, {3, 17}, {2, 64}}) {
+    Ref x = randomRef({b, s, 8}, rng);
+    HostTensor in = toHost(x);
+    auto out = (*jit)->call("f", {&in});
+    ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+    expectClose(fromHost((*out)[0]),
+                refAttention(x, x, x, nullptr, true, 1 / std::sqrt(8.0)));
+  }
+}
+
+TEST_P(OpNumerics, CallChecksArguments) {
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(R"(
+    func.func @f(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+      %r = mha.relu %x : tensor<?x4xf32>
+      return %r : tensor<?x4xf32>
+    })",
+                                                             context.get());
+  ASSERT_TRUE(module);
+  auto jit = JitModule::compile(*module, CompileOptions());
+  ASSERT_TRUE(bool(jit));
+  HostTensor wrong(DType::F32, {2, 5}), ints(DType::I32, {2, 4});
+  auto r1 = (*jit)->call("f", {&wrong}, {"x"});
+  ASSERT_FALSE(bool(r1));
+  EXPECT_EQ(llvm::toString(r1.takeError()),
+            "@f: 'x' expects tensor<?x4xf32>, got tensor<2x5xf32>");
+  auto r2 = (*jit)->call("f", {&ints});
+  ASSERT_FALSE(bool(r2));
+  EXPECT_EQ(llvm::toString(r2.takeError()),
+            "@f: argument #0 expects tensor<?x4xf32>, got tensor<2x4xi32>");
+  auto r3 = (*jit)->call("f", {});
+  ASSERT_FALSE(bool(r3));
+  EXPECT_EQ(llvm::toString(r3.takeError()),
+            "@f takes 1 arguments (inputs and parameters), got 0");
+  auto r4 = (*jit)->call("g", {});
+  ASSERT_FALSE(bool(r4));
+  EXPECT_EQ(llvm::toString(r4.takeError()), "no compiled function @g");
+}
+
 INSTANTIATE_TEST_SUITE_P(Vectorized, OpNumerics, ::testing::Values(true));
 INSTANTIATE_TEST_SUITE_P(Scalar, OpNumerics, ::testing::Values(false));
 } // namespace

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Test helper: write, compare and print .npy files without NumPy.
+
+  npy.py write PATH DTYPE SHAPE VALUES   DTYPE f4|f2|i4|i8|b1|f8, SHAPE 2x3 or
+                                         "" for a scalar, VALUES comma-separated
+                                         (repeated cyclically to fill the shape)
+  npy.py fortran PATH                    a Fortran-ordered 2x2 f4 array
+  npy.py truncate PATH N                 drop the last N bytes of PATH
+  npy.py compare A B TOL                 exit 1 if |a - b| > TOL * (1 + |b|)
+"""
+import math
+import struct
+import sys
+
+CODES = {"f4": "f", "f2": "e", "i4": "i", "i8": "q", "b1": "?", "f8": "d"}
+
+
+def write(path, dtype, shape, values, fortran=False):
+    dims = [int(d) for d in shape.split("x")] if shape else []
+    n = 1
+    for d in dims:
+        n *= d
+    vals = [float(v) for v in values.split(",")] if values else [0.0]
+    data = [vals[i % len(vals)] for i in range(n)]
+    if dtype in ("i4", "i8"):
+        data = [int(v) for v in data]
+    if dtype == "b1":
+        data = [bool(v) for v in data]
+    descr = ("|" if dtype == "b1" else "<") + dtype
+    shape_text = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, "True" if fortran else "False", shape_text)
+    pad = (64 - (10 + len(header) + 1) % 64) % 64
+    header = header + " " * pad + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)))
+        f.write(header.encode("latin1"))
+        f.write(struct.pack("<%d%s" % (n, CODES[dtype]), *data))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    hlen = struct.unpack("<H", raw[8:10])[0]
+    header = raw[10:10 + hlen].decode("latin1")
+    descr = header.split("'descr': '")[1][:3]
+    code = CODES[descr[1:]]
+    size = struct.calcsize(code)
+    body = raw[10 + hlen:]
+    return list(struct.unpack("<%d%s" % (len(body) // size, code), body))
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "write":
+        write(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "")
+    elif cmd == "fortran":
+        write(argv[2], "f4", "2x2", "1,2,3,4", fortran=True)
+    elif cmd == "truncate":
+        with open(argv[2], "rb") as f:
+            raw = f.read()
+        with open(argv[2], "wb") as f:
+            f.write(raw[:-int(argv[3])])
+    elif cmd == "compare":
+        a, b, tol = read(argv[2]), read(argv[3]), float(argv[4])
+        if len(a) != len(b):
+            print("size mismatch: %d vs %d" % (len(a), len(b)))
+            return 1
+        worst = max((abs(x - y) / (1 + abs(y)) for x, y in zip(a, b)), default=0)
+        print("max relative difference: %.3g over %d values" % (worst, len(a)))
+        if not worst <= tol or any(math.isnan(x) for x in a):
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
