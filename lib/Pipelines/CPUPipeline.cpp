@@ -62,6 +62,7 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   // Loops and vectors -> LLVM.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
+  pm.addPass(createMHAAssertsToRuntimeErrorsPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

@@ -17,6 +17,7 @@
 #include "mha/Runner/JitModule.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Runner/Model.h"
+#include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -25,12 +26,30 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <csetjmp>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 
 using namespace mlir;
 using namespace mlir::mha;
+
+namespace {
+/// Where mha_runtime_error returns to: set around each call into the JIT.
+thread_local std::jmp_buf *activeCall = nullptr;
+thread_local std::string runtimeErrorMessage;
+
+/// Called by compiled code when a run-time check fails (see
+/// mha-asserts-to-runtime-errors): records the message and unwinds to the
+/// host's call site. Buffers the compiled code had allocated are leaked; the
+/// driver reports the error and exits.
+extern "C" void mhaRuntimeError(const char *message) {
+  runtimeErrorMessage = message;
+  if (activeCall)
+    std::longjmp(*activeCall, 1);
+  std::abort();
+}
+} // namespace
 
 static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -92,6 +111,13 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   if (!engine)
     return engine.takeError();
   jit->engine = std::move(*engine);
+  jit->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner(kRuntimeErrorFunction)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&mhaRuntimeError),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
   return jit;
 }
 
@@ -162,8 +188,16 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     packed.push_back(&resultPtr);
   for (void *&p : descriptorPtrs)
     packed.push_back(&p);
-  if (llvm::Error err =
-          engine->invokePacked(("_mlir_ciface_" + name).str(), packed))
+  std::string symbol = ("_mlir_ciface_" + name).str();
+  std::jmp_buf callSite;
+  activeCall = &callSite;
+  if (setjmp(callSite) != 0) {
+    activeCall = nullptr;
+    return jitError(runtimeErrorMessage);
+  }
+  llvm::Error err = engine->invokePacked(symbol, packed);
+  activeCall = nullptr;
+  if (err)
     return std::move(err);
 
   // Copy the results out and free their buffers.

@@ -32,6 +32,11 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
     the fused, tiled lowering is separate. f16/bf16 operands are extended to
     f32, computed and accumulated in f32, and truncated at the end.
 
+    Sizes the verifier could not compare because they are dynamic (batch and
+    sequence lengths of different inputs, contraction sizes, broadcast
+    dimensions, head divisibility) are checked at run time with `cf.assert`,
+    whose message names the op's location, the operands and dimensions.
+
     Parameters must already be function arguments (`mha-params-to-arguments`);
     the module-level `mha.param` and `mha.training` declarations, consumed by
     drivers before lowering, are erased, with the `mha.param` argument tags
@@ -39,6 +44,7 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -21,6 +22,10 @@
 
 namespace mlir {
 namespace mha {
+
+/// The host function that mha-asserts-to-runtime-errors calls on a failed
+/// check: `void mha_runtime_error(const char *message)`.
+constexpr const char *kRuntimeErrorFunction = "mha_runtime_error";
 
 #define GEN_PASS_DECL
 #include "mha/Transforms/Passes.h.inc"

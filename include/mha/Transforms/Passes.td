@@ -57,4 +57,23 @@ def MHAExpandShapeToReinterpretCastPass
   ];
 }
 
+def MHAAssertsToRuntimeErrorsPass
+    : Pass<"mha-asserts-to-runtime-errors", "::mlir::ModuleOp"> {
+  let summary = "Report failed cf.assert checks to the host instead of aborting";
+  let description = [{
+    Rewrites each `cf.assert %ok, "message"` into
+    `scf.if (!%ok) { func.call @mha_runtime_error(<message>) }`, the message
+    being a null-terminated LLVM global string. The host that runs the code
+    (mha-run's JIT) defines `mha_runtime_error(const char *)`: it stops the
+    call and reports the message as an error, where upstream's lowering of
+    `cf.assert` would abort the whole process.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // MHA_TRANSFORMS_PASSES_TD

@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -63,6 +64,68 @@ SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
 /// A size taken from dimension `dim` of `v`.
 OpFoldResult sizeOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return sizesOf(b, loc, v)[dim];
+}
+
+/// "file:line:col" of `loc`, or its printed form.
+std::string locationText(Location loc) {
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return (file.getFilename().getValue() + ":" + Twine(file.getLine()) + ":" +
+            Twine(file.getColumn()))
+        .str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (isa<FileLineColLoc>(inner))
+        return locationText(inner);
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return locationText(name.getChildLoc());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  loc.print(os);
+  return text;
+}
+
+/// Emits a run-time check (cf.assert) that dimension `dx` of `x` equals
+/// dimension `dy` of `y`. The verifier has already compared static sizes, so
+/// nothing is emitted unless one of them is dynamic.
+void checkSameSize(OpBuilder &b, Operation *op, Value x, int64_t dx,
+                   StringRef xName, Value y, int64_t dy, StringRef yName) {
+  auto tx = tensorType(x), ty = tensorType(y);
+  if (!tx.isDynamicDim(dx) && !ty.isDynamicDim(dy))
+    return;
+  Location loc = op->getLoc();
+  Value sx = tensor::DimOp::create(b, loc, x, dx);
+  Value sy = tensor::DimOp::create(b, loc, y, dy);
+  Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, sx, sy);
+  std::string message =
+      (locationText(loc) + ": '" + op->getName().getStringRef() +
+       "' op: dimension " + Twine(dx) + " of '" + xName +
+       "' does not match dimension " + Twine(dy) + " of '" + yName +
+       "' at run time")
+          .str();
+  cf::AssertOp::create(b, loc, same, message);
+}
+
+/// Checks at run time that the aligned dimensions of broadcast operands that
+/// are not a static 1 agree (dynamic dimensions are never broadcast).
+void checkBroadcast(OpBuilder &b, Operation *op, int64_t rank,
+                    ArrayRef<std::pair<Value, StringRef>> operands) {
+  for (int64_t j = 0; j < rank; ++j) {
+    std::optional<std::pair<Value, StringRef>> first;
+    int64_t firstDim = 0;
+    for (auto [value, name] : operands) {
+      auto type = tensorType(value);
+      int64_t i = j - (rank - type.getRank());
+      if (i < 0 || type.getDimSize(i) == 1)
+        continue;
+      if (!first) {
+        first = {value, name};
+        firstDim = i;
+        continue;
+      }
+      checkSameSize(b, op, first->first, firstDim, first->second, value, i,
+                    name);
+    }
+  }
 }
 
 /// The number of elements in dimensions `dims` of `v`, as an f32 value.
@@ -286,6 +349,14 @@ Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
   return tensor::ExpandShapeOp::create(b, loc, type, product, groups, sizes);
 }
 
+/// Run-time checks of lhs [..., M, K] x rhs [..., K, N]: batch and K sizes.
+void checkMatmulSizes(OpBuilder &b, Operation *op, Value lhs, Value rhs) {
+  int64_t rank = tensorType(lhs).getRank();
+  for (int64_t d = 0; d < rank - 2; ++d)
+    checkSameSize(b, op, lhs, d, "lhs", rhs, d, "rhs");
+  checkSameSize(b, op, lhs, rank - 1, "lhs", rhs, rank - 2, "rhs");
+}
+
 /// Transposes the last two dimensions of `v`.
 Value transposeLastTwo(OpBuilder &b, Location loc, Value v) {
   int64_t rank = tensorType(v).getRank();
@@ -316,6 +387,9 @@ struct DenseLowering final : MHAPattern<DenseOp> {
     Value input = adaptor.getInput(), weight = adaptor.getWeight();
     auto inputType = tensorType(input);
     int64_t rank = inputType.getRank();
+    checkSameSize(rewriter, op, input, rank - 1, "input", weight, 0, "weight");
+    if (Value bias = adaptor.getBias())
+      checkSameSize(rewriter, op, bias, 0, "bias", weight, 1, "weight");
     // View the input as a matrix [rows, in].
     Value matrix = input;
     SmallVector<ReassociationIndices> groups;
@@ -380,6 +454,17 @@ struct SplitHeadsLowering final : MHAPattern<SplitHeadsOp> {
     OpFoldResult depth;
     if (resultType.isDynamicDim(3)) {
       Value model = getValueOrCreateConstantIndexOp(rewriter, loc, in[2]);
+      Value rem = arith::RemUIOp::create(
+          rewriter, loc, model,
+          arith::ConstantIndexOp::create(rewriter, loc, heads));
+      Value divides = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::eq, rem,
+          arith::ConstantIndexOp::create(rewriter, loc, 0));
+      cf::AssertOp::create(rewriter, loc, divides,
+                           locationText(loc) + ": 'mha.split_heads' op: " +
+                               std::to_string(heads) +
+                               " heads do not divide the model dimension "
+                               "of 'input' at run time");
       depth = arith::DivUIOp::create(
                   rewriter, loc, model,
                   arith::ConstantIndexOp::create(rewriter, loc, heads))
@@ -436,6 +521,7 @@ struct MatmulLowering final : MHAPattern<MatmulOp> {
   matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     auto resultType = cast<RankedTensorType>(op.getType());
+    checkMatmulSizes(rewriter, op, adaptor.getLhs(), adaptor.getRhs());
     Value product = buildMatmul(rewriter, op.getLoc(), adaptor.getLhs(),
                                 adaptor.getRhs(), resultType);
     rewriter.replaceOp(op, castElements(rewriter, op.getLoc(), product,
@@ -454,6 +540,7 @@ struct ScaledMatmulLowering final : MHAPattern<ScaledMatmulOp> {
     Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
     if (!op.getUntransposed())
       rhs = transposeLastTwo(rewriter, loc, rhs);
+    checkMatmulSizes(rewriter, op, lhs, rhs);
     Value product = buildMatmul(rewriter, loc, lhs, rhs, resultType);
     // scale, or 1/sqrt(K) read at run time when K is dynamic.
     Value scale;
@@ -601,6 +688,8 @@ struct BinaryLowering final : MHAPattern<OpTy> {
     Location loc = op.getLoc();
     auto resultType = cast<RankedTensorType>(op.getType());
     Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    checkBroadcast(rewriter, op, resultType.getRank(),
+                   {{lhs, "lhs"}, {rhs, "rhs"}});
     SmallVector<OpFoldResult> sizes =
         broadcastSizes(rewriter, loc, resultType, {lhs, rhs});
     Type elementType = resultType.getElementType();
@@ -704,6 +793,11 @@ struct LayerNormLowering final : MHAPattern<LayerNormOp> {
   matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    int64_t inputRank = op.getInput().getType().getRank();
+    checkSameSize(rewriter, op, adaptor.getGamma(), 0, "gamma",
+                  adaptor.getInput(), inputRank - 1, "input");
+    checkSameSize(rewriter, op, adaptor.getBeta(), 0, "beta",
+                  adaptor.getInput(), inputRank - 1, "input");
     Value x = toF32(rewriter, loc, adaptor.getInput());
     Value gamma = toF32(rewriter, loc, adaptor.getGamma());
     Value beta = toF32(rewriter, loc, adaptor.getBeta());
@@ -766,6 +860,7 @@ struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
     SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
     Value mask = adaptor.getMask();
     if (mask) {
+      checkBroadcast(rewriter, op, rank, {{scores, "scores"}, {mask, "mask"}});
       inputs.push_back(mask);
       maps.push_back(broadcastMap(rewriter, tensorType(mask).getShape(),
                                   type.getShape()));
@@ -798,12 +893,19 @@ struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
   }
 };
 
+/// Losses compare two tensors of one shape.
+void checkPairwise(OpBuilder &b, Operation *op, Value input, Value target) {
+  for (int64_t d = 0, e = tensorType(input).getRank(); d < e; ++d)
+    checkSameSize(b, op, input, d, "input", target, d, "target");
+}
+
 struct BCELossLowering final : MHAPattern<BCELossOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
   matchAndRewrite(BCELossOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    checkPairwise(rewriter, op, adaptor.getInput(), adaptor.getTarget());
     Value x = toF32(rewriter, loc, adaptor.getInput());
     Value y = toF32(rewriter, loc, adaptor.getTarget());
     bool fromLogits = op.getFromLogits();
@@ -848,6 +950,7 @@ struct MSELossLowering final : MHAPattern<MSELossOp> {
   matchAndRewrite(MSELossOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    checkPairwise(rewriter, op, adaptor.getInput(), adaptor.getTarget());
     Value x = toF32(rewriter, loc, adaptor.getInput());
     Value y = toF32(rewriter, loc, adaptor.getTarget());
     Value squares = mapElements(
@@ -872,6 +975,9 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
     Value logits = toF32(rewriter, loc, adaptor.getLogits());
     Value labels = adaptor.getLabels();
     int64_t rank = tensorType(logits).getRank(), last = rank - 1;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      checkSameSize(rewriter, op, labels, d, "labels", adaptor.getLogits(), d,
+                    "logits");
     // log-sum-exp per row, with the row maximum subtracted.
     Value rowMax = reduceF32(rewriter, loc, logits, {last},
                              -std::numeric_limits<double>::infinity(), maxF);
@@ -959,8 +1065,9 @@ struct ConvertMHAToLinalgPass final
       return signalPassFailure();
 
     ConversionTarget target(getContext());
-    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
+    target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
+                           linalg::LinalgDialect, math::MathDialect,
+                           tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();
     target.addLegalOp<ParamOp, TrainingOp>();
     RewritePatternSet patterns(&getContext());

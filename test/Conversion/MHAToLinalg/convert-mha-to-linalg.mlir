@@ -135,6 +135,30 @@ func.func @broadcasting(%x: tensor<2x3x4xf32>, %b: tensor<4xf32>, %c: tensor<2x1
 
 // -----
 
+// Dynamic sizes the verifier could not compare are checked at run time.
+// CHECK-LABEL: func.func @runtime_size_checks
+// CHECK-SAME: (%[[A:.*]]: tensor<?x4xf32>, %[[B:.*]]: tensor<?x4xf32>)
+// CHECK: %[[DA:.*]] = tensor.dim %[[A]], %{{.*}} : tensor<?x4xf32>
+// CHECK: %[[DB:.*]] = tensor.dim %[[B]], %{{.*}} : tensor<?x4xf32>
+// CHECK: %[[EQ:.*]] = arith.cmpi eq, %[[DA]], %[[DB]] : index
+// CHECK: cf.assert %[[EQ]], "{{.*}}convert-mha-to-linalg.mlir:{{[0-9]+}}:8: 'mha.add' op: dimension 0 of 'lhs' does not match dimension 0 of 'rhs' at run time"
+func.func @runtime_size_checks(%a: tensor<?x4xf32>, %b: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %0 = mha.add %a, %b : tensor<?x4xf32>, tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Static sizes need no check.
+// CHECK-LABEL: func.func @negative_static_sizes
+// CHECK-NOT: cf.assert
+func.func @negative_static_sizes(%a: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<2x4xf32> {
+  %0 = mha.add %a, %b : tensor<2x4xf32>, tensor<4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @activations
 // CHECK: arith.maximumf
 // CHECK: math.erf
