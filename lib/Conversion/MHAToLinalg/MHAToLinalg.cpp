@@ -264,6 +264,37 @@ Value reduceF32(OpBuilder &b, Location loc, Value input,
   return reduce.getResult(0);
 }
 
+/// Reshapes `reduced` (the result of reducing the dimensions flagged in
+/// `isReduced` away) to `resultType`, where those dimensions have size 1:
+/// each kept dimension is grouped with the unit dimensions that follow it
+/// (leading unit dimensions go with the first kept one).
+Value expandReducedDims(OpBuilder &b, Location loc, Value reduced,
+                        RankedTensorType resultType,
+                        ArrayRef<bool> isReduced,
+                        ArrayRef<OpFoldResult> keptSizes) {
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<OpFoldResult> outSizes;
+  ReassociationIndices pending;
+  size_t kept = 0;
+  for (int64_t d = 0, e = isReduced.size(); d < e; ++d) {
+    outSizes.push_back(isReduced[d] ? b.getIndexAttr(1) : keptSizes[kept++]);
+    pending.push_back(d);
+    if (!isReduced[d]) {
+      groups.push_back(pending);
+      pending.clear();
+    }
+  }
+  if (!pending.empty()) {
+    if (groups.empty())
+      groups.push_back({});
+    groups.back().append(pending.begin(), pending.end());
+  }
+  if (tensorType(reduced).getRank() == 0)
+    groups.clear();
+  return tensor::ExpandShapeOp::create(b, loc, resultType, reduced, groups,
+                                       outSizes);
+}
+
 Value addF(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::AddFOp::create(b, loc, x, y);
 }
@@ -647,31 +678,16 @@ struct ReduceLowering final : MHAPattern<ReduceOp> {
     auto resultType = cast<RankedTensorType>(op.getType());
     reduced = castElements(rewriter, loc, reduced, resultType.getElementType());
     if (op.getKeepDims()) {
-      // Re-insert the reduced dimensions as size 1: each kept dimension
-      // groups with the unit dimensions that follow it (leading unit
-      // dimensions go with the first kept one).
-      SmallVector<ReassociationIndices> groups;
-      SmallVector<OpFoldResult> outSizes;
+      SmallVector<bool> isReduced(rank, false);
+      SmallVector<OpFoldResult> keptSizes;
       SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, x);
-      ReassociationIndices pending;
-      for (int64_t d = 0; d < rank; ++d) {
-        bool isReduced = llvm::is_contained(dims, d);
-        outSizes.push_back(isReduced ? rewriter.getIndexAttr(1) : in[d]);
-        pending.push_back(d);
-        if (!isReduced) {
-          groups.push_back(pending);
-          pending.clear();
-        }
-      }
-      if (!pending.empty()) {
-        if (groups.empty())
-          groups.push_back({});
-        groups.back().append(pending.begin(), pending.end());
-      }
-      if (tensorType(reduced).getRank() == 0)
-        groups.clear();
-      reduced = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
-                                              reduced, groups, outSizes);
+      for (int64_t d : dims)
+        isReduced[d] = true;
+      for (int64_t d = 0; d < rank; ++d)
+        if (!isReduced[d])
+          keptSizes.push_back(in[d]);
+      reduced = expandReducedDims(rewriter, loc, reduced, resultType,
+                                  isReduced, keptSizes);
     }
     rewriter.replaceOp(op, reduced);
     return success();
@@ -1033,6 +1049,492 @@ struct AttentionLowering final : MHAPattern<AttentionOp> {
     return success();
   }
 };
+struct TransposeLowering final : MHAPattern<TransposeOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, adaptor.getInput());
+    SmallVector<OpFoldResult> out;
+    for (int64_t p : op.getPermutation())
+      out.push_back(in[p]);
+    Value init =
+        emptyTensor(rewriter, loc, out, op.getType().getElementType());
+    rewriter.replaceOp(op, linalg::TransposeOp::create(
+                               rewriter, loc, adaptor.getInput(), init,
+                               op.getPermutation())
+                               .getResult()[0]);
+    return success();
+  }
+};
+
+struct BroadcastToLowering final : MHAPattern<BroadcastToOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(BroadcastToOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto likeType = cast<RankedTensorType>(op.getType());
+    auto inType = tensorType(adaptor.getInput());
+    int64_t rank = likeType.getRank();
+    ArrayRef<int64_t> inserted = op.getDims();
+    // Input dimension i reads result dimension `resultDim[i]`.
+    SmallVector<AffineExpr> exprs;
+    SmallVector<int64_t> spread(inserted.begin(), inserted.end());
+    for (int64_t d = 0, i = 0; d < rank; ++d) {
+      if (llvm::is_contained(inserted, d))
+        continue;
+      if (inType.getDimSize(i) == 1 && likeType.getDimSize(d) != 1) {
+        exprs.push_back(rewriter.getAffineConstantExpr(0));
+        spread.push_back(d);
+      } else {
+        exprs.push_back(rewriter.getAffineDimExpr(d));
+      }
+      ++i;
+    }
+    AffineMap map = AffineMap::get(rank, 0, exprs, rewriter.getContext());
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value count;
+    if (op.getAverage())
+      count = countAsF32(rewriter, loc, adaptor.getLike(), spread);
+    Value result = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, adaptor.getLike()),
+        f32(rewriter), {x}, {map},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          if (!count)
+            return args[0];
+          return arith::DivFOp::create(b, l, args[0], count);
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        likeType.getElementType()));
+    return success();
+  }
+};
+
+struct ReduceToLowering final : MHAPattern<ReduceToOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(ReduceToOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto likeType = cast<RankedTensorType>(op.getType());
+    Value g = toF32(rewriter, loc, adaptor.getInput());
+    auto gType = tensorType(g);
+    int64_t rank = gType.getRank(), offset = rank - likeType.getRank();
+    SmallVector<int64_t> dims;
+    SmallVector<bool> isReduced; // over the like's dimensions
+    SmallVector<OpFoldResult> keptSizes;
+    SmallVector<OpFoldResult> gSizes = sizesOf(rewriter, loc, g);
+    for (int64_t j = 0; j < rank; ++j) {
+      if (j < offset) {
+        dims.push_back(j);
+        continue;
+      }
+      bool broadcast = likeType.getDimSize(j - offset) == 1 &&
+                       gType.getDimSize(j) != 1;
+      if (broadcast)
+        dims.push_back(j);
+      else
+        keptSizes.push_back(gSizes[j]);
+      isReduced.push_back(broadcast);
+    }
+    Value reduced = dims.empty() ? g : reduceF32(rewriter, loc, g, dims, 0.0, addF);
+    auto f32Like = RankedTensorType::get(likeType.getShape(), f32(rewriter));
+    if (tensorType(reduced).getRank() != likeType.getRank())
+      reduced = expandReducedDims(rewriter, loc, reduced, f32Like, isReduced,
+                                  keptSizes);
+    else if (tensorType(reduced) != f32Like)
+      reduced = tensor::CastOp::create(rewriter, loc, f32Like, reduced);
+    rewriter.replaceOp(op, castElements(rewriter, loc, reduced,
+                                        likeType.getElementType()));
+    return success();
+  }
+};
+
+struct DenseWeightGradLowering final : MHAPattern<DenseWeightGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(DenseWeightGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto asMatrix = [&](Value v) -> Value {
+      auto type = tensorType(v);
+      int64_t rank = type.getRank();
+      if (rank == 2)
+        return v;
+      if (rank == 1)
+        return tensor::ExpandShapeOp::create(
+            rewriter, loc,
+            RankedTensorType::get({1, type.getDimSize(0)},
+                                  type.getElementType()),
+            v, SmallVector<ReassociationIndices>{{0, 1}});
+      SmallVector<ReassociationIndices> groups(1);
+      for (int64_t d = 0; d < rank - 1; ++d)
+        groups[0].push_back(d);
+      groups.push_back({rank - 1});
+      return tensor::CollapseShapeOp::create(rewriter, loc, v, groups);
+    };
+    Value x = asMatrix(adaptor.getInput());
+    Value dy = asMatrix(adaptor.getResultGrad());
+    for (int64_t d = 0, e = tensorType(adaptor.getInput()).getRank() - 1; d < e;
+         ++d)
+      checkSameSize(rewriter, op, adaptor.getInput(), d, "input",
+                    adaptor.getResultGrad(), d, "result_grad");
+    Value xT = transposeLastTwo(rewriter, loc, x);
+    Value product = buildMatmul(
+        rewriter, loc, xT, dy,
+        RankedTensorType::get(cast<RankedTensorType>(op.getType()).getShape(),
+                              f32(rewriter)));
+    rewriter.replaceOp(op, castElements(rewriter, loc, product,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
+
+/// Lowers an element-wise gradient op `f(x, dy)` computed in f32.
+template <typename OpTy>
+struct ElementwiseGradLowering : MHAPattern<OpTy> {
+  using MHAPattern<OpTy>::MHAPattern;
+  virtual Value compute(OpTy op, OpBuilder &b, Location l, Value x,
+                        Value dy) const = 0;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename MHAPattern<OpTy>::OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type elementType = op.getType().getElementType();
+    Value result = mapElements(
+        rewriter, loc, {adaptor.getInput(), adaptor.getResultGrad()},
+        elementType, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value x = args[0], dy = args[1];
+          if (!elementType.isF32()) {
+            x = arith::ExtFOp::create(b, l, f32(b), x);
+            dy = arith::ExtFOp::create(b, l, f32(b), dy);
+          }
+          Value r = compute(op, b, l, x, dy);
+          if (!elementType.isF32())
+            r = arith::TruncFOp::create(b, l, elementType, r);
+          return r;
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ReluGradLowering final : ElementwiseGradLowering<ReluGradOp> {
+  using ElementwiseGradLowering::ElementwiseGradLowering;
+  Value compute(ReluGradOp, OpBuilder &b, Location l, Value x,
+                Value dy) const override {
+    Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x,
+                                           f32Const(b, l, 0.0));
+    return arith::SelectOp::create(b, l, positive, dy, f32Const(b, l, 0.0));
+  }
+};
+
+struct GeluGradLowering final : ElementwiseGradLowering<GeluGradOp> {
+  using ElementwiseGradLowering::ElementwiseGradLowering;
+  Value compute(GeluGradOp op, OpBuilder &b, Location l, Value x,
+                Value dy) const override {
+    auto mul = [&](Value u, Value v) {
+      return arith::MulFOp::create(b, l, u, v).getResult();
+    };
+    auto add = [&](Value u, Value v) {
+      return arith::AddFOp::create(b, l, u, v).getResult();
+    };
+    Value half = f32Const(b, l, 0.5), one = f32Const(b, l, 1.0);
+    Value derivative;
+    if (op.getApproximate()) {
+      // d/dx [x/2 (1 + tanh(u))], u = c (x + 0.044715 x^3)
+      Value c = f32Const(b, l, std::sqrt(2.0 / M_PI));
+      Value x2 = mul(x, x);
+      Value u = mul(c, add(x, mul(f32Const(b, l, 0.044715), mul(x2, x))));
+      Value t = math::TanhOp::create(b, l, u);
+      Value du = mul(c, add(one, mul(f32Const(b, l, 3 * 0.044715), x2)));
+      Value sech2 = arith::SubFOp::create(b, l, one, mul(t, t));
+      derivative = add(mul(half, add(one, t)), mul(mul(half, x), mul(sech2, du)));
+    } else {
+      // Phi(x) + x phi(x)
+      Value cdf = mul(half, add(one, math::ErfOp::create(
+                                         b, l, mul(x, f32Const(b, l, M_SQRT1_2)))));
+      Value pdf = mul(f32Const(b, l, 1.0 / std::sqrt(2.0 * M_PI)),
+                      math::ExpOp::create(b, l, mul(f32Const(b, l, -0.5),
+                                                    mul(x, x))));
+      derivative = add(cdf, mul(x, pdf));
+    }
+    return mul(dy, derivative);
+  }
+};
+
+/// softmax(scores) rows and their log-sum-exp, in f32, with fully masked
+/// rows giving zeros and -inf.
+std::pair<Value, Value> softmaxWithLSE(OpBuilder &b, Location loc, Value s) {
+  int64_t rank = tensorType(s).getRank(), last = rank - 1;
+  Value rowMax = reduceF32(b, loc, s, {last},
+                           -std::numeric_limits<double>::infinity(), maxF);
+  Value probs = buildSoftmax(b, loc, s, last);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  Value zero = f32Const(b, loc, 0.0);
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap rowMap = droppedDimMap(b, rank, last);
+  Value exps = buildGeneric(
+      b, loc, sizesOf(b, loc, s), f32(b), {s, rowMax}, {identity, rowMap},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value isEmpty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                              args[1], negInf);
+        Value shift = arith::SelectOp::create(nb, l, isEmpty, zero, args[1]);
+        return math::ExpOp::create(nb, l,
+                                   arith::SubFOp::create(nb, l, args[0], shift))
+            .getResult();
+      });
+  Value sums = reduceF32(b, loc, exps, {last}, 0.0, addF);
+  Value lse = mapElements(
+      b, loc, {rowMax, sums}, f32(b),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value isEmpty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                              args[0], negInf);
+        Value value = arith::AddFOp::create(
+            nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+        return arith::SelectOp::create(nb, l, isEmpty, negInf, value)
+            .getResult();
+      });
+  return {probs, lse};
+}
+
+/// Masked, scaled scores of attention in f32, built from mha ops (lowered
+/// by the same conversion).
+Value attentionScores(OpBuilder &b, Location loc, Value q, Value k,
+                      Value mask, FloatAttr scale, bool causal) {
+  Value scores = ScaledMatmulOp::create(b, loc, q, k, /*untransposed=*/nullptr,
+                                        scale);
+  if (mask || causal)
+    scores = ApplyMaskOp::create(b, loc, scores.getType(), scores, mask,
+                                 causal);
+  return scores;
+}
+
+struct AttentionWithLSELowering final : MHAPattern<AttentionWithLSEOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(AttentionWithLSEOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = toF32(rewriter, loc, adaptor.getQuery());
+    Value k = toF32(rewriter, loc, adaptor.getKey());
+    Value v = toF32(rewriter, loc, adaptor.getValue());
+    Value mask = adaptor.getMask();
+    if (mask && !tensorType(mask).getElementType().isInteger(1))
+      mask = toF32(rewriter, loc, mask);
+    Value scores = attentionScores(rewriter, loc, q, k, mask,
+                                   op.getScaleAttr(), op.getCausal());
+    auto [probs, lse] = softmaxWithLSE(rewriter, loc, scores);
+    Value out = MatmulOp::create(rewriter, loc, probs, v);
+    rewriter.replaceOp(op, {castElements(rewriter, loc, out,
+                                         op.getResult().getType().getElementType()),
+                            lse});
+    return success();
+  }
+};
+
+struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(AttentionGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = toF32(rewriter, loc, adaptor.getQuery());
+    Value k = toF32(rewriter, loc, adaptor.getKey());
+    Value v = toF32(rewriter, loc, adaptor.getValue());
+    Value o = toF32(rewriter, loc, adaptor.getResult());
+    Value dO = toF32(rewriter, loc, adaptor.getResultGrad());
+    Value lse = adaptor.getLse();
+    Value mask = adaptor.getMask();
+    if (mask && !tensorType(mask).getElementType().isInteger(1))
+      mask = toF32(rewriter, loc, mask);
+    int64_t rank = tensorType(q).getRank(), last = rank - 1;
+    double scaleValue;
+    if (FloatAttr scale = op.getScaleAttr()) {
+      scaleValue = scale.getValueAsDouble();
+    } else {
+      int64_t depth = tensorType(q).getShape().back();
+      if (ShapedType::isDynamic(depth))
+        return rewriter.notifyMatchFailure(op, "dynamic depth needs 'scale'");
+      scaleValue = 1.0 / std::sqrt(double(depth));
+    }
+    FloatAttr scale = rewriter.getF32FloatAttr(scaleValue);
+    // P = exp(S - lse), recomputed; 0 where S is -inf.
+    Value scores = attentionScores(rewriter, loc, q, k, mask, scale,
+                                   op.getCausal());
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = droppedDimMap(rewriter, rank, last);
+    Value negInf =
+        f32Const(rewriter, loc, -std::numeric_limits<double>::infinity());
+    Value zero = f32Const(rewriter, loc, 0.0);
+    Value probs = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, scores), f32(rewriter),
+        {scores, lse}, {identity, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value masked = arith::CmpFOp::create(
+              b, l, arith::CmpFPredicate::OEQ, args[0], negInf);
+          Value e = math::ExpOp::create(
+              b, l, arith::SubFOp::create(b, l, args[0], args[1]));
+          return arith::SelectOp::create(b, l, masked, zero, e).getResult();
+        });
+    // dV = Pᵀ·dO; dP = dO·Vᵀ; D = rowsum(dO ⊙ O); dS = P ⊙ (dP - D).
+    Value dV = MatmulOp::create(
+        rewriter, loc,
+        TransposeOp::create(rewriter, loc, probs, swapPerm(rank)), dO);
+    Value dP = ScaledMatmulOp::create(rewriter, loc, dO, v, nullptr,
+                                      rewriter.getF32FloatAttr(1.0));
+    Value rowDot = reduceF32(
+        rewriter, loc,
+        mapElements(rewriter, loc, {dO, o}, f32(rewriter),
+                    [&](OpBuilder &b, Location l, ValueRange args) {
+                      return arith::MulFOp::create(b, l, args[0], args[1])
+                          .getResult();
+                    }),
+        {last}, 0.0, addF);
+    Value dS = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, probs), f32(rewriter),
+        {probs, dP, rowDot}, {identity, identity, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value diff = arith::SubFOp::create(b, l, args[1], args[2]);
+          return arith::MulFOp::create(b, l, args[0], diff).getResult();
+        });
+    // dQ = scale·dS·K, dK = scale·dSᵀ·Q.
+    Value dQ = ScaledMatmulOp::create(rewriter, loc, dS, k,
+                                      rewriter.getUnitAttr(), scale);
+    Value dK = ScaledMatmulOp::create(
+        rewriter, loc, TransposeOp::create(rewriter, loc, dS, swapPerm(rank)),
+        q, rewriter.getUnitAttr(), scale);
+    auto back = [&](Value grad, Value like) {
+      return castElements(rewriter, loc, grad, tensorType(like).getElementType());
+    };
+    rewriter.replaceOp(op, {back(dQ, adaptor.getQuery()),
+                            back(dK, adaptor.getKey()),
+                            back(dV, adaptor.getValue())});
+    return success();
+  }
+
+  static SmallVector<int64_t> swapPerm(int64_t rank) {
+    auto perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    std::swap(perm[rank - 1], perm[rank - 2]);
+    return perm;
+  }
+};
+
+/// The loss gradient g (a rank-0 tensor) as an f32 scalar divided by the
+/// element count of `of`.
+Value scaledLossGrad(OpBuilder &b, Location loc, Value g, Value of,
+                     ArrayRef<int64_t> countDims) {
+  Value scalar = tensor::ExtractOp::create(b, loc, g, ValueRange{});
+  if (!scalar.getType().isF32())
+    scalar = arith::ExtFOp::create(b, loc, f32(b), scalar);
+  return arith::DivFOp::create(b, loc, scalar,
+                               countAsF32(b, loc, of, countDims));
+}
+
+SmallVector<int64_t> allDims(Value v) {
+  return llvm::to_vector(llvm::seq<int64_t>(0, tensorType(v).getRank()));
+}
+
+struct BCELossGradLowering final : MHAPattern<BCELossGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(BCELossGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value y = toF32(rewriter, loc, adaptor.getTarget());
+    Value g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), x,
+                             allDims(x));
+    bool fromLogits = op.getFromLogits();
+    Value result = mapElements(
+        rewriter, loc, {x, y}, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value v = args[0], t = args[1];
+          Value one = f32Const(b, l, 1.0);
+          if (fromLogits) {
+            Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, v));
+            Value s = arith::DivFOp::create(b, l, one,
+                                            arith::AddFOp::create(b, l, one, e));
+            return arith::MulFOp::create(b, l, g,
+                                         arith::SubFOp::create(b, l, s, t));
+          }
+          // The forward clamps p to [1e-7, 1 - 1e-7]: no gradient outside.
+          Value lo = f32Const(b, l, 1e-7), hi = f32Const(b, l, 1.0 - 1e-7);
+          Value inside = arith::AndIOp::create(
+              b, l,
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, v, lo),
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLE, v, hi));
+          Value denom = arith::MulFOp::create(
+              b, l, v, arith::SubFOp::create(b, l, one, v));
+          Value d = arith::DivFOp::create(
+              b, l, arith::SubFOp::create(b, l, v, t), denom);
+          Value scaled = arith::MulFOp::create(b, l, g, d);
+          return arith::SelectOp::create(b, l, inside, scaled,
+                                         f32Const(b, l, 0.0));
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct MSELossGradLowering final : MHAPattern<MSELossGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(MSELossGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value y = toF32(rewriter, loc, adaptor.getTarget());
+    Value g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), x,
+                             allDims(x));
+    Value result = mapElements(
+        rewriter, loc, {x, y}, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+          Value twice = arith::MulFOp::create(b, l, d, f32Const(b, l, 2.0));
+          return arith::MulFOp::create(b, l, twice, g).getResult();
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
+
+struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = toF32(rewriter, loc, adaptor.getLogits());
+    Value labels = adaptor.getLabels();
+    int64_t rank = tensorType(logits).getRank(), last = rank - 1;
+    Value g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), labels,
+                             allDims(labels));
+    Value probs = buildSoftmax(rewriter, loc, logits, last);
+    Value result = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, logits), f32(rewriter),
+        {probs, labels},
+        {rewriter.getMultiDimIdentityMap(rank), droppedDimMap(rewriter, rank, last)},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value c = linalg::IndexOp::create(b, l, last);
+          Value label =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, c,
+                                            label);
+          Value onehot = arith::SelectOp::create(b, l, hit, f32Const(b, l, 1.0),
+                                                 f32Const(b, l, 0.0));
+          Value d = arith::SubFOp::create(b, l, args[0], onehot);
+          return arith::MulFOp::create(b, l, d, g).getResult();
+        });
+    rewriter.replaceOp(op, castElements(rewriter, loc, result,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
 } // namespace
 
 void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
@@ -1042,7 +1544,12 @@ void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
                BinaryLowering<MulOp, arith::MulFOp>, ReluLowering,
                SigmoidLowering, TanhLowering, GeluLowering, LayerNormLowering,
                ApplyMaskLowering, BCELossLowering, MSELossLowering,
-               CrossEntropyLowering, AttentionLowering>(patterns.getContext());
+               CrossEntropyLowering, AttentionLowering,
+               BinaryLowering<SubOp, arith::SubFOp>, TransposeLowering,
+               BroadcastToLowering, ReduceToLowering, DenseWeightGradLowering,
+               ReluGradLowering, GeluGradLowering, AttentionWithLSELowering,
+               AttentionGradLowering, BCELossGradLowering, MSELossGradLowering,
+               CrossEntropyGradLowering>(patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

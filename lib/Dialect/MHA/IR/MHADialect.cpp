@@ -13,10 +13,26 @@
 #include "mha/Dialect/MHA/IR/MHAAttrs.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 
+#include "mlir/Transforms/InliningUtils.h"
+
 using namespace mlir;
 using namespace mlir::mha;
 
 #include "mha/Dialect/MHA/IR/MHAOpsDialect.cpp.inc"
+
+namespace {
+/// Every mha op is a pure computation on its operands (mha.get_param reads a
+/// module-level symbol, which stays visible after inlining), so calls to
+/// functions made of them can be inlined, as mha-autodiff requires.
+struct MHAInlinerInterface final : DialectInlinerInterface {
+  using DialectInlinerInterface::DialectInlinerInterface;
+
+  bool isLegalToInline(Operation *, Region *, bool,
+                       IRMapping &) const override {
+    return true;
+  }
+};
+} // namespace
 
 void MHADialect::initialize() {
   addOperations<
@@ -24,4 +40,5 @@ void MHADialect::initialize() {
 #include "mha/Dialect/MHA/IR/MHAOps.cpp.inc"
       >();
   registerAttributes();
+  addInterfaces<MHAInlinerInterface>();
 }

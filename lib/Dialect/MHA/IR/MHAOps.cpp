@@ -492,6 +492,22 @@ LogicalResult MulOp::inferReturnTypes(MLIRContext *,
                         adaptor.getRhs(), results);
 }
 
+LogicalResult SubOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
+                        adaptor.getRhs(), results);
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  // Only x - 0 (not 0 - x).
+  if (isSplatConstant(adaptor.getRhs(), 0.0) &&
+      getLhs().getType() == getType())
+    return getLhs();
+  return {};
+}
+
 OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
   return foldNeutralOperand(*this, adaptor.getOperands(), 1.0);
 }
@@ -642,6 +658,133 @@ LogicalResult CrossEntropyOp::inferReturnTypes(
                  "] (the logits without their class dimension), got ",
                  labels);
   results.push_back(RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TransposeOp / BroadcastToOp / ReduceToOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  auto permAttr = dyn_cast_if_present<DenseI64ArrayAttr>(
+      adaptor.getProperties().permutation);
+  ArrayRef<int64_t> perm =
+      permAttr ? permAttr.asArrayRef() : ArrayRef<int64_t>();
+  SmallVector<bool> seen(input.getRank(), false);
+  bool valid = int64_t(perm.size()) == input.getRank();
+  for (int64_t p : perm) {
+    valid = valid && p >= 0 && p < input.getRank() && !seen[p];
+    if (valid)
+      seen[p] = true;
+  }
+  if (!valid)
+    return error("'permutation' must be a permutation of [0, ",
+                 input.getRank(), ") for ", input);
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(input.getDimSize(p));
+  results.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, p] : llvm::enumerate(getPermutation()))
+    if (int64_t(i) != p)
+      return {};
+  return getInput();
+}
+
+LogicalResult BroadcastToOp::verify() {
+  auto input = getInput().getType(), like = getLike().getType();
+  ArrayRef<int64_t> dims = getDims();
+  if (input.getRank() + int64_t(dims.size()) != like.getRank())
+    return emitOpError("expects 'input' (")
+           << input << ") to have the rank of 'like' (" << like
+           << ") minus the " << dims.size() << " inserted dimension(s)";
+  SmallVector<int64_t> expanded;
+  for (int64_t d = 0, i = 0; d < like.getRank(); ++d) {
+    if (llvm::is_contained(dims, d))
+      expanded.push_back(1);
+    else if (i < input.getRank())
+      expanded.push_back(input.getDimSize(i++));
+  }
+  for (auto [k, d] : llvm::enumerate(dims))
+    if (d < 0 || d >= like.getRank() || (k > 0 && dims[k - 1] >= d))
+      return emitOpError("expects sorted, distinct 'dims' in [0, ")
+             << like.getRank() << ")";
+  if (!broadcastsTo(expanded, like.getShape()))
+    return emitOpError("cannot broadcast 'input' (")
+           << input << ") to the shape of 'like' (" << like << ")";
+  return success();
+}
+
+LogicalResult ReduceToOp::verify() {
+  auto input = getInput().getType(), like = getLike().getType();
+  if (!broadcastsTo(like.getShape(), input.getShape()))
+    return emitOpError("expects 'like' (")
+           << like << ") to broadcast to the shape of 'input' (" << input
+           << ")";
+  return success();
+}
+
+OpFoldResult ReduceToOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseWeightGradOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  auto grad = rankedType(adaptor.getResultGrad());
+  bool ok = input.getRank() >= 1 && input.getRank() == grad.getRank();
+  for (int64_t d = 0; ok && d < input.getRank() - 1; ++d)
+    ok = joinDims(input.getDimSize(d), grad.getDimSize(d)).has_value();
+  if (!ok)
+    return error("expects 'input' [..., in] and 'result_grad' [..., out] "
+                 "with the same leading dimensions, got ",
+                 input, " and ", grad);
+  if (failed(checkElementType(error, "result_grad", adaptor.getResultGrad(),
+                              input.getElementType(), "input")))
+    return failure();
+  results.push_back(RankedTensorType::get(
+      {input.getShape().back(), grad.getShape().back()},
+      input.getElementType()));
+  return success();
+}
+
+LogicalResult AttentionWithLSEOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  // Same rules as mha.attention, plus the [..., Sq] log-sum-exp.
+  AttentionOp::Adaptor attention(adaptor.getOperands(),
+                                 adaptor.getAttributes());
+  if (failed(AttentionOp::inferReturnTypes(context, loc, attention, results)))
+    return failure();
+  auto out = cast<RankedTensorType>(results.front());
+  results.push_back(RankedTensorType::get(out.getShape().drop_back(),
+                                          Float32Type::get(context)));
+  return success();
+}
+
+LogicalResult AttentionGradOp::verify() {
+  auto out = getResult().getType();
+  auto lse = getLse().getType();
+  if (lse.getShape() != out.getShape().drop_back())
+    return emitOpError("expects 'lse' of shape [")
+           << shapeToString(out.getShape().drop_back())
+           << "] (the output without its last dimension), got " << lse;
   return success();
 }
 

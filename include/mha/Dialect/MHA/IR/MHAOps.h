@@ -13,6 +13,7 @@
 
 #include "mha/Dialect/MHA/IR/MHAAttrs.h"
 #include "mha/Dialect/MHA/IR/MHADialect.h"
+#include "mha/Dialect/MHA/IR/MHAInterfaces.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"

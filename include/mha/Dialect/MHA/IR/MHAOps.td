@@ -15,9 +15,13 @@
 
 include "mha/Dialect/MHA/IR/MHADialect.td"
 include "mha/Dialect/MHA/IR/MHAAttrs.td"
+include "mha/Dialect/MHA/IR/MHAInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+
+/// An op with a reverse-mode gradient rule (MHAGradients.cpp).
+def Differentiable : DeclareOpInterfaceMethods<MHA_DifferentiableOpInterface>;
 
 /// An op whose result types are inferred from its operands and attributes.
 class MHA_InferredOp<string mnemonic, list<Trait> traits = []>
@@ -115,7 +119,7 @@ def MHA_TrainingOp : MHA_Op<"training",
 // Layers and linear algebra
 //===----------------------------------------------------------------------===//
 
-def MHA_DenseOp : MHA_InferredOp<"dense"> {
+def MHA_DenseOp : MHA_InferredOp<"dense", [Differentiable]> {
   let summary = "Fully connected layer: x · W (+ b)";
   let description = [{
     `result[..., o] = sum_i input[..., i] * weight[i, o] (+ bias[o])`.
@@ -136,7 +140,7 @@ def MHA_DenseOp : MHA_InferredOp<"dense"> {
   }];
 }
 
-def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads"> {
+def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads", [Differentiable]> {
   let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
   let description = [{
     `result[b, h, s, d] = input[b, s, h * D + d]` with `D = E / num_heads`,
@@ -154,7 +158,7 @@ def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads"> {
   let hasFolder = 1;
 }
 
-def MHA_MergeHeadsOp : MHA_InferredOp<"merge_heads"> {
+def MHA_MergeHeadsOp : MHA_InferredOp<"merge_heads", [Differentiable]> {
   let summary = "Merges heads back: [B, H, S, D] -> [B, S, H·D]";
   let description = [{
     The inverse of `mha.split_heads`:
@@ -171,7 +175,7 @@ def MHA_MergeHeadsOp : MHA_InferredOp<"merge_heads"> {
   let hasFolder = 1;
 }
 
-def MHA_ScaledMatmulOp : MHA_InferredOp<"scaled_matmul"> {
+def MHA_ScaledMatmulOp : MHA_InferredOp<"scaled_matmul", [Differentiable]> {
   let summary = "Scaled batched product a · bᵀ × scale (attention scores)";
   let description = [{
     By default `rhs` is [..., N, K] (the key, used transposed) and
@@ -199,7 +203,7 @@ def MHA_ScaledMatmulOp : MHA_InferredOp<"scaled_matmul"> {
   let hasCanonicalizer = 1;
 }
 
-def MHA_MatmulOp : MHA_InferredOp<"matmul"> {
+def MHA_MatmulOp : MHA_InferredOp<"matmul", [Differentiable]> {
   let summary = "Batched matrix product";
   let description = [{
     `result[..., m, n] = sum_k lhs[..., m, k] * rhs[..., k, n]`. Both operands
@@ -219,7 +223,8 @@ def MHA_MatmulOp : MHA_InferredOp<"matmul"> {
 // Normalization and reductions
 //===----------------------------------------------------------------------===//
 
-def MHA_SoftmaxOp : MHA_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+def MHA_SoftmaxOp : MHA_Op<"softmax", [Pure, SameOperandsAndResultType,
+                                       Differentiable]> {
   let summary = "Max-subtracted softmax along one axis";
   let description = [{
     `result = exp(x - max(x)) / sum(exp(x - max(x)))` along `axis` (negative
@@ -242,7 +247,7 @@ def MHA_SoftmaxOp : MHA_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   }];
 }
 
-def MHA_ReduceOp : MHA_InferredOp<"reduce"> {
+def MHA_ReduceOp : MHA_InferredOp<"reduce", [Differentiable]> {
   let summary = "Sum, mean or max over some dimensions";
   let description = [{
     Reduces `input` over `dims` (distinct, negative values count from the
@@ -293,8 +298,8 @@ def MHA_LayerNormOp : MHA_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
 // Element-wise
 //===----------------------------------------------------------------------===//
 
-class MHA_BinaryOp<string mnemonic, string math>
-    : MHA_InferredOp<mnemonic, [Commutative]> {
+class MHA_BinaryOp<string mnemonic, string math, list<Trait> traits = []>
+    : MHA_InferredOp<mnemonic, !listconcat(traits, [Differentiable])> {
   let summary = "Broadcasting element-wise " # math;
   let arguments = (ins MHA_FloatTensor:$lhs, MHA_FloatTensor:$rhs);
   let results = (outs MHA_FloatTensor:$result);
@@ -302,7 +307,7 @@ class MHA_BinaryOp<string mnemonic, string math>
   let hasFolder = 1;
 }
 
-def MHA_AddOp : MHA_BinaryOp<"add", "sum"> {
+def MHA_AddOp : MHA_BinaryOp<"add", "sum", [Commutative]> {
   let description = [{
     `result = lhs + rhs` under the dialect's broadcasting rule (NumPy's). Folds
     `x + 0` to `x` when no broadcasting happens.
@@ -314,7 +319,18 @@ def MHA_AddOp : MHA_BinaryOp<"add", "sum"> {
   }];
 }
 
-def MHA_MulOp : MHA_BinaryOp<"mul", "product"> {
+def MHA_SubOp : MHA_BinaryOp<"sub", "difference"> {
+  let description = [{
+    `result = lhs - rhs` under the dialect's broadcasting rule (NumPy's). Folds
+    `x - 0` to `x` when no broadcasting happens.
+
+    ```mlir
+    %d = mha.sub %x, %m : tensor<2x3x4xf32>, tensor<2x3x1xf32>
+    ```
+  }];
+}
+
+def MHA_MulOp : MHA_BinaryOp<"mul", "product", [Commutative]> {
   let description = [{
     `result = lhs * rhs` under the dialect's broadcasting rule (NumPy's). Folds
     `x * 1` to `x` when no broadcasting happens.
@@ -326,7 +342,8 @@ def MHA_MulOp : MHA_BinaryOp<"mul", "product"> {
 }
 
 class MHA_UnaryOp<string mnemonic, string math>
-    : MHA_Op<mnemonic, [Pure, SameOperandsAndResultType, Elementwise]> {
+    : MHA_Op<mnemonic, [Pure, SameOperandsAndResultType, Elementwise,
+                        Differentiable]> {
   let summary = "Element-wise " # math;
   let arguments = (ins MHA_FloatTensor:$input);
   let results = (outs MHA_FloatTensor:$result);
@@ -446,7 +463,7 @@ def MHA_AttentionOp : MHA_InferredOp<"attention"> {
 // Losses
 //===----------------------------------------------------------------------===//
 
-def MHA_BCELossOp : MHA_InferredOp<"bce_loss"> {
+def MHA_BCELossOp : MHA_InferredOp<"bce_loss", [Differentiable]> {
   let summary = "Mean binary cross-entropy";
   let description = [{
     On probabilities p (clamped to [1e-7, 1 - 1e-7]) and targets y of the same
@@ -469,7 +486,7 @@ def MHA_BCELossOp : MHA_InferredOp<"bce_loss"> {
   }];
 }
 
-def MHA_MSELossOp : MHA_InferredOp<"mse_loss"> {
+def MHA_MSELossOp : MHA_InferredOp<"mse_loss", [Differentiable]> {
   let summary = "Mean squared error";
   let description = [{
     `mean((input - target)^2)` over all elements of two tensors of the same
@@ -484,7 +501,7 @@ def MHA_MSELossOp : MHA_InferredOp<"mse_loss"> {
   let assemblyFormat = "$input `,` $target attr-dict `:` type($input) `,` type($target)";
 }
 
-def MHA_CrossEntropyOp : MHA_InferredOp<"cross_entropy"> {
+def MHA_CrossEntropyOp : MHA_InferredOp<"cross_entropy", [Differentiable]> {
   let summary = "Mean softmax cross-entropy with integer class labels";
   let description = [{
     For logits [..., C] and integer labels [...] (i32 or i64) in [0, C):
@@ -498,6 +515,254 @@ def MHA_CrossEntropyOp : MHA_InferredOp<"cross_entropy"> {
   let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels);
   let results = (outs MHA_ScalarTensor:$result);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` type($logits) `,` type($labels)";
+}
+
+//===----------------------------------------------------------------------===//
+// Shape manipulation used by gradients
+//===----------------------------------------------------------------------===//
+
+def MHA_TransposeOp : MHA_InferredOp<"transpose", [Differentiable]> {
+  let summary = "Permutes dimensions";
+  let description = [{
+    Result dimension `d` is input dimension `permutation[d]`: the result
+    element at index `j` is the input element at index `i` where
+    `i[permutation[d]] = j[d]` for every `d`.
+
+    ```mlir
+    %t = mha.transpose %x perm = [0, 2, 1] : tensor<2x3x4xf32>
+    // %t : tensor<2x4x3xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input `perm` `=` $permutation attr-dict `:` type($input)";
+  let hasFolder = 1;
+}
+
+def MHA_BroadcastToOp : MHA_Op<"broadcast_to", [Pure,
+    AllElementTypesMatch<["input", "like", "result"]>,
+    AllTypesMatch<["like", "result"]>]> {
+  let summary = "Broadcasts a tensor to the shape of another";
+  let description = [{
+    Inserts size-1 dimensions at positions `dims` of the result (so `input`
+    has `rank(like) - size(dims)` dimensions), then broadcasts NumPy-style to
+    the shape of `like`. With `average`, each element is divided by the
+    number of result elements it was copied to. This is the adjoint of
+    `mha.reduce` (sum, and mean with `average`).
+
+    ```mlir
+    %b = mha.broadcast_to %dy like %x dims = [1] average : tensor<?x512xf32>, tensor<?x?x512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$like,
+                       DenseI64ArrayAttr:$dims, UnitAttr:$average);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `like` $like `dims` `=` $dims (`average` $average^)? attr-dict `:`
+    type($input) `,` type($like)
+  }];
+  let hasVerifier = 1;
+}
+
+def MHA_ReduceToOp : MHA_Op<"reduce_to", [Pure,
+    AllElementTypesMatch<["input", "like", "result"]>,
+    AllTypesMatch<["like", "result"]>]> {
+  let summary = "Sums a broadcast result back to the shape of an operand";
+  let description = [{
+    The adjoint of NumPy broadcasting: sums `input` over the dimensions along
+    which `like` was broadcast to `input`'s shape (leading dimensions `like`
+    lacks, and static size-1 dimensions of `like`), giving `like`'s shape.
+    Folds to `input` when the types already agree.
+
+    ```mlir
+    %db = mha.reduce_to %dy like %b : tensor<2x3x4xf32>, tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$like);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input `like` $like attr-dict `:` type($input) `,` type($like)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient ops (produced by mha-autodiff)
+//===----------------------------------------------------------------------===//
+
+def MHA_DenseWeightGradOp : MHA_InferredOp<"dense_weight_grad"> {
+  let summary = "Gradient of a Dense layer's weight: sum over rows of xᵀ·dy";
+  let description = [{
+    For x [..., in] and dy [..., out] with the same leading dimensions:
+    `result[i, o] = sum_{rows r} x[r, i] * dy[r, o]`, shape [in, out].
+
+    ```mlir
+    %dw = mha.dense_weight_grad %x, %dy : tensor<?x?x16xf32>, tensor<?x?x512xf32>
+    // %dw : tensor<16x512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$result_grad);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $result_grad attr-dict `:` type($input) `,` type($result_grad)
+  }];
+}
+
+def MHA_ReluGradOp : MHA_Op<"relu_grad", [Pure, AllTypesMatch<["input", "result_grad", "result"]>]> {
+  let summary = "Gradient of relu: dy where x > 0, else 0";
+  let description = [{
+    `result = x > 0 ? dy : 0`.
+
+    ```mlir
+    %dx = mha.relu_grad %x, %dy : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$result_grad);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $result_grad attr-dict `:` type($input)";
+}
+
+def MHA_GeluGradOp : MHA_Op<"gelu_grad", [Pure, AllTypesMatch<["input", "result_grad", "result"]>]> {
+  let summary = "Gradient of gelu";
+  let description = [{
+    `result = dy * gelu'(x)`: with Φ and φ the standard normal CDF and
+    density, `gelu'(x) = Φ(x) + x φ(x)`; with `approximate`, the derivative of
+    the tanh form.
+
+    ```mlir
+    %dx = mha.gelu_grad %x, %dy : tensor<?x?x2048xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$result_grad,
+                       UnitAttr:$approximate);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $result_grad (`approximate` $approximate^)? attr-dict `:`
+    type($input)
+  }];
+}
+
+def MHA_AttentionWithLSEOp : MHA_InferredOp<"attention_with_lse", [Differentiable]> {
+  let summary = "mha.attention that also returns each query's log-sum-exp";
+  let description = [{
+    Computes `mha.attention` and, per query row, `lse = log(sum_j exp(s_j))`
+    over its masked, scaled scores (`-inf` for a fully masked row), f32 of
+    shape [..., Sq]. These row statistics are what the backward pass
+    (`mha.attention_grad`) needs to recompute the probabilities without
+    storing the Sq × Sk matrix. `mha-autodiff` substitutes it for
+    `mha.attention`.
+
+    ```mlir
+    %o, %lse = mha.attention_with_lse %q, %k, %v causal : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
+                       MHA_FloatTensor:$value, Optional<MHA_MaskTensor>:$mask,
+                       OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
+  let results = (outs MHA_FloatTensor:$result, RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,`
+    type($value)
+  }];
+}
+
+def MHA_AttentionGradOp : MHA_Op<"attention_grad", [Pure,
+    AllTypesMatch<["query", "query_grad"]>, AllTypesMatch<["key", "key_grad"]>,
+    AllTypesMatch<["value", "value_grad"]>, AllTypesMatch<["result", "result_grad"]>]> {
+  let summary = "Backward of attention from saved log-sum-exp (FlashAttention style)";
+  let description = [{
+    Given the forward's operands, its output O, the per-row log-sum-exp `lse`
+    and dO, recomputes the probabilities `P = exp(mask(Q·Kᵀ·scale) - lse)`
+    and returns
+
+    * dV = Pᵀ·dO,
+    * dS = P ⊙ (dO·Vᵀ - rowsum(dO ⊙ O)),
+    * dQ = scale · dS·K and dK = scale · dSᵀ·Q.
+
+    The Sq × Sk probabilities are recomputed here, never kept from the
+    forward pass. `scale`, `mask` and `causal` are the forward's.
+
+    ```mlir
+    %dq, %dk, %dv = mha.attention_grad %q, %k, %v, %o, %lse, %do
+        : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
+                       MHA_FloatTensor:$value, MHA_FloatTensor:$result,
+                       RankedTensorOf<[F32]>:$lse, MHA_FloatTensor:$result_grad,
+                       Optional<MHA_MaskTensor>:$mask,
+                       OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
+  let results = (outs MHA_FloatTensor:$query_grad, MHA_FloatTensor:$key_grad,
+                      MHA_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $result `,` $lse `,` $result_grad
+    (`mask` `(` $mask^ `:` type($mask) `)`)? (`causal` $causal^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($result) `,`
+    type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+class MHA_LossGradOp<string mnemonic, string loss> : MHA_Op<mnemonic, [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Gradient of " # loss # " with respect to its input";
+}
+
+def MHA_BCELossGradOp : MHA_LossGradOp<"bce_loss_grad", "mha.bce_loss"> {
+  let description = [{
+    For N elements and a loss gradient g (rank 0):
+    `result = g * (p - y) / (p (1 - p)) / N` on probabilities (with p clamped
+    as in the forward, and zero gradient where the clamp is active), or
+    `g * (sigmoid(x) - y) / N` with `from_logits`.
+
+    ```mlir
+    %dp = mha.bce_loss_grad %p, %y, %g : tensor<?x1xf32>, tensor<?x1xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$target,
+                       MHA_ScalarTensor:$loss_grad, UnitAttr:$from_logits);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $target `,` $loss_grad (`from_logits` $from_logits^)? attr-dict
+    `:` type($input) `,` type($target) `,` type($loss_grad)
+  }];
+}
+
+def MHA_MSELossGradOp : MHA_LossGradOp<"mse_loss_grad", "mha.mse_loss"> {
+  let description = [{
+    `result = g * 2 (x - y) / N` for N elements and loss gradient g.
+
+    ```mlir
+    %dx = mha.mse_loss_grad %x, %y, %g : tensor<?x4xf32>, tensor<?x4xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$target,
+                       MHA_ScalarTensor:$loss_grad);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $target `,` $loss_grad attr-dict `:` type($input) `,`
+    type($target) `,` type($loss_grad)
+  }];
+}
+
+def MHA_CrossEntropyGradOp : MHA_Op<"cross_entropy_grad", [Pure,
+    AllTypesMatch<["logits", "result"]>]> {
+  let summary = "Gradient of mha.cross_entropy with respect to the logits";
+  let description = [{
+    `result[..., c] = g * (softmax(logits)[..., c] - (c == label)) / N` for N
+    rows and loss gradient g.
+
+    ```mlir
+    %dl = mha.cross_entropy_grad %logits, %labels, %g : tensor<?x10xf32>, tensor<?xi64>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels,
+                       MHA_ScalarTensor:$loss_grad);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels `,` $loss_grad attr-dict `:` type($logits) `,`
+    type($labels) `,` type($loss_grad)
+  }];
 }
 
 #endif // MHA_DIALECT_MHA_IR_MHAOPS_TD

@@ -74,4 +74,34 @@ def MHAParamsToArgumentsPass
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def MHAAutodiffPass : Pass<"mha-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Generate reverse-mode gradient functions of scalar losses";
+  let description = [{
+    For each selected function `@f` returning one rank-0 float tensor (a
+    loss), adds `@f_grad` with the same arguments returning the loss followed
+    by its gradient with respect to every `mha.param` of the module, in
+    declaration order (zeros for parameters `@f` does not read), and, with
+    `wrt-inputs`, with respect to each float argument.
+
+    The forward ops are kept and followed by their adjoints in reverse order;
+    each op's adjoint comes from its `DifferentiableOpInterface` rule.
+    Gradients of values used several times are summed. `mha.attention` is
+    first replaced by `mha.attention_with_lse`, whose row log-sum-exp lets
+    `mha.attention_grad` recompute the probabilities instead of keeping the
+    Sq × Sk matrix. Functions must be a single block without calls (run
+    `-inline` first); an op without a gradient rule is an error naming it.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Functions to differentiate (default: every function returning "
+               "one rank-0 float tensor)">,
+    Option<"wrtInputs", "wrt-inputs", "bool", "false",
+           "Also return the gradients of the float arguments">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+  ];
+}
+
 #endif // MHA_DIALECT_MHA_TRANSFORMS_PASSES_TD

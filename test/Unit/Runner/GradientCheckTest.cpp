@@ -1,0 +1,258 @@
+//===- GradientCheckTest.cpp - mha-autodiff against finite differences ----===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Each test differentiates a scalar loss with mha-autodiff (with respect to
+// the inputs and the parameters), JIT-compiles the result, and compares every
+// gradient element (or a sample of them for large tensors) with the central
+// difference (L(x + h) - L(x - h)) / 2h of the JIT-compiled loss itself.
+//
+// Tolerance: |g - fd| <= 2e-3 + 2e-2 |fd| with h = 1e-2. The loss is f32 and
+// of order 1, so the rounding error of a difference quotient is about
+// 1e-7 / h = 1e-5, and the truncation error h^2 |L'''| / 6 is about 1e-4 for
+// these smooth functions: the bound leaves an order of magnitude of margin
+// while still catching a wrong rule (off by a factor, a sign, a transpose).
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Runner/JitModule.h"
+#include "mha/Runner/Model.h"
+#include "mha/Runner/Registration.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+class GradientCheck : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    static bool initialized = false;
+    if (!initialized) {
+      initializeNativeTarget();
+      initialized = true;
+    }
+  }
+
+  GradientCheck() {
+    DialectRegistry registry;
+    registerRunnerDialects(registry);
+    context = std::make_unique<MLIRContext>(registry);
+    context->loadAllAvailableDialects();
+  }
+
+  /// Random inputs for `f`'s float arguments (dynamic sizes from `dims`),
+  /// `labels` for integer ones.
+  HostTensor makeInput(RankedTensorType type, llvm::ArrayRef<int64_t> dims,
+                       size_t &next) {
+    std::vector<int64_t> shape;
+    for (int64_t d : type.getShape())
+      shape.push_back(ShapedType::isDynamic(d) ? dims[next++] : d);
+    HostTensor t(*dtypeOf(type.getElementType()), shape);
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (int64_t i = 0; i < t.numElements(); ++i) {
+      if (t.dtype == DType::Bool)
+        t.setFromDouble(i, i % 3 != 1);
+      else if (t.dtype == DType::I32 || t.dtype == DType::I64)
+        t.setFromDouble(i, i % 3);
+      else
+        t.setFromDouble(i, u(rng));
+    }
+    return t;
+  }
+
+  /// Differentiates @f of `source` and checks its gradients. `dims` gives the
+  /// dynamic sizes of the arguments in order. Arguments in `targetArgs` are
+  /// loss targets: drawn in (0.05, 0.95) and not checked (losses give them
+  /// no gradient by design).
+  void check(const std::string &source, std::vector<int64_t> dims,
+             std::vector<unsigned> targetArgs = {}, bool inlineFirst = false) {
+    OwningOpRef<ModuleOp> module =
+        parseSourceString<ModuleOp>(source, context.get());
+    ASSERT_TRUE(module);
+    auto f = module->lookupSymbol<func::FuncOp>("f");
+    ASSERT_TRUE(f);
+    std::vector<ParamInfo> params;
+    for (ParamOp p : module->getOps<ParamOp>())
+      params.push_back({p.getSymName().str(), p.getTensorType(), p.getInit()});
+
+    PassManager pm(context.get());
+    if (inlineFirst)
+      pm.addPass(createInlinerPass());
+    MHAAutodiffPassOptions options;
+    options.functions = {"f"};
+    options.wrtInputs = true;
+    pm.addPass(createMHAAutodiffPass(options));
+    ASSERT_TRUE(succeeded(pm.run(*module)));
+
+    size_t next = 0;
+    std::vector<HostTensor> inputs;
+    for (auto [i, type] : llvm::enumerate(f.getArgumentTypes())) {
+      inputs.push_back(makeInput(cast<RankedTensorType>(type), dims, next));
+      if (llvm::is_contained(targetArgs, i))
+        for (int64_t e = 0; e < inputs.back().numElements(); ++e)
+          inputs.back().setFromDouble(
+              e, 0.5 + 0.45 * std::tanh(inputs.back().getAsDouble(e)));
+    }
+    TensorMap paramValues = initializeParams(params, /*seed=*/7);
+
+    auto jit = JitModule::compile(*module, CompileOptions());
+    ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+
+    // All the tensors a gradient is checked for: inputs, then parameters.
+    std::vector<HostTensor *> all;
+    for (HostTensor &t : inputs)
+      all.push_back(&t);
+    for (ParamInfo &p : params)
+      all.push_back(&paramValues.at(p.name));
+    auto args = [&]() {
+      std::vector<const HostTensor *> a(all.begin(), all.end());
+      return a;
+    };
+    auto loss = [&]() {
+      auto out = (*jit)->call("f", args());
+      EXPECT_TRUE(bool(out)) << (out ? "" : llvm::toString(out.takeError()));
+      return out ? (*out)[0].getAsDouble(0) : NAN;
+    };
+    auto grads = (*jit)->call("f_grad", args());
+    ASSERT_TRUE(bool(grads)) << llvm::toString(grads.takeError());
+    // f_grad returns loss, parameter gradients, then float input gradients.
+    std::vector<const HostTensor *> gradOf(all.size(), nullptr);
+    size_t g = 1 + params.size();
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].dtype == DType::F32)
+        gradOf[i] = &(*grads)[g++];
+    for (size_t p = 0; p < params.size(); ++p)
+      gradOf[inputs.size() + p] = &(*grads)[1 + p];
+    EXPECT_NEAR((*grads)[0].getAsDouble(0), loss(), 1e-6);
+
+    const double h = 1e-2;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (!gradOf[i] || llvm::is_contained(targetArgs, unsigned(i)))
+        continue;
+      HostTensor &t = *all[i];
+      int64_t n = t.numElements();
+      // Every element of small tensors, a spread sample of large ones.
+      int64_t stride = std::max<int64_t>(1, n / 24);
+      for (int64_t e = 0; e < n; e += stride) {
+        double x = t.getAsDouble(e);
+        t.setFromDouble(e, x + h);
+        double up = loss();
+        t.setFromDouble(e, x - h);
+        double down = loss();
+        t.setFromDouble(e, x);
+        double fd = (up - down) / (2 * h);
+        double got = gradOf[i]->getAsDouble(e);
+        EXPECT_NEAR(got, fd, 2e-3 + 2e-2 * std::fabs(fd))
+            << "d loss / d " << (i < inputs.size() ? "input #" : "param #")
+            << (i < inputs.size() ? i : i - inputs.size()) << " element "
+            << e;
+      }
+    }
+  }
+
+  std::unique_ptr<MLIRContext> context;
+  std::mt19937 rng{123};
+};
+
+TEST_F(GradientCheck, DenseSigmoidBCE) {
+  check(R"(
+    mha.param @w : tensor<4x3xf32> init <glorot_uniform>
+    mha.param @b : tensor<3xf32> init <normal, std = 0.5>
+    func.func @f(%x: tensor<?x4xf32>, %y: tensor<?x3xf32>) -> tensor<f32> {
+      %w = mha.get_param @w : tensor<4x3xf32>
+      %b = mha.get_param @b : tensor<3xf32>
+      %h = mha.dense %x, %w, %b : tensor<?x4xf32>, tensor<4x3xf32>, tensor<3xf32>
+      %p = mha.sigmoid %h : tensor<?x3xf32>
+      %l = mha.bce_loss %p, %y : tensor<?x3xf32>, tensor<?x3xf32>
+      return %l : tensor<f32>
+    })",
+        {5, 5}, {1});
+}
+
+TEST_F(GradientCheck, UnfusedAttentionChainMSE) {
+  check(R"(
+    func.func @f(%x: tensor<?x?x8xf32>, %t: tensor<?x?x8xf32>) -> tensor<f32> {
+      %h = mha.split_heads %x into 2 heads : tensor<?x?x8xf32>
+      %s = mha.scaled_matmul %h, %h : tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>
+      %p = mha.softmax %s : tensor<?x2x?x?xf32>
+      %o = mha.matmul %p, %h : tensor<?x2x?x?xf32>, tensor<?x2x?x4xf32>
+      %m = mha.merge_heads %o : tensor<?x2x?x4xf32>
+      %l = mha.mse_loss %m, %t : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+      return %l : tensor<f32>
+    })",
+        {2, 3, 2, 3}, {1});
+}
+
+TEST_F(GradientCheck, FusedAttentionWithMaskAndCausal) {
+  check(R"(
+    func.func @f(%q: tensor<2x4x6xf32>, %k: tensor<2x5x6xf32>, %v: tensor<2x5x3xf32>,
+                 %keep: tensor<2x1x5xi1>, %t: tensor<2x4x3xf32>) -> tensor<f32> {
+      %o = mha.attention %q, %k, %v mask(%keep : tensor<2x1x5xi1>) causal : tensor<2x4x6xf32>, tensor<2x5x6xf32>, tensor<2x5x3xf32>
+      %l = mha.mse_loss %o, %t : tensor<2x4x3xf32>, tensor<2x4x3xf32>
+      return %l : tensor<f32>
+    })",
+        {}, {4});
+}
+
+TEST_F(GradientCheck, ElementwiseBroadcastAndReductions) {
+  check(R"(
+    func.func @f(%x: tensor<3x4xf32>, %b: tensor<4xf32>, %c: tensor<3x1xf32>) -> tensor<f32> {
+      %a = mha.add %x, %b : tensor<3x4xf32>, tensor<4xf32>
+      %s = mha.sub %a, %c : tensor<3x4xf32>, tensor<3x1xf32>
+      %m = mha.mul %s, %x : tensor<3x4xf32>, tensor<3x4xf32>
+      %g = mha.gelu %m : tensor<3x4xf32>
+      %ga = mha.gelu %g approximate : tensor<3x4xf32>
+      %t = mha.tanh %ga : tensor<3x4xf32>
+      %r = mha.relu %t : tensor<3x4xf32>
+      %tr = mha.transpose %r perm = [1, 0] : tensor<3x4xf32>
+      %mean = mha.reduce mean %tr dims = [1] : tensor<4x3xf32>
+      %sum = mha.reduce sum %mean dims = [0] : tensor<4xf32>
+      %kept = mha.reduce sum %m dims = [1] keep_dims : tensor<3x4xf32>
+      %all = mha.reduce sum %kept dims = [0, 1] : tensor<3x1xf32>
+      %l = mha.add %sum, %all : tensor<f32>, tensor<f32>
+      return %l : tensor<f32>
+    })",
+        {});
+}
+
+TEST_F(GradientCheck, CrossEntropyAndBCEFromLogits) {
+  check(R"(
+    mha.param @w : tensor<5x4xf32> init <glorot_normal>
+    func.func @f(%x: tensor<?x5xf32>, %c: tensor<?xi64>, %y: tensor<?x4xf32>) -> tensor<f32> {
+      %w = mha.get_param @w : tensor<5x4xf32>
+      %z = mha.dense %x, %w : tensor<?x5xf32>, tensor<5x4xf32>
+      %ce = mha.cross_entropy %z, %c : tensor<?x4xf32>, tensor<?xi64>
+      %bl = mha.bce_loss %z, %y from_logits : tensor<?x4xf32>, tensor<?x4xf32>
+      %l = mha.add %ce, %bl : tensor<f32>, tensor<f32>
+      return %l : tensor<f32>
+    })",
+        {6, 6, 6}, {2});
+}
+TEST_F(GradientCheck, SeedClassifierWholeModel) {
+  // The bundled example, with a BCE loss around its forward function, at a
+  // small size (B = 2, S = 3): every parameter's gradient, sampled.
+  auto file = llvm::MemoryBuffer::getFile(MHA_EXAMPLES_DIR
+                                          "/seed_classifier.mlir");
+  ASSERT_TRUE(bool(file));
+  std::string source = (*file)->getBuffer().str() + R"(
+    func.func @f(%x: tensor<?x?x16xf32>, %y: tensor<?x1xf32>) -> tensor<f32> {
+      %p = func.call @forward(%x) : (tensor<?x?x16xf32>) -> tensor<?x1xf32>
+      %l = mha.bce_loss %p, %y : tensor<?x1xf32>, tensor<?x1xf32>
+      return %l : tensor<f32>
+    })";
+  check(source, {2, 3, 2}, {1}, /*inlineFirst=*/true);
+}
+} // namespace
