@@ -146,3 +146,47 @@ func.func @negative_apply_mask_causal(%s: tensor<4x4xf32>) -> tensor<4x4xf32> {
   %0 = mha.apply_mask %s causal : tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @sub_zero
+// CHECK-SAME: (%[[X:.*]]: tensor<2x4xf32>)
+// CHECK-NEXT: return %[[X]]
+func.func @sub_zero(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %z = arith.constant dense<0.0> : tensor<4xf32>
+  %0 = mha.sub %x, %z : tensor<2x4xf32>, tensor<4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// 0 - x is not x.
+// CHECK-LABEL: func.func @negative_zero_minus
+// CHECK: mha.sub
+func.func @negative_zero_minus(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %z = arith.constant dense<0.0> : tensor<4xf32>
+  %0 = mha.sub %z, %x : tensor<4xf32>, tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @identity_transpose_and_reduce_to
+// CHECK-SAME: (%[[X:.*]]: tensor<2x4xf32>)
+// CHECK-NEXT: return %[[X]], %[[X]]
+func.func @identity_transpose_and_reduce_to(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
+  %0 = mha.transpose %x perm = [0, 1] : tensor<2x4xf32>
+  %1 = mha.reduce_to %x like %x : tensor<2x4xf32>, tensor<2x4xf32>
+  return %0, %1 : tensor<2x4xf32>, tensor<2x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @negative_real_transpose
+// CHECK: mha.transpose
+// CHECK: mha.reduce_to
+func.func @negative_real_transpose(%x: tensor<2x4xf32>, %b: tensor<4xf32>) -> (tensor<4x2xf32>, tensor<4xf32>) {
+  %0 = mha.transpose %x perm = [1, 0] : tensor<2x4xf32>
+  %1 = mha.reduce_to %x like %b : tensor<2x4xf32>, tensor<4xf32>
+  return %0, %1 : tensor<4x2xf32>, tensor<4xf32>
+}

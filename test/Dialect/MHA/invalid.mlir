@@ -563,3 +563,63 @@ func.func @negative_cross_entropy_float_labels(%l: tensor<8x10xf32>, %y: tensor<
   %0 = mha.cross_entropy %l, %y : tensor<8x10xf32>, tensor<8xf32>
   return
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Gradient and shape ops
+//===----------------------------------------------------------------------===//
+
+func.func @negative_transpose_perm(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{'mha.transpose' op 'permutation' must be a permutation of [0, 2) for 'tensor<2x3xf32>'}}
+  %0 = mha.transpose %x perm = [0, 0] : tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @negative_broadcast_to_rank(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) {
+  // expected-error @+1 {{'mha.broadcast_to' op expects 'input' ('tensor<2x3xf32>') to have the rank of 'like' ('tensor<2x3xf32>') minus the 1 inserted dimension(s)}}
+  %0 = mha.broadcast_to %x like %y dims = [1] : tensor<2x3xf32>, tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @negative_broadcast_to_dims(%x: tensor<3xf32>, %y: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{'mha.broadcast_to' op expects sorted, distinct 'dims' in [0, 3)}}
+  %0 = mha.broadcast_to %x like %y dims = [2, 0] : tensor<3xf32>, tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_broadcast_to_shape(%x: tensor<5xf32>, %y: tensor<2x3xf32>) {
+  // expected-error @+1 {{'mha.broadcast_to' op cannot broadcast 'input' ('tensor<5xf32>') to the shape of 'like' ('tensor<2x3xf32>')}}
+  %0 = mha.broadcast_to %x like %y dims = [0] : tensor<5xf32>, tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @negative_reduce_to(%x: tensor<2x3xf32>, %y: tensor<4xf32>) {
+  // expected-error @+1 {{'mha.reduce_to' op expects 'like' ('tensor<4xf32>') to broadcast to the shape of 'input' ('tensor<2x3xf32>')}}
+  %0 = mha.reduce_to %x like %y : tensor<2x3xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dense_weight_grad(%x: tensor<2x3x16xf32>, %dy: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{'mha.dense_weight_grad' op expects 'input' [..., in] and 'result_grad' [..., out] with the same leading dimensions, got 'tensor<2x3x16xf32>' and 'tensor<2x4x8xf32>'}}
+  %0 = mha.dense_weight_grad %x, %dy : tensor<2x3x16xf32>, tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_grad_lse(%q: tensor<2x4x8xf32>, %lse: tensor<2x5xf32>) {
+  // expected-error @+1 {{'mha.attention_grad' op expects 'lse' of shape [2x4] (the output without its last dimension), got 'tensor<2x5xf32>'}}
+  %dq, %dk, %dv = mha.attention_grad %q, %q, %q, %q, %lse, %q : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x5xf32>
+  return
+}

@@ -148,3 +148,38 @@ mha.training model = @model loss = bce_logits
     optimizer = <adamw, learning_rate = 1.0e-3, weight_decay = 0.01, beta1 = 0.8>
     epochs = 3 batch_size = 16 metrics = ["accuracy", "mae"]
     dataset = <npy, data = "x.npy", labels = "y.npy", validation_split = 0.1>
+
+// CHECK-LABEL: func.func @gradient_ops
+func.func @gradient_ops(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>, %g: tensor<f32>,
+                        %q: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>, %keep: tensor<2x1x4xi1>,
+                        %l: tensor<?x10xf32>, %c: tensor<?xi32>) {
+  // CHECK: mha.sub %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<f32>
+  %0 = mha.sub %dy, %g : tensor<?x?x8xf32>, tensor<f32>
+  // CHECK: mha.transpose %{{.*}} perm = [0, 2, 1] : tensor<?x?x16xf32>
+  %1 = mha.transpose %x perm = [0, 2, 1] : tensor<?x?x16xf32>
+  // CHECK: mha.broadcast_to %{{.*}} like %{{.*}} dims = [] : tensor<?x1x8xf32>, tensor<?x?x8xf32>
+  %k = mha.reduce sum %dy dims = [1] keep_dims : tensor<?x?x8xf32>
+  %2 = mha.broadcast_to %k like %dy dims = [] : tensor<?x1x8xf32>, tensor<?x?x8xf32>
+  // CHECK: mha.broadcast_to %{{.*}} like %{{.*}} dims = [0, 1] average : tensor<8xf32>, tensor<?x?x8xf32>
+  %r = mha.reduce mean %dy dims = [0, 1] : tensor<?x?x8xf32>
+  %3 = mha.broadcast_to %r like %dy dims = [0, 1] average : tensor<8xf32>, tensor<?x?x8xf32>
+  // CHECK: mha.reduce_to %{{.*}} like %{{.*}} : tensor<?x?x8xf32>, tensor<8xf32>
+  %4 = mha.reduce_to %dy like %r : tensor<?x?x8xf32>, tensor<8xf32>
+  // CHECK: mha.dense_weight_grad %{{.*}}, %{{.*}} : tensor<?x?x16xf32>, tensor<?x?x8xf32>
+  %5 = mha.dense_weight_grad %x, %dy : tensor<?x?x16xf32>, tensor<?x?x8xf32>
+  // CHECK: mha.relu_grad %{{.*}}, %{{.*}} : tensor<?x?x8xf32>
+  %6 = mha.relu_grad %dy, %dy : tensor<?x?x8xf32>
+  // CHECK: mha.gelu_grad %{{.*}}, %{{.*}} approximate : tensor<?x?x8xf32>
+  %7 = mha.gelu_grad %dy, %dy approximate : tensor<?x?x8xf32>
+  // CHECK: mha.attention_with_lse %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<2x1x4xi1>) causal : tensor<2x4x8xf32>
+  %o, %s = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x4xi1>) causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  // CHECK: mha.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} causal {scale = 5.000000e-01 : f32} :
+  %dq, %dk, %dv = mha.attention_grad %q, %q, %q, %o, %s, %q causal {scale = 0.5 : f32} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>
+  // CHECK: mha.bce_loss_grad %{{.*}}, %{{.*}}, %{{.*}} from_logits : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
+  %8 = mha.bce_loss_grad %dy, %dy, %g from_logits : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
+  // CHECK: mha.mse_loss_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
+  %9 = mha.mse_loss_grad %dy, %dy, %g : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
+  // CHECK: mha.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
+  %10 = mha.cross_entropy_grad %l, %c, %g : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
+  return
+}

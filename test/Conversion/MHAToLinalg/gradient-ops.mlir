@@ -1,0 +1,72 @@
+// RUN: mha-opt %s -convert-mha-to-linalg -split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @reduce_to
+// CHECK: %[[R:.*]] = linalg.reduce ins(%{{.*}} : tensor<2x3x4xf32>) outs(%{{.*}} : tensor<4xf32>) dimensions = [0, 1]
+// CHECK: return %[[R]]
+func.func @reduce_to(%g: tensor<2x3x4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = mha.reduce_to %g like %b : tensor<2x3x4xf32>, tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$IN:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @broadcast_to_average
+// CHECK: %[[N:.*]] = arith.sitofp %{{.*}} : i64 to f32
+// CHECK: linalg.generic {indexing_maps = [#[[$IN]], #{{.*}}]
+// CHECK: arith.divf %{{.*}}, %[[N]] : f32
+func.func @broadcast_to_average(%x: tensor<4xf32>, %like: tensor<?x?x4xf32>) -> tensor<?x?x4xf32> {
+  %0 = mha.broadcast_to %x like %like dims = [0, 1] average : tensor<4xf32>, tensor<?x?x4xf32>
+  return %0 : tensor<?x?x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @dense_weight_grad
+// CHECK: %[[X:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<?x?x16xf32> into tensor<?x16xf32>
+// CHECK: %[[XT:.*]] = linalg.transpose ins(%[[X]] : tensor<?x16xf32>) outs(%{{.*}} : tensor<16x?xf32>) permutation = [1, 0]
+// CHECK: linalg.matmul ins(%[[XT]], %{{.*}} : tensor<16x?xf32>, tensor<?x8xf32>) outs(%{{.*}} : tensor<16x8xf32>)
+func.func @dense_weight_grad(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>) -> tensor<16x8xf32> {
+  %0 = mha.dense_weight_grad %x, %dy : tensor<?x?x16xf32>, tensor<?x?x8xf32>
+  return %0 : tensor<16x8xf32>
+}
+
+// -----
+
+// The backward recomputes P = exp(S - lse) (zero where S is -inf) and never
+// reads a stored probability matrix: its only Sq x Sk values come from Q·Kᵀ.
+// CHECK-LABEL: func.func @attention_grad
+// CHECK: linalg.batch_matmul
+// CHECK: linalg.generic
+// CHECK: arith.cmpf oeq
+// CHECK: arith.subf
+// CHECK: math.exp
+// CHECK: arith.select
+// CHECK: linalg.transpose
+// CHECK: linalg.batch_matmul
+func.func @attention_grad(%q: tensor<2x4x8xf32>, %o: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>) -> (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) {
+  %dq, %dk, %dv = mha.attention_grad %q, %q, %q, %o, %lse, %o causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>
+  return %dq, %dk, %dv : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_with_lse
+// CHECK: math.log
+// CHECK: linalg.batch_matmul
+func.func @attention_with_lse(%q: tensor<2x4x8xf32>) -> (tensor<2x4x8xf32>, tensor<2x4xf32>) {
+  %o, %lse = mha.attention_with_lse %q, %q, %q : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  return %o, %lse : tensor<2x4x8xf32>, tensor<2x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @loss_grads
+// CHECK: %[[G:.*]] = tensor.extract %{{.*}}[] : tensor<f32>
+// CHECK: arith.divf %[[G]], %{{.*}} : f32
+// CHECK: linalg.index 1
+func.func @loss_grads(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %g: tensor<f32>, %l: tensor<?x3xf32>, %c: tensor<?xi64>) -> (tensor<?x1xf32>, tensor<?x3xf32>) {
+  %0 = mha.bce_loss_grad %p, %y, %g : tensor<?x1xf32>, tensor<?x1xf32>, tensor<f32>
+  %1 = mha.cross_entropy_grad %l, %c, %g : tensor<?x3xf32>, tensor<?xi64>, tensor<f32>
+  return %0, %1 : tensor<?x1xf32>, tensor<?x3xf32>
+}

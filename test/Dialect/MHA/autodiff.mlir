@@ -1,0 +1,85 @@
+// RUN: mha-opt %s -mha-autodiff -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: mha-opt %s -mha-autodiff=wrt-inputs -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=INPUTS
+
+mha.param @w : tensor<4x3xf32> init <glorot_uniform>
+mha.param @b : tensor<3xf32> init <zeros>
+mha.param @unused : tensor<2xf32> init <zeros>
+
+// The gradient function keeps the forward ops and adds their adjoints in
+// reverse order; it returns the loss and one gradient per parameter, in
+// declaration order, zeros for parameters the loss does not read.
+// CHECK-LABEL: func.func @loss_grad
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[Y:.*]]: tensor<?x3xf32>) -> (tensor<f32>, tensor<4x3xf32>, tensor<3xf32>, tensor<2xf32>)
+// CHECK-SAME: attributes {mha.gradient_of = @loss}
+// CHECK: %[[H:.*]] = mha.dense %[[X]]
+// CHECK: %[[P:.*]] = mha.sigmoid %[[H]]
+// CHECK: %[[L:.*]] = mha.bce_loss %[[P]], %[[Y]]
+// CHECK: %[[ONE:.*]] = arith.constant dense<1.000000e+00> : tensor<f32>
+// CHECK: %[[DP:.*]] = mha.bce_loss_grad %[[P]], %[[Y]], %[[ONE]]
+// CHECK: %[[DH:.*]] = mha.mul %[[DP]], %{{.*}} : tensor<?x3xf32>, tensor<?x3xf32>
+// CHECK: %[[DW:.*]] = mha.dense_weight_grad %[[X]], %[[DH]]
+// CHECK: %[[DB:.*]] = mha.reduce sum %[[DH]] dims = [0]
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : tensor<2xf32>
+// CHECK: return %[[L]], %[[DW]], %[[DB]], %[[ZERO]]
+// INPUTS-LABEL: func.func @loss_grad
+// INPUTS-SAME: -> (tensor<f32>, tensor<4x3xf32>, tensor<3xf32>, tensor<2xf32>, tensor<?x4xf32>, tensor<?x3xf32>)
+func.func @loss(%x: tensor<?x4xf32>, %y: tensor<?x3xf32>) -> tensor<f32> {
+  %w = mha.get_param @w : tensor<4x3xf32>
+  %b = mha.get_param @b : tensor<3xf32>
+  %h = mha.dense %x, %w, %b : tensor<?x4xf32>, tensor<4x3xf32>, tensor<3xf32>
+  %p = mha.sigmoid %h : tensor<?x3xf32>
+  %l = mha.bce_loss %p, %y : tensor<?x3xf32>, tensor<?x3xf32>
+  return %l : tensor<f32>
+}
+
+// A function that is not a scalar loss is left alone.
+// CHECK-NOT: func.func @negative_not_a_loss_grad
+func.func @negative_not_a_loss(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+// A value used twice gets the sum of both contributions; mha.attention is
+// replaced by mha.attention_with_lse, whose adjoint is mha.attention_grad.
+// CHECK-LABEL: func.func @attention_loss_grad
+// CHECK: %[[O:.*]], %[[LSE:.*]] = mha.attention_with_lse %[[Q:[^,]*]], %[[Q]], %[[Q]] causal
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = mha.attention_grad %[[Q]], %[[Q]], %[[Q]], %[[O]], %[[LSE]], %{{.*}} causal
+// CHECK: %[[S1:.*]] = mha.add %[[DQ]], %[[DK]]
+// CHECK: mha.add %[[S1]], %[[DV]]
+// INPUTS-LABEL: func.func @attention_loss_grad
+// INPUTS-SAME: -> (tensor<f32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>)
+func.func @attention_loss(%q: tensor<2x4x8xf32>, %t: tensor<2x4x8xf32>) -> tensor<f32> {
+  %o = mha.attention %q, %q, %q causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  %l = mha.mse_loss %o, %t : tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @callee(%x: tensor<4xf32>) -> tensor<f32> {
+  %s = mha.reduce sum %x dims = [0] : tensor<4xf32>
+  return %s : tensor<f32>
+}
+func.func @negative_calls(%x: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'func.call' op mha-autodiff cannot differentiate through calls; run -inline first}}
+  %s = func.call @callee(%x) : (tensor<4xf32>) -> tensor<f32>
+  return %s : tensor<f32>
+}
+
+// -----
+
+func.func @negative_no_rule(%x: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'mha.reduce' op has no gradient rule for 'max' yet}}
+  %s = mha.reduce max %x dims = [0] : tensor<4xf32>
+  return %s : tensor<f32>
+}
+
+// -----
+
+func.func @negative_unknown_op(%x: tensor<4x4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'mha.apply_mask' op has no gradient rule (needed by mha-autodiff for @negative_unknown_op)}}
+  %m = mha.apply_mask %x causal : tensor<4x4xf32>
+  %s = mha.reduce sum %m dims = [0, 1] : tensor<4x4xf32>
+  return %s : tensor<f32>
+}
