@@ -10,6 +10,7 @@
 
 #include "mha/Runner/Inference.h"
 #include "mha/Runner/Registration.h"
+#include "mha/Runner/Training.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -51,6 +52,59 @@ static cl::opt<int64_t> dynamicSize(
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling"),
                                  cl::cat(category));
+static cl::OptionCategory trainCategory("mha-run --train options");
+static cl::opt<bool> train("train",
+                           cl::desc("Train the model as its mha.training says"),
+                           cl::cat(trainCategory));
+static cl::opt<int64_t> epochs("epochs", cl::desc("Override the epochs"),
+                               cl::cat(trainCategory));
+static cl::opt<int64_t> batchSize("batch-size",
+                                  cl::desc("Override the batch size"),
+                                  cl::cat(trainCategory));
+static cl::opt<double> learningRate("learning-rate",
+                                    cl::desc("Override the learning rate"),
+                                    cl::cat(trainCategory));
+static cl::opt<std::string>
+    optimizer("optimizer", cl::desc("Override the optimizer: sgd, adam, adamw"),
+              cl::cat(trainCategory));
+static cl::opt<std::string> data("data",
+                                 cl::desc("Training inputs (.npy, [N, ...])"),
+                                 cl::cat(trainCategory));
+static cl::opt<std::string> labels("labels",
+                                   cl::desc("Training labels (.npy, [N, ...])"),
+                                   cl::cat(trainCategory));
+static cl::opt<std::string> valData("val-data",
+                                    cl::desc("Validation inputs (.npy)"),
+                                    cl::cat(trainCategory));
+static cl::opt<std::string> valLabels("val-labels",
+                                      cl::desc("Validation labels (.npy)"),
+                                      cl::cat(trainCategory));
+static cl::opt<double> validationSplit(
+    "validation-split",
+    cl::desc("Fraction of the data held out for validation"),
+    cl::cat(trainCategory));
+static cl::opt<int64_t> samples("samples",
+                                cl::desc("Synthetic dataset: sequences"),
+                                cl::cat(trainCategory));
+static cl::opt<int64_t> seqLen("seq-len",
+                               cl::desc("Synthetic dataset: tokens each"),
+                               cl::cat(trainCategory));
+static cl::opt<std::string>
+    savePath("save", cl::desc("Where to save the trained parameters"),
+             cl::init("trained.safetensors"), cl::cat(trainCategory));
+static cl::opt<int64_t> checkpointEvery(
+    "checkpoint-every", cl::desc("Also save every N epochs"), cl::init(0),
+    cl::cat(trainCategory));
+static cl::opt<std::string> resume("resume",
+                                   cl::desc("Continue from a checkpoint"),
+                                   cl::cat(trainCategory));
+static cl::opt<std::string> logPath("log",
+                                    cl::desc("Per-epoch figures as CSV"),
+                                    cl::cat(trainCategory));
+static cl::opt<std::string> plotPath("plot",
+                                     cl::desc("Loss and accuracy curves (SVG)"),
+                                     cl::cat(trainCategory));
+
 static cl::opt<bool> printIRAfterAll(
     "print-ir-after-all",
     cl::desc("Print the IR after every pass of the pipeline (stderr)"),
@@ -58,11 +112,45 @@ static cl::opt<bool> printIRAfterAll(
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &trainCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
-      "mha-run: compile an mha model with the JIT and run it forward\n");
+      "mha-run: compile an mha model with the JIT and run it forward, or "
+      "train it (--train)\n");
   mlir::mha::initializeNativeTarget();
+
+  if (train) {
+    mlir::mha::TrainingOptions options;
+    options.modelPath = modelPath;
+    if (epochs.getNumOccurrences())
+      options.epochs = epochs;
+    if (batchSize.getNumOccurrences())
+      options.batchSize = batchSize;
+    if (learningRate.getNumOccurrences())
+      options.learningRate = learningRate;
+    if (optimizer.getNumOccurrences())
+      options.optimizer = optimizer;
+    if (validationSplit.getNumOccurrences())
+      options.validationSplit = validationSplit;
+    if (samples.getNumOccurrences())
+      options.samples = samples;
+    if (seqLen.getNumOccurrences())
+      options.seqLen = seqLen;
+    options.seed = seed;
+    options.dataPath = data;
+    options.labelsPath = labels;
+    options.valDataPath = valData;
+    options.valLabelsPath = valLabels;
+    options.savePath = savePath;
+    options.checkpointEvery = checkpointEvery;
+    options.resumePath = resume;
+    options.paramsPath = paramsPath;
+    options.logPath = logPath;
+    options.plotPath = plotPath;
+    options.compile.vectorize = !noVectorize;
+    options.compile.printIRAfterAll = printIRAfterAll;
+    return mlir::mha::runTraining(options);
+  }
 
   mlir::mha::InferenceOptions options;
   options.modelPath = modelPath;

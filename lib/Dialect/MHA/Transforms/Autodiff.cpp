@@ -14,6 +14,7 @@
 
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Dialect/MHA/Transforms/Transforms.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -44,14 +45,15 @@ Value zerosOf(OpBuilder &b, Location loc, RankedTensorType type) {
       DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), 0.0)));
 }
 
-/// Builds the gradient function of `forward`; returns null after emitting a
-/// diagnostic when it cannot.
-func::FuncOp differentiate(func::FuncOp forward, ArrayRef<ParamOp> params,
-                           bool wrtInputs) {
+} // namespace
+
+FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
+                                                   ArrayRef<ParamOp> params,
+                                                   bool wrtInputs) {
   MLIRContext *ctx = forward.getContext();
   if (!forward.getBody().hasOneBlock()) {
     forward.emitOpError("mha-autodiff needs a single-block function");
-    return nullptr;
+    return failure();
   }
   WalkResult calls = forward.walk([](func::CallOp call) {
     call.emitOpError("mha-autodiff cannot differentiate through calls; run "
@@ -59,7 +61,7 @@ func::FuncOp differentiate(func::FuncOp forward, ArrayRef<ParamOp> params,
     return WalkResult::interrupt();
   });
   if (calls.wasInterrupted())
-    return nullptr;
+    return failure();
 
   auto grad = cast<func::FuncOp>(forward->clone());
   grad.setSymName((forward.getSymName() + "_grad").str());
@@ -123,14 +125,14 @@ func::FuncOp differentiate(func::FuncOp forward, ArrayRef<ParamOp> params,
       op->emitOpError("has no gradient rule (needed by mha-autodiff for @")
           << forward.getSymName() << ")";
       grad.erase();
-      return nullptr;
+      return failure();
     }
     // A result that does not influence the loss contributes nothing; rules
     // of single-result ops never see a null gradient.
     SmallVector<Value> operandGrads;
     if (failed(rule.buildGradients(builder, resultGrads, operandGrads))) {
       grad.erase();
-      return nullptr;
+      return failure();
     }
     for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads))
       if (g)
@@ -167,6 +169,7 @@ func::FuncOp differentiate(func::FuncOp forward, ArrayRef<ParamOp> params,
   return grad;
 }
 
+namespace {
 struct MHAAutodiffPass final
     : mha::impl::MHAAutodiffPassBase<MHAAutodiffPass> {
   using Base::Base;
@@ -195,7 +198,7 @@ struct MHAAutodiffPass final
       }
     }
     for (func::FuncOp func : targets)
-      if (!differentiate(func, params, wrtInputs))
+      if (failed(buildGradientFunction(func, params, wrtInputs)))
         return signalPassFailure();
   }
 };

@@ -765,4 +765,44 @@ def MHA_CrossEntropyGradOp : MHA_Op<"cross_entropy_grad", [Pure,
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Training
+//===----------------------------------------------------------------------===//
+
+def MHA_OptimizerUpdateOp : MHA_Op<"optimizer_update", [Pure,
+    AllTypesMatch<["param", "grad", "first_moment", "second_moment",
+                   "new_param", "new_first_moment", "new_second_moment"]>]> {
+  let summary = "One optimizer step on a parameter and its optimizer state";
+  let description = [{
+    With learning rate η, step t (1 for the first update, a rank-0 f32
+    tensor), gradient g and the optimizer's hyper-parameters:
+
+    * `sgd`: g' = g + λ p; m' = μ m + g'; p' = p - η m' (v is passed through).
+    * `adam`: g' = g + λ p (L2); m' = β1 m + (1 - β1) g';
+      v' = β2 v + (1 - β2) g'²; p' = p - η m̂ / (√v̂ + ε) with
+      m̂ = m' / (1 - β1ᵗ), v̂ = v' / (1 - β2ᵗ).
+    * `adamw`: as adam without λ in g', and p' = p - η (m̂ / (√v̂ + ε) + λ p)
+      (decoupled weight decay).
+
+    Defaults as in `#mha.optimizer`: μ = 0, β1 = 0.9, β2 = 0.999, ε = 1e-7,
+    λ = 0 (0.01 for adamw).
+
+    ```mlir
+    %p2, %m2, %v2 = mha.optimizer_update %p, %g, %m, %v, %t <adam, learning_rate = 0.001>
+        : tensor<16x512xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$param, MHA_FloatTensor:$grad,
+                       MHA_FloatTensor:$first_moment,
+                       MHA_FloatTensor:$second_moment,
+                       0DTensorOf<[F32]>:$step, MHA_OptimizerAttr:$optimizer);
+  let results = (outs MHA_FloatTensor:$new_param,
+                      MHA_FloatTensor:$new_first_moment,
+                      MHA_FloatTensor:$new_second_moment);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $first_moment `,` $second_moment `,` $step $optimizer
+    attr-dict `:` type($param) `,` type($step)
+  }];
+}
+
 #endif // MHA_DIALECT_MHA_IR_MHAOPS_TD

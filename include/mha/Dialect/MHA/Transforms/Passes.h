@@ -11,6 +11,7 @@
 #ifndef MHA_DIALECT_MHA_TRANSFORMS_PASSES_H
 #define MHA_DIALECT_MHA_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 

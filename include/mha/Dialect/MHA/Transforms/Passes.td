@@ -104,4 +104,29 @@ def MHAAutodiffPass : Pass<"mha-autodiff", "::mlir::ModuleOp"> {
   ];
 }
 
+def MHABuildTrainStepPass
+    : Pass<"mha-build-train-step", "::mlir::ModuleOp"> {
+  let summary = "Generate the training step and evaluation functions from mha.training";
+  let description = [{
+    From the module's `mha.training` (model, loss, optimizer) builds:
+
+    * `@__mha_loss(inputs..., labels) -> loss`: the model's body followed by
+      the loss (labels have the model output's type, or i64 class indices
+      without the class dimension for `cross_entropy`);
+    * `@__mha_eval(inputs..., labels) -> (loss, predictions)`;
+    * `@__mha_train_step(inputs..., labels, step, m..., v...) ->
+      (loss, predictions, new parameters..., new m..., new v...)`: the loss,
+      its gradients (`mha-autodiff`) and one `mha.optimizer_update` per
+      parameter; `step` is the 1-based update count (rank-0 f32) and m, v
+      the optimizer state, one of each per parameter in declaration order.
+
+    One compiled function does forward, backward and update. Drivers apply
+    command-line overrides by editing `mha.training` before this pass.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+  ];
+}
+
 #endif // MHA_DIALECT_MHA_TRANSFORMS_PASSES_TD

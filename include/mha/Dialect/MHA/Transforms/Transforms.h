@@ -12,8 +12,13 @@
 #ifndef MHA_DIALECT_MHA_TRANSFORMS_TRANSFORMS_H
 #define MHA_DIALECT_MHA_TRANSFORMS_TRANSFORMS_H
 
+#include "mlir/Support/LLVM.h"
+
 namespace mlir {
 class RewritePatternSet;
+namespace func {
+class FuncOp;
+} // namespace func
 
 namespace mha {
 
@@ -27,6 +32,17 @@ void populateMHAFuseAttentionPatterns(RewritePatternSet &patterns);
 /// `apply_mask` (with a mask or `causal`), `softmax` and `matmul`. It always
 /// applies.
 void populateMHADecomposeAttentionPatterns(RewritePatternSet &patterns);
+
+class ParamOp;
+
+/// Builds `@<name>_grad` next to `loss`, a single-block function returning
+/// one rank-0 float tensor: it returns the loss, then its gradient with
+/// respect to each of `params` (zeros where unused), then, with
+/// `wrtInputs`, with respect to each float argument. Emits a diagnostic and
+/// returns failure for calls or ops without a gradient rule.
+FailureOr<func::FuncOp> buildGradientFunction(func::FuncOp loss,
+                                              ArrayRef<ParamOp> params,
+                                              bool wrtInputs);
 
 } // namespace mha
 } // namespace mlir

@@ -1,0 +1,69 @@
+//===- Dataset.h - Training data --------------------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the training data the runner feeds to a model: the
+// built-in synthetic sequence-classification task and .npy files, with their
+// validation and batching.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_RUNNER_DATASET_H
+#define MHA_RUNNER_DATASET_H
+
+#include "mha/Runtime/HostTensor.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace mlir {
+namespace mha {
+
+/// Examples along the first dimension of `inputs` and `labels`.
+struct Dataset {
+  HostTensor inputs;
+  HostTensor labels;
+  int64_t size() const { return inputs.shape.empty() ? 0 : inputs.shape[0]; }
+};
+
+/// Feature width of the synthetic task's tokens: an 8-token one-hot followed
+/// by an 8-value sinusoidal position code.
+constexpr int64_t kSyntheticFeatures = 16;
+
+/// The "first equals last" task: `samples` sequences of `seqLen` random
+/// tokens out of 8, each labeled 1 when its first and last tokens are equal
+/// (half of them, by construction), else 0. Positions matter: a model that
+/// only sees which tokens occur (a bag of tokens) cannot tell the classes
+/// apart, while attention can compare the two ends. Inputs are
+/// [samples, seqLen, 16] f32, labels [samples, 1] f32; deterministic in
+/// `seed` on every platform.
+Dataset makeFirstEqualsLastDataset(int64_t samples, int64_t seqLen,
+                                   uint64_t seed);
+
+/// Checks that `data` is usable: finite inputs, as many labels as examples,
+/// labels in {0, 1} when `binary`, and integer labels in [0, classes) when
+/// `classes` > 0. Messages name `source` and the first bad example.
+llvm::Error validateDataset(const Dataset &data, bool binary, int64_t classes,
+                            llvm::StringRef source);
+
+/// Splits off the last `fraction` of `data` (after a seeded shuffle) as the
+/// validation set.
+std::pair<Dataset, Dataset> splitDataset(const Dataset &data, double fraction,
+                                         uint64_t seed);
+
+/// Rows `indices` of `tensor` (along the first dimension).
+HostTensor gatherRows(const HostTensor &tensor,
+                      llvm::ArrayRef<int64_t> indices);
+
+/// A permutation of [0, n) drawn from `seed` (Fisher-Yates with our own
+/// bounded draws, so it is the same on every platform).
+std::vector<int64_t> permutation(int64_t n, uint64_t seed);
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_RUNNER_DATASET_H

@@ -1,0 +1,77 @@
+//===- Training.h - mha-run's training mode ---------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the training driver behind `mha-run MODEL.mlir --train`
+// and the per-epoch report writers (CSV log, SVG plot).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_RUNNER_TRAINING_H
+#define MHA_RUNNER_TRAINING_H
+
+#include "mha/Runner/JitModule.h"
+
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+namespace mha {
+
+/// What `mha-run --train` does. Unset optionals take the model file's
+/// mha.training values.
+struct TrainingOptions {
+  std::string modelPath;
+  std::optional<int64_t> epochs, batchSize;
+  std::optional<double> learningRate;
+  /// "sgd", "adam" or "adamw".
+  std::optional<std::string> optimizer;
+  uint64_t seed = 0;
+  /// .npy training data; empty uses the model's dataset.
+  std::string dataPath, labelsPath;
+  std::string valDataPath, valLabelsPath;
+  std::optional<double> validationSplit;
+  /// Synthetic dataset sizes.
+  std::optional<int64_t> samples, seqLen;
+  /// Where the trained parameters go (safetensors, atomic).
+  std::string savePath = "trained.safetensors";
+  /// Also checkpoint every N epochs (0: only at the end).
+  int64_t checkpointEvery = 0;
+  /// Checkpoint to continue from.
+  std::string resumePath;
+  /// Initial parameters (safetensors) instead of the initializers.
+  std::string paramsPath;
+  std::string logPath, plotPath;
+  CompileOptions compile;
+};
+
+/// Trains the model. Progress goes to stderr (a bar on a terminal) and one
+/// line per epoch to stdout. Failures print "mha-run: error: ..." and return
+/// a nonzero code; nothing already saved is overwritten with bad values.
+int runTraining(const TrainingOptions &options);
+
+/// The figures of one epoch; NaN where a metric does not apply.
+struct EpochRecord {
+  int64_t epoch = 0;
+  double loss = 0, accuracy = 0, valLoss = 0, valAccuracy = 0, seconds = 0;
+};
+
+/// Writes `records` as CSV (atomically).
+llvm::Error writeTrainingLog(llvm::StringRef path,
+                             llvm::ArrayRef<EpochRecord> records);
+
+/// Draws training and validation loss and accuracy per epoch as a standalone
+/// SVG (atomically).
+llvm::Error writeTrainingPlot(llvm::StringRef path,
+                              llvm::ArrayRef<EpochRecord> records,
+                              llvm::StringRef title);
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_RUNNER_TRAINING_H

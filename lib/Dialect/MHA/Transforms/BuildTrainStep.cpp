@@ -1,0 +1,174 @@
+//===- BuildTrainStep.cpp - Training step from mha.training ---------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements mha-build-train-step: the loss, evaluation and
+// training-step functions a driver calls to train the module's model as its
+// mha.training configuration says.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+#include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Dialect/MHA/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir {
+namespace mha {
+#define GEN_PASS_DEF_MHABUILDTRAINSTEPPASS
+#include "mha/Dialect/MHA/Transforms/Passes.h.inc"
+} // namespace mha
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+/// The labels' type for `loss` on predictions of type `pred`.
+RankedTensorType labelType(LossKind loss, RankedTensorType pred) {
+  if (loss != LossKind::CrossEntropy)
+    return pred;
+  return RankedTensorType::get(pred.getShape().drop_back(),
+                               IntegerType::get(pred.getContext(), 64));
+}
+
+/// Builds `@name(model inputs..., labels) -> (loss, predictions)` by cloning
+/// the model's body and appending the loss.
+func::FuncOp buildLossFunction(OpBuilder &b, func::FuncOp model,
+                               LossKind loss, StringRef name) {
+  Location loc = model.getLoc();
+  auto pred = cast<RankedTensorType>(model.getResultTypes()[0]);
+  SmallVector<Type> inputs(model.getArgumentTypes());
+  inputs.push_back(labelType(loss, pred));
+  auto func = func::FuncOp::create(
+      b, loc, name,
+      b.getFunctionType(inputs, {RankedTensorType::get({}, pred.getElementType()),
+                                 pred}));
+  Block *body = func.addEntryBlock();
+  IRMapping mapping;
+  for (auto [from, to] : llvm::zip(model.getArguments(), body->getArguments()))
+    mapping.map(from, to);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(body);
+  Block &modelBody = model.getBody().front();
+  for (Operation &op : modelBody.without_terminator())
+    b.clone(op, mapping);
+  Value prediction =
+      mapping.lookup(modelBody.getTerminator()->getOperand(0));
+  Value labels = body->getArguments().back();
+  Value value;
+  switch (loss) {
+  case LossKind::BCE:
+    value = BCELossOp::create(b, loc, prediction, labels, UnitAttr());
+    break;
+  case LossKind::BCEWithLogits:
+    value = BCELossOp::create(b, loc, prediction, labels, b.getUnitAttr());
+    break;
+  case LossKind::MSE:
+    value = MSELossOp::create(b, loc, prediction, labels);
+    break;
+  case LossKind::CrossEntropy:
+    value = CrossEntropyOp::create(b, loc, prediction, labels);
+    break;
+  }
+  func::ReturnOp::create(b, loc, ValueRange{value, prediction});
+  return func;
+}
+
+struct MHABuildTrainStepPass final
+    : mha::impl::MHABuildTrainStepPassBase<MHABuildTrainStepPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto configs = module.getOps<TrainingOp>();
+    if (configs.empty()) {
+      module.emitError("mha-build-train-step: the module has no mha.training");
+      return signalPassFailure();
+    }
+    TrainingOp config = *configs.begin();
+    auto model = module.lookupSymbol<func::FuncOp>(config.getModel());
+    if (!model || model.isExternal() || !model.getBody().hasOneBlock() ||
+        model.getNumResults() != 1) {
+      config.emitOpError("'model' must be a single-block function with one "
+                         "result");
+      return signalPassFailure();
+    }
+    SmallVector<ParamOp> params(module.getOps<ParamOp>());
+    OpBuilder b(&getContext());
+    b.setInsertionPointToEnd(module.getBody());
+    Location loc = config.getLoc();
+
+    // Evaluation: loss and predictions.
+    func::FuncOp eval =
+        buildLossFunction(b, model, config.getLoss(), "__mha_eval");
+    // The loss alone, differentiated.
+    func::FuncOp loss =
+        buildLossFunction(b, model, config.getLoss(), "__mha_loss");
+    auto lossRet = cast<func::ReturnOp>(loss.getBody().front().getTerminator());
+    Value predInLoss = lossRet.getOperand(1);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(lossRet);
+      func::ReturnOp::create(b, loc, lossRet.getOperand(0));
+      lossRet.erase();
+    }
+    loss.setFunctionType(b.getFunctionType(
+        loss.getArgumentTypes(), {loss.getResultTypes()[0]}));
+    (void)predInLoss;
+    FailureOr<func::FuncOp> grad =
+        buildGradientFunction(loss, params, /*wrtInputs=*/false);
+    if (failed(grad))
+      return signalPassFailure();
+
+    // The training step: the gradient function, then the updates.
+    func::FuncOp step = grad->clone();
+    step.setSymName("__mha_train_step");
+    step->removeAttr("mha.gradient_of");
+    b.insert(step);
+    Block &body = step.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    // The loss op's first operand is the predictions.
+    Operation *lossOp = ret.getOperand(0).getDefiningOp();
+    Value prediction = lossOp->getOperand(0);
+    Type stepType = RankedTensorType::get({}, b.getF32Type());
+    unsigned numInputs = step.getNumArguments();
+    SmallVector<Type> extra = {stepType};
+    for (int moment = 0; moment < 2; ++moment)
+      for (ParamOp p : params)
+        extra.push_back(p.getType());
+    SmallVector<Location> locs(extra.size(), loc);
+    for (auto [i, type] : llvm::enumerate(extra))
+      body.addArgument(type, locs[i]);
+    Value stepArg = body.getArgument(numInputs);
+    b.setInsertionPoint(ret);
+    SmallVector<Value> newParams, newM, newV;
+    for (auto [i, param] : llvm::enumerate(params)) {
+      Value value = GetParamOp::create(b, loc, param.getType(),
+                                       param.getSymNameAttr().getValue());
+      Value m = body.getArgument(numInputs + 1 + i);
+      Value v = body.getArgument(numInputs + 1 + params.size() + i);
+      auto update = OptimizerUpdateOp::create(
+          b, loc, value, ret.getOperand(1 + i), m, v, stepArg,
+          config.getOptimizer());
+      newParams.push_back(update.getNewParam());
+      newM.push_back(update.getNewFirstMoment());
+      newV.push_back(update.getNewSecondMoment());
+    }
+    SmallVector<Value> results = {ret.getOperand(0), prediction};
+    results.append(newParams);
+    results.append(newM);
+    results.append(newV);
+    func::ReturnOp::create(b, loc, results);
+    ret.erase();
+    step.setFunctionType(b.getFunctionType(
+        body.getArgumentTypes(), ValueRange(results).getTypes()));
+    grad->erase();
+    (void)eval;
+  }
+};
+} // namespace

@@ -1,0 +1,143 @@
+//===- Dataset.cpp - Training data ----------------------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements the synthetic task, data validation, splitting and
+// batching.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Runner/Dataset.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+/// Uniform integer in [0, bound) from a 64-bit engine, by rejection.
+uint64_t below(std::mt19937_64 &rng, uint64_t bound) {
+  uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  uint64_t x;
+  do
+    x = rng();
+  while (x >= limit);
+  return x % bound;
+}
+
+llvm::Error dataError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+} // namespace
+
+std::vector<int64_t> mha::permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(n);
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = i;
+  std::mt19937_64 rng(seed);
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(p[i], p[below(rng, uint64_t(i) + 1)]);
+  return p;
+}
+
+Dataset mha::makeFirstEqualsLastDataset(int64_t samples, int64_t seqLen,
+                                        uint64_t seed) {
+  constexpr int64_t tokens = 8;
+  Dataset data;
+  data.inputs = HostTensor(DType::F32, {samples, seqLen, kSyntheticFeatures});
+  data.labels = HostTensor(DType::F32, {samples, 1});
+  std::mt19937_64 rng(seed ^ 0x5eedda7a5e7ull);
+  float *x = data.inputs.f32();
+  for (int64_t s = 0; s < samples; ++s) {
+    std::vector<int64_t> seq(seqLen);
+    for (int64_t &t : seq)
+      t = int64_t(below(rng, tokens));
+    bool same = below(rng, 2) == 1;
+    if (seqLen > 1) {
+      if (same)
+        seq.back() = seq.front();
+      else if (seq.back() == seq.front())
+        seq.back() = (seq.front() + 1 + int64_t(below(rng, tokens - 1))) % tokens;
+    }
+    data.labels.f32()[s] = (seqLen == 1 || same) ? 1.0f : 0.0f;
+    for (int64_t p = 0; p < seqLen; ++p) {
+      float *f = x + (s * seqLen + p) * kSyntheticFeatures;
+      f[seq[p]] = 1.0f;
+      // Sinusoidal position code at 4 frequencies.
+      for (int64_t i = 0; i < 4; ++i) {
+        double angle = double(p) / std::pow(16.0, double(i) / 4.0);
+        f[tokens + 2 * i] = float(std::sin(angle));
+        f[tokens + 2 * i + 1] = float(std::cos(angle));
+      }
+    }
+  }
+  return data;
+}
+
+llvm::Error mha::validateDataset(const Dataset &data, bool binary,
+                                 int64_t classes, llvm::StringRef source) {
+  if (data.inputs.shape.empty() || data.labels.shape.empty())
+    return dataError(source + ": inputs and labels need an example dimension");
+  if (data.labels.shape[0] != data.inputs.shape[0])
+    return dataError(llvm::formatv("{0}: {1} examples but {2} labels", source,
+                                   data.inputs.shape[0],
+                                   data.labels.shape[0]));
+  int64_t n = data.inputs.numElements();
+  int64_t perExample = data.size() ? n / data.size() : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = data.inputs.getAsDouble(i);
+    if (!std::isfinite(v))
+      return dataError(llvm::formatv("{0}: input of example {1} is {2} (data "
+                                     "must be finite)",
+                                     source, i / perExample, v));
+  }
+  int64_t m = data.labels.numElements();
+  int64_t perLabel = data.size() ? m / data.size() : 0;
+  for (int64_t i = 0; i < m; ++i) {
+    double v = data.labels.getAsDouble(i);
+    if (!std::isfinite(v))
+      return dataError(llvm::formatv("{0}: label of example {1} is {2}",
+                                     source, i / perLabel, v));
+    if (binary && v != 0.0 && v != 1.0)
+      return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
+                                     "binary cross-entropy needs labels in "
+                                     "{{0, 1}",
+                                     source, i / perLabel, v));
+    if (classes > 0 && (v < 0 || v >= double(classes) || v != std::floor(v)))
+      return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
+                                     "expected a class index in [0, {3})",
+                                     source, i / perLabel, v, classes));
+  }
+  return llvm::Error::success();
+}
+
+HostTensor mha::gatherRows(const HostTensor &tensor,
+                           llvm::ArrayRef<int64_t> indices) {
+  std::vector<int64_t> shape = tensor.shape;
+  int64_t rows = shape[0];
+  shape[0] = int64_t(indices.size());
+  HostTensor out(tensor.dtype, shape);
+  size_t rowBytes = rows ? tensor.data.size() / size_t(rows) : 0;
+  for (size_t i = 0; i < indices.size(); ++i)
+    std::memcpy(out.data.data() + i * rowBytes,
+                tensor.data.data() + size_t(indices[i]) * rowBytes, rowBytes);
+  return out;
+}
+
+std::pair<Dataset, Dataset> mha::splitDataset(const Dataset &data,
+                                              double fraction, uint64_t seed) {
+  std::vector<int64_t> order = permutation(data.size(), seed ^ 0x59117ull);
+  int64_t validation = int64_t(std::floor(double(data.size()) * fraction));
+  std::vector<int64_t> train(order.begin(), order.end() - validation);
+  std::vector<int64_t> val(order.end() - validation, order.end());
+  Dataset a{gatherRows(data.inputs, train), gatherRows(data.labels, train)};
+  Dataset b{gatherRows(data.inputs, val), gatherRows(data.labels, val)};
+  return {std::move(a), std::move(b)};
+}

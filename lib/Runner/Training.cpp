@@ -1,0 +1,568 @@
+//===- Training.cpp - mha-run's training mode -----------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements runTraining: it applies command-line overrides to the
+// model's mha.training, builds and JIT-compiles the training step
+// (mha-build-train-step + mha-lower-to-cpu), and runs epochs of seeded,
+// shuffled mini-batches with validation, progress, checkpoints, resumption,
+// a CSV log and an SVG plot.
+//
+// Reproducibility: batch order depends only on (seed, epoch) and the update
+// count is saved with the optimizer state, so a run interrupted after epoch k
+// and resumed from its checkpoint ends with the same parameters as one that
+// was not interrupted.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Runner/Training.h"
+#include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Runner/Dataset.h"
+#include "mha/Runner/Model.h"
+#include "mha/Runner/Registration.h"
+#include "mha/Runtime/Npy.h"
+#include "mha/Runtime/Safetensors.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+
+#include <chrono>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
+  return 1;
+}
+int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
+
+constexpr llvm::StringLiteral kFirstMoment = "__opt.m.";
+constexpr llvm::StringLiteral kSecondMoment = "__opt.v.";
+
+/// Everything a checkpoint holds.
+struct TrainState {
+  TensorMap params, m, v;
+  int64_t epoch = 0; // completed epochs
+  int64_t step = 0;  // completed updates
+};
+
+llvm::Error saveCheckpoint(llvm::StringRef path, const TrainState &state,
+                           const std::vector<ParamInfo> &params,
+                           uint64_t seed) {
+  TensorMap all = state.params;
+  for (const ParamInfo &p : params) {
+    all[(kFirstMoment + p.name).str()] = state.m.at(p.name);
+    all[(kSecondMoment + p.name).str()] = state.v.at(p.name);
+  }
+  return writeSafetensors(path, all,
+                          {{"epoch", std::to_string(state.epoch)},
+                           {"step", std::to_string(state.step)},
+                           {"seed", std::to_string(seed)},
+                           {"format", "mha-checkpoint-1"}});
+}
+
+/// Reads a checkpoint written by saveCheckpoint, checking it against the
+/// model's parameters.
+llvm::Expected<TrainState> loadCheckpoint(llvm::StringRef path,
+                                          const std::vector<ParamInfo> &params) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
+  if (!buffer)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (path + ": cannot read: " +
+                                    buffer.getError().message())
+                                       .str());
+  llvm::StringRef bytes = (*buffer)->getBuffer();
+  auto tensors = parseSafetensors(bytes, path);
+  if (!tensors)
+    return tensors.takeError();
+  TrainState state;
+  for (auto &[name, tensor] : *tensors) {
+    llvm::StringRef n(name);
+    if (n.consume_front(kFirstMoment))
+      state.m[n.str()] = tensor;
+    else if (n.consume_front(kSecondMoment))
+      state.v[n.str()] = tensor;
+    else
+      state.params[name] = tensor;
+  }
+  if (llvm::Error err = checkParams(params, state.params, path))
+    return std::move(err);
+  for (const ParamInfo &p : params)
+    if (!state.m.count(p.name) || !state.v.count(p.name) ||
+        state.m[p.name].shape != state.params[p.name].shape ||
+        state.v[p.name].shape != state.params[p.name].shape)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          (path + ": not a training checkpoint: the optimizer state of '" +
+           p.name + "' is missing or has the wrong shape")
+              .str());
+  // The step and epoch are in the JSON metadata.
+  uint64_t headerLen = 0;
+  for (int i = 0; i < 8; ++i)
+    headerLen |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  auto header = llvm::json::parse(bytes.substr(8, headerLen));
+  const llvm::json::Object *meta =
+      header && header->getAsObject()
+          ? header->getAsObject()->getObject("__metadata__")
+          : nullptr;
+  if (!header)
+    llvm::consumeError(header.takeError());
+  if (!meta || !meta->getString("epoch") || !meta->getString("step") ||
+      meta->getString("epoch")->getAsInteger(10, state.epoch) ||
+      meta->getString("step")->getAsInteger(10, state.step))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        (path + ": not a training checkpoint (no epoch/step metadata); use "
+                "--params to start from these parameters")
+            .str());
+  return state;
+}
+
+/// Metric helpers on predictions and labels of one batch.
+struct Metrics {
+  double lossSum = 0, correct = 0, absError = 0;
+  int64_t examples = 0, labelCount = 0;
+
+  void add(LossKind loss, double batchLoss, const HostTensor &pred,
+           const HostTensor &labels) {
+    int64_t n = labels.shape.empty() ? 1 : labels.shape[0];
+    lossSum += batchLoss * double(n);
+    examples += n;
+    if (loss == LossKind::CrossEntropy) {
+      int64_t classes = pred.shape.back();
+      for (int64_t r = 0; r < labels.numElements(); ++r) {
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; ++c)
+          if (pred.getAsDouble(r * classes + c) >
+              pred.getAsDouble(r * classes + best))
+            best = c;
+        correct += best == int64_t(labels.getAsDouble(r));
+      }
+      labelCount += labels.numElements();
+      return;
+    }
+    double threshold = loss == LossKind::BCEWithLogits ? 0.0 : 0.5;
+    for (int64_t i = 0; i < labels.numElements(); ++i) {
+      double p = pred.getAsDouble(i), y = labels.getAsDouble(i);
+      correct += (p >= threshold) == (y >= 0.5);
+      absError += std::fabs(p - y);
+    }
+    labelCount += labels.numElements();
+  }
+  double meanLoss() const { return examples ? lossSum / double(examples) : NAN; }
+  double accuracy() const {
+    return labelCount ? correct / double(labelCount) : NAN;
+  }
+};
+
+/// A one-line progress bar on a terminal.
+void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total,
+                  double loss) {
+  constexpr int width = 30;
+  int filled = total ? int(width * done / total) : width;
+  llvm::errs() << llvm::format("\r\x1b[Kepoch %lld/%lld [", (long long)epoch,
+                               (long long)epochs)
+               << std::string(filled, '#') << std::string(width - filled, '.')
+               << llvm::format("] %lld/%lld loss %.4f", (long long)done,
+                               (long long)total, loss);
+}
+} // namespace
+
+int mha::runTraining(const TrainingOptions &options) {
+  DialectRegistry registry;
+  registerRunnerDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  std::unique_ptr<Model> model =
+      Model::load(options.modelPath, context, sourceMgr);
+  if (!model)
+    return 1;
+  TrainingOp config = model->getTraining();
+  if (!config)
+    return fail(options.modelPath +
+                ": no mha.training in the model; --train needs one (see "
+                "docs/Training.md)");
+
+  // Command-line overrides edit the configuration before compilation.
+  Builder b(&context);
+  if (options.epochs) {
+    if (*options.epochs <= 0)
+      return fail("--epochs must be positive");
+    config.setEpochsAttr(b.getI64IntegerAttr(*options.epochs));
+  }
+  if (options.batchSize) {
+    if (*options.batchSize <= 0)
+      return fail("--batch-size must be positive");
+    config.setBatchSizeAttr(b.getI64IntegerAttr(*options.batchSize));
+  }
+  OptimizerAttr opt = config.getOptimizer();
+  if (options.optimizer || options.learningRate) {
+    OptimizerKind kind = opt.getKind();
+    if (options.optimizer) {
+      auto parsed = symbolizeOptimizerKind(*options.optimizer);
+      if (!parsed)
+        return fail("--optimizer '" + *options.optimizer +
+                    "' is unknown; expected sgd, adam or adamw");
+      kind = *parsed;
+    }
+    double lr = options.learningRate ? *options.learningRate
+                                     : opt.getLearningRate().getValueAsDouble();
+    if (!(lr > 0))
+      return fail("--learning-rate must be positive");
+    bool keepHyper = kind == opt.getKind();
+    auto emit = [&]() {
+      return emitError(config.getLoc());
+    };
+    opt = OptimizerAttr::getChecked(
+        emit, &context, kind, b.getF64FloatAttr(lr),
+        keepHyper ? opt.getMomentum() : FloatAttr(),
+        keepHyper ? opt.getBeta1() : FloatAttr(),
+        keepHyper ? opt.getBeta2() : FloatAttr(),
+        keepHyper ? opt.getEpsilon() : FloatAttr(),
+        keepHyper ? opt.getWeightDecay() : FloatAttr());
+    if (!opt)
+      return 1;
+    config.setOptimizerAttr(opt);
+  }
+  int64_t epochs = int64_t(config.getEpochsAttr().getInt());
+  int64_t batchSize = int64_t(config.getBatchSizeAttr().getInt());
+  LossKind lossKind = config.getLoss();
+
+  const FunctionInfo *modelFn = model->lookupFunction(config.getModel());
+  if (!modelFn || modelFn->argTypes.size() != 1)
+    return fail("@" + config.getModel() +
+                ": --train supports models with exactly one input (the "
+                "data); this one takes " +
+                std::to_string(modelFn ? modelFn->argTypes.size() : 0));
+  RankedTensorType inputType = modelFn->argTypes[0];
+  RankedTensorType predType = modelFn->resultTypes[0];
+
+  // Data: .npy files or the model's dataset.
+  DatasetAttr datasetAttr = config.getDatasetAttr();
+  Dataset train, validation;
+  std::string source;
+  double split = options.validationSplit
+                     ? *options.validationSplit
+                     : (datasetAttr && datasetAttr.getValidationSplit()
+                            ? datasetAttr.getValidationSplit().getValueAsDouble()
+                            : 0.2);
+  if (!(split >= 0 && split < 1))
+    return fail("--validation-split must lie in [0, 1)");
+  auto loadPair = [&](const std::string &dataPath,
+                      const std::string &labelsPath) -> llvm::Expected<Dataset> {
+    auto x = readNpy(dataPath);
+    if (!x)
+      return x.takeError();
+    auto y = readNpy(labelsPath);
+    if (!y)
+      return y.takeError();
+    return Dataset{std::move(*x), std::move(*y)};
+  };
+  std::string modelDir =
+      llvm::sys::path::parent_path(options.modelPath).str();
+  auto resolve = [&](llvm::StringRef file) {
+    llvm::SmallString<256> path(file);
+    if (!llvm::sys::path::is_absolute(path) && !modelDir.empty()) {
+      path = modelDir;
+      llvm::sys::path::append(path, file);
+    }
+    return std::string(path);
+  };
+  Dataset all;
+  if (!options.dataPath.empty() || !options.labelsPath.empty()) {
+    if (options.dataPath.empty() || options.labelsPath.empty())
+      return fail("--data and --labels go together");
+    auto loaded = loadPair(options.dataPath, options.labelsPath);
+    if (!loaded)
+      return fail(loaded.takeError());
+    all = std::move(*loaded);
+    source = options.dataPath;
+  } else if (datasetAttr && datasetAttr.getKind() == DatasetKind::Npy) {
+    auto loaded = loadPair(resolve(datasetAttr.getData().getValue()),
+                           resolve(datasetAttr.getLabels().getValue()));
+    if (!loaded)
+      return fail(loaded.takeError());
+    all = std::move(*loaded);
+    source = resolve(datasetAttr.getData().getValue());
+  } else {
+    int64_t samples = options.samples
+                          ? *options.samples
+                          : (datasetAttr && datasetAttr.getSamples()
+                                 ? *datasetAttr.getSamples()
+                                 : 2048);
+    int64_t seqLen = options.seqLen ? *options.seqLen
+                                    : (datasetAttr && datasetAttr.getSeqLen()
+                                           ? *datasetAttr.getSeqLen()
+                                           : 16);
+    uint64_t dataSeed = datasetAttr && datasetAttr.getSeed()
+                            ? uint64_t(*datasetAttr.getSeed())
+                            : 0;
+    if (samples <= 0 || seqLen <= 0)
+      return fail("--samples and --seq-len must be positive");
+    if (inputType.getRank() != 3 ||
+        (!inputType.isDynamicDim(2) &&
+         inputType.getDimSize(2) != kSyntheticFeatures) ||
+        lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
+      return fail(llvm::formatv(
+          "the synthetic dataset makes [batch, seq, {0}] sequences with "
+          "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
+          kSyntheticFeatures, modelFn->name, inputType, stringifyLossKind(lossKind)));
+    all = makeFirstEqualsLastDataset(samples, seqLen, dataSeed);
+    source = llvm::formatv("synthetic first-equals-last task ({0} sequences "
+                           "of {1} tokens)",
+                           samples, seqLen)
+                 .str();
+  }
+  // Labels the loss can use.
+  bool binary = lossKind == LossKind::BCE || lossKind == LossKind::BCEWithLogits;
+  int64_t classes =
+      lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
+  if (lossKind == LossKind::CrossEntropy && all.labels.dtype != DType::I64) {
+    HostTensor converted(DType::I64, all.labels.shape);
+    for (int64_t i = 0; i < converted.numElements(); ++i)
+      converted.setFromDouble(i, all.labels.getAsDouble(i));
+    all.labels = std::move(converted);
+  }
+  if (llvm::Error err = validateDataset(all, binary, classes, source))
+    return fail(std::move(err));
+  // Shapes against the model: inputs [N, ...] like the model input, labels
+  // like the predictions (or without the class dimension).
+  auto checkShapes = [&](const Dataset &d, llvm::StringRef what) -> llvm::Error {
+    std::vector<int64_t> want(predType.getShape().begin(),
+                              predType.getShape().end());
+    if (lossKind == LossKind::CrossEntropy)
+      want.pop_back();
+    bool inputOk = int64_t(d.inputs.shape.size()) == inputType.getRank() &&
+                   d.inputs.dtype == *dtypeOf(inputType.getElementType());
+    for (int64_t i = 1; inputOk && i < inputType.getRank(); ++i)
+      inputOk = inputType.isDynamicDim(i) ||
+                inputType.getDimSize(i) == d.inputs.shape[i];
+    bool labelOk = d.labels.shape.size() == want.size();
+    for (size_t i = 1; labelOk && i < want.size(); ++i)
+      labelOk = ShapedType::isDynamic(want[i]) || want[i] == d.labels.shape[i];
+    std::string expected;
+    llvm::raw_string_ostream os(expected);
+    os << inputType;
+    if (!inputOk)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          (what + ": the data is " + d.inputs.typeString() + "; @" +
+           modelFn->name + " takes " + expected)
+              .str());
+    if (!labelOk) {
+      std::string labels = "[N";
+      for (size_t i = 1; i < want.size(); ++i)
+        labels += ", " + (ShapedType::isDynamic(want[i])
+                              ? std::string("?")
+                              : std::to_string(want[i]));
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          (what + ": labels are " + d.labels.typeString() + "; the loss '" +
+           stringifyLossKind(lossKind) + "' expects shape " + labels + "]")
+              .str());
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error err = checkShapes(all, source))
+    return fail(std::move(err));
+  if (all.inputs.dtype != DType::F32 || (all.labels.dtype != DType::F32 &&
+                                         lossKind != LossKind::CrossEntropy))
+    return fail(source + ": training data and labels must be float32");
+  if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
+    if (options.valDataPath.empty() || options.valLabelsPath.empty())
+      return fail("--val-data and --val-labels go together");
+    auto loaded = loadPair(options.valDataPath, options.valLabelsPath);
+    if (!loaded)
+      return fail(loaded.takeError());
+    validation = std::move(*loaded);
+    if (llvm::Error err =
+            validateDataset(validation, binary, classes, options.valDataPath))
+      return fail(std::move(err));
+    if (llvm::Error err = checkShapes(validation, options.valDataPath))
+      return fail(std::move(err));
+    train = std::move(all);
+  } else {
+    std::tie(train, validation) = splitDataset(all, split, options.seed);
+  }
+  if (train.size() == 0)
+    return fail("no training examples left after the validation split");
+
+  // Parameters and optimizer state: resumed, loaded or initialized.
+  const std::vector<ParamInfo> &params = model->getParams();
+  TrainState state;
+  if (!options.resumePath.empty()) {
+    auto resumed = loadCheckpoint(options.resumePath, params);
+    if (!resumed)
+      return fail(resumed.takeError());
+    state = std::move(*resumed);
+  } else {
+    if (!options.paramsPath.empty()) {
+      auto loaded = readSafetensors(options.paramsPath);
+      if (!loaded)
+        return fail(loaded.takeError());
+      if (llvm::Error err = checkParams(params, *loaded, options.paramsPath))
+        return fail(std::move(err));
+      state.params = std::move(*loaded);
+    } else {
+      state.params = initializeParams(params, options.seed);
+    }
+    for (const ParamInfo &p : params) {
+      const HostTensor &t = state.params.at(p.name);
+      state.m[p.name] = HostTensor(t.dtype, t.shape);
+      state.v[p.name] = HostTensor(t.dtype, t.shape);
+    }
+  }
+
+  // Compile forward + backward + update.
+  PassManager pm(&context);
+  pm.addPass(createMHABuildTrainStepPass());
+  if (failed(pm.run(model->getModule())))
+    return 1;
+  auto start = std::chrono::steady_clock::now();
+  auto jit = JitModule::compile(model->getModule(), options.compile);
+  if (!jit)
+    return fail(jit.takeError());
+  llvm::errs() << llvm::formatv(
+      "compiled the training step in {0:f2} s; {1} training and {2} "
+      "validation examples from the {3}\n",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count(),
+      train.size(), validation.size(), source);
+
+  std::vector<EpochRecord> records;
+  bool terminal = llvm::errs().is_displayed();
+  std::string title =
+      llvm::formatv("{0}: {1}, {2}, lr {3}", llvm::sys::path::filename(options.modelPath),
+                    stringifyLossKind(lossKind), stringifyOptimizerKind(opt.getKind()),
+                    opt.getLearningRate().getValueAsDouble())
+          .str();
+  std::string lastCheckpoint;
+  for (int64_t epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
+    auto epochStart = std::chrono::steady_clock::now();
+    std::vector<int64_t> order =
+        permutation(train.size(), options.seed * 1000003ull + uint64_t(epoch));
+    Metrics trainMetrics;
+    int64_t batches = (train.size() + batchSize - 1) / batchSize;
+    for (int64_t bi = 0; bi < batches; ++bi) {
+      llvm::ArrayRef<int64_t> rows = llvm::ArrayRef(order).slice(
+          bi * batchSize,
+          std::min<int64_t>(batchSize, train.size() - bi * batchSize));
+      HostTensor x = gatherRows(train.inputs, rows);
+      HostTensor y = gatherRows(train.labels, rows);
+      HostTensor stepTensor(DType::F32, {});
+      stepTensor.setFromDouble(0, double(state.step + 1));
+      std::vector<const HostTensor *> args = {&x, &y, &stepTensor};
+      for (const ParamInfo &p : params)
+        args.push_back(&state.m.at(p.name));
+      for (const ParamInfo &p : params)
+        args.push_back(&state.v.at(p.name));
+      for (const ParamInfo &p : params)
+        args.push_back(&state.params.at(p.name));
+      auto out = (*jit)->call("__mha_train_step", args);
+      if (!out)
+        return fail(out.takeError());
+      double loss = (*out)[0].getAsDouble(0);
+      if (!std::isfinite(loss)) {
+        if (terminal)
+          llvm::errs() << "\n";
+        return fail(llvm::formatv(
+            "the loss became {0} at epoch {1}, step {2} (update {3}); "
+            "stopping. {4}",
+            loss, epoch, bi + 1, state.step + 1,
+            lastCheckpoint.empty()
+                ? std::string("Nothing was saved.")
+                : "The last good checkpoint, " + lastCheckpoint +
+                      ", is kept."));
+      }
+      trainMetrics.add(lossKind, loss, (*out)[1], y);
+      size_t n = params.size();
+      for (size_t i = 0; i < n; ++i) {
+        state.params[params[i].name] = std::move((*out)[2 + i]);
+        state.m[params[i].name] = std::move((*out)[2 + n + i]);
+        state.v[params[i].name] = std::move((*out)[2 + 2 * n + i]);
+      }
+      ++state.step;
+      if (terminal)
+        drawProgress(epoch, epochs, bi + 1, batches, trainMetrics.meanLoss());
+    }
+    // Validation.
+    Metrics valMetrics;
+    for (int64_t first = 0; first < validation.size(); first += batchSize) {
+      std::vector<int64_t> rows;
+      for (int64_t r = first;
+           r < std::min<int64_t>(validation.size(), first + batchSize); ++r)
+        rows.push_back(r);
+      HostTensor x = gatherRows(validation.inputs, rows);
+      HostTensor y = gatherRows(validation.labels, rows);
+      std::vector<const HostTensor *> args = {&x, &y};
+      for (const ParamInfo &p : params)
+        args.push_back(&state.params.at(p.name));
+      auto out = (*jit)->call("__mha_eval", args);
+      if (!out)
+        return fail(out.takeError());
+      valMetrics.add(lossKind, (*out)[0].getAsDouble(0), (*out)[1], y);
+    }
+    state.epoch = epoch;
+    EpochRecord record;
+    record.epoch = epoch;
+    record.loss = trainMetrics.meanLoss();
+    record.accuracy = lossKind == LossKind::MSE ? NAN : trainMetrics.accuracy();
+    record.valLoss = valMetrics.meanLoss();
+    record.valAccuracy = lossKind == LossKind::MSE ? NAN : valMetrics.accuracy();
+    record.seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - epochStart)
+                         .count();
+    records.push_back(record);
+    if (terminal)
+      llvm::errs() << "\r\x1b[K";
+    llvm::outs() << llvm::format("epoch %lld/%lld: loss %.4f", (long long)epoch,
+                                 (long long)epochs, record.loss);
+    if (!std::isnan(record.accuracy))
+      llvm::outs() << llvm::format(" accuracy %.4f", record.accuracy);
+    if (validation.size()) {
+      llvm::outs() << llvm::format(" val_loss %.4f", record.valLoss);
+      if (!std::isnan(record.valAccuracy))
+        llvm::outs() << llvm::format(" val_accuracy %.4f", record.valAccuracy);
+    }
+    llvm::outs() << llvm::format(" (%.1f s)\n", record.seconds);
+    llvm::outs().flush();
+
+    bool last = epoch == epochs;
+    if (last || (options.checkpointEvery > 0 &&
+                 epoch % options.checkpointEvery == 0)) {
+      if (llvm::Error err =
+              saveCheckpoint(options.savePath, state, params, options.seed))
+        return fail(std::move(err));
+      lastCheckpoint = options.savePath;
+    }
+    if (!options.logPath.empty())
+      if (llvm::Error err = writeTrainingLog(options.logPath, records))
+        return fail(std::move(err));
+    if (!options.plotPath.empty())
+      if (llvm::Error err = writeTrainingPlot(options.plotPath, records, title))
+        return fail(std::move(err));
+  }
+  if (state.epoch >= epochs && records.empty())
+    llvm::errs() << "note: the checkpoint already has " << state.epoch
+                 << " of " << epochs << " epochs; nothing to do\n";
+  else
+    llvm::errs() << "saved the trained parameters to " << options.savePath
+                 << "\n";
+  return 0;
+}
