@@ -31,6 +31,13 @@ uint64_t below(std::mt19937_64 &rng, uint64_t bound) {
   return x % bound;
 }
 
+/// A value as "%g" prints it ("2", "0.5", "nan").
+std::string number(double v) {
+  char buffer[32];
+  snprintf(buffer, sizeof(buffer), "%g", v);
+  return buffer;
+}
+
 llvm::Error dataError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  message.str());
@@ -47,8 +54,8 @@ std::vector<int64_t> mha::permutation(int64_t n, uint64_t seed) {
   return p;
 }
 
-Dataset mha::makeFirstEqualsLastDataset(int64_t samples, int64_t seqLen,
-                                        uint64_t seed) {
+Dataset mha::makeMarkedTokenDataset(int64_t samples, int64_t seqLen,
+                                    uint64_t seed) {
   constexpr int64_t tokens = 8;
   Dataset data;
   data.inputs = HostTensor(DType::F32, {samples, seqLen, kSyntheticFeatures});
@@ -59,23 +66,20 @@ Dataset mha::makeFirstEqualsLastDataset(int64_t samples, int64_t seqLen,
     std::vector<int64_t> seq(seqLen);
     for (int64_t &t : seq)
       t = int64_t(below(rng, tokens));
-    bool same = below(rng, 2) == 1;
-    if (seqLen > 1) {
-      if (same)
-        seq.back() = seq.front();
-      else if (seq.back() == seq.front())
-        seq.back() = (seq.front() + 1 + int64_t(below(rng, tokens - 1))) % tokens;
-    }
-    data.labels.f32()[s] = (seqLen == 1 || same) ? 1.0f : 0.0f;
+    int64_t marked = int64_t(below(rng, uint64_t(seqLen)));
+    data.labels.f32()[s] = seq[marked] >= tokens / 2 ? 1.0f : 0.0f;
     for (int64_t p = 0; p < seqLen; ++p) {
       float *f = x + (s * seqLen + p) * kSyntheticFeatures;
       f[seq[p]] = 1.0f;
-      // Sinusoidal position code at 4 frequencies.
-      for (int64_t i = 0; i < 4; ++i) {
-        double angle = double(p) / std::pow(16.0, double(i) / 4.0);
-        f[tokens + 2 * i] = float(std::sin(angle));
-        f[tokens + 2 * i + 1] = float(std::cos(angle));
+      f[tokens] = p == marked ? 1.0f : 0.0f;
+      // A sinusoidal position code at 3 frequencies and the relative
+      // position.
+      for (int64_t i = 0; i < 3; ++i) {
+        double angle = double(p) / std::pow(8.0, double(i));
+        f[tokens + 1 + 2 * i] = float(std::sin(angle));
+        f[tokens + 2 + 2 * i] = float(std::cos(angle));
       }
+      f[tokens + 7] = float(p) / float(seqLen);
     }
   }
   return data;
@@ -96,7 +100,7 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
     if (!std::isfinite(v))
       return dataError(llvm::formatv("{0}: input of example {1} is {2} (data "
                                      "must be finite)",
-                                     source, i / perExample, v));
+                                     source, i / perExample, number(v)));
   }
   int64_t m = data.labels.numElements();
   int64_t perLabel = data.size() ? m / data.size() : 0;
@@ -104,16 +108,17 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
     double v = data.labels.getAsDouble(i);
     if (!std::isfinite(v))
       return dataError(llvm::formatv("{0}: label of example {1} is {2}",
-                                     source, i / perLabel, v));
+                                     source, i / perLabel, number(v)));
     if (binary && v != 0.0 && v != 1.0)
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "binary cross-entropy needs labels in "
                                      "{{0, 1}",
-                                     source, i / perLabel, v));
+                                     source, i / perLabel, number(v)));
     if (classes > 0 && (v < 0 || v >= double(classes) || v != std::floor(v)))
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "expected a class index in [0, {3})",
-                                     source, i / perLabel, v, classes));
+                                     source, i / perLabel, number(v),
+                                     classes));
   }
   return llvm::Error::success();
 }

@@ -258,7 +258,8 @@ llvm::Error mha::checkParams(llvm::ArrayRef<ParamInfo> params,
           t.typeString());
   }
   for (const auto &[name, tensor] : loaded)
-    if (llvm::none_of(params,
+    if (!llvm::StringRef(name).starts_with("__opt.") &&
+        llvm::none_of(params,
                       [&](const ParamInfo &p) { return p.name == name; }))
       add("unexpected '" + name + "' (" + tensor.typeString() +
           "): the model declares no such parameter");

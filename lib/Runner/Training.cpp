@@ -323,8 +323,8 @@ int mha::runTraining(const TrainingOptions &options) {
           "the synthetic dataset makes [batch, seq, {0}] sequences with "
           "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
           kSyntheticFeatures, modelFn->name, inputType, stringifyLossKind(lossKind)));
-    all = makeFirstEqualsLastDataset(samples, seqLen, dataSeed);
-    source = llvm::formatv("synthetic first-equals-last task ({0} sequences "
+    all = makeMarkedTokenDataset(samples, seqLen, dataSeed);
+    source = llvm::formatv("synthetic marked-token task ({0} sequences "
                            "of {1} tokens)",
                            samples, seqLen)
                  .str();

@@ -7,6 +7,8 @@
   npy.py fortran PATH                    a Fortran-ordered 2x2 f4 array
   npy.py truncate PATH N                 drop the last N bytes of PATH
   npy.py compare A B TOL                 exit 1 if |a - b| > TOL * (1 + |b|)
+  npy.py loss-falls LOG.csv              exit 1 unless the last epoch's loss is
+                                         below the first's
 """
 import math
 import struct
@@ -61,6 +63,13 @@ def main(argv):
             raw = f.read()
         with open(argv[2], "wb") as f:
             f.write(raw[:-int(argv[3])])
+    elif cmd == "loss-falls":
+        with open(argv[2]) as f:
+            rows = [line.strip().split(",") for line in f][1:]
+        first, last = float(rows[0][1]), float(rows[-1][1])
+        print("loss %.4f -> %.4f over %d epochs" % (first, last, len(rows)))
+        if not last < first:
+            return 1
     elif cmd == "compare":
         a, b, tol = read(argv[2]), read(argv[3]), float(argv[4])
         if len(a) != len(b):

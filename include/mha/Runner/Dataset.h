@@ -30,19 +30,21 @@ struct Dataset {
   int64_t size() const { return inputs.shape.empty() ? 0 : inputs.shape[0]; }
 };
 
-/// Feature width of the synthetic task's tokens: an 8-token one-hot followed
-/// by an 8-value sinusoidal position code.
+/// Feature width of the synthetic task's tokens: an 8-token one-hot, a
+/// marker flag, and a 7-value position code (sinusoids at 3 frequencies and
+/// the relative position).
 constexpr int64_t kSyntheticFeatures = 16;
 
-/// The "first equals last" task: `samples` sequences of `seqLen` random
-/// tokens out of 8, each labeled 1 when its first and last tokens are equal
-/// (half of them, by construction), else 0. Positions matter: a model that
-/// only sees which tokens occur (a bag of tokens) cannot tell the classes
-/// apart, while attention can compare the two ends. Inputs are
-/// [samples, seqLen, 16] f32, labels [samples, 1] f32; deterministic in
-/// `seed` on every platform.
-Dataset makeFirstEqualsLastDataset(int64_t samples, int64_t seqLen,
-                                   uint64_t seed);
+/// The "marked token" task: `samples` sequences of `seqLen` random tokens out
+/// of 8, one position of each carrying a marker flag; the label is 1 when the
+/// marked token is one of the upper four (so about half of each), else 0.
+/// The label depends on which token sits at the marked position: a model
+/// must relate the marker to the token beside it in the same position, which
+/// attention does by attending from every position to the marked one, while
+/// a bag of tokens (which tokens occur, and that one position is marked)
+/// carries no information about it. Inputs are [samples, seqLen, 16] f32,
+/// labels [samples, 1] f32; deterministic in `seed` on every platform.
+Dataset makeMarkedTokenDataset(int64_t samples, int64_t seqLen, uint64_t seed);
 
 /// Checks that `data` is usable: finite inputs, as many labels as examples,
 /// labels in {0, 1} when `binary`, and integer labels in [0, classes) when

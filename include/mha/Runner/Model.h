@@ -82,7 +82,8 @@ private:
 TensorMap initializeParams(llvm::ArrayRef<ParamInfo> params, uint64_t seed);
 
 /// Checks that `loaded` holds exactly the parameters `params` declares, with
-/// their shapes and element types. The error lists every mismatch.
+/// their shapes and element types (training checkpoints' optimizer state,
+/// named "__opt.*", is ignored). The error lists every mismatch.
 llvm::Error checkParams(llvm::ArrayRef<ParamInfo> params,
                         const TensorMap &loaded, llvm::StringRef source);
 
