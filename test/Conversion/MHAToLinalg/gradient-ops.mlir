@@ -70,3 +70,20 @@ func.func @loss_grads(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %g: tensor<f32>,
   %1 = mha.cross_entropy_grad %l, %c, %g : tensor<?x3xf32>, tensor<?xi64>, tensor<f32>
   return %0, %1 : tensor<?x1xf32>, tensor<?x3xf32>
 }
+
+// -----
+
+// Adam: bias corrections from the step count, then one element-wise update
+// producing the parameter and both moments.
+// CHECK-LABEL: func.func @adam_update
+// CHECK: %[[T:.*]] = tensor.extract %{{.*}}[] : tensor<f32>
+// CHECK: math.powf %{{.*}}, %[[T]] : f32
+// CHECK: math.powf %{{.*}}, %[[T]] : f32
+// CHECK: linalg.generic
+// CHECK-SAME: outs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>)
+// CHECK: math.sqrt
+// CHECK: linalg.yield %{{.*}}, %{{.*}}, %{{.*}} : f32, f32, f32
+func.func @adam_update(%p: tensor<4x2xf32>, %g: tensor<4x2xf32>, %t: tensor<f32>) -> (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>) {
+  %a:3 = mha.optimizer_update %p, %g, %p, %p, %t <adam, learning_rate = 0.001> : tensor<4x2xf32>, tensor<f32>
+  return %a#0, %a#1, %a#2 : tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>
+}

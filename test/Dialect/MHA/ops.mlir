@@ -183,3 +183,12 @@ func.func @gradient_ops(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>, %g: tens
   %10 = mha.cross_entropy_grad %l, %c, %g : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
   return
 }
+
+// CHECK-LABEL: func.func @optimizer_update
+func.func @optimizer_update(%p: tensor<4x2xf32>, %g: tensor<4x2xf32>, %t: tensor<f32>) {
+  // CHECK: mha.optimizer_update %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} <adamw, learning_rate = 0.001, weight_decay = 0.1> : tensor<4x2xf32>, tensor<f32>
+  %a:3 = mha.optimizer_update %p, %g, %p, %p, %t <adamw, learning_rate = 0.001, weight_decay = 0.1> : tensor<4x2xf32>, tensor<f32>
+  // CHECK: mha.optimizer_update %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} <sgd, learning_rate = 0.1, momentum = 0.9> : tensor<4x2xf32>, tensor<f32>
+  %s:3 = mha.optimizer_update %p, %g, %p, %p, %t <sgd, learning_rate = 0.1, momentum = 0.9> : tensor<4x2xf32>, tensor<f32>
+  return
+}

@@ -586,6 +586,64 @@ TEST_P(OpNumerics, BF16AccumulatesInF32) {
     EXPECT_NEAR(out[0].v[i], want.v[i], std::fabs(want.v[i]) * 0x1.0p-8 + 1e-6);
 }
 
+TEST_P(OpNumerics, OptimizerUpdates) {
+  // Three steps of each optimizer against the update rules written out here.
+  Ref p0 = randomRef({3, 5}, rng), g = randomRef({3, 5}, rng);
+  std::string source = R"(
+    func.func @f(%p: tensor<3x5xf32>, %g: tensor<3x5xf32>, %m: tensor<3x5xf32>, %v: tensor<3x5xf32>, %t: tensor<f32>)
+        -> (tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>) {
+      %a:3 = mha.optimizer_update %p, %g, %m, %v, %t OPT : tensor<3x5xf32>, tensor<f32>
+      return %a#0, %a#1, %a#2 : tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>
+    })";
+  struct Case {
+    const char *opt;
+    std::function<void(double &, double &, double &, double, int)> rule;
+  };
+  std::vector<Case> cases = {
+      {"<sgd, learning_rate = 0.1, momentum = 0.9, weight_decay = 0.01>",
+       [](double &p, double &m, double &, double g, int) {
+         g += 0.01 * p;
+         m = 0.9 * m + g;
+         p -= 0.1 * m;
+       }},
+      {"<adam, learning_rate = 0.01>",
+       [](double &p, double &m, double &v, double g, int t) {
+         m = 0.9 * m + 0.1 * g;
+         v = 0.999 * v + 0.001 * g * g;
+         double mh = m / (1 - std::pow(0.9, t)), vh = v / (1 - std::pow(0.999, t));
+         p -= 0.01 * mh / (std::sqrt(vh) + 1e-7);
+       }},
+      {"<adamw, learning_rate = 0.01, beta1 = 0.8, weight_decay = 0.1>",
+       [](double &p, double &m, double &v, double g, int t) {
+         m = 0.8 * m + 0.2 * g;
+         v = 0.999 * v + 0.001 * g * g;
+         double mh = m / (1 - std::pow(0.8, t)), vh = v / (1 - std::pow(0.999, t));
+         p -= 0.01 * (mh / (std::sqrt(vh) + 1e-7) + 0.1 * p);
+       }},
+  };
+  for (const Case &c : cases) {
+    std::string text = source;
+    text.replace(text.find("OPT"), 3, c.opt);
+    Ref p = p0, m(p0.shape), v(p0.shape);
+    Ref wantP = p0, wantM(p0.shape), wantV(p0.shape);
+    for (int t = 1; t <= 3; ++t) {
+      Ref step({});
+      step.v = {double(t)};
+      auto out = run(text, {toHost(p), toHost(g), toHost(m), toHost(v),
+                            toHost(step)});
+      ASSERT_EQ(out.size(), 3u) << c.opt;
+      for (int64_t i = 0; i < p0.size(); ++i)
+        c.rule(wantP.v[i], wantM.v[i], wantV.v[i], g.v[i], t);
+      p = out[0];
+      m = out[1];
+      v = out[2];
+      expectClose(p, wantP);
+      expectClose(m, wantM);
+      expectClose(v, wantV);
+    }
+  }
+}
+
 TEST_P(OpNumerics, DynamicShapesCompileOnce) {
   // One compilation, called on very different batch and sequence sizes.
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(R"(
