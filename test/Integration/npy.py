@@ -9,6 +9,8 @@
   npy.py compare A B TOL                 exit 1 if |a - b| > TOL * (1 + |b|)
   npy.py loss-falls LOG.csv              exit 1 unless the last epoch's loss is
                                          below the first's
+  npy.py val-accuracy LOG.csv MIN MAX    exit 1 unless the last epoch's
+                                         validation accuracy is in [MIN, MAX]
 """
 import math
 import struct
@@ -69,6 +71,13 @@ def main(argv):
         first, last = float(rows[0][1]), float(rows[-1][1])
         print("loss %.4f -> %.4f over %d epochs" % (first, last, len(rows)))
         if not last < first:
+            return 1
+    elif cmd == "val-accuracy":
+        with open(argv[2]) as f:
+            rows = [line.strip().split(",") for line in f][1:]
+        acc = float(rows[-1][4])
+        print("final validation accuracy %.4f" % acc)
+        if not float(argv[3]) <= acc <= float(argv[4]):
             return 1
     elif cmd == "compare":
         a, b, tol = read(argv[2]), read(argv[3]), float(argv[4])
