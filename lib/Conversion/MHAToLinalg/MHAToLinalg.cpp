@@ -1535,6 +1535,77 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
     return success();
   }
 };
+struct LayerNormGradLowering final : MHAPattern<LayerNormGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toF32(rewriter, loc, adaptor.getInput());
+    Value gamma = toF32(rewriter, loc, adaptor.getGamma());
+    Value dy = toF32(rewriter, loc, adaptor.getResultGrad());
+    int64_t rank = tensorType(x).getRank(), last = rank - 1;
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = droppedDimMap(rewriter, rank, last);
+    AffineMap featureMap = AffineMap::get(
+        rank, 0, rewriter.getAffineDimExpr(last), rewriter.getContext());
+    Value count = countAsF32(rewriter, loc, x, {last});
+    auto rowMean = [&](Value v) {
+      return mapElements(rewriter, loc, reduceF32(rewriter, loc, v, {last}, 0.0, addF),
+                         f32(rewriter),
+                         [&](OpBuilder &b, Location l, ValueRange args) {
+                           return arith::DivFOp::create(b, l, args[0], count)
+                               .getResult();
+                         });
+    };
+    auto binary = [&](Value u, AffineMap mu, Value v, AffineMap mv, auto fn) {
+      return buildGeneric(rewriter, loc, sizes, f32(rewriter), {u, v}, {mu, mv},
+                          [&](OpBuilder &b, Location l, ValueRange args) {
+                            return fn(b, l, args[0], args[1]);
+                          });
+    };
+    auto sub = [](OpBuilder &b, Location l, Value u, Value v) {
+      return arith::SubFOp::create(b, l, u, v).getResult();
+    };
+    auto mul = [](OpBuilder &b, Location l, Value u, Value v) {
+      return arith::MulFOp::create(b, l, u, v).getResult();
+    };
+    Value eps = f32Const(rewriter, loc, op.getEpsilon().convertToDouble());
+    Value mean = rowMean(x);
+    Value centered = binary(x, identity, mean, rowMap, sub);
+    Value var = rowMean(binary(centered, identity, centered, identity, mul));
+    Value rstd = mapElements(rewriter, loc, var, f32(rewriter),
+                             [&](OpBuilder &b, Location l, ValueRange args) {
+                               return math::RsqrtOp::create(
+                                          b, l, arith::AddFOp::create(b, l, args[0], eps))
+                                   .getResult();
+                             });
+    Value xhat = binary(centered, identity, rstd, rowMap, mul);
+    Value g = binary(dy, identity, gamma, featureMap, mul);
+    Value meanG = rowMean(g);
+    Value meanGX = rowMean(binary(g, identity, xhat, identity, mul));
+    Value dx = buildGeneric(
+        rewriter, loc, sizes, f32(rewriter), {g, meanG, xhat, meanGX, rstd},
+        {identity, rowMap, identity, rowMap, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value t = arith::SubFOp::create(b, l, a[0], a[1]);
+          t = arith::SubFOp::create(b, l, t, arith::MulFOp::create(b, l, a[2], a[3]));
+          return arith::MulFOp::create(b, l, t, a[4]).getResult();
+        });
+    SmallVector<int64_t> rows = llvm::to_vector(llvm::seq<int64_t>(0, last));
+    Value dyX = binary(dy, identity, xhat, identity, mul);
+    Value dGamma = rows.empty() ? dyX : reduceF32(rewriter, loc, dyX, rows, 0.0, addF);
+    Value dBeta = rows.empty() ? dy : reduceF32(rewriter, loc, dy, rows, 0.0, addF);
+    Type inElt = op.getInput().getType().getElementType();
+    Type gElt = op.getGamma().getType().getElementType();
+    rewriter.replaceOp(op, {castElements(rewriter, loc, dx, inElt),
+                            castElements(rewriter, loc, dGamma, gElt),
+                            castElements(rewriter, loc, dBeta, gElt)});
+    return success();
+  }
+};
+
 struct OptimizerUpdateLowering final : MHAPattern<OptimizerUpdateOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -1632,7 +1703,8 @@ void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
                BroadcastToLowering, ReduceToLowering, DenseWeightGradLowering,
                ReluGradLowering, GeluGradLowering, AttentionWithLSELowering,
                AttentionGradLowering, BCELossGradLowering, MSELossGradLowering,
-               CrossEntropyGradLowering, OptimizerUpdateLowering>(
+               CrossEntropyGradLowering, OptimizerUpdateLowering,
+               LayerNormGradLowering>(
       patterns.getContext());
 }
 

@@ -87,3 +87,15 @@ func.func @adam_update(%p: tensor<4x2xf32>, %g: tensor<4x2xf32>, %t: tensor<f32>
   %a:3 = mha.optimizer_update %p, %g, %p, %p, %t <adam, learning_rate = 0.001> : tensor<4x2xf32>, tensor<f32>
   return %a#0, %a#1, %a#2 : tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>
 }
+
+// -----
+
+// dx = (g - mean(g) - x̂ mean(g x̂)) / σ; dγ and dβ sum over the rows.
+// CHECK-LABEL: func.func @layer_norm_grad
+// CHECK: math.rsqrt
+// CHECK: linalg.reduce ins(%{{.*}} : tensor<?x8xf32>) outs(%{{.*}} : tensor<8xf32>) dimensions = [0]
+// CHECK: linalg.reduce ins(%{{.*}} : tensor<?x8xf32>) outs(%{{.*}} : tensor<8xf32>) dimensions = [0]
+func.func @layer_norm_grad(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %dy: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %dx, %dg, %db = mha.layer_norm_grad %x, %g, %dy : tensor<?x8xf32>, tensor<8xf32>
+  return %dx, %dg, %db : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+}

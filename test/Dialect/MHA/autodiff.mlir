@@ -57,6 +57,21 @@ func.func @attention_loss(%q: tensor<2x4x8xf32>, %t: tensor<2x4x8xf32>) -> tenso
 
 // -----
 
+// CHECK-LABEL: func.func @norm_loss_grad
+// CHECK: %[[DX:.*]], %[[DG:.*]], %[[DB:.*]] = mha.layer_norm_grad
+// CHECK: return %{{.*}}, %[[DG]], %[[DB]]
+mha.param @gamma : tensor<4xf32> init <ones>
+mha.param @beta : tensor<4xf32> init <zeros>
+func.func @norm_loss(%x: tensor<2x4xf32>, %t: tensor<2x4xf32>) -> tensor<f32> {
+  %g = mha.get_param @gamma : tensor<4xf32>
+  %b = mha.get_param @beta : tensor<4xf32>
+  %n = mha.layer_norm %x, %g, %b : tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>
+  %l = mha.mse_loss %n, %t : tensor<2x4xf32>, tensor<2x4xf32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 func.func @callee(%x: tensor<4xf32>) -> tensor<f32> {
   %s = mha.reduce sum %x dims = [0] : tensor<4xf32>
   return %s : tensor<f32>

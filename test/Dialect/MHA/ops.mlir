@@ -192,3 +192,10 @@ func.func @optimizer_update(%p: tensor<4x2xf32>, %g: tensor<4x2xf32>, %t: tensor
   %s:3 = mha.optimizer_update %p, %g, %p, %p, %t <sgd, learning_rate = 0.1, momentum = 0.9> : tensor<4x2xf32>, tensor<f32>
   return
 }
+
+// CHECK-LABEL: func.func @layer_norm_grad
+func.func @layer_norm_grad(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // CHECK: mha.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8xf32>
+  %dx, %dg, %db = mha.layer_norm_grad %x, %g, %x {epsilon = 1.0e-5 : f32} : tensor<?x8xf32>, tensor<8xf32>
+  return
+}

@@ -241,6 +241,20 @@ TEST_F(GradientCheck, CrossEntropyAndBCEFromLogits) {
     })",
         {6, 6, 6}, {2});
 }
+TEST_F(GradientCheck, LayerNorm) {
+  check(R"(
+    mha.param @g : tensor<6xf32> init <normal, std = 1.0>
+    mha.param @b : tensor<6xf32> init <normal, std = 1.0>
+    func.func @f(%x: tensor<?x6xf32>, %t: tensor<?x6xf32>) -> tensor<f32> {
+      %g = mha.get_param @g : tensor<6xf32>
+      %b = mha.get_param @b : tensor<6xf32>
+      %n = mha.layer_norm %x, %g, %b {epsilon = 1.0e-3 : f32} : tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>
+      %l = mha.mse_loss %n, %t : tensor<?x6xf32>, tensor<?x6xf32>
+      return %l : tensor<f32>
+    })",
+        {3, 3}, {1});
+}
+
 TEST_F(GradientCheck, SeedClassifierWholeModel) {
   // The bundled example, with a BCE loss around its forward function, at a
   // small size (B = 2, S = 3): every parameter's gradient, sampled.

@@ -296,3 +296,13 @@ CrossEntropyOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
   operandGrads.push_back(Value());
   return success();
 }
+
+LogicalResult LayerNormOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  auto grad = LayerNormGradOp::create(b, getLoc(), getInput(), getGamma(),
+                                      resultGrads[0], getEpsilonAttr());
+  operandGrads.push_back(grad.getInputGrad());
+  operandGrads.push_back(grad.getGammaGrad());
+  operandGrads.push_back(grad.getBetaGrad());
+  return success();
+}

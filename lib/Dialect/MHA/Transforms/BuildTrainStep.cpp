@@ -16,6 +16,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir {
 namespace mha {
@@ -120,6 +121,16 @@ struct MHABuildTrainStepPass final
     loss.setFunctionType(b.getFunctionType(
         loss.getArgumentTypes(), {loss.getResultTypes()[0]}));
     (void)predInLoss;
+    // Fused attention differentiates through mha.attention_grad, which keeps
+    // only row statistics: fuse the chains first.
+    {
+      RewritePatternSet patterns(&getContext());
+      populateMHAFuseAttentionPatterns(patterns);
+      if (failed(applyPatternsGreedily(loss, std::move(patterns)))) {
+        loss.emitOpError("attention fusion did not converge");
+        return signalPassFailure();
+      }
+    }
     FailureOr<func::FuncOp> grad =
         buildGradientFunction(loss, params, /*wrtInputs=*/false);
     if (failed(grad))

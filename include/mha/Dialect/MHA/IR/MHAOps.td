@@ -271,7 +271,8 @@ def MHA_ReduceOp : MHA_InferredOp<"reduce", [Differentiable]> {
   let hasFolder = 1;
 }
 
-def MHA_LayerNormOp : MHA_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+def MHA_LayerNormOp : MHA_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>,
+                                           Differentiable]> {
   let summary = "Layer normalization over the last dimension";
   let description = [{
     With `mu` and `var` the mean and (biased) variance of `input` over its last
@@ -701,6 +702,32 @@ def MHA_AttentionGradOp : MHA_Op<"attention_grad", [Pure,
     type($lse)
   }];
   let hasVerifier = 1;
+}
+
+def MHA_LayerNormGradOp : MHA_Op<"layer_norm_grad", [Pure,
+    AllTypesMatch<["input", "result_grad", "input_grad"]>,
+    AllTypesMatch<["gamma", "gamma_grad", "beta_grad"]>]> {
+  let summary = "Gradients of mha.layer_norm";
+  let description = [{
+    With x̂ = (x - μ) / σ over the last dimension D (σ = sqrt(var + ε)) and
+    g = dy ⊙ γ:
+
+    * dx = (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂)) / σ,
+    * dγ = Σ_rows dy ⊙ x̂, dβ = Σ_rows dy.
+
+    ```mlir
+    %dx, %dg, %db = mha.layer_norm_grad %x, %gamma, %dy : tensor<?x?x512xf32>, tensor<512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$gamma,
+                       MHA_FloatTensor:$result_grad,
+                       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs MHA_FloatTensor:$input_grad, MHA_FloatTensor:$gamma_grad,
+                      MHA_FloatTensor:$beta_grad);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $result_grad attr-dict `:` type($input) `,`
+    type($gamma)
+  }];
 }
 
 class MHA_LossGradOp<string mnemonic, string loss> : MHA_Op<mnemonic, [Pure,

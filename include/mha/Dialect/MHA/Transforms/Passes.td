@@ -115,9 +115,9 @@ def MHABuildTrainStepPass
       without the class dimension for `cross_entropy`);
     * `@__mha_eval(inputs..., labels) -> (loss, predictions)`;
     * `@__mha_train_step(inputs..., labels, step, m..., v...) ->
-      (loss, predictions, new parameters..., new m..., new v...)`: the loss,
-      its gradients (`mha-autodiff`) and one `mha.optimizer_update` per
-      parameter; `step` is the 1-based update count (rank-0 f32) and m, v
+      (loss, predictions, new parameters..., new m..., new v...)`: the loss
+      (with its attention chains fused, `mha-fuse-attention`), its gradients
+      (`mha-autodiff`) and one `mha.optimizer_update` per parameter; `step` is the 1-based update count (rank-0 f32) and m, v
       the optimizer state, one of each per parameter in declaration order.
 
     One compiled function does forward, backward and update. Drivers apply
