@@ -883,6 +883,7 @@ struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
     }
     bool boolean = mask && tensorType(mask).getElementType().isInteger(1);
     bool causal = op.getCausal();
+    bool zeroFill = op.getZeroFill();
     Value result = buildGeneric(
         rewriter, loc, sizesOf(rewriter, loc, scores), elementType, inputs,
         maps, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -890,10 +891,11 @@ struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
           Value negInf = arith::ConstantOp::create(
               b, l,
               b.getFloatAttr(elementType,
-                             -std::numeric_limits<double>::infinity()));
+                             zeroFill ? 0.0
+                                      : -std::numeric_limits<double>::infinity()));
           if (mask && boolean)
             s = arith::SelectOp::create(b, l, args[1], s, negInf);
-          else if (mask)
+          else if (mask && !zeroFill)
             s = arith::AddFOp::create(b, l, s, args[1]);
           if (causal) {
             Value i = linalg::IndexOp::create(b, l, rank - 2);
@@ -1535,6 +1537,45 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
     return success();
   }
 };
+struct ReduceMaxGradLowering final : MHAPattern<ReduceMaxGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(ReduceMaxGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    int64_t rank = tensorType(x).getRank();
+    SmallVector<int64_t> dims;
+    for (int64_t d : op.getDims())
+      dims.push_back(d < 0 ? d + rank : d);
+    // The reduced values are read with the reduced dimensions dropped (or
+    // at index 0 when kept).
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (!llvm::is_contained(dims, d))
+        exprs.push_back(rewriter.getAffineDimExpr(d));
+      else if (op.getKeepDims())
+        exprs.push_back(rewriter.getAffineConstantExpr(0));
+    }
+    AffineMap reduced = AffineMap::get(rank, 0, exprs, rewriter.getContext());
+    Type elementType = op.getType().getElementType();
+    Value result = buildGeneric(
+        rewriter, loc, sizesOf(rewriter, loc, x), elementType,
+        {x, adaptor.getMax(), adaptor.getResultGrad()},
+        {rewriter.getMultiDimIdentityMap(rank), reduced, reduced},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value isMax = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
+                                              args[0], args[1]);
+          Value zero = arith::ConstantOp::create(
+              b, l, b.getFloatAttr(elementType, 0.0));
+          return arith::SelectOp::create(b, l, isMax, args[2], zero)
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 struct LayerNormGradLowering final : MHAPattern<LayerNormGradOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -1704,7 +1745,7 @@ void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
                ReluGradLowering, GeluGradLowering, AttentionWithLSELowering,
                AttentionGradLowering, BCELossGradLowering, MSELossGradLowering,
                CrossEntropyGradLowering, OptimizerUpdateLowering,
-               LayerNormGradLowering>(
+               LayerNormGradLowering, ReduceMaxGradLowering>(
       patterns.getContext());
 }
 

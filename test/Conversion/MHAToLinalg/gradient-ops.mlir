@@ -99,3 +99,25 @@ func.func @layer_norm_grad(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %dy: tensor<?
   %dx, %dg, %db = mha.layer_norm_grad %x, %g, %dy : tensor<?x8xf32>, tensor<8xf32>
   return %dx, %dg, %db : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @reduce_max_grad
+// CHECK: linalg.generic
+// CHECK: arith.cmpf oeq
+// CHECK: arith.select
+func.func @reduce_max_grad(%x: tensor<2x4xf32>, %m: tensor<2xf32>, %dm: tensor<2xf32>) -> tensor<2x4xf32> {
+  %0 = mha.reduce_max_grad %x, %m, %dm dims = [1] : tensor<2x4xf32>, tensor<2xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// The mask's gradient zeroes masked entries instead of setting -inf.
+// CHECK-LABEL: func.func @apply_mask_zero_fill
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: arith.select %{{.*}}, %[[ZERO]], %{{.*}} : f32
+func.func @apply_mask_zero_fill(%g: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %0 = mha.apply_mask %g causal zero_fill : tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}

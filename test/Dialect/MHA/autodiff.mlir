@@ -84,17 +84,25 @@ func.func @negative_calls(%x: tensor<4xf32>) -> tensor<f32> {
 
 // -----
 
+// Second-order gradients are not supported: gradient ops have no rule.
 func.func @negative_no_rule(%x: tensor<4xf32>) -> tensor<f32> {
-  // expected-error @+1 {{'mha.reduce' op has no gradient rule for 'max' yet}}
-  %s = mha.reduce max %x dims = [0] : tensor<4xf32>
+  // expected-error @+1 {{'mha.relu_grad' op has no gradient rule (needed by mha-autodiff for @negative_no_rule)}}
+  %g = mha.relu_grad %x, %x : tensor<4xf32>
+  %s = mha.reduce sum %g dims = [0] : tensor<4xf32>
   return %s : tensor<f32>
 }
 
 // -----
 
-func.func @negative_unknown_op(%x: tensor<4x4xf32>) -> tensor<f32> {
-  // expected-error @+1 {{'mha.apply_mask' op has no gradient rule (needed by mha-autodiff for @negative_unknown_op)}}
+// reduce max sends the gradient to the maxima; a boolean or causal mask
+// zeroes it where scores were masked.
+// CHECK-LABEL: func.func @max_and_mask_grad
+// CHECK: %[[M:.*]] = mha.reduce max %{{.*}} dims = [1]
+// CHECK: %[[DM:.*]] = mha.reduce_max_grad %{{.*}}, %[[M]], %{{.*}} dims = [1] : tensor<4x4xf32>, tensor<4xf32>
+// CHECK: mha.apply_mask %[[DM]] causal zero_fill : tensor<4x4xf32>
+func.func @max_and_mask(%x: tensor<4x4xf32>) -> tensor<f32> {
   %m = mha.apply_mask %x causal : tensor<4x4xf32>
-  %s = mha.reduce sum %m dims = [0, 1] : tensor<4x4xf32>
+  %r = mha.reduce max %m dims = [1] : tensor<4x4xf32>
+  %s = mha.reduce sum %r dims = [0] : tensor<4xf32>
   return %s : tensor<f32>
 }

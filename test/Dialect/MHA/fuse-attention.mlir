@@ -147,3 +147,16 @@ func.func @negative_no_scores(%x: tensor<4x4xf32>, %v: tensor<4x8xf32>) -> tenso
   %o = mha.matmul %p, %v : tensor<4x4xf32>, tensor<4x8xf32>
   return %o : tensor<4x8xf32>
 }
+
+// -----
+
+// A zero-filling apply_mask is a gradient, not a mask.
+// CHECK-LABEL: func.func @negative_zero_fill
+// CHECK-NOT: mha.attention
+func.func @negative_zero_fill(%q: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %s = mha.scaled_matmul %q, %q : tensor<4x8xf32>, tensor<4x8xf32>
+  %m = mha.apply_mask %s causal zero_fill : tensor<4x4xf32>
+  %p = mha.softmax %m : tensor<4x4xf32>
+  %o = mha.matmul %p, %q : tensor<4x4xf32>, tensor<4x8xf32>
+  return %o : tensor<4x8xf32>
+}

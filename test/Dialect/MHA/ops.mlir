@@ -117,6 +117,8 @@ func.func @attention(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: ten
 
 // CHECK-LABEL: func.func @apply_mask
 func.func @apply_mask(%s: tensor<2x4x4xf32>, %keep: tensor<4xi1>) -> tensor<2x4x4xf32> {
+  // CHECK: mha.apply_mask %{{.*}} mask(%{{.*}} : tensor<4xi1>) causal zero_fill : tensor<2x4x4xf32>
+  %g = mha.apply_mask %s mask(%keep : tensor<4xi1>) causal zero_fill : tensor<2x4x4xf32>
   // CHECK: mha.apply_mask %{{.*}} causal : tensor<2x4x4xf32>
   %0 = mha.apply_mask %s causal : tensor<2x4x4xf32>
   // CHECK: mha.apply_mask %{{.*}} mask(%{{.*}} : tensor<4xi1>) : tensor<2x4x4xf32>
@@ -197,5 +199,12 @@ func.func @optimizer_update(%p: tensor<4x2xf32>, %g: tensor<4x2xf32>, %t: tensor
 func.func @layer_norm_grad(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
   // CHECK: mha.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8xf32>
   %dx, %dg, %db = mha.layer_norm_grad %x, %g, %x {epsilon = 1.0e-5 : f32} : tensor<?x8xf32>, tensor<8xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @reduce_max_grad
+func.func @reduce_max_grad(%x: tensor<2x4xf32>, %m: tensor<2x1xf32>) {
+  // CHECK: mha.reduce_max_grad %{{.*}}, %{{.*}}, %{{.*}} dims = [1] keep_dims : tensor<2x4xf32>, tensor<2x1xf32>
+  %0 = mha.reduce_max_grad %x, %m, %m dims = [1] keep_dims : tensor<2x4xf32>, tensor<2x1xf32>
   return
 }

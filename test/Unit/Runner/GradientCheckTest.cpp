@@ -241,6 +241,25 @@ TEST_F(GradientCheck, CrossEntropyAndBCEFromLogits) {
     })",
         {6, 6, 6}, {2});
 }
+TEST_F(GradientCheck, ReduceMaxAndMasks) {
+  // Random inputs have distinct maxima, where max is differentiable.
+  check(R"(
+    func.func @f(%x: tensor<3x5xf32>, %keep: tensor<5xi1>, %bias: tensor<5xf32>) -> tensor<f32> {
+      %b = mha.apply_mask %x mask(%bias : tensor<5xf32>) : tensor<3x5xf32>
+      %c = mha.apply_mask %b causal : tensor<3x5xf32>
+      %m = mha.apply_mask %c mask(%keep : tensor<5xi1>) : tensor<3x5xf32>
+      %s = mha.softmax %m : tensor<3x5xf32>
+      %t = mha.mul %s, %x : tensor<3x5xf32>, tensor<3x5xf32>
+      %r = mha.reduce max %t dims = [1] : tensor<3x5xf32>
+      %k = mha.reduce max %x dims = [0] keep_dims : tensor<3x5xf32>
+      %rs = mha.reduce sum %r dims = [0] : tensor<3xf32>
+      %ks = mha.reduce sum %k dims = [0, 1] : tensor<1x5xf32>
+      %l = mha.add %rs, %ks : tensor<f32>, tensor<f32>
+      return %l : tensor<f32>
+    })",
+        {}, {2});
+}
+
 TEST_F(GradientCheck, LayerNorm) {
   check(R"(
     mha.param @g : tensor<6xf32> init <normal, std = 1.0>

@@ -154,8 +154,12 @@ LogicalResult SoftmaxOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
 // differentiable here yet.
 LogicalResult ReduceOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
-  if (getKind() == ReduceKind::Max)
-    return emitOpError("has no gradient rule for 'max' yet");
+  if (getKind() == ReduceKind::Max) {
+    operandGrads.push_back(ReduceMaxGradOp::create(
+        b, getLoc(), getInput(), getResult(), resultGrads[0], getDimsAttr(),
+        getKeepDimsAttr()));
+    return success();
+  }
   int64_t rank = typeOf(getInput()).getRank();
   SmallVector<int64_t> dims;
   if (!getKeepDims()) {
@@ -304,5 +308,25 @@ LogicalResult LayerNormOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
   operandGrads.push_back(grad.getInputGrad());
   operandGrads.push_back(grad.getGammaGrad());
   operandGrads.push_back(grad.getBetaGrad());
+  return success();
+}
+
+// Kept scores pass their gradient through; masked ones (constant -inf) get
+// none. An additive mask is a constant offset.
+LogicalResult ApplyMaskOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  Value mask = getMask();
+  bool boolean = mask && cast<RankedTensorType>(mask.getType())
+                             .getElementType()
+                             .isInteger(1);
+  if (!boolean && !getCausal()) {
+    operandGrads.push_back(resultGrads[0]);
+  } else {
+    operandGrads.push_back(ApplyMaskOp::create(
+        b, getLoc(), resultGrads[0].getType(), resultGrads[0],
+        boolean ? mask : Value(), getCausalAttr(), b.getUnitAttr()));
+  }
+  if (mask)
+    operandGrads.push_back(Value());
   return success();
 }

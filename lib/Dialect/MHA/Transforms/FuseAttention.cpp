@@ -101,6 +101,9 @@ private:
           root, "mha.add is not scaled_matmul plus a broadcastable mask");
     }
     if (auto apply = dyn_cast<ApplyMaskOp>(producer)) {
+      if (apply.getZeroFill())
+        return rewriter.notifyMatchFailure(
+            root, "a zero-filling mha.apply_mask is a gradient, not a mask");
       auto qk = apply.getScores().getDefiningOp<ScaledMatmulOp>();
       if (!qk)
         return rewriter.notifyMatchFailure(

@@ -399,7 +399,8 @@ def MHA_TanhOp : MHA_UnaryOp<"tanh", "hyperbolic tangent"> {
 // Attention
 //===----------------------------------------------------------------------===//
 
-def MHA_ApplyMaskOp : MHA_Op<"apply_mask", [Pure, AllTypesMatch<["scores", "result"]>]> {
+def MHA_ApplyMaskOp : MHA_Op<"apply_mask", [Pure, AllTypesMatch<["scores", "result"]>,
+                                           Differentiable]> {
   let summary = "Masks attention scores: masked entries become -inf";
   let description = [{
     On scores [..., Sq, Sk]:
@@ -410,16 +411,20 @@ def MHA_ApplyMaskOp : MHA_Op<"apply_mask", [Pure, AllTypesMatch<["scores", "resu
     The mask broadcasts to the scores' shape. Without mask or `causal` the op
     is the identity and folds away. Used by `mha-decompose-attention`.
 
+    With `zero_fill`, masked entries become 0 instead of `-inf` and an
+    additive mask is not added: this is the op's own gradient (the adjoint
+    passes gradients through where scores were kept).
+
     ```mlir
     %m = mha.apply_mask %s mask(%keep : tensor<?x1x1x?xi1>) causal : tensor<?x8x?x?xf32>
     ```
   }];
   let arguments = (ins MHA_FloatTensor:$scores, Optional<MHA_MaskTensor>:$mask,
-                       UnitAttr:$causal);
+                       UnitAttr:$causal, UnitAttr:$zero_fill);
   let results = (outs MHA_FloatTensor:$result);
   let assemblyFormat = [{
     $scores (`mask` `(` $mask^ `:` type($mask) `)`)? (`causal` $causal^)?
-    attr-dict `:` type($scores)
+    (`zero_fill` $zero_fill^)? attr-dict `:` type($scores)
   }];
   let hasVerifier = 1;
   let hasFolder = 1;
@@ -605,6 +610,28 @@ def MHA_DenseWeightGradOp : MHA_InferredOp<"dense_weight_grad"> {
   let results = (outs MHA_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $result_grad attr-dict `:` type($input) `,` type($result_grad)
+  }];
+}
+
+def MHA_ReduceMaxGradOp : MHA_Op<"reduce_max_grad", [Pure,
+    AllTypesMatch<["input", "result"]>, AllTypesMatch<["max", "result_grad"]>]> {
+  let summary = "Gradient of mha.reduce max";
+  let description = [{
+    Sends each reduced slice's gradient to the elements equal to its maximum
+    (`max`, the forward result), zero elsewhere; `dims` and `keep_dims` are
+    the forward's.
+
+    ```mlir
+    %dx = mha.reduce_max_grad %x, %m, %dm dims = [1] : tensor<2x4xf32>, tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, MHA_FloatTensor:$max,
+                       MHA_FloatTensor:$result_grad, DenseI64ArrayAttr:$dims,
+                       UnitAttr:$keep_dims);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $max `,` $result_grad `dims` `=` $dims (`keep_dims` $keep_dims^)?
+    attr-dict `:` type($input) `,` type($max)
   }];
 }
 
