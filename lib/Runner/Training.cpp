@@ -166,6 +166,9 @@ struct Metrics {
   double accuracy() const {
     return labelCount ? correct / double(labelCount) : NAN;
   }
+  double mae() const {
+    return labelCount ? absError / double(labelCount) : NAN;
+  }
 };
 
 /// A one-line progress bar on a terminal.
@@ -445,6 +448,12 @@ int mha::runTraining(const TrainingOptions &options) {
           .count(),
       train.size(), validation.size(), source);
 
+  bool wantAccuracy = false, wantMae = false;
+  if (std::optional<ArrayAttr> metrics = config.getMetrics())
+    for (Attribute m : *metrics) {
+      wantAccuracy |= cast<StringAttr>(m).getValue() == "accuracy";
+      wantMae |= cast<StringAttr>(m).getValue() == "mae";
+    }
   std::vector<EpochRecord> records;
   bool terminal = llvm::errs().is_displayed();
   std::string title =
@@ -522,9 +531,17 @@ int mha::runTraining(const TrainingOptions &options) {
     EpochRecord record;
     record.epoch = epoch;
     record.loss = trainMetrics.meanLoss();
-    record.accuracy = lossKind == LossKind::MSE ? NAN : trainMetrics.accuracy();
+    // The metrics the configuration asks for; accuracy has no meaning for a
+    // regression (mse) and mae none for class indices.
+    if (wantAccuracy && lossKind != LossKind::MSE) {
+      record.accuracy = trainMetrics.accuracy();
+      record.valAccuracy = valMetrics.accuracy();
+    }
+    if (wantMae && lossKind != LossKind::CrossEntropy) {
+      record.mae = trainMetrics.mae();
+      record.valMae = valMetrics.mae();
+    }
     record.valLoss = valMetrics.meanLoss();
-    record.valAccuracy = lossKind == LossKind::MSE ? NAN : valMetrics.accuracy();
     record.seconds = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - epochStart)
                          .count();
@@ -535,10 +552,14 @@ int mha::runTraining(const TrainingOptions &options) {
                                  (long long)epochs, record.loss);
     if (!std::isnan(record.accuracy))
       llvm::outs() << llvm::format(" accuracy %.4f", record.accuracy);
+    if (!std::isnan(record.mae))
+      llvm::outs() << llvm::format(" mae %.4f", record.mae);
     if (validation.size()) {
       llvm::outs() << llvm::format(" val_loss %.4f", record.valLoss);
       if (!std::isnan(record.valAccuracy))
         llvm::outs() << llvm::format(" val_accuracy %.4f", record.valAccuracy);
+      if (!std::isnan(record.valMae))
+        llvm::outs() << llvm::format(" val_mae %.4f", record.valMae);
     }
     llvm::outs() << llvm::format(" (%.1f s)\n", record.seconds);
     llvm::outs().flush();

@@ -33,7 +33,7 @@ void printNumber(llvm::raw_ostream &os, double v) {
 llvm::Error mha::writeTrainingLog(llvm::StringRef path,
                                   llvm::ArrayRef<EpochRecord> records) {
   return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    os << "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n";
+    os << "epoch,loss,accuracy,val_loss,val_accuracy,mae,val_mae,seconds\n";
     for (const EpochRecord &r : records) {
       os << r.epoch << ",";
       printNumber(os, r.loss);
@@ -43,6 +43,10 @@ llvm::Error mha::writeTrainingLog(llvm::StringRef path,
       printNumber(os, r.valLoss);
       os << ",";
       printNumber(os, r.valAccuracy);
+      os << ",";
+      printNumber(os, r.mae);
+      os << ",";
+      printNumber(os, r.valMae);
       os << ",";
       printNumber(os, r.seconds);
       os << "\n";

@@ -16,6 +16,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,10 +59,12 @@ int runTraining(const TrainingOptions &options);
 /// The figures of one epoch; NaN where a metric does not apply.
 struct EpochRecord {
   int64_t epoch = 0;
-  double loss = 0, accuracy = 0, valLoss = 0, valAccuracy = 0, seconds = 0;
+  double loss = 0, accuracy = NAN, valLoss = NAN, valAccuracy = NAN,
+         mae = NAN, valMae = NAN, seconds = 0;
 };
 
-/// Writes `records` as CSV (atomically).
+/// Writes `records` as CSV (atomically): epoch, loss, accuracy, val_loss,
+/// val_accuracy, mae, val_mae, seconds; metrics not computed are empty.
 llvm::Error writeTrainingLog(llvm::StringRef path,
                              llvm::ArrayRef<EpochRecord> records);
 
