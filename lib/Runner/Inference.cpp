@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/Runner/Inference.h"
+#include "mha/Runner/Driver.h"
 #include "mha/Runner/Model.h"
 #include "mha/Runner/Registration.h"
 #include "mha/Runtime/Npy.h"
@@ -31,15 +32,6 @@ using namespace mlir;
 using namespace mlir::mha;
 
 namespace {
-int fail(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
-  return 1;
-}
-
-int fail(llvm::Error error) {
-  return fail(llvm::toString(std::move(error)));
-}
-
 std::string typeText(Type type) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -88,25 +80,18 @@ void printSummary(llvm::raw_ostream &os, size_t index, const HostTensor &t) {
 
 int mha::runInference(const InferenceOptions &options) {
   if (options.repeat == 0)
-    return fail("--repeat must be at least 1");
+    return reportError("--repeat must be at least 1");
   if (options.dynamicSize <= 0)
-    return fail("--dynamic-size must be positive");
+    return reportError("--dynamic-size must be positive");
 
-  DialectRegistry registry;
-  registerRunnerDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-
-  std::unique_ptr<Model> model =
-      Model::load(options.modelPath, context, sourceMgr);
+  DriverContext driver;
+  std::unique_ptr<Model> model = driver.loadModel(options.modelPath);
   if (!model)
     return 1;
   llvm::Expected<const FunctionInfo *> entryOr =
       model->selectEntry(options.entry);
   if (!entryOr)
-    return fail(entryOr.takeError());
+    return reportError(entryOr.takeError());
   const FunctionInfo &entry = **entryOr;
 
   // Parameters: loaded or initialized.
@@ -114,17 +99,17 @@ int mha::runInference(const InferenceOptions &options) {
   if (!options.paramsPath.empty()) {
     auto loaded = readSafetensors(options.paramsPath);
     if (!loaded)
-      return fail(loaded.takeError());
+      return reportError(loaded.takeError());
     if (llvm::Error err =
             checkParams(model->getParams(), *loaded, options.paramsPath))
-      return fail(std::move(err));
+      return reportError(std::move(err));
     params = std::move(*loaded);
   } else {
     params = initializeParams(model->getParams(), options.seed);
   }
   if (!options.saveParamsPath.empty())
     if (llvm::Error err = writeSafetensors(options.saveParamsPath, params))
-      return fail(std::move(err));
+      return reportError(std::move(err));
 
   // Inputs: bound by name from .npy files, or random.
   std::vector<std::optional<HostTensor>> inputs(entry.argNames.size());
@@ -134,24 +119,24 @@ int mha::runInference(const InferenceOptions &options) {
   for (const std::string &binding : options.inputs) {
     auto [name, path] = llvm::StringRef(binding).split('=');
     if (path.empty())
-      return fail("--input '" + binding + "' is not NAME=FILE.npy");
+      return reportError("--input '" + binding + "' is not NAME=FILE.npy");
     auto it = llvm::find(entry.argNames, name.str());
     if (it == entry.argNames.end())
-      return fail("@" + entry.name + " has no argument '" + name +
+      return reportError("@" + entry.name + " has no argument '" + name +
                   "'; its arguments are: " + names);
     size_t index = it - entry.argNames.begin();
     if (inputs[index])
-      return fail("argument '" + name + "' is bound twice");
+      return reportError("argument '" + name + "' is bound twice");
     auto tensor = readNpy(path);
     if (!tensor)
-      return fail(tensor.takeError());
+      return reportError(tensor.takeError());
     RankedTensorType type = entry.argTypes[index];
     bool ok = *dtypeOf(type.getElementType()) == tensor->dtype &&
               int64_t(tensor->shape.size()) == type.getRank();
     for (int64_t d = 0; ok && d < type.getRank(); ++d)
       ok = type.isDynamicDim(d) || type.getDimSize(d) == tensor->shape[d];
     if (!ok)
-      return fail(path + ": argument '" + name + "' of @" + entry.name +
+      return reportError(path + ": argument '" + name + "' of @" + entry.name +
                   " expects " + typeText(type) + ", the file holds " +
                   tensor->typeString());
     inputs[index] = std::move(*tensor);
@@ -167,14 +152,14 @@ int mha::runInference(const InferenceOptions &options) {
   }
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!inputs[i])
-      return fail("missing --input for argument '" + entry.argNames[i] +
+      return reportError("missing --input for argument '" + entry.argNames[i] +
                   "' (" + typeText(entry.argTypes[i]) + ") of @" +
                   entry.name);
 
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), options.compile);
   if (!jit)
-    return fail(jit.takeError());
+    return reportError(jit.takeError());
   double compileSeconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();
@@ -197,7 +182,7 @@ int mha::runInference(const InferenceOptions &options) {
     auto out = (*jit)->call(entry.name, args, argNames);
     auto t1 = std::chrono::steady_clock::now();
     if (!out)
-      return fail(out.takeError());
+      return reportError(out.takeError());
     times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     results = std::move(*out);
   }
@@ -214,12 +199,12 @@ int mha::runInference(const InferenceOptions &options) {
   if (!options.outputDir.empty()) {
     if (std::error_code ec =
             llvm::sys::fs::create_directories(options.outputDir))
-      return fail(options.outputDir + ": cannot create: " + ec.message());
+      return reportError(options.outputDir + ": cannot create: " + ec.message());
     for (size_t i = 0; i < results.size(); ++i) {
       llvm::SmallString<256> path(options.outputDir);
       llvm::sys::path::append(path, "result" + std::to_string(i) + ".npy");
       if (llvm::Error err = writeNpy(path, results[i]))
-        return fail(std::move(err));
+        return reportError(std::move(err));
     }
   }
   return 0;

@@ -20,6 +20,7 @@
 #include "mha/Runner/Training.h"
 #include "mha/Dialect/MHA/Transforms/Passes.h"
 #include "mha/Runner/Dataset.h"
+#include "mha/Runner/Driver.h"
 #include "mha/Runner/Model.h"
 #include "mha/Runner/Registration.h"
 #include "mha/Runtime/Npy.h"
@@ -43,12 +44,6 @@ using namespace mlir;
 using namespace mlir::mha;
 
 namespace {
-int fail(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
-  return 1;
-}
-int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
-
 constexpr llvm::StringLiteral kFirstMoment = "__opt.m.";
 constexpr llvm::StringLiteral kSecondMoment = "__opt.v.";
 
@@ -185,20 +180,14 @@ void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total,
 } // namespace
 
 int mha::runTraining(const TrainingOptions &options) {
-  DialectRegistry registry;
-  registerRunnerDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-
-  std::unique_ptr<Model> model =
-      Model::load(options.modelPath, context, sourceMgr);
+  DriverContext driver;
+  MLIRContext &context = driver.getContext();
+  std::unique_ptr<Model> model = driver.loadModel(options.modelPath);
   if (!model)
     return 1;
   TrainingOp config = model->getTraining();
   if (!config)
-    return fail(options.modelPath +
+    return reportError(options.modelPath +
                 ": no mha.training in the model; --train needs one (see "
                 "docs/Training.md)");
 
@@ -206,12 +195,12 @@ int mha::runTraining(const TrainingOptions &options) {
   Builder b(&context);
   if (options.epochs) {
     if (*options.epochs <= 0)
-      return fail("--epochs must be positive");
+      return reportError("--epochs must be positive");
     config.setEpochsAttr(b.getI64IntegerAttr(*options.epochs));
   }
   if (options.batchSize) {
     if (*options.batchSize <= 0)
-      return fail("--batch-size must be positive");
+      return reportError("--batch-size must be positive");
     config.setBatchSizeAttr(b.getI64IntegerAttr(*options.batchSize));
   }
   OptimizerAttr opt = config.getOptimizer();
@@ -220,14 +209,14 @@ int mha::runTraining(const TrainingOptions &options) {
     if (options.optimizer) {
       auto parsed = symbolizeOptimizerKind(*options.optimizer);
       if (!parsed)
-        return fail("--optimizer '" + *options.optimizer +
+        return reportError("--optimizer '" + *options.optimizer +
                     "' is unknown; expected sgd, adam or adamw");
       kind = *parsed;
     }
     double lr = options.learningRate ? *options.learningRate
                                      : opt.getLearningRate().getValueAsDouble();
     if (!(lr > 0))
-      return fail("--learning-rate must be positive");
+      return reportError("--learning-rate must be positive");
     bool keepHyper = kind == opt.getKind();
     auto emit = [&]() {
       return emitError(config.getLoc());
@@ -249,7 +238,7 @@ int mha::runTraining(const TrainingOptions &options) {
 
   const FunctionInfo *modelFn = model->lookupFunction(config.getModel());
   if (!modelFn || modelFn->argTypes.size() != 1)
-    return fail("@" + config.getModel() +
+    return reportError("@" + config.getModel() +
                 ": --train supports models with exactly one input (the "
                 "data); this one takes " +
                 std::to_string(modelFn ? modelFn->argTypes.size() : 0));
@@ -266,7 +255,7 @@ int mha::runTraining(const TrainingOptions &options) {
                             ? datasetAttr.getValidationSplit().getValueAsDouble()
                             : 0.2);
   if (!(split >= 0 && split < 1))
-    return fail("--validation-split must lie in [0, 1)");
+    return reportError("--validation-split must lie in [0, 1)");
   auto loadPair = [&](const std::string &dataPath,
                       const std::string &labelsPath) -> llvm::Expected<Dataset> {
     auto x = readNpy(dataPath);
@@ -290,17 +279,17 @@ int mha::runTraining(const TrainingOptions &options) {
   Dataset all;
   if (!options.dataPath.empty() || !options.labelsPath.empty()) {
     if (options.dataPath.empty() || options.labelsPath.empty())
-      return fail("--data and --labels go together");
+      return reportError("--data and --labels go together");
     auto loaded = loadPair(options.dataPath, options.labelsPath);
     if (!loaded)
-      return fail(loaded.takeError());
+      return reportError(loaded.takeError());
     all = std::move(*loaded);
     source = options.dataPath;
   } else if (datasetAttr && datasetAttr.getKind() == DatasetKind::Npy) {
     auto loaded = loadPair(resolve(datasetAttr.getData().getValue()),
                            resolve(datasetAttr.getLabels().getValue()));
     if (!loaded)
-      return fail(loaded.takeError());
+      return reportError(loaded.takeError());
     all = std::move(*loaded);
     source = resolve(datasetAttr.getData().getValue());
   } else {
@@ -317,12 +306,12 @@ int mha::runTraining(const TrainingOptions &options) {
                             ? uint64_t(*datasetAttr.getSeed())
                             : 0;
     if (samples <= 0 || seqLen <= 0)
-      return fail("--samples and --seq-len must be positive");
+      return reportError("--samples and --seq-len must be positive");
     if (inputType.getRank() != 3 ||
         (!inputType.isDynamicDim(2) &&
          inputType.getDimSize(2) != kSyntheticFeatures) ||
         lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
-      return fail(llvm::formatv(
+      return reportError(llvm::formatv(
           "the synthetic dataset makes [batch, seq, {0}] sequences with "
           "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
           kSyntheticFeatures, modelFn->name, inputType, stringifyLossKind(lossKind)));
@@ -343,7 +332,7 @@ int mha::runTraining(const TrainingOptions &options) {
     all.labels = std::move(converted);
   }
   if (llvm::Error err = validateDataset(all, binary, classes, source))
-    return fail(std::move(err));
+    return reportError(std::move(err));
   // Shapes against the model: inputs [N, ...] like the model input, labels
   // like the predictions (or without the class dimension).
   auto checkShapes = [&](const Dataset &d, llvm::StringRef what) -> llvm::Error {
@@ -383,28 +372,28 @@ int mha::runTraining(const TrainingOptions &options) {
     return llvm::Error::success();
   };
   if (llvm::Error err = checkShapes(all, source))
-    return fail(std::move(err));
+    return reportError(std::move(err));
   if (all.inputs.dtype != DType::F32 || (all.labels.dtype != DType::F32 &&
                                          lossKind != LossKind::CrossEntropy))
-    return fail(source + ": training data and labels must be float32");
+    return reportError(source + ": training data and labels must be float32");
   if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
     if (options.valDataPath.empty() || options.valLabelsPath.empty())
-      return fail("--val-data and --val-labels go together");
+      return reportError("--val-data and --val-labels go together");
     auto loaded = loadPair(options.valDataPath, options.valLabelsPath);
     if (!loaded)
-      return fail(loaded.takeError());
+      return reportError(loaded.takeError());
     validation = std::move(*loaded);
     if (llvm::Error err =
             validateDataset(validation, binary, classes, options.valDataPath))
-      return fail(std::move(err));
+      return reportError(std::move(err));
     if (llvm::Error err = checkShapes(validation, options.valDataPath))
-      return fail(std::move(err));
+      return reportError(std::move(err));
     train = std::move(all);
   } else {
     std::tie(train, validation) = splitDataset(all, split, options.seed);
   }
   if (train.size() == 0)
-    return fail("no training examples left after the validation split");
+    return reportError("no training examples left after the validation split");
 
   // Parameters and optimizer state: resumed, loaded or initialized.
   const std::vector<ParamInfo> &params = model->getParams();
@@ -412,15 +401,15 @@ int mha::runTraining(const TrainingOptions &options) {
   if (!options.resumePath.empty()) {
     auto resumed = loadCheckpoint(options.resumePath, params);
     if (!resumed)
-      return fail(resumed.takeError());
+      return reportError(resumed.takeError());
     state = std::move(*resumed);
   } else {
     if (!options.paramsPath.empty()) {
       auto loaded = readSafetensors(options.paramsPath);
       if (!loaded)
-        return fail(loaded.takeError());
+        return reportError(loaded.takeError());
       if (llvm::Error err = checkParams(params, *loaded, options.paramsPath))
-        return fail(std::move(err));
+        return reportError(std::move(err));
       state.params = std::move(*loaded);
     } else {
       state.params = initializeParams(params, options.seed);
@@ -440,7 +429,7 @@ int mha::runTraining(const TrainingOptions &options) {
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), options.compile);
   if (!jit)
-    return fail(jit.takeError());
+    return reportError(jit.takeError());
   llvm::errs() << llvm::formatv(
       "compiled the training step in {0:f2} s; {1} training and {2} "
       "validation examples from the {3}\n",
@@ -485,12 +474,12 @@ int mha::runTraining(const TrainingOptions &options) {
         args.push_back(&state.params.at(p.name));
       auto out = (*jit)->call("__mha_train_step", args);
       if (!out)
-        return fail(out.takeError());
+        return reportError(out.takeError());
       double loss = (*out)[0].getAsDouble(0);
       if (!std::isfinite(loss)) {
         if (terminal)
           llvm::errs() << "\n";
-        return fail(llvm::formatv(
+        return reportError(llvm::formatv(
             "the loss became {0} at epoch {1}, step {2} (update {3}); "
             "stopping. {4}",
             loss, epoch, bi + 1, state.step + 1,
@@ -524,7 +513,7 @@ int mha::runTraining(const TrainingOptions &options) {
         args.push_back(&state.params.at(p.name));
       auto out = (*jit)->call("__mha_eval", args);
       if (!out)
-        return fail(out.takeError());
+        return reportError(out.takeError());
       valMetrics.add(lossKind, (*out)[0].getAsDouble(0), (*out)[1], y);
     }
     state.epoch = epoch;
@@ -569,15 +558,15 @@ int mha::runTraining(const TrainingOptions &options) {
                  epoch % options.checkpointEvery == 0)) {
       if (llvm::Error err =
               saveCheckpoint(options.savePath, state, params, options.seed))
-        return fail(std::move(err));
+        return reportError(std::move(err));
       lastCheckpoint = options.savePath;
     }
     if (!options.logPath.empty())
       if (llvm::Error err = writeTrainingLog(options.logPath, records))
-        return fail(std::move(err));
+        return reportError(std::move(err));
     if (!options.plotPath.empty())
       if (llvm::Error err = writeTrainingPlot(options.plotPath, records, title))
-        return fail(std::move(err));
+        return reportError(std::move(err));
   }
   if (state.epoch >= epochs && records.empty())
     llvm::errs() << "note: the checkpoint already has " << state.epoch

@@ -1,0 +1,51 @@
+//===- Driver.h - What mha-run's modes share --------------------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the context and error reporting shared by mha-run's
+// inference and training drivers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_RUNNER_DRIVER_H
+#define MHA_RUNNER_DRIVER_H
+
+#include "mha/Runner/Model.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <memory>
+
+namespace mlir {
+namespace mha {
+
+/// An MLIRContext with every dialect the runner compiles, whose diagnostics
+/// are printed with the file, line and column of the model file.
+class DriverContext {
+public:
+  DriverContext();
+
+  MLIRContext &getContext() { return context; }
+
+  /// Parses and verifies the model file at `path` (see Model::load).
+  std::unique_ptr<Model> loadModel(llvm::StringRef path);
+
+private:
+  MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics;
+};
+
+/// Prints "mha-run: error: <message>" to stderr and returns the exit code 1.
+int reportError(const llvm::Twine &message);
+int reportError(llvm::Error error);
+
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_RUNNER_DRIVER_H

@@ -1,0 +1,41 @@
+//===- Driver.cpp - What mha-run's modes share ----------------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements DriverContext and the drivers' error reporting.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Runner/Driver.h"
+#include "mha/Runner/Registration.h"
+
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+using namespace mlir::mha;
+
+static DialectRegistry runnerRegistry() {
+  DialectRegistry registry;
+  registerRunnerDialects(registry);
+  return registry;
+}
+
+DriverContext::DriverContext()
+    : context(runnerRegistry()), diagnostics(sourceMgr, &context) {
+  context.loadAllAvailableDialects();
+}
+
+std::unique_ptr<Model> DriverContext::loadModel(llvm::StringRef path) {
+  return Model::load(path, context, sourceMgr);
+}
+
+int mha::reportError(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
+  return 1;
+}
+
+int mha::reportError(llvm::Error error) {
+  return reportError(llvm::toString(std::move(error)));
+}
