@@ -14,7 +14,7 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.mha_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
-                   "lit.site.cfg.py", "Unit", "npy.py", "Inputs"]
+                   "lit.site.cfg.py", "Unit", "npy.py", "Inputs", "seed_crosscheck.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%mha_src_root", config.mha_src_root))
@@ -23,6 +23,17 @@ config.substitutions.append(("%examples", os.path.join(config.mha_src_root, "exa
 # Writes, corrupts and compares .npy files for the integration tests.
 config.substitutions.append(("%npy", sys.executable + " " + os.path.join(
     config.mha_src_root, "test", "Integration", "npy.py")))
+
+# PyTorch cross-checks run where Debian's python3-torch is installed.
+config.substitutions.append(("%seed-crosscheck", "/usr/bin/python3 " + os.path.join(
+    config.mha_src_root, "test", "Integration", "PyTorch", "seed_crosscheck.py")))
+import subprocess
+try:
+    if subprocess.run(["/usr/bin/python3", "-c", "import torch, numpy"],
+                      capture_output=True, timeout=60).returncode == 0:
+        config.available_features.add("torch")
+except Exception:
+    pass
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
