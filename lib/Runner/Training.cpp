@@ -446,9 +446,12 @@ int mha::runTraining(const TrainingOptions &options) {
   std::vector<EpochRecord> records;
   bool terminal = llvm::errs().is_displayed();
   std::string title =
-      llvm::formatv("{0}: {1}, {2}, lr {3}", llvm::sys::path::filename(options.modelPath),
-                    stringifyLossKind(lossKind), stringifyOptimizerKind(opt.getKind()),
-                    opt.getLearningRate().getValueAsDouble())
+      (llvm::sys::path::filename(options.modelPath) + ": " +
+       stringifyLossKind(lossKind) + ", " +
+       stringifyOptimizerKind(opt.getKind()) + ", learning rate " +
+       llvm::formatv("{0}", llvm::format("%g", opt.getLearningRate()
+                                                   .getValueAsDouble()))
+           .str())
           .str();
   std::string lastCheckpoint;
   for (int64_t epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
