@@ -28,6 +28,10 @@ void mlir::mha::registerRunnerDialects(DialectRegistry &registry) {
 }
 
 void mlir::mha::initializeNativeTarget() {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
 }

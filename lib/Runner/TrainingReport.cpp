@@ -35,20 +35,12 @@ llvm::Error mha::writeTrainingLog(llvm::StringRef path,
   return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
     os << "epoch,loss,accuracy,val_loss,val_accuracy,mae,val_mae,seconds\n";
     for (const EpochRecord &r : records) {
-      os << r.epoch << ",";
-      printNumber(os, r.loss);
-      os << ",";
-      printNumber(os, r.accuracy);
-      os << ",";
-      printNumber(os, r.valLoss);
-      os << ",";
-      printNumber(os, r.valAccuracy);
-      os << ",";
-      printNumber(os, r.mae);
-      os << ",";
-      printNumber(os, r.valMae);
-      os << ",";
-      printNumber(os, r.seconds);
+      os << r.epoch;
+      for (double v : {r.loss, r.accuracy, r.valLoss, r.valAccuracy, r.mae,
+                       r.valMae, r.seconds}) {
+        os << ",";
+        printNumber(os, v);
+      }
       os << "\n";
     }
     return llvm::Error::success();

@@ -20,7 +20,8 @@ namespace mha {
 /// translations, and the mha dialect to `registry`.
 void registerRunnerDialects(DialectRegistry &registry);
 
-/// Initializes the host target for JIT compilation. Call once.
+/// Initializes the host target for JIT compilation (once; later calls do
+/// nothing).
 void initializeNativeTarget();
 
 } // namespace mha

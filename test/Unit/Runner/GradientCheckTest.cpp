@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Runner/Driver.h"
 #include "mha/Runner/JitModule.h"
 #include "mha/Runner/Model.h"
 #include "mha/Runner/Registration.h"
@@ -38,20 +39,7 @@ using namespace mlir::mha;
 namespace {
 class GradientCheck : public ::testing::Test {
 protected:
-  static void SetUpTestSuite() {
-    static bool initialized = false;
-    if (!initialized) {
-      initializeNativeTarget();
-      initialized = true;
-    }
-  }
-
-  GradientCheck() {
-    DialectRegistry registry;
-    registerRunnerDialects(registry);
-    context = std::make_unique<MLIRContext>(registry);
-    context->loadAllAvailableDialects();
-  }
+  static void SetUpTestSuite() { initializeNativeTarget(); }
 
   /// Random inputs for `f`'s float arguments (dynamic sizes from `dims`),
   /// `labels` for integer ones.
@@ -80,7 +68,7 @@ protected:
   void check(const std::string &source, std::vector<int64_t> dims,
              std::vector<unsigned> targetArgs = {}, bool inlineFirst = false) {
     OwningOpRef<ModuleOp> module =
-        parseSourceString<ModuleOp>(source, context.get());
+        parseSourceString<ModuleOp>(source, context);
     ASSERT_TRUE(module);
     auto f = module->lookupSymbol<func::FuncOp>("f");
     ASSERT_TRUE(f);
@@ -88,7 +76,7 @@ protected:
     for (ParamOp p : module->getOps<ParamOp>())
       params.push_back({p.getSymName().str(), p.getTensorType(), p.getInit()});
 
-    PassManager pm(context.get());
+    PassManager pm(context);
     if (inlineFirst)
       pm.addPass(createInlinerPass());
     MHAAutodiffPassOptions options;
@@ -163,7 +151,9 @@ protected:
     }
   }
 
-  std::unique_ptr<MLIRContext> context;
+  /// Every dialect the JIT uses, as in mha-run.
+  DriverContext driver;
+  MLIRContext *context = &driver.getContext();
   std::mt19937 rng{123};
 };
 

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "mha/Runner/Driver.h"
 #include "mha/Runner/JitModule.h"
 #include "mha/Runner/Registration.h"
 
@@ -86,26 +87,13 @@ Ref randomRef(std::vector<int64_t> shape, std::mt19937 &rng, double lo = -1,
 
 class OpNumerics : public ::testing::TestWithParam<bool> {
 protected:
-  static void SetUpTestSuite() {
-    static bool initialized = false;
-    if (!initialized) {
-      initializeNativeTarget();
-      initialized = true;
-    }
-  }
-
-  OpNumerics() {
-    DialectRegistry registry;
-    registerRunnerDialects(registry);
-    context = std::make_unique<MLIRContext>(registry);
-    context->loadAllAvailableDialects();
-  }
+  static void SetUpTestSuite() { initializeNativeTarget(); }
 
   /// Compiles `source` and calls @f on `inputs`.
   std::vector<Ref> run(const std::string &source,
                        const std::vector<HostTensor> &inputs) {
     OwningOpRef<ModuleOp> module =
-        parseSourceString<ModuleOp>(source, context.get());
+        parseSourceString<ModuleOp>(source, context);
     EXPECT_TRUE(module) << source;
     if (!module)
       return {};
@@ -141,7 +129,9 @@ protected:
     }
   }
 
-  std::unique_ptr<MLIRContext> context;
+  /// Every dialect the JIT uses, as in mha-run.
+  DriverContext driver;
+  MLIRContext *context = &driver.getContext();
   std::mt19937 rng{42};
 };
 
@@ -651,7 +641,7 @@ TEST_P(OpNumerics, DynamicShapesCompileOnce) {
       %a = mha.attention %x, %x, %x causal : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
       return %a : tensor<?x?x8xf32>
     })",
-                                                             context.get());
+                                                             context);
   ASSERT_TRUE(module);
   CompileOptions options;
   options.vectorize = GetParam();
@@ -673,7 +663,7 @@ TEST_P(OpNumerics, CallChecksArguments) {
       %r = mha.relu %x : tensor<?x4xf32>
       return %r : tensor<?x4xf32>
     })",
-                                                             context.get());
+                                                             context);
   ASSERT_TRUE(module);
   auto jit = JitModule::compile(*module, CompileOptions());
   ASSERT_TRUE(bool(jit));
