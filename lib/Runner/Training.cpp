@@ -426,6 +426,8 @@ int mha::runTraining(const TrainingOptions &options) {
   pm.addPass(createMHABuildTrainStepPass());
   if (failed(pm.run(model->getModule())))
     return 1;
+  llvm::errs() << "compiling the training step (forward, backward, "
+               << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), options.compile);
   if (!jit)
