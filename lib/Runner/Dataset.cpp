@@ -39,8 +39,7 @@ std::string number(double v) {
 }
 
 llvm::Error dataError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 } // namespace
 
@@ -91,8 +90,7 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
     return dataError(source + ": inputs and labels need an example dimension");
   if (data.labels.shape[0] != data.inputs.shape[0])
     return dataError(llvm::formatv("{0}: {1} examples but {2} labels", source,
-                                   data.inputs.shape[0],
-                                   data.labels.shape[0]));
+                                   data.inputs.shape[0], data.labels.shape[0]));
   int64_t n = data.inputs.numElements();
   int64_t perExample = data.size() ? n / data.size() : 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -107,8 +105,8 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
   for (int64_t i = 0; i < m; ++i) {
     double v = data.labels.getAsDouble(i);
     if (!std::isfinite(v))
-      return dataError(llvm::formatv("{0}: label of example {1} is {2}",
-                                     source, i / perLabel, number(v)));
+      return dataError(llvm::formatv("{0}: label of example {1} is {2}", source,
+                                     i / perLabel, number(v)));
     if (binary && v != 0.0 && v != 1.0)
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "binary cross-entropy needs labels in "
@@ -117,8 +115,7 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
     if (classes > 0 && (v < 0 || v >= double(classes) || v != std::floor(v)))
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "expected a class index in [0, {3})",
-                                     source, i / perLabel, number(v),
-                                     classes));
+                                     source, i / perLabel, number(v), classes));
   }
   return llvm::Error::success();
 }

@@ -123,7 +123,7 @@ int mha::runInference(const InferenceOptions &options) {
     auto it = llvm::find(entry.argNames, name.str());
     if (it == entry.argNames.end())
       return reportError("@" + entry.name + " has no argument '" + name +
-                  "'; its arguments are: " + names);
+                         "'; its arguments are: " + names);
     size_t index = it - entry.argNames.begin();
     if (inputs[index])
       return reportError("argument '" + name + "' is bound twice");
@@ -137,8 +137,8 @@ int mha::runInference(const InferenceOptions &options) {
       ok = type.isDynamicDim(d) || type.getDimSize(d) == tensor->shape[d];
     if (!ok)
       return reportError(path + ": argument '" + name + "' of @" + entry.name +
-                  " expects " + typeText(type) + ", the file holds " +
-                  tensor->typeString());
+                         " expects " + typeText(type) + ", the file holds " +
+                         tensor->typeString());
     inputs[index] = std::move(*tensor);
   }
   if (options.inputs.empty() && !entry.argNames.empty()) {
@@ -153,16 +153,16 @@ int mha::runInference(const InferenceOptions &options) {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!inputs[i])
       return reportError("missing --input for argument '" + entry.argNames[i] +
-                  "' (" + typeText(entry.argTypes[i]) + ") of @" +
-                  entry.name);
+                         "' (" + typeText(entry.argTypes[i]) + ") of @" +
+                         entry.name);
 
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), options.compile);
   if (!jit)
     return reportError(jit.takeError());
-  double compileSeconds = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
+  double compileSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   llvm::errs() << llvm::formatv("compiled @{0} in {1:f2} s\n", entry.name,
                                 compileSeconds);
 
@@ -199,7 +199,8 @@ int mha::runInference(const InferenceOptions &options) {
   if (!options.outputDir.empty()) {
     if (std::error_code ec =
             llvm::sys::fs::create_directories(options.outputDir))
-      return reportError(options.outputDir + ": cannot create: " + ec.message());
+      return reportError(options.outputDir +
+                         ": cannot create: " + ec.message());
     for (size_t i = 0; i < results.size(); ++i) {
       llvm::SmallString<256> path(options.outputDir);
       llvm::sys::path::append(path, "result" + std::to_string(i) + ".npy");

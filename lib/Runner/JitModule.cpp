@@ -52,8 +52,7 @@ extern "C" void mhaRuntimeError(const char *message) {
 } // namespace
 
 static llvm::Error jitError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 llvm::Expected<std::unique_ptr<JitModule>>
@@ -104,9 +103,9 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   auto targetMachine = builder->createTargetMachine();
   if (!targetMachine)
     return targetMachine.takeError();
-  auto transformer = makeOptimizingTransformer(/*optLevel=*/level,
-                                               /*sizeLevel=*/0,
-                                               targetMachine->get());
+  auto transformer =
+      makeOptimizingTransformer(/*optLevel=*/level,
+                                /*sizeLevel=*/0, targetMachine->get());
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = codeGenLevel;
@@ -151,8 +150,8 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     std::string what = i < argNames.size() ? "'" + argNames[i] + "'"
                                            : "argument #" + std::to_string(i);
     std::optional<DType> dtype = dtypeOf(type.getElementType());
-    bool ok = dtype && *dtype == t.dtype &&
-              int64_t(t.shape.size()) == type.getRank();
+    bool ok =
+        dtype && *dtype == t.dtype && int64_t(t.shape.size()) == type.getRank();
     for (int64_t d = 0; ok && d < type.getRank(); ++d)
       ok = type.isDynamicDim(d) || type.getDimSize(d) == t.shape[d];
     if (!ok) {

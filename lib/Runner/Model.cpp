@@ -45,8 +45,8 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
   std::string error;
   auto file = openInputFile(path, &error);
   if (!file) {
-    emitError(UnknownLoc::get(&context)) << "cannot open '" << path
-                                         << "': " << error;
+    emitError(UnknownLoc::get(&context))
+        << "cannot open '" << path << "': " << error;
     return nullptr;
   }
   unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
@@ -64,8 +64,8 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
     model->module->getOperation()->remove();
   } else {
     model->module = ModuleOp::create(FileLineColLoc::get(
-        &context, sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier(),
-        1, 1));
+        &context, sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier(), 1,
+        1));
     Block *body = model->module->getBody();
     body->getOperations().splice(body->end(), block.getOperations());
   }
@@ -139,8 +139,9 @@ Model::selectEntry(llvm::StringRef requested) const {
   if (names.empty())
     names = "(none)";
   auto fail = [&](const llvm::Twine &why) {
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   (why + "; the model defines " + names).str());
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        (why + "; the model defines " + names).str());
   };
   if (!requested.empty()) {
     if (const FunctionInfo *f = lookupFunction(requested))
@@ -237,15 +238,12 @@ TensorMap mha::initializeParams(llvm::ArrayRef<ParamInfo> params,
 llvm::Error mha::checkParams(llvm::ArrayRef<ParamInfo> params,
                              const TensorMap &loaded, llvm::StringRef source) {
   std::string problems;
-  auto add = [&](const llvm::Twine &line) {
-    problems += "\n  " + line.str();
-  };
+  auto add = [&](const llvm::Twine &line) { problems += "\n  " + line.str(); };
   for (const ParamInfo &param : params) {
     auto it = loaded.find(param.name);
-    std::string declared =
-        (shapeString(param.type.getShape()) + "x" +
-         dtypeName(*dtypeOf(param.type.getElementType())))
-            .str();
+    std::string declared = (shapeString(param.type.getShape()) + "x" +
+                            dtypeName(*dtypeOf(param.type.getElementType())))
+                               .str();
     if (it == loaded.end()) {
       add("missing '" + param.name + "' (tensor<" + declared + ">)");
       continue;
@@ -257,12 +255,14 @@ llvm::Error mha::checkParams(llvm::ArrayRef<ParamInfo> params,
       add("'" + param.name + "': expected tensor<" + declared + ">, found " +
           t.typeString());
   }
-  for (const auto &[name, tensor] : loaded)
+  for (const auto &entry : loaded) {
+    const std::string &name = entry.first;
     if (!llvm::StringRef(name).starts_with("__opt.") &&
         llvm::none_of(params,
                       [&](const ParamInfo &p) { return p.name == name; }))
-      add("unexpected '" + name + "' (" + tensor.typeString() +
+      add("unexpected '" + name + "' (" + entry.second.typeString() +
           "): the model declares no such parameter");
+  }
   if (problems.empty())
     return llvm::Error::success();
   return llvm::createStringError(

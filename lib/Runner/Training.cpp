@@ -30,10 +30,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
@@ -71,14 +71,13 @@ llvm::Error saveCheckpoint(llvm::StringRef path, const TrainState &state,
 
 /// Reads a checkpoint written by saveCheckpoint, checking it against the
 /// model's parameters.
-llvm::Expected<TrainState> loadCheckpoint(llvm::StringRef path,
-                                          const std::vector<ParamInfo> &params) {
+llvm::Expected<TrainState>
+loadCheckpoint(llvm::StringRef path, const std::vector<ParamInfo> &params) {
   auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
   if (!buffer)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   (path + ": cannot read: " +
-                                    buffer.getError().message())
-                                       .str());
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        (path + ": cannot read: " + buffer.getError().message()).str());
   llvm::StringRef bytes = (*buffer)->getBuffer();
   auto tensors = parseSafetensors(bytes, path);
   if (!tensors)
@@ -157,7 +156,9 @@ struct Metrics {
     }
     labelCount += labels.numElements();
   }
-  double meanLoss() const { return examples ? lossSum / double(examples) : NAN; }
+  double meanLoss() const {
+    return examples ? lossSum / double(examples) : NAN;
+  }
   double accuracy() const {
     return labelCount ? correct / double(labelCount) : NAN;
   }
@@ -177,6 +178,182 @@ void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total,
                << llvm::format("] %lld/%lld loss %.4f", (long long)done,
                                (long long)total, loss);
 }
+
+/// Training and validation data, and where they came from.
+struct TrainingData {
+  Dataset train, validation;
+  std::string source;
+};
+
+llvm::Error trainingError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+/// Loads (or generates) and checks the data `config`'s model trains on:
+/// .npy files from the command line or the model's dataset, validated
+/// against the loss and the model's input and output types, and split.
+llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
+                                              TrainingOp config,
+                                              const FunctionInfo *modelFn) {
+  LossKind lossKind = config.getLoss();
+  RankedTensorType inputType = modelFn->argTypes[0];
+  RankedTensorType predType = modelFn->resultTypes[0];
+  // Data: .npy files or the model's dataset.
+  DatasetAttr datasetAttr = config.getDatasetAttr();
+  Dataset train, validation;
+  std::string source;
+  double split =
+      options.validationSplit
+          ? *options.validationSplit
+          : (datasetAttr && datasetAttr.getValidationSplit()
+                 ? datasetAttr.getValidationSplit().getValueAsDouble()
+                 : 0.2);
+  if (!(split >= 0 && split < 1))
+    return trainingError("--validation-split must lie in [0, 1)");
+  auto loadPair =
+      [&](const std::string &dataPath,
+          const std::string &labelsPath) -> llvm::Expected<Dataset> {
+    auto x = readNpy(dataPath);
+    if (!x)
+      return x.takeError();
+    auto y = readNpy(labelsPath);
+    if (!y)
+      return y.takeError();
+    return Dataset{std::move(*x), std::move(*y)};
+  };
+  std::string modelDir = llvm::sys::path::parent_path(options.modelPath).str();
+  auto resolve = [&](llvm::StringRef file) {
+    llvm::SmallString<256> path(file);
+    if (!llvm::sys::path::is_absolute(path) && !modelDir.empty()) {
+      path = modelDir;
+      llvm::sys::path::append(path, file);
+    }
+    return std::string(path);
+  };
+  Dataset all;
+  if (!options.dataPath.empty() || !options.labelsPath.empty()) {
+    if (options.dataPath.empty() || options.labelsPath.empty())
+      return trainingError("--data and --labels go together");
+    auto loaded = loadPair(options.dataPath, options.labelsPath);
+    if (!loaded)
+      return loaded.takeError();
+    all = std::move(*loaded);
+    source = options.dataPath;
+  } else if (datasetAttr && datasetAttr.getKind() == DatasetKind::Npy) {
+    auto loaded = loadPair(resolve(datasetAttr.getData().getValue()),
+                           resolve(datasetAttr.getLabels().getValue()));
+    if (!loaded)
+      return loaded.takeError();
+    all = std::move(*loaded);
+    source = resolve(datasetAttr.getData().getValue());
+  } else {
+    int64_t samples = options.samples ? *options.samples
+                                      : (datasetAttr && datasetAttr.getSamples()
+                                             ? *datasetAttr.getSamples()
+                                             : 2048);
+    int64_t seqLen = options.seqLen ? *options.seqLen
+                                    : (datasetAttr && datasetAttr.getSeqLen()
+                                           ? *datasetAttr.getSeqLen()
+                                           : 16);
+    uint64_t dataSeed = datasetAttr && datasetAttr.getSeed()
+                            ? uint64_t(*datasetAttr.getSeed())
+                            : 0;
+    if (samples <= 0 || seqLen <= 0)
+      return trainingError("--samples and --seq-len must be positive");
+    if (inputType.getRank() != 3 ||
+        (!inputType.isDynamicDim(2) &&
+         inputType.getDimSize(2) != kSyntheticFeatures) ||
+        lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
+      return trainingError(llvm::formatv(
+          "the synthetic dataset makes [batch, seq, {0}] sequences with "
+          "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
+          kSyntheticFeatures, modelFn->name, inputType,
+          stringifyLossKind(lossKind)));
+    all = makeMarkedTokenDataset(samples, seqLen, dataSeed);
+    source = llvm::formatv("synthetic marked-token task ({0} sequences "
+                           "of {1} tokens)",
+                           samples, seqLen)
+                 .str();
+  }
+  // Labels the loss can use.
+  bool binary =
+      lossKind == LossKind::BCE || lossKind == LossKind::BCEWithLogits;
+  int64_t classes =
+      lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
+  if (lossKind == LossKind::CrossEntropy && all.labels.dtype != DType::I64) {
+    HostTensor converted(DType::I64, all.labels.shape);
+    for (int64_t i = 0; i < converted.numElements(); ++i)
+      converted.setFromDouble(i, all.labels.getAsDouble(i));
+    all.labels = std::move(converted);
+  }
+  if (llvm::Error err = validateDataset(all, binary, classes, source))
+    return std::move(err);
+  // Shapes against the model: inputs [N, ...] like the model input, labels
+  // like the predictions (or without the class dimension).
+  auto checkShapes = [&](const Dataset &d,
+                         llvm::StringRef what) -> llvm::Error {
+    std::vector<int64_t> want(predType.getShape().begin(),
+                              predType.getShape().end());
+    if (lossKind == LossKind::CrossEntropy)
+      want.pop_back();
+    bool inputOk = int64_t(d.inputs.shape.size()) == inputType.getRank() &&
+                   d.inputs.dtype == *dtypeOf(inputType.getElementType());
+    for (int64_t i = 1; inputOk && i < inputType.getRank(); ++i)
+      inputOk = inputType.isDynamicDim(i) ||
+                inputType.getDimSize(i) == d.inputs.shape[i];
+    bool labelOk = d.labels.shape.size() == want.size();
+    for (size_t i = 1; labelOk && i < want.size(); ++i)
+      labelOk = ShapedType::isDynamic(want[i]) || want[i] == d.labels.shape[i];
+    std::string expected;
+    llvm::raw_string_ostream os(expected);
+    os << inputType;
+    if (!inputOk)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     (what + ": the data is " +
+                                      d.inputs.typeString() + "; @" +
+                                      modelFn->name + " takes " + expected)
+                                         .str());
+    if (!labelOk) {
+      std::string labels = "[N";
+      for (size_t i = 1; i < want.size(); ++i)
+        labels +=
+            ", " + (ShapedType::isDynamic(want[i]) ? std::string("?")
+                                                   : std::to_string(want[i]));
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          (what + ": labels are " + d.labels.typeString() + "; the loss '" +
+           stringifyLossKind(lossKind) + "' expects shape " + labels + "]")
+              .str());
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error err = checkShapes(all, source))
+    return std::move(err);
+  if (all.inputs.dtype != DType::F32 ||
+      (all.labels.dtype != DType::F32 && lossKind != LossKind::CrossEntropy))
+    return trainingError(source + ": training data and labels must be float32");
+  if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
+    if (options.valDataPath.empty() || options.valLabelsPath.empty())
+      return trainingError("--val-data and --val-labels go together");
+    auto loaded = loadPair(options.valDataPath, options.valLabelsPath);
+    if (!loaded)
+      return loaded.takeError();
+    validation = std::move(*loaded);
+    if (llvm::Error err =
+            validateDataset(validation, binary, classes, options.valDataPath))
+      return std::move(err);
+    if (llvm::Error err = checkShapes(validation, options.valDataPath))
+      return std::move(err);
+    train = std::move(all);
+  } else {
+    std::tie(train, validation) = splitDataset(all, split, options.seed);
+  }
+  if (train.size() == 0)
+    return trainingError(
+        "no training examples left after the validation split");
+
+  return TrainingData{std::move(train), std::move(validation), source};
+}
 } // namespace
 
 int mha::runTraining(const TrainingOptions &options) {
@@ -188,8 +365,8 @@ int mha::runTraining(const TrainingOptions &options) {
   TrainingOp config = model->getTraining();
   if (!config)
     return reportError(options.modelPath +
-                ": no mha.training in the model; --train needs one (see "
-                "docs/Training.md)");
+                       ": no mha.training in the model; --train needs one (see "
+                       "docs/Training.md)");
 
   // Command-line overrides edit the configuration before compilation.
   Builder b(&context);
@@ -210,7 +387,7 @@ int mha::runTraining(const TrainingOptions &options) {
       auto parsed = symbolizeOptimizerKind(*options.optimizer);
       if (!parsed)
         return reportError("--optimizer '" + *options.optimizer +
-                    "' is unknown; expected sgd, adam or adamw");
+                           "' is unknown; expected sgd, adam or adamw");
       kind = *parsed;
     }
     double lr = options.learningRate ? *options.learningRate
@@ -218,16 +395,14 @@ int mha::runTraining(const TrainingOptions &options) {
     if (!(lr > 0))
       return reportError("--learning-rate must be positive");
     bool keepHyper = kind == opt.getKind();
-    auto emit = [&]() {
-      return emitError(config.getLoc());
-    };
-    opt = OptimizerAttr::getChecked(
-        emit, &context, kind, b.getF64FloatAttr(lr),
-        keepHyper ? opt.getMomentum() : FloatAttr(),
-        keepHyper ? opt.getBeta1() : FloatAttr(),
-        keepHyper ? opt.getBeta2() : FloatAttr(),
-        keepHyper ? opt.getEpsilon() : FloatAttr(),
-        keepHyper ? opt.getWeightDecay() : FloatAttr());
+    auto emit = [&]() { return emitError(config.getLoc()); };
+    opt = OptimizerAttr::getChecked(emit, &context, kind, b.getF64FloatAttr(lr),
+                                    keepHyper ? opt.getMomentum() : FloatAttr(),
+                                    keepHyper ? opt.getBeta1() : FloatAttr(),
+                                    keepHyper ? opt.getBeta2() : FloatAttr(),
+                                    keepHyper ? opt.getEpsilon() : FloatAttr(),
+                                    keepHyper ? opt.getWeightDecay()
+                                              : FloatAttr());
     if (!opt)
       return 1;
     config.setOptimizerAttr(opt);
@@ -239,161 +414,16 @@ int mha::runTraining(const TrainingOptions &options) {
   const FunctionInfo *modelFn = model->lookupFunction(config.getModel());
   if (!modelFn || modelFn->argTypes.size() != 1)
     return reportError("@" + config.getModel() +
-                ": --train supports models with exactly one input (the "
-                "data); this one takes " +
-                std::to_string(modelFn ? modelFn->argTypes.size() : 0));
-  RankedTensorType inputType = modelFn->argTypes[0];
-  RankedTensorType predType = modelFn->resultTypes[0];
+                       ": --train supports models with exactly one input (the "
+                       "data); this one takes " +
+                       std::to_string(modelFn ? modelFn->argTypes.size() : 0));
 
-  // Data: .npy files or the model's dataset.
-  DatasetAttr datasetAttr = config.getDatasetAttr();
-  Dataset train, validation;
-  std::string source;
-  double split = options.validationSplit
-                     ? *options.validationSplit
-                     : (datasetAttr && datasetAttr.getValidationSplit()
-                            ? datasetAttr.getValidationSplit().getValueAsDouble()
-                            : 0.2);
-  if (!(split >= 0 && split < 1))
-    return reportError("--validation-split must lie in [0, 1)");
-  auto loadPair = [&](const std::string &dataPath,
-                      const std::string &labelsPath) -> llvm::Expected<Dataset> {
-    auto x = readNpy(dataPath);
-    if (!x)
-      return x.takeError();
-    auto y = readNpy(labelsPath);
-    if (!y)
-      return y.takeError();
-    return Dataset{std::move(*x), std::move(*y)};
-  };
-  std::string modelDir =
-      llvm::sys::path::parent_path(options.modelPath).str();
-  auto resolve = [&](llvm::StringRef file) {
-    llvm::SmallString<256> path(file);
-    if (!llvm::sys::path::is_absolute(path) && !modelDir.empty()) {
-      path = modelDir;
-      llvm::sys::path::append(path, file);
-    }
-    return std::string(path);
-  };
-  Dataset all;
-  if (!options.dataPath.empty() || !options.labelsPath.empty()) {
-    if (options.dataPath.empty() || options.labelsPath.empty())
-      return reportError("--data and --labels go together");
-    auto loaded = loadPair(options.dataPath, options.labelsPath);
-    if (!loaded)
-      return reportError(loaded.takeError());
-    all = std::move(*loaded);
-    source = options.dataPath;
-  } else if (datasetAttr && datasetAttr.getKind() == DatasetKind::Npy) {
-    auto loaded = loadPair(resolve(datasetAttr.getData().getValue()),
-                           resolve(datasetAttr.getLabels().getValue()));
-    if (!loaded)
-      return reportError(loaded.takeError());
-    all = std::move(*loaded);
-    source = resolve(datasetAttr.getData().getValue());
-  } else {
-    int64_t samples = options.samples
-                          ? *options.samples
-                          : (datasetAttr && datasetAttr.getSamples()
-                                 ? *datasetAttr.getSamples()
-                                 : 2048);
-    int64_t seqLen = options.seqLen ? *options.seqLen
-                                    : (datasetAttr && datasetAttr.getSeqLen()
-                                           ? *datasetAttr.getSeqLen()
-                                           : 16);
-    uint64_t dataSeed = datasetAttr && datasetAttr.getSeed()
-                            ? uint64_t(*datasetAttr.getSeed())
-                            : 0;
-    if (samples <= 0 || seqLen <= 0)
-      return reportError("--samples and --seq-len must be positive");
-    if (inputType.getRank() != 3 ||
-        (!inputType.isDynamicDim(2) &&
-         inputType.getDimSize(2) != kSyntheticFeatures) ||
-        lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
-      return reportError(llvm::formatv(
-          "the synthetic dataset makes [batch, seq, {0}] sequences with "
-          "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
-          kSyntheticFeatures, modelFn->name, inputType, stringifyLossKind(lossKind)));
-    all = makeMarkedTokenDataset(samples, seqLen, dataSeed);
-    source = llvm::formatv("synthetic marked-token task ({0} sequences "
-                           "of {1} tokens)",
-                           samples, seqLen)
-                 .str();
-  }
-  // Labels the loss can use.
-  bool binary = lossKind == LossKind::BCE || lossKind == LossKind::BCEWithLogits;
-  int64_t classes =
-      lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
-  if (lossKind == LossKind::CrossEntropy && all.labels.dtype != DType::I64) {
-    HostTensor converted(DType::I64, all.labels.shape);
-    for (int64_t i = 0; i < converted.numElements(); ++i)
-      converted.setFromDouble(i, all.labels.getAsDouble(i));
-    all.labels = std::move(converted);
-  }
-  if (llvm::Error err = validateDataset(all, binary, classes, source))
-    return reportError(std::move(err));
-  // Shapes against the model: inputs [N, ...] like the model input, labels
-  // like the predictions (or without the class dimension).
-  auto checkShapes = [&](const Dataset &d, llvm::StringRef what) -> llvm::Error {
-    std::vector<int64_t> want(predType.getShape().begin(),
-                              predType.getShape().end());
-    if (lossKind == LossKind::CrossEntropy)
-      want.pop_back();
-    bool inputOk = int64_t(d.inputs.shape.size()) == inputType.getRank() &&
-                   d.inputs.dtype == *dtypeOf(inputType.getElementType());
-    for (int64_t i = 1; inputOk && i < inputType.getRank(); ++i)
-      inputOk = inputType.isDynamicDim(i) ||
-                inputType.getDimSize(i) == d.inputs.shape[i];
-    bool labelOk = d.labels.shape.size() == want.size();
-    for (size_t i = 1; labelOk && i < want.size(); ++i)
-      labelOk = ShapedType::isDynamic(want[i]) || want[i] == d.labels.shape[i];
-    std::string expected;
-    llvm::raw_string_ostream os(expected);
-    os << inputType;
-    if (!inputOk)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          (what + ": the data is " + d.inputs.typeString() + "; @" +
-           modelFn->name + " takes " + expected)
-              .str());
-    if (!labelOk) {
-      std::string labels = "[N";
-      for (size_t i = 1; i < want.size(); ++i)
-        labels += ", " + (ShapedType::isDynamic(want[i])
-                              ? std::string("?")
-                              : std::to_string(want[i]));
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          (what + ": labels are " + d.labels.typeString() + "; the loss '" +
-           stringifyLossKind(lossKind) + "' expects shape " + labels + "]")
-              .str());
-    }
-    return llvm::Error::success();
-  };
-  if (llvm::Error err = checkShapes(all, source))
-    return reportError(std::move(err));
-  if (all.inputs.dtype != DType::F32 || (all.labels.dtype != DType::F32 &&
-                                         lossKind != LossKind::CrossEntropy))
-    return reportError(source + ": training data and labels must be float32");
-  if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
-    if (options.valDataPath.empty() || options.valLabelsPath.empty())
-      return reportError("--val-data and --val-labels go together");
-    auto loaded = loadPair(options.valDataPath, options.valLabelsPath);
-    if (!loaded)
-      return reportError(loaded.takeError());
-    validation = std::move(*loaded);
-    if (llvm::Error err =
-            validateDataset(validation, binary, classes, options.valDataPath))
-      return reportError(std::move(err));
-    if (llvm::Error err = checkShapes(validation, options.valDataPath))
-      return reportError(std::move(err));
-    train = std::move(all);
-  } else {
-    std::tie(train, validation) = splitDataset(all, split, options.seed);
-  }
-  if (train.size() == 0)
-    return reportError("no training examples left after the validation split");
+  llvm::Expected<TrainingData> data =
+      loadTrainingData(options, config, modelFn);
+  if (!data)
+    return reportError(data.takeError());
+  Dataset &train = data->train, &validation = data->validation;
+  std::string &source = data->source;
 
   // Parameters and optimizer state: resumed, loaded or initialized.
   const std::vector<ParamInfo> &params = model->getParams();
@@ -451,8 +481,8 @@ int mha::runTraining(const TrainingOptions &options) {
       (llvm::sys::path::filename(options.modelPath) + ": " +
        stringifyLossKind(lossKind) + ", " +
        stringifyOptimizerKind(opt.getKind()) + ", learning rate " +
-       llvm::formatv("{0}", llvm::format("%g", opt.getLearningRate()
-                                                   .getValueAsDouble()))
+       llvm::formatv(
+           "{0}", llvm::format("%g", opt.getLearningRate().getValueAsDouble()))
            .str())
           .str();
   std::string lastCheckpoint;
@@ -488,10 +518,9 @@ int mha::runTraining(const TrainingOptions &options) {
             "the loss became {0} at epoch {1}, step {2} (update {3}); "
             "stopping. {4}",
             loss, epoch, bi + 1, state.step + 1,
-            lastCheckpoint.empty()
-                ? std::string("Nothing was saved.")
-                : "The last good checkpoint, " + lastCheckpoint +
-                      ", is kept."));
+            lastCheckpoint.empty() ? std::string("Nothing was saved.")
+                                   : "The last good checkpoint, " +
+                                         lastCheckpoint + ", is kept."));
       }
       trainMetrics.add(lossKind, loss, (*out)[1], y);
       size_t n = params.size();
@@ -559,8 +588,8 @@ int mha::runTraining(const TrainingOptions &options) {
     llvm::outs().flush();
 
     bool last = epoch == epochs;
-    if (last || (options.checkpointEvery > 0 &&
-                 epoch % options.checkpointEvery == 0)) {
+    if (last ||
+        (options.checkpointEvery > 0 && epoch % options.checkpointEvery == 0)) {
       if (llvm::Error err =
               saveCheckpoint(options.savePath, state, params, options.seed))
         return reportError(std::move(err));
@@ -574,8 +603,8 @@ int mha::runTraining(const TrainingOptions &options) {
         return reportError(std::move(err));
   }
   if (state.epoch >= epochs && records.empty())
-    llvm::errs() << "note: the checkpoint already has " << state.epoch
-                 << " of " << epochs << " epochs; nothing to do\n";
+    llvm::errs() << "note: the checkpoint already has " << state.epoch << " of "
+                 << epochs << " epochs; nothing to do\n";
   else
     llvm::errs() << "saved the trained parameters to " << options.savePath
                  << "\n";

@@ -77,12 +77,17 @@ llvm::Error mha::writeTrainingPlot(llvm::StringRef path,
         lo = std::isfinite(lo) ? lo - 1 : 0;
         hi = lo + 2;
       }
-      int64_t last = records.empty() ? 1 : std::max<int64_t>(records.back().epoch, 2);
+      int64_t last =
+          records.empty() ? 1 : std::max<int64_t>(records.back().epoch, 2);
       int64_t first = records.empty() ? 1 : records.front().epoch;
       auto px = [&](double epoch) {
-        return x0 + left + (epoch - first) / double(std::max<int64_t>(last - first, 1)) * (panel - left - 10);
+        return x0 + left +
+               (epoch - first) / double(std::max<int64_t>(last - first, 1)) *
+                   (panel - left - 10);
       };
-      auto py = [&](double v) { return top + plotH - (v - lo) / (hi - lo) * plotH; };
+      auto py = [&](double v) {
+        return top + plotH - (v - lo) / (hi - lo) * plotH;
+      };
       os << llvm::format("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                          "height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n",
                          x0 + left, top, panel - left - 10, plotH);
@@ -118,11 +123,12 @@ llvm::Error mha::writeTrainingPlot(llvm::StringRef path,
       curve(train, "#1f77b4");
       curve(val, "#d62728");
     };
-    drawPanel(0, "loss", [](const EpochRecord &r) { return r.loss; },
-              [](const EpochRecord &r) { return r.valLoss; }, false);
-    drawPanel(panel + 50, "accuracy",
-              [](const EpochRecord &r) { return r.accuracy; },
-              [](const EpochRecord &r) { return r.valAccuracy; }, true);
+    drawPanel(
+        0, "loss", [](const EpochRecord &r) { return r.loss; },
+        [](const EpochRecord &r) { return r.valLoss; }, false);
+    drawPanel(
+        panel + 50, "accuracy", [](const EpochRecord &r) { return r.accuracy; },
+        [](const EpochRecord &r) { return r.valAccuracy; }, true);
     os << llvm::format("<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f77b4\">"
                        "&#8212; training</text>\n",
                        left, height - 12);
