@@ -485,7 +485,8 @@ int mha::runTraining(const TrainingOptions &options) {
            "{0}", llvm::format("%g", opt.getLearningRate().getValueAsDouble()))
            .str())
           .str();
-  std::string lastCheckpoint;
+  // A resumed run's checkpoint is its last good one until it saves anew.
+  std::string lastCheckpoint = options.resumePath;
   for (int64_t epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
     std::vector<int64_t> order =
