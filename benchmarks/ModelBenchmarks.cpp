@@ -66,6 +66,20 @@ HostTensor filled(std::vector<int64_t> shape, float value) {
   return t;
 }
 
+/// Times `jit`'s `name` on `args` (after one untimed call, in which the JIT
+/// generates the code) and reports `flopsPerCall` as a GFLOP/s rate.
+void timeCalls(benchmark::State &state, JitModule &jit, llvm::StringRef name,
+               const std::vector<const HostTensor *> &args,
+               double flopsPerCall) {
+  benchmark::DoNotOptimize(jit.call(name, args));
+  for (auto _ : state) {
+    auto out = jit.call(name, args);
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flopsPerCall * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 __attribute__((target("avx512f"))) void BM_PeakFMA(benchmark::State &state) {
   __m512 acc[16];
   for (int i = 0; i < 16; ++i)
@@ -97,15 +111,7 @@ void denseBenchmark(benchmark::State &state, bool vectorize) {
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context());
   auto jit = compile(*module, vectorize);
   HostTensor x = filled({n, n}, 0.01f), w = filled({n, n}, 0.02f);
-  // The JIT generates code on the first call: keep that out of the timing.
-  benchmark::DoNotOptimize(jit->call("f", {&x, &w}));
-  for (auto _ : state) {
-    auto out = jit->call("f", {&x, &w});
-    benchmark::DoNotOptimize(out);
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * double(n) * n * n * state.iterations() / 1e9,
-      benchmark::Counter::kIsRate);
+  timeCalls(state, *jit, "f", {&x, &w}, 2.0 * double(n) * n * n);
 }
 void BM_Dense(benchmark::State &state) { denseBenchmark(state, true); }
 void BM_DenseScalar(benchmark::State &state) { denseBenchmark(state, false); }
@@ -153,14 +159,7 @@ void BM_SeedForward(benchmark::State &state) {
   std::vector<const HostTensor *> args = {&d.inputs};
   for (const ParamInfo &p : m.params)
     args.push_back(&m.values.at(p.name));
-  benchmark::DoNotOptimize(m.jit->call("forward", args));
-  for (auto _ : state) {
-    auto out = m.jit->call("forward", args);
-    benchmark::DoNotOptimize(out);
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      seedForwardFlops(32, 16) * state.iterations() / 1e9,
-      benchmark::Counter::kIsRate);
+  timeCalls(state, *m.jit, "forward", args, seedForwardFlops(32, 16));
 }
 BENCHMARK(BM_SeedForward)->Unit(benchmark::kMillisecond);
 
@@ -178,15 +177,9 @@ void BM_SeedTrainStep(benchmark::State &state) {
       args.push_back(&moments.at(p.name));
   for (const ParamInfo &p : m.params)
     args.push_back(&m.values.at(p.name));
-  benchmark::DoNotOptimize(m.jit->call("__mha_train_step", args));
-  for (auto _ : state) {
-    auto out = m.jit->call("__mha_train_step", args);
-    benchmark::DoNotOptimize(out);
-  }
   // Backward is about twice the forward's work.
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      3 * seedForwardFlops(32, 16) * state.iterations() / 1e9,
-      benchmark::Counter::kIsRate);
+  timeCalls(state, *m.jit, "__mha_train_step", args,
+            3 * seedForwardFlops(32, 16));
 }
 BENCHMARK(BM_SeedTrainStep)->Unit(benchmark::kMillisecond);
 } // namespace

@@ -472,32 +472,8 @@ static LogicalResult inferBroadcast(const InferError &error, Value lhsValue,
   return success();
 }
 
-LogicalResult AddOp::inferReturnTypes(MLIRContext *,
-                                      std::optional<Location> loc,
-                                      Adaptor adaptor,
-                                      SmallVectorImpl<Type> &results) {
-  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
-                        adaptor.getRhs(), results);
-}
-
 OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
   return foldNeutralOperand(*this, adaptor.getOperands(), 0.0);
-}
-
-LogicalResult MulOp::inferReturnTypes(MLIRContext *,
-                                      std::optional<Location> loc,
-                                      Adaptor adaptor,
-                                      SmallVectorImpl<Type> &results) {
-  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
-                        adaptor.getRhs(), results);
-}
-
-LogicalResult SubOp::inferReturnTypes(MLIRContext *,
-                                      std::optional<Location> loc,
-                                      Adaptor adaptor,
-                                      SmallVectorImpl<Type> &results) {
-  return inferBroadcast(InferError{loc, getOperationName()}, adaptor.getLhs(),
-                        adaptor.getRhs(), results);
 }
 
 OpFoldResult SubOp::fold(FoldAdaptor adaptor) {

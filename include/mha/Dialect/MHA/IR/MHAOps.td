@@ -306,6 +306,15 @@ class MHA_BinaryOp<string mnemonic, string math, list<Trait> traits = []>
   let results = (outs MHA_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
   let hasFolder = 1;
+  // All binary ops share one broadcasting rule (inferBroadcast, MHAOps.cpp).
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        Adaptor adaptor, ::llvm::SmallVectorImpl<::mlir::Type> &results) {
+      return inferBroadcast(InferError{loc, getOperationName()},
+                            adaptor.getLhs(), adaptor.getRhs(), results);
+    }
+  }];
 }
 
 def MHA_AddOp : MHA_BinaryOp<"add", "sum", [Commutative]> {
