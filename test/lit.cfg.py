@@ -20,6 +20,7 @@ config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%mha_src_root", config.mha_src_root))
 config.substitutions.append(("%mha_obj_root", config.mha_obj_root))
 config.substitutions.append(("%examples", os.path.join(config.mha_src_root, "examples")))
+config.substitutions.append(("%python", sys.executable))
 # Writes, corrupts and compares .npy files for the integration tests.
 config.substitutions.append(("%npy", sys.executable + " " + os.path.join(
     config.mha_src_root, "test", "Integration", "npy.py")))

@@ -16,6 +16,7 @@
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -60,10 +61,17 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertBufferizationToMemRefPass());
 
   // Loops and vectors -> LLVM.
+  // Strided copies (of tiles) as loops: the JIT has no memrefCopy.
+  pm.addNestedPass<func::FuncOp>(createMHAStridedCopiesToLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
   pm.addPass(createMHAAssertsToRuntimeErrorsPass());
-  pm.addPass(createConvertVectorToSCFPass());
+  // Fully unrolled: n-D transfers become 1-D ones on registers, not loops
+  // over a stack buffer (scf.for is an allocation scope, so those buffers
+  // would be allocated afresh on every iteration without being released).
+  VectorTransferToSCFOptions vectorToSCF;
+  vectorToSCF.enableFullUnroll();
+  pm.addPass(createConvertVectorToSCFPass(vectorToSCF));
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createMHAExpandShapeToReinterpretCastPass());
@@ -82,6 +90,8 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  // Fail here, at the op, rather than in translation, linking or at run time.
+  pm.addPass(createMHAVerifyLLVMLoweringPass());
 }
 
 void mha::registerMHAPipelines() {

@@ -12,6 +12,7 @@
 
 #include "mha/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
@@ -119,6 +120,28 @@ struct MHATileAndVectorizePass final
       }
       rewriter.replaceOp(tile, vectorized->replacements);
     }
+
+    // 4. Mixed-precision contractions (f16/bf16 operands, f32 accumulator)
+    //    have no outer-product lowering: extend the operand vectors to the
+    //    accumulator's type, which keeps the accumulation in f32.
+    func.walk([&](vector::ContractionOp contract) {
+      Type accElement = getElementTypeOrSelf(contract.getAccType());
+      rewriter.setInsertionPoint(contract);
+      auto widen = [&](Value operand) -> Value {
+        auto type = cast<VectorType>(operand.getType());
+        if (type.getElementType() == accElement)
+          return operand;
+        return arith::ExtFOp::create(rewriter, contract.getLoc(),
+                                     type.clone(accElement), operand);
+      };
+      Value lhs = widen(contract.getLhs()), rhs = widen(contract.getRhs());
+      if (lhs == contract.getLhs() && rhs == contract.getRhs())
+        return;
+      rewriter.modifyOpInPlace(contract, [&] {
+        contract.getLhsMutable().assign(lhs);
+        contract.getRhsMutable().assign(rhs);
+      });
+    });
   }
 };
 } // namespace

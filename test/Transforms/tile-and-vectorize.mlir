@@ -45,3 +45,19 @@ func.func @negative_elementwise(%a: tensor<64xf32>) -> tensor<64xf32> {
   } -> tensor<64xf32>
   return %0 : tensor<64xf32>
 }
+
+// -----
+
+// bf16 operands with an f32 accumulator: the operand vectors are extended
+// before the contraction (mixed-type contractions have no outer-product
+// lowering), so accumulation stays in f32.
+// CHECK-LABEL: func.func @batch_matmul_bf16
+// CHECK-DAG: %[[A:.*]] = vector.transfer_read {{.*}} : tensor<1x8x16xbf16>, vector<1x8x16xbf16>
+// CHECK-DAG: %[[B:.*]] = vector.transfer_read {{.*}} : tensor<1x16x32xbf16>, vector<1x16x32xbf16>
+// CHECK-DAG: %[[AX:.*]] = arith.extf %[[A]] : vector<1x8x16xbf16> to vector<1x8x16xf32>
+// CHECK-DAG: %[[BX:.*]] = arith.extf %[[B]] : vector<1x16x32xbf16> to vector<1x16x32xf32>
+// CHECK: vector.contract {{.*}} %[[AX]], %[[BX]], %{{.*}} : vector<1x8x16xf32>, vector<1x16x32xf32> into vector<1x8x32xf32>
+func.func @batch_matmul_bf16(%a: tensor<2x8x16xbf16>, %b: tensor<2x16x32xbf16>, %c: tensor<2x8x32xf32>) -> tensor<2x8x32xf32> {
+  %0 = linalg.batch_matmul ins(%a, %b : tensor<2x8x16xbf16>, tensor<2x16x32xbf16>) outs(%c : tensor<2x8x32xf32>) -> tensor<2x8x32xf32>
+  return %0 : tensor<2x8x32xf32>
+}

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,6 +27,12 @@ namespace mha {
 /// The host function that mha-asserts-to-runtime-errors calls on a failed
 /// check: `void mha_runtime_error(const char *message)`.
 constexpr const char *kRuntimeErrorFunction = "mha_runtime_error";
+
+/// Whether the host that JIT-compiles lowered modules (mha-run, the tests,
+/// the benchmarks) provides the external function `name`: the allocator,
+/// the C math library (what math-to-libm emits) and kRuntimeErrorFunction.
+/// mha-verify-llvm-lowering rejects calls to anything else.
+bool isHostRuntimeFunction(llvm::StringRef name);
 
 #define GEN_PASS_DECL
 #include "mha/Transforms/Passes.h.inc"

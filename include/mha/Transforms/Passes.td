@@ -76,4 +76,39 @@ def MHAAssertsToRuntimeErrorsPass
   ];
 }
 
+def MHAStridedCopiesToLoopsPass
+    : Pass<"mha-strided-copies-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite memref.copy of non-contiguous buffers as linalg.copy";
+  let description = [{
+    `memref.copy` between buffers that are not both contiguous (subviews of
+    tiles, strided views) lowers to a call to `memrefCopy` from MLIR's C
+    runner utilities, a library the JIT does not load. This pass rewrites
+    such copies into `linalg.copy`, which `convert-linalg-to-loops` turns
+    into plain loops; copies between identity-layout buffers stay
+    `memref.copy` (a `memcpy` intrinsic).
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+  ];
+}
+
+def MHAVerifyLLVMLoweringPass
+    : Pass<"mha-verify-llvm-lowering", "::mlir::ModuleOp"> {
+  let summary = "Fail unless a module is fully lowered and safe to JIT";
+  let description = [{
+    The last stage of `mha-lower-to-cpu`: turns what would otherwise surface
+    later as an LLVM translation failure, a JIT link error or a stack
+    overflow at run time into a compile-time error at the offending op:
+
+    * every op must be in the `llvm` dialect (an op left by a conversion,
+      such as `builtin.unrealized_conversion_cast`, is an error);
+    * every `llvm.alloca` must be in the entry block of its function with a
+      constant size, so that no stack allocation grows with the trip count
+      of a loop (and so with the problem size);
+    * every external function must be one the host provides to the JIT
+      (`mha::isHostRuntimeFunction`: malloc/free, the C math library and
+      `mha_runtime_error`), so that no symbol is missing at link time.
+  }];
+}
+
 #endif // MHA_TRANSFORMS_PASSES_TD
