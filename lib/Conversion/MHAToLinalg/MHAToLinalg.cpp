@@ -1353,19 +1353,21 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
     if (mask && !tensorType(mask).getElementType().isInteger(1))
       mask = toF32(rewriter, loc, mask);
     int64_t rank = tensorType(q).getRank(), last = rank - 1;
-    double scaleValue;
-    if (FloatAttr scale = op.getScaleAttr()) {
-      scaleValue = scale.getValueAsDouble();
+    // The forward's scale: the attribute, else 1/sqrt(D), read at run time
+    // when D is dynamic (as the forward's scaled_matmul does).
+    Value scale;
+    if (FloatAttr attr = op.getScaleAttr()) {
+      scale = f32Const(rewriter, loc, attr.getValueAsDouble());
+    } else if (int64_t depth = tensorType(q).getShape().back();
+               !ShapedType::isDynamic(depth)) {
+      scale = f32Const(rewriter, loc, 1.0 / std::sqrt(double(depth)));
     } else {
-      int64_t depth = tensorType(q).getShape().back();
-      if (ShapedType::isDynamic(depth))
-        return rewriter.notifyMatchFailure(op, "dynamic depth needs 'scale'");
-      scaleValue = 1.0 / std::sqrt(double(depth));
+      scale = math::RsqrtOp::create(rewriter, loc,
+                                    countAsF32(rewriter, loc, q, {last}));
     }
-    FloatAttr scale = rewriter.getF32FloatAttr(scaleValue);
     // P = exp(S - lse), recomputed; 0 where S is -inf.
-    Value scores = attentionScores(rewriter, loc, q, k, mask, scale,
-                                   op.getCausal());
+    Value scores = attentionScores(rewriter, loc, q, k, mask,
+                                   op.getScaleAttr(), op.getCausal());
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
     AffineMap rowMap = droppedDimMap(rewriter, rank, last);
     Value negInf =
@@ -1395,25 +1397,41 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
                           .getResult();
                     }),
         {last}, 0.0, addF);
-    Value dS = buildGeneric(
-        rewriter, loc, sizesOf(rewriter, loc, probs), f32(rewriter),
-        {probs, dP, rowDot}, {identity, identity, rowMap},
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value diff = arith::SubFOp::create(b, l, args[1], args[2]);
-          return arith::MulFOp::create(b, l, args[0], diff).getResult();
-        });
+    auto buildDS = [&](Value factor) {
+      return buildGeneric(
+          rewriter, loc, sizesOf(rewriter, loc, probs), f32(rewriter),
+          {probs, dP, rowDot}, {identity, identity, rowMap},
+          [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+            Value diff = arith::SubFOp::create(b, l, args[1], args[2]);
+            Value ds = arith::MulFOp::create(b, l, args[0], diff);
+            if (factor)
+              ds = arith::MulFOp::create(b, l, ds, factor);
+            return ds;
+          });
+    };
+    // The additive mask's gradient is dS itself, summed over the mask's
+    // broadcast dimensions (P, hence dS, is 0 where causal masks a score).
+    Value maskGrad;
+    if (op.getMaskGrad())
+      maskGrad = castElements(
+          rewriter, loc,
+          ReduceToOp::create(rewriter, loc, buildDS(Value()), mask),
+          tensorType(adaptor.getMask()).getElementType());
     // dQ = scale·dS·K, dK = scale·dSᵀ·Q.
-    Value dQ = ScaledMatmulOp::create(rewriter, loc, dS, k,
-                                      rewriter.getUnitAttr(), scale);
-    Value dK = ScaledMatmulOp::create(
-        rewriter, loc, TransposeOp::create(rewriter, loc, dS, swapPerm(rank)),
-        q, rewriter.getUnitAttr(), scale);
+    Value scaledDS = buildDS(scale);
+    Value dQ = MatmulOp::create(rewriter, loc, scaledDS, k);
+    Value dK = MatmulOp::create(
+        rewriter, loc,
+        TransposeOp::create(rewriter, loc, scaledDS, swapPerm(rank)), q);
     auto back = [&](Value grad, Value like) {
       return castElements(rewriter, loc, grad, tensorType(like).getElementType());
     };
-    rewriter.replaceOp(op, {back(dQ, adaptor.getQuery()),
-                            back(dK, adaptor.getKey()),
-                            back(dV, adaptor.getValue())});
+    SmallVector<Value> results = {back(dQ, adaptor.getQuery()),
+                                  back(dK, adaptor.getKey()),
+                                  back(dV, adaptor.getValue())};
+    if (maskGrad)
+      results.push_back(maskGrad);
+    rewriter.replaceOp(op, results);
     return success();
   }
 

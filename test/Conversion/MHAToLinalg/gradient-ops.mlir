@@ -121,3 +121,19 @@ func.func @apply_mask_zero_fill(%g: tensor<4x4xf32>) -> tensor<4x4xf32> {
   %0 = mha.apply_mask %g causal zero_fill : tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+// The additive mask's gradient is dS reduced over the batch (the mask is
+// [Sq, Sk]); without an explicit scale and with a dynamic depth, 1/sqrt(D)
+// is read at run time.
+// CHECK-LABEL: func.func @attention_grad_mask_dynamic_depth
+// CHECK: %[[D:.*]] = tensor.dim %{{.*}}, %c2{{.*}} : tensor<2x4x?xf32>
+// CHECK: math.rsqrt
+// CHECK: linalg.reduce
+// CHECK: dimensions = [0]
+// CHECK: return %{{.*}}, %{{.*}} : tensor<2x4x?xf32>, tensor<4x4xf32>
+func.func @attention_grad_mask_dynamic_depth(%q: tensor<2x4x?xf32>, %o: tensor<2x4x?xf32>, %lse: tensor<2x4xf32>, %bias: tensor<4x4xf32>) -> (tensor<2x4x?xf32>, tensor<4x4xf32>) {
+  %dq, %dk, %dv, %db = mha.attention_grad %q, %q, %q, %o, %lse, %o mask(%bias : tensor<4x4xf32>) : tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  return %dq, %db : tensor<2x4x?xf32>, tensor<4x4xf32>
+}

@@ -106,3 +106,37 @@ func.func @max_and_mask(%x: tensor<4x4xf32>) -> tensor<f32> {
   %s = mha.reduce sum %r dims = [0] : tensor<4xf32>
   return %s : tensor<f32>
 }
+
+// -----
+
+// An additive attention mask is differentiated: attention_grad returns its
+// gradient (mask_grad). An input nobody differentiates gets a real zero
+// (broadcast_to of 0), not input * 0, which is NaN for a -inf entry.
+// CHECK-LABEL: func.func @additive_mask_loss_grad
+// CHECK: %[[O:.*]], %[[LSE:.*]] = mha.attention_with_lse %[[Q:[^,]*]], %[[Q]], %[[Q]] mask(%[[B:.*]] : tensor<2x1x4xf32>)
+// CHECK: mha.attention_grad %[[Q]], %[[Q]], %[[Q]], %[[O]], %[[LSE]], %{{.*}} mask(%[[B]] : tensor<2x1x4xf32>) : {{.*}}, mask_grad tensor<2x1x4xf32>
+// INPUTS-LABEL: func.func @additive_mask_loss_grad
+// INPUTS: %{{.*}}, %{{.*}}, %{{.*}}, %[[DB:.*]] = mha.attention_grad {{.*}}, mask_grad tensor<2x1x4xf32>
+// INPUTS: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : tensor<f32>
+// INPUTS: %[[Z:.*]] = mha.broadcast_to %[[ZERO]] like %{{.*}} dims = [0, 1, 2] : tensor<f32>, tensor<2x4x8xf32>
+// INPUTS-NOT: mha.mul
+// INPUTS: return %{{.*}}, %{{.*}}, %[[DB]], %[[Z]] :
+func.func @additive_mask_loss(%q: tensor<2x4x8xf32>, %bias: tensor<2x1x4xf32>, %t: tensor<2x4x8xf32>) -> tensor<f32> {
+  %o = mha.attention %q, %q, %q mask(%bias : tensor<2x1x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  %l = mha.mse_loss %o, %t : tensor<2x4x8xf32>, tensor<2x4x8xf32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// apply_mask passes its gradient to an additive mask, summed over the
+// dimensions the mask was broadcast along, after zeroing causal positions.
+// CHECK-LABEL: func.func @apply_additive_mask_loss_grad
+// CHECK: %[[DS:.*]] = mha.apply_mask %{{.*}} causal zero_fill : tensor<3x5xf32>
+// CHECK: %[[DB:.*]] = mha.reduce_to %[[DS]] like %{{.*}} : tensor<3x5xf32>, tensor<5xf32>
+func.func @apply_additive_mask_loss(%x: tensor<3x5xf32>, %bias: tensor<5xf32>) -> tensor<f32> {
+  %m = mha.apply_mask %x mask(%bias : tensor<5xf32>) causal : tensor<3x5xf32>
+  %s = mha.softmax %m : tensor<3x5xf32>
+  %l = mha.reduce sum %s dims = [0, 1] : tensor<3x5xf32>
+  return %l : tensor<f32>
+}

@@ -190,3 +190,16 @@ func.func @negative_real_transpose(%x: tensor<2x4xf32>, %b: tensor<4xf32>) -> (t
   %1 = mha.reduce_to %x like %b : tensor<2x4xf32>, tensor<4xf32>
   return %0, %1 : tensor<4x2xf32>, tensor<4xf32>
 }
+
+// -----
+
+// A mask gradient nobody uses is dropped; a used one is kept.
+// CHECK-LABEL: func.func @attention_grad_unused_mask_grad
+// CHECK: mha.attention_grad {{.*}} mask(%{{.*}} : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>{{$}}
+// CHECK: mha.attention_grad {{.*}}, mask_grad tensor<4x4xf32>
+func.func @attention_grad_unused_mask_grad(%q: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>, %bias: tensor<4x4xf32>)
+    -> (tensor<2x4x8xf32>, tensor<4x4xf32>) {
+  %dq, %dk, %dv, %dm = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%bias : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  %dq2, %dk2, %dv2, %dm2 = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%bias : tensor<4x4xf32>) causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  return %dq, %dm2 : tensor<2x4x8xf32>, tensor<4x4xf32>
+}

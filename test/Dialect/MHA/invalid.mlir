@@ -623,3 +623,27 @@ func.func @negative_attention_grad_lse(%q: tensor<2x4x8xf32>, %lse: tensor<2x5xf
   %dq, %dk, %dv = mha.attention_grad %q, %q, %q, %q, %lse, %q : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x5xf32>
   return
 }
+
+// -----
+
+func.func @negative_attention_grad_mask_grad_boolean(%q: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>, %keep: tensor<4x4xi1>) {
+  // expected-error @+1 {{'mha.attention_grad' op has a 'mask_grad' result but no additive (float) mask to differentiate}}
+  %dq, %dk, %dv, %dm = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%keep : tensor<4x4xi1>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_grad_mask_grad_no_mask(%q: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>) {
+  // expected-error @+1 {{'mha.attention_grad' op has a 'mask_grad' result but no additive (float) mask to differentiate}}
+  %dq, %dk, %dv, %dm = mha.attention_grad %q, %q, %q, %q, %lse, %q : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_grad_mask_grad_type(%q: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>, %bias: tensor<4x4xf32>) {
+  // expected-error @+1 {{'mha.attention_grad' op expects 'mask_grad' of the mask's type 'tensor<4x4xf32>', got 'tensor<1x4xf32>'}}
+  %dq, %dk, %dv, %dm = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%bias : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<1x4xf32>
+  return
+}

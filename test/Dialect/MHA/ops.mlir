@@ -177,6 +177,9 @@ func.func @gradient_ops(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>, %g: tens
   %o, %s = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x4xi1>) causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>
   // CHECK: mha.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} causal {scale = 5.000000e-01 : f32} :
   %dq, %dk, %dv = mha.attention_grad %q, %q, %q, %o, %s, %q causal {scale = 0.5 : f32} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>
+  // CHECK: mha.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
+  %bias = arith.constant dense<0.5> : tensor<4x4xf32>
+  %dq2, %dk2, %dv2, %dbias = mha.attention_grad %q, %q, %q, %o, %s, %q mask(%bias : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
   // CHECK: mha.bce_loss_grad %{{.*}}, %{{.*}}, %{{.*}} from_logits : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
   %8 = mha.bce_loss_grad %dy, %dy, %g from_logits : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
   // CHECK: mha.mse_loss_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>

@@ -26,6 +26,10 @@ using namespace mlir::mha;
 namespace {
 RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 
+bool isBooleanMask(Value mask) {
+  return typeOf(mask).getElementType().isInteger(1);
+}
+
 /// A rank-0 constant of `v`'s element type, broadcastable to anything.
 Value scalar(OpBuilder &b, Location loc, Value like, double value) {
   auto type = RankedTensorType::get({}, typeOf(like).getElementType());
@@ -264,14 +268,19 @@ AttentionWithLSEOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
     operandGrads.append(getNumOperands(), Value());
     return success();
   }
+  // An additive mask is part of the scores: its gradient is dS (summed over
+  // its broadcast dimensions). A boolean one selects and has none.
+  Value mask = getMask();
+  bool additive = mask && !isBooleanMask(mask);
   auto grad = AttentionGradOp::create(
       b, getLoc(), getQuery(), getKey(), getValue(), getResult(), getLse(),
-      resultGrads[0], getMask(), getScaleAttr(), getCausalAttr());
+      resultGrads[0], mask, getScaleAttr(), getCausalAttr(),
+      /*withMaskGrad=*/additive);
   operandGrads.push_back(grad.getQueryGrad());
   operandGrads.push_back(grad.getKeyGrad());
   operandGrads.push_back(grad.getValueGrad());
-  if (getMask())
-    operandGrads.push_back(Value());
+  if (mask)
+    operandGrads.push_back(grad.getMaskGrad());
   return success();
 }
 
@@ -312,21 +321,24 @@ LogicalResult LayerNormOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
 }
 
 // Kept scores pass their gradient through; masked ones (constant -inf) get
-// none. An additive mask is a constant offset.
+// none. An additive mask is added to the scores: it receives the same
+// gradient, summed over the dimensions along which it was broadcast (none
+// where `causal` masks the score, since the result is -inf whatever it is).
 LogicalResult ApplyMaskOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {
   Value mask = getMask();
-  bool boolean = mask && cast<RankedTensorType>(mask.getType())
-                             .getElementType()
-                             .isInteger(1);
-  if (!boolean && !getCausal()) {
-    operandGrads.push_back(resultGrads[0]);
-  } else {
-    operandGrads.push_back(ApplyMaskOp::create(
-        b, getLoc(), resultGrads[0].getType(), resultGrads[0],
-        boolean ? mask : Value(), getCausalAttr(), b.getUnitAttr()));
-  }
+  bool boolean = mask && isBooleanMask(mask);
+  Value scoresGrad = resultGrads[0];
+  if (boolean || getCausal())
+    scoresGrad = ApplyMaskOp::create(b, getLoc(), scoresGrad.getType(),
+                                     scoresGrad, boolean ? mask : Value(),
+                                     getCausalAttr(), b.getUnitAttr());
+  operandGrads.push_back(scoresGrad);
   if (mask)
-    operandGrads.push_back(Value());
+    operandGrads.push_back(
+        boolean ? Value()
+                : ReduceToOp::create(b, getLoc(), scoresGrad,
+                                     mask)
+                      .getResult());
   return success();
 }

@@ -754,6 +754,17 @@ LogicalResult AttentionWithLSEOp::inferReturnTypes(
   return success();
 }
 
+void AttentionGradOp::build(OpBuilder &b, OperationState &state, Value query,
+                            Value key, Value value, Value result, Value lse,
+                            Value resultGrad, Value mask, FloatAttr scale,
+                            UnitAttr causal, bool withMaskGrad) {
+  SmallVector<Type> types = {query.getType(), key.getType(), value.getType()};
+  if (withMaskGrad)
+    types.push_back(mask.getType());
+  build(b, state, types, query, key, value, result, lse, resultGrad, mask,
+        scale, causal);
+}
+
 LogicalResult AttentionGradOp::verify() {
   auto out = getResult().getType();
   auto lse = getLse().getType();
@@ -761,7 +772,43 @@ LogicalResult AttentionGradOp::verify() {
     return emitOpError("expects 'lse' of shape [")
            << shapeToString(out.getShape().drop_back())
            << "] (the output without its last dimension), got " << lse;
+  if (Value maskGrad = getMaskGrad()) {
+    Value mask = getMask();
+    if (!mask || rankedType(mask).getElementType().isInteger(1))
+      return emitOpError("has a 'mask_grad' result but no additive (float) "
+                         "mask to differentiate");
+    if (maskGrad.getType() != mask.getType())
+      return emitOpError("expects 'mask_grad' of the mask's type ")
+             << mask.getType() << ", got " << maskGrad.getType();
+  }
   return success();
+}
+
+namespace {
+/// Drops an unused `mask_grad` (the mask was a constant or an input nobody
+/// differentiates): the decomposed lowering then skips its reduction.
+struct DropUnusedMaskGrad final : OpRewritePattern<AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    Value maskGrad = op.getMaskGrad();
+    if (!maskGrad || !maskGrad.use_empty())
+      return failure();
+    auto replacement = AttentionGradOp::create(
+        rewriter, op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
+        op.getResult(), op.getLse(), op.getResultGrad(), op.getMask(),
+        op.getScaleAttr(), op.getCausalAttr(), /*withMaskGrad=*/false);
+    rewriter.replaceOp(op, {replacement.getQueryGrad(),
+                            replacement.getKeyGrad(),
+                            replacement.getValueGrad(), Value()});
+    return success();
+  }
+};
+} // namespace
+
+void AttentionGradOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                                  MLIRContext *context) {
+  patterns.add<DropUnusedMaskGrad>(context);
 }
 
 //===----------------------------------------------------------------------===//

@@ -151,13 +151,19 @@ FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
         continue;
       Value g = grads.lookup(arg);
       if (!g) {
+        // A real zero broadcast to the argument's shape (x * 0 would turn
+        // an infinite input, such as a -inf mask entry, into NaN).
         auto zero = RankedTensorType::get({}, type.getElementType());
-        g = MulOp::create(builder, loc, arg,
-                          arith::ConstantOp::create(
-                              builder, loc,
-                              DenseElementsAttr::get(
-                                  zero, builder.getFloatAttr(
-                                            type.getElementType(), 0.0))));
+        g = BroadcastToOp::create(
+            builder, loc, type,
+            arith::ConstantOp::create(
+                builder, loc,
+                DenseElementsAttr::get(
+                    zero, builder.getFloatAttr(type.getElementType(), 0.0))),
+            arg,
+            builder.getDenseI64ArrayAttr(
+                llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()))),
+            /*average=*/UnitAttr());
       }
       results.push_back(g);
     }

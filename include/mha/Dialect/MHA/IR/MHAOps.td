@@ -713,15 +713,24 @@ def MHA_AttentionGradOp : MHA_Op<"attention_grad", [Pure,
     and returns
 
     * dV = Pᵀ·dO,
-    * dS = P ⊙ (dO·Vᵀ - rowsum(dO ⊙ O)),
-    * dQ = scale · dS·K and dK = scale · dSᵀ·Q.
+    * dS = P ⊙ (dO·Vᵀ - rowsum(dO ⊙ O)), the gradient of the masked scores,
+    * dQ = scale · dS·K and dK = scale · dSᵀ·Q,
+    * with `mask_grad` (only for an additive mask): d mask = dS summed over
+      the dimensions along which the mask was broadcast (a trainable
+      attention bias, relative-position bias or ALiBi slopes learn through
+      it). Keys excluded by `causal` contribute nothing.
 
     The Sq × Sk probabilities are recomputed here, never kept from the
-    forward pass. `scale`, `mask` and `causal` are the forward's.
+    forward pass. `scale`, `mask` and `causal` are the forward's; without
+    `scale` it is 1/√D, read at run time when D is dynamic. An unused
+    `mask_grad` result is dropped by canonicalization.
 
     ```mlir
     %dq, %dk, %dv = mha.attention_grad %q, %k, %v, %o, %lse, %do
         : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?xf32>
+    %dq2, %dk2, %dv2, %dbias = mha.attention_grad %q, %k, %v, %o, %lse, %do
+        mask(%bias : tensor<8x?x?xf32>) : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>,
+        tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?xf32>, mask_grad tensor<8x?x?xf32>
     ```
   }];
   let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
@@ -730,14 +739,24 @@ def MHA_AttentionGradOp : MHA_Op<"attention_grad", [Pure,
                        Optional<MHA_MaskTensor>:$mask,
                        OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
   let results = (outs MHA_FloatTensor:$query_grad, MHA_FloatTensor:$key_grad,
-                      MHA_FloatTensor:$value_grad);
+                      MHA_FloatTensor:$value_grad,
+                      Optional<MHA_FloatTensor>:$mask_grad);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $result `,` $lse `,` $result_grad
     (`mask` `(` $mask^ `:` type($mask) `)`)? (`causal` $causal^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `,` type($result) `,`
-    type($lse)
+    type($lse) (`,` `mask_grad` type($mask_grad)^)?
   }];
+  let builders = [
+    // Infers every result type; `withMaskGrad` adds the additive mask's
+    // gradient (of the mask's type).
+    OpBuilder<(ins "Value":$query, "Value":$key, "Value":$value,
+                   "Value":$result, "Value":$lse, "Value":$result_grad,
+                   "Value":$mask, "FloatAttr":$scale, "UnitAttr":$causal,
+                   "bool":$withMaskGrad)>
+  ];
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
 }
 
 def MHA_LayerNormGradOp : MHA_Op<"layer_norm_grad", [Pure,
