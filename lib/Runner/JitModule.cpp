@@ -17,6 +17,7 @@
 #include "mha/Runner/JitModule.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Runner/Model.h"
+#include "mha/Support/ArgumentNames.h"
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -75,6 +76,9 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     jit->signatures[func.getSymName().str()] = std::move(sig);
     func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(module.getContext()));
+    // Argument names matter to the driver only; LLVM has no use for them.
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.removeArgAttr(i, kArgumentNameAttr);
   }
 
   MLIRContext *context = module.getContext();

@@ -10,6 +10,8 @@
 
 #include "mha/Runner/Model.h"
 
+#include "mha/Support/ArgumentNames.h"
+
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/AsmParser/AsmParserState.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -71,6 +73,10 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
   }
   if (failed(verify(*model->module)))
     return nullptr;
+  // Arguments are bound by the names written in the file (or recorded in
+  // `mha.name` by mha-opt, whose output prints them as %arg<i>).
+  nameArgumentsFromSource(*model->module,
+                          collectArgumentNames(state, sourceMgr));
 
   ModuleOp module = *model->module;
   for (ParamOp param : module.getOps<ParamOp>())
@@ -102,23 +108,8 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
     if (!checkTypes(func.getArgumentTypes(), "argument", info.argTypes) ||
         !checkTypes(func.getResultTypes(), "result", info.resultTypes))
       return nullptr;
-    const AsmParserState::BlockDefinition *entry =
-        state.getBlockDef(&func.getBody().front());
-    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
-      std::string name = "arg" + std::to_string(i);
-      if (entry && i < entry->arguments.size()) {
-        llvm::SMRange range = entry->arguments[i].loc;
-        if (range.isValid()) {
-          llvm::StringRef text(range.Start.getPointer(),
-                               range.End.getPointer() -
-                                   range.Start.getPointer());
-          text.consume_front("%");
-          if (!text.empty())
-            name = text.str();
-        }
-      }
-      info.argNames.push_back(name);
-    }
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      info.argNames.push_back(argumentName(func, i));
     model->functions.push_back(std::move(info));
   }
   return model;

@@ -20,7 +20,7 @@ func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
 }
 
 // LINALG-LABEL: IR Dump After ConvertMHAToLinalgPass
-// LINALG: func.func @model(%{{.*}}: tensor<?x?x16xf32>, %{{.*}}: tensor<16x64xf32>, %{{.*}}: tensor<64xf32>)
+// LINALG: func.func @model(%{{.*}}: tensor<?x?x16xf32> {mha.name = "x"}, %{{.*}}: tensor<16x64xf32>, %{{.*}}: tensor<64xf32>)
 // LINALG: linalg.matmul
 // LINALG: math.erf
 // LINALG: linalg.reduce
@@ -30,7 +30,7 @@ func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
 // VECTOR: linalg.matmul
 
 // BUFFERS-LABEL: IR Dump After OneShotBufferizePass
-// BUFFERS: func.func @model(%{{.*}}: memref<?x?x16xf32>, %{{.*}}: memref<16x64xf32>, %{{.*}}: memref<64xf32>) -> memref<?x64xf32>
+// BUFFERS: func.func @model(%{{.*}}: memref<?x?x16xf32> {mha.name = "x"}, %{{.*}}: memref<16x64xf32>, %{{.*}}: memref<64xf32>) -> memref<?x64xf32>
 // BUFFERS: memref.alloc
 
 // Everything ends in the LLVM dialect: FMAs for the vectorized tiles, a libm

@@ -647,3 +647,10 @@ func.func @negative_attention_grad_mask_grad_type(%q: tensor<2x4x8xf32>, %lse: t
   %dq, %dk, %dv, %dm = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%bias : tensor<4x4xf32>) : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<1x4xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{expects 'mha.name' of argument #0 to be a string, got 3 : i64}}
+func.func @negative_argument_name(%x: tensor<4xf32> {mha.name = 3}) {
+  return
+}

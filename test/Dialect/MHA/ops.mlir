@@ -24,7 +24,7 @@ func.func @get_param() -> tensor<16x8xf32> {
 }
 
 // CHECK-LABEL: func.func @dense
-// CHECK-SAME: (%[[X:.*]]: tensor<?x?x16xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<8xf32>)
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x?x16xf32> {mha.name = "x"}, %[[W:[^:]*]]: tensor<16x8xf32> {mha.name = "w"}, %[[B:[^:]*]]: tensor<8xf32> {mha.name = "b"})
 func.func @dense(%x: tensor<?x?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>)
     -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
   // CHECK: mha.dense %[[X]], %[[W]], %[[B]] : tensor<?x?x16xf32>, tensor<16x8xf32>, tensor<8xf32>

@@ -42,3 +42,16 @@ void MHADialect::initialize() {
   registerAttributes();
   addInterfaces<MHAInlinerInterface>();
 }
+
+LogicalResult MHADialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attr) {
+  // The name tools record for an argument (mha/Support/ArgumentNames.h).
+  if (attr.getName() == "mha.name") {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError("expects 'mha.name' of argument #")
+             << argIndex << " to be a string, got " << attr.getValue();
+    return success();
+  }
+  return success();
+}

@@ -85,6 +85,8 @@ def MHA_Dialect : Dialect {
     * `mha.cross_entropy` is computed through a max-subtracted log-sum-exp.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // `mha.name` on a function argument: the name the model file gave it.
+  let hasRegionArgAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Registers the attributes declared in MHAAttrs.td.
     void registerAttributes();
