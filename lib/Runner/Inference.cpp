@@ -131,7 +131,16 @@ int mha::runInference(const InferenceOptions &options) {
     if (!tensor)
       return reportError(tensor.takeError());
     RankedTensorType type = entry.argTypes[index];
-    bool ok = *dtypeOf(type.getElementType()) == tensor->dtype &&
+    DType expected = *dtypeOf(type.getElementType());
+    // NumPy has no bfloat16: a bf16 argument takes f32 data, rounded to the
+    // nearest bf16 (ties to even).
+    if (expected == DType::BF16 && tensor->dtype == DType::F32) {
+      HostTensor rounded(DType::BF16, tensor->shape);
+      for (int64_t e = 0, n = tensor->numElements(); e < n; ++e)
+        rounded.setFromDouble(e, tensor->getAsDouble(e));
+      *tensor = std::move(rounded);
+    }
+    bool ok = expected == tensor->dtype &&
               int64_t(tensor->shape.size()) == type.getRank();
     for (int64_t d = 0; ok && d < type.getRank(); ++d)
       ok = type.isDynamicDim(d) || type.getDimSize(d) == tensor->shape[d];

@@ -208,7 +208,7 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     return std::move(err);
 
   // Copy the results out and free their buffers.
-  std::set<void *> inputs, freed;
+  std::set<void *> inputs, owned;
   for (const HostTensor *t : args)
     inputs.insert(const_cast<uint8_t *>(t->data.data()));
   std::vector<HostTensor> results;
@@ -238,9 +238,13 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
         index[d] = 0;
       }
     }
-    if (allocated && !inputs.count(allocated) && freed.insert(allocated).second)
-      std::free(allocated);
+    if (allocated && !inputs.count(allocated))
+      owned.insert(allocated);
     results.push_back(std::move(out));
   }
+  // Free only once every result is copied: several results may share one
+  // buffer (a value returned twice, or two that CSE merged).
+  for (void *allocated : owned)
+    std::free(allocated);
   return results;
 }

@@ -1033,24 +1033,6 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
   }
 };
 
-/// mha.attention lowers through its decomposition for now.
-struct AttentionLowering final : MHAPattern<AttentionOp> {
-  using MHAPattern::MHAPattern;
-  LogicalResult
-  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value scores = ScaledMatmulOp::create(
-        rewriter, loc, adaptor.getQuery(), adaptor.getKey(),
-        /*untransposed=*/nullptr, op.getScaleAttr());
-    if (adaptor.getMask() || op.getCausal())
-      scores = ApplyMaskOp::create(rewriter, loc, scores.getType(), scores,
-                                   adaptor.getMask(), op.getCausal());
-    Value probs = SoftmaxOp::create(rewriter, loc, scores, /*axis=*/-1);
-    rewriter.replaceOpWithNewOp<MatmulOp>(op, probs, adaptor.getValue());
-    return success();
-  }
-};
 struct TransposeLowering final : MHAPattern<TransposeOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -1313,6 +1295,31 @@ Value attentionScores(OpBuilder &b, Location loc, Value q, Value k,
                                  causal);
   return scores;
 }
+
+/// mha.attention lowers through its decomposition for now, in f32: f16/bf16
+/// operands are extended first and only the result is rounded back, so the
+/// scores and probabilities never lose precision.
+struct AttentionLowering final : MHAPattern<AttentionOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = toF32(rewriter, loc, adaptor.getQuery());
+    Value k = toF32(rewriter, loc, adaptor.getKey());
+    Value v = toF32(rewriter, loc, adaptor.getValue());
+    Value mask = adaptor.getMask();
+    if (mask && !tensorType(mask).getElementType().isInteger(1))
+      mask = toF32(rewriter, loc, mask);
+    Value scores = attentionScores(rewriter, loc, q, k, mask,
+                                   op.getScaleAttr(), op.getCausal());
+    Value probs = SoftmaxOp::create(rewriter, loc, scores, /*axis=*/-1);
+    Value out = MatmulOp::create(rewriter, loc, probs, v);
+    rewriter.replaceOp(op, castElements(rewriter, loc, out,
+                                        op.getType().getElementType()));
+    return success();
+  }
+};
 
 struct AttentionWithLSELowering final : MHAPattern<AttentionWithLSEOp> {
   using MHAPattern::MHAPattern;
