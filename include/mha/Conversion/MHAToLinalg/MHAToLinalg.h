@@ -4,7 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// This file declares the patterns lowering mha compute ops to linalg.
+// This file declares the patterns lowering mha compute ops to linalg, one
+// entry point per op family (lib/Conversion/MHAToLinalg/<Family>ToLinalg.cpp)
+// and one for all of them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +18,40 @@ class RewritePatternSet;
 
 namespace mha {
 
-/// Adds the conversion patterns from mha compute ops (all but mha.param,
+/// Adds the patterns lowering dense, matmul, scaled_matmul and
+/// dense_weight_grad: named linalg matmuls (batch dimensions collapsed), with
+/// f32 accumulation.
+void populateMHALinearAlgebraToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering split_heads, merge_heads, transpose, broadcast_to
+/// and reduce_to: reshapes, linalg.transpose, broadcasts and their adjoint
+/// sums.
+void populateMHAShapesToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering add, sub, mul (NumPy broadcasting), relu, gelu,
+/// sigmoid, tanh, relu_grad and gelu_grad: linalg.generic bodies computed in
+/// f32.
+void populateMHAElementwiseToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering softmax (max-subtracted), reduce (sum, mean,
+/// max), layer_norm and the gradients layer_norm_grad and reduce_max_grad.
+void populateMHANormalizationToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering apply_mask, attention, attention_with_lse and
+/// attention_grad, through their decomposition into scores, softmax and
+/// products (Sq x Sk matrices materialized).
+void populateMHAAttentionToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering bce_loss, mse_loss, cross_entropy and their _grad
+/// ops: means of per-element terms, the stable log-sum-exp for cross entropy.
+void populateMHALossesToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering optimizer_update (SGD with momentum, Adam,
+/// AdamW): one linalg.generic per parameter producing the new parameter and
+/// optimizer state.
+void populateMHAOptimizerToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds all of the above: the conversion patterns from mha compute ops (all but mha.param,
 /// mha.get_param and mha.training) to linalg, tensor, arith and math. The
 /// patterns produce tensors of the same types as the ops they replace.
 void populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns);

@@ -1,0 +1,153 @@
+//===- LoweringUtils.h - convert-mha-to-linalg helpers ----------*- C++ -*-===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Helpers the per-family pattern files of convert-mha-to-linalg share: sizes
+// and run-time size checks, linalg builders (generic, reductions, matmuls),
+// element-type conversions and the f32 softmax. Private to this library.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MHA_LIB_CONVERSION_MHATOLINALG_LOWERINGUTILS_H
+#define MHA_LIB_CONVERSION_MHATOLINALG_LOWERINGUTILS_H
+
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <string>
+#include <utility>
+
+namespace mlir {
+namespace mha {
+namespace detail {
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+RankedTensorType tensorType(Value v);
+
+inline Type f32(OpBuilder &b) { return b.getF32Type(); }
+
+Value f32Const(OpBuilder &b, Location loc, double value);
+
+/// The sizes of `v`, static ones as attributes, dynamic ones as tensor.dim.
+SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v);
+
+/// A size taken from dimension `dim` of `v`.
+OpFoldResult sizeOf(OpBuilder &b, Location loc, Value v, int64_t dim);
+
+/// "file:line:col" of `loc`, or its printed form.
+std::string locationText(Location loc);
+
+/// Emits a run-time check (cf.assert) that dimension `dx` of `x` equals
+/// dimension `dy` of `y`. The verifier has already compared static sizes, so
+/// nothing is emitted unless one of them is dynamic.
+void checkSameSize(OpBuilder &b, Operation *op, Value x, int64_t dx,
+                   StringRef xName, Value y, int64_t dy, StringRef yName);
+
+/// Checks at run time that the aligned dimensions of broadcast operands that
+/// are not a static 1 agree (dynamic dimensions are never broadcast).
+void checkBroadcast(OpBuilder &b, Operation *op, int64_t rank,
+                    ArrayRef<std::pair<Value, StringRef>> operands);
+
+/// The number of elements in dimensions `dims` of `v`, as an f32 value.
+Value countAsF32(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> dims);
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType);
+
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, Value value);
+
+/// Builds an all-parallel linalg.generic over `sizes` producing an
+/// `elementType` tensor; input `i` is read through `maps[i]`.
+Value buildGeneric(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, ValueRange inputs,
+                   ArrayRef<AffineMap> maps, BodyFn body);
+
+/// Element-wise map over same-shaped inputs.
+Value mapElements(OpBuilder &b, Location loc, ValueRange inputs,
+                  Type elementType, BodyFn body);
+
+/// Converts the elements of `v` to `elementType` (extf/truncf); a no-op when
+/// they already have it.
+Value castElements(OpBuilder &b, Location loc, Value v, Type elementType);
+
+Value toF32(OpBuilder &b, Location loc, Value v);
+
+/// The map reading an operand of shape `shape` while iterating over a result
+/// of rank `rank` under the NumPy broadcasting rule: trailing alignment, and
+/// static size-1 dimensions broadcast (read at index 0).
+AffineMap broadcastMap(OpBuilder &b, ArrayRef<int64_t> shape,
+                       ArrayRef<int64_t> resultShape);
+
+/// The sizes of a broadcast result of type `resultType`: static sizes from the
+/// type, dynamic ones from an operand whose aligned size is not a static 1.
+SmallVector<OpFoldResult> broadcastSizes(OpBuilder &b, Location loc,
+                                         RankedTensorType resultType,
+                                         ValueRange operands);
+
+/// Reduces `input` over `dims` with `combine`, starting from `init`; the
+/// result drops the reduced dimensions. The input is f32.
+Value reduceF32(
+    OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dims,
+    double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine);
+
+/// Reshapes `reduced` (the result of reducing the dimensions flagged in
+/// `isReduced` away) to `resultType`, where those dimensions have size 1:
+/// each kept dimension is grouped with the unit dimensions that follow it
+/// (leading unit dimensions go with the first kept one).
+Value expandReducedDims(OpBuilder &b, Location loc, Value reduced,
+                        RankedTensorType resultType, ArrayRef<bool> isReduced,
+                        ArrayRef<OpFoldResult> keptSizes);
+
+Value addF(OpBuilder &b, Location loc, Value x, Value y);
+
+Value maxF(OpBuilder &b, Location loc, Value x, Value y);
+
+/// Sum of all elements of `input` (f32) as a rank-0 tensor.
+Value sumAll(OpBuilder &b, Location loc, Value input);
+
+/// The map that reads a tensor with dimension `dropped` removed while
+/// iterating over the full rank.
+AffineMap droppedDimMap(OpBuilder &b, int64_t rank, int64_t dropped);
+
+/// Divides a rank-0 f32 tensor by the element count of `of`, returning the
+/// mean cast to `elementType`.
+Value meanOfSum(OpBuilder &b, Location loc, Value sum, Value of,
+                Type elementType);
+
+/// Batched matmul lhs [..., M, K] x rhs [..., K, N] -> f32 [..., M, N] with
+/// named linalg ops: matmul for rank 2, batch_matmul for rank 3, and batch
+/// dimensions collapsed into one above that.
+Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                  RankedTensorType resultType);
+
+/// Run-time checks of lhs [..., M, K] x rhs [..., K, N]: batch and K sizes.
+void checkMatmulSizes(OpBuilder &b, Operation *op, Value lhs, Value rhs);
+
+/// Transposes the last two dimensions of `v`.
+Value transposeLastTwo(OpBuilder &b, Location loc, Value v);
+
+/// softmax along `axis` of an f32 tensor: exp(x - max) / sum, with rows of
+/// -inf giving zeros.
+Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis);
+
+/// Base of the conversion patterns: one per mha op.
+template <typename OpTy> struct MHAPattern : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpConversionPattern<OpTy>::OpAdaptor;
+};
+
+} // namespace detail
+} // namespace mha
+} // namespace mlir
+
+#endif // MHA_LIB_CONVERSION_MHATOLINALG_LOWERINGUTILS_H
