@@ -114,18 +114,6 @@ std::pair<Value, Value> softmaxWithLSE(OpBuilder &b, Location loc, Value s) {
   return {probs, lse};
 }
 
-/// Masked, scaled scores of attention in f32, built from mha ops (lowered
-/// by the same conversion).
-Value attentionScores(OpBuilder &b, Location loc, Value q, Value k, Value mask,
-                      FloatAttr scale, bool causal) {
-  Value scores =
-      ScaledMatmulOp::create(b, loc, q, k, /*untransposed=*/nullptr, scale);
-  if (mask || causal)
-    scores =
-        ApplyMaskOp::create(b, loc, scores.getType(), scores, mask, causal);
-  return scores;
-}
-
 /// mha.attention lowers through its decomposition for now, in f32: f16/bf16
 /// operands are extended first and only the result is rounded back, so the
 /// scores and probabilities never lose precision.
@@ -135,18 +123,22 @@ struct AttentionLowering final : MHAPattern<AttentionOp> {
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value q = toF32(rewriter, loc, adaptor.getQuery());
-    Value k = toF32(rewriter, loc, adaptor.getKey());
-    Value v = toF32(rewriter, loc, adaptor.getValue());
     Value mask = adaptor.getMask();
     if (mask && !tensorType(mask).getElementType().isInteger(1))
       mask = toF32(rewriter, loc, mask);
-    Value scores = attentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
-                                   op.getCausal());
-    Value probs = SoftmaxOp::create(rewriter, loc, scores, /*axis=*/-1);
-    Value out = MatmulOp::create(rewriter, loc, probs, v);
-    rewriter.replaceOp(
-        op, castElements(rewriter, loc, out, op.getType().getElementType()));
+    auto f32Op = AttentionOp::create(
+        rewriter, loc, toF32(rewriter, loc, adaptor.getQuery()),
+        toF32(rewriter, loc, adaptor.getKey()),
+        toF32(rewriter, loc, adaptor.getValue()), mask, op.getScaleAttr(),
+        op.getCausalAttr());
+    FailureOr<SmallVector<Value>> expanded =
+        cast<DecomposableOpInterface>(f32Op.getOperation())
+            .decomposeOperation(rewriter);
+    if (failed(expanded))
+      return failure();
+    rewriter.eraseOp(f32Op);
+    rewriter.replaceOp(op, castElements(rewriter, loc, expanded->front(),
+                                        op.getType().getElementType()));
     return success();
   }
 };
@@ -163,7 +155,7 @@ struct AttentionWithLSELowering final : MHAPattern<AttentionWithLSEOp> {
     Value mask = adaptor.getMask();
     if (mask && !tensorType(mask).getElementType().isInteger(1))
       mask = toF32(rewriter, loc, mask);
-    Value scores = attentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
+    Value scores = buildAttentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
                                    op.getCausal());
     auto [probs, lse] = softmaxWithLSE(rewriter, loc, scores);
     Value out = MatmulOp::create(rewriter, loc, probs, v);
@@ -204,7 +196,7 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
                                     countAsF32(rewriter, loc, q, {last}));
     }
     // P = exp(S - lse), recomputed; 0 where S is -inf.
-    Value scores = attentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
+    Value scores = buildAttentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
                                    op.getCausal());
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
     AffineMap rowMap = droppedDimMap(rewriter, rank, last);

@@ -812,6 +812,30 @@ void AttentionGradOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
 }
 
 //===----------------------------------------------------------------------===//
+// Attention's semantics
+//===----------------------------------------------------------------------===//
+
+Value mha::buildAttentionScores(OpBuilder &builder, Location loc, Value query,
+                                Value key, Value mask, FloatAttr scale,
+                                bool causal) {
+  Value scores = ScaledMatmulOp::create(builder, loc, query, key,
+                                        /*untransposed=*/nullptr, scale);
+  if (mask || causal)
+    scores = ApplyMaskOp::create(builder, loc, scores.getType(), scores, mask,
+                                 causal);
+  return scores;
+}
+
+// softmax over the keys of the scores, times the values.
+FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
+  Location loc = getLoc();
+  Value scores = buildAttentionScores(b, loc, getQuery(), getKey(), getMask(),
+                                      getScaleAttr(), getCausal());
+  Value probs = SoftmaxOp::create(b, loc, scores, /*axis=*/-1);
+  return SmallVector<Value>{MatmulOp::create(b, loc, probs, getValue())};
+}
+
+//===----------------------------------------------------------------------===//
 // TableGen'd op definitions
 //===----------------------------------------------------------------------===//
 

@@ -32,16 +32,12 @@ struct DecomposeAttention final : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value scores =
-        ScaledMatmulOp::create(rewriter, loc, op.getQuery(), op.getKey(),
-                               /*untransposed=*/nullptr,
-                               op.getScaleAttr());
-    if (op.getMask() || op.getCausal())
-      scores = ApplyMaskOp::create(rewriter, loc, scores.getType(), scores,
-                                   op.getMask(), op.getCausal());
-    Value probs = SoftmaxOp::create(rewriter, loc, scores, /*axis=*/-1);
-    rewriter.replaceOpWithNewOp<MatmulOp>(op, probs, op.getValue());
+    FailureOr<SmallVector<Value>> expanded =
+        cast<DecomposableOpInterface>(op.getOperation())
+            .decomposeOperation(rewriter);
+    if (failed(expanded))
+      return failure();
+    rewriter.replaceOp(op, *expanded);
     return success();
   }
 };

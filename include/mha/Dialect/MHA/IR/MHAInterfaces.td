@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 //
 // Interfaces of the mha dialect: the reverse-mode gradient rule each
-// differentiable op carries.
+// differentiable op carries, and the reference expansion of composite ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +34,26 @@ def MHA_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
       (ins "::mlir::OpBuilder &":$builder,
            "::mlir::ValueRange":$resultGrads,
            "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
+def MHA_DecomposableOpInterface : OpInterface<"DecomposableOpInterface"> {
+  let cppNamespace = "::mlir::mha";
+  let description = [{
+    An op whose meaning is defined by an expansion into simpler mha ops (as
+    IREE's LinalgExt attention ops carry `decomposeOperation`). The expansion
+    is the op's reference semantics: `mha-decompose-attention` applies it,
+    the reference lowering of `convert-mha-to-linalg` lowers it, and fused
+    lowerings are tested against it.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds the expansion at the builder's insertion point and returns the
+        values replacing the op's results, in order. The op itself is left in
+        place.
+      }],
+      "::mlir::FailureOr<::llvm::SmallVector<::mlir::Value>>",
+      "decomposeOperation", (ins "::mlir::OpBuilder &":$builder)>,
   ];
 }
 

@@ -439,7 +439,8 @@ def MHA_ApplyMaskOp : MHA_Op<"apply_mask", [Pure, AllTypesMatch<["scores", "resu
   let hasFolder = 1;
 }
 
-def MHA_AttentionOp : MHA_InferredOp<"attention"> {
+def MHA_AttentionOp : MHA_InferredOp<"attention",
+    [DeclareOpInterfaceMethods<MHA_DecomposableOpInterface>]> {
   let summary = "Scaled dot-product attention: softmax(Q·Kᵀ·scale + mask)·V";
   let description = [{
     For query [..., Sq, D], key [..., Sk, D] and value [..., Sk, Dv] (typically
@@ -455,7 +456,9 @@ def MHA_AttentionOp : MHA_InferredOp<"attention"> {
     masked out produces zeros.
 
     Lowerings are free to compute this fused and tiled (online softmax, no
-    Sq × Sk matrix); `mha-decompose-attention` gives the reference semantics.
+    Sq × Sk matrix). The op's decomposition (`DecomposableOpInterface`,
+    applied by `mha-decompose-attention`) is its reference semantics:
+    `scaled_matmul`, `apply_mask`, `softmax`, `matmul`.
 
     ```mlir
     %o = mha.attention %q, %k, %v causal : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
