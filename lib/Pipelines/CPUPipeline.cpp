@@ -27,14 +27,32 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <unistd.h>
+
 using namespace mlir;
+
+/// The host's L1 data cache, which the derived attention blocks fit; 32 KiB
+/// where the C library does not say.
+static int64_t hostL1DataCacheBytes() {
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+  long size = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  if (size > 0)
+    return size;
+#endif
+  return 32 * 1024;
+}
 
 void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
                                      const CPUPipelineOptions &options) {
   // mha -> linalg on tensors.
   pm.addPass(createMHAParamsToArgumentsPass());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createConvertMHAToLinalgPass());
+  ConvertMHAToLinalgPassOptions toLinalg;
+  toLinalg.flashAttention = options.flashAttention;
+  toLinalg.attentionBlockQ = options.attentionBlockQ;
+  toLinalg.attentionBlockK = options.attentionBlockK;
+  toLinalg.l1CacheBytes = hostL1DataCacheBytes();
+  pm.addPass(createConvertMHAToLinalgPass(toLinalg));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

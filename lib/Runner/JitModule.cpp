@@ -92,6 +92,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
+  pipeline.flashAttention = options.flashAttention;
   buildMHALowerToCPUPipeline(pm, pipeline);
   if (failed(pm.run(*lowered)))
     return jitError("lowering with mha-lower-to-cpu failed");

@@ -52,6 +52,11 @@ static cl::opt<int64_t> dynamicSize(
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling"),
                                  cl::cat(category));
+static cl::opt<bool> decomposedAttention(
+    "decomposed-attention",
+    cl::desc("Attention through its decomposition (Sq x Sk scores) instead "
+             "of the fused, tiled flash lowering"),
+    cl::cat(category));
 static cl::OptionCategory trainCategory("mha-run --train options");
 static cl::opt<bool> train("train",
                            cl::desc("Train the model as its mha.training says"),
@@ -148,6 +153,7 @@ int main(int argc, char **argv) {
     options.logPath = logPath;
     options.plotPath = plotPath;
     options.compile.vectorize = !noVectorize;
+    options.compile.flashAttention = !decomposedAttention;
     options.compile.printIRAfterAll = printIRAfterAll;
     return mlir::mha::runTraining(options);
   }
@@ -163,6 +169,7 @@ int main(int argc, char **argv) {
   options.repeat = repeat;
   options.dynamicSize = dynamicSize;
   options.compile.vectorize = !noVectorize;
+  options.compile.flashAttention = !decomposedAttention;
   options.compile.printIRAfterAll = printIRAfterAll;
   return mlir::mha::runInference(options);
 }

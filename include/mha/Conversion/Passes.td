@@ -28,9 +28,16 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
       zeros for a row of `-inf` (`linalg.softmax` would return NaN there, so
       it is not used).
 
-    `mha.attention` goes through its decomposition (`mha-decompose-attention`);
-    the fused, tiled lowering is separate. f16/bf16 operands are extended to
-    f32, computed and accumulated in f32, and truncated at the end.
+    `mha.attention` and `mha.attention_with_lse` get the flash lowering
+    (`flash-attention`, on by default): loops over batch elements, blocks of
+    `attention-block-q` queries and blocks of `attention-block-k` keys with
+    an online softmax, so no Sq × Sk matrix exists; with `causal`, key blocks
+    past a query block are skipped. Block sizes of 0 are derived from the
+    head depth and `l1-cache-bytes`. With `flash-attention=false` they go
+    through their decomposition (the reference semantics). `attention_grad`
+    recomputes the probabilities from the saved log-sum-exp, materializing
+    them for now. f16/bf16 operands are extended to f32, computed and
+    accumulated in f32, and truncated at the end.
 
     Sizes the verifier could not compare because they are dynamic (batch and
     sequence lengths of different inputs, contraction sizes, broadcast
@@ -42,11 +49,22 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
     drivers before lowering, are erased, with the `mha.param` argument tags
     that name them.
   }];
+  let options = [
+    Option<"flashAttention", "flash-attention", "bool", "true",
+           "fused, tiled attention with online softmax (else its decomposition)">,
+    Option<"attentionBlockQ", "attention-block-q", "int64_t", "0",
+           "queries per block of the flash lowering (0: derived)">,
+    Option<"attentionBlockK", "attention-block-k", "int64_t", "0",
+           "keys per block of the flash lowering (0: derived)">,
+    Option<"l1CacheBytes", "l1-cache-bytes", "int64_t", "32768",
+           "L1 data cache size the derived block sizes fit">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -35,6 +35,20 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
       llvm::cl::init(16)};
+  PassOptions::Option<bool> flashAttention{
+      *this, "flash-attention",
+      llvm::cl::desc("Fused, tiled attention with online softmax (else its "
+                     "decomposition)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> attentionBlockQ{
+      *this, "attention-block-q",
+      llvm::cl::desc("Queries per flash-attention block (0: derived)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> attentionBlockK{
+      *this, "attention-block-k",
+      llvm::cl::desc("Keys per flash-attention block (0: derived from the "
+                     "head depth and the host's L1 data cache)"),
+      llvm::cl::init(0)};
 };
 
 /// Builds `mha-lower-to-cpu` on a module pass manager: parameters to

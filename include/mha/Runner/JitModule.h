@@ -32,6 +32,8 @@ namespace mha {
 struct CompileOptions {
   /// Pipeline options; `vectorize` etc.
   bool vectorize = true;
+  /// The flash lowering of attention (else its decomposition).
+  bool flashAttention = true;
   /// Print the IR after every pass of the pipeline to stderr.
   bool printIRAfterAll = false;
 };

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -67,11 +68,23 @@ struct ConvertMHAToLinalgPass final
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
-                           tensor::TensorDialect>();
+                           scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();
     target.addLegalOp<ParamOp, TrainingOp>();
     RewritePatternSet patterns(&getContext());
     populateMHAToLinalgConversionPatterns(patterns);
+    if (flashAttention) {
+      if (attentionBlockQ < 0 || attentionBlockK < 0 || l1CacheBytes <= 0) {
+        module.emitError("convert-mha-to-linalg: attention block sizes must "
+                         "be >= 0 and l1-cache-bytes > 0");
+        return signalPassFailure();
+      }
+      FlashAttentionOptions flash;
+      flash.blockQueries = attentionBlockQ;
+      flash.blockKeys = attentionBlockK;
+      flash.l1CacheBytes = l1CacheBytes;
+      populateMHAFlashAttentionToLinalgPatterns(patterns, flash);
+    }
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
 

@@ -13,10 +13,32 @@
 #ifndef MHA_CONVERSION_MHATOLINALG_MHATOLINALG_H
 #define MHA_CONVERSION_MHATOLINALG_MHATOLINALG_H
 
+#include <cstdint>
+
 namespace mlir {
 class RewritePatternSet;
 
 namespace mha {
+
+/// Tiling of the flash lowering of attention. A size of 0 is derived per op
+/// from the head depth D and the L1 data cache: key blocks as large as keep
+/// the K and V tiles (2 · blockKeys · D floats) within half of L1, a multiple
+/// of 16 (one AVX-512 register of f32) in [16, 256]; query blocks of 64 rows
+/// (eight 8-row register blocks).
+struct FlashAttentionOptions {
+  int64_t blockQueries = 0;
+  int64_t blockKeys = 0;
+  int64_t l1CacheBytes = 32 * 1024;
+};
+
+/// Adds the flash (fused, tiled) lowering of mha.attention and
+/// mha.attention_with_lse: loops over batch elements, query blocks and key
+/// blocks with online softmax, never materializing the Sq × Sk scores;
+/// causal attention does not visit key blocks past a query block. Its
+/// patterns take precedence over the decomposed ones of
+/// populateMHAAttentionToLinalgPatterns.
+void populateMHAFlashAttentionToLinalgPatterns(
+    RewritePatternSet &patterns, const FlashAttentionOptions &options);
 
 /// Adds the patterns lowering dense, matmul, scaled_matmul and
 /// dense_weight_grad: named linalg matmuls (batch dimensions collapsed), with

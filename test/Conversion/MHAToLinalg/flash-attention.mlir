@@ -1,0 +1,79 @@
+// RUN: mha-opt %s -convert-mha-to-linalg="attention-block-q=32 attention-block-k=16" -canonicalize -cse -split-input-file | FileCheck %s
+// RUN: mha-opt %s -convert-mha-to-linalg="flash-attention=false" -split-input-file | FileCheck %s --check-prefix=DECOMPOSED
+// RUN: mha-opt %s -convert-mha-to-linalg="l1-cache-bytes=32768" -canonicalize -split-input-file | FileCheck %s --check-prefix=DERIVED
+// RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-k=-1" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+
+// Causal flash attention: a loop over the batch, over blocks of 32 queries
+// and, for each, over blocks of 16 keys that stops after the block's last
+// query (keys past it are all masked). The scores exist only as a [bq, bk]
+// tile; the running max m, sum l and accumulator acc are updated in place.
+// CHECK-LABEL: func.func @attention_causal
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1 iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x100x16xf32>)
+// CHECK: scf.for %[[QB:.*]] = %c0 to %c100 step %c32 iter_args(%[[OUT2:.*]] = %[[OUT]])
+// CHECK: %[[BQ:.*]] = arith.minsi %{{.*}}, %c32 : index
+// CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[QB]], 0] [1, %[[BQ]], 16] [1, 1, 1] : tensor<2x100x16xf32> to tensor<?x16xf32>
+// CHECK: %[[QEND:.*]] = arith.addi %[[QB]], %[[BQ]] : index
+// CHECK: %[[KEND:.*]] = arith.minsi %[[QEND]], %c100 : index
+// CHECK: %[[R:.*]]:3 = scf.for %[[KB:.*]] = %c0 to %[[KEND]] step %c16 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x16xf32>)
+// CHECK: %[[KT:.*]] = linalg.transpose
+// CHECK: %[[S:.*]] = linalg.matmul ins(%[[QT]], %[[KT]] : tensor<?x16xf32>, tensor<16x?xf32>)
+// Scaled scores, -inf past the diagonal (only diagonal blocks have any).
+// CHECK: %[[SM:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<?x?xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]]
+// CHECK: %[[I:.*]] = arith.addi %[[QB]], %{{.*}} : index
+// CHECK: %[[J:.*]] = arith.addi %[[KB]], %{{.*}} : index
+// CHECK: %[[AFTER:.*]] = arith.cmpi sgt, %[[J]], %[[I]] : index
+// CHECK: arith.select %[[AFTER]], %[[NEGINF]], %{{.*}} : f32
+// CHECK: %[[BMAX:.*]] = linalg.reduce ins(%[[SM]] : tensor<?x?xf32>)
+// CHECK: arith.maximumf
+// alpha = exp(m - max(m, block max)) rescales the old sums.
+// CHECK: %[[ALPHA:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[BMAX]] : tensor<?xf32>, tensor<?xf32>)
+// CHECK: math.exp
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[SM]], %[[M]], %[[BMAX]] : tensor<?x?xf32>, tensor<?xf32>, tensor<?xf32>)
+// CHECK: math.exp
+// CHECK: %[[ROWSUM:.*]] = linalg.reduce ins(%[[P]] : tensor<?x?xf32>)
+// CHECK: %[[PV:.*]] = linalg.matmul ins(%[[P]], %{{.*}} : tensor<?x?xf32>, tensor<?x16xf32>)
+// CHECK: %[[LNEW:.*]] = linalg.generic {{.*}} ins(%[[ALPHA]], %[[ROWSUM]] : tensor<?xf32>, tensor<?xf32>) outs(%[[L]] : tensor<?xf32>)
+// CHECK: %[[ACCNEW:.*]] = linalg.generic {{.*}} ins(%[[PV]], %[[ALPHA]] : tensor<?x16xf32>, tensor<?xf32>) outs(%[[ACC]] : tensor<?x16xf32>)
+// CHECK: %[[MNEW:.*]] = linalg.generic {{.*}} ins(%[[BMAX]] : tensor<?xf32>) outs(%[[M]] : tensor<?xf32>)
+// CHECK: scf.yield %[[MNEW]], %[[LNEW]], %[[ACCNEW]]
+// O = acc / l, zeros for rows without keys, written into the output.
+// CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[R]]#2, %[[R]]#1 : tensor<?x16xf32>, tensor<?xf32>)
+// CHECK: arith.divf
+// CHECK: tensor.insert_slice %[[O]] into %[[OUT2]][%[[B]], %[[QB]], 0] [1, %[[BQ]], 16]
+// CHECK-NOT: tensor<100x100xf32>
+// DECOMPOSED-LABEL: func.func @attention_causal
+// DECOMPOSED-NOT: scf.for
+// DECOMPOSED: linalg.batch_matmul {{.*}} -> tensor<2x100x100xf32>
+// Derived blocks for D = 16 and a 32 KiB L1: 64 queries; K and V tiles of
+// 2 · 128 · 16 floats fill half of L1, so 128 keys.
+// DERIVED-LABEL: func.func @attention_causal
+// DERIVED: scf.for {{.*}} step %c64
+// DERIVED: scf.for {{.*}} step %c128
+// BAD: attention block sizes must be >= 0
+func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, %v: tensor<2x100x16xf32>) -> tensor<2x100x16xf32> {
+  %o = mha.attention %q, %k, %v causal : tensor<2x100x16xf32>, tensor<2x100x16xf32>, tensor<2x100x16xf32>
+  return %o : tensor<2x100x16xf32>
+}
+
+// -----
+
+// A key-padding mask [B, 1, 1, Sk]: each block reads a [1, bk] tile at its
+// batch element (the head dimension broadcast), and a boolean selects.
+// attention_with_lse also writes lse = m + log(l) per row (-inf when l = 0).
+// CHECK-LABEL: func.func @attention_padding_mask_lse
+// CHECK: scf.for %[[B:.*]] = %c0 to %c2
+// CHECK: scf.for %[[H:.*]] = %c0 to %c4
+// CHECK: scf.for %[[QB:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: scf.for %[[KB:.*]] = %c0 to %{{.*}} step %c16
+// CHECK: %[[MT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], 0, 0, %[[KB]]] [1, 1, 1, %{{.*}}] [1, 1, 1, 1] : tensor<2x1x1x?xi1> to tensor<1x?xi1>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MT]] : tensor<?x?xf32>, tensor<1x?xi1>)
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: math.log
+// CHECK: tensor.insert_slice %{{.*}}[%[[B]], %[[H]], %[[QB]]] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
+func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1x1x?xi1>) -> (tensor<2x4x?x8xf32>, tensor<2x4x?xf32>) {
+  %o, %lse = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x1x?xi1>) : tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>
+  return %o, %lse : tensor<2x4x?x8xf32>, tensor<2x4x?xf32>
+}
