@@ -32,11 +32,13 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
     (`flash-attention`, on by default): loops over batch elements, blocks of
     `attention-block-q` queries and blocks of `attention-block-k` keys with
     an online softmax, so no Sq × Sk matrix exists; with `causal`, key blocks
-    past a query block are skipped. Block sizes of 0 are derived from the
-    head depth and `l1-cache-bytes`. With `flash-attention=false` they go
-    through their decomposition (the reference semantics). `attention_grad`
-    recomputes the probabilities from the saved log-sum-exp, materializing
-    them for now. f16/bf16 operands are extended to f32, computed and
+    past a query block are skipped. `mha.attention_grad` gets the fused
+    backward: per key block, the query blocks that can see it recompute the
+    probabilities from the saved log-sum-exp on a tile and accumulate dK, dV,
+    dQ (and an additive mask's gradient) blockwise. Block sizes of 0 are
+    derived from the head depth and `l1-cache-bytes`. With
+    `flash-attention=false` all three go through their decomposition (the
+    reference semantics, Sq × Sk matrices). f16/bf16 operands are extended to f32, computed and
     accumulated in f32, and truncated at the end.
 
     Sizes the verifier could not compare because they are dynamic (batch and

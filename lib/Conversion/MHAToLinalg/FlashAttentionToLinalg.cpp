@@ -134,6 +134,62 @@ MaskTile maskSlice(OpBuilder &b, Location loc, Value mask, int64_t rank,
   return {tile, AffineMap::get(2, 0, exprs, b.getContext())};
 }
 
+/// The scaled, masked scores of one [bq, bk] tile from the raw products
+/// `s`: s·scale, a boolean mask selecting (else -inf) or an additive one
+/// added, and -inf past the diagonal with `causal` (key kb + j after query
+/// qb + i). The one place the fused lowerings apply attention's masks.
+Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
+                   int64_t rank, ValueRange batch, Value qb, Value bq,
+                   Value kb, Value bk, Value scale, bool causal) {
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  SmallVector<OpFoldResult> tile = {bq, bk};
+  SmallVector<Value> inputs = {s};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
+  bool booleanMask = false;
+  if (mask) {
+    MaskTile mt = maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk);
+    inputs.push_back(mt.tile);
+    maps.push_back(mt.map);
+    booleanMask = tensorType(mask).getElementType().isInteger(1);
+  }
+  return buildGeneric(
+      b, loc, tile, f32(b), inputs, maps,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value x = arith::MulFOp::create(nb, l, args[0], scale);
+        if (mask)
+          x = booleanMask
+                  ? arith::SelectOp::create(nb, l, args[1], x, negInf)
+                        .getResult()
+                  : arith::AddFOp::create(nb, l, x, args[1]).getResult();
+        if (causal) {
+          Value i =
+              arith::AddIOp::create(nb, l, qb, linalg::IndexOp::create(nb, l, 0));
+          Value j =
+              arith::AddIOp::create(nb, l, kb, linalg::IndexOp::create(nb, l, 1));
+          Value after =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, i);
+          x = arith::SelectOp::create(nb, l, after, negInf, x);
+        }
+        return x;
+      });
+}
+
+/// Q·Kᵀ of two tiles [bq, D] and [bk, D]: [bq, bk], with a linalg.matmul.
+Value productWithTransposed(OpBuilder &b, Location loc, Value x, Value y) {
+  Value zero = f32Const(b, loc, 0.0);
+  Value yT = linalg::TransposeOp::create(
+                 b, loc, y,
+                 emptyTensor(b, loc, {sizeOf(b, loc, y, 1), sizeOf(b, loc, y, 0)},
+                             f32(b)),
+                 ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+  return linalg::MatmulOp::create(
+             b, loc, ValueRange{x, yT},
+             filledTensor(b, loc, {sizeOf(b, loc, x, 0), sizeOf(b, loc, y, 0)},
+                          f32(b), zero))
+      .getResult(0);
+}
+
 /// The block sizes of the flash lowering.
 struct BlockSizes {
   int64_t queries, keys;
@@ -241,48 +297,9 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
           Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
           Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
           // S = Q·Kᵀ on the tile.
-          Value kT = linalg::TransposeOp::create(
-                         b, loc, kTile,
-                         emptyTensor(b, loc,
-                                     {sizeOf(b, loc, kTile, 1), OpFoldResult(bk)},
-                                     f32(b)),
-                         ArrayRef<int64_t>{1, 0})
-                         .getResult()[0];
-          Value s = linalg::MatmulOp::create(
-                        b, loc, ValueRange{qTile, kT},
-                        filledTensor(b, loc, tile, f32(b), zero))
-                        .getResult(0);
-          // Scaled and masked scores.
-          SmallVector<Value> inputs = {s};
-          SmallVector<AffineMap> maps = {id2};
-          bool booleanMask = false;
-          if (mask) {
-            MaskTile mt = maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk);
-            inputs.push_back(mt.tile);
-            maps.push_back(mt.map);
-            booleanMask = tensorType(mask).getElementType().isInteger(1);
-          }
-          Value scores = buildGeneric(
-              b, loc, tile, f32(b), inputs, maps,
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value x = arith::MulFOp::create(nb, l, args[0], scale);
-                if (mask)
-                  x = booleanMask
-                          ? arith::SelectOp::create(nb, l, args[1], x, negInf)
-                                .getResult()
-                          : arith::AddFOp::create(nb, l, x, args[1])
-                                .getResult();
-                if (causal) {
-                  Value i = arith::AddIOp::create(
-                      nb, l, qb, linalg::IndexOp::create(nb, l, 0));
-                  Value j = arith::AddIOp::create(
-                      nb, l, kb, linalg::IndexOp::create(nb, l, 1));
-                  Value after = arith::CmpIOp::create(
-                      nb, l, arith::CmpIPredicate::sgt, j, i);
-                  x = arith::SelectOp::create(nb, l, after, negInf, x);
-                }
-                return x;
-              });
+          Value s = productWithTransposed(b, loc, qTile, kTile);
+          Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq,
+                                      kb, bk, scale, causal);
           // Online softmax update. The running statistics are updated in
           // place (destination-passing), so the loop carries one buffer each.
           Value blockMax = reduceF32(b, loc, scores, {1},
@@ -410,6 +427,286 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   return {results[0], withLse ? results[1] : Value()};
 }
 
+/// The sizes and offsets of the region of `mask` (broadcastable to
+/// [..., Sq, Sk]) that covers queries [qb, qb + bq) and keys [kb, kb + bk) of
+/// batch position `batch`, as a tile without the mask's unit dimensions,
+/// and the map from the block's (query, key) space to it. The fused
+/// backward accumulates the mask's gradient into such tiles.
+struct MaskRegion {
+  SmallVector<OpFoldResult> offsets, sizes;
+  RankedTensorType tileType;
+  AffineMap map;
+  SmallVector<utils::IteratorType> iterators;
+};
+
+MaskRegion maskRegion(OpBuilder &b, RankedTensorType type, int64_t rank,
+                      ValueRange batch, Value qb, Value bq, Value kb,
+                      Value bk) {
+  MaskRegion r;
+  int64_t maskRank = type.getRank(), lead = rank - maskRank;
+  SmallVector<int64_t> shape;
+  SmallVector<AffineExpr> exprs;
+  bool keepsQueries = false, keepsKeys = false;
+  for (int64_t t = 0; t < maskRank; ++t) {
+    int64_t d = t + lead;
+    bool unit = type.getDimSize(t) == 1;
+    if (d < rank - 2 || unit) {
+      r.offsets.push_back(d < rank - 2 && !unit ? OpFoldResult(batch[d])
+                                                : OpFoldResult(b.getIndexAttr(0)));
+      r.sizes.push_back(b.getIndexAttr(1));
+      continue;
+    }
+    bool isQuery = d == rank - 2;
+    r.offsets.push_back(isQuery ? qb : kb);
+    r.sizes.push_back(isQuery ? bq : bk);
+    shape.push_back(ShapedType::kDynamic);
+    exprs.push_back(b.getAffineDimExpr(isQuery ? 0 : 1));
+    (isQuery ? keepsQueries : keepsKeys) = true;
+  }
+  r.tileType = RankedTensorType::get(shape, type.getElementType());
+  r.map = AffineMap::get(2, 0, exprs, b.getContext());
+  r.iterators = {keepsQueries ? utils::IteratorType::parallel
+                              : utils::IteratorType::reduction,
+                 keepsKeys ? utils::IteratorType::parallel
+                           : utils::IteratorType::reduction};
+  return r;
+}
+
+/// Adds `update` [rows, cols] (scaled by `factor` when given) to the rows
+/// [rowOffset, rowOffset + rows) of `dest` [..., R, C] at batch position
+/// `batch` (a static size-1 batch dimension of `dest` is at 0, so gradients
+/// of broadcast operands sum over the batch).
+Value accumulateRows(OpBuilder &b, Location loc, Value dest, ValueRange batch,
+                     Value rowOffset, Value rows, Value update, Value factor) {
+  auto type = tensorType(dest);
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> offsets, sizes, strides(rank, b.getIndexAttr(1));
+  for (int64_t d = 0; d < rank - 2; ++d) {
+    offsets.push_back(type.getDimSize(d) == 1 ? OpFoldResult(b.getIndexAttr(0))
+                                              : OpFoldResult(batch[d]));
+    sizes.push_back(b.getIndexAttr(1));
+  }
+  offsets.append({rowOffset, b.getIndexAttr(0)});
+  sizes.append({rows, sizeOf(b, loc, dest, rank - 1)});
+  Value old = matrixSlice(b, loc, dest, batch, rowOffset, rows);
+  AffineMap id2 = b.getMultiDimIdentityMap(2);
+  Value sum = updateInPlace(
+      b, loc, old, {update}, {id2},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value x = args[0];
+        if (factor)
+          x = arith::MulFOp::create(nb, l, x, factor);
+        return arith::AddFOp::create(nb, l, args[1], x);
+      });
+  return tensor::InsertSliceOp::create(b, loc, sum, dest, offsets, sizes,
+                                       strides);
+}
+
+/// The row [start, start + size) of `t` [..., S] at batch position `batch`.
+Value rowSlice(OpBuilder &b, Location loc, Value t, ValueRange batch,
+               Value start, Value size) {
+  auto type = tensorType(t);
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> offsets(batch.begin(), batch.end()),
+      sizes(rank - 1, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
+  offsets.push_back(start);
+  sizes.push_back(size);
+  auto resultType =
+      RankedTensorType::get({ShapedType::kDynamic}, type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, resultType, t, offsets, sizes,
+                                        strides);
+}
+
+/// Gradients of the fused backward.
+struct FlashGradients {
+  Value query, key, value, mask;
+};
+
+/// Builds the fused backward of attention on f32 operands (FlashAttention-2
+/// order): for each batch element and block of keys, a loop over the blocks
+/// of queries that can see it recomputes P = exp(S - lse) on the tile,
+/// accumulates dV += Pᵀ·dO and dK += dSᵀ·Q for the key block, adds dS·K to
+/// the query block's rows of dQ and, with `withMaskGrad`, dS to the
+/// additive mask's gradient, where dS = P ⊙ (dO·Vᵀ - rowsum(dO ⊙ O)).
+FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
+                                       Value k, Value v, Value o, Value lse,
+                                       Value dO, Value mask,
+                                       FloatAttr scaleAttr, bool causal,
+                                       bool withMaskGrad, BlockSizes blocks) {
+  Location loc = op->getLoc();
+  int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
+  checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
+  checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
+  Value scale;
+  if (scaleAttr) {
+    scale = f32Const(b, loc, scaleAttr.getValueAsDouble());
+  } else if (int64_t depth = tensorType(q).getDimSize(rank - 1);
+             !ShapedType::isDynamic(depth)) {
+    scale = f32Const(b, loc, 1.0 / std::sqrt(double(depth)));
+  } else {
+    scale = math::RsqrtOp::create(b, loc, countAsF32(b, loc, q, {rank - 1}));
+  }
+  Value zero = f32Const(b, loc, 0.0);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
+  Value blockQ = indexConst(b, loc, blocks.queries);
+  Value blockK = indexConst(b, loc, blocks.keys);
+  AffineMap id2 = b.getMultiDimIdentityMap(2);
+  AffineMap row2 = droppedDimMap(b, 2, 1);
+  SmallVector<OpFoldResult> qSizes = sizesOf(b, loc, q);
+  Value sq = asIndex(b, loc, qSizes[rank - 2]);
+  Value sk = asIndex(b, loc, sizeOf(b, loc, k, rank - 2));
+
+  // D = rowsum(dO ⊙ O), [..., Sq].
+  Value rowDot = reduceF32(
+      b, loc,
+      mapElements(b, loc, {dO, o}, f32(b),
+                  [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                    return arith::MulFOp::create(nb, l, args[0], args[1]);
+                  }),
+      {rank - 1}, 0.0, addF);
+
+  SmallVector<Value> init = {
+      filledTensor(b, loc, qSizes, f32(b), zero),
+      filledTensor(b, loc, sizesOf(b, loc, k), f32(b), zero),
+      filledTensor(b, loc, sizesOf(b, loc, v), f32(b), zero)};
+  if (withMaskGrad)
+    init.push_back(filledTensor(b, loc, sizesOf(b, loc, mask), f32(b), zero));
+
+  // One block of keys of one batch element.
+  auto keyBlock = [&](OpBuilder &b, ValueRange batch, Value kb,
+                      ValueRange grads) -> SmallVector<Value> {
+    Value bk = minIndex(b, loc, blockK, arith::SubIOp::create(b, loc, sk, kb));
+    Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
+    Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
+    OpFoldResult depth = sizeOf(b, loc, kTile, 1), depthV = sizeOf(b, loc, vTile, 1);
+    Value dK0 = filledTensor(b, loc, {bk, depth}, f32(b), zero);
+    Value dV0 = filledTensor(b, loc, {bk, depthV}, f32(b), zero);
+    // Causal: queries before the block's first key see none of it.
+    Value qStart = c0;
+    if (causal)
+      qStart = arith::MulIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, kb, blockQ), blockQ);
+    SmallVector<Value> carried = {dK0, dV0, grads[0]};
+    if (withMaskGrad)
+      carried.push_back(grads[3]);
+    auto queryLoop = scf::ForOp::create(
+        b, loc, qStart, sq, blockQ, carried,
+        [&](OpBuilder &b, Location loc, Value qb, ValueRange state) {
+          Value dK = state[0], dV = state[1], dQ = state[2];
+          Value bq =
+              minIndex(b, loc, blockQ, arith::SubIOp::create(b, loc, sq, qb));
+          Value qTile = matrixSlice(b, loc, q, batch, qb, bq);
+          Value dOTile = matrixSlice(b, loc, dO, batch, qb, bq);
+          Value lseRow = rowSlice(b, loc, lse, batch, qb, bq);
+          Value dRow = rowSlice(b, loc, rowDot, batch, qb, bq);
+          SmallVector<OpFoldResult> tile = {bq, bk};
+          Value scores =
+              maskedScores(b, loc, productWithTransposed(b, loc, qTile, kTile),
+                           mask, rank, batch, qb, bq, kb, bk, scale, causal);
+          // P = exp(S - lse), 0 where the score is masked.
+          Value p = buildGeneric(
+              b, loc, tile, f32(b), {scores, lseRow}, {id2, row2},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                Value masked = arith::CmpFOp::create(
+                    nb, l, arith::CmpFPredicate::OEQ, args[0], negInf);
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                return arith::SelectOp::create(nb, l, masked, zero, e);
+              });
+          // dV += Pᵀ·dO (linalg.matmul accumulates into its init).
+          Value pT = linalg::TransposeOp::create(
+                         b, loc, p, emptyTensor(b, loc, {bk, bq}, f32(b)),
+                         ArrayRef<int64_t>{1, 0})
+                         .getResult()[0];
+          Value dVNew =
+              linalg::MatmulOp::create(b, loc, ValueRange{pT, dOTile}, dV)
+                  .getResult(0);
+          // dS = P ⊙ (dO·Vᵀ - D).
+          Value dP = productWithTransposed(b, loc, dOTile, vTile);
+          Value dS = buildGeneric(
+              b, loc, tile, f32(b), {p, dP, dRow}, {id2, id2, row2},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return arith::MulFOp::create(
+                    nb, l, args[0],
+                    arith::SubFOp::create(nb, l, args[1], args[2]));
+              });
+          // dK += dSᵀ·Q (scaled once, when written); dQ rows += scale·dS·K.
+          Value dST = linalg::TransposeOp::create(
+                          b, loc, dS, emptyTensor(b, loc, {bk, bq}, f32(b)),
+                          ArrayRef<int64_t>{1, 0})
+                          .getResult()[0];
+          Value dKNew =
+              linalg::MatmulOp::create(b, loc, ValueRange{dST, qTile}, dK)
+                  .getResult(0);
+          Value dSK = linalg::MatmulOp::create(
+                          b, loc, ValueRange{dS, kTile},
+                          filledTensor(b, loc, {bq, depth}, f32(b), zero))
+                          .getResult(0);
+          Value dQNew = accumulateRows(b, loc, dQ, batch, qb, bq, dSK, scale);
+          SmallVector<Value> next = {dKNew, dVNew, dQNew};
+          if (withMaskGrad) {
+            // The additive mask's gradient: dS summed over its broadcast
+            // dimensions, accumulated into its region.
+            Value maskGrad = state[3];
+            MaskRegion region = maskRegion(b, tensorType(maskGrad), rank,
+                                           batch, qb, bq, kb, bk);
+            SmallVector<OpFoldResult> strides(tensorType(maskGrad).getRank(),
+                                              b.getIndexAttr(1));
+            Value old = tensor::ExtractSliceOp::create(
+                b, loc, region.tileType, maskGrad, region.offsets,
+                region.sizes, strides);
+            Value sum =
+                linalg::GenericOp::create(
+                    b, loc, old.getType(), ValueRange{dS}, ValueRange{old},
+                    ArrayRef<AffineMap>{id2, region.map}, region.iterators,
+                    [&](OpBuilder &nb, Location l, ValueRange args) {
+                      linalg::YieldOp::create(
+                          nb, l,
+                          ValueRange{arith::AddFOp::create(nb, l, args[0],
+                                                           args[1])});
+                    })
+                    .getResult(0);
+            next.push_back(tensor::InsertSliceOp::create(
+                b, loc, sum, maskGrad, region.offsets, region.sizes, strides));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    SmallVector<Value> updated = {queryLoop.getResult(2)};
+    updated.push_back(accumulateRows(b, loc, grads[1], batch, kb, bk,
+                                     queryLoop.getResult(0), scale));
+    updated.push_back(accumulateRows(b, loc, grads[2], batch, kb, bk,
+                                     queryLoop.getResult(1), Value()));
+    if (withMaskGrad)
+      updated.push_back(queryLoop.getResult(3));
+    return updated;
+  };
+
+  SmallVector<Value> batch;
+  std::function<SmallVector<Value>(OpBuilder &, int64_t, ValueRange)> nest =
+      [&](OpBuilder &b, int64_t d, ValueRange iter) -> SmallVector<Value> {
+    Value upper = d < numBatch ? asIndex(b, loc, qSizes[d]) : sk;
+    Value step = d < numBatch ? c1 : blockK;
+    auto loop = scf::ForOp::create(
+        b, loc, c0, upper, step, iter,
+        [&](OpBuilder &b, Location, Value iv, ValueRange args) {
+          SmallVector<Value> next;
+          if (d < numBatch) {
+            batch.push_back(iv);
+            next = nest(b, d + 1, args);
+            batch.pop_back();
+          } else {
+            next = keyBlock(b, batch, iv, args);
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(loop.getResults());
+  };
+  SmallVector<Value> results = nest(b, 0, init);
+  return {results[0], results[1], results[2],
+          withMaskGrad ? results[3] : Value()};
+}
+
 Value maskToF32(OpBuilder &b, Location loc, Value mask) {
   if (mask && !tensorType(mask).getElementType().isInteger(1))
     return toF32(b, loc, mask);
@@ -460,10 +757,42 @@ struct FlashAttentionWithLSELowering final
   }
   FlashAttentionOptions options;
 };
+
+struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
+  FlashAttentionGradLowering(MLIRContext *context,
+                             const FlashAttentionOptions &options)
+      : OpConversionPattern(context, /*benefit=*/2), options(options) {}
+  LogicalResult
+  matchAndRewrite(AttentionGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    FlashGradients grads = buildFlashAttentionGrad(
+        rewriter, op, toF32(rewriter, loc, adaptor.getQuery()),
+        toF32(rewriter, loc, adaptor.getKey()),
+        toF32(rewriter, loc, adaptor.getValue()),
+        toF32(rewriter, loc, adaptor.getResult()), adaptor.getLse(),
+        toF32(rewriter, loc, adaptor.getResultGrad()),
+        maskToF32(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
+        op.getCausal(), /*withMaskGrad=*/bool(op.getMaskGrad()),
+        blockSizesFor(options, op.getQuery().getType().getShape().back()));
+    auto back = [&](Value grad, Value like) {
+      return castElements(rewriter, loc, grad,
+                          tensorType(like).getElementType());
+    };
+    SmallVector<Value> results = {back(grads.query, adaptor.getQuery()),
+                                  back(grads.key, adaptor.getKey()),
+                                  back(grads.value, adaptor.getValue())};
+    if (op.getMaskGrad())
+      results.push_back(back(grads.mask, adaptor.getMask()));
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+  FlashAttentionOptions options;
+};
 } // namespace
 
 void mha::populateMHAFlashAttentionToLinalgPatterns(
     RewritePatternSet &patterns, const FlashAttentionOptions &options) {
-  patterns.add<FlashAttentionLowering, FlashAttentionWithLSELowering>(
-      patterns.getContext(), options);
+  patterns.add<FlashAttentionLowering, FlashAttentionWithLSELowering,
+               FlashAttentionGradLowering>(patterns.getContext(), options);
 }

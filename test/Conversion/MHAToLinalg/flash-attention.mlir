@@ -77,3 +77,35 @@ func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1
   %o, %lse = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x1x?xi1>) : tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>
   return %o, %lse : tensor<2x4x?x8xf32>, tensor<2x4x?xf32>
 }
+
+// -----
+
+// The fused backward: an outer loop over blocks of 16 keys, an inner one over
+// the blocks of 32 queries that can see them (causal: from the query block
+// holding the first key), recomputing P from lse on the tile. dK and dV of
+// the key block accumulate in linalg.matmul inits; dQ's rows and the
+// additive mask's gradient (per key, so summed over the queries: a reduction
+// iterator) accumulate into their regions.
+// CHECK-LABEL: func.func @attention_grad_causal
+// CHECK: %[[R:.*]]:4 = scf.for %[[KB:.*]] = %c0 to %c100 step %c16 iter_args(%[[DQ:.*]] = %{{.*}}, %[[DK:.*]] = %{{.*}}, %[[DV:.*]] = %{{.*}}, %[[DM:.*]] = %{{.*}})
+// CHECK: %[[QBLK:.*]] = arith.divui %[[KB]], %c32 : index
+// CHECK: %[[QSTART:.*]] = arith.muli %[[QBLK]], %c32 : index
+// CHECK: %[[IN:.*]]:4 = scf.for %[[QB:.*]] = %[[QSTART]] to %c100 step %c32 iter_args(%[[DKACC:.*]] = %{{.*}}, %[[DVACC:.*]] = %{{.*}}, %[[DQ2:.*]] = %[[DQ]], %[[DM2:.*]] = %[[DM]])
+// CHECK: %[[LSE:.*]] = tensor.extract_slice %{{.*}}[%[[QB]]] [%{{.*}}] [1] : tensor<100xf32> to tensor<?xf32>
+// CHECK: math.exp
+// CHECK: %[[DVNEW:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x?xf32>, tensor<?x16xf32>) outs(%[[DVACC]] : tensor<?x16xf32>)
+// CHECK: %[[DKNEW:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x?xf32>, tensor<?x16xf32>) outs(%[[DKACC]] : tensor<?x16xf32>)
+// CHECK: %[[DQNEW:.*]] = tensor.insert_slice %{{.*}} into %[[DQ2]][%[[QB]], 0]
+// CHECK: %[[OLD:.*]] = tensor.extract_slice %[[DM2]][%[[KB]]] [%{{.*}}] [1] : tensor<100xf32> to tensor<?xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]} ins(%{{.*}} : tensor<?x?xf32>) outs(%[[OLD]] : tensor<?xf32>)
+// CHECK: %[[DMNEW:.*]] = tensor.insert_slice %{{.*}} into %[[DM2]][%[[KB]]]
+// CHECK: scf.yield %[[DKNEW]], %[[DVNEW]], %[[DQNEW]], %[[DMNEW]]
+// CHECK: tensor.insert_slice %{{.*}} into %[[DK]][%[[KB]], 0]
+// CHECK: tensor.insert_slice %{{.*}} into %[[DV]][%[[KB]], 0]
+// CHECK-NOT: tensor<100x100xf32>
+// DECOMPOSED-LABEL: func.func @attention_grad_causal
+// DECOMPOSED: tensor<100x100xf32>
+func.func @attention_grad_causal(%q: tensor<100x16xf32>, %o: tensor<100x16xf32>, %lse: tensor<100xf32>, %bias: tensor<100xf32>) -> (tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>) {
+  %dq, %dk, %dv, %db = mha.attention_grad %q, %q, %q, %o, %lse, %o mask(%bias : tensor<100xf32>) causal : tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>, mask_grad tensor<100xf32>
+  return %dq, %dk, %dv, %db : tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>
+}

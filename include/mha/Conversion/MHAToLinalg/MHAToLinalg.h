@@ -32,11 +32,12 @@ struct FlashAttentionOptions {
 };
 
 /// Adds the flash (fused, tiled) lowering of mha.attention and
-/// mha.attention_with_lse: loops over batch elements, query blocks and key
-/// blocks with online softmax, never materializing the Sq × Sk scores;
-/// causal attention does not visit key blocks past a query block. Its
-/// patterns take precedence over the decomposed ones of
-/// populateMHAAttentionToLinalgPatterns.
+/// mha.attention_with_lse (loops over batch elements, query blocks and key
+/// blocks with online softmax) and of mha.attention_grad (key blocks outer,
+/// the query blocks that see them inner, probabilities recomputed from the
+/// log-sum-exp), never materializing Sq × Sk scores; causal attention does
+/// not visit fully masked blocks. Its patterns take precedence over the
+/// decomposed ones of populateMHAAttentionToLinalgPatterns.
 void populateMHAFlashAttentionToLinalgPatterns(
     RewritePatternSet &patterns, const FlashAttentionOptions &options);
 

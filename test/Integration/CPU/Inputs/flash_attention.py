@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the flash (fused, tiled) lowering of mha.attention and
-mha.attention_with_lse against the decomposition (the ops' reference
+"""Checks the flash (fused, tiled) lowering of mha.attention,
+mha.attention_with_lse and mha.attention_grad against the decomposition (the ops' reference
 semantics), both through mha-run's default pipeline: the same model file, run
 without and with --decomposed-attention, on the same inputs.
 
@@ -9,7 +9,8 @@ without and with --decomposed-attention, on the same inputs.
 Cases: S = 1, odd and unequal Sq != Sk, sizes that are not multiples of any
 block and cross several blocks, D = 64 and 128, causal (with Sq != Sk too),
 boolean, additive and key-padding masks, fully masked rows, large logits,
-dynamic sizes. Tolerance on
+dynamic sizes, and the backward (dQ, dK, dV and an additive mask's gradient,
+broadcast over queries, heads or batch). Tolerance on
 |flash - reference| / (1 + |reference|): 2e-5. Both compute in f32 with
 max-subtracted exponentials; they differ in the order of the sums over keys
 (blockwise, with rescaling by exp(m_old - m_new), against one pass), which
@@ -40,11 +41,12 @@ def tensor(dims, dtype="f32"):
 
 
 def case(name, b, h, sq, sk, d, dv, causal=False, mask=None, scale=None,
-         logit=1.0, lse=False, dynamic=False):
+         logit=1.0, lse=False, dynamic=False, grad=False):
     """mask: None, ('bool', shape, fn) or ('add', shape, fn), fn(index
     tuple) -> value."""
     return dict(name=name, b=b, h=h, sq=sq, sk=sk, d=d, dv=dv, causal=causal,
-                mask=mask, scale=scale, logit=logit, lse=lse, dynamic=dynamic)
+                mask=mask, scale=scale, logit=logit, lse=lse, dynamic=dynamic,
+                grad=grad)
 
 
 CASES = [
@@ -65,6 +67,23 @@ CASES = [
          mask=("add", (75,), lambda i: -1e9 if i[0] % 7 == 0 else 0.0)),
     case("causal_lse", 1, 2, 66, 66, 16, 16, causal=True, lse=True),
     case("dynamic", 2, 2, 77, 77, 16, 16, dynamic=True),
+    # The fused backward (attention_grad after attention_with_lse).
+    case("grad_s1", 1, 1, 1, 1, 16, 16, grad=True),
+    case("grad_crosses_blocks", 1, 2, 150, 130, 64, 48, grad=True),
+    case("grad_causal_unequal", 1, 2, 70, 150, 32, 32, causal=True, grad=True),
+    case("grad_causal_d128", 1, 1, 97, 97, 128, 128, causal=True, grad=True),
+    case("grad_padding_mask", 2, 2, 90, 90, 32, 32, grad=True,
+         mask=("bool", (2, 1, 1, 90), lambda i: i[3] < (90 - 17 * i[0]))),
+    case("grad_fully_masked_rows", 1, 2, 70, 70, 16, 16, causal=True, grad=True,
+         mask=("bool", (1, 2, 70, 70), lambda i: i[2] % 5 != 3)),
+    case("grad_additive_mask", 1, 2, 80, 100, 32, 32, grad=True,
+         mask=("add", (80, 100), lambda i: -0.05 * abs(i[0] - i[1]))),
+    case("grad_bias_per_key", 2, 2, 75, 75, 24, 24, scale=0.3, grad=True,
+         mask=("add", (75,), lambda i: -1e9 if i[0] % 7 == 0 else 0.1 * (i[0] % 3))),
+    case("grad_bias_per_head", 2, 3, 40, 40, 16, 16, causal=True, grad=True,
+         mask=("add", (1, 3, 1, 40), lambda i: -0.1 * i[1] * i[3] / 40.0)),
+    case("grad_large_logits", 1, 2, 100, 100, 32, 32, logit=30.0, grad=True),
+    case("grad_dynamic", 2, 2, 77, 77, 16, 16, dynamic=True, grad=True),
 ]
 
 
@@ -104,23 +123,45 @@ def run_case(mha_run, work, c):
         attrs += " {scale = %r : f32}" % c["scale"]
     types = ", ".join(tensor(show(x)) for x in (qd, kd, vd))
     out = tensor(show(od))
-    if c["lse"]:
-        lse_type = tensor(show(od)[:3])
+    lse_type = tensor(show(od)[:3])
+    if c["grad"]:
+        args.append("%do: " + out)
+        grad_types = [tensor(show(x)) for x in (qd, kd, vd)]
+        mask_grad = ""
+        if c["mask"] and c["mask"][0] == "add":
+            mask_grad = ", mask_grad " + mtype
+            grad_types.append(mtype)
+        body = ("  %%o, %%l = mha.attention_with_lse %%q, %%k, %%v%s%s : %s\n"
+                "  %%g:%d = mha.attention_grad %%q, %%k, %%v, %%o, %%l, %%do%s%s"
+                " : %s, %s, %s%s\n"
+                "  return %s : %s\n" % (
+                    mask_text, attrs, types, len(grad_types), mask_text, attrs,
+                    types, out, lse_type, mask_grad,
+                    ", ".join("%%g#%d" % i for i in range(len(grad_types))),
+                    ", ".join(grad_types)))
+        results = "(%s)" % ", ".join(grad_types)
+        c["results"] = len(grad_types)
+    elif c["lse"]:
         body = ("  %%o, %%l = mha.attention_with_lse %%q, %%k, %%v%s%s : %s\n"
                 "  return %%o, %%l : %s, %s\n" % (mask_text, attrs, types, out,
                                                  lse_type))
         results = "(%s, %s)" % (out, lse_type)
+        c["results"] = 2
     else:
         body = ("  %%o = mha.attention %%q, %%k, %%v%s%s : %s\n"
                 "  return %%o : %s\n" % (mask_text, attrs, types, out))
         results = out
+        c["results"] = 1
     model = os.path.join(work, c["name"] + ".mlir")
     with open(model, "w") as f:
         f.write("func.func @f(%s) -> %s {\n%s}\n" % (", ".join(args), results,
                                                      body))
     rng = Rng(len(c["name"]))
     inputs = []
-    for name, dims, scale in (("q", qd, c["logit"]), ("k", kd, 1.0), ("v", vd, 1.0)):
+    tensors = [("q", qd, c["logit"]), ("k", kd, 1.0), ("v", vd, 1.0)]
+    if c["grad"]:
+        tensors.append(("do", od, 1.0))
+    for name, dims, scale in tensors:
         path = os.path.join(work, "%s_%s.npy" % (c["name"], name))
         n = 1
         for x in dims:
@@ -143,7 +184,7 @@ def run_case(mha_run, work, c):
             return "mha-run (%s) exited %d: %s" % (variant, run.returncode,
                                                   run.stderr[-2000:])
         outputs[variant] = [npy.read(os.path.join(outdir, "result%d.npy" % i))
-                            for i in range(2 if c["lse"] else 1)]
+                            for i in range(c["results"])]
     worst = 0.0
     for got, want in zip(outputs["flash"], outputs["reference"]):
         for g, w in zip(got, want):
