@@ -9,7 +9,8 @@
 // peak measured in the same run (BM_PeakFMA), since absolute times on a
 // shared machine drift:
 //
-//   BM_PeakFMA          16 independent AVX-512 FMA chains (the ceiling)
+//   BM_PeakFMA          16 independent AVX-512 FMA chains (the ceiling;
+//                       BenchmarkSupport.cpp)
 //   BM_Dense/N          mha.dense [N, N] x [N, N], tiled and vectorized
 //   BM_DenseScalar/N    the same without mha-tile-and-vectorize
 //   BM_SeedForward      examples/seed_classifier.mlir forward, B=32, S=16
@@ -29,75 +30,16 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include "BenchmarkSupport.h"
+
 #include <benchmark/benchmark.h>
-#include <immintrin.h>
 
 using namespace mlir;
 using namespace mlir::mha;
+using namespace mha_bench;
 
 namespace {
-MLIRContext &context() {
-  static MLIRContext *ctx = [] {
-    initializeNativeTarget();
-    DialectRegistry registry;
-    registerRunnerDialects(registry);
-    auto *c = new MLIRContext(registry);
-    c->loadAllAvailableDialects();
-    return c;
-  }();
-  return *ctx;
-}
 
-std::unique_ptr<JitModule> compile(ModuleOp module, bool vectorize = true) {
-  CompileOptions options;
-  options.vectorize = vectorize;
-  auto jit = JitModule::compile(module, options);
-  if (!jit) {
-    llvm::errs() << llvm::toString(jit.takeError()) << "\n";
-    std::abort();
-  }
-  return std::move(*jit);
-}
-
-HostTensor filled(std::vector<int64_t> shape, float value) {
-  HostTensor t(DType::F32, std::move(shape));
-  for (int64_t i = 0; i < t.numElements(); ++i)
-    t.f32()[i] = value * float((i % 7) - 3);
-  return t;
-}
-
-/// Times `jit`'s `name` on `args` (after one untimed call, in which the JIT
-/// generates the code) and reports `flopsPerCall` as a GFLOP/s rate.
-void timeCalls(benchmark::State &state, JitModule &jit, llvm::StringRef name,
-               const std::vector<const HostTensor *> &args,
-               double flopsPerCall) {
-  benchmark::DoNotOptimize(jit.call(name, args));
-  for (auto _ : state) {
-    auto out = jit.call(name, args);
-    benchmark::DoNotOptimize(out);
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      flopsPerCall * state.iterations() / 1e9, benchmark::Counter::kIsRate);
-}
-
-__attribute__((target("avx512f"))) void BM_PeakFMA(benchmark::State &state) {
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i)
-    acc[i] = _mm512_set1_ps(float(i));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  constexpr int64_t iters = 1 << 16;
-  for (auto _ : state) {
-    for (int64_t k = 0; k < iters; ++k)
-      for (int i = 0; i < 16; ++i)
-        acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    for (int i = 0; i < 16; ++i)
-      benchmark::DoNotOptimize(acc[i]);
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      double(iters) * 16 * 16 * 2 * state.iterations() / 1e9,
-      benchmark::Counter::kIsRate);
-}
-BENCHMARK(BM_PeakFMA);
 
 void denseBenchmark(benchmark::State &state, bool vectorize) {
   int64_t n = state.range(0);
@@ -109,7 +51,9 @@ void denseBenchmark(benchmark::State &state, bool vectorize) {
                                      n)
                            .str();
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context());
-  auto jit = compile(*module, vectorize);
+  CompileOptions options;
+  options.vectorize = vectorize;
+  auto jit = compile(*module, options);
   HostTensor x = filled({n, n}, 0.01f), w = filled({n, n}, 0.02f);
   timeCalls(state, *jit, "f", {&x, &w}, 2.0 * double(n) * n * n);
 }
