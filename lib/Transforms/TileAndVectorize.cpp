@@ -11,10 +11,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/Transforms/Passes.h"
+#include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -33,6 +36,9 @@ namespace mha {
 using namespace mlir;
 
 namespace {
+/// Marks, within this pass, the peeled loops whose bodies see full blocks.
+constexpr const char *kFullBlocksAttr = "mha.full_blocks";
+
 struct MHATileAndVectorizePass final
     : mha::impl::MHATileAndVectorizePassBase<MHATileAndVectorizePass> {
   using Base::Base;
@@ -43,6 +49,25 @@ struct MHATileAndVectorizePass final
       func.emitError("mha-tile-and-vectorize: tile sizes must be positive");
       return signalPassFailure();
     }
+    IRRewriter rewriter(&getContext());
+
+    // 0. Peel the block loops the flash lowering marked, so that the full
+    //    blocks get static shapes once the cleanup below has folded their
+    //    min(block, remaining) sizes to constants.
+    SmallVector<scf::ForOp> marked;
+    func.walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(mha::kPeelAttrName))
+        marked.push_back(loop);
+    });
+    for (scf::ForOp loop : marked) {
+      loop->removeAttr(mha::kPeelAttrName);
+      // Fails (harmlessly) when the step already divides the trip count:
+      // every block is full then.
+      scf::ForOp remainder;
+      (void)scf::peelForLoopAndSimplifyBounds(rewriter, loop, remainder);
+      loop->setAttr(kFullBlocksAttr, rewriter.getUnitAttr());
+    }
+
     SmallVector<linalg::LinalgOp> targets;
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
@@ -53,7 +78,6 @@ struct MHATileAndVectorizePass final
     // 1. Tile each op into register blocks and peel the loops, so that the
     //    main loops see full, statically sized tiles and only the last
     //    iteration of each loop handles a remainder.
-    IRRewriter rewriter(&getContext());
     for (linalg::LinalgOp op : targets) {
       SmallVector<int64_t> sizes = {mTile, nTile, kTile};
       if (isa<linalg::BatchMatmulOp>(op))
@@ -87,6 +111,9 @@ struct MHATileAndVectorizePass final
       for (RegisteredOperationName name :
            getContext().getRegisteredOperations())
         name.getCanonicalizationPatterns(patterns, &getContext());
+      // min(block, upper - iv) is the block itself where the step divides
+      // the trip count (loops that needed no peeling).
+      scf::populateSCFForLoopCanonicalizationPatterns(patterns);
       if (failed(applyPatternsGreedily(func, std::move(patterns))))
         func.emitWarning("mha-tile-and-vectorize: cleanup did not converge");
     }
@@ -121,7 +148,65 @@ struct MHATileAndVectorizePass final
       rewriter.replaceOp(tile, vectorized->replacements);
     }
 
-    // 4. Mixed-precision contractions (f16/bf16 operands, f32 accumulator)
+    // 4. The element-wise and reduction work of full blocks (scores, online
+    //    softmax, the backward's dS): static shapes, vectorized row by row.
+    SmallVector<linalg::LinalgOp> blockOps;
+    func.walk([&](linalg::LinalgOp op) {
+      if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
+          !op.hasPureTensorSemantics() || op.getNumLoops() == 0 ||
+          op.getNumLoops() > 2 ||
+          ShapedType::isDynamicShape(op.getStaticLoopRanges()))
+        return;
+      for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
+        if (p->hasAttr(kFullBlocksAttr)) {
+          blockOps.push_back(op);
+          return;
+        }
+    });
+    for (linalg::LinalgOp op : blockOps) {
+      linalg::LinalgOp target = op;
+      // Rows of a 2-D op with a parallel first dimension one at a time, so
+      // each vector is one row of the block (a few registers).
+      if (op.getNumLoops() == 2 &&
+          op.getIteratorTypesArray()[0] == utils::IteratorType::parallel &&
+          op.getStaticLoopRanges()[0] > 1) {
+        scf::SCFTilingOptions options;
+        options.setTileSizes(getAsIndexOpFoldResult(&getContext(), {1, 0}));
+        rewriter.setInsertionPoint(op);
+        FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+            rewriter, cast<TilingInterface>(op.getOperation()), options);
+        if (failed(tiled) || tiled->tiledOps.size() != 1)
+          continue;
+        rewriter.replaceOp(op, tiled->replacements);
+        target = dyn_cast<linalg::LinalgOp>(tiled->tiledOps.front());
+        if (!target)
+          continue;
+      }
+      rewriter.setInsertionPoint(target);
+      FailureOr<linalg::VectorizationResult> vectorized =
+          linalg::vectorize(rewriter, target);
+      if (succeeded(vectorized))
+        rewriter.replaceOp(target, vectorized->replacements);
+    }
+    func.walk([&](scf::ForOp loop) { loop->removeAttr(kFullBlocksAttr); });
+    if (!blockOps.empty()) {
+      // Row vectors of shape [1, n] become [n]; row reductions become
+      // horizontal vector.reduction (convert-vector-to-llvm has no lowering
+      // of vector.multi_reduction).
+      RewritePatternSet patterns(&getContext());
+      vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
+      vector::populateVectorMultiReductionLoweringPatterns(
+          patterns, vector::VectorMultiReductionLowering::InnerReduction);
+      vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
+      // exp as a polynomial on vectors (libm would be called per lane).
+      populateMathPolynomialApproximationPatterns(
+          patterns, [](StringRef name) { return name == "exp" || name == "math.exp"; });
+      if (failed(applyPatternsGreedily(func, std::move(patterns))))
+        func.emitWarning("mha-tile-and-vectorize: vector cleanup did not "
+                         "converge");
+    }
+
+    // 5. Mixed-precision contractions (f16/bf16 operands, f32 accumulator)
     //    have no outer-product lowering: extend the operand vectors to the
     //    accumulator's type, which keeps the accumulation in f32.
     func.walk([&](vector::ContractionOp contract) {

@@ -61,3 +61,4 @@ func.func @batch_matmul_bf16(%a: tensor<2x8x16xbf16>, %b: tensor<2x16x32xbf16>, 
   %0 = linalg.batch_matmul ins(%a, %b : tensor<2x8x16xbf16>, tensor<2x16x32xbf16>) outs(%c : tensor<2x8x32xf32>) -> tensor<2x8x32xf32>
   return %0 : tensor<2x8x32xf32>
 }
+

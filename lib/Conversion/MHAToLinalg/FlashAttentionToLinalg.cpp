@@ -22,6 +22,7 @@
 #include "LoweringUtils.h"
 #include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -51,6 +52,31 @@ Value minIndex(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::MinSIOp::create(b, loc, x, y);
 }
 
+/// min(block, upper - iv): the size of the block at `iv` of a loop of step
+/// `block` up to `upper`, as the affine.min that scf loop peeling simplifies
+/// to the constant `block` in the peeled loop's full iterations.
+Value blockSize(OpBuilder &b, Location loc, int64_t block, Value iv,
+                Value upper) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr d0 = getAffineDimExpr(0, ctx), s0 = getAffineSymbolExpr(0, ctx);
+  AffineMap map = AffineMap::get(
+      1, 1, {getAffineConstantExpr(block, ctx), s0 - d0}, ctx);
+  return affine::AffineMinOp::create(b, loc, map, ValueRange{iv, upper});
+}
+
+/// Marks a block loop whose last iteration may be partial: mha-tile-and-
+/// vectorize peels it so that the full blocks get static shapes.
+void markForPeeling(scf::ForOp loop) {
+  loop->setAttr(kPeelAttrName, UnitAttr::get(loop.getContext()));
+}
+
+/// `ofr` as an attribute when it is a constant value.
+OpFoldResult foldConstant(OpFoldResult ofr) {
+  if (auto value = dyn_cast<Value>(ofr))
+    return getAsOpFoldResult(value);
+  return ofr;
+}
+
 /// The [rows, cols] matrix at batch position `batch` (an index per batch
 /// dimension; a static size-1 dimension of `t` is read at 0, as broadcasting
 /// does) and rows [rowOffset, rowOffset + rows) of `t` [..., R, C].
@@ -64,10 +90,11 @@ Value matrixSlice(OpBuilder &b, Location loc, Value t, ValueRange batch,
                                               : OpFoldResult(batch[d]));
     sizes.push_back(b.getIndexAttr(1));
   }
-  offsets.push_back(rowOffset);
+  // Constant sizes as attributes, so that the type below matches the op's.
+  offsets.push_back(foldConstant(rowOffset));
   offsets.push_back(b.getIndexAttr(0));
-  sizes.push_back(rows);
-  sizes.push_back(sizeOf(b, loc, t, rank - 1));
+  sizes.push_back(foldConstant(rows));
+  sizes.push_back(foldConstant(sizeOf(b, loc, t, rank - 1)));
   SmallVector<int64_t> shape;
   for (OpFoldResult s : ArrayRef(sizes).take_back(2))
     shape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
@@ -204,8 +231,10 @@ BlockSizes blockSizesFor(const FlashAttentionOptions &options, int64_t depth) {
   if (blocks.queries <= 0)
     blocks.queries = 64;
   if (blocks.keys <= 0) {
+    // A multiple of 32, the column block of mha-tile-and-vectorize's
+    // matmul tiles, so that S = Q·Kᵀ has no scalar remainder.
     int64_t fit = options.l1CacheBytes / 2 / (2 * depth * 4);
-    blocks.keys = std::clamp<int64_t>(fit / 16 * 16, 16, 256);
+    blocks.keys = std::clamp<int64_t>(fit / 32 * 32, 32, 256);
   }
   return blocks;
 }
@@ -275,9 +304,9 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
 
   // One block of queries of one batch element: the key loop, then the
   // normalized rows written into the results.
-  auto queryBlock = [&](OpBuilder &b, ValueRange batch, Value qb,
+  auto queryBlock = [&](OpBuilder &b, ValueRange batch, Value kT, Value qb,
                         ValueRange results) -> SmallVector<Value> {
-    Value bq = minIndex(b, loc, blockQ, arith::SubIOp::create(b, loc, sq, qb));
+    Value bq = blockSize(b, loc, blocks.queries, qb, sq);
     Value qTile = matrixSlice(b, loc, q, batch, qb, bq);
     Value kEnd = sk;
     if (causal) // keys after the block's last query are all masked
@@ -291,13 +320,19 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
         b, loc, c0, kEnd, blockK, ValueRange{m0, l0, acc0},
         [&](OpBuilder &b, Location loc, Value kb, ValueRange state) {
           Value m = state[0], l = state[1], acc = state[2];
-          Value bk =
-              minIndex(b, loc, blockK, arith::SubIOp::create(b, loc, kEnd, kb));
+          Value bk = blockSize(b, loc, blocks.keys, kb, kEnd);
           SmallVector<OpFoldResult> tile = {bq, bk};
-          Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
           Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
-          // S = Q·Kᵀ on the tile.
-          Value s = productWithTransposed(b, loc, qTile, kTile);
+          // S = Q·Kᵀ on the tile, Kᵀ transposed once per batch element.
+          SmallVector<OpFoldResult> kTOffsets = {b.getIndexAttr(0), kb};
+          SmallVector<OpFoldResult> kTSizes = {sizeOf(b, loc, kT, 0), bk};
+          SmallVector<OpFoldResult> unitStrides(2, b.getIndexAttr(1));
+          Value kTTile = tensor::ExtractSliceOp::create(
+              b, loc, kT, kTOffsets, kTSizes, unitStrides);
+          Value s = linalg::MatmulOp::create(
+                        b, loc, ValueRange{qTile, kTTile},
+                        filledTensor(b, loc, tile, f32(b), zero))
+                        .getResult(0);
           Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq,
                                       kb, bk, scale, causal);
           // Online softmax update. The running statistics are updated in
@@ -356,6 +391,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
               });
           scf::YieldOp::create(b, loc, ValueRange{mNew, lNew, accNew});
         });
+    markForPeeling(keyLoop);
     Value m = keyLoop.getResult(0), l = keyLoop.getResult(1),
           acc = keyLoop.getResult(2);
     // O = acc / l, zeros for rows without any key.
@@ -406,19 +442,31 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   SmallVector<Value> batch;
   std::function<SmallVector<Value>(OpBuilder &, int64_t, ValueRange)> nest =
       [&](OpBuilder &b, int64_t d, ValueRange iter) -> SmallVector<Value> {
-    Value upper = d < numBatch ? asIndex(b, loc, qSizes[d]) : sq;
-    Value step = d < numBatch ? c1 : blockQ;
+    if (d == numBatch) {
+      // Kᵀ of this batch element, [D, Sk], shared by its query blocks.
+      Value kAll = matrixSlice(b, loc, k, batch, c0, sk);
+      Value kT = linalg::TransposeOp::create(
+                     b, loc, kAll,
+                     emptyTensor(b, loc,
+                                 {sizeOf(b, loc, kAll, 1),
+                                  sizeOf(b, loc, kAll, 0)},
+                                 f32(b)),
+                     ArrayRef<int64_t>{1, 0})
+                     .getResult()[0];
+      auto loop = scf::ForOp::create(
+          b, loc, c0, sq, blockQ, iter,
+          [&](OpBuilder &b, Location, Value qb, ValueRange args) {
+            scf::YieldOp::create(b, loc, queryBlock(b, batch, kT, qb, args));
+          });
+      markForPeeling(loop);
+      return SmallVector<Value>(loop.getResults());
+    }
     auto loop = scf::ForOp::create(
-        b, loc, c0, upper, step, iter,
+        b, loc, c0, asIndex(b, loc, qSizes[d]), c1, iter,
         [&](OpBuilder &b, Location, Value iv, ValueRange args) {
-          SmallVector<Value> next;
-          if (d < numBatch) {
-            batch.push_back(iv);
-            next = nest(b, d + 1, args);
-            batch.pop_back();
-          } else {
-            next = queryBlock(b, batch, iv, args);
-          }
+          batch.push_back(iv);
+          SmallVector<Value> next = nest(b, d + 1, args);
+          batch.pop_back();
           scf::YieldOp::create(b, loc, next);
         });
     return SmallVector<Value>(loop.getResults());
@@ -576,7 +624,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
   // One block of keys of one batch element.
   auto keyBlock = [&](OpBuilder &b, ValueRange batch, Value kb,
                       ValueRange grads) -> SmallVector<Value> {
-    Value bk = minIndex(b, loc, blockK, arith::SubIOp::create(b, loc, sk, kb));
+    Value bk = blockSize(b, loc, blocks.keys, kb, sk);
     Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
     Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
     OpFoldResult depth = sizeOf(b, loc, kTile, 1), depthV = sizeOf(b, loc, vTile, 1);
@@ -594,8 +642,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
         b, loc, qStart, sq, blockQ, carried,
         [&](OpBuilder &b, Location loc, Value qb, ValueRange state) {
           Value dK = state[0], dV = state[1], dQ = state[2];
-          Value bq =
-              minIndex(b, loc, blockQ, arith::SubIOp::create(b, loc, sq, qb));
+          Value bq = blockSize(b, loc, blocks.queries, qb, sq);
           Value qTile = matrixSlice(b, loc, q, batch, qb, bq);
           Value dOTile = matrixSlice(b, loc, dO, batch, qb, bq);
           Value lseRow = rowSlice(b, loc, lse, batch, qb, bq);
@@ -672,6 +719,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
           }
           scf::YieldOp::create(b, loc, next);
         });
+    markForPeeling(queryLoop);
     SmallVector<Value> updated = {queryLoop.getResult(2)};
     updated.push_back(accumulateRows(b, loc, grads[1], batch, kb, bk,
                                      queryLoop.getResult(0), scale));
@@ -700,6 +748,8 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
           }
           scf::YieldOp::create(b, loc, next);
         });
+    if (d == numBatch)
+      markForPeeling(loop);
     return SmallVector<Value>(loop.getResults());
   };
   SmallVector<Value> results = nest(b, 0, init);

@@ -17,6 +17,7 @@
 #include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -66,7 +67,8 @@ struct ConvertMHAToLinalgPass final
       return signalPassFailure();
 
     ConversionTarget target(getContext());
-    target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
+    target.addLegalDialect<affine::AffineDialect, arith::ArithDialect,
+                           cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
                            scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();

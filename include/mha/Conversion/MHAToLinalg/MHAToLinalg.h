@@ -20,11 +20,17 @@ class RewritePatternSet;
 
 namespace mha {
 
+/// The attribute the flash lowering sets on its block loops, whose last
+/// iteration may be partial: mha-tile-and-vectorize peels them so that full
+/// blocks have static shapes.
+constexpr const char *kPeelAttrName = "mha.peel";
+
 /// Tiling of the flash lowering of attention. A size of 0 is derived per op
 /// from the head depth D and the L1 data cache: key blocks as large as keep
 /// the K and V tiles (2 · blockKeys · D floats) within half of L1, a multiple
-/// of 16 (one AVX-512 register of f32) in [16, 256]; query blocks of 64 rows
-/// (eight 8-row register blocks).
+/// of 32 (the column block of the matmul register tiles, two AVX-512
+/// registers of f32) in [32, 256]; query blocks of 64 rows (eight 8-row
+/// register blocks).
 struct FlashAttentionOptions {
   int64_t blockQueries = 0;
   int64_t blockKeys = 0;
