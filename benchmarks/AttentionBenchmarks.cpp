@@ -11,8 +11,11 @@
 // forward + backward 3.5 times that. Each reports GFLOP/s and peak_frac, the
 // fraction of the single-core FMA peak measured in the same process.
 //
-//   BM_Attention/S/D/causal/flash          forward
-//   BM_AttentionTrain/S/D/causal/flash     forward + backward
+//   BM_Attention/S/D/causal/flash/threads          forward
+//   BM_AttentionTrain/S/D/causal/flash/threads     forward + backward
+//
+// threads = 1 is sequential code, 0 every core (OpenMP); peak_frac always
+// divides by the single-core peak, so with threads = 0 it can pass 1.
 //
 // scripts/bench_attention.py runs these next to PyTorch.
 //
@@ -34,10 +37,11 @@ constexpr int64_t kTokens = 8192; // B·S
 struct AttentionCase {
   int64_t batch, seq, depth;
   bool causal, flash;
+  int64_t threads;
   explicit AttentionCase(const benchmark::State &state)
       : batch(std::max<int64_t>(1, kTokens / state.range(0))),
         seq(state.range(0)), depth(state.range(1)), causal(state.range(2)),
-        flash(state.range(3)) {}
+        flash(state.range(3)), threads(state.range(4)) {}
   double forwardFlops() const {
     double flops = 4.0 * batch * kHeads * seq * seq * depth;
     return causal ? flops / 2 : flops;
@@ -73,6 +77,7 @@ void run(benchmark::State &state, bool train) {
       parseSourceString<ModuleOp>(source, &context());
   CompileOptions options;
   options.flashAttention = c.flash;
+  options.threads = c.threads;
   auto jit = compile(*module, options);
   std::vector<int64_t> shape = {c.batch, kHeads, c.seq, c.depth};
   HostTensor q = filled(shape, 0.01f), k = filled(shape, 0.02f),
@@ -87,15 +92,17 @@ void run(benchmark::State &state, bool train) {
 void BM_Attention(benchmark::State &state) { run(state, false); }
 void BM_AttentionTrain(benchmark::State &state) { run(state, true); }
 
-/// S in 512 ... 8192, D in {64, 128}, causal or not, flash or decomposed.
+/// S in 512 ... 8192, D in {64, 128}, causal or not, flash or decomposed,
+/// one thread (sequential code) or every core (threads = 0).
 void attentionArgs(benchmark::internal::Benchmark *b) {
-  b->ArgNames({"S", "D", "causal", "flash"});
+  b->ArgNames({"S", "D", "causal", "flash", "threads"});
   for (int64_t seq : {512, 1024, 2048, 4096, 8192})
     for (int64_t depth : {64, 128})
       for (int64_t causal : {0, 1})
         for (int64_t flash : {1, 0})
-          b->Args({seq, depth, causal, flash});
-  b->Unit(benchmark::kMillisecond);
+          for (int64_t threads : {1, 0})
+            b->Args({seq, depth, causal, flash, threads});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 BENCHMARK(BM_Attention)->Apply(attentionArgs);
 BENCHMARK(BM_AttentionTrain)->Apply(attentionArgs);

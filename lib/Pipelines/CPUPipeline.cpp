@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -78,6 +79,20 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   // The ownership clones the deallocation inserts become alloc + copy.
   pm.addPass(createConvertBufferizationToMemRefPass());
 
+  // Parallel loops (batch elements of the flash lowering) on every core
+  // through OpenMP (libomp), or sequential with threads=1.
+  if (options.threads == 1) {
+    pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
+  } else {
+    pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+    ConvertSCFToOpenMPPassOptions openMP;
+    openMP.numThreads = options.threads > 0 ? unsigned(options.threads) : 0;
+    pm.addPass(createConvertSCFToOpenMPPass(openMP));
+    // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
+    // stack allocation), which would not survive scf-to-cf.
+    pm.addPass(createCanonicalizerPass());
+  }
+
   // Loops and vectors -> LLVM.
   // Strided copies (of tiles) as loops: the JIT has no memrefCopy.
   pm.addNestedPass<func::FuncOp>(createMHAStridedCopiesToLoopsPass());
@@ -104,6 +119,7 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createUBToLLVMConversionPass());

@@ -28,6 +28,8 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <csetjmp>
+#include <mutex>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -40,15 +42,27 @@ namespace {
 thread_local std::jmp_buf *activeCall = nullptr;
 thread_local std::string runtimeErrorMessage;
 
+/// A check that failed on a worker thread of a parallel loop (OpenMP),
+/// which cannot unwind to the host: the first message, reported when the
+/// call returns.
+std::mutex workerErrorMutex;
+std::optional<std::string> workerError;
+
 /// Called by compiled code when a run-time check fails (see
 /// mha-asserts-to-runtime-errors): records the message and unwinds to the
 /// host's call site. Buffers the compiled code had allocated are leaked; the
-/// driver reports the error and exits.
+/// driver reports the error and exits. On a worker thread (no call site of
+/// its own) the message is recorded and the thread goes on; the lowerings
+/// emit their size checks before parallel loops, so that a failed check
+/// there is reported but never followed by work on wrong sizes.
 extern "C" void mhaRuntimeError(const char *message) {
-  runtimeErrorMessage = message;
-  if (activeCall)
+  if (activeCall) {
+    runtimeErrorMessage = message;
     std::longjmp(*activeCall, 1);
-  std::abort();
+  }
+  std::lock_guard<std::mutex> lock(workerErrorMutex);
+  if (!workerError)
+    workerError = message;
 }
 } // namespace
 
@@ -93,6 +107,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
+  pipeline.threads = options.threads;
   buildMHALowerToCPUPipeline(pm, pipeline);
   if (failed(pm.run(*lowered)))
     return jitError("lowering with mha-lower-to-cpu failed");
@@ -207,6 +222,14 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
   activeCall = nullptr;
   if (err)
     return std::move(err);
+  {
+    std::lock_guard<std::mutex> lock(workerErrorMutex);
+    if (workerError) {
+      std::string message = std::move(*workerError);
+      workerError.reset();
+      return jitError(message);
+    }
+  }
 
   // Copy the results out and free their buffers.
   std::set<void *> inputs, owned;

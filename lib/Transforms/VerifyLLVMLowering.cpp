@@ -15,6 +15,7 @@
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace mlir {
@@ -60,7 +61,10 @@ struct MHAVerifyLLVMLoweringPass final
     module.walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (op == module.getOperation())
         return WalkResult::advance();
-      if (!isa_and_present<LLVM::LLVMDialect>(op->getDialect())) {
+      // OpenMP ops stay: LLVM's OpenMPIRBuilder translates them (parallel
+      // regions become outlined functions and libomp calls).
+      if (!isa_and_present<LLVM::LLVMDialect, omp::OpenMPDialect>(
+              op->getDialect())) {
         op->emitError("mha-verify-llvm-lowering: '")
             << op->getName()
             << "' was not converted to the LLVM dialect (a lowering stage "
@@ -69,8 +73,13 @@ struct MHAVerifyLLVMLoweringPass final
         return WalkResult::skip();
       }
       if (auto alloca = dyn_cast<LLVM::AllocaOp>(op)) {
-        auto func = alloca->getParentOfType<LLVM::LLVMFuncOp>();
-        bool inEntry = func && alloca->getBlock() == &func.getBody().front();
+        // The entry block of the function, or of an OpenMP region (an
+        // outlined function once translated).
+        Region *region = alloca->getParentRegion();
+        Operation *owner = region->getParentOp();
+        bool inEntry = alloca->getBlock() == &region->front() &&
+                       (isa<LLVM::LLVMFuncOp>(owner) ||
+                        isa<omp::OpenMPDialect>(owner->getDialect()));
         if (!inEntry || !matchPattern(alloca.getArraySize(), m_Constant())) {
           alloca.emitError("mha-verify-llvm-lowering: stack allocation ")
               << (inEntry ? "of a non-constant size"

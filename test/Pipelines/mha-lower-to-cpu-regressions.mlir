@@ -37,3 +37,17 @@ func.func @dense_tiles(%x: tensor<?x?x16xf32>, %w: tensor<16x512xf32>) -> tensor
   %y = mha.dense %x, %w : tensor<?x?x16xf32>, tensor<16x512xf32>
   return %y : tensor<?x?x512xf32>
 }
+
+// -----
+
+// Batch elements of the flash lowering run in parallel: scf.forall becomes
+// an OpenMP parallel loop (num_threads from the threads option; threads=1
+// keeps sequential code, tested in mha-lower-to-cpu-threads.mlir).
+// CHECK-LABEL: llvm.func @attention_parallel
+// CHECK: omp.parallel
+// CHECK: omp.wsloop
+// CHECK: omp.loop_nest
+func.func @attention_parallel(%q: tensor<2x4x40x16xf32>) -> tensor<2x4x40x16xf32> {
+  %o = mha.attention %q, %q, %q : tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>
+  return %o : tensor<2x4x40x16xf32>
+}

@@ -68,3 +68,20 @@ llvm.func @negative_dynamic_alloca(%n: i64) {
 // memrefCopy lives in MLIR's C runner utilities, which the JIT does not load.
 // expected-error @+1 {{the lowered code calls 'memrefCopy', which the host does not provide to the JIT}}
 llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
+
+// -----
+
+// OpenMP ops stay (LLVM's OpenMPIRBuilder translates them); a stack
+// allocation in the entry block of a parallel region is one of the outlined
+// function's, made once per thread.
+// CHECK-LABEL: llvm.func @openmp_region
+// CHECK: omp.parallel
+// CHECK: llvm.alloca
+llvm.func @openmp_region() {
+  omp.parallel {
+    %c1 = llvm.mlir.constant(1 : i64) : i64
+    %buf = llvm.alloca %c1 x f32 : (i64) -> !llvm.ptr
+    omp.terminator
+  }
+  llvm.return
+}

@@ -117,12 +117,28 @@ static cl::opt<bool> printIRAfterAll(
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // libLLVM registers an (unrelated, hidden) option named "threads"; take
+  // the name over before registering ours.
+  if (auto it = cl::getRegisteredOptions().find("threads");
+      it != cl::getRegisteredOptions().end())
+    it->second->removeArgument();
+  static cl::opt<int64_t> threads(
+      "threads",
+      cl::desc("Threads for parallel loops (default 0: every core; 1: "
+               "sequential code)"),
+      cl::init(0), cl::cat(category));
   cl::HideUnrelatedOptions({&category, &trainCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "mha-run: compile an mha model with the JIT and run it forward, or "
       "train it (--train)\n");
   mlir::mha::initializeNativeTarget();
+  if (threads < 0) {
+    llvm::errs() << "mha-run: error: --threads must be >= 0 (0: every core), "
+                    "got "
+                 << threads << "\n";
+    return 1;
+  }
 
   if (train) {
     mlir::mha::TrainingOptions options;
@@ -154,6 +170,7 @@ int main(int argc, char **argv) {
     options.plotPath = plotPath;
     options.compile.vectorize = !noVectorize;
     options.compile.flashAttention = !decomposedAttention;
+    options.compile.threads = threads;
     options.compile.printIRAfterAll = printIRAfterAll;
     return mlir::mha::runTraining(options);
   }
@@ -170,6 +187,7 @@ int main(int argc, char **argv) {
   options.dynamicSize = dynamicSize;
   options.compile.vectorize = !noVectorize;
   options.compile.flashAttention = !decomposedAttention;
+  options.compile.threads = threads;
   options.compile.printIRAfterAll = printIRAfterAll;
   return mlir::mha::runInference(options);
 }

@@ -35,6 +35,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads for parallel loops (OpenMP): 0 = the runtime's "
+                     "default (every core), 1 = sequential code"),
+      llvm::cl::init(0)};
   PassOptions::Option<bool> flashAttention{
       *this, "flash-attention",
       llvm::cl::desc("Fused, tiled attention with online softmax (else its "
@@ -54,8 +59,9 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// Builds `mha-lower-to-cpu` on a module pass manager: parameters to
 /// arguments, mha to linalg on tensors, tiling and vectorization of the
 /// matmul-like ops, one-shot bufferization with ownership-based deallocation
-/// (every returned buffer is a fresh allocation owned by the caller), and
-/// lowering of everything to the LLVM dialect. Transcendental functions
+/// (every returned buffer is a fresh allocation owned by the caller),
+/// parallel loops (scf.forall) to OpenMP, and lowering of everything to the
+/// LLVM dialect. Transcendental functions
 /// without an LLVM intrinsic (erf, tanh) become libm calls.
 void buildMHALowerToCPUPipeline(OpPassManager &pm,
                                 const CPUPipelineOptions &options);

@@ -34,6 +34,9 @@ struct CompileOptions {
   bool vectorize = true;
   /// The flash lowering of attention (else its decomposition).
   bool flashAttention = true;
+  /// Threads of parallel loops: 0 = every core (OpenMP's default), 1 =
+  /// sequential code.
+  int64_t threads = 0;
   /// Print the IR after every pass of the pipeline to stderr.
   bool printIRAfterAll = false;
 };

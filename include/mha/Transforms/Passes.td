@@ -100,9 +100,11 @@ def MHAVerifyLLVMLoweringPass
     later as an LLVM translation failure, a JIT link error or a stack
     overflow at run time into a compile-time error at the offending op:
 
-    * every op must be in the `llvm` dialect (an op left by a conversion,
-      such as `builtin.unrealized_conversion_cast`, is an error);
-    * every `llvm.alloca` must be in the entry block of its function with a
+    * every op must be in the `llvm` dialect, or `omp` (which LLVM's
+      OpenMPIRBuilder translates); an op left by a conversion, such as
+      `builtin.unrealized_conversion_cast`, is an error;
+    * every `llvm.alloca` must be in the entry block of its function (or of
+      an OpenMP region, an outlined function once translated) with a
       constant size, so that no stack allocation grows with the trip count
       of a loop (and so with the problem size);
     * every external function must be one the host provides to the JIT

@@ -403,17 +403,12 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
           Value ratio = arith::DivFOp::create(nb, lc, args[0], args[1]);
           return arith::SelectOp::create(nb, lc, empty, zero, ratio);
         });
-    SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
-    SmallVector<OpFoldResult> sizes(numBatch, b.getIndexAttr(1));
+    // Rows [qb, qb + bq) of this batch element's output and lse.
     SmallVector<Value> updated;
-    {
-      SmallVector<OpFoldResult> off(offsets), sz(sizes);
-      off.append({qb, b.getIndexAttr(0)});
-      sz.append({bq, dv});
-      SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
-      updated.push_back(tensor::InsertSliceOp::create(b, loc, o, results[0],
-                                                      off, sz, strides));
-    }
+    SmallVector<OpFoldResult> off = {qb, b.getIndexAttr(0)}, sz = {bq, dv};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    updated.push_back(
+        tensor::InsertSliceOp::create(b, loc, o, results[0], off, sz, strides));
     if (withLse) {
       Value rowLse = mapElements(
           b, loc, {m, l}, f32(b),
@@ -424,55 +419,76 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
                 nb, lc, args[0], math::LogOp::create(nb, lc, args[1]));
             return arith::SelectOp::create(nb, lc, empty, negInf, value);
           });
-      SmallVector<OpFoldResult> off(offsets), sz(sizes);
-      off.push_back(qb);
-      sz.push_back(bq);
-      SmallVector<OpFoldResult> strides(rank - 1, b.getIndexAttr(1));
-      updated.push_back(tensor::InsertSliceOp::create(b, loc, rowLse,
-                                                      results[1], off, sz,
-                                                      strides));
+      SmallVector<OpFoldResult> rowOff = {qb}, rowSz = {bq};
+      SmallVector<OpFoldResult> rowStrides = {b.getIndexAttr(1)};
+      updated.push_back(tensor::InsertSliceOp::create(
+          b, loc, rowLse, results[1], rowOff, rowSz, rowStrides));
     }
     return updated;
   };
 
-  // Loops over the batch dimensions, then over blocks of queries.
-  SmallVector<Value> init = {out};
-  if (withLse)
-    init.push_back(lse);
-  SmallVector<Value> batch;
-  std::function<SmallVector<Value>(OpBuilder &, int64_t, ValueRange)> nest =
-      [&](OpBuilder &b, int64_t d, ValueRange iter) -> SmallVector<Value> {
-    if (d == numBatch) {
-      // Kᵀ of this batch element, [D, Sk], shared by its query blocks.
-      Value kAll = matrixSlice(b, loc, k, batch, c0, sk);
-      Value kT = linalg::TransposeOp::create(
-                     b, loc, kAll,
-                     emptyTensor(b, loc,
-                                 {sizeOf(b, loc, kAll, 1),
-                                  sizeOf(b, loc, kAll, 0)},
-                                 f32(b)),
-                     ArrayRef<int64_t>{1, 0})
-                     .getResult()[0];
-      auto loop = scf::ForOp::create(
-          b, loc, c0, sq, blockQ, iter,
-          [&](OpBuilder &b, Location, Value qb, ValueRange args) {
-            scf::YieldOp::create(b, loc, queryBlock(b, batch, kT, qb, args));
-          });
-      markForPeeling(loop);
-      return SmallVector<Value>(loop.getResults());
-    }
+  // One batch element: Kᵀ once, then the query blocks, into [Sq, Dv] and
+  // [Sq] tensors of its own.
+  auto batchElement = [&](OpBuilder &b, ValueRange batch) {
+    Value kAll = matrixSlice(b, loc, k, batch, c0, sk);
+    Value kT = linalg::TransposeOp::create(
+                   b, loc, kAll,
+                   emptyTensor(b, loc,
+                               {sizeOf(b, loc, kAll, 1), sizeOf(b, loc, kAll, 0)},
+                               f32(b)),
+                   ArrayRef<int64_t>{1, 0})
+                   .getResult()[0];
+    SmallVector<Value> init = {
+        emptyTensor(b, loc, {qSizes[rank - 2], dv}, f32(b))};
+    if (withLse)
+      init.push_back(emptyTensor(b, loc, {qSizes[rank - 2]}, f32(b)));
     auto loop = scf::ForOp::create(
-        b, loc, c0, asIndex(b, loc, qSizes[d]), c1, iter,
-        [&](OpBuilder &b, Location, Value iv, ValueRange args) {
-          batch.push_back(iv);
-          SmallVector<Value> next = nest(b, d + 1, args);
-          batch.pop_back();
-          scf::YieldOp::create(b, loc, next);
+        b, loc, c0, sq, blockQ, init,
+        [&](OpBuilder &b, Location, Value qb, ValueRange args) {
+          scf::YieldOp::create(b, loc, queryBlock(b, batch, kT, qb, args));
         });
+    markForPeeling(loop);
     return SmallVector<Value>(loop.getResults());
   };
-  SmallVector<Value> results = nest(b, 0, init);
-  return {results[0], withLse ? results[1] : Value()};
+  if (numBatch == 0) {
+    SmallVector<Value> results = batchElement(b, {});
+    return {results[0], withLse ? results[1] : Value()};
+  }
+
+  // Batch elements are independent: an scf.forall over them, which the CPU
+  // pipeline runs on every core (OpenMP).
+  SmallVector<Value> outputs = {out};
+  if (withLse)
+    outputs.push_back(lse);
+  SmallVector<OpFoldResult> batchSizes(qSizes.begin(),
+                                       qSizes.begin() + numBatch);
+  auto forall = scf::ForallOp::create(b, loc, batchSizes, outputs,
+                                      /*mapping=*/std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Value> batch(forall.getInductionVars());
+    SmallVector<Value> element = batchElement(b, batch);
+    // Sizes first: the in_parallel region holds only the inserts.
+    SmallVector<SmallVector<OpFoldResult>> elementSizes;
+    for (Value value : element)
+      elementSizes.push_back(sizesOf(b, loc, value));
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto [i, value] : llvm::enumerate(element)) {
+      Value dest = forall.getRegionIterArgs()[i];
+      int64_t destRank = tensorType(dest).getRank();
+      SmallVector<OpFoldResult> offsets(batch.begin(), batch.end()),
+          sizes(numBatch, b.getIndexAttr(1)),
+          strides(destRank, b.getIndexAttr(1));
+      for (int64_t d = numBatch; d < destRank; ++d) {
+        offsets.push_back(b.getIndexAttr(0));
+        sizes.push_back(elementSizes[i][d - numBatch]);
+      }
+      tensor::ParallelInsertSliceOp::create(b, loc, value, dest, offsets, sizes,
+                                            strides);
+    }
+  }
+  return {forall.getResult(0), withLse ? forall.getResult(1) : Value()};
 }
 
 /// The sizes and offsets of the region of `mask` (broadcastable to
@@ -621,9 +637,11 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
   if (withMaskGrad)
     init.push_back(filledTensor(b, loc, sizesOf(b, loc, mask), f32(b), zero));
 
-  // One block of keys of one batch element.
-  auto keyBlock = [&](OpBuilder &b, ValueRange batch, Value kb,
-                      ValueRange grads) -> SmallVector<Value> {
+  // One block of keys of one batch element. The gradients are accumulated
+  // at `gradBatch` (the batch position, or none for one element's own
+  // [S, D] gradients).
+  auto keyBlock = [&](OpBuilder &b, ValueRange batch, ValueRange gradBatch,
+                      Value kb, ValueRange grads) -> SmallVector<Value> {
     Value bk = blockSize(b, loc, blocks.keys, kb, sk);
     Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
     Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
@@ -690,7 +708,8 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
                           b, loc, ValueRange{dS, kTile},
                           filledTensor(b, loc, {bq, depth}, f32(b), zero))
                           .getResult(0);
-          Value dQNew = accumulateRows(b, loc, dQ, batch, qb, bq, dSK, scale);
+          Value dQNew =
+              accumulateRows(b, loc, dQ, gradBatch, qb, bq, dSK, scale);
           SmallVector<Value> next = {dKNew, dVNew, dQNew};
           if (withMaskGrad) {
             // The additive mask's gradient: dS summed over its broadcast
@@ -721,9 +740,9 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
         });
     markForPeeling(queryLoop);
     SmallVector<Value> updated = {queryLoop.getResult(2)};
-    updated.push_back(accumulateRows(b, loc, grads[1], batch, kb, bk,
+    updated.push_back(accumulateRows(b, loc, grads[1], gradBatch, kb, bk,
                                      queryLoop.getResult(0), scale));
-    updated.push_back(accumulateRows(b, loc, grads[2], batch, kb, bk,
+    updated.push_back(accumulateRows(b, loc, grads[2], gradBatch, kb, bk,
                                      queryLoop.getResult(1), Value()));
     if (withMaskGrad)
       updated.push_back(queryLoop.getResult(3));
@@ -744,7 +763,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
             next = nest(b, d + 1, args);
             batch.pop_back();
           } else {
-            next = keyBlock(b, batch, iv, args);
+            next = keyBlock(b, batch, batch, iv, args);
           }
           scf::YieldOp::create(b, loc, next);
         });
@@ -752,9 +771,57 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
       markForPeeling(loop);
     return SmallVector<Value>(loop.getResults());
   };
-  SmallVector<Value> results = nest(b, 0, init);
-  return {results[0], results[1], results[2],
-          withMaskGrad ? results[3] : Value()};
+  // Batch elements run in parallel (scf.forall) unless their gradients
+  // overlap: a mask gradient, or keys/values broadcast over a batch
+  // dimension, sum over batch elements.
+  bool broadcastKV = false;
+  for (int64_t d = 0; d < numBatch; ++d)
+    for (Value t : {k, v})
+      broadcastKV |= tensorType(t).getDimSize(d) == 1 &&
+                     tensorType(q).getDimSize(d) != 1;
+  if (numBatch == 0 || withMaskGrad || broadcastKV) {
+    SmallVector<Value> results = nest(b, 0, init);
+    return {results[0], results[1], results[2],
+            withMaskGrad ? results[3] : Value()};
+  }
+  SmallVector<OpFoldResult> batchSizes(qSizes.begin(),
+                                       qSizes.begin() + numBatch);
+  auto forall = scf::ForallOp::create(b, loc, batchSizes, init,
+                                      /*mapping=*/std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Value> batch(forall.getInductionVars());
+    // This element's gradients, [Sq, D], [Sk, D], [Sk, Dv].
+    SmallVector<Value> local;
+    for (Value t : {q, k, v}) {
+      Value slice = matrixSlice(b, loc, t, batch, c0,
+                                asIndex(b, loc, sizeOf(b, loc, t, rank - 2)));
+      local.push_back(
+          filledTensor(b, loc, sizesOf(b, loc, slice), f32(b), zero));
+    }
+    auto loop = scf::ForOp::create(
+        b, loc, c0, sk, blockK, local,
+        [&](OpBuilder &b, Location, Value kb, ValueRange args) {
+          scf::YieldOp::create(b, loc, keyBlock(b, batch, {}, kb, args));
+        });
+    markForPeeling(loop);
+    SmallVector<SmallVector<OpFoldResult>> elementSizes;
+    for (Value value : loop.getResults())
+      elementSizes.push_back(sizesOf(b, loc, value));
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto [i, value] : llvm::enumerate(loop.getResults())) {
+      SmallVector<OpFoldResult> offsets(batch.begin(), batch.end()),
+          sizes(numBatch, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
+      offsets.append({b.getIndexAttr(0), b.getIndexAttr(0)});
+      sizes.append(elementSizes[i]);
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, value, forall.getRegionIterArgs()[i], offsets, sizes,
+          strides);
+    }
+  }
+  return {forall.getResult(0), forall.getResult(1), forall.getResult(2),
+          Value()};
 }
 
 Value maskToF32(OpBuilder &b, Location loc, Value mask) {

@@ -3,17 +3,18 @@
 // RUN: mha-opt %s -convert-mha-to-linalg="l1-cache-bytes=32768" -canonicalize -split-input-file | FileCheck %s --check-prefix=DERIVED
 // RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-k=-1" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
-// Causal flash attention: a loop over the batch, over blocks of 32 queries
+// Causal flash attention: a parallel loop over the batch (scf.forall, each
+// element writing its own [Sq, D] rows), over blocks of 32 queries
 // and, for each, over blocks of 16 keys that stops after the block's last
 // query (keys past it are all masked). The scores exist only as a [bq, bk]
 // tile; the running max m, sum l and accumulator acc are updated in place.
 // CHECK-LABEL: func.func @attention_causal
 // CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
-// CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1 iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x100x16xf32>)
+// CHECK: %[[ALL:.*]] = scf.forall (%[[B:.*]]) in (2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x100x16xf32>)
 // Kᵀ of the batch element, once for all its query blocks.
 // CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<100x16xf32>) outs(%{{.*}} : tensor<16x100xf32>)
-// CHECK: scf.for %[[QB:.*]] = %c0 to %c100 step %c32 iter_args(%[[OUT2:.*]] = %[[OUT]])
+// CHECK: %[[ROWS:.*]] = scf.for %[[QB:.*]] = %c0 to %c100 step %c32 iter_args(%[[OUT2:.*]] = %{{.*}}) -> (tensor<100x16xf32>)
 // CHECK: %[[BQ:.*]] = affine.min #{{.*}}(%[[QB]])
 // CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[QB]], 0] [1, %[[BQ]], 16] [1, 1, 1] : tensor<2x100x16xf32> to tensor<?x16xf32>
 // CHECK: %[[QEND:.*]] = arith.addi %[[QB]], %[[BQ]] : index
@@ -44,9 +45,11 @@
 // O = acc / l, zeros for rows without keys, written into the output.
 // CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[R]]#2, %[[R]]#1 : tensor<?x16xf32>, tensor<?xf32>)
 // CHECK: arith.divf
-// CHECK: tensor.insert_slice %[[O]] into %[[OUT2]][%[[B]], %[[QB]], 0] [1, %[[BQ]], 16]
+// CHECK: tensor.insert_slice %[[O]] into %[[OUT2]][%[[QB]], 0] [%[[BQ]], 16]
 // Both block loops are marked for peeling (mha-tile-and-vectorize).
 // CHECK: } {mha.peel}
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %[[ROWS]] into %[[OUT]][%[[B]], 0, 0] [1, 100, 16]
 // CHECK-NOT: tensor<100x100xf32>
 // DECOMPOSED-LABEL: func.func @attention_causal
 // DECOMPOSED-NOT: scf.for
@@ -68,15 +71,15 @@ func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, 
 // batch element (the head dimension broadcast), and a boolean selects.
 // attention_with_lse also writes lse = m + log(l) per row (-inf when l = 0).
 // CHECK-LABEL: func.func @attention_padding_mask_lse
-// CHECK: scf.for %[[B:.*]] = %c0 to %c2
-// CHECK: scf.for %[[H:.*]] = %c0 to %c4
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (2, 4)
 // CHECK: scf.for %[[QB:.*]] = %c0 to %{{.*}} step %c32
 // CHECK: scf.for %[[KB:.*]] = %c0 to %{{.*}} step %c16
 // CHECK: %[[MT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], 0, 0, %[[KB]]] [1, 1, 1, %{{.*}}] [1, 1, 1, 1] : tensor<2x1x1x?xi1> to tensor<1x?xi1>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MT]] : tensor<?x?xf32>, tensor<1x?xi1>)
 // CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
 // CHECK: math.log
-// CHECK: tensor.insert_slice %{{.*}}[%[[B]], %[[H]], %[[QB]]] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
+// CHECK: tensor.insert_slice %{{.*}}[%[[QB]]] [%{{.*}}] [1] : tensor<?xf32> into tensor<?xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[B]], %[[H]], 0] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
 func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1x1x?xi1>) -> (tensor<2x4x?x8xf32>, tensor<2x4x?xf32>) {
   %o, %lse = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x1x?xi1>) : tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>
   return %o, %lse : tensor<2x4x?x8xf32>, tensor<2x4x?xf32>
@@ -84,7 +87,9 @@ func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1
 
 // -----
 
-// The fused backward: an outer loop over blocks of 16 keys, an inner one over
+// The fused backward (sequential here: the mask gradient sums over batch
+// elements; otherwise batch elements run in an scf.forall as in the
+// forward): an outer loop over blocks of 16 keys, an inner one over
 // the blocks of 32 queries that can see them (causal: from the query block
 // holding the first key), recomputing P from lse on the tile. dK and dV of
 // the key block accumulate in linalg.matmul inits; dQ's rows and the
@@ -112,4 +117,20 @@ func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1
 func.func @attention_grad_causal(%q: tensor<100x16xf32>, %o: tensor<100x16xf32>, %lse: tensor<100xf32>, %bias: tensor<100xf32>) -> (tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>) {
   %dq, %dk, %dv, %db = mha.attention_grad %q, %q, %q, %o, %lse, %o mask(%bias : tensor<100xf32>) causal : tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>, mask_grad tensor<100xf32>
   return %dq, %dk, %dv, %db : tensor<100x16xf32>, tensor<100x16xf32>, tensor<100x16xf32>, tensor<100xf32>
+}
+
+// -----
+
+// Without a mask gradient or broadcast keys, the backward's batch elements
+// are independent: an scf.forall, each computing its own dQ, dK, dV.
+// CHECK-LABEL: func.func @attention_grad_parallel
+// CHECK: %[[G:.*]]:3 = scf.forall (%[[B:.*]]) in (3) shared_outs(%[[DQ:.*]] = %{{.*}}, %[[DK:.*]] = %{{.*}}, %[[DV:.*]] = %{{.*}})
+// CHECK: %[[L:.*]]:3 = scf.for %{{.*}} = %c0 to %c50 step %c16
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %[[L]]#0 into %[[DQ]][%[[B]], 0, 0] [1, 40, 8]
+// CHECK: tensor.parallel_insert_slice %[[L]]#1 into %[[DK]][%[[B]], 0, 0] [1, 50, 8]
+// CHECK: tensor.parallel_insert_slice %[[L]]#2 into %[[DV]][%[[B]], 0, 0] [1, 50, 8]
+func.func @attention_grad_parallel(%q: tensor<3x40x8xf32>, %k: tensor<3x50x8xf32>, %o: tensor<3x40x8xf32>, %lse: tensor<3x40xf32>) -> (tensor<3x40x8xf32>, tensor<3x50x8xf32>, tensor<3x50x8xf32>) {
+  %dq, %dk, %dv = mha.attention_grad %q, %k, %k, %o, %lse, %o : tensor<3x40x8xf32>, tensor<3x50x8xf32>, tensor<3x50x8xf32>, tensor<3x40x8xf32>, tensor<3x40xf32>
+  return %dq, %dk, %dv : tensor<3x40x8xf32>, tensor<3x50x8xf32>, tensor<3x50x8xf32>
 }

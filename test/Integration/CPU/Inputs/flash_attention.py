@@ -2,7 +2,9 @@
 """Checks the flash (fused, tiled) lowering of mha.attention,
 mha.attention_with_lse and mha.attention_grad against the decomposition (the ops' reference
 semantics), both through mha-run's default pipeline: the same model file, run
-without and with --decomposed-attention, on the same inputs.
+on every core (batch elements in parallel through OpenMP), on one thread
+(--threads 1, sequential code) and with --decomposed-attention, on the same
+inputs.
 
   flash_attention.py MHA_RUN WORKDIR
 
@@ -176,7 +178,8 @@ def run_case(mha_run, work, c):
               "b1" if kind == "bool" else "f4")
         inputs += ["--input", "m=" + path]
     outputs = {}
-    for variant, extra in (("flash", []), ("reference", ["--decomposed-attention"])):
+    for variant, extra in (("flash", []), ("flash_1thread", ["--threads", "1"]),
+                           ("reference", ["--decomposed-attention"])):
         outdir = os.path.join(work, c["name"] + "_" + variant)
         run = subprocess.run([mha_run, model, "--output", outdir] + inputs + extra,
                              capture_output=True, text=True)
@@ -186,7 +189,9 @@ def run_case(mha_run, work, c):
         outputs[variant] = [npy.read(os.path.join(outdir, "result%d.npy" % i))
                             for i in range(c["results"])]
     worst = 0.0
-    for got, want in zip(outputs["flash"], outputs["reference"]):
+    pairs = list(zip(outputs["flash"], outputs["reference"])) + \
+        list(zip(outputs["flash_1thread"], outputs["reference"]))
+    for got, want in pairs:
         for g, w in zip(got, want):
             if g != g or w != w:
                 return "NaN in the results"
