@@ -57,6 +57,11 @@ static cl::opt<bool> decomposedAttention(
     cl::desc("Attention through its decomposition (Sq x Sk scores) instead "
              "of the fused, tiled flash lowering"),
     cl::cat(category));
+static cl::opt<std::string> targetFeatures(
+    "target-features",
+    cl::desc("Changes to the host CPU's features, e.g. -avx512f for AVX2 "
+             "code (comma-separated +name / -name)"),
+    cl::cat(category));
 static cl::OptionCategory trainCategory("mha-run --train options");
 static cl::opt<bool> train("train",
                            cl::desc("Train the model as its mha.training says"),
@@ -171,6 +176,7 @@ int main(int argc, char **argv) {
     options.compile.vectorize = !noVectorize;
     options.compile.flashAttention = !decomposedAttention;
     options.compile.threads = threads;
+    options.compile.targetFeatures = targetFeatures;
     options.compile.printIRAfterAll = printIRAfterAll;
     return mlir::mha::runTraining(options);
   }
@@ -188,6 +194,7 @@ int main(int argc, char **argv) {
   options.compile.vectorize = !noVectorize;
   options.compile.flashAttention = !decomposedAttention;
   options.compile.threads = threads;
+  options.compile.targetFeatures = targetFeatures;
   options.compile.printIRAfterAll = printIRAfterAll;
   return mlir::mha::runInference(options);
 }

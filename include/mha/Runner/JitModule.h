@@ -37,6 +37,9 @@ struct CompileOptions {
   /// Threads of parallel loops: 0 = every core (OpenMP's default), 1 =
   /// sequential code.
   int64_t threads = 0;
+  /// Comma-separated "+feature" / "-feature" changes to the host CPU's
+  /// features, e.g. "-avx512f" to generate AVX2 code on an AVX-512 host.
+  std::string targetFeatures;
   /// Print the IR after every pass of the pipeline to stderr.
   bool printIRAfterAll = false;
 };
