@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
 namespace mlir {
 namespace mha {
@@ -146,6 +147,19 @@ struct MHATileAndVectorizePass final
         return signalPassFailure();
       }
       rewriter.replaceOp(tile, vectorized->replacements);
+    }
+
+    // 3b. Keep each output tile in registers across its reduction loop:
+    //     the tile's extract/transfer_read and transfer_write/insert pairs
+    //     move out of the innermost loops (innermost first), so the
+    //     accumulator is a loop-carried vector instead of a load and a store
+    //     per reduction step.
+    {
+      SmallVector<scf::ForOp> loops;
+      func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
+      for (scf::ForOp loop : loops)
+        (void)hoistLoopInvariantSubsets(
+            rewriter, cast<LoopLikeOpInterface>(loop.getOperation()));
     }
 
     // 4. The element-wise and reduction work of full blocks (scores, online
