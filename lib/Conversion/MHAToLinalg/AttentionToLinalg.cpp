@@ -185,16 +185,7 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
     int64_t rank = tensorType(q).getRank(), last = rank - 1;
     // The forward's scale: the attribute, else 1/sqrt(D), read at run time
     // when D is dynamic (as the forward's scaled_matmul does).
-    Value scale;
-    if (FloatAttr attr = op.getScaleAttr()) {
-      scale = f32Const(rewriter, loc, attr.getValueAsDouble());
-    } else if (int64_t depth = tensorType(q).getShape().back();
-               !ShapedType::isDynamic(depth)) {
-      scale = f32Const(rewriter, loc, 1.0 / std::sqrt(double(depth)));
-    } else {
-      scale = math::RsqrtOp::create(rewriter, loc,
-                                    countAsF32(rewriter, loc, q, {last}));
-    }
+    Value scale = defaultScaleOr(rewriter, loc, q, op.getScaleAttr());
     // P = exp(S - lse), recomputed; 0 where S is -inf.
     Value scores = buildAttentionScores(rewriter, loc, q, k, mask, op.getScaleAttr(),
                                    op.getCausal());

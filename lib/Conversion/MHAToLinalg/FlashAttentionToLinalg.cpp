@@ -278,15 +278,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
     }
   }
 
-  Value scale;
-  if (scaleAttr) {
-    scale = f32Const(b, loc, scaleAttr.getValueAsDouble());
-  } else if (int64_t depth = tensorType(q).getDimSize(rank - 1);
-             !ShapedType::isDynamic(depth)) {
-    scale = f32Const(b, loc, 1.0 / std::sqrt(double(depth)));
-  } else {
-    scale = math::RsqrtOp::create(b, loc, countAsF32(b, loc, q, {rank - 1}));
-  }
+  Value scale = defaultScaleOr(b, loc, q, scaleAttr);
 
   SmallVector<OpFoldResult> qSizes = sizesOf(b, loc, q);
   OpFoldResult dv = sizeOf(b, loc, v, rank - 1);
@@ -300,7 +292,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
 
   Value zero = f32Const(b, loc, 0.0);
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
-  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
+  Value c0 = indexConst(b, loc, 0);
   Value blockQ = indexConst(b, loc, blocks.queries);
   Value blockK = indexConst(b, loc, blocks.keys);
   AffineMap id2 = b.getMultiDimIdentityMap(2);
@@ -608,15 +600,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
   int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
   checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
   checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
-  Value scale;
-  if (scaleAttr) {
-    scale = f32Const(b, loc, scaleAttr.getValueAsDouble());
-  } else if (int64_t depth = tensorType(q).getDimSize(rank - 1);
-             !ShapedType::isDynamic(depth)) {
-    scale = f32Const(b, loc, 1.0 / std::sqrt(double(depth)));
-  } else {
-    scale = math::RsqrtOp::create(b, loc, countAsF32(b, loc, q, {rank - 1}));
-  }
+  Value scale = defaultScaleOr(b, loc, q, scaleAttr);
   Value zero = f32Const(b, loc, 0.0);
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
   Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);

@@ -121,19 +121,7 @@ struct ScaledMatmulLowering final : MHAPattern<ScaledMatmulOp> {
     checkMatmulSizes(rewriter, op, lhs, rhs);
     Value product = buildMatmul(rewriter, loc, lhs, rhs, resultType);
     // scale, or 1/sqrt(K) read at run time when K is dynamic.
-    Value scale;
-    if (std::optional<APFloat> attr = op.getScale()) {
-      scale = f32Const(rewriter, loc, attr->convertToDouble());
-    } else {
-      int64_t rank = resultType.getRank();
-      int64_t k = tensorType(lhs).getDimSize(rank - 1);
-      if (!ShapedType::isDynamic(k)) {
-        scale = f32Const(rewriter, loc, 1.0 / std::sqrt(double(k)));
-      } else {
-        Value kf = countAsF32(rewriter, loc, lhs, {rank - 1});
-        scale = math::RsqrtOp::create(rewriter, loc, kf);
-      }
-    }
+    Value scale = defaultScaleOr(rewriter, loc, lhs, op.getScaleAttr());
     Value scaled = mapElements(
         rewriter, loc, product, f32(rewriter),
         [&](OpBuilder &b, Location l, ValueRange args) {

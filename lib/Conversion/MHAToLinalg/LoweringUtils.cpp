@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
+#include <cmath>
 #include <limits>
 
 namespace mlir {
@@ -395,6 +396,16 @@ Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis) {
         Value ratio = arith::DivFOp::create(nb, l, args[0], args[1]);
         return arith::SelectOp::create(nb, l, isZero, zero, ratio).getResult();
       });
+}
+
+Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale) {
+  if (scale)
+    return f32Const(b, loc, scale.getValueAsDouble());
+  int64_t last = tensorType(lhs).getRank() - 1;
+  int64_t k = tensorType(lhs).getDimSize(last);
+  if (!ShapedType::isDynamic(k))
+    return f32Const(b, loc, 1.0 / std::sqrt(double(k)));
+  return math::RsqrtOp::create(b, loc, countAsF32(b, loc, lhs, {last}));
 }
 
 } // namespace detail

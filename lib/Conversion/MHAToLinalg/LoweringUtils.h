@@ -140,6 +140,12 @@ Value transposeLastTwo(OpBuilder &b, Location loc, Value v);
 /// -inf giving zeros.
 Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis);
 
+/// The scale of a product with `lhs` [..., K] contracted over its last
+/// dimension (scaled_matmul, attention's Q·Kᵀ): `scale` when given, else
+/// 1/√K, a constant when K is static and read at run time otherwise. The one
+/// place the lowerings compute attention's default scale.
+Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
+
 /// Base of the conversion patterns: one per mha op.
 template <typename OpTy> struct MHAPattern : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
