@@ -50,29 +50,27 @@ struct AttentionCase {
 
 void run(benchmark::State &state, bool train) {
   AttentionCase c(state);
-  std::string type =
-      llvm::formatv("tensor<{0}x{1}x{2}x{3}xf32>", c.batch, kHeads, c.seq,
-                    c.depth)
-          .str();
+  std::string type = llvm::formatv("tensor<{0}x{1}x{2}x{3}xf32>", c.batch,
+                                   kHeads, c.seq, c.depth)
+                         .str();
   std::string lse =
       llvm::formatv("tensor<{0}x{1}x{2}xf32>", c.batch, kHeads, c.seq).str();
   std::string causal = c.causal ? " causal" : "";
-  std::string source =
-      train ? llvm::formatv(R"(
+  std::string source = train ? llvm::formatv(R"(
     func.func @f(%q: {0}, %k: {0}, %v: {0}, %do: {0}) -> ({0}, {0}, {0}) {{
       %o, %l = mha.attention_with_lse %q, %k, %v{1} : {0}, {0}, {0}
       %dq, %dk, %dv = mha.attention_grad %q, %k, %v, %o, %l, %do{1} : {0}, {0}, {0}, {0}, {2}
       return %dq, %dk, %dv : {0}, {0}, {0}
     })",
-                          type, causal, lse)
-                .str()
-            : llvm::formatv(R"(
+                                             type, causal, lse)
+                                   .str()
+                             : llvm::formatv(R"(
     func.func @f(%q: {0}, %k: {0}, %v: {0}) -> {0} {{
       %o = mha.attention %q, %k, %v{1} : {0}, {0}, {0}
       return %o : {0}
     })",
-                          type, causal)
-                .str();
+                                             type, causal)
+                                   .str();
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(source, &context());
   CompileOptions options;

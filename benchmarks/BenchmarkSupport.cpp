@@ -53,9 +53,9 @@ void timeCalls(benchmark::State &state, JitModule &jit, llvm::StringRef name,
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
     auto out = jit.call(name, args);
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             start)
-                   .count();
+    seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     benchmark::DoNotOptimize(out);
   }
   double gflops = flopsPerCall * state.iterations() / 1e9 / seconds;

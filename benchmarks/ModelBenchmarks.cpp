@@ -40,7 +40,6 @@ using namespace mha_bench;
 
 namespace {
 
-
 void denseBenchmark(benchmark::State &state, bool vectorize) {
   int64_t n = state.range(0);
   std::string source = llvm::formatv(R"(
@@ -50,7 +49,8 @@ void denseBenchmark(benchmark::State &state, bool vectorize) {
     })",
                                      n)
                            .str();
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context());
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(source, &context());
   CompileOptions options;
   options.vectorize = vectorize;
   auto jit = compile(*module, options);
@@ -69,8 +69,8 @@ struct Seed {
   TensorMap values;
   std::unique_ptr<JitModule> jit;
   Seed() {
-    auto file = llvm::MemoryBuffer::getFile(MHA_EXAMPLES_DIR
-                                            "/seed_classifier.mlir");
+    auto file =
+        llvm::MemoryBuffer::getFile(MHA_EXAMPLES_DIR "/seed_classifier.mlir");
     module = parseSourceString<ModuleOp>((*file)->getBuffer(), &context());
     for (ParamOp p : module->getOps<ParamOp>())
       params.push_back({p.getSymName().str(), p.getTensorType(), p.getInit()});

@@ -42,9 +42,9 @@ struct MHAAssertsToRuntimeErrorsPass final
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
     if (!module.lookupSymbol(mha::kRuntimeErrorFunction)) {
       builder.setInsertionPointToStart(module.getBody());
-      auto decl = func::FuncOp::create(
-          builder, module.getLoc(), mha::kRuntimeErrorFunction,
-          builder.getFunctionType({ptrType}, {}));
+      auto decl = func::FuncOp::create(builder, module.getLoc(),
+                                       mha::kRuntimeErrorFunction,
+                                       builder.getFunctionType({ptrType}, {}));
       decl.setPrivate();
     }
 

@@ -56,8 +56,7 @@ struct ExpandShapeAsReinterpretCast final
       }
     }
     rewriter.replaceOpWithNewOp<memref::ReinterpretCastOp>(
-        op, resultType, op.getSrc(), rewriter.getIndexAttr(0), sizes,
-        strides);
+        op, resultType, op.getSrc(), rewriter.getIndexAttr(0), sizes, strides);
     return success();
   }
 };

@@ -10,13 +10,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "mha/Transforms/Passes.h"
 #include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
+#include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Patterns.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -213,8 +213,9 @@ struct MHATileAndVectorizePass final
           patterns, vector::VectorMultiReductionLowering::InnerReduction);
       vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
       // exp as a polynomial on vectors (libm would be called per lane).
-      populateMathPolynomialApproximationPatterns(
-          patterns, [](StringRef name) { return name == "exp" || name == "math.exp"; });
+      populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+        return name == "exp" || name == "math.exp";
+      });
       if (failed(applyPatternsGreedily(func, std::move(patterns))))
         func.emitWarning("mha-tile-and-vectorize: vector cleanup did not "
                          "converge");

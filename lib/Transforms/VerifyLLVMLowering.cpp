@@ -30,11 +30,11 @@ using namespace mlir;
 bool mha::isHostRuntimeFunction(llvm::StringRef name) {
   // The C math library in double and float forms: what math-to-libm emits.
   static const char *const libm[] = {
-      "acos",  "acosh", "asin",  "asinh",     "atan",  "atan2", "atanh",
-      "cbrt",  "ceil",  "cos",   "cosh",      "erf",   "erfc",  "exp",
-      "exp2",  "expm1", "fabs",  "floor",     "fmod",  "log",   "log10",
-      "log1p", "log2",  "pow",   "round",     "roundeven", "sin", "sinh",
-      "sqrt",  "tan",   "tanh",  "trunc",     "rint",  "nearbyint"};
+      "acos",  "acosh", "asin", "asinh", "atan",      "atan2",    "atanh",
+      "cbrt",  "ceil",  "cos",  "cosh",  "erf",       "erfc",     "exp",
+      "exp2",  "expm1", "fabs", "floor", "fmod",      "log",      "log10",
+      "log1p", "log2",  "pow",  "round", "roundeven", "sin",      "sinh",
+      "sqrt",  "tan",   "tanh", "trunc", "rint",      "nearbyint"};
   static const llvm::StringSet<> known = [] {
     llvm::StringSet<> set;
     for (const char *f : libm) {

@@ -65,15 +65,14 @@ mha::SourceArgumentNames argumentNamesOf(const llvm::MemoryBuffer &buffer,
   MLIRContext context(registry);
   context.allowUnregisteredDialects(config.shouldAllowUnregisteredDialects());
   // Parse errors are MlirOptMain's to report, once.
-  ScopedDiagnosticHandler silence(&context, [](Diagnostic &) {
-    return success();
-  });
+  ScopedDiagnosticHandler silence(&context,
+                                  [](Diagnostic &) { return success(); });
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(
-                                   buffer.getBuffer(),
-                                   buffer.getBufferIdentifier(),
-                                   /*RequiresNullTerminator=*/false),
-                               llvm::SMLoc());
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBuffer(buffer.getBuffer(),
+                                       buffer.getBufferIdentifier(),
+                                       /*RequiresNullTerminator=*/false),
+      llvm::SMLoc());
   Block block;
   AsmParserState state;
   ParserConfig parserConfig(&context, /*verifyAfterParse=*/false);
@@ -118,8 +117,7 @@ int main(int argc, char **argv) {
   mha::SourceArgumentNames names = argumentNamesOf(*file, registry, config);
   MlirOptMainConfig withNames = config;
   withNames.setPassPipelineSetupFn([&](PassManager &pm) {
-    if (!names.empty() &&
-        pm.getOpName() == ModuleOp::getOperationName())
+    if (!names.empty() && pm.getOpName() == ModuleOp::getOperationName())
       pm.addPass(std::make_unique<NameArgumentsPass>(names));
     return config.setupPassPipeline(pm);
   });

@@ -30,11 +30,12 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <algorithm>
 #include "llvm/ADT/bit.h"
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <type_traits>
 
 using namespace mlir;
 using namespace mlir::mha;
@@ -60,8 +61,8 @@ Value blockSize(OpBuilder &b, Location loc, int64_t block, Value iv,
                 Value upper) {
   MLIRContext *ctx = b.getContext();
   AffineExpr d0 = getAffineDimExpr(0, ctx), s0 = getAffineSymbolExpr(0, ctx);
-  AffineMap map = AffineMap::get(
-      1, 1, {getAffineConstantExpr(block, ctx), s0 - d0}, ctx);
+  AffineMap map =
+      AffineMap::get(1, 1, {getAffineConstantExpr(block, ctx), s0 - d0}, ctx);
   return affine::AffineMinOp::create(b, loc, map, ValueRange{iv, upper});
 }
 
@@ -167,8 +168,8 @@ MaskTile maskSlice(OpBuilder &b, Location loc, Value mask, int64_t rank,
 /// added, and -inf past the diagonal with `causal` (key kb + j after query
 /// qb + i). The one place the fused lowerings apply attention's masks.
 Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
-                   int64_t rank, ValueRange batch, Value qb, Value bq,
-                   Value kb, Value bk, Value scale, bool causal) {
+                   int64_t rank, ValueRange batch, Value qb, Value bq, Value kb,
+                   Value bk, Value scale, bool causal) {
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
   SmallVector<OpFoldResult> tile = {bq, bk};
   SmallVector<Value> inputs = {s};
@@ -190,10 +191,10 @@ Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
                         .getResult()
                   : arith::AddFOp::create(nb, l, x, args[1]).getResult();
         if (causal) {
-          Value i =
-              arith::AddIOp::create(nb, l, qb, linalg::IndexOp::create(nb, l, 0));
-          Value j =
-              arith::AddIOp::create(nb, l, kb, linalg::IndexOp::create(nb, l, 1));
+          Value i = arith::AddIOp::create(nb, l, qb,
+                                          linalg::IndexOp::create(nb, l, 0));
+          Value j = arith::AddIOp::create(nb, l, kb,
+                                          linalg::IndexOp::create(nb, l, 1));
           Value after =
               arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, i);
           x = arith::SelectOp::create(nb, l, after, negInf, x);
@@ -205,12 +206,13 @@ Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
 /// Q·Kᵀ of two tiles [bq, D] and [bk, D]: [bq, bk], with a linalg.matmul.
 Value productWithTransposed(OpBuilder &b, Location loc, Value x, Value y) {
   Value zero = f32Const(b, loc, 0.0);
-  Value yT = linalg::TransposeOp::create(
-                 b, loc, y,
-                 emptyTensor(b, loc, {sizeOf(b, loc, y, 1), sizeOf(b, loc, y, 0)},
-                             f32(b)),
-                 ArrayRef<int64_t>{1, 0})
-                 .getResult()[0];
+  Value yT =
+      linalg::TransposeOp::create(
+          b, loc, y,
+          emptyTensor(b, loc, {sizeOf(b, loc, y, 1), sizeOf(b, loc, y, 0)},
+                      f32(b)),
+          ArrayRef<int64_t>{1, 0})
+          .getResult()[0];
   return linalg::MatmulOp::create(
              b, loc, ValueRange{x, yT},
              filledTensor(b, loc, {sizeOf(b, loc, x, 0), sizeOf(b, loc, y, 0)},
@@ -238,10 +240,8 @@ BlockSizes blockSizesFor(const FlashAttentionOptions &options, int64_t depth) {
     // per-row work of the online softmax (measured on Zen 5: 32-key blocks
     // 7-15% slower, 96-key ones up to 25% slower in the backward).
     int64_t fit = options.l1CacheBytes / (depth * 4);
-    blocks.keys =
-        std::clamp<int64_t>(int64_t(llvm::bit_floor(uint64_t(std::max<int64_t>(
-                                fit, 1)))),
-                            64, 256);
+    blocks.keys = std::clamp<int64_t>(
+        int64_t(llvm::bit_floor(uint64_t(std::max<int64_t>(fit, 1)))), 64, 256);
   }
   return blocks;
 }
@@ -326,19 +326,19 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
           SmallVector<OpFoldResult> kTOffsets = {b.getIndexAttr(0), kb};
           SmallVector<OpFoldResult> kTSizes = {sizeOf(b, loc, kT, 0), bk};
           SmallVector<OpFoldResult> unitStrides(2, b.getIndexAttr(1));
-          Value kTTile = tensor::ExtractSliceOp::create(
-              b, loc, kT, kTOffsets, kTSizes, unitStrides);
-          Value s = linalg::MatmulOp::create(
-                        b, loc, ValueRange{qTile, kTTile},
-                        filledTensor(b, loc, tile, f32(b), zero))
-                        .getResult(0);
-          Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq,
-                                      kb, bk, scale, causal);
+          Value kTTile = tensor::ExtractSliceOp::create(b, loc, kT, kTOffsets,
+                                                        kTSizes, unitStrides);
+          Value s =
+              linalg::MatmulOp::create(b, loc, ValueRange{qTile, kTTile},
+                                       filledTensor(b, loc, tile, f32(b), zero))
+                  .getResult(0);
+          Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq, kb,
+                                      bk, scale, causal);
           // Online softmax update. The running statistics are updated in
           // place (destination-passing), so the loop carries one buffer each.
-          Value blockMax = reduceF32(b, loc, scores, {1},
-                                     -std::numeric_limits<double>::infinity(),
-                                     maxF);
+          Value blockMax =
+              reduceF32(b, loc, scores, {1},
+                        -std::numeric_limits<double>::infinity(), maxF);
           auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
             return arith::MaximumFOp::create(nb, l, x, y).getResult();
           };
@@ -430,13 +430,14 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   // [Sq] tensors of its own.
   auto batchElement = [&](OpBuilder &b, ValueRange batch) {
     Value kAll = matrixSlice(b, loc, k, batch, c0, sk);
-    Value kT = linalg::TransposeOp::create(
-                   b, loc, kAll,
-                   emptyTensor(b, loc,
-                               {sizeOf(b, loc, kAll, 1), sizeOf(b, loc, kAll, 0)},
-                               f32(b)),
-                   ArrayRef<int64_t>{1, 0})
-                   .getResult()[0];
+    Value kT =
+        linalg::TransposeOp::create(
+            b, loc, kAll,
+            emptyTensor(b, loc,
+                        {sizeOf(b, loc, kAll, 1), sizeOf(b, loc, kAll, 0)},
+                        f32(b)),
+            ArrayRef<int64_t>{1, 0})
+            .getResult()[0];
     SmallVector<Value> init = {
         emptyTensor(b, loc, {qSizes[rank - 2], dv}, f32(b))};
     if (withLse)
@@ -514,8 +515,9 @@ MaskRegion maskRegion(OpBuilder &b, RankedTensorType type, int64_t rank,
     int64_t d = t + lead;
     bool unit = type.getDimSize(t) == 1;
     if (d < rank - 2 || unit) {
-      r.offsets.push_back(d < rank - 2 && !unit ? OpFoldResult(batch[d])
-                                                : OpFoldResult(b.getIndexAttr(0)));
+      r.offsets.push_back(d < rank - 2 && !unit
+                              ? OpFoldResult(batch[d])
+                              : OpFoldResult(b.getIndexAttr(0)));
       r.sizes.push_back(b.getIndexAttr(1));
       continue;
     }
@@ -553,14 +555,14 @@ Value accumulateRows(OpBuilder &b, Location loc, Value dest, ValueRange batch,
   sizes.append({rows, sizeOf(b, loc, dest, rank - 1)});
   Value old = matrixSlice(b, loc, dest, batch, rowOffset, rows);
   AffineMap id2 = b.getMultiDimIdentityMap(2);
-  Value sum = updateInPlace(
-      b, loc, old, {update}, {id2},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value x = args[0];
-        if (factor)
-          x = arith::MulFOp::create(nb, l, x, factor);
-        return arith::AddFOp::create(nb, l, args[1], x);
-      });
+  Value sum =
+      updateInPlace(b, loc, old, {update}, {id2},
+                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                      Value x = args[0];
+                      if (factor)
+                        x = arith::MulFOp::create(nb, l, x, factor);
+                      return arith::AddFOp::create(nb, l, args[1], x);
+                    });
   return tensor::InsertSliceOp::create(b, loc, sum, dest, offsets, sizes,
                                        strides);
 }
@@ -636,7 +638,8 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
     Value bk = blockSize(b, loc, blocks.keys, kb, sk);
     Value kTile = matrixSlice(b, loc, k, batch, kb, bk);
     Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
-    OpFoldResult depth = sizeOf(b, loc, kTile, 1), depthV = sizeOf(b, loc, vTile, 1);
+    OpFoldResult depth = sizeOf(b, loc, kTile, 1),
+                 depthV = sizeOf(b, loc, vTile, 1);
     Value dK0 = filledTensor(b, loc, {bk, depth}, f32(b), zero);
     Value dV0 = filledTensor(b, loc, {bk, depthV}, f32(b), zero);
     // Causal: queries before the block's first key see none of it.
@@ -706,22 +709,21 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
             // The additive mask's gradient: dS summed over its broadcast
             // dimensions, accumulated into its region.
             Value maskGrad = state[3];
-            MaskRegion region = maskRegion(b, tensorType(maskGrad), rank,
-                                           batch, qb, bq, kb, bk);
+            MaskRegion region = maskRegion(b, tensorType(maskGrad), rank, batch,
+                                           qb, bq, kb, bk);
             SmallVector<OpFoldResult> strides(tensorType(maskGrad).getRank(),
                                               b.getIndexAttr(1));
-            Value old = tensor::ExtractSliceOp::create(
-                b, loc, region.tileType, maskGrad, region.offsets,
-                region.sizes, strides);
+            Value old = tensor::ExtractSliceOp::create(b, loc, region.tileType,
+                                                       maskGrad, region.offsets,
+                                                       region.sizes, strides);
             Value sum =
                 linalg::GenericOp::create(
                     b, loc, old.getType(), ValueRange{dS}, ValueRange{old},
                     ArrayRef<AffineMap>{id2, region.map}, region.iterators,
                     [&](OpBuilder &nb, Location l, ValueRange args) {
-                      linalg::YieldOp::create(
-                          nb, l,
-                          ValueRange{arith::AddFOp::create(nb, l, args[0],
-                                                           args[1])});
+                      linalg::YieldOp::create(nb, l,
+                                              ValueRange{arith::AddFOp::create(
+                                                  nb, l, args[0], args[1])});
                     })
                     .getResult(0);
             next.push_back(tensor::InsertSliceOp::create(
@@ -768,8 +770,8 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
   bool broadcastKV = false;
   for (int64_t d = 0; d < numBatch; ++d)
     for (Value t : {k, v})
-      broadcastKV |= tensorType(t).getDimSize(d) == 1 &&
-                     tensorType(q).getDimSize(d) != 1;
+      broadcastKV |=
+          tensorType(t).getDimSize(d) == 1 && tensorType(q).getDimSize(d) != 1;
   if (numBatch == 0 || withMaskGrad || broadcastKV) {
     SmallVector<Value> results = nest(b, 0, init);
     return {results[0], results[1], results[2],
@@ -806,9 +808,9 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
           sizes(numBatch, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
       offsets.append({b.getIndexAttr(0), b.getIndexAttr(0)});
       sizes.append(elementSizes[i]);
-      tensor::ParallelInsertSliceOp::create(
-          b, loc, value, forall.getRegionIterArgs()[i], offsets, sizes,
-          strides);
+      tensor::ParallelInsertSliceOp::create(b, loc, value,
+                                            forall.getRegionIterArgs()[i],
+                                            offsets, sizes, strides);
     }
   }
   return {forall.getResult(0), forall.getResult(1), forall.getResult(2),
@@ -821,11 +823,17 @@ Value maskToF32(OpBuilder &b, Location loc, Value mask) {
   return mask;
 }
 
-struct FlashAttentionLowering final : OpConversionPattern<AttentionOp> {
-  FlashAttentionLowering(MLIRContext *context, const FlashAttentionOptions &options)
-      : OpConversionPattern(context, /*benefit=*/2), options(options) {}
+/// The flash forward of mha.attention and mha.attention_with_lse (which also
+/// returns the log-sum-exp).
+template <typename OpTy>
+struct FlashAttentionLowering final : OpConversionPattern<OpTy> {
+  static constexpr bool withLse = std::is_same_v<OpTy, AttentionWithLSEOp>;
+  using OpAdaptor = typename OpConversionPattern<OpTy>::OpAdaptor;
+  FlashAttentionLowering(MLIRContext *context,
+                         const FlashAttentionOptions &options)
+      : OpConversionPattern<OpTy>(context, /*benefit=*/2), options(options) {}
   LogicalResult
-  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto [out, lse] = buildFlashAttention(
@@ -833,34 +841,13 @@ struct FlashAttentionLowering final : OpConversionPattern<AttentionOp> {
         toF32(rewriter, loc, adaptor.getKey()),
         toF32(rewriter, loc, adaptor.getValue()),
         maskToF32(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
-        op.getCausal(), /*withLse=*/false,
+        op.getCausal(), withLse,
         blockSizesFor(options, op.getQuery().getType().getShape().back()));
-    rewriter.replaceOp(
-        op, castElements(rewriter, loc, out, op.getType().getElementType()));
-    return success();
-  }
-  FlashAttentionOptions options;
-};
-
-struct FlashAttentionWithLSELowering final
-    : OpConversionPattern<AttentionWithLSEOp> {
-  FlashAttentionWithLSELowering(MLIRContext *context, const FlashAttentionOptions &options)
-      : OpConversionPattern(context, /*benefit=*/2), options(options) {}
-  LogicalResult
-  matchAndRewrite(AttentionWithLSEOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto [out, lse] = buildFlashAttention(
-        rewriter, op, toF32(rewriter, loc, adaptor.getQuery()),
-        toF32(rewriter, loc, adaptor.getKey()),
-        toF32(rewriter, loc, adaptor.getValue()),
-        maskToF32(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
-        op.getCausal(), /*withLse=*/true,
-        blockSizesFor(options, op.getQuery().getType().getShape().back()));
-    rewriter.replaceOp(
-        op, {castElements(rewriter, loc, out,
-                          op.getResult().getType().getElementType()),
-             lse});
+    SmallVector<Value> results = {castElements(
+        rewriter, loc, out, tensorType(op->getResult(0)).getElementType())};
+    if (withLse)
+      results.push_back(lse);
+    rewriter.replaceOp(op, results);
     return success();
   }
   FlashAttentionOptions options;
@@ -901,6 +888,7 @@ struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
 
 void mha::populateMHAFlashAttentionToLinalgPatterns(
     RewritePatternSet &patterns, const FlashAttentionOptions &options) {
-  patterns.add<FlashAttentionLowering, FlashAttentionWithLSELowering,
+  patterns.add<FlashAttentionLowering<AttentionOp>,
+               FlashAttentionLowering<AttentionWithLSEOp>,
                FlashAttentionGradLowering>(patterns.getContext(), options);
 }
