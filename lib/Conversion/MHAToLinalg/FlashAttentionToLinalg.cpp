@@ -292,7 +292,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
 
   Value zero = f32Const(b, loc, 0.0);
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
-  Value c0 = indexConst(b, loc, 0);
+  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
   Value blockQ = indexConst(b, loc, blocks.queries);
   Value blockK = indexConst(b, loc, blocks.keys);
   AffineMap id2 = b.getMultiDimIdentityMap(2);
@@ -315,84 +315,104 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
     Value m0 = filledTensor(b, loc, rowSizes, f32(b), negInf);
     Value l0 = filledTensor(b, loc, rowSizes, f32(b), zero);
     Value acc0 = filledTensor(b, loc, accSizes, f32(b), zero);
-    auto keyLoop = scf::ForOp::create(
-        b, loc, c0, kEnd, blockK, ValueRange{m0, l0, acc0},
-        [&](OpBuilder &b, Location loc, Value kb, ValueRange state) {
-          Value m = state[0], l = state[1], acc = state[2];
-          Value bk = blockSize(b, loc, blocks.keys, kb, kEnd);
-          SmallVector<OpFoldResult> tile = {bq, bk};
-          Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
-          // S = Q·Kᵀ on the tile, Kᵀ transposed once per batch element.
-          SmallVector<OpFoldResult> kTOffsets = {b.getIndexAttr(0), kb};
-          SmallVector<OpFoldResult> kTSizes = {sizeOf(b, loc, kT, 0), bk};
-          SmallVector<OpFoldResult> unitStrides(2, b.getIndexAttr(1));
-          Value kTTile = tensor::ExtractSliceOp::create(b, loc, kT, kTOffsets,
-                                                        kTSizes, unitStrides);
-          Value s =
-              linalg::MatmulOp::create(b, loc, ValueRange{qTile, kTTile},
-                                       filledTensor(b, loc, tile, f32(b), zero))
-                  .getResult(0);
-          Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq, kb,
-                                      bk, scale, causal);
-          // Online softmax update. The running statistics are updated in
-          // place (destination-passing), so the loop carries one buffer each.
-          Value blockMax =
-              reduceF32(b, loc, scores, {1},
-                        -std::numeric_limits<double>::infinity(), maxF);
-          auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
-            return arith::MaximumFOp::create(nb, l, x, y).getResult();
-          };
-          // alpha = exp(m - m_new) rescales what was summed so far.
-          Value alpha = mapElements(
-              b, loc, {m, blockMax}, f32(b),
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value mNew = maxOf(nb, l, args[0], args[1]);
-                Value e = math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-                return arith::SelectOp::create(nb, l, isNegInf(nb, l, args[0]),
-                                               zero, e);
-              });
-          // P = exp(S - m_new), 0 while the row has seen no key.
-          Value p = buildGeneric(
-              b, loc, tile, f32(b), {scores, m, blockMax}, {id2, row2, row2},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value mNew = maxOf(nb, l, args[1], args[2]);
-                Value e = math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-                return arith::SelectOp::create(nb, l, isNegInf(nb, l, mNew),
-                                               zero, e);
-              });
-          Value rowSum = reduceF32(b, loc, p, {1}, 0.0, addF);
-          Value pv = linalg::MatmulOp::create(
-                         b, loc, ValueRange{p, vTile},
-                         filledTensor(b, loc, accSizes, f32(b), zero))
-                         .getResult(0);
-          AffineMap id1 = b.getMultiDimIdentityMap(1);
-          // l = alpha·l + rowsum(P); acc = alpha·acc + P·V; m = m_new.
-          Value lNew = updateInPlace(
-              b, loc, l, {alpha, rowSum}, {id1, id1},
-              [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, lc, arith::MulFOp::create(nb, lc, args[0], args[2]),
-                    args[1]);
-              });
-          Value accNew = updateInPlace(
-              b, loc, acc, {pv, alpha}, {id2, row2},
-              [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, lc, arith::MulFOp::create(nb, lc, args[1], args[2]),
-                    args[0]);
-              });
-          Value mNew = updateInPlace(
-              b, loc, m, {blockMax}, {id1},
-              [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                return maxOf(nb, lc, args[0], args[1]);
-              });
-          scf::YieldOp::create(b, loc, ValueRange{mNew, lNew, accNew});
-        });
-    markForPeeling(keyLoop);
-    Value m = keyLoop.getResult(0), l = keyLoop.getResult(1),
-          acc = keyLoop.getResult(2);
+    // Key blocks from `start` to `end`; `diagonal` ones are compared with
+    // the causal diagonal, the others need no mask.
+    auto keyLoop = [&](Value start, Value end, bool diagonal, ValueRange init) {
+      auto loop = scf::ForOp::create(
+          b, loc, start, end, blockK, init,
+          [&](OpBuilder &b, Location loc, Value kb, ValueRange state) {
+            Value m = state[0], l = state[1], acc = state[2];
+            Value bk = blockSize(b, loc, blocks.keys, kb, end);
+            SmallVector<OpFoldResult> tile = {bq, bk};
+            Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
+            // S = Q·Kᵀ on the tile, Kᵀ transposed once per batch element.
+            SmallVector<OpFoldResult> kTOffsets = {b.getIndexAttr(0), kb};
+            SmallVector<OpFoldResult> kTSizes = {sizeOf(b, loc, kT, 0), bk};
+            SmallVector<OpFoldResult> unitStrides(2, b.getIndexAttr(1));
+            Value kTTile = tensor::ExtractSliceOp::create(b, loc, kT, kTOffsets,
+                                                          kTSizes, unitStrides);
+            Value s = linalg::MatmulOp::create(
+                          b, loc, ValueRange{qTile, kTTile},
+                          filledTensor(b, loc, tile, f32(b), zero))
+                          .getResult(0);
+            Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq,
+                                        kb, bk, scale, causal && diagonal);
+            // Online softmax update. The running statistics are updated in
+            // place (destination-passing), so the loop carries one buffer each.
+            Value blockMax =
+                reduceF32(b, loc, scores, {1},
+                          -std::numeric_limits<double>::infinity(), maxF);
+            auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
+              return arith::MaximumFOp::create(nb, l, x, y).getResult();
+            };
+            // alpha = exp(m - m_new) rescales what was summed so far.
+            Value alpha = mapElements(
+                b, loc, {m, blockMax}, f32(b),
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  Value mNew = maxOf(nb, l, args[0], args[1]);
+                  Value e = math::ExpOp::create(
+                      nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
+                  return arith::SelectOp::create(
+                      nb, l, isNegInf(nb, l, args[0]), zero, e);
+                });
+            // P = exp(S - m_new), 0 while the row has seen no key.
+            Value p = buildGeneric(
+                b, loc, tile, f32(b), {scores, m, blockMax}, {id2, row2, row2},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  Value mNew = maxOf(nb, l, args[1], args[2]);
+                  Value e = math::ExpOp::create(
+                      nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
+                  return arith::SelectOp::create(nb, l, isNegInf(nb, l, mNew),
+                                                 zero, e);
+                });
+            Value rowSum = reduceF32(b, loc, p, {1}, 0.0, addF);
+            Value pv = linalg::MatmulOp::create(
+                           b, loc, ValueRange{p, vTile},
+                           filledTensor(b, loc, accSizes, f32(b), zero))
+                           .getResult(0);
+            AffineMap id1 = b.getMultiDimIdentityMap(1);
+            // l = alpha·l + rowsum(P); acc = alpha·acc + P·V; m = m_new.
+            Value lNew = updateInPlace(
+                b, loc, l, {alpha, rowSum}, {id1, id1},
+                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+                  return arith::AddFOp::create(
+                      nb, lc, arith::MulFOp::create(nb, lc, args[0], args[2]),
+                      args[1]);
+                });
+            Value accNew = updateInPlace(
+                b, loc, acc, {pv, alpha}, {id2, row2},
+                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+                  return arith::AddFOp::create(
+                      nb, lc, arith::MulFOp::create(nb, lc, args[1], args[2]),
+                      args[0]);
+                });
+            Value mNew = updateInPlace(
+                b, loc, m, {blockMax}, {id1},
+                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+                  return maxOf(nb, lc, args[0], args[1]);
+                });
+            scf::YieldOp::create(b, loc, ValueRange{mNew, lNew, accNew});
+          });
+      markForPeeling(loop);
+      return loop;
+    };
+    scf::ForOp keys;
+    if (causal) {
+      // Key blocks that end at or before the block's first query are seen
+      // whole by every query: only the blocks on the diagonal are masked.
+      Value seenWhole = arith::MulIOp::create(
+          b, loc,
+          arith::DivUIOp::create(b, loc, arith::AddIOp::create(b, loc, qb, c1),
+                                 blockK),
+          blockK);
+      Value kDiag = minIndex(b, loc, kEnd, seenWhole);
+      scf::ForOp below =
+          keyLoop(c0, kDiag, /*diagonal=*/false, ValueRange{m0, l0, acc0});
+      keys = keyLoop(kDiag, kEnd, /*diagonal=*/true, below.getResults());
+    } else {
+      keys = keyLoop(c0, kEnd, /*diagonal=*/false, ValueRange{m0, l0, acc0});
+    }
+    Value m = keys.getResult(0), l = keys.getResult(1), acc = keys.getResult(2);
     // O = acc / l, zeros for rows without any key.
     Value o = buildGeneric(
         b, loc, accSizes, f32(b), {acc, l}, {id2, row2},

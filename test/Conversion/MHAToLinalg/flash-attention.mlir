@@ -19,7 +19,17 @@
 // CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[QB]], 0] [1, %[[BQ]], 16] [1, 1, 1] : tensor<2x100x16xf32> to tensor<?x16xf32>
 // CHECK: %[[QEND:.*]] = arith.addi %[[QB]], %[[BQ]] : index
 // CHECK: %[[KEND:.*]] = arith.minsi %[[QEND]], %c100 : index
-// CHECK: %[[R:.*]]:3 = scf.for %[[KB:.*]] = %c0 to %[[KEND]] step %c16 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x16xf32>)
+// Key blocks that end before the block's first query are seen whole by all
+// its queries: a first loop over them has no causal compare; only the
+// second, over the diagonal blocks, masks.
+// CHECK: %[[NEXT:.*]] = arith.addi %[[QB]], %c1 : index
+// CHECK: %[[NB:.*]] = arith.divui %[[NEXT]], %c16 : index
+// CHECK: %[[WHOLE:.*]] = arith.muli %[[NB]], %c16 : index
+// CHECK: %[[KDIAG:.*]] = arith.minsi %[[KEND]], %[[WHOLE]] : index
+// CHECK: %[[BELOW:.*]]:3 = scf.for %{{.*}} = %c0 to %[[KDIAG]] step %c16
+// CHECK-NOT: arith.cmpi sgt
+// CHECK: } {mha.peel}
+// CHECK: %[[R:.*]]:3 = scf.for %[[KB:.*]] = %[[KDIAG]] to %[[KEND]] step %c16 iter_args(%[[M:.*]] = %[[BELOW]]#0, %[[L:.*]] = %[[BELOW]]#1, %[[ACC:.*]] = %[[BELOW]]#2) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x16xf32>)
 // CHECK: %[[KTT:.*]] = tensor.extract_slice %[[KT]][0, %[[KB]]] [16, %{{.*}}] [1, 1] : tensor<16x100xf32> to tensor<16x?xf32>
 // CHECK: %[[S:.*]] = linalg.matmul ins(%[[QT]], %[[KTT]] : tensor<?x16xf32>, tensor<16x?xf32>)
 // Scaled scores, -inf past the diagonal (only diagonal blocks have any).
