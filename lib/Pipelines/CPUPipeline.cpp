@@ -86,7 +86,7 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   } else {
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
     ConvertSCFToOpenMPPassOptions openMP;
-    openMP.numThreads = options.threads > 0 ? unsigned(options.threads) : 0;
+    openMP.numThreads = options.threads;
     pm.addPass(createConvertSCFToOpenMPPass(openMP));
     // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
     // stack allocation), which would not survive scf-to-cf.

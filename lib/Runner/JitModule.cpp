@@ -107,7 +107,10 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
-  pipeline.threads = options.threads;
+  if (options.threads < 0)
+    return jitError("threads must be >= 0 (0: every core), got " +
+                    llvm::Twine(options.threads));
+  pipeline.threads = unsigned(options.threads);
   buildMHALowerToCPUPipeline(pm, pipeline);
   if (failed(pm.run(*lowered)))
     return jitError("lowering with mha-lower-to-cpu failed");

@@ -214,7 +214,7 @@ struct MHATileAndVectorizePass final
       vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
       // exp as a polynomial on vectors (libm would be called per lane).
       populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
-        return name == "exp" || name == "math.exp";
+        return name == "math.exp";
       });
       if (failed(applyPatternsGreedily(func, std::move(patterns))))
         func.emitWarning("mha-tile-and-vectorize: vector cleanup did not "

@@ -35,7 +35,7 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
       llvm::cl::init(16)};
-  PassOptions::Option<int64_t> threads{
+  PassOptions::Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("Threads for parallel loops (OpenMP): 0 = the runtime's "
                      "default (every core), 1 = sequential code"),

@@ -79,30 +79,42 @@ OpFoldResult foldConstant(OpFoldResult ofr) {
   return ofr;
 }
 
-/// The [rows, cols] matrix at batch position `batch` (an index per batch
-/// dimension; a static size-1 dimension of `t` is read at 0, as broadcasting
-/// does) and rows [rowOffset, rowOffset + rows) of `t` [..., R, C].
-Value matrixSlice(OpBuilder &b, Location loc, Value t, ValueRange batch,
-                  OpFoldResult rowOffset, OpFoldResult rows) {
+/// The region of `t` [..., R, C] holding rows [rowOffset, rowOffset + rows)
+/// at batch position `batch` (a static size-1 batch dimension of `t` is read
+/// at 0, as broadcasting does), constant sizes as attributes.
+struct RowRegion {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+};
+RowRegion rowRegion(OpBuilder &b, Location loc, Value t, ValueRange batch,
+                    OpFoldResult rowOffset, OpFoldResult rows) {
   auto type = tensorType(t);
   int64_t rank = type.getRank();
-  SmallVector<OpFoldResult> offsets, sizes, strides(rank, b.getIndexAttr(1));
+  RowRegion r;
+  r.strides.assign(rank, b.getIndexAttr(1));
   for (int64_t d = 0; d < rank - 2; ++d) {
-    offsets.push_back(type.getDimSize(d) == 1 ? OpFoldResult(b.getIndexAttr(0))
-                                              : OpFoldResult(batch[d]));
-    sizes.push_back(b.getIndexAttr(1));
+    r.offsets.push_back(type.getDimSize(d) == 1
+                            ? OpFoldResult(b.getIndexAttr(0))
+                            : OpFoldResult(batch[d]));
+    r.sizes.push_back(b.getIndexAttr(1));
   }
-  // Constant sizes as attributes, so that the type below matches the op's.
-  offsets.push_back(foldConstant(rowOffset));
-  offsets.push_back(b.getIndexAttr(0));
-  sizes.push_back(foldConstant(rows));
-  sizes.push_back(foldConstant(sizeOf(b, loc, t, rank - 1)));
+  r.offsets.push_back(foldConstant(rowOffset));
+  r.offsets.push_back(b.getIndexAttr(0));
+  r.sizes.push_back(foldConstant(rows));
+  r.sizes.push_back(foldConstant(sizeOf(b, loc, t, rank - 1)));
+  return r;
+}
+
+/// The [rows, cols] matrix of `t` in rowRegion's region.
+Value matrixSlice(OpBuilder &b, Location loc, Value t, ValueRange batch,
+                  OpFoldResult rowOffset, OpFoldResult rows) {
+  RowRegion r = rowRegion(b, loc, t, batch, rowOffset, rows);
   SmallVector<int64_t> shape;
-  for (OpFoldResult s : ArrayRef(sizes).take_back(2))
-    shape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
-  auto resultType = RankedTensorType::get(shape, type.getElementType());
-  return tensor::ExtractSliceOp::create(b, loc, resultType, t, offsets, sizes,
-                                        strides);
+  for (OpFoldResult size : ArrayRef(r.sizes).take_back(2))
+    shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+  auto resultType =
+      RankedTensorType::get(shape, tensorType(t).getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, resultType, t, r.offsets,
+                                        r.sizes, r.strides);
 }
 
 /// A linalg.generic over `dest`'s shape that overwrites `dest` in place:
@@ -179,7 +191,7 @@ Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
     MaskTile mt = maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk);
     inputs.push_back(mt.tile);
     maps.push_back(mt.map);
-    booleanMask = tensorType(mask).getElementType().isInteger(1);
+    booleanMask = tensorType(mask).getElementType().isInteger(8);
   }
   return buildGeneric(
       b, loc, tile, f32(b), inputs, maps,
@@ -187,7 +199,12 @@ Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
         Value x = arith::MulFOp::create(nb, l, args[0], scale);
         if (mask)
           x = booleanMask
-                  ? arith::SelectOp::create(nb, l, args[1], x, negInf)
+                  ? arith::SelectOp::create(
+                        nb, l,
+                        arith::CmpIOp::create(
+                            nb, l, arith::CmpIPredicate::ne, args[1],
+                            arith::ConstantIntOp::create(nb, l, 0, 8)),
+                        x, negInf)
                         .getResult()
                   : arith::AddFOp::create(nb, l, x, args[1]).getResult();
         if (causal) {
@@ -218,6 +235,35 @@ Value productWithTransposed(OpBuilder &b, Location loc, Value x, Value y) {
              filledTensor(b, loc, {sizeOf(b, loc, x, 0), sizeOf(b, loc, y, 0)},
                           f32(b), zero))
       .getResult(0);
+}
+
+/// The run-time size checks the decomposition's ops would make, emitted
+/// before any loop (and so never on a worker thread): depths of Q and K,
+/// lengths of K and V, batch dimensions, and the mask's non-unit dimensions.
+void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k, Value v,
+                         Value mask) {
+  int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
+  checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
+  checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
+  for (int64_t d = 0; d < numBatch; ++d) {
+    if (tensorType(k).getDimSize(d) != 1)
+      checkSameSize(b, op, q, d, "query", k, d, "key");
+    if (tensorType(v).getDimSize(d) != 1)
+      checkSameSize(b, op, q, d, "query", v, d, "value");
+  }
+  if (mask) {
+    auto maskType = tensorType(mask);
+    int64_t lead = rank - maskType.getRank();
+    for (int64_t t = 0; t < maskType.getRank(); ++t) {
+      if (maskType.getDimSize(t) == 1)
+        continue;
+      int64_t d = t + lead;
+      if (d == rank - 1)
+        checkSameSize(b, op, mask, t, "mask", k, rank - 2, "key");
+      else
+        checkSameSize(b, op, mask, t, "mask", q, d, "query");
+    }
+  }
 }
 
 /// The block sizes of the flash lowering.
@@ -255,29 +301,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
                                             BlockSizes blocks) {
   Location loc = op->getLoc();
   int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
-  // The run-time size checks the decomposition's ops would make.
-  checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
-  checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
-  for (int64_t d = 0; d < numBatch; ++d) {
-    if (tensorType(k).getDimSize(d) != 1)
-      checkSameSize(b, op, q, d, "query", k, d, "key");
-    if (tensorType(v).getDimSize(d) != 1)
-      checkSameSize(b, op, q, d, "query", v, d, "value");
-  }
-  if (mask) {
-    auto maskType = tensorType(mask);
-    int64_t lead = rank - maskType.getRank();
-    for (int64_t t = 0; t < maskType.getRank(); ++t) {
-      if (maskType.getDimSize(t) == 1)
-        continue;
-      int64_t d = t + lead;
-      if (d == rank - 1)
-        checkSameSize(b, op, mask, t, "mask", k, rank - 2, "key");
-      else
-        checkSameSize(b, op, mask, t, "mask", q, d, "query");
-    }
-  }
-
+  checkAttentionSizes(b, op, q, k, v, mask);
   Value scale = defaultScaleOr(b, loc, q, scaleAttr);
 
   SmallVector<OpFoldResult> qSizes = sizesOf(b, loc, q);
@@ -563,16 +587,6 @@ MaskRegion maskRegion(OpBuilder &b, RankedTensorType type, int64_t rank,
 /// of broadcast operands sum over the batch).
 Value accumulateRows(OpBuilder &b, Location loc, Value dest, ValueRange batch,
                      Value rowOffset, Value rows, Value update, Value factor) {
-  auto type = tensorType(dest);
-  int64_t rank = type.getRank();
-  SmallVector<OpFoldResult> offsets, sizes, strides(rank, b.getIndexAttr(1));
-  for (int64_t d = 0; d < rank - 2; ++d) {
-    offsets.push_back(type.getDimSize(d) == 1 ? OpFoldResult(b.getIndexAttr(0))
-                                              : OpFoldResult(batch[d]));
-    sizes.push_back(b.getIndexAttr(1));
-  }
-  offsets.append({rowOffset, b.getIndexAttr(0)});
-  sizes.append({rows, sizeOf(b, loc, dest, rank - 1)});
   Value old = matrixSlice(b, loc, dest, batch, rowOffset, rows);
   AffineMap id2 = b.getMultiDimIdentityMap(2);
   Value sum =
@@ -583,8 +597,9 @@ Value accumulateRows(OpBuilder &b, Location loc, Value dest, ValueRange batch,
                         x = arith::MulFOp::create(nb, l, x, factor);
                       return arith::AddFOp::create(nb, l, args[1], x);
                     });
-  return tensor::InsertSliceOp::create(b, loc, sum, dest, offsets, sizes,
-                                       strides);
+  RowRegion r = rowRegion(b, loc, dest, batch, rowOffset, rows);
+  return tensor::InsertSliceOp::create(b, loc, sum, dest, r.offsets, r.sizes,
+                                       r.strides);
 }
 
 /// The row [start, start + size) of `t` [..., S] at batch position `batch`.
@@ -620,8 +635,7 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
                                        bool withMaskGrad, BlockSizes blocks) {
   Location loc = op->getLoc();
   int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
-  checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
-  checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
+  checkAttentionSizes(b, op, q, k, v, mask);
   Value scale = defaultScaleOr(b, loc, q, scaleAttr);
   Value zero = f32Const(b, loc, 0.0);
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
@@ -837,10 +851,20 @@ FlashGradients buildFlashAttentionGrad(OpBuilder &b, Operation *op, Value q,
           Value()};
 }
 
-Value maskToF32(OpBuilder &b, Location loc, Value mask) {
-  if (mask && !tensorType(mask).getElementType().isInteger(1))
+/// The mask as the fused lowerings read it: an additive one in f32, a
+/// boolean one as i8 (one byte per element, as memrefs of i1 are stored):
+/// vectorized tiles of i1 would be loaded as packed bits, which the i1
+/// buffer is not.
+Value maskForTiles(OpBuilder &b, Location loc, Value mask) {
+  if (!mask)
+    return mask;
+  if (!tensorType(mask).getElementType().isInteger(1))
     return toF32(b, loc, mask);
-  return mask;
+  return mapElements(b, loc, mask, b.getI8Type(),
+                     [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                       return arith::ExtUIOp::create(nb, l, nb.getI8Type(),
+                                                     args[0]);
+                     });
 }
 
 /// The flash forward of mha.attention and mha.attention_with_lse (which also
@@ -860,7 +884,7 @@ struct FlashAttentionLowering final : OpConversionPattern<OpTy> {
         rewriter, op, toF32(rewriter, loc, adaptor.getQuery()),
         toF32(rewriter, loc, adaptor.getKey()),
         toF32(rewriter, loc, adaptor.getValue()),
-        maskToF32(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
+        maskForTiles(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
         op.getCausal(), withLse,
         blockSizesFor(options, op.getQuery().getType().getShape().back()));
     SmallVector<Value> results = {castElements(
@@ -887,7 +911,7 @@ struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
         toF32(rewriter, loc, adaptor.getValue()),
         toF32(rewriter, loc, adaptor.getResult()), adaptor.getLse(),
         toF32(rewriter, loc, adaptor.getResultGrad()),
-        maskToF32(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
+        maskForTiles(rewriter, loc, adaptor.getMask()), op.getScaleAttr(),
         op.getCausal(), /*withMaskGrad=*/bool(op.getMaskGrad()),
         blockSizesFor(options, op.getQuery().getType().getShape().back()));
     auto back = [&](Value grad, Value like) {

@@ -81,12 +81,17 @@ func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, 
 // batch element (the head dimension broadcast), and a boolean selects.
 // attention_with_lse also writes lse = m + log(l) per row (-inf when l = 0).
 // CHECK-LABEL: func.func @attention_padding_mask_lse
+// The boolean mask is read as bytes (vectorized i1 loads would be packed
+// bits, which an i1 buffer is not).
+// CHECK: %[[BYTES:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<2x1x1x?xi1>) outs(%{{.*}} : tensor<2x1x1x?xi8>)
+// CHECK: arith.extui %{{.*}} : i1 to i8
 // CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (2, 4)
 // CHECK: scf.for %[[QB:.*]] = %c0 to %{{.*}} step %c32
 // CHECK: scf.for %[[KB:.*]] = %c0 to %{{.*}} step %c16
-// CHECK: %[[MT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], 0, 0, %[[KB]]] [1, 1, 1, %{{.*}}] [1, 1, 1, 1] : tensor<2x1x1x?xi1> to tensor<1x?xi1>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MT]] : tensor<?x?xf32>, tensor<1x?xi1>)
-// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: %[[MT:.*]] = tensor.extract_slice %[[BYTES]][%[[B]], 0, 0, %[[KB]]] [1, 1, 1, %{{.*}}] [1, 1, 1, 1] : tensor<2x1x1x?xi8> to tensor<1x?xi8>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MT]] : tensor<?x?xf32>, tensor<1x?xi8>)
+// CHECK: %[[KEEP:.*]] = arith.cmpi ne, %{{.*}}, %c0_i8 : i8
+// CHECK: arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
 // CHECK: math.log
 // CHECK: tensor.insert_slice %{{.*}}[%[[QB]]] [%{{.*}}] [1] : tensor<?xf32> into tensor<?xf32>
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[B]], %[[H]], 0] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>

@@ -13,7 +13,8 @@ Cases: S = 1, odd and unequal Sq != Sk, sizes that are not multiples of any
 block and cross several blocks, D = 64 and 128, causal (with Sq != Sk too),
 boolean, additive and key-padding masks, fully masked rows, large logits,
 dynamic sizes, and the backward (dQ, dK, dV and an additive mask's gradient,
-broadcast over queries, heads or batch). Tolerance on
+broadcast over queries, heads or batch), at lengths in the thousands, and
+with bf16 operands. Tolerance on
 |flash - reference| / (1 + |reference|): 2e-5. Both compute in f32 with
 max-subtracted exponentials; they differ in the order of the sums over keys
 (blockwise, with rescaling by exp(m_old - m_new), against one pass), which
@@ -44,12 +45,14 @@ def tensor(dims, dtype="f32"):
 
 
 def case(name, b, h, sq, sk, d, dv, causal=False, mask=None, scale=None,
-         logit=1.0, lse=False, dynamic=False, grad=False, avx2=False):
+         logit=1.0, lse=False, dynamic=False, grad=False, avx2=False,
+         dtype="f32", tolerance=None):
     """mask: None, ('bool', shape, fn) or ('add', shape, fn), fn(index
     tuple) -> value."""
     return dict(name=name, b=b, h=h, sq=sq, sk=sk, d=d, dv=dv, causal=causal,
                 mask=mask, scale=scale, logit=logit, lse=lse, dynamic=dynamic,
-                grad=grad, avx2=avx2)
+                grad=grad, avx2=avx2, dtype=dtype,
+                tolerance=tolerance or TOLERANCE)
 
 
 CASES = [
@@ -88,6 +91,18 @@ CASES = [
          mask=("add", (1, 3, 1, 40), lambda i: -0.1 * i[1] * i[3] / 40.0)),
     case("grad_large_logits", 1, 2, 100, 100, 32, 32, logit=30.0, grad=True),
     case("grad_dynamic", 2, 2, 77, 77, 16, 16, dynamic=True, grad=True),
+    # Realistic lengths: thousands of keys, many blocks of every kind.
+    case("long_causal_grad", 1, 2, 2048, 2048, 64, 64, causal=True, grad=True),
+    case("long_padding", 2, 2, 1500, 1500, 64, 64,
+         mask=("bool", (2, 1, 1, 1500), lambda i: i[3] < 1500 - 700 * i[0])),
+    # bf16 operands (f32 .npy data rounded on input): both lowerings compute
+    # in f32 and round the result once, so they differ by at most one bf16
+    # ulp of the result (2^-8 relative): bound 1e-2.
+    case("bf16_causal_grad", 1, 2, 300, 300, 64, 64, causal=True, grad=True,
+         dtype="bf16", tolerance=1e-2),
+    case("bf16_additive_mask", 1, 2, 200, 260, 64, 64, dtype="bf16",
+         tolerance=1e-2,
+         mask=("add", (200, 260), lambda i: -0.05 * abs(i[0] - i[1]))),
 ]
 
 
@@ -114,23 +129,24 @@ def run_case(mha_run, work, c):
     qd, kd = (c["b"], c["h"], c["sq"], c["d"]), (c["b"], c["h"], c["sk"], c["d"])
     vd, od = (c["b"], c["h"], c["sk"], c["dv"]), (c["b"], c["h"], c["sq"], c["dv"])
     show = (lambda dims: ["?"] * 4) if c["dynamic"] else (lambda dims: dims)
-    args = ["%q: " + tensor(show(qd)), "%k: " + tensor(show(kd)),
-            "%v: " + tensor(show(vd))]
+    dt = c["dtype"]
+    args = ["%q: " + tensor(show(qd), dt), "%k: " + tensor(show(kd), dt),
+            "%v: " + tensor(show(vd), dt)]
     mask_text = ""
     if c["mask"]:
         kind, mdims, _ = c["mask"]
-        mtype = tensor(mdims, "i1" if kind == "bool" else "f32")
+        mtype = tensor(mdims, "i1" if kind == "bool" else dt)
         args.append("%m: " + mtype)
         mask_text = " mask(%%m : %s)" % mtype
     attrs = " causal" if c["causal"] else ""
     if c["scale"] is not None:
         attrs += " {scale = %r : f32}" % c["scale"]
-    types = ", ".join(tensor(show(x)) for x in (qd, kd, vd))
-    out = tensor(show(od))
+    types = ", ".join(tensor(show(x), dt) for x in (qd, kd, vd))
+    out = tensor(show(od), dt)
     lse_type = tensor(show(od)[:3])
     if c["grad"]:
         args.append("%do: " + out)
-        grad_types = [tensor(show(x)) for x in (qd, kd, vd)]
+        grad_types = [tensor(show(x), dt) for x in (qd, kd, vd)]
         mask_grad = ""
         if c["mask"] and c["mask"][0] == "add":
             mask_grad = ", mask_grad " + mtype
@@ -215,7 +231,7 @@ def main(mha_run, work):
     failures = 0
     for c in CASES:
         result = run_case(mha_run, work, c)
-        if isinstance(result, str) or result > TOLERANCE:
+        if isinstance(result, str) or result > c["tolerance"]:
             failures += 1
             print("FAIL %s: %s" % (c["name"], result if isinstance(result, str)
                                    else "max relative difference %.3g" % result))
