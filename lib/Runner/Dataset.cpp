@@ -38,6 +38,15 @@ std::string number(double v) {
   return buffer;
 }
 
+/// Element `i` of `t` as stored: integers exactly, floats as "%g" does.
+std::string valueText(const HostTensor &t, int64_t i) {
+  if (t.dtype == DType::I64)
+    return std::to_string(reinterpret_cast<const int64_t *>(t.data.data())[i]);
+  if (t.dtype == DType::I32)
+    return std::to_string(reinterpret_cast<const int32_t *>(t.data.data())[i]);
+  return number(t.getAsDouble(i));
+}
+
 llvm::Error dataError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
@@ -111,11 +120,13 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "binary cross-entropy needs labels in "
                                      "{{0, 1}",
-                                     source, i / perLabel, number(v)));
+                                     source, i / perLabel,
+                                     valueText(data.labels, i)));
     if (classes > 0 && (v < 0 || v >= double(classes) || v != std::floor(v)))
       return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
                                      "expected a class index in [0, {3})",
-                                     source, i / perLabel, number(v), classes));
+                                     source, i / perLabel,
+                                     valueText(data.labels, i), classes));
   }
   return llvm::Error::success();
 }

@@ -13,6 +13,7 @@
 #include "mha/Runner/Driver.h"
 #include "mha/Runner/Model.h"
 #include "mha/Runner/Registration.h"
+#include "mha/Runtime/FileIO.h"
 #include "mha/Runtime/Npy.h"
 #include "mha/Runtime/Safetensors.h"
 
@@ -156,14 +157,37 @@ int mha::runInference(const InferenceOptions &options) {
         "{0} (--dynamic-size), seed {1}\n",
         options.dynamicSize, options.seed);
     std::mt19937_64 rng(options.seed ^ 0x9e3779b97f4a7c15ull);
-    for (size_t i = 0; i < inputs.size(); ++i)
-      inputs[i] = randomInput(entry.argTypes[i], options.dynamicSize, rng);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      RankedTensorType type = entry.argTypes[i];
+      std::vector<int64_t> shape;
+      for (int64_t d : type.getShape())
+        shape.push_back(ShapedType::isDynamic(d) ? options.dynamicSize : d);
+      if (llvm::Error err =
+              checkAllocatable(*dtypeOf(type.getElementType()), shape,
+                               "random input '" + entry.argNames[i] +
+                                   "' (--dynamic-size " +
+                                   llvm::Twine(options.dynamicSize) + ")"))
+        return reportError(std::move(err));
+      inputs[i] = randomInput(type, options.dynamicSize, rng);
+    }
   }
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!inputs[i])
       return reportError("missing --input for argument '" + entry.argNames[i] +
                          "' (" + typeText(entry.argTypes[i]) + ") of @" +
                          entry.name);
+
+  // Where the results go is checked before the work.
+  if (!options.outputDir.empty()) {
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(options.outputDir))
+      return reportError(options.outputDir +
+                         ": cannot create: " + ec.message());
+    llvm::SmallString<256> probe(options.outputDir);
+    llvm::sys::path::append(probe, "result0.npy");
+    if (llvm::Error err = checkWritable(probe))
+      return reportError(std::move(err));
+  }
 
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), options.compile);
@@ -206,10 +230,6 @@ int mha::runInference(const InferenceOptions &options) {
                                   times.front());
   }
   if (!options.outputDir.empty()) {
-    if (std::error_code ec =
-            llvm::sys::fs::create_directories(options.outputDir))
-      return reportError(options.outputDir +
-                         ": cannot create: " + ec.message());
     for (size_t i = 0; i < results.size(); ++i) {
       llvm::SmallString<256> path(options.outputDir);
       llvm::sys::path::append(path, "result" + std::to_string(i) + ".npy");

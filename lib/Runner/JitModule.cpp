@@ -28,6 +28,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <csetjmp>
+#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <cstdlib>
@@ -63,6 +64,38 @@ extern "C" void mhaRuntimeError(const char *message) {
   std::lock_guard<std::mutex> lock(workerErrorMutex);
   if (!workerError)
     workerError = message;
+}
+
+/// A failed allocation in compiled code: an error for the host's call site,
+/// or, on a worker thread, which has none and cannot go on without the
+/// memory, a message and exit (never a null pointer dereferenced).
+[[noreturn]] void reportOutOfMemory(size_t bytes) {
+  std::string message =
+      llvm::formatv("out of memory: compiled code could not allocate {0} "
+                    "bytes",
+                    bytes)
+          .str();
+  if (activeCall) {
+    runtimeErrorMessage = message;
+    std::longjmp(*activeCall, 1);
+  }
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::_Exit(1);
+}
+
+/// The allocation functions compiled code calls (bound in place of the C
+/// library's).
+extern "C" void *mhaMalloc(size_t bytes) {
+  void *p = std::malloc(bytes);
+  if (!p && bytes != 0)
+    reportOutOfMemory(bytes);
+  return p;
+}
+extern "C" void *mhaAlignedAlloc(size_t alignment, size_t bytes) {
+  void *p = std::aligned_alloc(alignment, bytes);
+  if (!p && bytes != 0)
+    reportOutOfMemory(bytes);
+  return p;
 }
 } // namespace
 
@@ -154,6 +187,12 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     llvm::orc::SymbolMap symbols;
     symbols[interner(kRuntimeErrorFunction)] = {
         llvm::orc::ExecutorAddr::fromPtr(&mhaRuntimeError),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner("malloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&mhaMalloc),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner("aligned_alloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&mhaAlignedAlloc),
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });

@@ -10,6 +10,7 @@
 
 #include "mha/Runner/Model.h"
 
+#include "mha/Runtime/FileIO.h"
 #include "mha/Support/ArgumentNames.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -44,14 +45,13 @@ std::optional<DType> mha::dtypeOf(Type type) {
 
 std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
                                    llvm::SourceMgr &sourceMgr) {
-  std::string error;
-  auto file = openInputFile(path, &error);
+  auto file = readInputFile(path, kMaxModelFileBytes, /*allowStdin=*/false,
+                            /*nullTerminated=*/true);
   if (!file) {
-    emitError(UnknownLoc::get(&context))
-        << "cannot open '" << path << "': " << error;
+    emitError(UnknownLoc::get(&context)) << llvm::toString(file.takeError());
     return nullptr;
   }
-  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
 
   // Keep the parser's state to recover argument names as written.
   AsmParserState state;

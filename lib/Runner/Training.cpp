@@ -23,6 +23,7 @@
 #include "mha/Runner/Driver.h"
 #include "mha/Runner/Model.h"
 #include "mha/Runner/Registration.h"
+#include "mha/Runtime/FileIO.h"
 #include "mha/Runtime/Npy.h"
 #include "mha/Runtime/Safetensors.h"
 
@@ -32,8 +33,6 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
@@ -52,11 +51,16 @@ struct TrainState {
   TensorMap params, m, v;
   int64_t epoch = 0; // completed epochs
   int64_t step = 0;  // completed updates
+  uint64_t seed = 0; // the run's seed (batch order, split, initialization)
 };
 
+constexpr llvm::StringLiteral kCheckpointFormat = "mha-checkpoint-1";
+/// Bounds on a checkpoint's counters: far beyond any real run, far from
+/// overflow in the arithmetic on them.
+constexpr int64_t kMaxEpochs = int64_t(1) << 40;
+
 llvm::Error saveCheckpoint(llvm::StringRef path, const TrainState &state,
-                           const std::vector<ParamInfo> &params,
-                           uint64_t seed) {
+                           const std::vector<ParamInfo> &params) {
   TensorMap all = state.params;
   for (const ParamInfo &p : params) {
     all[(kFirstMoment + p.name).str()] = state.m.at(p.name);
@@ -65,21 +69,20 @@ llvm::Error saveCheckpoint(llvm::StringRef path, const TrainState &state,
   return writeSafetensors(path, all,
                           {{"epoch", std::to_string(state.epoch)},
                            {"step", std::to_string(state.step)},
-                           {"seed", std::to_string(seed)},
-                           {"format", "mha-checkpoint-1"}});
+                           {"seed", std::to_string(state.seed)},
+                           {"format", kCheckpointFormat.str()}});
 }
 
 /// Reads a checkpoint written by saveCheckpoint, checking it against the
-/// model's parameters.
+/// model's parameters and its counters for sense.
 llvm::Expected<TrainState>
 loadCheckpoint(llvm::StringRef path, const std::vector<ParamInfo> &params) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
-  if (!buffer)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        (path + ": cannot read: " + buffer.getError().message()).str());
-  llvm::StringRef bytes = (*buffer)->getBuffer();
-  auto tensors = parseSafetensors(bytes, path);
+  auto fail = [&](const llvm::Twine &why) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (path + ": " + why).str());
+  };
+  std::map<std::string, std::string> metadata;
+  auto tensors = readSafetensors(path, &metadata);
   if (!tensors)
     return tensors.takeError();
   TrainState state;
@@ -92,36 +95,33 @@ loadCheckpoint(llvm::StringRef path, const std::vector<ParamInfo> &params) {
     else
       state.params[name] = tensor;
   }
+  if (metadata["format"] != kCheckpointFormat || !metadata.count("epoch") ||
+      !metadata.count("step") || !metadata.count("seed"))
+    return fail("not a training checkpoint (no '" + kCheckpointFormat +
+                "' metadata with epoch, step and seed); use --params to "
+                "start from these parameters");
+  if (llvm::StringRef(metadata["epoch"]).getAsInteger(10, state.epoch) ||
+      state.epoch < 0 || state.epoch > kMaxEpochs)
+    return fail("the checkpoint's epoch '" + metadata["epoch"] +
+                "' is not an integer in [0, 2^40]");
+  if (llvm::StringRef(metadata["step"]).getAsInteger(10, state.step) ||
+      state.step < state.epoch || state.step > (int64_t(1) << 62))
+    return fail("the checkpoint's step '" + metadata["step"] +
+                "' is not an integer in [epoch, 2^62] (every epoch makes at "
+                "least one update)");
+  if (llvm::StringRef(metadata["seed"]).getAsInteger(10, state.seed))
+    return fail("the checkpoint's seed '" + metadata["seed"] +
+                "' is not an unsigned 64-bit integer");
   if (llvm::Error err = checkParams(params, state.params, path))
     return std::move(err);
   for (const ParamInfo &p : params)
     if (!state.m.count(p.name) || !state.v.count(p.name) ||
         state.m[p.name].shape != state.params[p.name].shape ||
-        state.v[p.name].shape != state.params[p.name].shape)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          (path + ": not a training checkpoint: the optimizer state of '" +
-           p.name + "' is missing or has the wrong shape")
-              .str());
-  // The step and epoch are in the JSON metadata.
-  uint64_t headerLen = 0;
-  for (int i = 0; i < 8; ++i)
-    headerLen |= uint64_t(uint8_t(bytes[i])) << (8 * i);
-  auto header = llvm::json::parse(bytes.substr(8, headerLen));
-  const llvm::json::Object *meta =
-      header && header->getAsObject()
-          ? header->getAsObject()->getObject("__metadata__")
-          : nullptr;
-  if (!header)
-    llvm::consumeError(header.takeError());
-  if (!meta || !meta->getString("epoch") || !meta->getString("step") ||
-      meta->getString("epoch")->getAsInteger(10, state.epoch) ||
-      meta->getString("step")->getAsInteger(10, state.step))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        (path + ": not a training checkpoint (no epoch/step metadata); use "
-                "--params to start from these parameters")
-            .str());
+        state.v[p.name].shape != state.params[p.name].shape ||
+        state.m[p.name].dtype != state.params[p.name].dtype ||
+        state.v[p.name].dtype != state.params[p.name].dtype)
+      return fail("not a training checkpoint: the optimizer state of '" +
+                  p.name + "' is missing or has the wrong shape or type");
   return state;
 }
 
@@ -194,7 +194,8 @@ llvm::Error trainingError(const llvm::Twine &message) {
 /// against the loss and the model's input and output types, and split.
 llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
                                               TrainingOp config,
-                                              const FunctionInfo *modelFn) {
+                                              const FunctionInfo *modelFn,
+                                              uint64_t seed) {
   LossKind lossKind = config.getLoss();
   RankedTensorType inputType = modelFn->argTypes[0];
   RankedTensorType predType = modelFn->resultTypes[0];
@@ -260,6 +261,10 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
                             : 0;
     if (samples <= 0 || seqLen <= 0)
       return trainingError("--samples and --seq-len must be positive");
+    if (llvm::Error err =
+            checkAllocatable(DType::F32, {samples, seqLen, kSyntheticFeatures},
+                             "the synthetic dataset (--samples, --seq-len)"))
+      return std::move(err);
     if (inputType.getRank() != 3 ||
         (!inputType.isDynamicDim(2) &&
          inputType.getDimSize(2) != kSyntheticFeatures) ||
@@ -280,14 +285,19 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
       lossKind == LossKind::BCE || lossKind == LossKind::BCEWithLogits;
   int64_t classes =
       lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
-  if (lossKind == LossKind::CrossEntropy && all.labels.dtype != DType::I64) {
-    HostTensor converted(DType::I64, all.labels.shape);
-    for (int64_t i = 0; i < converted.numElements(); ++i)
-      converted.setFromDouble(i, all.labels.getAsDouble(i));
-    all.labels = std::move(converted);
-  }
+  // Labels are checked as stored (a float label of 1e30 or NaN is reported
+  // as such), then class indices converted to i64.
   if (llvm::Error err = validateDataset(all, binary, classes, source))
     return std::move(err);
+  auto classIndicesToI64 = [&](Dataset &d) {
+    if (lossKind != LossKind::CrossEntropy || d.labels.dtype == DType::I64)
+      return;
+    HostTensor converted(DType::I64, d.labels.shape);
+    for (int64_t i = 0; i < converted.numElements(); ++i)
+      converted.setFromDouble(i, d.labels.getAsDouble(i));
+    d.labels = std::move(converted);
+  };
+  classIndicesToI64(all);
   // Shapes against the model: inputs [N, ...] like the model input, labels
   // like the predictions (or without the class dimension).
   auto checkShapes = [&](const Dataset &d,
@@ -342,11 +352,12 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
     if (llvm::Error err =
             validateDataset(validation, binary, classes, options.valDataPath))
       return std::move(err);
+    classIndicesToI64(validation);
     if (llvm::Error err = checkShapes(validation, options.valDataPath))
       return std::move(err);
     train = std::move(all);
   } else {
-    std::tie(train, validation) = splitDataset(all, split, options.seed);
+    std::tie(train, validation) = splitDataset(all, split, seed);
   }
   if (train.size() == 0)
     return trainingError(
@@ -418,20 +429,28 @@ int mha::runTraining(const TrainingOptions &options) {
                        "data); this one takes " +
                        std::to_string(modelFn ? modelFn->argTypes.size() : 0));
 
-  llvm::Expected<TrainingData> data =
-      loadTrainingData(options, config, modelFn);
-  if (!data)
-    return reportError(data.takeError());
-  Dataset &train = data->train, &validation = data->validation;
-  std::string &source = data->source;
+  // Every file the run writes is checked before the work starts, so that a
+  // bad path does not lose a finished run.
+  for (const std::string *path :
+       {&options.savePath, &options.logPath, &options.plotPath})
+    if (!path->empty())
+      if (llvm::Error err = checkWritable(*path))
+        return reportError(std::move(err));
 
   // Parameters and optimizer state: resumed, loaded or initialized.
   const std::vector<ParamInfo> &params = model->getParams();
   TrainState state;
+  state.seed = options.seed.value_or(0);
   if (!options.resumePath.empty()) {
     auto resumed = loadCheckpoint(options.resumePath, params);
     if (!resumed)
       return reportError(resumed.takeError());
+    if (options.seed && *options.seed != resumed->seed)
+      return reportError(llvm::formatv(
+          "{0}: the checkpoint was trained with seed {1}, --seed is {2}; the "
+          "seed fixes the data split and the batch order, so a resumed run "
+          "keeps it (omit --seed to continue with {1})",
+          options.resumePath, resumed->seed, *options.seed));
     state = std::move(*resumed);
   } else {
     if (!options.paramsPath.empty()) {
@@ -442,13 +461,26 @@ int mha::runTraining(const TrainingOptions &options) {
         return reportError(std::move(err));
       state.params = std::move(*loaded);
     } else {
-      state.params = initializeParams(params, options.seed);
+      state.params = initializeParams(params, state.seed);
     }
     for (const ParamInfo &p : params) {
       const HostTensor &t = state.params.at(p.name);
       state.m[p.name] = HostTensor(t.dtype, t.shape);
       state.v[p.name] = HostTensor(t.dtype, t.shape);
     }
+  }
+
+  llvm::Expected<TrainingData> data =
+      loadTrainingData(options, config, modelFn, state.seed);
+  if (!data)
+    return reportError(data.takeError());
+  Dataset &train = data->train, &validation = data->validation;
+  std::string &source = data->source;
+  if (batchSize > train.size()) {
+    llvm::errs() << llvm::formatv("note: the batch size {0} exceeds the {1} "
+                                  "training examples; using batches of {1}\n",
+                                  batchSize, train.size());
+    batchSize = train.size();
   }
 
   // Compile forward + backward + update.
@@ -490,7 +522,7 @@ int mha::runTraining(const TrainingOptions &options) {
   for (int64_t epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
     std::vector<int64_t> order =
-        permutation(train.size(), options.seed * 1000003ull + uint64_t(epoch));
+        permutation(train.size(), state.seed * 1000003ull + uint64_t(epoch));
     Metrics trainMetrics;
     int64_t batches = (train.size() + batchSize - 1) / batchSize;
     for (int64_t bi = 0; bi < batches; ++bi) {
@@ -592,7 +624,7 @@ int mha::runTraining(const TrainingOptions &options) {
     if (last ||
         (options.checkpointEvery > 0 && epoch % options.checkpointEvery == 0)) {
       if (llvm::Error err =
-              saveCheckpoint(options.savePath, state, params, options.seed))
+              saveCheckpoint(options.savePath, state, params))
         return reportError(std::move(err));
       lastCheckpoint = options.savePath;
     }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/Runner/Training.h"
+#include "mha/Runtime/FileIO.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -32,7 +33,9 @@ void printNumber(llvm::raw_ostream &os, double v) {
 
 llvm::Error mha::writeTrainingLog(llvm::StringRef path,
                                   llvm::ArrayRef<EpochRecord> records) {
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+  std::string text;
+  {
+    llvm::raw_string_ostream os(text);
     os << "epoch,loss,accuracy,val_loss,val_accuracy,mae,val_mae,seconds\n";
     for (const EpochRecord &r : records) {
       os << r.epoch;
@@ -43,8 +46,8 @@ llvm::Error mha::writeTrainingLog(llvm::StringRef path,
       }
       os << "\n";
     }
-    return llvm::Error::success();
-  });
+  }
+  return writeFileAtomically(path, text);
 }
 
 llvm::Error mha::writeTrainingPlot(llvm::StringRef path,
@@ -52,7 +55,9 @@ llvm::Error mha::writeTrainingPlot(llvm::StringRef path,
                                    llvm::StringRef title) {
   constexpr double width = 900, height = 380, panel = 400, top = 50,
                    plotH = 260, left = 60;
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+  std::string text;
+  {
+    llvm::raw_string_ostream os(text);
     os << llvm::format("<svg xmlns=\"http://www.w3.org/2000/svg\" "
                        "width=\"%.0f\" height=\"%.0f\" "
                        "font-family=\"sans-serif\" font-size=\"12\">\n",
@@ -136,6 +141,6 @@ llvm::Error mha::writeTrainingPlot(llvm::StringRef path,
                        "&#8212; validation</text>\n",
                        left + 110, height - 12);
     os << "</svg>\n";
-    return llvm::Error::success();
-  });
+  }
+  return writeFileAtomically(path, text);
 }

@@ -12,7 +12,10 @@
 
 #include "llvm/ADT/APFloat.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cstring>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::mha;
@@ -49,6 +52,45 @@ llvm::StringRef mha::dtypeName(DType dtype) {
     return "i1";
   }
   return "?";
+}
+
+std::optional<uint64_t> mha::tensorByteSize(DType dtype,
+                                            llvm::ArrayRef<int64_t> shape) {
+  uint64_t bytes = dtypeSize(dtype), nonzero = dtypeSize(dtype);
+  for (int64_t d : shape) {
+    if (d < 0)
+      return std::nullopt;
+    if (d != 0) {
+      if (nonzero > kMaxTensorBytes / uint64_t(d))
+        return std::nullopt;
+      nonzero *= uint64_t(d);
+    }
+    bytes *= uint64_t(d);
+  }
+  return bytes;
+}
+
+llvm::Error mha::checkAllocatable(DType dtype, llvm::ArrayRef<int64_t> shape,
+                                  const llvm::Twine &what) {
+  auto fail = [&](const llvm::Twine &why) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (what + ": " + why).str());
+  };
+  std::string text = "[";
+  for (int64_t d : shape)
+    text += (text.size() > 1 ? ", " : "") + std::to_string(d);
+  text += "]";
+  std::optional<uint64_t> bytes = tensorByteSize(dtype, shape);
+  if (!bytes)
+    return fail("a " + dtypeName(dtype) + " tensor of shape " + text +
+                " is too large (or has a negative dimension)");
+  uint64_t memory =
+      uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
+  if (*bytes > memory)
+    return fail(llvm::formatv("a {0} tensor of shape {1} needs {2} bytes, "
+                              "more than this machine's {3} bytes of memory",
+                              dtypeName(dtype), text, *bytes, memory));
+  return llvm::Error::success();
 }
 
 HostTensor::HostTensor(DType dtype, std::vector<int64_t> shape)

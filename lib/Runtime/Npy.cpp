@@ -5,17 +5,20 @@
 //===----------------------------------------------------------------------===//
 //
 // This file implements the .npy reader and writer. The header is a Python
-// dict literal; only the three keys NumPy writes are read.
+// dict literal, parsed strictly: what NumPy's reader refuses is refused.
 //
 //===----------------------------------------------------------------------===//
 
 #include "mha/Runtime/Npy.h"
+#include "mha/Runtime/FileIO.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::mha;
@@ -30,19 +33,149 @@ llvm::Error npyError(llvm::StringRef name, const llvm::Twine &message) {
                                  (name + ": " + message).str());
 }
 
-/// The text after `'key':` in the header dict, with spaces skipped, or "" if
-/// the key is missing.
-llvm::StringRef valueOf(llvm::StringRef header, llvm::StringRef key) {
-  std::string quoted = ("'" + key + "'").str();
-  size_t at = header.find(quoted);
-  if (at == llvm::StringRef::npos)
-    return {};
-  llvm::StringRef rest = header.drop_front(at + quoted.size()).ltrim();
-  if (!rest.consume_front(":"))
-    return {};
-  return rest.ltrim();
-}
+/// The header dict as NumPy reads it (`ast.literal_eval`, then checks):
+/// exactly the keys 'descr' (a string), 'fortran_order' (True or False)
+/// and 'shape' (a tuple of non-negative integers), each once, in any order,
+/// then only spaces and a newline. Python's other literal forms are not
+/// written by any NumPy and are refused.
+struct NpyHeader {
+  std::string descr;
+  bool fortranOrder = false;
+  std::vector<int64_t> shape;
+};
 
+class HeaderParser {
+public:
+  explicit HeaderParser(llvm::StringRef text) : text(text) {}
+
+  /// Parses the header; on failure returns why.
+  std::optional<std::string> parse(NpyHeader &out) {
+    if (text.contains('\0'))
+      return std::string("the header contains a NUL byte");
+    skipSpace();
+    if (!consume('{'))
+      return std::string("the header is not a dict ('{...}')");
+    bool seenDescr = false, seenFortran = false, seenShape = false;
+    skipSpace();
+    while (!peek('}')) {
+      std::string key;
+      if (!parseString(key))
+        return "expected a quoted key at header offset " + offset();
+      skipSpace();
+      if (!consume(':'))
+        return "expected ':' after '" + key + "'";
+      skipSpace();
+      auto once = [&](bool &seen) -> std::optional<std::string> {
+        if (seen)
+          return "the key '" + key + "' appears twice";
+        seen = true;
+        return std::nullopt;
+      };
+      std::optional<std::string> problem;
+      if (key == "descr") {
+        if ((problem = once(seenDescr)))
+          return problem;
+        if (!parseString(out.descr))
+          return std::string("'descr' is not a string (structured dtypes are "
+                             "not supported)");
+      } else if (key == "fortran_order") {
+        if ((problem = once(seenFortran)))
+          return problem;
+        if (text.consume_front("True"))
+          out.fortranOrder = true;
+        else if (text.consume_front("False"))
+          out.fortranOrder = false;
+        else
+          return std::string("'fortran_order' is not True or False");
+      } else if (key == "shape") {
+        if ((problem = once(seenShape)))
+          return problem;
+        if (std::optional<std::string> why = parseShape(out.shape))
+          return why;
+      } else {
+        return "unexpected key '" + key +
+               "' (a .npy header has exactly 'descr', 'fortran_order' and "
+               "'shape')";
+      }
+      skipSpace();
+      if (!consume(',')) {
+        skipSpace();
+        if (!peek('}'))
+          return "expected ',' or '}' at header offset " + offset();
+        break;
+      }
+      skipSpace();
+    }
+    if (!consume('}'))
+      return std::string("the header dict is not closed");
+    if (!text.ltrim(" \t\r\n").empty())
+      return std::string("unexpected text after the header dict");
+    if (!seenDescr || !seenFortran || !seenShape)
+      return std::string("the header lacks ") +
+             (!seenDescr ? "'descr'" : !seenFortran ? "'fortran_order'"
+                                                    : "'shape'");
+    return std::nullopt;
+  }
+
+private:
+  void skipSpace() { text = text.ltrim(" \t\r\n"); }
+  bool peek(char c) const { return !text.empty() && text.front() == c; }
+  bool consume(char c) { return text.consume_front(llvm::StringRef(&c, 1)); }
+  std::string offset() const { return std::to_string(full.size() - text.size()); }
+
+  /// A Python string literal in single or double quotes, without escapes.
+  bool parseString(std::string &out) {
+    if (text.empty() || (text.front() != '\'' && text.front() != '"'))
+      return false;
+    char quote = text.front();
+    size_t end = text.find(quote, 1);
+    if (end == llvm::StringRef::npos)
+      return false;
+    llvm::StringRef body = text.slice(1, end);
+    if (body.contains('\\') || body.contains('\n'))
+      return false;
+    out = body.str();
+    text = text.drop_front(end + 1);
+    return true;
+  }
+
+  /// A tuple of integers: "()", "(3,)", "(2, 3)", "(2, 3,)".
+  std::optional<std::string> parseShape(std::vector<int64_t> &shape) {
+    if (!consume('('))
+      return std::string("'shape' is not a tuple");
+    skipSpace();
+    bool trailingComma = false;
+    while (!peek(')')) {
+      size_t digits = 0;
+      while (digits < text.size() && llvm::isDigit(text[digits]))
+        ++digits;
+      int64_t dim;
+      if (digits == 0 || text.take_front(digits).getAsInteger(10, dim))
+        return "'shape' has an entry that is not a non-negative integer at "
+               "header offset " +
+               offset();
+      shape.push_back(dim);
+      text = text.drop_front(digits);
+      skipSpace();
+      trailingComma = consume(',');
+      skipSpace();
+      if (!trailingComma && !peek(')'))
+        return "expected ',' or ')' in 'shape' at header offset " + offset();
+    }
+    consume(')');
+    // "(3)" is the integer 3 in Python, not a tuple.
+    if (shape.size() == 1 && !trailingComma)
+      return std::string("'shape' is not a tuple (a 1-d shape is written "
+                         "'(n,)')");
+    return std::nullopt;
+  }
+
+  llvm::StringRef text;
+  const llvm::StringRef full = text;
+};
+} // namespace
+
+namespace {
 std::optional<DType> dtypeFromDescr(llvm::StringRef descr) {
   // '<' is little-endian, '|' not applicable (1 byte), '=' native (x86: LE).
   if (descr.size() != 3 || !llvm::StringRef("<|=").contains(descr[0]))
@@ -94,54 +227,32 @@ llvm::Expected<HostTensor> mha::parseNpy(llvm::StringRef bytes,
   llvm::StringRef header = bytes.substr(offset, headerLen);
   offset += headerLen;
 
-  // 'descr': '<f4'
-  llvm::StringRef descr = valueOf(header, "descr");
-  if (!descr.consume_front("'"))
-    return npyError(name, "header has no 'descr'");
-  descr = descr.take_until([](char c) { return c == '\''; });
-  std::optional<DType> dtype = dtypeFromDescr(descr);
+  NpyHeader parsed;
+  if (std::optional<std::string> why = HeaderParser(header).parse(parsed))
+    return npyError(name, "malformed header: " + *why);
+  std::optional<DType> dtype = dtypeFromDescr(parsed.descr);
   if (!dtype)
     return npyError(
         name,
         llvm::formatv("unsupported dtype '{0}'; expected little-endian "
                       "float32 ('<f4'), float16, int32, int64 or bool (convert "
                       "with .astype(np.float32))",
-                      descr));
-  // 'fortran_order': False
-  llvm::StringRef fortran = valueOf(header, "fortran_order");
-  if (fortran.starts_with("True"))
+                      parsed.descr));
+  if (parsed.fortranOrder)
     return npyError(name, "Fortran-ordered arrays are not supported (save "
                           "with np.ascontiguousarray)");
-  if (!fortran.starts_with("False"))
-    return npyError(name, "header has no 'fortran_order'");
-  // 'shape': (2, 3)
-  llvm::StringRef shapeText = valueOf(header, "shape");
-  if (!shapeText.consume_front("("))
-    return npyError(name, "header has no 'shape'");
-  shapeText = shapeText.take_until([](char c) { return c == ')'; });
-  std::vector<int64_t> shape;
-  llvm::SmallVector<llvm::StringRef> parts;
-  shapeText.split(parts, ',');
-  for (llvm::StringRef part : parts) {
-    part = part.trim();
-    if (part.empty())
-      continue;
-    int64_t dim;
-    if (part.getAsInteger(10, dim) || dim < 0)
-      return npyError(name, "malformed shape '(" + shapeText + ")'");
-    shape.push_back(dim);
-  }
+  std::vector<int64_t> shape = parsed.shape;
+  std::string shapeText;
+  for (int64_t d : shape)
+    shapeText += (shapeText.empty() ? "" : ", ") + std::to_string(d);
 
   HostTensor tensor;
   tensor.dtype = *dtype;
   tensor.shape = shape;
-  // Overflow-safe size computation.
-  uint64_t expected = dtypeSize(*dtype);
-  for (int64_t d : shape) {
-    if (d != 0 && expected > (uint64_t(1) << 48) / uint64_t(d))
-      return npyError(name, "shape (" + shapeText + ") is too large");
-    expected *= uint64_t(d);
-  }
+  std::optional<uint64_t> size = tensorByteSize(*dtype, shape);
+  if (!size)
+    return npyError(name, "shape (" + shapeText + ") is too large");
+  uint64_t expected = *size;
   uint64_t present = bytes.size() - offset;
   if (present < expected)
     return npyError(name, llvm::formatv("truncated data: shape ({0}) of {1} "
@@ -153,14 +264,17 @@ llvm::Expected<HostTensor> mha::parseNpy(llvm::StringRef bytes,
                                         "of shape ({1})",
                                         present - expected, shapeText));
   tensor.data.assign(bytes.bytes_begin() + offset, bytes.bytes_end());
+  // NumPy reads any nonzero byte of a bool array as True.
+  if (tensor.dtype == DType::Bool)
+    for (uint8_t &b : tensor.data)
+      b = b != 0;
   return tensor;
 }
 
 llvm::Expected<HostTensor> mha::readNpy(llvm::StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readInputFile(path);
   if (!buffer)
-    return npyError(path, "cannot read: " + buffer.getError().message());
+    return buffer.takeError();
   return parseNpy((*buffer)->getBuffer(), path);
 }
 
@@ -219,9 +333,5 @@ std::string mha::serializeNpy(const HostTensor &tensor) {
 }
 
 llvm::Error mha::writeNpy(llvm::StringRef path, const HostTensor &tensor) {
-  std::string bytes = serializeNpy(tensor);
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    os << bytes;
-    return llvm::Error::success();
-  });
+  return writeFileAtomically(path, serializeNpy(tensor));
 }

@@ -7,6 +7,8 @@
   npy.py fortran PATH                    a Fortran-ordered 2x2 f4 array
   npy.py truncate PATH N                 drop the last N bytes of PATH
   npy.py compare A B TOL                 exit 1 if |a - b| > TOL * (1 + |b|)
+  npy.py set-meta PATH KEY VALUE         set a safetensors file's __metadata__
+                                         KEY to the string VALUE
   npy.py loss-falls LOG.csv              exit 1 unless the last epoch's loss is
                                          below the first's
   npy.py val-accuracy LOG.csv MIN MAX    exit 1 unless the last epoch's
@@ -65,6 +67,17 @@ def main(argv):
             raw = f.read()
         with open(argv[2], "wb") as f:
             f.write(raw[:-int(argv[3])])
+    elif cmd == "set-meta":
+        import json
+        with open(argv[2], "rb") as f:
+            raw = f.read()
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        header.setdefault("__metadata__", {})[argv[3]] = argv[4]
+        text = json.dumps(header).encode()
+        text += b" " * ((8 - len(text) % 8) % 8)
+        with open(argv[2], "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
     elif cmd == "loss-falls":
         with open(argv[2]) as f:
             rows = [line.strip().split(",") for line in f][1:]

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/InitAll.h"
+#include "mha/Runtime/FileIO.h"
 #include "mha/Support/ArgumentNames.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -100,13 +101,18 @@ int main(int argc, char **argv) {
     return asMainReturnCode(
         MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
 
-  std::string error;
-  std::unique_ptr<llvm::MemoryBuffer> file =
-      openInputFile(inputFilename, &error);
-  if (!file) {
-    llvm::errs() << "mha-opt: error: " << error << "\n";
+  // Regular files and stdin only, bounded: `mha-opt /dev/zero` must not
+  // read until memory runs out.
+  auto input = mha::readInputFile(inputFilename, mha::kMaxModelFileBytes,
+                                  /*allowStdin=*/true,
+                                  /*nullTerminated=*/true);
+  if (!input) {
+    llvm::errs() << "mha-opt: error: " << llvm::toString(input.takeError())
+                 << "\n";
     return 1;
   }
+  std::unique_ptr<llvm::MemoryBuffer> file = std::move(*input);
+  std::string error;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputFilename, &error);
   if (!output) {

@@ -162,7 +162,8 @@ int main(int argc, char **argv) {
       options.samples = samples;
     if (seqLen.getNumOccurrences())
       options.seqLen = seqLen;
-    options.seed = seed;
+    if (seed.getNumOccurrences())
+      options.seed = seed;
     options.dataPath = data;
     options.labelsPath = labels;
     options.valDataPath = valData;

@@ -32,7 +32,9 @@ struct TrainingOptions {
   std::optional<double> learningRate;
   /// "sgd", "adam" or "adamw".
   std::optional<std::string> optimizer;
-  uint64_t seed = 0;
+  /// Seed of initialization, data split and batch order (default 0); a
+  /// resumed run takes the checkpoint's and refuses a different one.
+  std::optional<uint64_t> seed;
   /// .npy training data; empty uses the model's dataset.
   std::string dataPath, labelsPath;
   std::string valDataPath, valLabelsPath;

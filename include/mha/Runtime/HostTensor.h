@@ -14,6 +14,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,24 @@ size_t dtypeSize(DType dtype);
 
 /// A short lowercase name, as in MLIR types: "f32", "bf16", "i64", "i1".
 llvm::StringRef dtypeName(DType dtype);
+
+/// The largest tensor the readers and drivers create: 256 TiB, beyond any
+/// machine's memory but far from overflowing 64-bit size arithmetic.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 48;
+
+/// The bytes of a `dtype` tensor of `shape`, or nullopt when a dimension is
+/// negative or the size exceeds kMaxTensorBytes. Dimensions after a zero
+/// still count (a [2^62, 0] tensor is refused: the elements are none but
+/// loops over its rows would not end).
+std::optional<uint64_t> tensorByteSize(DType dtype,
+                                       llvm::ArrayRef<int64_t> shape);
+
+/// Fails, naming `what`, when a `dtype` tensor of `shape` has a negative
+/// dimension, overflows tensorByteSize, or needs more bytes than this
+/// machine's physical memory: the check to make before allocating a tensor
+/// whose size comes from input.
+llvm::Error checkAllocatable(DType dtype, llvm::ArrayRef<int64_t> shape,
+                             const llvm::Twine &what);
 
 /// A dense, C-ordered tensor in host memory.
 struct HostTensor {

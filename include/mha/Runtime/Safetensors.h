@@ -27,15 +27,21 @@ namespace mha {
 using TensorMap = std::map<std::string, HostTensor>;
 
 /// Parses the bytes of a safetensors file; `name` prefixes error messages.
-/// Supports F32, F16, BF16, I32, I64 and BOOL; fails with a message naming
-/// the file and the tensor for a truncated or oversized header, malformed
-/// JSON, an unsupported dtype, or offsets that disagree with the shape or lie
-/// outside the file.
-llvm::Expected<TensorMap> parseSafetensors(llvm::StringRef bytes,
-                                           llvm::StringRef name);
+/// Supports F32, F16, BF16, I32, I64 and BOOL. Refuses what the format's
+/// reference reader refuses: a truncated or oversized header, a header not
+/// starting with '{', invalid UTF-8 or JSON, duplicate names, non-integer or
+/// negative shapes and offsets, non-string metadata, and tensors whose
+/// offsets, taken in order, do not tile the data exactly (gaps, overlaps,
+/// trailing bytes); also JSON nested deeper than the format's three levels.
+/// The `__metadata__` strings go to `metadata` when given.
+llvm::Expected<TensorMap>
+parseSafetensors(llvm::StringRef bytes, llvm::StringRef name,
+                 std::map<std::string, std::string> *metadata = nullptr);
 
 /// Reads a safetensors file (see parseSafetensors).
-llvm::Expected<TensorMap> readSafetensors(llvm::StringRef path);
+llvm::Expected<TensorMap>
+readSafetensors(llvm::StringRef path,
+                std::map<std::string, std::string> *metadata = nullptr);
 
 /// Serializes `tensors`, with optional string `metadata` in `__metadata__`.
 std::string serializeSafetensors(

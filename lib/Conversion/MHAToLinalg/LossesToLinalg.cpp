@@ -116,6 +116,9 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
     for (int64_t d = 0; d < rank - 1; ++d)
       checkSameSize(rewriter, op, labels, d, "labels", adaptor.getLogits(), d,
                     "logits");
+    // Labels pick logits: each is checked before use.
+    checkIndicesInRange(rewriter, op, labels, sizeOf(rewriter, loc, logits, last),
+                        "a label lies", "the number of classes");
     // log-sum-exp per row, with the row maximum subtracted.
     Value rowMax = reduceF32(rewriter, loc, logits, {last},
                              -std::numeric_limits<double>::infinity(), maxF);
@@ -244,6 +247,8 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
     Value logits = toF32(rewriter, loc, adaptor.getLogits());
     Value labels = adaptor.getLabels();
     int64_t rank = tensorType(logits).getRank(), last = rank - 1;
+    checkIndicesInRange(rewriter, op, labels, sizeOf(rewriter, loc, logits, last),
+                        "a label lies", "the number of classes");
     Value g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), labels,
                              allDims(labels));
     Value probs = buildSoftmax(rewriter, loc, logits, last);

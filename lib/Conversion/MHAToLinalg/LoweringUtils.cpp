@@ -75,6 +75,47 @@ void checkSameSize(OpBuilder &b, Operation *op, Value x, int64_t dx,
   cf::AssertOp::create(b, loc, same, message);
 }
 
+void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
+                         OpFoldResult bound, StringRef what,
+                         StringRef boundName) {
+  Location loc = op->getLoc();
+  auto type = tensorType(indices);
+  Type elementType = type.getElementType();
+  Value boundIndex = getValueOrCreateConstantIndexOp(b, loc, bound);
+  Value boundValue =
+      arith::IndexCastOp::create(b, loc, elementType, boundIndex);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elementType));
+  Value allTrue = filledTensor(b, loc, {}, b.getI1Type(),
+                               arith::ConstantIntOp::create(b, loc, 1, 1));
+  int64_t rank = type.getRank();
+  auto all = linalg::GenericOp::create(
+      b, loc, allTrue.getType(), indices, allTrue,
+      ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank),
+                          AffineMap::get(rank, 0, {}, b.getContext())},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value notNegative = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::sge, args[0], zero);
+        Value below = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                            args[0], boundValue);
+        Value ok = arith::AndIOp::create(nb, l, notNegative, below);
+        linalg::YieldOp::create(nb, l,
+                                arith::AndIOp::create(nb, l, ok, args[1])
+                                    .getResult());
+      });
+  Value inRange =
+      tensor::ExtractOp::create(b, loc, all.getResult(0), ValueRange{});
+  std::string range = "[0, " + boundName.str();
+  if (std::optional<int64_t> constant = getConstantIntValue(bound))
+    range += " = " + std::to_string(*constant);
+  range += ")";
+  std::string message = (locationText(loc) + ": '" +
+                         op->getName().getStringRef() + "' op: " + what +
+                         " outside " + range + " at run time")
+                            .str();
+  cf::AssertOp::create(b, loc, inRange, message);
+}
+
 /// Checks at run time that the aligned dimensions of broadcast operands that
 /// are not a static 1 agree (dynamic dimensions are never broadcast).
 void checkBroadcast(OpBuilder &b, Operation *op, int64_t rank,

@@ -56,6 +56,15 @@ void checkSameSize(OpBuilder &b, Operation *op, Value x, int64_t dx,
 void checkBroadcast(OpBuilder &b, Operation *op, int64_t rank,
                     ArrayRef<std::pair<Value, StringRef>> operands);
 
+/// Emits a run-time check that every element of the integer tensor
+/// `indices` lies in [0, bound): the check data-dependent indices (class
+/// labels, token ids) get before any load uses them. `what` names them in
+/// the message, which also gives the op's location and, when static, the
+/// bound.
+void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
+                         OpFoldResult bound, StringRef what,
+                         StringRef boundName);
+
 /// The number of elements in dimensions `dims` of `v`, as an f32 value.
 Value countAsF32(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> dims);
 

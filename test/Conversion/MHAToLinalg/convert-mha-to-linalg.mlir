@@ -226,6 +226,12 @@ func.func @attention(%q: tensor<4x8xf32>, %k: tensor<6x8xf32>, %v: tensor<6x2xf3
 // CHECK-LABEL: func.func @losses
 // CHECK: math.log1p
 // CHECK: linalg.reduce {{.*}} dimensions = [0, 1]
+// Labels are checked against the class count before any is used.
+// CHECK: %[[C5:.*]] = arith.index_cast %{{.*}} : index to i32
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction"]
+// CHECK: arith.cmpi sge, %{{.*}}, %{{.*}} : i32
+// CHECK: arith.cmpi slt, %{{.*}}, %[[C5]] : i32
+// CHECK: cf.assert %{{.*}}, "{{.*}}: 'mha.cross_entropy' op: a label lies outside [0, the number of classes = 5) at run time"
 // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x5xf32>
 func.func @losses(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %l: tensor<?x5xf32>, %c: tensor<?xi32>) -> (tensor<f32>, tensor<f32>) {
   %0 = mha.bce_loss %p, %y from_logits : tensor<?x1xf32>, tensor<?x1xf32>

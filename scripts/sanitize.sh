@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+#===- scripts/sanitize.sh - The test suite under ASan and UBSan ----------===#
+#
+# Builds mha in build-asan/ with AddressSanitizer and UndefinedBehavior-
+# Sanitizer (and libFuzzer's coverage instrumentation, so that
+# scripts/fuzz.sh reuses the same build), then runs the whole lit +
+# GoogleTest suite with it. Any sanitizer report aborts the process, so a
+# test that expects a failure (`not mha-run ...`) still fails on one.
+#
+# Leak detection is off: the JIT's run-time errors unwind over buffers the
+# compiled code owns, by design (the process reports and exits).
+#
+# Usage: scripts/sanitize.sh            (needs the packages setup.sh installs
+#                                         plus libclang-rt-22-dev)
+#
+#===----------------------------------------------------------------------===#
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+if ! dpkg-query -W -f='${Status}' libclang-rt-22-dev 2>/dev/null | grep -q "ok installed"; then
+  echo "sanitize: installing libclang-rt-22-dev (sanitizer and libFuzzer runtimes)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libclang-rt-22-dev >/dev/null
+fi
+
+flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+flags+=" -fsanitize=fuzzer-no-link -fno-omit-frame-pointer"
+if [ ! -f build-asan/build.ninja ]; then
+  cmake -G Ninja -S . -B build-asan \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+    -DMHA_ENABLE_FUZZERS=ON \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
+fi
+cmake --build build-asan --target mha-test-depends
+if [ "${1:-}" = "--build-only" ]; then
+  exit 0
+fi
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:allocator_may_return_null=1"
+export UBSAN_OPTIONS="abort_on_error=1:halt_on_error=1:print_stacktrace=1"
+cmake --build build-asan --target check-mha
+echo "sanitize: the suite passed under ASan + UBSan"
