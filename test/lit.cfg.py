@@ -44,7 +44,10 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixe
 
 tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]
 tools = [ToolSubst("mha-opt", unresolved="fatal"),
-         ToolSubst("mha-run", unresolved="fatal")]
+         ToolSubst("mha-run", unresolved="fatal"),
+         ToolSubst("mha-fuzz-model", unresolved="fatal"),
+         ToolSubst("mha-fuzz-npy", unresolved="fatal"),
+         ToolSubst("mha-fuzz-safetensors", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.mha_tools_dir, append_path=True)

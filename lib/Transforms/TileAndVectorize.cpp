@@ -46,8 +46,14 @@ struct MHATileAndVectorizePass final
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    if (mTile <= 0 || nTile <= 0 || kTile <= 0) {
-      func.emitError("mha-tile-and-vectorize: tile sizes must be positive");
+    // A register block is unrolled into vectors: bound it, or a typo such
+    // as k-tile=1000000000 makes code generation grow without end.
+    constexpr int64_t kMaxTile = 256;
+    if (mTile <= 0 || nTile <= 0 || kTile <= 0 || mTile > kMaxTile ||
+        nTile > kMaxTile || kTile > kMaxTile) {
+      func.emitError("mha-tile-and-vectorize: tile sizes must lie in [1, ")
+          << kMaxTile << "], got m-tile=" << int64_t(mTile)
+          << " n-tile=" << int64_t(nTile) << " k-tile=" << int64_t(kTile);
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());

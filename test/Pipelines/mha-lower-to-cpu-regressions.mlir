@@ -51,3 +51,37 @@ func.func @attention_parallel(%q: tensor<2x4x40x16xf32>) -> tensor<2x4x40x16xf32
   %o = mha.attention %q, %q, %q : tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>
   return %o : tensor<2x4x40x16xf32>
 }
+
+// -----
+
+// Mixed static and dynamic batch dimensions: the lowering sized the product
+// from the dynamic lhs and left an unresolved materialization to the
+// static result type (issue 11); now a checked tensor.cast.
+// CHECK-LABEL: llvm.func @mixed_batch
+// CHECK: llvm.call @mha_runtime_error
+// CHECK: llvm.return
+func.func @mixed_batch(%a: tensor<?x2x3xf32>, %b: tensor<5x3x4xf32>) -> tensor<5x2x4xf32> {
+  %c = mha.matmul %a, %b : tensor<?x2x3xf32>, tensor<5x3x4xf32>
+  return %c : tensor<5x2x4xf32>
+}
+
+// -----
+
+// Zero-size dimensions: dense over [?, 0, 8] rows broke the reshape to a
+// matrix ("collapsed dim must be dynamic if and only if reassociation group
+// is dynamic"); matmul, softmax, layer_norm and gelu lower too.
+// CHECK-LABEL: llvm.func @zero_rows
+// CHECK: llvm.return
+func.func @zero_rows(%x: tensor<?x0x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) -> tensor<?x0x4xf32> {
+  %y = mha.dense %x, %w, %b : tensor<?x0x8xf32>, tensor<8x4xf32>, tensor<4xf32>
+  return %y : tensor<?x0x4xf32>
+}
+// CHECK-LABEL: llvm.func @zero_batch
+// CHECK: llvm.return
+func.func @zero_batch(%a: tensor<0x3x8xf32>, %b: tensor<0x8x4xf32>, %g: tensor<4xf32>) -> tensor<0x3x4xf32> {
+  %c = mha.matmul %a, %b : tensor<0x3x8xf32>, tensor<0x8x4xf32>
+  %s = mha.softmax %c : tensor<0x3x4xf32>
+  %l = mha.layer_norm %s, %g, %g : tensor<0x3x4xf32>, tensor<4xf32>, tensor<4xf32>
+  %e = mha.gelu %l : tensor<0x3x4xf32>
+  return %e : tensor<0x3x4xf32>
+}

@@ -1,6 +1,8 @@
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize))' -split-input-file | FileCheck %s
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{m-tile=4 n-tile=16 k-tile=8}))' -split-input-file | FileCheck %s --check-prefix=SMALL
 
+// RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{k-tile=1000000000}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE
+// HUGE: mha-tile-and-vectorize: tile sizes must lie in [1, 256], got m-tile=8 n-tile=32 k-tile=1000000000
 // A dynamic row count: the row loop is peeled; full 8x32x16 tiles become
 // vector.contract, the remainder stays a linalg.matmul on a dynamic slice.
 // CHECK-LABEL: func.func @matmul_dynamic_rows

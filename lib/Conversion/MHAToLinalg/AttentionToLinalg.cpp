@@ -74,7 +74,7 @@ struct ApplyMaskLowering final : MHAPattern<ApplyMaskOp> {
           }
           return s;
         });
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -137,7 +137,7 @@ struct AttentionLowering final : MHAPattern<AttentionOp> {
     if (failed(expanded))
       return failure();
     rewriter.eraseOp(f32Op);
-    rewriter.replaceOp(op, castElements(rewriter, loc, expanded->front(),
+    replaceOpCasting(rewriter, op, castElements(rewriter, loc, expanded->front(),
                                         op.getType().getElementType()));
     return success();
   }
@@ -159,7 +159,7 @@ struct AttentionWithLSELowering final : MHAPattern<AttentionWithLSEOp> {
                                    op.getCausal());
     auto [probs, lse] = softmaxWithLSE(rewriter, loc, scores);
     Value out = MatmulOp::create(rewriter, loc, probs, v);
-    rewriter.replaceOp(op,
+    replaceOpCasting(rewriter, op,
                        {castElements(rewriter, loc, out,
                                      op.getResult().getType().getElementType()),
                         lse});
@@ -253,7 +253,7 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
                                   back(dV, adaptor.getValue())};
     if (maskGrad)
       results.push_back(maskGrad);
-    rewriter.replaceOp(op, results);
+    replaceOpCasting(rewriter, op, results);
     return success();
   }
 

@@ -60,7 +60,7 @@ struct BinaryLowering final : MHAPattern<OpTy> {
                        Value r = ArithOp::create(b, l, x, y);
                        return arith::TruncFOp::create(b, l, elementType, r);
                      });
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -85,7 +85,7 @@ struct UnaryLowering : MHAPattern<OpTy> {
             y = arith::TruncFOp::create(b, l, elementType, y);
           return y;
         });
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -162,7 +162,7 @@ template <typename OpTy> struct ElementwiseGradLowering : MHAPattern<OpTy> {
             r = arith::TruncFOp::create(b, l, elementType, r);
           return r;
         });
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };

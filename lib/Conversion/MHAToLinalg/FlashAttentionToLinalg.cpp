@@ -891,7 +891,7 @@ struct FlashAttentionLowering final : OpConversionPattern<OpTy> {
         rewriter, loc, out, tensorType(op->getResult(0)).getElementType())};
     if (withLse)
       results.push_back(lse);
-    rewriter.replaceOp(op, results);
+    replaceOpCasting(rewriter, op, results);
     return success();
   }
   FlashAttentionOptions options;
@@ -923,7 +923,7 @@ struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
                                   back(grads.value, adaptor.getValue())};
     if (op.getMaskGrad())
       results.push_back(back(grads.mask, adaptor.getMask()));
-    rewriter.replaceOp(op, results);
+    replaceOpCasting(rewriter, op, results);
     return success();
   }
   FlashAttentionOptions options;

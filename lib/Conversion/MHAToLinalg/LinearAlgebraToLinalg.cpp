@@ -42,6 +42,18 @@ struct DenseLowering final : MHAPattern<DenseOp> {
     checkSameSize(rewriter, op, input, rank - 1, "input", weight, 0, "weight");
     if (Value bias = adaptor.getBias())
       checkSameSize(rewriter, op, bias, 0, "bias", weight, 1, "weight");
+    // No rows (a static zero among the leading dimensions): the result has
+    // no elements; reshaping [?, 0, in] to a matrix would fold the rows to a
+    // static 0 that the reshape's dynamic group contradicts.
+    if (llvm::is_contained(inputType.getShape().drop_back(), 0)) {
+      SmallVector<OpFoldResult> outSizes = sizesOf(rewriter, loc, input);
+      outSizes.back() = sizeOf(rewriter, loc, weight, 1);
+      replaceOpCasting(
+          rewriter, op,
+          emptyTensor(rewriter, loc, outSizes,
+                      cast<RankedTensorType>(op.getType()).getElementType()));
+      return success();
+    }
     // View the input as a matrix [rows, in].
     Value matrix = input;
     SmallVector<ReassociationIndices> groups;
@@ -88,7 +100,7 @@ struct DenseLowering final : MHAPattern<DenseOp> {
       result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
                                              groups, outSizes);
     }
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -102,7 +114,7 @@ struct MatmulLowering final : MHAPattern<MatmulOp> {
     checkMatmulSizes(rewriter, op, adaptor.getLhs(), adaptor.getRhs());
     Value product = buildMatmul(rewriter, op.getLoc(), adaptor.getLhs(),
                                 adaptor.getRhs(), resultType);
-    rewriter.replaceOp(op, castElements(rewriter, op.getLoc(), product,
+    replaceOpCasting(rewriter, op, castElements(rewriter, op.getLoc(), product,
                                         resultType.getElementType()));
     return success();
   }
@@ -127,7 +139,7 @@ struct ScaledMatmulLowering final : MHAPattern<ScaledMatmulOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           return arith::MulFOp::create(b, l, args[0], scale).getResult();
         });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, scaled, resultType.getElementType()));
     return success();
   }
@@ -167,7 +179,7 @@ struct DenseWeightGradLowering final : MHAPattern<DenseWeightGradOp> {
         rewriter, loc, xT, dy,
         RankedTensorType::get(cast<RankedTensorType>(op.getType()).getShape(),
                               f32(rewriter)));
-    rewriter.replaceOp(op, castElements(rewriter, loc, product,
+    replaceOpCasting(rewriter, op, castElements(rewriter, loc, product,
                                         op.getType().getElementType()));
     return success();
   }

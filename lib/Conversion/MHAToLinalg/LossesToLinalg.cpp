@@ -75,7 +75,7 @@ struct BCELossLowering final : MHAPattern<BCELossOp> {
               b, l, arith::SubFOp::create(b, l, one, t), log1mP);
           return arith::NegFOp::create(b, l, arith::AddFOp::create(b, l, a, c));
         });
-    rewriter.replaceOp(op,
+    replaceOpCasting(rewriter, op,
                        meanOfSum(rewriter, loc, sumAll(rewriter, loc, terms), x,
                                  op.getType().getElementType()));
     return success();
@@ -97,7 +97,7 @@ struct MSELossLowering final : MHAPattern<MSELossOp> {
                       Value d = arith::SubFOp::create(b, l, args[0], args[1]);
                       return arith::MulFOp::create(b, l, d, d).getResult();
                     });
-    rewriter.replaceOp(op,
+    replaceOpCasting(rewriter, op,
                        meanOfSum(rewriter, loc, sumAll(rewriter, loc, squares),
                                  x, op.getType().getElementType()));
     return success();
@@ -149,7 +149,7 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
               b, l, math::LogOp::create(b, l, args[0]), args[1]);
           return arith::SubFOp::create(b, l, lse, picked).getResult();
         });
-    rewriter.replaceOp(op,
+    replaceOpCasting(rewriter, op,
                        meanOfSum(rewriter, loc, sumAll(rewriter, loc, perRow),
                                  labels, op.getType().getElementType()));
     return success();
@@ -208,7 +208,7 @@ struct BCELossGradLowering final : MHAPattern<BCELossGradOp> {
           return arith::SelectOp::create(b, l, inside, scaled,
                                          f32Const(b, l, 0.0));
         });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));
     return success();
   }
@@ -232,7 +232,7 @@ struct MSELossGradLowering final : MHAPattern<MSELossGradOp> {
                           arith::MulFOp::create(b, l, d, f32Const(b, l, 2.0));
                       return arith::MulFOp::create(b, l, twice, g).getResult();
                     });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));
     return success();
   }
@@ -268,7 +268,7 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
           Value d = arith::SubFOp::create(b, l, args[0], onehot);
           return arith::MulFOp::create(b, l, d, g).getResult();
         });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));
     return success();
   }

@@ -10,6 +10,7 @@
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include <cmath>
 #include <limits>
@@ -73,6 +74,26 @@ void checkSameSize(OpBuilder &b, Operation *op, Value x, int64_t dx,
        "' at run time")
           .str();
   cf::AssertOp::create(b, loc, same, message);
+}
+
+void replaceOpCasting(ConversionPatternRewriter &rewriter, Operation *op,
+                      ValueRange values) {
+  SmallVector<Value> cast;
+  for (auto [result, value] : llvm::zip(op->getResults(), values)) {
+    auto want = dyn_cast<RankedTensorType>(result.getType());
+    auto have = dyn_cast<RankedTensorType>(value.getType());
+    if (want && have && want != have &&
+        want.getElementType() == have.getElementType() &&
+        succeeded(verifyCompatibleShape(want, have)))
+      value = tensor::CastOp::create(rewriter, op->getLoc(), want, value);
+    cast.push_back(value);
+  }
+  rewriter.replaceOp(op, cast);
+}
+
+void replaceOpCasting(ConversionPatternRewriter &rewriter, Operation *op,
+                      Operation *replacement) {
+  replaceOpCasting(rewriter, op, replacement->getResults());
 }
 
 void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,

@@ -156,6 +156,15 @@ Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis);
 Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 
 /// Base of the conversion patterns: one per mha op.
+/// Replaces `op` with `values`. A value whose type is compatible with the
+/// op's result type but more or less static (a lowering computing sizes
+/// from one operand where the op's type took a static size from another,
+/// e.g. a batch of ? and 5) is cast to the result type first (tensor.cast).
+void replaceOpCasting(ConversionPatternRewriter &rewriter, Operation *op,
+                      ValueRange values);
+void replaceOpCasting(ConversionPatternRewriter &rewriter, Operation *op,
+                      Operation *replacement);
+
 template <typename OpTy> struct MHAPattern : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
   using OpAdaptor = typename OpConversionPattern<OpTy>::OpAdaptor;

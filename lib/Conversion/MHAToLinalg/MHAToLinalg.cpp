@@ -76,9 +76,14 @@ struct ConvertMHAToLinalgPass final
     RewritePatternSet patterns(&getContext());
     populateMHAToLinalgConversionPatterns(patterns);
     if (flashAttention) {
-      if (attentionBlockQ < 0 || attentionBlockK < 0 || l1CacheBytes <= 0) {
+      // Blocks are unrolled into vector code: bound them like matmul tiles.
+      constexpr int64_t kMaxBlock = 1024;
+      if (attentionBlockQ < 0 || attentionBlockK < 0 ||
+          attentionBlockQ > kMaxBlock || attentionBlockK > kMaxBlock ||
+          l1CacheBytes <= 0) {
         module.emitError("convert-mha-to-linalg: attention block sizes must "
-                         "be >= 0 and l1-cache-bytes > 0");
+                         "lie in [0, ")
+            << kMaxBlock << "] (0: derived) and l1-cache-bytes be > 0";
         return signalPassFailure();
       }
       FlashAttentionOptions flash;

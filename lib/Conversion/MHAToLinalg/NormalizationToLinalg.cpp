@@ -37,7 +37,7 @@ struct SoftmaxLowering final : MHAPattern<SoftmaxOp> {
     Location loc = op.getLoc();
     Value x = toF32(rewriter, loc, adaptor.getInput());
     Value result = buildSoftmax(rewriter, loc, x, op.getNormalizedAxis());
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));
     return success();
   }
@@ -88,7 +88,7 @@ struct ReduceLowering final : MHAPattern<ReduceOp> {
       reduced = expandReducedDims(rewriter, loc, reduced, resultType, isReduced,
                                   keptSizes);
     }
-    rewriter.replaceOp(op, reduced);
+    replaceOpCasting(rewriter, op, reduced);
     return success();
   }
 };
@@ -146,7 +146,7 @@ struct LayerNormLowering final : MHAPattern<LayerNormOp> {
                      b, l, arith::MulFOp::create(b, l, n, args[2]), args[3])
               .getResult();
         });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));
     return success();
   }
@@ -186,7 +186,7 @@ struct ReduceMaxGradLowering final : MHAPattern<ReduceMaxGradOp> {
           return arith::SelectOp::create(b, l, isMax, args[2], zero)
               .getResult();
         });
-    rewriter.replaceOp(op, result);
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -258,7 +258,7 @@ struct LayerNormGradLowering final : MHAPattern<LayerNormGradOp> {
         rows.empty() ? dy : reduceF32(rewriter, loc, dy, rows, 0.0, addF);
     Type inElt = op.getInput().getType().getElementType();
     Type gElt = op.getGamma().getType().getElementType();
-    rewriter.replaceOp(op, {castElements(rewriter, loc, dx, inElt),
+    replaceOpCasting(rewriter, op, {castElements(rewriter, loc, dx, inElt),
                             castElements(rewriter, loc, dGamma, gElt),
                             castElements(rewriter, loc, dBeta, gElt)});
     return success();

@@ -112,7 +112,7 @@ struct OptimizerUpdateLowering final : MHAPattern<OptimizerUpdateOp> {
     SmallVector<Value> results;
     for (Value r : generic.getResults())
       results.push_back(castElements(rewriter, loc, r, elementType));
-    rewriter.replaceOp(op, results);
+    replaceOpCasting(rewriter, op, results);
     return success();
   }
 };

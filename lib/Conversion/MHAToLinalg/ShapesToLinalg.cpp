@@ -74,7 +74,7 @@ struct SplitHeadsLowering final : MHAPattern<SplitHeadsOp> {
     Value init = emptyTensor(
         rewriter, loc, {in[0], rewriter.getIndexAttr(heads), in[1], depth},
         resultType.getElementType());
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, linalg::TransposeOp::create(rewriter, loc, expanded, init,
                                         ArrayRef<int64_t>{0, 2, 1, 3})
                 .getResult()[0]);
@@ -115,7 +115,7 @@ struct TransposeLowering final : MHAPattern<TransposeOp> {
     for (int64_t p : op.getPermutation())
       out.push_back(in[p]);
     Value init = emptyTensor(rewriter, loc, out, op.getType().getElementType());
-    rewriter.replaceOp(op, linalg::TransposeOp::create(rewriter, loc,
+    replaceOpCasting(rewriter, op, linalg::TransposeOp::create(rewriter, loc,
                                                        adaptor.getInput(), init,
                                                        op.getPermutation())
                                .getResult()[0]);
@@ -159,7 +159,7 @@ struct BroadcastToLowering final : MHAPattern<BroadcastToOp> {
             return args[0];
           return arith::DivFOp::create(b, l, args[0], count);
         });
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, likeType.getElementType()));
     return success();
   }
@@ -200,7 +200,7 @@ struct ReduceToLowering final : MHAPattern<ReduceToOp> {
                                   keptSizes);
     else if (tensorType(reduced) != f32Like)
       reduced = tensor::CastOp::create(rewriter, loc, f32Like, reduced);
-    rewriter.replaceOp(
+    replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, reduced, likeType.getElementType()));
     return success();
   }

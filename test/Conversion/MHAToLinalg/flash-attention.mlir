@@ -2,6 +2,7 @@
 // RUN: mha-opt %s -convert-mha-to-linalg="flash-attention=false" -split-input-file | FileCheck %s --check-prefix=DECOMPOSED
 // RUN: mha-opt %s -convert-mha-to-linalg="l1-cache-bytes=32768" -canonicalize -split-input-file | FileCheck %s --check-prefix=DERIVED
 // RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-k=-1" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-q=100000" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
 // Causal flash attention: a parallel loop over the batch (scf.forall, each
 // element writing its own [Sq, D] rows), over blocks of 32 queries
@@ -69,7 +70,7 @@
 // DERIVED-LABEL: func.func @attention_causal
 // DERIVED: scf.for {{.*}} step %c64
 // DERIVED: scf.for {{.*}} step %c256
-// BAD: attention block sizes must be >= 0
+// BAD: attention block sizes must lie in [0, 1024] (0: derived)
 func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, %v: tensor<2x100x16xf32>) -> tensor<2x100x16xf32> {
   %o = mha.attention %q, %k, %v causal : tensor<2x100x16xf32>, tensor<2x100x16xf32>, tensor<2x100x16xf32>
   return %o : tensor<2x100x16xf32>

@@ -140,3 +140,20 @@ func.func @apply_additive_mask_loss(%x: tensor<3x5xf32>, %bias: tensor<5xf32>) -
   %l = mha.reduce sum %s dims = [0, 1] : tensor<3x5xf32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A dynamic feature size makes dense_weight_grad infer [?, 8]; the gradient
+// of the static [4, 8] weight is cast to the weight's type, so the update
+// that consumes it verifies (issue 11).
+// CHECK-LABEL: func.func @dynamic_features_grad
+// CHECK: %[[DW:.*]] = mha.dense_weight_grad %{{.*}}, %{{.*}} : tensor<?x?xf32>, tensor<?x8xf32>
+// CHECK: %[[CAST:.*]] = tensor.cast %[[DW]] : tensor<?x8xf32> to tensor<4x8xf32>
+// CHECK: return %{{.*}}, %[[CAST]] : tensor<f32>, tensor<4x8xf32>
+mha.param @w : tensor<4x8xf32> init <glorot_uniform>
+func.func @dynamic_features(%x: tensor<?x?xf32>) -> tensor<f32> {
+  %w = mha.get_param @w : tensor<4x8xf32>
+  %y = mha.dense %x, %w : tensor<?x?xf32>, tensor<4x8xf32>
+  %l = mha.reduce sum %y dims = [0, 1] : tensor<?x8xf32>
+  return %l : tensor<f32>
+}

@@ -282,6 +282,14 @@ func.func @negative_merge_rank(%x: tensor<2x4x512xf32>) {
 
 // -----
 
+func.func @zero_heads_merge(%x: tensor<2x0x4x8xf32>) {
+  // expected-error @+1 {{'mha.merge_heads' op expects at least one head (dimension 1 of 'input'), got 'tensor<2x0x4x8xf32>'}}
+  %0 = mha.merge_heads %x : tensor<2x0x4x8xf32>
+  return
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // mha.scaled_matmul / mha.matmul
 //===----------------------------------------------------------------------===//

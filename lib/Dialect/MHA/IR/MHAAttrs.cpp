@@ -36,7 +36,15 @@ void mha::detail::printF64(AsmPrinter &printer, FloatAttr attr) {
     if (strtod(buffer, nullptr) == value)
       break;
   }
-  printer.getStream() << buffer;
+  // MLIR reads "1" and "1e-08" as integer literals, which a float
+  // parameter refuses: print "1.0" and "1.0e-08".
+  llvm::StringRef text(buffer);
+  size_t mantissaEnd = text.find_first_of("eE");
+  llvm::StringRef mantissa = text.take_front(mantissaEnd);
+  if (mantissa.find_first_not_of("-0123456789") == llvm::StringRef::npos)
+    printer.getStream() << mantissa << ".0" << text.drop_front(mantissa.size());
+  else
+    printer.getStream() << text;
 }
 
 #define GET_ATTRDEF_CLASSES

@@ -278,6 +278,9 @@ LogicalResult MergeHeadsOp::inferReturnTypes(MLIRContext *,
     return error("expects 'input' of rank 4 [batch, heads, seq, depth], got ",
                  input);
   int64_t heads = input.getDimSize(1), depth = input.getDimSize(3);
+  if (heads == 0)
+    return error("expects at least one head (dimension 1 of 'input'), got ",
+                 input);
   int64_t model = ShapedType::isDynamic(heads) || ShapedType::isDynamic(depth)
                       ? ShapedType::kDynamic
                       : heads * depth;

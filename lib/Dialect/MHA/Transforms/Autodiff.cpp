@@ -18,6 +18,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir {
@@ -134,9 +136,33 @@ FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
       grad.erase();
       return failure();
     }
-    for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads))
-      if (g)
-        accumulate(operand, g);
+    // Each gradient takes its operand's exact type: a rule may infer a less
+    // static one (a dynamic input dimension makes dense_weight_grad's rows
+    // dynamic even when the weight is static), which a tensor.cast refines.
+    // A rule that gives an incompatible type is a bug in that rule: an
+    // error, never an op built on mismatched types.
+    for (auto [i, pair] :
+         llvm::enumerate(llvm::zip(op->getOperands(), operandGrads))) {
+      auto [operand, g] = pair;
+      if (!g)
+        continue;
+      if (g.getType() != operand.getType()) {
+        auto want = dyn_cast<RankedTensorType>(operand.getType());
+        auto have = dyn_cast<RankedTensorType>(g.getType());
+        if (!want || !have ||
+            want.getElementType() != have.getElementType() ||
+            failed(verifyCompatibleShape(want, have))) {
+          op->emitOpError("gradient rule gave ")
+              << g.getType() << " for operand #" << i << " of type "
+              << operand.getType() << " (mha-autodiff for @"
+              << forward.getSymName() << "); please report this bug";
+          grad.erase();
+          return failure();
+        }
+        g = tensor::CastOp::create(builder, loc, want, g);
+      }
+      accumulate(operand, g);
+    }
   }
 
   SmallVector<Value> results = {loss};

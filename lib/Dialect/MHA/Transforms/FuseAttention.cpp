@@ -60,10 +60,15 @@ struct FuseAttentionChain final : OpRewritePattern<MatmulOp> {
       return failure();
 
     ScaledMatmulOp qk = *scores;
-    auto attention = AttentionOp::create(
+    // The chain verified op by op; attention's own rules (same ranks of
+    // query, key and value, a mask of the scores' shape...) may still fail.
+    auto attention = createIfInferable<AttentionOp>(
         rewriter, matmul.getLoc(), qk.getLhs(), qk.getRhs(), matmul.getRhs(),
         maskPart.mask, qk.getScaleAttr(),
         maskPart.causal ? rewriter.getUnitAttr() : UnitAttr());
+    if (!attention)
+      return rewriter.notifyMatchFailure(
+          matmul, "the operands do not make a valid mha.attention");
     if (attention.getType() != matmul.getType()) {
       rewriter.eraseOp(attention);
       return rewriter.notifyMatchFailure(

@@ -15,6 +15,7 @@
 #include "mha/Dialect/MHA/IR/MHADialect.h"
 #include "mha/Dialect/MHA/IR/MHAInterfaces.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
@@ -37,6 +38,26 @@ namespace mha {
 Value buildAttentionScores(OpBuilder &builder, Location loc, Value query,
                            Value key, Value mask, FloatAttr scale,
                            bool causal);
+
+/// Builds an `OpTy` (an op inferring its result types) from `args` as its
+/// inferring builder would, or returns null, building and reporting
+/// nothing, when the types cannot be inferred. For rewrites that build ops
+/// from values they matched but whose types they did not check: the
+/// inferring builder ends the process on such operands.
+template <typename OpTy, typename... Args>
+OpTy createIfInferable(OpBuilder &builder, Location loc, Args &&...args) {
+  OperationState state(loc, OpTy::getOperationName());
+  OpTy::build(builder, state, TypeRange(), std::forward<Args>(args)...);
+  SmallVector<Type> types;
+  MLIRContext *context = builder.getContext();
+  if (failed(OpTy::inferReturnTypes(
+          context, std::nullopt, state.operands,
+          state.attributes.getDictionary(context), state.getRawProperties(),
+          state.regions, types)))
+    return nullptr;
+  state.addTypes(types);
+  return cast<OpTy>(builder.create(state));
+}
 
 } // namespace mha
 } // namespace mlir

@@ -101,6 +101,7 @@ def MHAAutodiffPass : Pass<"mha-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 
@@ -126,6 +127,7 @@ def MHABuildTrainStepPass
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 
