@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
                       std::istreambuf_iterator<char>());
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t *>(bytes.data()),
                            bytes.size());
-    std::printf("ok: %s\n", argv[i]);
+    // The same line libFuzzer prints when it runs a target on files.
+    std::printf("Executed %s\n", argv[i]);
   }
   return 0;
 }

@@ -58,7 +58,7 @@ st("empty", {}, None)
 st("ints", {"i": ("I64", [1], struct.pack("<q", 7)), "m": ("BOOL", [3], b"\x01\x00\x01")}, None)
 PY
 
-export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:allocator_may_return_null=1"
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:allocator_may_return_null=1:allow_user_poisoning=0"
 export UBSAN_OPTIONS="abort_on_error=1:halt_on_error=1:print_stacktrace=1"
 status=0
 for target in "${targets[@]}"; do

@@ -28,6 +28,9 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <csetjmp>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -99,6 +102,33 @@ extern "C" void *mhaAlignedAlloc(size_t alignment, size_t bytes) {
 }
 } // namespace
 
+namespace {
+/// Sets the x86 MXCSR's flush-to-zero (FTZ, results) and denormals-are-zero
+/// (DAZ, inputs) bits while it lives, when asked to.
+class FloatingPointMode {
+public:
+  explicit FloatingPointMode(bool flush) {
+#if defined(__x86_64__) || defined(__i386__)
+    saved = _mm_getcsr();
+    if (flush)
+      _mm_setcsr(saved | kFlushToZero | kDenormalsAreZero);
+#else
+    (void)flush;
+#endif
+  }
+  ~FloatingPointMode() { restore(); }
+  void restore() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(saved);
+#endif
+  }
+
+private:
+  static constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
+  unsigned saved = 0;
+};
+} // namespace
+
 static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
@@ -106,6 +136,7 @@ static llvm::Error jitError(const llvm::Twine &message) {
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(ModuleOp module, const CompileOptions &options) {
   auto jit = std::unique_ptr<JitModule>(new JitModule());
+  jit->flushDenormals = options.flushDenormals;
   std::vector<RankedTensorType> paramTypes;
   for (ParamOp param : module.getOps<ParamOp>())
     paramTypes.push_back(param.getTensorType());
@@ -267,14 +298,20 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
   for (void *&p : descriptorPtrs)
     packed.push_back(&p);
   std::string symbol = ("_mlir_ciface_" + name).str();
+  // Denormals flushed for the call (libomp's workers inherit the caller's
+  // MXCSR at each parallel region: KMP_INHERIT_FP_CONTROL, on by default);
+  // the host's own mode is restored on every way out.
+  FloatingPointMode fpMode(flushDenormals);
   std::jmp_buf callSite;
   activeCall = &callSite;
   if (setjmp(callSite) != 0) {
     activeCall = nullptr;
+    fpMode.restore();
     return jitError(runtimeErrorMessage);
   }
   llvm::Error err = engine->invokePacked(symbol, packed);
   activeCall = nullptr;
+  fpMode.restore();
   if (err)
     return std::move(err);
   {

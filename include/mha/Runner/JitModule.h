@@ -42,6 +42,12 @@ struct CompileOptions {
   std::string targetFeatures;
   /// Print the IR after every pass of the pipeline to stderr.
   bool printIRAfterAll = false;
+  /// Run compiled code with denormal floats flushed to zero (the x86
+  /// MXCSR's FTZ and DAZ bits, set on the calling thread for each call and
+  /// inherited by OpenMP's workers), as TensorFlow and XLA do on CPUs:
+  /// arithmetic on denormals is up to 100x slower and training reaches them
+  /// once the loss is near zero.
+  bool flushDenormals = true;
 };
 
 /// A model's functions, compiled for the host CPU.
@@ -68,6 +74,7 @@ private:
   };
   std::unique_ptr<ExecutionEngine> engine;
   std::map<std::string, Signature> signatures;
+  bool flushDenormals = true;
 };
 
 } // namespace mha
