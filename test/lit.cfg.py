@@ -28,6 +28,12 @@ config.substitutions.append(("%npy", sys.executable + " " + os.path.join(
 # PyTorch cross-checks run where Debian's python3-torch is installed.
 config.substitutions.append(("%seed-crosscheck", "/usr/bin/python3 " + os.path.join(
     config.mha_src_root, "test", "Integration", "PyTorch", "seed_crosscheck.py")))
+# The instrumented build of scripts/sanitize.sh: ASan reserves terabytes of
+# address space for its shadow, so address-space limits (ulimit -v) cannot
+# apply there.
+if "-fsanitize=address" in getattr(config, "mha_cxx_flags", ""):
+    config.available_features.add("asan")
+
 import subprocess
 try:
     if subprocess.run(["/usr/bin/python3", "-c", "import torch, numpy"],
