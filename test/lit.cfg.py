@@ -46,6 +46,9 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 # Strict FileCheck: captured variables do not leak across CHECK-LABELs and
 # every prefix a RUN line names must be used.
+# Tests compile every time: the persistent cache of compiled code is off
+# unless a test turns it on (Integration/CPU/compile-cache.test).
+config.environment["MHA_CACHE_DIR"] = "off"
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 
 tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]

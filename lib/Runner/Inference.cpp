@@ -196,8 +196,11 @@ int mha::runInference(const InferenceOptions &options) {
   double compileSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  llvm::errs() << llvm::formatv("compiled @{0} in {1:f2} s\n", entry.name,
-                                compileSeconds);
+  llvm::errs() << llvm::formatv("{0} @{1} in {2:f2} s\n",
+                                (*jit)->isFromCache()
+                                    ? "loaded the compiled code of"
+                                    : "compiled",
+                                entry.name, compileSeconds);
 
   std::vector<const HostTensor *> args;
   std::vector<std::string> argNames = entry.argNames;

@@ -22,9 +22,23 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mha/Runtime/FileIO.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/ObjectCache.h"
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <csetjmp>
@@ -129,6 +143,21 @@ private:
 };
 } // namespace
 
+namespace {
+/// Keeps the object code the JIT compiles, for the persistent cache.
+class ObjectKeeper final : public llvm::ObjectCache {
+public:
+  void notifyObjectCompiled(const llvm::Module *,
+                            llvm::MemoryBufferRef object) override {
+    bytes = object.getBuffer().str();
+  }
+  std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module *) override {
+    return nullptr;
+  }
+  std::string bytes;
+};
+} // namespace
+
 static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
@@ -160,14 +189,6 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   }
 
   MLIRContext *context = module.getContext();
-  PassManager pm(context);
-  if (options.printIRAfterAll) {
-    context->disableMultithreading();
-    pm.enableIRPrinting(
-        /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
-        /*shouldPrintAfterPass=*/[](Pass *, Operation *) { return true; },
-        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
-  }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
@@ -175,9 +196,6 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     return jitError("threads must be >= 0 (0: every core), got " +
                     llvm::Twine(options.threads));
   pipeline.threads = unsigned(options.threads);
-  buildMHALowerToCPUPipeline(pm, pipeline);
-  if (failed(pm.run(*lowered)))
-    return jitError("lowering with mha-lower-to-cpu failed");
 
   auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!builder)
@@ -198,36 +216,201 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   // -O2: on the seed classifier's training step it runs as fast as -O3 and
   // compiles 4-5 s sooner (measured: 1.7 s per epoch either way).
   constexpr int level = 2;
-  constexpr auto codeGenLevel = llvm::CodeGenOptLevel::Default;
-  builder->setCodeGenOptLevel(codeGenLevel);
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+
+  std::vector<std::string> names;
+  for (const auto &entry : jit->signatures)
+    names.push_back(entry.first);
+
+  // The persistent cache: object code keyed by everything it depends on.
+  std::string cachePath;
+  if (!options.cacheDir.empty() && !options.printIRAfterAll) {
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    os << "mha-object-cache-1\n" << LLVM_VERSION_STRING << "\n"
+       << builder->getTargetTriple().str() << "\n" << builder->getCPU()
+       << "\n" << builder->getFeatures().getString() << "\n"
+       << "vectorize=" << options.vectorize
+       << " flash=" << options.flashAttention
+       << " threads=" << options.threads << " level=" << level << "\n";
+    // Locations are part of the code (run-time error messages name them).
+    lowered->print(os, OpPrintingFlags().enableDebugInfo());
+    llvm::SmallString<256> path(options.cacheDir);
+    llvm::sys::path::append(
+        path, llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)),
+                          /*LowerCase=*/true) +
+                  ".o");
+    cachePath = std::string(path);
+    if (llvm::sys::fs::exists(cachePath)) {
+      auto object = readInputFile(cachePath);
+      if (object) {
+        llvm::Error loaded =
+            jit->link(*builder, nullptr, std::move(*object), names);
+        if (!loaded) {
+          jit->cachedObject = true;
+          return jit;
+        }
+        // A damaged entry is compiled anew and replaced.
+        llvm::consumeError(std::move(loaded));
+      } else {
+        llvm::consumeError(object.takeError());
+      }
+      jit->lljit.reset();
+      jit->entries.clear();
+    }
+  }
+
+  PassManager pm(context);
+  if (options.printIRAfterAll) {
+    context->disableMultithreading();
+    pm.enableIRPrinting(
+        /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
+        /*shouldPrintAfterPass=*/[](Pass *, Operation *) { return true; },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+  }
+  buildMHALowerToCPUPipeline(pm, pipeline);
+  if (failed(pm.run(*lowered)))
+    return jitError("lowering with mha-lower-to-cpu failed");
+
+  // LLVM IR, optimized, with a packed entry point per function.
+  auto llvmContext = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*lowered, *llvmContext);
+  if (!llvmModule)
+    return jitError("translation of the lowered module to LLVM IR failed");
   auto targetMachine = builder->createTargetMachine();
   if (!targetMachine)
     return targetMachine.takeError();
-  auto transformer =
-      makeOptimizingTransformer(/*optLevel=*/level,
-                                /*sizeLevel=*/0, targetMachine->get());
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = transformer;
-  engineOptions.jitCodeGenOptLevel = codeGenLevel;
-  auto engine = ExecutionEngine::create(*lowered, engineOptions,
-                                        std::move(*targetMachine));
-  if (!engine)
-    return engine.takeError();
-  jit->engine = std::move(*engine);
-  jit->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap symbols;
-    symbols[interner(kRuntimeErrorFunction)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&mhaRuntimeError),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner("malloc")] = {
-        llvm::orc::ExecutorAddr::fromPtr(&mhaMalloc),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner("aligned_alloc")] = {
-        llvm::orc::ExecutorAddr::fromPtr(&mhaAlignedAlloc),
-        llvm::JITSymbolFlags::Exported};
-    return symbols;
-  });
+  ExecutionEngine::setupTargetTripleAndDataLayout(llvmModule.get(),
+                                                  targetMachine->get());
+  for (const std::string &name : names)
+    if (llvm::Error err = addPackedEntry(*llvmModule, name))
+      return std::move(err);
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/level,
+                                            /*sizeLevel=*/0,
+                                            targetMachine->get());
+  if (llvm::Error err = optimize(llvmModule.get()))
+    return std::move(err);
+
+  // Compiled now, not at the first call (so that a training epoch's time is
+  // the epoch's), keeping the object for the cache.
+  ObjectKeeper keeper;
+  llvm::orc::ThreadSafeModule tsm(std::move(llvmModule),
+                                  std::move(llvmContext));
+  if (llvm::Error err = jit->link(*builder, &keeper, std::move(tsm), names))
+    return std::move(err);
+  if (!cachePath.empty() && !keeper.bytes.empty()) {
+    std::error_code ec = llvm::sys::fs::create_directories(options.cacheDir);
+    llvm::Error saved = ec ? jitError(options.cacheDir + ": " + ec.message())
+                           : writeFileAtomically(cachePath, keeper.bytes);
+    // The cache only saves time: a failure to fill it is a note.
+    if (saved)
+      llvm::errs() << "note: compiled code not cached: "
+                   << llvm::toString(std::move(saved)) << "\n";
+  }
   return jit;
+}
+
+std::string mha::defaultCacheDirectory() {
+  if (const char *dir = std::getenv("MHA_CACHE_DIR"))
+    return llvm::StringRef(dir) == "off" ? std::string() : std::string(dir);
+  llvm::SmallString<256> path;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    path = xdg;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    llvm::sys::path::append(path, home, ".cache");
+  else
+    return {};
+  llvm::sys::path::append(path, "mha");
+  return std::string(path);
+}
+
+/// The packed entry point of `name`: `void _mlir_packed_<name>(void **args)`
+/// calls the C interface `_mlir_ciface_<name>` with the pointers args[i]
+/// point to (the result struct's address first when there are results).
+llvm::Error JitModule::addPackedEntry(llvm::Module &module,
+                                      llvm::StringRef name) {
+  llvm::Function *target = module.getFunction(("_mlir_ciface_" + name).str());
+  if (!target)
+    return jitError("no C interface for @" + name + " in the compiled module");
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  auto *type =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
+  auto *entry =
+      llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                             ("_mlir_packed_" + name).str(), module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
+  llvm::SmallVector<llvm::Value *> args;
+  for (llvm::Argument &arg : target->args()) {
+    llvm::Value *slot =
+        b.CreateGEP(ptr, entry->getArg(0), b.getInt64(arg.getArgNo()));
+    args.push_back(b.CreateLoad(arg.getType(), b.CreateLoad(ptr, slot)));
+  }
+  b.CreateCall(target, args);
+  b.CreateRetVoid();
+  return llvm::Error::success();
+}
+
+/// Creates the JIT, binds the host functions compiled code calls, adds
+/// `code` (an LLVM module or an object file) and looks up every packed
+/// entry point, which compiles and links it.
+template <typename Code>
+llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
+                            llvm::ObjectCache *keeper, Code code,
+                            llvm::ArrayRef<std::string> names) {
+  auto created =
+      llvm::orc::LLJITBuilder()
+          .setJITTargetMachineBuilder(builder)
+          .setCompileFunctionCreator(
+              [keeper](llvm::orc::JITTargetMachineBuilder jtmb)
+                  -> llvm::Expected<
+                      std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+                auto tm = jtmb.createTargetMachine();
+                if (!tm)
+                  return tm.takeError();
+                return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(
+                    std::move(*tm), keeper);
+              })
+          .create();
+  if (!created)
+    return created.takeError();
+  lljit = std::move(*created);
+  llvm::orc::JITDylib &main = lljit->getMainJITDylib();
+  // libm, libomp and the rest of the process...
+  auto process =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          lljit->getDataLayout().getGlobalPrefix());
+  if (!process)
+    return process.takeError();
+  main.addGenerator(std::move(*process));
+  // ...except what mha provides: run-time errors and checked allocation.
+  llvm::orc::SymbolMap symbols;
+  auto bind = [&](llvm::StringRef symbol, auto *function) {
+    symbols[lljit->mangleAndIntern(symbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(function),
+        llvm::JITSymbolFlags::Exported};
+  };
+  bind(kRuntimeErrorFunction, &mhaRuntimeError);
+  bind("malloc", &mhaMalloc);
+  bind("aligned_alloc", &mhaAlignedAlloc);
+  if (llvm::Error err =
+          main.define(llvm::orc::absoluteSymbols(std::move(symbols))))
+    return err;
+  if constexpr (std::is_same_v<Code, llvm::orc::ThreadSafeModule>) {
+    if (llvm::Error err = lljit->addIRModule(std::move(code)))
+      return err;
+  } else {
+    if (llvm::Error err = lljit->addObjectFile(std::move(code)))
+      return err;
+  }
+  for (const std::string &name : names) {
+    auto address = lljit->lookup("_mlir_packed_" + name);
+    if (!address)
+      return address.takeError();
+    entries[name] = address->toPtr<void (*)(void **)>();
+  }
+  return llvm::Error::success();
 }
 
 namespace {
@@ -297,7 +480,6 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     packed.push_back(&resultPtr);
   for (void *&p : descriptorPtrs)
     packed.push_back(&p);
-  std::string symbol = ("_mlir_ciface_" + name).str();
   // Denormals flushed for the call (libomp's workers inherit the caller's
   // MXCSR at each parallel region: KMP_INHERIT_FP_CONTROL, on by default);
   // the host's own mode is restored on every way out.
@@ -309,11 +491,9 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     fpMode.restore();
     return jitError(runtimeErrorMessage);
   }
-  llvm::Error err = engine->invokePacked(symbol, packed);
+  entries.at(name.str())(packed.data());
   activeCall = nullptr;
   fpMode.restore();
-  if (err)
-    return std::move(err);
   {
     std::lock_guard<std::mutex> lock(workerErrorMutex);
     if (workerError) {

@@ -495,11 +495,12 @@ int mha::runTraining(const TrainingOptions &options) {
   if (!jit)
     return reportError(jit.takeError());
   llvm::errs() << llvm::formatv(
-      "compiled the training step in {0:f2} s; {1} training and {2} "
+      "{4} the training step in {0:f2} s; {1} training and {2} "
       "validation examples from the {3}\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count(),
-      train.size(), validation.size(), source);
+      train.size(), validation.size(), source,
+      (*jit)->isFromCache() ? "loaded the compiled code of" : "compiled");
 
   bool wantAccuracy = false, wantMae = false;
   if (std::optional<ArrayAttr> metrics = config.getMetrics())

@@ -68,6 +68,12 @@ static cl::opt<bool> keepDenormals(
              "TensorFlow and XLA do; denormal arithmetic is up to 100x "
              "slower)"),
     cl::cat(category));
+static cl::opt<bool> noCache(
+    "no-cache",
+    cl::desc("Compile anew, without the cache of compiled code "
+             "($MHA_CACHE_DIR, else ~/.cache/mha; MHA_CACHE_DIR=off also "
+             "disables it)"),
+    cl::cat(category));
 static cl::OptionCategory trainCategory("mha-run --train options");
 static cl::opt<bool> train("train",
                            cl::desc("Train the model as its mha.training says"),
@@ -186,6 +192,8 @@ int main(int argc, char **argv) {
     options.compile.targetFeatures = targetFeatures;
     options.compile.printIRAfterAll = printIRAfterAll;
     options.compile.flushDenormals = !keepDenormals;
+    if (!noCache)
+      options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
     return mlir::mha::runTraining(options);
   }
 
@@ -205,5 +213,7 @@ int main(int argc, char **argv) {
   options.compile.targetFeatures = targetFeatures;
   options.compile.printIRAfterAll = printIRAfterAll;
   options.compile.flushDenormals = !keepDenormals;
+  if (!noCache)
+    options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
   return mlir::mha::runInference(options);
 }

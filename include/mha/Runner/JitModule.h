@@ -16,7 +16,10 @@
 #include "mha/Pipelines/Pipelines.h"
 #include "mha/Runtime/HostTensor.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ExecutionEngine/ObjectCache.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
@@ -48,7 +51,16 @@ struct CompileOptions {
   /// arithmetic on denormals is up to 100x slower and training reaches them
   /// once the loss is near zero.
   bool flushDenormals = true;
+  /// Where compiled code is cached between runs, keyed by the model text
+  /// (with locations), these options, the host CPU and its features, and
+  /// the LLVM version; empty: no cache (see defaultCacheDirectory).
+  std::string cacheDir;
 };
+
+/// The cache directory mha-run uses: $MHA_CACHE_DIR ("off" disables the
+/// cache), else $XDG_CACHE_HOME/mha, else $HOME/.cache/mha; empty when none
+/// is set.
+std::string defaultCacheDirectory();
 
 /// A model's functions, compiled for the host CPU.
 class JitModule {
@@ -68,13 +80,25 @@ public:
   call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
        llvm::ArrayRef<std::string> argNames = {});
 
+  /// Whether the code came from the persistent cache (no code generation).
+  bool isFromCache() const { return cachedObject; }
+
 private:
   struct Signature {
     std::vector<RankedTensorType> args, results;
   };
-  std::unique_ptr<ExecutionEngine> engine;
+  static llvm::Error addPackedEntry(llvm::Module &module, llvm::StringRef name);
+  template <typename Code>
+  llvm::Error link(llvm::orc::JITTargetMachineBuilder builder,
+                   llvm::ObjectCache *keeper, Code code,
+                   llvm::ArrayRef<std::string> names);
+
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  /// The packed entry point of each function: void(void **args).
+  std::map<std::string, void (*)(void **)> entries;
   std::map<std::string, Signature> signatures;
   bool flushDenormals = true;
+  bool cachedObject = false;
 };
 
 } // namespace mha
