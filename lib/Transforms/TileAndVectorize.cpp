@@ -75,6 +75,55 @@ struct MHATileAndVectorizePass final
       loop->setAttr(kFullBlocksAttr, rewriter.getUnitAttr());
     }
 
+    // 0b. Row blocks of the matmuls on every core: an scf.forall over
+    //     blocks of `parallelRows` output rows (one batch element at a
+    //     time), each block a matmul that step 1 tiles. Matmuls inside a
+    //     parallel loop (the flash lowering's) are left to it.
+    if (parallelRows < 0 || (parallelRows > 0 && parallelRows % mTile != 0)) {
+      func.emitError("mha-tile-and-vectorize: parallel-rows must be 0 or a "
+                     "positive multiple of m-tile");
+      return signalPassFailure();
+    }
+    if (parallelRows > 0) {
+      SmallVector<linalg::LinalgOp> wide;
+      func.walk([&](linalg::LinalgOp op) {
+        if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
+            op.hasPureTensorSemantics() &&
+            !op->getParentOfType<scf::ForallOp>() &&
+            !op->getParentOfType<scf::ParallelOp>())
+          wide.push_back(op);
+      });
+      for (linalg::LinalgOp op : wide) {
+        SmallVector<int64_t> sizes = {parallelRows, 0, 0};
+        SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+        int64_t rows = ranges[ranges.size() - 3],
+                columns = ranges[ranges.size() - 2];
+        // Too few rows for two blocks (a weight gradient xᵀ·dy has as many
+        // rows as input features): blocks of columns instead, when there
+        // are enough of them.
+        if (!ShapedType::isDynamic(rows) && rows <= parallelRows) {
+          int64_t columnBlock = 4 * nTile;
+          sizes = {0, columnBlock, 0};
+          if (!isa<linalg::BatchMatmulOp>(op) &&
+              !ShapedType::isDynamic(columns) && columns <= columnBlock)
+            continue;
+        }
+        if (isa<linalg::BatchMatmulOp>(op))
+          sizes.insert(sizes.begin(), 1);
+        scf::SCFTilingOptions options;
+        options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+        options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+        rewriter.setInsertionPoint(op);
+        FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+            rewriter, cast<TilingInterface>(op.getOperation()), options);
+        if (failed(tiled)) {
+          op.emitError("mha-tile-and-vectorize: row-block tiling failed");
+          return signalPassFailure();
+        }
+        rewriter.replaceOp(op, tiled->replacements);
+      }
+    }
+
     SmallVector<linalg::LinalgOp> targets;
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&

@@ -13,3 +13,15 @@ func.func @attention(%q: tensor<2x4x40x16xf32>) -> tensor<2x4x40x16xf32> {
   %o = mha.attention %q, %q, %q : tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>, tensor<2x4x40x16xf32>
   return %o : tensor<2x4x40x16xf32>
 }
+
+// Matmuls in row blocks on every core unless sequential.
+// TWO-LABEL: llvm.func @dense_rows
+// TWO: omp.parallel num_threads(%{{.*}} : i32)
+// TWO: omp.wsloop
+// ONE-LABEL: llvm.func @dense_rows
+// ONE-NOT: omp.
+// ONE: llvm.return
+func.func @dense_rows(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>) -> tensor<?x64xf32> {
+  %y = mha.dense %x, %w : tensor<?x64xf32>, tensor<64x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -35,6 +35,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> parallelRows{
+      *this, "parallel-rows",
+      llvm::cl::desc("Output rows of a matmul per parallel task when threads "
+                     "!= 1 (a multiple of m-tile)"),
+      llvm::cl::init(64)};
   PassOptions::Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("Threads for parallel loops (OpenMP): 0 = the runtime's "

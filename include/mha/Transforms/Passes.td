@@ -26,11 +26,20 @@ def MHATileAndVectorizePass
     `linalg` ops (scalar loops later), so any size is handled without masks. The defaults (8 × 32 × 16)
     fit AVX-512's 32 registers of 16 f32: an 8 × 32 accumulator block is 16
     registers.
+
+    With `parallel-rows` = R > 0, each matmul not already inside a parallel
+    loop is first split into blocks of R output rows (and single batch
+    elements) by an `scf.forall`, whose iterations the pipeline runs on
+    every core; each block is then tiled as above.
   }];
   let options = [
     Option<"mTile", "m-tile", "int64_t", "8", "rows of the output block">,
     Option<"nTile", "n-tile", "int64_t", "32", "columns of the output block">,
     Option<"kTile", "k-tile", "int64_t", "16", "reduction step">,
+    Option<"parallelRows", "parallel-rows", "int64_t", "0",
+           "rows of the output per parallel task (scf.forall over row "
+           "blocks, later OpenMP); 0: sequential. Matmuls already inside a "
+           "parallel loop stay sequential">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
