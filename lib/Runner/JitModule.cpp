@@ -520,10 +520,18 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     HostTensor out(*dtypeOf(type.getElementType()), shape);
     size_t esize = dtypeSize(out.dtype);
     const auto *src = static_cast<const uint8_t *>(aligned) + desc[2] * esize;
-    // Strided copy (buffers are normally contiguous, but do not assume it).
+    // Buffers are normally contiguous (row-major strides): one memcpy.
+    // Otherwise an element-by-element strided copy.
     int64_t n = out.numElements();
+    bool contiguous = true;
+    for (int64_t d = rank - 1, expected = 1; d >= 0 && contiguous; --d) {
+      contiguous = shape[d] == 1 || desc[3 + rank + d] == expected;
+      expected *= shape[d];
+    }
+    if (contiguous && n > 0)
+      std::memcpy(out.data.data(), src, size_t(n) * esize);
     std::vector<int64_t> index(rank, 0);
-    for (int64_t e = 0; e < n; ++e) {
+    for (int64_t e = 0; !contiguous && e < n; ++e) {
       int64_t offset = 0;
       for (int64_t d = 0; d < rank; ++d)
         offset += index[d] * desc[3 + rank + d];

@@ -64,3 +64,25 @@ func.func @batch_matmul_bf16(%a: tensor<2x8x16xbf16>, %b: tensor<2x16x32xbf16>, 
   return %0 : tensor<2x8x32xf32>
 }
 
+
+// -----
+
+// exp outside attention blocks (here a sigmoid) becomes the same polynomial
+// as inside them, not a libm call per element.
+// CHECK-LABEL: func.func @sigmoid
+// CHECK-NOT: math.exp
+// CHECK: math.fma
+// CHECK-NOT: math.exp
+// CHECK: return
+func.func @sigmoid(%x: tensor<?xf32>, %o: tensor<?xf32>) -> tensor<?xf32> {
+  %one = arith.constant 1.0 : f32
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<?xf32>) outs(%o : tensor<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %one, %e : f32
+    %r = arith.divf %one, %d : f32
+    linalg.yield %r : f32
+  } -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
