@@ -54,6 +54,7 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixe
 tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]
 tools = [ToolSubst("mha-opt", unresolved="fatal"),
          ToolSubst("mha-run", unresolved="fatal"),
+         ToolSubst("mha-lsp-server", unresolved="fatal"),
          ToolSubst("mha-fuzz-model", unresolved="fatal"),
          ToolSubst("mha-fuzz-npy", unresolved="fatal"),
          ToolSubst("mha-fuzz-safetensors", unresolved="fatal")]

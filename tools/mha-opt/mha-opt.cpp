@@ -18,6 +18,7 @@
 #include "mha/InitAll.h"
 #include "mha/Runtime/FileIO.h"
 #include "mha/Support/ArgumentNames.h"
+#include "mha/Support/Version.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/AsmParser/AsmParserState.h"
@@ -93,6 +94,8 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   mha::registerAllMHADialects(registry);
 
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { mha::printVersion(os, "mha-opt"); });
   auto [inputFilename, outputFilename] = registerAndParseCLIOptions(
       argc, argv, "mha optimizer driver: the mha dialect and its passes\n",
       registry);

@@ -11,6 +11,7 @@
 #include "mha/Runner/Inference.h"
 #include "mha/Runner/Registration.h"
 #include "mha/Runner/Training.h"
+#include "mha/Support/Version.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -145,6 +146,8 @@ int main(int argc, char **argv) {
                "sequential code)"),
       cl::init(0), cl::cat(category));
   cl::HideUnrelatedOptions({&category, &trainCategory});
+  cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { mlir::mha::printVersion(os, "mha-run"); });
   cl::ParseCommandLineOptions(
       argc, argv,
       "mha-run: compile an mha model with the JIT and run it forward, or "
