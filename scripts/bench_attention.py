@@ -16,14 +16,13 @@ single-core FMA peak measured in its process. The last part measures the
 peak resident memory of one forward + backward at S = 16384 (B = 1).
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "build", "benchmarks", "mha-benchmarks")
+import bench_common
+from bench_common import ROOT, stats
 MHA_RUN = os.path.join(ROOT, "build", "bin", "mha-run")
 HEADS, TOKENS = 8, 8192
 
@@ -57,43 +56,18 @@ print(json.dumps({"gflops": flops / times[len(times) // 2] / 1e9}))
 """ % (TOKENS, HEADS, HEADS)
 
 
-def torch_env(threads):
-    env = dict(os.environ)
-    env["OPENBLAS_NUM_THREADS"] = str(threads)
-    env["OMP_NUM_THREADS"] = str(threads)
-    env.pop("OPENBLAS_CORETYPE", None)
-    env.pop("OPENBLAS_L2_SIZE", None)
-    return env
 
 
 def run_torch(seq, depth, causal, train, threads):
-    out = subprocess.run(
-        ["/usr/bin/python3", "-c", TORCH_CODE, str(seq), str(depth),
-         str(int(causal)), str(int(train)), str(threads)],
-        capture_output=True, text=True, env=torch_env(threads))
-    if out.returncode:
-        sys.exit("PyTorch run failed:\n" + out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    return bench_common.run_torch(
+        TORCH_CODE, [seq, depth, int(causal), int(train), threads], threads)
 
 
 def run_mha(seq, depth, causal, train, threads):
     # threads: 1 = sequential code; otherwise OpenMP on every core (0).
     name = "BM_AttentionTrain" if train else "BM_Attention"
-    filt = "^%s/S:%d/D:%d/causal:%d/flash:1/threads:%d/" % (
-        name, seq, depth, int(causal), 1 if threads == 1 else 0)
-    out = subprocess.run([BENCH, "--benchmark_filter=" + filt,
-                          "--benchmark_min_time=1", "--benchmark_format=json"],
-                         capture_output=True, text=True)
-    if out.returncode:
-        sys.exit("mha-benchmarks failed:\n" + out.stderr)
-    runs = json.loads(out.stdout)["benchmarks"]
-    if not runs:
-        sys.exit("no benchmark matched " + filt)
-    return runs[0]["GFLOP/s"], runs[0]["peak_frac"]
-
-
-def stats(xs):
-    return sum(xs) / len(xs), min(xs), max(xs)
+    return bench_common.run_mha("^%s/S:%d/D:%d/causal:%d/flash:1/threads:%d/" % (
+        name, seq, depth, int(causal), 1 if threads == 1 else 0))
 
 
 def peak_memory_mha():

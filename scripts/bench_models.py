@@ -18,13 +18,11 @@ over rounds with the spread (min-max), mha's also as a fraction of the
 single-core FMA peak measured in its process.
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "build", "benchmarks", "mha-benchmarks")
+import bench_common
+from bench_common import ROOT, stats
 CROSSCHECK = os.path.join(ROOT, "test", "Integration", "PyTorch")
 BATCH = 32
 
@@ -74,42 +72,18 @@ print(json.dumps({"gflops": flops / times[len(times) // 2] / 1e9}))
 """ % (CROSSCHECK, BATCH, BATCH, BATCH, BATCH)
 
 
-def torch_env(threads):
-    env = dict(os.environ)
-    env["OPENBLAS_NUM_THREADS"] = str(threads)
-    env["OMP_NUM_THREADS"] = str(threads)
-    env.pop("OPENBLAS_CORETYPE", None)
-    env.pop("OPENBLAS_L2_SIZE", None)
-    return env
 
 
 def run_torch(kind, size, threads):
-    out = subprocess.run(["/usr/bin/python3", "-c", TORCH_CODE, kind,
-                          str(size), str(threads)],
-                         capture_output=True, text=True, env=torch_env(threads))
-    if out.returncode:
-        sys.exit("PyTorch run failed:\n" + out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    return bench_common.run_torch(TORCH_CODE, [kind, size, threads], threads)
 
 
 def run_mha(kind, size, threads):
     # threads: 1 = sequential code; otherwise OpenMP on every core (0).
     name = {"matmul": "BM_Dense/N", "forward": "BM_SeedForward/S",
             "train": "BM_SeedTrainStep/S"}[kind]
-    filt = "^%s:%d/threads:%d/" % (name, size, 1 if threads == 1 else 0)
-    out = subprocess.run([BENCH, "--benchmark_filter=" + filt,
-                          "--benchmark_min_time=1", "--benchmark_format=json"],
-                         capture_output=True, text=True)
-    if out.returncode:
-        sys.exit("mha-benchmarks failed:\n" + out.stderr)
-    runs = json.loads(out.stdout)["benchmarks"]
-    if not runs:
-        sys.exit("no benchmark matched " + filt)
-    return runs[0]["GFLOP/s"], runs[0]["peak_frac"]
-
-
-def stats(xs):
-    return sum(xs) / len(xs), min(xs), max(xs)
+    return bench_common.run_mha("^%s:%d/threads:%d/" % (
+        name, size, 1 if threads == 1 else 0))
 
 
 def main():
