@@ -31,27 +31,33 @@ static cl::list<std::string>
     inputs("input", cl::desc("Bind an argument: NAME=FILE.npy (repeatable)"),
            cl::cat(category));
 static cl::opt<std::string>
-    paramsPath("params", cl::desc("Parameters from a safetensors file"),
+    paramsPath("params", cl::desc("Parameters from a safetensors file (default: the "
+                       "initializers of the mha.param declarations)"),
                cl::cat(category));
 static cl::opt<std::string> saveParams(
     "save-params",
     cl::desc("Write the parameters used to a safetensors file"),
     cl::cat(category));
 static cl::opt<uint64_t>
-    seed("seed", cl::desc("Seed of parameter initialization and random inputs"),
+    seed("seed", cl::desc("Seed of parameter initialization, random inputs, "
+                         "data split and batch order (default 0; a resumed "
+                         "run keeps its checkpoint's)"),
          cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     outputDir("output", cl::desc("Write the results as DIR/result<i>.npy"),
               cl::cat(category));
 static cl::opt<unsigned>
-    repeat("repeat", cl::desc("Run N times and report the median time"),
+    repeat("repeat", cl::desc("Run N times and report the median time "
+                         "(default 1)"),
            cl::init(1), cl::cat(category));
 static cl::opt<int64_t> dynamicSize(
     "dynamic-size",
-    cl::desc("Size of every dynamic dimension of random inputs"), cl::init(4),
+    cl::desc("Size of every dynamic dimension of random inputs "
+             "(default 4)"), cl::init(4),
     cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
-                                 cl::desc("Scalar loops, no tiling"),
+                                 cl::desc("Scalar loops, no tiling (default: tiled, "
+                                          "vectorized matmuls)"),
                                  cl::cat(category));
 static cl::opt<bool> decomposedAttention(
     "decomposed-attention",
@@ -79,19 +85,24 @@ static cl::OptionCategory trainCategory("mha-run --train options");
 static cl::opt<bool> train("train",
                            cl::desc("Train the model as its mha.training says"),
                            cl::cat(trainCategory));
-static cl::opt<int64_t> epochs("epochs", cl::desc("Override the epochs"),
+static cl::opt<int64_t> epochs("epochs", cl::desc("Override the epochs (default: "
+                                        "mha.training's)"),
                                cl::cat(trainCategory));
 static cl::opt<int64_t> batchSize("batch-size",
-                                  cl::desc("Override the batch size"),
+                                  cl::desc("Override the batch size "
+                                           "(default: mha.training's)"),
                                   cl::cat(trainCategory));
 static cl::opt<double> learningRate("learning-rate",
-                                    cl::desc("Override the learning rate"),
+                                    cl::desc("Override the learning rate "
+                                             "(default: mha.training's)"),
                                     cl::cat(trainCategory));
 static cl::opt<std::string>
-    optimizer("optimizer", cl::desc("Override the optimizer: sgd, adam, adamw"),
+    optimizer("optimizer", cl::desc("Override the optimizer: sgd, adam, "
+                                 "adamw (default: mha.training's)"),
               cl::cat(trainCategory));
 static cl::opt<std::string> data("data",
-                                 cl::desc("Training inputs (.npy, [N, ...])"),
+                                 cl::desc("Training inputs (.npy, [N, ...]; "
+                                          "default: mha.training's dataset)"),
                                  cl::cat(trainCategory));
 static cl::opt<std::string> labels("labels",
                                    cl::desc("Training labels (.npy, [N, ...])"),
@@ -104,19 +115,24 @@ static cl::opt<std::string> valLabels("val-labels",
                                       cl::cat(trainCategory));
 static cl::opt<double> validationSplit(
     "validation-split",
-    cl::desc("Fraction of the data held out for validation"),
+    cl::desc("Fraction of the data held out for validation "
+             "(default: the dataset's, else 0.2)"),
     cl::cat(trainCategory));
 static cl::opt<int64_t> samples("samples",
-                                cl::desc("Synthetic dataset: sequences"),
+                                cl::desc("Synthetic dataset: sequences "
+                                         "(default 2048)"),
                                 cl::cat(trainCategory));
 static cl::opt<int64_t> seqLen("seq-len",
-                               cl::desc("Synthetic dataset: tokens each"),
+                               cl::desc("Synthetic dataset: tokens each "
+                                        "(default 16)"),
                                cl::cat(trainCategory));
 static cl::opt<std::string>
-    savePath("save", cl::desc("Where to save the trained parameters"),
+    savePath("save", cl::desc("Where to save the trained parameters "
+                             "(default trained.safetensors)"),
              cl::init("trained.safetensors"), cl::cat(trainCategory));
 static cl::opt<int64_t> checkpointEvery(
-    "checkpoint-every", cl::desc("Also save every N epochs"), cl::init(0),
+    "checkpoint-every", cl::desc("Also save every N epochs (default 0: "
+                                   "only at the end)"), cl::init(0),
     cl::cat(trainCategory));
 static cl::opt<std::string> resume("resume",
                                    cl::desc("Continue from a checkpoint"),
@@ -151,7 +167,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "mha-run: compile an mha model with the JIT and run it forward, or "
-      "train it (--train)\n");
+      "train it (--train)\n\n"
+      "Examples:\n"
+      "  mha-run examples/seed_classifier.mlir --train --epochs 5 "
+      "--save w.safetensors\n"
+      "  mha-run examples/seed_classifier.mlir --params w.safetensors "
+      "--input x=x.npy --output out/\n");
   mlir::mha::initializeNativeTarget();
   if (threads < 0) {
     llvm::errs() << "mha-run: error: --threads must be >= 0 (0: every core), "
