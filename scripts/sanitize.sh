@@ -14,18 +14,13 @@
 # that mha's instrumented copy of the same inline code poisoned (a false
 # use-after-poison).
 #
-# Usage: scripts/sanitize.sh            (needs the packages setup.sh installs
-#                                         plus libclang-rt-22-dev)
+# Usage: scripts/sanitize.sh            (installs what it needs via setup.sh)
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# setup.sh installs what is missing, the sanitizer runtimes included.
 scripts/setup.sh >/dev/null
-if ! dpkg-query -W -f='${Status}' libclang-rt-22-dev 2>/dev/null | grep -q "ok installed"; then
-  echo "sanitize: installing libclang-rt-22-dev (sanitizer and libFuzzer runtimes)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libclang-rt-22-dev >/dev/null
-fi
 
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 flags+=" -fsanitize=fuzzer-no-link -fno-omit-frame-pointer"
