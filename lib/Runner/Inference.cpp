@@ -40,14 +40,11 @@ std::string typeText(Type type) {
   return s;
 }
 
-/// Random data of `type` with every dynamic dimension set to `dynamicSize`:
-/// floats uniform in [-1, 1), integers in {0, 1}, booleans mostly true.
-HostTensor randomInput(RankedTensorType type, int64_t dynamicSize,
+/// Random data of `dtype` and `shape`: floats uniform in [-1, 1), integers
+/// in {0, 1}, booleans mostly true.
+HostTensor randomInput(DType dtype, std::vector<int64_t> shape,
                        std::mt19937_64 &rng) {
-  std::vector<int64_t> shape;
-  for (int64_t d : type.getShape())
-    shape.push_back(ShapedType::isDynamic(d) ? dynamicSize : d);
-  HostTensor t(*dtypeOf(type.getElementType()), shape);
+  HostTensor t(dtype, std::move(shape));
   for (int64_t i = 0, n = t.numElements(); i < n; ++i) {
     double u = (rng() >> 11) * 0x1.0p-53;
     switch (t.dtype) {
@@ -162,13 +159,14 @@ int mha::runInference(const InferenceOptions &options) {
       std::vector<int64_t> shape;
       for (int64_t d : type.getShape())
         shape.push_back(ShapedType::isDynamic(d) ? options.dynamicSize : d);
+      DType dtype = *dtypeOf(type.getElementType());
       if (llvm::Error err =
-              checkAllocatable(*dtypeOf(type.getElementType()), shape,
+              checkAllocatable(dtype, shape,
                                "random input '" + entry.argNames[i] +
                                    "' (--dynamic-size " +
                                    llvm::Twine(options.dynamicSize) + ")"))
         return reportError(std::move(err));
-      inputs[i] = randomInput(type, options.dynamicSize, rng);
+      inputs[i] = randomInput(dtype, std::move(shape), rng);
     }
   }
   for (size_t i = 0; i < inputs.size(); ++i)

@@ -40,6 +40,23 @@ namespace {
 /// Marks, within this pass, the peeled loops whose bodies see full blocks.
 constexpr const char *kFullBlocksAttr = "mha.full_blocks";
 
+/// Tiles `op` by `sizes` (0: that dimension untiled) into `loopType` loops
+/// and replaces it with the tiled result.
+FailureOr<scf::SCFTilingResult>
+tileAndReplace(RewriterBase &rewriter, Operation *op, ArrayRef<int64_t> sizes,
+               scf::SCFTilingOptions::LoopType loopType =
+                   scf::SCFTilingOptions::LoopType::ForOp) {
+  scf::SCFTilingOptions options;
+  options.setTileSizes(getAsIndexOpFoldResult(op->getContext(), sizes));
+  options.setLoopType(loopType);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> tiled =
+      scf::tileUsingSCF(rewriter, cast<TilingInterface>(op), options);
+  if (succeeded(tiled))
+    rewriter.replaceOp(op, tiled->replacements);
+  return tiled;
+}
+
 struct MHATileAndVectorizePass final
     : mha::impl::MHATileAndVectorizePassBase<MHATileAndVectorizePass> {
   using Base::Base;
@@ -110,17 +127,11 @@ struct MHATileAndVectorizePass final
         }
         if (isa<linalg::BatchMatmulOp>(op))
           sizes.insert(sizes.begin(), 1);
-        scf::SCFTilingOptions options;
-        options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-        options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-        rewriter.setInsertionPoint(op);
-        FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-            rewriter, cast<TilingInterface>(op.getOperation()), options);
-        if (failed(tiled)) {
+        if (failed(tileAndReplace(rewriter, op, sizes,
+                                  scf::SCFTilingOptions::LoopType::ForallOp))) {
           op.emitError("mha-tile-and-vectorize: row-block tiling failed");
           return signalPassFailure();
         }
-        rewriter.replaceOp(op, tiled->replacements);
       }
     }
 
@@ -138,16 +149,12 @@ struct MHATileAndVectorizePass final
       SmallVector<int64_t> sizes = {mTile, nTile, kTile};
       if (isa<linalg::BatchMatmulOp>(op))
         sizes.insert(sizes.begin(), 1);
-      scf::SCFTilingOptions options;
-      options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-      rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      FailureOr<scf::SCFTilingResult> tiled =
+          tileAndReplace(rewriter, op, sizes);
       if (failed(tiled)) {
         op.emitError("mha-tile-and-vectorize: tiling failed");
         return signalPassFailure();
       }
-      rewriter.replaceOp(op, tiled->replacements);
       for (LoopLikeOpInterface loop : tiled->loops) {
         auto forOp = dyn_cast<scf::ForOp>(loop.getOperation());
         scf::ForOp remainder;
@@ -239,14 +246,10 @@ struct MHATileAndVectorizePass final
       if (op.getNumLoops() == 2 &&
           op.getIteratorTypesArray()[0] == utils::IteratorType::parallel &&
           op.getStaticLoopRanges()[0] > 1) {
-        scf::SCFTilingOptions options;
-        options.setTileSizes(getAsIndexOpFoldResult(&getContext(), {1, 0}));
-        rewriter.setInsertionPoint(op);
-        FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-            rewriter, cast<TilingInterface>(op.getOperation()), options);
+        FailureOr<scf::SCFTilingResult> tiled =
+            tileAndReplace(rewriter, op, {1, 0});
         if (failed(tiled) || tiled->tiledOps.size() != 1)
           continue;
-        rewriter.replaceOp(op, tiled->replacements);
         target = dyn_cast<linalg::LinalgOp>(tiled->tiledOps.front());
         if (!target)
           continue;
