@@ -63,6 +63,9 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
     tiling.mTile = options.mTile;
     tiling.nTile = options.nTile;
     tiling.kTile = options.kTile;
+    tiling.packMatmuls = options.packMatmuls;
+    tiling.blockM = options.blockM;
+    tiling.blockK = options.blockK;
     // Matmuls split into row blocks for every core, unless sequential.
     tiling.parallelRows = options.threads == 1 ? 0 : options.parallelRows;
     pm.addNestedPass<func::FuncOp>(createMHATileAndVectorizePass(tiling));

@@ -13,6 +13,8 @@
 #include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
 #include "mha/Transforms/Passes.h"
 
+#include "PackMatmul.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -90,6 +92,34 @@ struct MHATileAndVectorizePass final
       scf::ForOp remainder;
       (void)scf::peelForLoopAndSimplifyBounds(rewriter, loop, remainder);
       loop->setAttr(kFullBlocksAttr, rewriter.getUnitAttr());
+    }
+
+    // 0a. Cache blocking: matmuls outside loops (a model's layers, not the
+    //     flash lowering's blocks) get packed panels of B and blocks of A's
+    //     rows; the panels' matmuls are tiled by step 1.
+    constexpr int64_t kMaxBlock = 4096;
+    if (blockM <= 0 || blockK <= 0 || blockM % mTile != 0 ||
+        blockM > kMaxBlock || blockK > kMaxBlock) {
+      func.emitError("mha-tile-and-vectorize: block-m must be a positive "
+                     "multiple of m-tile and block-k positive, both at most ")
+          << kMaxBlock;
+      return signalPassFailure();
+    }
+    if (packMatmuls) {
+      mha::MatmulPackingOptions packing;
+      packing.nTile = nTile;
+      packing.blockK = blockK;
+      packing.blockM = parallelRows > 0 ? int64_t(parallelRows) : blockM;
+      packing.parallel = parallelRows > 0;
+      SmallVector<linalg::MatmulOp> outer;
+      func.walk([&](linalg::MatmulOp op) {
+        if (!op->getParentOfType<LoopLikeOpInterface>() &&
+            mha::shouldPackMatmul(op, packing))
+          outer.push_back(op);
+      });
+      for (linalg::MatmulOp op : outer)
+        if (failed(mha::packMatmul(rewriter, op, packing)))
+          return signalPassFailure();
     }
 
     // 0b. Row blocks of the matmuls on every core: an scf.forall over

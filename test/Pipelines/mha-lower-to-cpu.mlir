@@ -5,6 +5,8 @@
 // RUN: mha-opt %s -mha-lower-to-cpu=vectorize=false | FileCheck %s --check-prefix=SCALAR
 // RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=convert-mha-to-linalg -o /dev/null 2>&1 | FileCheck %s --check-prefix=LINALG
 // RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=mha-tile-and-vectorize -o /dev/null 2>&1 | FileCheck %s --check-prefix=VECTOR
+// RUN: mha-opt %s -mha-lower-to-cpu="block-k=8" -mlir-print-ir-after=mha-tile-and-vectorize -o /dev/null 2>&1 | FileCheck %s --check-prefix=PACK8
+// RUN: mha-opt %s -mha-lower-to-cpu="pack-matmuls=false" -mlir-print-ir-after=mha-tile-and-vectorize -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOPACK
 // RUN: mha-opt %s -mha-lower-to-cpu -mlir-print-ir-after=one-shot-bufferize -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUFFERS
 
 mha.param @w : tensor<16x64xf32> init <glorot_uniform>
@@ -25,9 +27,18 @@ func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
 // LINALG: math.erf
 // LINALG: linalg.reduce
 
+// The dense's weight is packed into panels of 32 columns (block-k steps
+// each, at most the 16 there are), then tiled.
 // VECTOR-LABEL: IR Dump After MHATileAndVectorizePass
+// VECTOR: linalg.transpose ins(%{{.*}} : tensor<16x2x32xf32>) outs(%{{.*}} : tensor<2x16x32xf32>)
 // VECTOR: vector.contract
 // VECTOR: linalg.matmul
+// PACK8-LABEL: IR Dump After MHATileAndVectorizePass
+// PACK8: linalg.transpose ins(%{{.*}} : tensor<8x2x32xf32>) outs(%{{.*}} : tensor<2x8x32xf32>)
+// NOPACK-LABEL: IR Dump After MHATileAndVectorizePass
+// NOPACK-NOT: linalg.transpose
+// NOPACK: vector.contract
+// NOPACK-NOT: linalg.transpose
 
 // BUFFERS-LABEL: IR Dump After OneShotBufferizePass
 // BUFFERS: func.func @model(%{{.*}}: memref<?x?x16xf32> {mha.name = "x"}, %{{.*}}: memref<16x64xf32>, %{{.*}}: memref<64xf32>) -> memref<?x64xf32>

@@ -1,4 +1,4 @@
-// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=64}))' -split-input-file | FileCheck %s
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=64 pack-matmuls=0}))' -split-input-file | FileCheck %s
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=12}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: mha-tile-and-vectorize: parallel-rows must be 0 or a positive multiple of m-tile
 

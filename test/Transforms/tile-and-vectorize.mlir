@@ -1,5 +1,5 @@
-// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize))' -split-input-file | FileCheck %s
-// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{m-tile=4 n-tile=16 k-tile=8}))' -split-input-file | FileCheck %s --check-prefix=SMALL
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{pack-matmuls=0}))' -split-input-file | FileCheck %s
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{m-tile=4 n-tile=16 k-tile=8 pack-matmuls=0}))' -split-input-file | FileCheck %s --check-prefix=SMALL
 
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{k-tile=1000000000}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE
 // HUGE: mha-tile-and-vectorize: tile sizes must lie in [1, 256], got m-tile=8 n-tile=32 k-tile=1000000000

@@ -35,6 +35,18 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("Reduction step of a matmul block"),
       llvm::cl::init(16)};
+  PassOptions::Option<bool> packMatmuls{
+      *this, "pack-matmuls",
+      llvm::cl::desc("Block matmuls for the caches and pack panels of B"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> blockM{
+      *this, "block-m",
+      llvm::cl::desc("Rows of A per cache block of a packed matmul"),
+      llvm::cl::init(128)};
+  PassOptions::Option<int64_t> blockK{
+      *this, "block-k",
+      llvm::cl::desc("Reduction steps per packed panel of B"),
+      llvm::cl::init(256)};
   PassOptions::Option<int64_t> parallelRows{
       *this, "parallel-rows",
       llvm::cl::desc("Output rows of a matmul per parallel task when threads "

@@ -31,6 +31,15 @@ def MHATileAndVectorizePass
     loop is first split into blocks of R output rows (and single batch
     elements) by an `scf.forall`, whose iterations the pipeline runs on
     every core; each block is then tiled as above.
+
+    With `pack-matmuls` (the default), each `linalg.matmul` on f32 that is
+    not inside a loop is first blocked for the caches: its reduction is cut
+    into panels of `block-k` steps, each panel of B is copied once into
+    column panels of `n-tile` contiguous columns ([N / n-tile, block-k,
+    n-tile]), and A's rows are taken `block-m` at a time (`parallel-rows` at
+    a time, in an `scf.forall`, when that is set), so that a register block
+    streams one contiguous panel instead of striding through B. Columns and
+    reduction steps short of a whole panel stay plain matmuls on slices.
   }];
   let options = [
     Option<"mTile", "m-tile", "int64_t", "8", "rows of the output block">,
@@ -40,9 +49,17 @@ def MHATileAndVectorizePass
            "rows of the output per parallel task (scf.forall over row "
            "blocks, later OpenMP); 0: sequential. Matmuls already inside a "
            "parallel loop stay sequential">,
+    Option<"packMatmuls", "pack-matmuls", "bool", "true",
+           "block matmuls for the caches and pack panels of B">,
+    Option<"blockM", "block-m", "int64_t", "128",
+           "rows of A per cache block (L2) when packing">,
+    Option<"blockK", "block-k", "int64_t", "256",
+           "reduction steps per packed panel of B (L1)">,
   ];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
