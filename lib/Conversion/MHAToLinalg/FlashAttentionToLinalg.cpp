@@ -297,8 +297,11 @@ BlockSizes blockSizesFor(const FlashAttentionOptions &options, int64_t depth) {
   if (ShapedType::isDynamic(depth) || depth <= 0)
     depth = 64;
   BlockSizes blocks{options.blockQueries, options.blockKeys};
+  // 128 queries share each K and V tile (measured on Zen 5 against 64:
+  // forward 2-4% and forward + backward 4-5% faster; causal forward at
+  // S = 4096 still 1.8x faster than non-causal).
   if (blocks.queries <= 0)
-    blocks.queries = 64;
+    blocks.queries = 128;
   if (blocks.keys <= 0) {
     // A power of two (so a multiple of 32, the column block of
     // mha-tile-and-vectorize's matmul tiles: S = Q·Kᵀ has no scalar

@@ -68,10 +68,10 @@
 // DECOMPOSED-LABEL: func.func @attention_causal
 // DECOMPOSED-NOT: scf.for
 // DECOMPOSED: linalg.batch_matmul {{.*}} -> tensor<2x100x100xf32>
-// Derived blocks for D = 16 and a 32 KiB L1: 64 queries; a K tile of
+// Derived blocks for D = 16 and a 32 KiB L1: 128 queries; a K tile of
 // 512 · 16 floats would fill L1, so the largest allowed block, 256 keys.
 // DERIVED-LABEL: func.func @attention_causal
-// DERIVED: scf.for {{.*}} step %c64
+// DERIVED: scf.for {{.*}} step %c128
 // DERIVED: scf.for {{.*}} step %c256
 // BAD: attention block sizes must lie in [0, 1024] (0: derived)
 func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, %v: tensor<2x100x16xf32>) -> tensor<2x100x16xf32> {

@@ -28,8 +28,8 @@ constexpr const char *kPeelAttrName = "mha.peel";
 /// Tiling of the flash lowering of attention. A size of 0 is derived per op
 /// from the head depth D and the L1 data cache: key blocks the largest power
 /// of two whose K tile (blockKeys · D floats) fits L1, in [64, 256] (so a
-/// multiple of the matmul register tiles' 32 columns); query blocks of 64
-/// rows (eight 8-row register blocks).
+/// multiple of the matmul register tiles' 32 columns); query blocks of 128
+/// rows (sixteen 8-row register blocks).
 struct FlashAttentionOptions {
   int64_t blockQueries = 0;
   int64_t blockKeys = 0;
