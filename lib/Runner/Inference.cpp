@@ -146,6 +146,9 @@ int mha::runInference(const InferenceOptions &options) {
       return reportError(path + ": argument '" + name + "' of @" + entry.name +
                          " expects " + typeText(type) + ", the file holds " +
                          tensor->typeString());
+    if (int64_t bound = entry.idBounds[index])
+      if (llvm::Error err = checkIdsInRange(*tensor, bound, path))
+        return reportError(std::move(err));
     inputs[index] = std::move(*tensor);
   }
   if (options.inputs.empty() && !entry.argNames.empty()) {

@@ -108,8 +108,19 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
     if (!checkTypes(func.getArgumentTypes(), "argument", info.argTypes) ||
         !checkTypes(func.getResultTypes(), "result", info.resultTypes))
       return nullptr;
-    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       info.argNames.push_back(argumentName(func, i));
+      int64_t bound = 0;
+      for (Operation *user : func.getArgument(i).getUsers()) {
+        auto embedding = dyn_cast<EmbeddingOp>(user);
+        if (!embedding || embedding.getIds() != func.getArgument(i))
+          continue;
+        int64_t rows = embedding.getTable().getType().getDimSize(0);
+        if (!ShapedType::isDynamic(rows) && (bound == 0 || rows < bound))
+          bound = rows;
+      }
+      info.idBounds.push_back(bound);
+    }
     model->functions.push_back(std::move(info));
   }
   return model;
@@ -259,4 +270,24 @@ llvm::Error mha::checkParams(llvm::ArrayRef<ParamInfo> params,
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
       (source + ": parameters do not match the model:" + problems).str());
+}
+
+llvm::Error mha::checkIdsInRange(const HostTensor &ids, int64_t bound,
+                                 llvm::StringRef source) {
+  int64_t n = ids.numElements();
+  int64_t perExample =
+      ids.shape.empty() || ids.shape[0] == 0 ? 1 : n / ids.shape[0];
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t id = ids.dtype == DType::I64
+                     ? reinterpret_cast<const int64_t *>(ids.data.data())[i]
+                     : reinterpret_cast<const int32_t *>(ids.data.data())[i];
+    if (id < 0 || id >= bound)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          llvm::formatv("{0}: token id {1} (example {2}) lies outside [0, "
+                        "{3}): the embedding table has {3} rows",
+                        source, id, i / perExample, bound)
+              .str());
+  }
+  return llvm::Error::success();
 }

@@ -339,9 +339,15 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
   };
   if (llvm::Error err = checkShapes(all, source))
     return std::move(err);
-  if (all.inputs.dtype != DType::F32 ||
-      (all.labels.dtype != DType::F32 && lossKind != LossKind::CrossEntropy))
-    return trainingError(source + ": training data and labels must be float32");
+  // The data's type is the model input's (checked above): float32, or
+  // integer token ids, which are checked against the embedding table.
+  if (all.labels.dtype != DType::F32 && lossKind != LossKind::CrossEntropy)
+    return trainingError(source + ": labels must be float32 for the loss '" +
+                         stringifyLossKind(lossKind) + "'");
+  int64_t idBound = modelFn->idBounds[0];
+  if (idBound > 0)
+    if (llvm::Error err = checkIdsInRange(all.inputs, idBound, source))
+      return std::move(err);
   if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
     if (options.valDataPath.empty() || options.valLabelsPath.empty())
       return trainingError("--val-data and --val-labels go together");
@@ -352,6 +358,10 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
     if (llvm::Error err =
             validateDataset(validation, binary, classes, options.valDataPath))
       return std::move(err);
+    if (idBound > 0)
+      if (llvm::Error err = checkIdsInRange(validation.inputs, idBound,
+                                            options.valDataPath))
+        return std::move(err);
     classIndicesToI64(validation);
     if (llvm::Error err = checkShapes(validation, options.valDataPath))
       return std::move(err);

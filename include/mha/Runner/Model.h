@@ -43,7 +43,18 @@ struct FunctionInfo {
   std::vector<std::string> argNames;
   std::vector<RankedTensorType> argTypes;
   std::vector<RankedTensorType> resultTypes;
+  /// Per argument: for integer arguments read directly as the ids of an
+  /// mha.embedding whose table has a static row count, the smallest such
+  /// count (ids must lie below it); 0 otherwise. The host checks data files
+  /// against it, naming the file and the id.
+  std::vector<int64_t> idBounds;
 };
+
+/// Checks that every element of the integer tensor `ids` lies in
+/// [0, bound); the error names `source` (a file), the example (first
+/// dimension) and the id.
+llvm::Error checkIdsInRange(const HostTensor &ids, int64_t bound,
+                            llvm::StringRef source);
 
 /// A parsed and verified model file.
 class Model {

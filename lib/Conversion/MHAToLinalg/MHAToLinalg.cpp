@@ -44,6 +44,7 @@ void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
   populateMHANormalizationToLinalgPatterns(patterns);
   populateMHAAttentionToLinalgPatterns(patterns);
   populateMHALossesToLinalgPatterns(patterns);
+  populateMHAEmbeddingToLinalgPatterns(patterns);
   populateMHAOptimizerToLinalgPatterns(patterns);
 }
 

@@ -252,3 +252,27 @@ func.func @model(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   return %x : tensor<?x4xf32>
 }
 mha.training model = @model loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 1
+
+// -----
+
+// An embedding gathers rows: every id is first checked against the table's
+// row count (one assert), then a generic over [ids..., D] reads
+// table[id, d] with tensor.extract.
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[T:[^:]*]]: tensor<50x8xf32>{{.*}}, %[[IDS:[^:]*]]: tensor<?x3xi32>
+// CHECK: %[[C50:.*]] = arith.constant 50 : index
+// CHECK: %[[V:.*]] = arith.index_cast %[[C50]] : index to i32
+// CHECK: %[[OK:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[IDS]] : tensor<?x3xi32>)
+// CHECK: arith.cmpi slt, %{{.*}}, %[[V]] : i32
+// CHECK: %[[ALL:.*]] = tensor.extract %[[OK]][]
+// CHECK: cf.assert %[[ALL]], "{{.*}}'mha.embedding' op: a token id lies outside [0, the table's row count = 50) at run time"
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[IDS]] : tensor<?x3xi32>) outs(%{{.*}} : tensor<?x3x8xf32>)
+// CHECK: ^bb0(%[[ID:.*]]: i32, %{{.*}}: f32):
+// CHECK: %[[ROW:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK: %[[COL:.*]] = linalg.index 2 : index
+// CHECK: %[[E:.*]] = tensor.extract %[[T]][%[[ROW]], %[[COL]]] : tensor<50x8xf32>
+// CHECK: linalg.yield %[[E]]
+func.func @embedding(%table: tensor<50x8xf32>, %ids: tensor<?x3xi32>) -> tensor<?x3x8xf32> {
+  %x = mha.embedding %table, %ids : tensor<50x8xf32>, tensor<?x3xi32>
+  return %x : tensor<?x3x8xf32>
+}

@@ -139,3 +139,28 @@ func.func @attention_grad_mask_dynamic_depth(%q: tensor<2x4x?xf32>, %o: tensor<2
   %dq, %dk, %dv, %db = mha.attention_grad %q, %q, %q, %o, %lse, %o mask(%bias : tensor<4x4xf32>) : tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
   return %dq, %db : tensor<2x4x?xf32>, tensor<4x4xf32>
 }
+
+// -----
+
+// embedding_grad: sizes and ids checked, ids and gradient rows flattened to
+// [N] and [N, D], then one loop adds each gradient row into the row of its
+// id in a zero table, in order.
+// CHECK-LABEL: func.func @embedding_grad
+// CHECK-SAME: (%[[T:[^:]*]]: tensor<50x8xf32>{{.*}}, %[[IDS:[^:]*]]: tensor<?x3xi64>{{.*}}, %[[DY:[^:]*]]: tensor<?x3x8xf32>
+// CHECK: cf.assert %{{.*}}, "{{.*}}dimension 0 of 'ids' does not match dimension 0 of 'result_grad' at run time"
+// CHECK: cf.assert %{{.*}}, "{{.*}}'mha.embedding_grad' op: a token id lies outside [0, the table's row count = 50) at run time"
+// CHECK: %[[FLATIDS:.*]] = tensor.collapse_shape %[[IDS]] {{\[}}[0, 1]] : tensor<?x3xi64> into tensor<?xi64>
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[DY]] {{\[}}[0, 1], [2]] : tensor<?x3x8xf32> into tensor<?x8xf32>
+// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<50x8xf32>
+// CHECK: %[[R:.*]] = scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %[[ZERO]])
+// CHECK: %[[ID:.*]] = tensor.extract %[[FLATIDS]][%[[N]]]
+// CHECK: %[[IDX:.*]] = arith.index_cast %[[ID]] : i64 to index
+// CHECK: %[[G:.*]] = tensor.extract_slice %[[ROWS]][%[[N]], 0] [1, 8] [1, 1]
+// CHECK: %[[CUR:.*]] = tensor.extract_slice %[[ACC]][%[[IDX]], 0] [1, 8] [1, 1]
+// CHECK: %[[SUM:.*]] = linalg.add ins(%[[CUR]], %[[G]] : tensor<1x8xf32>, tensor<1x8xf32>)
+// CHECK: tensor.insert_slice %[[SUM]] into %[[ACC]][%[[IDX]], 0] [1, 8] [1, 1]
+// CHECK: return %[[R]]
+func.func @embedding_grad(%table: tensor<50x8xf32>, %ids: tensor<?x3xi64>, %dy: tensor<?x3x8xf32>) -> tensor<50x8xf32> {
+  %g = mha.embedding_grad %table, %ids, %dy : tensor<50x8xf32>, tensor<?x3xi64>, tensor<?x3x8xf32>
+  return %g : tensor<50x8xf32>
+}

@@ -157,3 +157,24 @@ func.func @dynamic_features(%x: tensor<?x?xf32>) -> tensor<f32> {
   %l = mha.reduce sum %y dims = [0, 1] : tensor<?x8xf32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Embeddings: the table's gradient is a scatter-add of the rows' gradients
+// (mha.embedding_grad); integer ids get none, even with wrt-inputs.
+mha.param @emb : tensor<16x4xf32> init <normal, std = 0.02>
+// CHECK-LABEL: func.func @lm_grad
+// CHECK-SAME: (%[[IDS:[^:]*]]: tensor<?x?xi64>, %[[Y:[^:]*]]: tensor<?x?x4xf32>) -> (tensor<f32>, tensor<16x4xf32>)
+// CHECK: %[[T:.*]] = mha.get_param @emb
+// CHECK: %[[X:.*]] = mha.embedding %[[T]], %[[IDS]]
+// CHECK: %[[DX:.*]] = mha.mse_loss_grad %[[X]], %[[Y]]
+// CHECK: %[[DT:.*]] = mha.embedding_grad %[[T]], %[[IDS]], %[[DX]] : tensor<16x4xf32>, tensor<?x?xi64>, tensor<?x?x4xf32>
+// CHECK: return %{{.*}}, %[[DT]]
+// INPUTS-LABEL: func.func @lm_grad
+// INPUTS-SAME: -> (tensor<f32>, tensor<16x4xf32>, tensor<?x?x4xf32>)
+func.func @lm(%ids: tensor<?x?xi64>, %y: tensor<?x?x4xf32>) -> tensor<f32> {
+  %t = mha.get_param @emb : tensor<16x4xf32>
+  %x = mha.embedding %t, %ids : tensor<16x4xf32>, tensor<?x?xi64>
+  %l = mha.mse_loss %x, %y : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+  return %l : tensor<f32>
+}

@@ -662,3 +662,35 @@ func.func @negative_attention_grad_mask_grad_type(%q: tensor<2x4x8xf32>, %lse: t
 func.func @negative_argument_name(%x: tensor<4xf32> {mha.name = 3}) {
   return
 }
+
+// -----
+
+func.func @negative_embedding_table_rank(%table: tensor<256xf32>, %ids: tensor<4xi64>) {
+  // expected-error @+1 {{'mha.embedding' op expects 'table' of rank 2 [vocabulary, features], got 'tensor<256xf32>'}}
+  %x = mha.embedding %table, %ids : tensor<256xf32>, tensor<4xi64>
+  return
+}
+
+// -----
+
+func.func @negative_embedding_float_ids(%table: tensor<256x8xf32>, %ids: tensor<4xf32>) {
+  // expected-error @+1 {{'mha.embedding' op operand #1 must be ranked tensor of 32-bit signless integer or 64-bit signless integer values, but got 'tensor<4xf32>'}}
+  %x = mha.embedding %table, %ids : tensor<256x8xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_embedding_grad_shape(%table: tensor<256x8xf32>, %ids: tensor<4xi64>, %dy: tensor<4x7xf32>) {
+  // expected-error @+1 {{'mha.embedding_grad' op expects 'result_grad' of the embedding's result type 'tensor<4x8xf32>' (the ids' shape, then the table's row size), got 'tensor<4x7xf32>'}}
+  %g = mha.embedding_grad %table, %ids, %dy : tensor<256x8xf32>, tensor<4xi64>, tensor<4x7xf32>
+  return
+}
+
+// -----
+
+func.func @negative_embedding_grad_table_rank(%table: tensor<8xf32>, %ids: tensor<4xi64>, %dy: tensor<4x8xf32>) {
+  // expected-error @+1 {{'mha.embedding_grad' op expects 'table' of rank 2 [vocabulary, features], got 'tensor<8xf32>'}}
+  %g = mha.embedding_grad %table, %ids, %dy : tensor<8xf32>, tensor<4xi64>, tensor<4x8xf32>
+  return
+}

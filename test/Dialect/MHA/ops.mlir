@@ -211,3 +211,15 @@ func.func @reduce_max_grad(%x: tensor<2x4xf32>, %m: tensor<2x1xf32>) {
   %0 = mha.reduce_max_grad %x, %m, %m dims = [1] keep_dims : tensor<2x4xf32>, tensor<2x1xf32>
   return
 }
+
+// CHECK-LABEL: func.func @embedding
+func.func @embedding(%table: tensor<256x8xf32>, %ids: tensor<?x?xi64>, %ids32: tensor<4xi32>, %dy: tensor<?x?x8xf32>)
+    -> (tensor<?x?x8xf32>, tensor<4x8xf32>, tensor<256x8xf32>) {
+  // CHECK: mha.embedding %{{.*}}, %{{.*}} : tensor<256x8xf32>, tensor<?x?xi64>
+  %x = mha.embedding %table, %ids : tensor<256x8xf32>, tensor<?x?xi64>
+  // CHECK: mha.embedding %{{.*}}, %{{.*}} : tensor<256x8xf32>, tensor<4xi32>
+  %y = mha.embedding %table, %ids32 : tensor<256x8xf32>, tensor<4xi32>
+  // CHECK: mha.embedding_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<256x8xf32>, tensor<?x?xi64>, tensor<?x?x8xf32>
+  %g = mha.embedding_grad %table, %ids, %dy : tensor<256x8xf32>, tensor<?x?xi64>, tensor<?x?x8xf32>
+  return %x, %y, %g : tensor<?x?x8xf32>, tensor<4x8xf32>, tensor<256x8xf32>
+}

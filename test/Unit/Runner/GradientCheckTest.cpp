@@ -280,6 +280,21 @@ TEST_F(GradientCheck, CrossEntropyAndBCEFromLogits) {
     })",
         {6, 6, 6}, {2});
 }
+TEST_F(GradientCheck, EmbeddingWithRepeatedIds) {
+  // Ids i % 3: rows 0-2 are read several times (their gradients add up),
+  // rows 3-4 never (zero gradient).
+  check(R"(
+    mha.param @emb : tensor<5x4xf32> init <normal, std = 0.5>
+    func.func @f(%ids: tensor<?x3xi64>, %y: tensor<?x3x4xf32>) -> tensor<f32> {
+      %t = mha.get_param @emb : tensor<5x4xf32>
+      %x = mha.embedding %t, %ids : tensor<5x4xf32>, tensor<?x3xi64>
+      %s = mha.sigmoid %x : tensor<?x3x4xf32>
+      %l = mha.mse_loss %s, %y : tensor<?x3x4xf32>, tensor<?x3x4xf32>
+      return %l : tensor<f32>
+    })",
+        {2, 2}, {1});
+}
+
 TEST_F(GradientCheck, ReduceMaxAndMasks) {
   // Random inputs have distinct maxima, where max is differentiable.
   check(R"(

@@ -74,6 +74,11 @@ void populateMHAAttentionToLinalgPatterns(RewritePatternSet &patterns);
 /// ops: means of per-element terms, the stable log-sum-exp for cross entropy.
 void populateMHALossesToLinalgPatterns(RewritePatternSet &patterns);
 
+/// Adds the patterns lowering embedding (a gather of table rows by id) and
+/// embedding_grad (a scatter-add of gradient rows into a zero table), ids
+/// checked against the table's row count at run time.
+void populateMHAEmbeddingToLinalgPatterns(RewritePatternSet &patterns);
+
 /// Adds the patterns lowering optimizer_update (SGD with momentum, Adam,
 /// AdamW): one linalg.generic per parameter producing the new parameter and
 /// optimizer state.

@@ -301,6 +301,14 @@ LogicalResult MSELossOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
   return success();
 }
 
+LogicalResult EmbeddingOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(EmbeddingGradOp::create(b, getLoc(), getTable(),
+                                                 getIds(), resultGrads[0]));
+  operandGrads.push_back(Value());
+  return success();
+}
+
 LogicalResult
 CrossEntropyOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {

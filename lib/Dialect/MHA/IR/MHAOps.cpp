@@ -229,6 +229,55 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *,
 }
 
 //===----------------------------------------------------------------------===//
+// EmbeddingOp / EmbeddingGradOp
+//===----------------------------------------------------------------------===//
+
+/// The type of an embedding's result: the ids' shape with the table's row
+/// size D appended, in the table's element type; an error for a table that
+/// is not [V, D].
+static FailureOr<RankedTensorType> embeddingResultType(const InferError &error,
+                                                       Value table,
+                                                       Value ids) {
+  auto tableType = rankedType(table);
+  if (tableType.getRank() != 2)
+    return error("expects 'table' of rank 2 [vocabulary, features], got ",
+                 tableType);
+  SmallVector<int64_t> shape(rankedType(ids).getShape());
+  shape.push_back(tableType.getDimSize(1));
+  return RankedTensorType::get(shape, tableType.getElementType());
+}
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  FailureOr<RankedTensorType> type =
+      embeddingResultType(InferError{loc, getOperationName()},
+                          adaptor.getTable(), adaptor.getIds());
+  if (failed(type))
+    return failure();
+  results.push_back(*type);
+  return success();
+}
+
+LogicalResult EmbeddingGradOp::verify() {
+  FailureOr<RankedTensorType> expected = embeddingResultType(
+      InferError{getLoc(), getOperationName()}, getTable(), getIds());
+  if (failed(expected))
+    return failure();
+  auto grad = getResultGrad().getType();
+  bool matches = grad.getRank() == expected->getRank() &&
+                 grad.getElementType() == expected->getElementType();
+  for (int64_t d = 0; matches && d < grad.getRank(); ++d)
+    matches = joinDims(grad.getDimSize(d), expected->getDimSize(d)).has_value();
+  if (!matches)
+    return emitOpError("expects 'result_grad' of the embedding's result type ")
+           << *expected << " (the ids' shape, then the table's row size), got "
+           << grad;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // SplitHeadsOp / MergeHeadsOp
 //===----------------------------------------------------------------------===//
 

@@ -140,6 +140,29 @@ def MHA_DenseOp : MHA_InferredOp<"dense", [Differentiable]> {
   }];
 }
 
+def MHA_EmbeddingOp : MHA_InferredOp<"embedding", [Differentiable]> {
+  let summary = "Looks up rows of a table by integer ids (token embeddings)";
+  let description = [{
+    For a table [V, D] and integer ids [...] (i32 or i64, any shape):
+    `result[..., d] = table[ids[...], d]`, shape [..., D]. Every id must lie
+    in [0, V): the compiled code checks them before reading the table and
+    reports the first bad one as a run-time error naming the op's location
+    and V, never a read outside the table. The gradient with respect to the
+    table is `mha.embedding_grad` (the rows' gradients summed per id); ids
+    have none.
+
+    ```mlir
+    %x = mha.embedding %table, %tokens : tensor<256x64xf32>, tensor<?x?xi64>
+    // %x : tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$table, MHA_LabelTensor:$ids);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `,` $ids attr-dict `:` type($table) `,` type($ids)
+  }];
+}
+
 def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads", [Differentiable]> {
   let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
   let description = [{
@@ -623,6 +646,30 @@ def MHA_DenseWeightGradOp : MHA_InferredOp<"dense_weight_grad"> {
   let assemblyFormat = [{
     $input `,` $result_grad attr-dict `:` type($input) `,` type($result_grad)
   }];
+}
+
+def MHA_EmbeddingGradOp : MHA_Op<"embedding_grad", [Pure,
+    AllTypesMatch<["table", "result"]>]> {
+  let summary = "Gradient of mha.embedding with respect to its table";
+  let description = [{
+    For the table [V, D] (only its type and size are used), ids [...] and the
+    embedding's result gradient dy [..., D]:
+    `result[v, d] = sum over positions p with ids[p] == v of dy[p, d]`, a
+    scatter-add; rows of ids that never occur are zero. Ids are checked to lie
+    in [0, V) as `mha.embedding` checks them.
+
+    ```mlir
+    %dt = mha.embedding_grad %table, %tokens, %dy : tensor<256x64xf32>, tensor<?x?xi64>, tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$table, MHA_LabelTensor:$ids,
+                       MHA_FloatTensor:$result_grad);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `,` $ids `,` $result_grad attr-dict `:` type($table) `,`
+    type($ids) `,` type($result_grad)
+  }];
+  let hasVerifier = 1;
 }
 
 def MHA_ReduceMaxGradOp : MHA_Op<"reduce_max_grad", [Pure,

@@ -1,0 +1,144 @@
+//===- EmbeddingToLinalg.cpp - Embedding lookups and their gradient -------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Patterns of convert-mha-to-linalg for embedding and embedding_grad: a
+// gather of table rows by id (a linalg.generic reading the table with
+// tensor.extract), and its adjoint, a scatter-add of the result gradient's
+// rows into a zero table (a loop over the ids). Ids are checked against the
+// table's row count before either reads or writes a row.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "mha/Conversion/MHAToLinalg/MHAToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::mha;
+using namespace mlir::mha::detail;
+
+namespace {
+constexpr const char *kIdOutOfRange = "a token id lies";
+constexpr const char *kRowCount = "the table's row count";
+
+struct EmbeddingLowering final : MHAPattern<EmbeddingOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value table = adaptor.getTable(), ids = adaptor.getIds();
+    checkIndicesInRange(rewriter, op, ids, sizeOf(rewriter, loc, table, 0),
+                        kIdOutOfRange, kRowCount);
+    int64_t idRank = tensorType(ids).getRank();
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, ids);
+    sizes.push_back(sizeOf(rewriter, loc, table, 1));
+    // result[p..., d] = table[ids[p...], d]: a copy, in the table's type.
+    Value result = buildGeneric(
+        rewriter, loc, sizes, tensorType(table).getElementType(), {ids},
+        {droppedDimMap(rewriter, idRank + 1, idRank)},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value row =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value column = linalg::IndexOp::create(b, l, idRank);
+          return tensor::ExtractOp::create(b, l, table,
+                                           ValueRange{row, column});
+        });
+    replaceOpCasting(rewriter, op, result);
+    return success();
+  }
+};
+
+struct EmbeddingGradLowering final : MHAPattern<EmbeddingGradOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value table = adaptor.getTable(), ids = adaptor.getIds();
+    Value grad = toF32(rewriter, loc, adaptor.getResultGrad());
+    int64_t idRank = tensorType(ids).getRank();
+    for (int64_t d = 0; d < idRank; ++d)
+      checkSameSize(rewriter, op, ids, d, "ids", grad, d, "result_grad");
+    checkSameSize(rewriter, op, table, 1, "table", grad, idRank,
+                  "result_grad");
+    checkIndicesInRange(rewriter, op, ids, sizeOf(rewriter, loc, table, 0),
+                        kIdOutOfRange, kRowCount);
+    // Ids as [N] and gradient rows as [N, D].
+    if (idRank == 0) {
+      ids = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1}, tensorType(ids).getElementType()), ids,
+          SmallVector<ReassociationIndices>{});
+      grad = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1, tensorType(grad).getDimSize(0)},
+                                rewriter.getF32Type()),
+          grad, SmallVector<ReassociationIndices>{{0, 1}});
+    } else if (idRank > 1) {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < idRank; ++d)
+        all.push_back(d);
+      ids = tensor::CollapseShapeOp::create(
+          rewriter, loc, ids, SmallVector<ReassociationIndices>{all});
+      grad = tensor::CollapseShapeOp::create(
+          rewriter, loc, grad,
+          SmallVector<ReassociationIndices>{all, {idRank}});
+    }
+    OpFoldResult features = sizeOf(rewriter, loc, table, 1);
+    Value zeros =
+        filledTensor(rewriter, loc, sizesOf(rewriter, loc, table),
+                     rewriter.getF32Type(), f32Const(rewriter, loc, 0.0));
+    // One row at a time, in order: rows of equal ids add up in sequence.
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value count = getValueOrCreateConstantIndexOp(
+        rewriter, loc, sizeOf(rewriter, loc, ids, 0));
+    auto loop = scf::ForOp::create(rewriter, loc, c0, count, c1,
+                                   ValueRange{zeros});
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(loop.getBody());
+      Value n = loop.getInductionVar(), acc = loop.getRegionIterArgs()[0];
+      Value id = arith::IndexCastOp::create(
+          rewriter, loc, rewriter.getIndexType(),
+          tensor::ExtractOp::create(rewriter, loc, ids, ValueRange{n}));
+      SmallVector<OpFoldResult> rowSizes = {rewriter.getIndexAttr(1),
+                                            features};
+      SmallVector<OpFoldResult> strides(2, rewriter.getIndexAttr(1));
+      SmallVector<OpFoldResult> gradOffsets = {n, rewriter.getIndexAttr(0)};
+      SmallVector<OpFoldResult> tableOffsets = {id, rewriter.getIndexAttr(0)};
+      Value gradRow = tensor::ExtractSliceOp::create(
+          rewriter, loc, grad, gradOffsets, rowSizes, strides);
+      Value tableRow = tensor::ExtractSliceOp::create(
+          rewriter, loc, acc, tableOffsets, rowSizes, strides);
+      Value sum = linalg::AddOp::create(rewriter, loc,
+                                        ValueRange{tableRow, gradRow},
+                                        ValueRange{tableRow})
+                      .getResult(0);
+      scf::YieldOp::create(
+          rewriter, loc,
+          tensor::InsertSliceOp::create(rewriter, loc, sum, acc, tableOffsets,
+                                        rowSizes, strides)
+              .getResult());
+    }
+    replaceOpCasting(rewriter, op,
+                     castElements(rewriter, loc, loop.getResult(0),
+                                  tensorType(table).getElementType()));
+    return success();
+  }
+};
+} // namespace
+
+void mha::populateMHAEmbeddingToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<EmbeddingLowering, EmbeddingGradLowering>(
+      patterns.getContext());
+}
