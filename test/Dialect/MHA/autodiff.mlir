@@ -72,13 +72,64 @@ func.func @norm_loss(%x: tensor<2x4xf32>, %t: tensor<2x4xf32>) -> tensor<f32> {
 
 // -----
 
-func.func @callee(%x: tensor<4xf32>) -> tensor<f32> {
-  %s = mha.reduce sum %x dims = [0] : tensor<4xf32>
+// A layer written once as a function and called twice with different
+// parameters: the gradient function inlines both calls (and the call inside
+// the layer) and differentiates the result; the forward keeps its calls.
+mha.param @w1 : tensor<4x4xf32> init <glorot_uniform>
+mha.param @w2 : tensor<4x4xf32> init <glorot_uniform>
+func.func private @act(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %r = mha.relu %x : tensor<?x4xf32>
+  return %r : tensor<?x4xf32>
+}
+func.func private @layer(%x: tensor<?x4xf32>, %w: tensor<4x4xf32>) -> tensor<?x4xf32> {
+  %h = mha.dense %x, %w : tensor<?x4xf32>, tensor<4x4xf32>
+  %r = func.call @act(%h) : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %r : tensor<?x4xf32>
+}
+// CHECK-LABEL: func.func @two_layers(
+// CHECK: call @layer
+// CHECK: call @layer
+// CHECK-LABEL: func.func @two_layers_grad
+// CHECK-NOT: call
+// CHECK: %[[W1:.*]] = mha.get_param @w1
+// CHECK: %[[W2:.*]] = mha.get_param @w2
+// CHECK: %[[H1:.*]] = mha.dense %{{.*}}, %[[W1]]
+// CHECK: %[[R1:.*]] = mha.relu %[[H1]]
+// CHECK: %[[H2:.*]] = mha.dense %[[R1]], %[[W2]]
+// CHECK: mha.relu %[[H2]]
+// CHECK: mha.dense_weight_grad %[[R1]]
+// CHECK: mha.dense_weight_grad
+// CHECK-NOT: call
+// CHECK: return
+func.func @two_layers(%x: tensor<?x4xf32>, %t: tensor<?x4xf32>) -> tensor<f32> {
+  %w1 = mha.get_param @w1 : tensor<4x4xf32>
+  %w2 = mha.get_param @w2 : tensor<4x4xf32>
+  %a = func.call @layer(%x, %w1) : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %b = func.call @layer(%a, %w2) : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %l = mha.mse_loss %b, %t : tensor<?x4xf32>, tensor<?x4xf32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func private @external(%x: tensor<4xf32>) -> tensor<4xf32>
+func.func @negative_external_call(%x: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'func.call' op mha-autodiff can only differentiate calls to functions with a single-block body}}
+  %y = func.call @external(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  %s = mha.reduce sum %y dims = [0] : tensor<4xf32>
   return %s : tensor<f32>
 }
-func.func @negative_calls(%x: tensor<4xf32>) -> tensor<f32> {
-  // expected-error @+1 {{'func.call' op mha-autodiff cannot differentiate through calls; run -inline first}}
-  %s = func.call @callee(%x) : (tensor<4xf32>) -> tensor<f32>
+
+// -----
+
+func.func private @recursive(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'func.call' op mha-autodiff: calls nested more than 64 deep (a recursive layer?)}}
+  %y = func.call @recursive(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+func.func @negative_recursive_call(%x: tensor<4xf32>) -> tensor<f32> {
+  %y = func.call @recursive(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  %s = mha.reduce sum %y dims = [0] : tensor<4xf32>
   return %s : tensor<f32>
 }
 

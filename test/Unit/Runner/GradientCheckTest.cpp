@@ -295,6 +295,28 @@ TEST_F(GradientCheck, EmbeddingWithRepeatedIds) {
         {2, 2}, {1});
 }
 
+TEST_F(GradientCheck, LayerFunctionCalledTwice) {
+  // No -inline first: mha-autodiff inlines the calls itself.
+  check(R"(
+    mha.param @w1 : tensor<3x3xf32> init <glorot_normal>
+    mha.param @w2 : tensor<3x3xf32> init <glorot_normal>
+    func.func private @layer(%x: tensor<?x3xf32>, %w: tensor<3x3xf32>) -> tensor<?x3xf32> {
+      %h = mha.dense %x, %w : tensor<?x3xf32>, tensor<3x3xf32>
+      %t = mha.tanh %h : tensor<?x3xf32>
+      %r = mha.add %x, %t : tensor<?x3xf32>, tensor<?x3xf32>
+      return %r : tensor<?x3xf32>
+    }
+    func.func @f(%x: tensor<?x3xf32>, %y: tensor<?x3xf32>) -> tensor<f32> {
+      %w1 = mha.get_param @w1 : tensor<3x3xf32>
+      %w2 = mha.get_param @w2 : tensor<3x3xf32>
+      %a = func.call @layer(%x, %w1) : (tensor<?x3xf32>, tensor<3x3xf32>) -> tensor<?x3xf32>
+      %b = func.call @layer(%a, %w2) : (tensor<?x3xf32>, tensor<3x3xf32>) -> tensor<?x3xf32>
+      %l = mha.mse_loss %b, %y : tensor<?x3xf32>, tensor<?x3xf32>
+      return %l : tensor<f32>
+    })",
+        {4, 4}, {1});
+}
+
 TEST_F(GradientCheck, ReduceMaxAndMasks) {
   // Random inputs have distinct maxima, where max is differentiable.
   check(R"(

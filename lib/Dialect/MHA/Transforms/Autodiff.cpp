@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Transforms/InliningUtils.h"
 
 namespace mlir {
 namespace mha {
@@ -47,6 +48,47 @@ Value zerosOf(OpBuilder &b, Location loc, RankedTensorType type) {
       DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), 0.0)));
 }
 
+/// Inlines every func.call in `func`, the calls in inlined bodies too. A
+/// call to an external or multi-block function, or a chain of calls deeper
+/// than any layer nesting (recursion), is an error at the call.
+LogicalResult inlineCalls(func::FuncOp func) {
+  InlinerInterface interface(func.getContext());
+  auto cloneCallback = [](OpBuilder &, Region *src, Block *inlineBlock,
+                          Block *postBlock, IRMapping &mapper,
+                          bool shouldCloneInlinedRegion) {
+    Region *insertRegion = inlineBlock->getParent();
+    if (shouldCloneInlinedRegion)
+      src->cloneInto(insertRegion, postBlock->getIterator(), mapper);
+    else
+      insertRegion->getBlocks().splice(postBlock->getIterator(),
+                                       src->getBlocks(), src->begin(),
+                                       src->end());
+  };
+  constexpr int kMaxDepth = 64;
+  for (int depth = 0;; ++depth) {
+    SmallVector<func::CallOp> calls;
+    func.walk([&](func::CallOp call) { calls.push_back(call); });
+    if (calls.empty())
+      return success();
+    for (func::CallOp call : calls) {
+      if (depth == kMaxDepth)
+        return call.emitOpError("mha-autodiff: calls nested more than ")
+               << kMaxDepth << " deep (a recursive layer?)";
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (!callee || callee.isExternal() || !callee.getBody().hasOneBlock())
+        return call.emitOpError("mha-autodiff can only differentiate calls "
+                                "to functions with a single-block body");
+      if (failed(inlineCall(interface, cloneCallback,
+                            cast<CallOpInterface>(call.getOperation()),
+                            cast<CallableOpInterface>(callee.getOperation()),
+                            &callee.getBody())))
+        return call.emitOpError("mha-autodiff could not inline this call");
+      call.erase();
+    }
+  }
+}
+
 } // namespace
 
 FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
@@ -57,20 +99,18 @@ FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
     forward.emitOpError("mha-autodiff needs a single-block function");
     return failure();
   }
-  WalkResult calls = forward.walk([](func::CallOp call) {
-    call.emitOpError("mha-autodiff cannot differentiate through calls; run "
-                     "-inline first");
-    return WalkResult::interrupt();
-  });
-  if (calls.wasInterrupted())
-    return failure();
-
   auto grad = cast<func::FuncOp>(forward->clone());
   grad.setSymName((forward.getSymName() + "_grad").str());
   grad->setAttr("mha.gradient_of", FlatSymbolRefAttr::get(forward));
   OpBuilder builder(ctx);
   builder.setInsertionPointAfter(forward);
   builder.insert(grad);
+  // Layers written as functions: the gradient function gets their bodies
+  // inlined (the forward function keeps its calls).
+  if (failed(inlineCalls(grad))) {
+    grad.erase();
+    return failure();
+  }
 
   // Attention keeps its row statistics for the backward pass.
   SmallVector<AttentionOp> attentions;

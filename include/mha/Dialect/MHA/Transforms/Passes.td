@@ -88,8 +88,10 @@ def MHAAutodiffPass : Pass<"mha-autodiff", "::mlir::ModuleOp"> {
     Gradients of values used several times are summed. `mha.attention` is
     first replaced by `mha.attention_with_lse`, whose row log-sum-exp lets
     `mha.attention_grad` recompute the probabilities instead of keeping the
-    Sq × Sk matrix. Functions must be a single block without calls (run
-    `-inline` first); an op without a gradient rule is an error naming it.
+    Sq × Sk matrix. Functions must be a single block; calls to functions
+    with a single-block body (layers written once and called with different
+    parameters) are inlined into `@f_grad`, `@f` keeping its calls. An op
+    without a gradient rule is an error naming it.
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",
