@@ -94,7 +94,8 @@ Dataset mha::makeMarkedTokenDataset(int64_t samples, int64_t seqLen,
 }
 
 llvm::Error mha::validateDataset(const Dataset &data, bool binary,
-                                 int64_t classes, llvm::StringRef source) {
+                                 int64_t classes, llvm::StringRef source,
+                                 std::optional<int64_t> ignoreIndex) {
   if (data.inputs.shape.empty() || data.labels.shape.empty())
     return dataError(source + ": inputs and labels need an example dimension");
   if (data.labels.shape[0] != data.inputs.shape[0])
@@ -122,11 +123,15 @@ llvm::Error mha::validateDataset(const Dataset &data, bool binary,
                                      "{{0, 1}",
                                      source, i / perLabel,
                                      valueText(data.labels, i)));
+    if (classes > 0 && ignoreIndex && v == double(*ignoreIndex))
+      continue;
     if (classes > 0 && (v < 0 || v >= double(classes) || v != std::floor(v)))
-      return dataError(llvm::formatv("{0}: label of example {1} is {2}; "
-                                     "expected a class index in [0, {3})",
-                                     source, i / perLabel,
-                                     valueText(data.labels, i), classes));
+      return dataError(llvm::formatv(
+          "{0}: label of example {1} is {2}; expected a class index in [0, "
+          "{3}){4}",
+          source, i / perLabel, valueText(data.labels, i), classes,
+          ignoreIndex ? " or the ignore index " + std::to_string(*ignoreIndex)
+                      : std::string()));
   }
   return llvm::Error::success();
 }

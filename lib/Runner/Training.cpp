@@ -130,22 +130,26 @@ struct Metrics {
   double lossSum = 0, correct = 0, absError = 0;
   int64_t examples = 0, labelCount = 0;
 
+  /// Positions labelled `ignoreIndex` (cross entropy) count for nothing.
   void add(LossKind loss, double batchLoss, const HostTensor &pred,
-           const HostTensor &labels) {
+           const HostTensor &labels, std::optional<int64_t> ignoreIndex) {
     int64_t n = labels.shape.empty() ? 1 : labels.shape[0];
     lossSum += batchLoss * double(n);
     examples += n;
     if (loss == LossKind::CrossEntropy) {
       int64_t classes = pred.shape.back();
       for (int64_t r = 0; r < labels.numElements(); ++r) {
+        int64_t label = int64_t(labels.getAsDouble(r));
+        if (ignoreIndex && label == *ignoreIndex)
+          continue;
         int64_t best = 0;
         for (int64_t c = 1; c < classes; ++c)
           if (pred.getAsDouble(r * classes + c) >
               pred.getAsDouble(r * classes + best))
             best = c;
-        correct += best == int64_t(labels.getAsDouble(r));
+        correct += best == label;
+        ++labelCount;
       }
-      labelCount += labels.numElements();
       return;
     }
     double threshold = loss == LossKind::BCEWithLogits ? 0.0 : 0.5;
@@ -287,7 +291,8 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
       lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
   // Labels are checked as stored (a float label of 1e30 or NaN is reported
   // as such), then class indices converted to i64.
-  if (llvm::Error err = validateDataset(all, binary, classes, source))
+  if (llvm::Error err = validateDataset(all, binary, classes, source,
+                                       config.getIgnoreIndex()))
     return std::move(err);
   auto classIndicesToI64 = [&](Dataset &d) {
     if (lossKind != LossKind::CrossEntropy || d.labels.dtype == DType::I64)
@@ -356,7 +361,8 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
       return loaded.takeError();
     validation = std::move(*loaded);
     if (llvm::Error err =
-            validateDataset(validation, binary, classes, options.valDataPath))
+            validateDataset(validation, binary, classes, options.valDataPath,
+                            config.getIgnoreIndex()))
       return std::move(err);
     if (idBound > 0)
       if (llvm::Error err = checkIdsInRange(validation.inputs, idBound,
@@ -566,7 +572,7 @@ int mha::runTraining(const TrainingOptions &options) {
                                    : "The last good checkpoint, " +
                                          lastCheckpoint + ", is kept."));
       }
-      trainMetrics.add(lossKind, loss, (*out)[1], y);
+      trainMetrics.add(lossKind, loss, (*out)[1], y, config.getIgnoreIndex());
       size_t n = params.size();
       for (size_t i = 0; i < n; ++i) {
         state.params[params[i].name] = std::move((*out)[2 + i]);
@@ -592,7 +598,8 @@ int mha::runTraining(const TrainingOptions &options) {
       auto out = (*jit)->call("__mha_eval", args);
       if (!out)
         return reportError(out.takeError());
-      valMetrics.add(lossKind, (*out)[0].getAsDouble(0), (*out)[1], y);
+      valMetrics.add(lossKind, (*out)[0].getAsDouble(0), (*out)[1], y,
+                     config.getIgnoreIndex());
     }
     state.epoch = epoch;
     EpochRecord record;

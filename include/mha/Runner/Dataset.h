@@ -47,10 +47,12 @@ constexpr int64_t kSyntheticFeatures = 16;
 Dataset makeMarkedTokenDataset(int64_t samples, int64_t seqLen, uint64_t seed);
 
 /// Checks that `data` is usable: finite inputs, as many labels as examples,
-/// labels in {0, 1} when `binary`, and integer labels in [0, classes) when
-/// `classes` > 0. Messages name `source` and the first bad example.
+/// labels in {0, 1} when `binary`, and integer labels in [0, classes) (or
+/// equal to `ignoreIndex`) when `classes` > 0. Messages name `source` and the
+/// first bad example.
 llvm::Error validateDataset(const Dataset &data, bool binary, int64_t classes,
-                            llvm::StringRef source);
+                            llvm::StringRef source,
+                            std::optional<int64_t> ignoreIndex = std::nullopt);
 
 /// Splits off the last `fraction` of `data` (after a seeded shuffle) as the
 /// validation set.

@@ -104,6 +104,32 @@ struct MSELossLowering final : MHAPattern<MSELossOp> {
   }
 };
 
+/// Whether a label equals the ignore index (false without one).
+Value isIgnored(OpBuilder &b, Location loc, Value label,
+                std::optional<int64_t> ignore) {
+  if (!ignore)
+    return arith::ConstantIntOp::create(b, loc, 0, 1);
+  Value special = arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(label.getType(), *ignore));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, label,
+                               special);
+}
+
+/// The number of labels that are not the ignore index, at least 1, as an
+/// f32 scalar (so that a batch of ignored positions gives 0, not NaN).
+Value keptCount(OpBuilder &b, Location loc, Value labels, int64_t ignore) {
+  Value kept = mapElements(
+      b, loc, {labels}, f32(b),
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return arith::SelectOp::create(nb, l, isIgnored(nb, l, args[0], ignore),
+                                       f32Const(nb, l, 0.0),
+                                       f32Const(nb, l, 1.0));
+      });
+  Value count =
+      tensor::ExtractOp::create(b, loc, sumAll(b, loc, kept), ValueRange{});
+  return arith::MaximumFOp::create(b, loc, count, f32Const(b, loc, 1.0));
+}
+
 struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -117,8 +143,9 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
       checkSameSize(rewriter, op, labels, d, "labels", adaptor.getLogits(), d,
                     "logits");
     // Labels pick logits: each is checked before use.
+    std::optional<int64_t> ignore = op.getIgnoreIndex();
     checkIndicesInRange(rewriter, op, labels, sizeOf(rewriter, loc, logits, last),
-                        "a label lies", "the number of classes");
+                        "a label lies", "the number of classes", ignore);
     // log-sum-exp per row, with the row maximum subtracted.
     Value rowMax = reduceF32(rewriter, loc, logits, {last},
                              -std::numeric_limits<double>::infinity(), maxF);
@@ -142,16 +169,37 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
           SmallVector<Value> indices;
           for (int64_t d = 0; d < rank - 1; ++d)
             indices.push_back(linalg::IndexOp::create(b, l, d));
-          indices.push_back(
-              arith::IndexCastOp::create(b, l, b.getIndexType(), args[2]));
+          // An ignored row reads class 0 (its label may lie outside the
+          // logits) and contributes 0.
+          Value ignored = isIgnored(b, l, args[2], ignore);
+          Value label =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[2]);
+          indices.push_back(arith::SelectOp::create(
+              b, l, ignored, arith::ConstantIndexOp::create(b, l, 0), label));
           Value picked = tensor::ExtractOp::create(b, l, logits, indices);
           Value lse = arith::AddFOp::create(
               b, l, math::LogOp::create(b, l, args[0]), args[1]);
-          return arith::SubFOp::create(b, l, lse, picked).getResult();
+          Value term = arith::SubFOp::create(b, l, lse, picked);
+          return arith::SelectOp::create(b, l, ignored, f32Const(b, l, 0.0),
+                                         term)
+              .getResult();
+        });
+    Value total = sumAll(rewriter, loc, perRow);
+    if (!ignore) {
+      replaceOpCasting(rewriter, op,
+                       meanOfSum(rewriter, loc, total, labels,
+                                 op.getType().getElementType()));
+      return success();
+    }
+    Value count = keptCount(rewriter, loc, labels, *ignore);
+    Value mean = mapElements(
+        rewriter, loc, {total}, f32(rewriter),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::DivFOp::create(b, l, args[0], count);
         });
     replaceOpCasting(rewriter, op,
-                       meanOfSum(rewriter, loc, sumAll(rewriter, loc, perRow),
-                                 labels, op.getType().getElementType()));
+                     castElements(rewriter, loc, mean,
+                                  op.getType().getElementType()));
     return success();
   }
 };
@@ -247,10 +295,21 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
     Value logits = toF32(rewriter, loc, adaptor.getLogits());
     Value labels = adaptor.getLabels();
     int64_t rank = tensorType(logits).getRank(), last = rank - 1;
+    std::optional<int64_t> ignore = op.getIgnoreIndex();
     checkIndicesInRange(rewriter, op, labels, sizeOf(rewriter, loc, logits, last),
-                        "a label lies", "the number of classes");
-    Value g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), labels,
-                             allDims(labels));
+                        "a label lies", "the number of classes", ignore);
+    Value g;
+    if (ignore) {
+      Value scalar = tensor::ExtractOp::create(
+          rewriter, loc, adaptor.getLossGrad(), ValueRange{});
+      if (!scalar.getType().isF32())
+        scalar = arith::ExtFOp::create(rewriter, loc, f32(rewriter), scalar);
+      g = arith::DivFOp::create(rewriter, loc, scalar,
+                                keptCount(rewriter, loc, labels, *ignore));
+    } else {
+      g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), labels,
+                         allDims(labels));
+    }
     Value probs = buildSoftmax(rewriter, loc, logits, last);
     Value result = buildGeneric(
         rewriter, loc, sizesOf(rewriter, loc, logits), f32(rewriter),
@@ -266,7 +325,10 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
           Value onehot = arith::SelectOp::create(b, l, hit, f32Const(b, l, 1.0),
                                                  f32Const(b, l, 0.0));
           Value d = arith::SubFOp::create(b, l, args[0], onehot);
-          return arith::MulFOp::create(b, l, d, g).getResult();
+          Value grad = arith::MulFOp::create(b, l, d, g);
+          return arith::SelectOp::create(b, l, isIgnored(b, l, args[1], ignore),
+                                         f32Const(b, l, 0.0), grad)
+              .getResult();
         });
     replaceOpCasting(rewriter,
         op, castElements(rewriter, loc, result, op.getType().getElementType()));

@@ -98,7 +98,7 @@ void replaceOpCasting(ConversionPatternRewriter &rewriter, Operation *op,
 
 void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
                          OpFoldResult bound, StringRef what,
-                         StringRef boundName) {
+                         StringRef boundName, std::optional<int64_t> allowed) {
   Location loc = op->getLoc();
   auto type = tensorType(indices);
   Type elementType = type.getElementType();
@@ -120,6 +120,14 @@ void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
         Value below = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
                                             args[0], boundValue);
         Value ok = arith::AndIOp::create(nb, l, notNegative, below);
+        if (allowed) {
+          Value special = arith::ConstantOp::create(
+              nb, l, nb.getIntegerAttr(elementType, *allowed));
+          ok = arith::OrIOp::create(
+              nb, l, ok,
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, args[0],
+                                    special));
+        }
         linalg::YieldOp::create(nb, l,
                                 arith::AndIOp::create(nb, l, ok, args[1])
                                     .getResult());
@@ -130,6 +138,8 @@ void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
   if (std::optional<int64_t> constant = getConstantIntValue(bound))
     range += " = " + std::to_string(*constant);
   range += ")";
+  if (allowed)
+    range += " and is not the ignore index " + std::to_string(*allowed);
   std::string message = (locationText(loc) + ": '" +
                          op->getName().getStringRef() + "' op: " + what +
                          " outside " + range + " at run time")

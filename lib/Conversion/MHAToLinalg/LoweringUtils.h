@@ -60,10 +60,11 @@ void checkBroadcast(OpBuilder &b, Operation *op, int64_t rank,
 /// `indices` lies in [0, bound): the check data-dependent indices (class
 /// labels, token ids) get before any load uses them. `what` names them in
 /// the message, which also gives the op's location and, when static, the
-/// bound.
+/// bound. `allowed` is one more accepted value (an ignore index).
 void checkIndicesInRange(OpBuilder &b, Operation *op, Value indices,
                          OpFoldResult bound, StringRef what,
-                         StringRef boundName);
+                         StringRef boundName,
+                         std::optional<int64_t> allowed = std::nullopt);
 
 /// The number of elements in dimensions `dims` of `v`, as an f32 value.
 Value countAsF32(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> dims);

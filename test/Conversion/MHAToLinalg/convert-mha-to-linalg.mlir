@@ -276,3 +276,23 @@ func.func @embedding(%table: tensor<50x8xf32>, %ids: tensor<?x3xi32>) -> tensor<
   %x = mha.embedding %table, %ids : tensor<50x8xf32>, tensor<?x3xi32>
   return %x : tensor<?x3x8xf32>
 }
+
+// -----
+
+// With ignore_index, the label check accepts it, ignored rows read class 0
+// and contribute 0, and the sum is divided by the number of kept labels
+// (at least 1).
+// CHECK-LABEL: func.func @cross_entropy_ignore
+// CHECK: arith.cmpi eq, %{{.*}}, %{{.*}} : i64
+// CHECK: arith.ori
+// CHECK: cf.assert %{{.*}}, "{{.*}}a label lies outside [0, the number of classes = 5) and is not the ignore index -100 at run time"
+// CHECK: %[[IGN:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : i64
+// CHECK: %[[ROW:.*]] = arith.select %[[IGN]], %{{.*}}, %{{.*}} : index
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %[[ROW]]]
+// CHECK: arith.select %[[IGN]], %{{.*}}, %{{.*}} : f32
+// CHECK: %[[KEPT:.*]] = arith.maximumf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.divf %{{.*}}, %[[KEPT]] : f32
+func.func @cross_entropy_ignore(%logits: tensor<?x5xf32>, %labels: tensor<?xi64>) -> tensor<f32> {
+  %l = mha.cross_entropy %logits, %labels ignore_index = -100 : tensor<?x5xf32>, tensor<?xi64>
+  return %l : tensor<f32>
+}

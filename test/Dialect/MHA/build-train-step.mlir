@@ -49,6 +49,21 @@ mha.training model = @model loss = cross_entropy optimizer = <sgd, learning_rate
 
 // -----
 
+// Per-token labels with padding: the training's ignore_index reaches the
+// loss, and through it the loss gradient.
+mha.param @w : tensor<4x3xf32> init <glorot_uniform>
+func.func @tagger(%x: tensor<?x?x4xf32>) -> tensor<?x?x3xf32> {
+  %w = mha.get_param @w : tensor<4x3xf32>
+  %y = mha.dense %x, %w : tensor<?x?x4xf32>, tensor<4x3xf32>
+  return %y : tensor<?x?x3xf32>
+}
+mha.training model = @tagger loss = cross_entropy optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 4 ignore_index = -1
+// CHECK-LABEL: func.func @__mha_train_step
+// CHECK: mha.cross_entropy %{{.*}}, %{{.*}} ignore_index = -1 : tensor<?x?x3xf32>, tensor<?x?xi64>
+// CHECK: mha.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} ignore_index = -1
+
+// -----
+
 // expected-error @+1 {{mha-build-train-step: the module has no mha.training}}
 module {
   func.func @negative_no_config(%x: tensor<4xf32>) -> tensor<4xf32> {

@@ -694,3 +694,13 @@ func.func @negative_embedding_grad_table_rank(%table: tensor<8xf32>, %ids: tenso
   %g = mha.embedding_grad %table, %ids, %dy : tensor<8xf32>, tensor<4xi64>, tensor<4x8xf32>
   return
 }
+
+// -----
+
+func.func @model(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
+  %c = arith.constant dense<0.5> : tensor<4x1xf32>
+  %y = mha.dense %x, %c : tensor<?x4xf32>, tensor<4x1xf32>
+  return %y : tensor<?x1xf32>
+}
+// expected-error @+1 {{'mha.training' op 'ignore_index' needs the loss 'cross_entropy', got 'bce'}}
+mha.training model = @model loss = bce optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 4 ignore_index = -1

@@ -137,7 +137,9 @@ func.func @losses(%p: tensor<?x1xf32>, %y: tensor<?x1xf32>, %logits: tensor<?x10
   %2 = mha.mse_loss %p, %y : tensor<?x1xf32>, tensor<?x1xf32>
   // CHECK: mha.cross_entropy %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi64>
   %3 = mha.cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
-  return %0, %1, %2, %3 : tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>
+  // CHECK: mha.cross_entropy %{{.*}}, %{{.*}} ignore_index = -1 : tensor<?x10xf32>, tensor<?xi64>
+  %4 = mha.cross_entropy %logits, %labels ignore_index = -1 : tensor<?x10xf32>, tensor<?xi64>
+  return %0, %1, %2, %4 : tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>
 }
 
 // CHECK: mha.training model = @model loss = bce_logits optimizer = <adamw, learning_rate = 0.001, beta1 = 0.8, weight_decay = 0.01> epochs = 3 batch_size = 16 metrics = ["accuracy", "mae"] dataset = <npy, validation_split = 0.1, data = "x.npy", labels = "y.npy">
@@ -186,6 +188,8 @@ func.func @gradient_ops(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>, %g: tens
   %9 = mha.mse_loss_grad %dy, %dy, %g : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<f32>
   // CHECK: mha.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
   %10 = mha.cross_entropy_grad %l, %c, %g : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
+  // CHECK: mha.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} ignore_index = 0 : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
+  %11 = mha.cross_entropy_grad %l, %c, %g ignore_index = 0 : tensor<?x10xf32>, tensor<?xi32>, tensor<f32>
   return
 }
 

@@ -317,6 +317,19 @@ TEST_F(GradientCheck, LayerFunctionCalledTwice) {
         {4, 4}, {1});
 }
 
+TEST_F(GradientCheck, CrossEntropyIgnoreIndex) {
+  // Labels i % 3 over 4 classes, 2 ignored: a third of the positions.
+  check(R"(
+    mha.param @w : tensor<5x4xf32> init <glorot_normal>
+    func.func @f(%x: tensor<?x3x5xf32>, %c: tensor<?x3xi64>) -> tensor<f32> {
+      %w = mha.get_param @w : tensor<5x4xf32>
+      %z = mha.dense %x, %w : tensor<?x3x5xf32>, tensor<5x4xf32>
+      %l = mha.cross_entropy %z, %c ignore_index = 2 : tensor<?x3x4xf32>, tensor<?x3xi64>
+      return %l : tensor<f32>
+    })",
+        {2, 2});
+}
+
 TEST_F(GradientCheck, ReduceMaxAndMasks) {
   // Random inputs have distinct maxima, where max is differentiable.
   check(R"(

@@ -312,8 +312,9 @@ LogicalResult EmbeddingOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
 LogicalResult
 CrossEntropyOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {
-  operandGrads.push_back(CrossEntropyGradOp::create(
-      b, getLoc(), getLogits(), getLabels(), resultGrads[0]));
+  operandGrads.push_back(
+      CrossEntropyGradOp::create(b, getLoc(), getLogits(), getLabels(),
+                                 resultGrads[0], getIgnoreIndexAttr()));
   operandGrads.push_back(Value());
   return success();
 }

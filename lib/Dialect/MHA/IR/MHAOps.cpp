@@ -158,6 +158,9 @@ LogicalResult TrainingOp::verify() {
                << name << "'; expected one of: accuracy, mae";
     }
   }
+  if (getIgnoreIndex() && getLoss() != LossKind::CrossEntropy)
+    return emitOpError("'ignore_index' needs the loss 'cross_entropy', got '")
+           << stringifyLossKind(getLoss()) << "'";
   auto module = cast<ModuleOp>((*this)->getParentOp());
   auto configs = module.getOps<TrainingOp>();
   if (std::next(configs.begin()) != configs.end())

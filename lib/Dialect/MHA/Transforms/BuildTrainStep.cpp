@@ -40,7 +40,8 @@ RankedTensorType labelType(LossKind loss, RankedTensorType pred) {
 /// Builds `@name(model inputs..., labels) -> (loss, predictions)` by cloning
 /// the model's body and appending the loss.
 func::FuncOp buildLossFunction(OpBuilder &b, func::FuncOp model,
-                               LossKind loss, StringRef name) {
+                               TrainingOp config, StringRef name) {
+  LossKind loss = config.getLoss();
   Location loc = model.getLoc();
   auto pred = cast<RankedTensorType>(model.getResultTypes()[0]);
   SmallVector<Type> inputs(model.getArgumentTypes());
@@ -73,7 +74,8 @@ func::FuncOp buildLossFunction(OpBuilder &b, func::FuncOp model,
     value = MSELossOp::create(b, loc, prediction, labels);
     break;
   case LossKind::CrossEntropy:
-    value = CrossEntropyOp::create(b, loc, prediction, labels);
+    value = CrossEntropyOp::create(b, loc, prediction, labels,
+                                   config.getIgnoreIndexAttr());
     break;
   }
   func::ReturnOp::create(b, loc, ValueRange{value, prediction});
@@ -106,10 +108,10 @@ struct MHABuildTrainStepPass final
 
     // Evaluation: loss and predictions.
     func::FuncOp eval =
-        buildLossFunction(b, model, config.getLoss(), "__mha_eval");
+        buildLossFunction(b, model, config, "__mha_eval");
     // The loss alone, differentiated.
     func::FuncOp loss =
-        buildLossFunction(b, model, config.getLoss(), "__mha_loss");
+        buildLossFunction(b, model, config, "__mha_loss");
     auto lossRet = cast<func::ReturnOp>(loss.getBody().front().getTerminator());
     Value predInLoss = lossRet.getOperand(1);
     {

@@ -90,7 +90,10 @@ def MHA_TrainingOp : MHA_Op<"training",
     | `cross_entropy` | logits [N, C]           | class indices [N]         |
 
     `metrics` is a list of names among `"accuracy"` (binary or categorical,
-    following the loss) and `"mae"`. At most one `mha.training` per module.
+    following the loss) and `"mae"`. With `cross_entropy`, `ignore_index = I`
+    gives the label of positions that count neither in the loss nor in the
+    accuracy (padding in per-token labels [N, S]). At most one
+    `mha.training` per module.
     Every field may be overridden from the `mha-run` command line.
 
     ```mlir
@@ -106,11 +109,13 @@ def MHA_TrainingOp : MHA_Op<"training",
                        I64Attr:$epochs,
                        I64Attr:$batch_size,
                        OptionalAttr<StrArrayAttr>:$metrics,
-                       OptionalAttr<MHA_DatasetAttr>:$dataset);
+                       OptionalAttr<MHA_DatasetAttr>:$dataset,
+                       OptionalAttr<I64Attr>:$ignore_index);
   let assemblyFormat = [{
     `model` `=` $model `loss` `=` $loss `optimizer` `=` $optimizer
     `epochs` `=` $epochs `batch_size` `=` $batch_size
-    (`metrics` `=` $metrics^)? (`dataset` `=` $dataset^)? attr-dict
+    (`metrics` `=` $metrics^)? (`dataset` `=` $dataset^)?
+    (`ignore_index` `=` $ignore_index^)? attr-dict
   }];
   let hasVerifier = 1;
 }
@@ -549,13 +554,23 @@ def MHA_CrossEntropyOp : MHA_InferredOp<"cross_entropy", [Differentiable]> {
     `mean(logsumexp(logits[..., :]) - logits[..., label])`, computed with the
     row maximum subtracted. Returns a rank-0 tensor.
 
+    With `ignore_index = I` (for instance the label of padding positions in
+    per-token labels [B, S]), positions labelled I contribute nothing and the
+    mean is over the other positions (0 when every position is ignored);
+    I itself may lie outside [0, C).
+
     ```mlir
     %l = mha.cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
+    %t = mha.cross_entropy %logits, %tokens ignore_index = -1 : tensor<?x?x256xf32>, tensor<?x?xi64>
     ```
   }];
-  let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels);
+  let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels,
+                       OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs MHA_ScalarTensor:$result);
-  let assemblyFormat = "$logits `,` $labels attr-dict `:` type($logits) `,` type($labels)";
+  let assemblyFormat = [{
+    $logits `,` $labels (`ignore_index` `=` $ignore_index^)? attr-dict `:`
+    type($logits) `,` type($labels)
+  }];
 }
 
 //===----------------------------------------------------------------------===//
@@ -882,18 +897,20 @@ def MHA_CrossEntropyGradOp : MHA_Op<"cross_entropy_grad", [Pure,
   let summary = "Gradient of mha.cross_entropy with respect to the logits";
   let description = [{
     `result[..., c] = g * (softmax(logits)[..., c] - (c == label)) / N` for N
-    rows and loss gradient g.
+    rows and loss gradient g; with `ignore_index = I`, rows labelled I get 0
+    and N counts the other rows.
 
     ```mlir
     %dl = mha.cross_entropy_grad %logits, %labels, %g : tensor<?x10xf32>, tensor<?xi64>, tensor<f32>
     ```
   }];
   let arguments = (ins MHA_FloatTensor:$logits, MHA_LabelTensor:$labels,
-                       MHA_ScalarTensor:$loss_grad);
+                       MHA_ScalarTensor:$loss_grad,
+                       OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs MHA_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $labels `,` $loss_grad attr-dict `:` type($logits) `,`
-    type($labels) `,` type($loss_grad)
+    $logits `,` $labels `,` $loss_grad (`ignore_index` `=` $ignore_index^)?
+    attr-dict `:` type($logits) `,` type($labels) `,` type($loss_grad)
   }];
 }
 
