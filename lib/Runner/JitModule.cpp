@@ -28,6 +28,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/ObjectCache.h"
@@ -171,6 +172,16 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     paramTypes.push_back(param.getTensorType());
 
   OwningOpRef<ModuleOp> lowered = module.clone();
+  if (!options.entryPoints.empty()) {
+    // Other functions become private; those nothing calls are dropped.
+    for (auto func : lowered->getOps<func::FuncOp>())
+      if (!llvm::is_contained(options.entryPoints, func.getSymName()))
+        func.setPrivate();
+    PassManager dce(module.getContext());
+    dce.addPass(createSymbolDCEPass());
+    if (failed(dce.run(*lowered)))
+      return jitError("removing the functions not compiled failed");
+  }
   for (auto func : lowered->getOps<func::FuncOp>()) {
     if (func.isExternal())
       continue;

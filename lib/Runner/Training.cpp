@@ -507,7 +507,9 @@ int mha::runTraining(const TrainingOptions &options) {
   llvm::errs() << "compiling the training step (forward, backward, "
                << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
   auto start = std::chrono::steady_clock::now();
-  auto jit = JitModule::compile(model->getModule(), options.compile);
+  CompileOptions compile = options.compile;
+  compile.entryPoints = {"__mha_train_step", "__mha_eval"};
+  auto jit = JitModule::compile(model->getModule(), compile);
   if (!jit)
     return reportError(jit.takeError());
   llvm::errs() << llvm::formatv(

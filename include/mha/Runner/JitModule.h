@@ -55,6 +55,10 @@ struct CompileOptions {
   /// (with locations), these options, the host CPU and its features, and
   /// the LLVM version; empty: no cache (see defaultCacheDirectory).
   std::string cacheDir;
+  /// When not empty, only these functions (and the functions they call) are
+  /// compiled: training needs its step and evaluation, not the model's other
+  /// functions, and code generation time grows with the code.
+  std::vector<std::string> entryPoints;
 };
 
 /// The cache directory mha-run uses: $MHA_CACHE_DIR ("off" disables the

@@ -685,6 +685,41 @@ TEST_P(OpNumerics, CallChecksArguments) {
   EXPECT_EQ(llvm::toString(r4.takeError()), "no compiled function @g");
 }
 
+TEST_P(OpNumerics, EntryPointsCompileOnlyWhatTheyCall) {
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(R"(
+    func.func private @layer(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %r = mha.relu %x : tensor<4xf32>
+      return %r : tensor<4xf32>
+    }
+    func.func @step(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %r = func.call @layer(%x) : (tensor<4xf32>) -> tensor<4xf32>
+      return %r : tensor<4xf32>
+    }
+    func.func @unused(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %r = mha.gelu %x : tensor<4xf32>
+      return %r : tensor<4xf32>
+    })",
+                                                             context);
+  ASSERT_TRUE(module);
+  CompileOptions options;
+  options.vectorize = GetParam();
+  options.entryPoints = {"step"};
+  auto jit = JitModule::compile(*module, options);
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  HostTensor x(DType::F32, {4});
+  for (int i = 0; i < 4; ++i)
+    x.setFromDouble(i, i - 1.5);
+  auto step = (*jit)->call("step", {&x});
+  ASSERT_TRUE(bool(step)) << llvm::toString(step.takeError());
+  EXPECT_EQ((*step)[0].getAsDouble(0), 0.0);
+  EXPECT_EQ((*step)[0].getAsDouble(3), 1.5);
+  auto unused = (*jit)->call("unused", {&x});
+  ASSERT_FALSE(bool(unused));
+  EXPECT_EQ(llvm::toString(unused.takeError()), "no compiled function @unused");
+  // The model itself is left whole.
+  EXPECT_TRUE(module->lookupSymbol("unused"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Vectorized, OpNumerics, ::testing::Values(true));
 INSTANTIATE_TEST_SUITE_P(Scalar, OpNumerics, ::testing::Values(false));
 } // namespace
