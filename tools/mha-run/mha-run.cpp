@@ -16,6 +16,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
+#include <memory>
+
 using namespace llvm;
 
 static cl::OptionCategory category("mha-run options");
@@ -55,6 +57,11 @@ static cl::opt<int64_t> dynamicSize(
     cl::desc("Size of every dynamic dimension of random inputs "
              "(default 4)"), cl::init(4),
     cl::cat(category));
+/// Options that only inference reads.
+static const cl::Option *const inferenceOnly[] = {
+    &entry,     std::addressof(inputs), &saveParams,
+    &outputDir, &repeat,                                   &dynamicSize};
+
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "
                                           "vectorized matmuls)"),
@@ -179,6 +186,26 @@ int main(int argc, char **argv) {
                     "got "
                  << threads << "\n";
     return 1;
+  }
+
+  // An option of the other mode is a mistake to report, not to ignore
+  // (--data without --train would otherwise run inference on random data).
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *option = entry.second;
+    if (!option->getNumOccurrences() || option == &train)
+      continue;
+    bool trainOnly = llvm::is_contained(option->Categories, &trainCategory);
+    if (trainOnly && !train) {
+      llvm::errs() << "mha-run: error: --" << option->ArgStr
+                   << " is a training option: add --train, or drop it\n";
+      return 1;
+    }
+    if (train && llvm::is_contained(llvm::ArrayRef(inferenceOnly),
+                                    static_cast<const cl::Option *>(option))) {
+      llvm::errs() << "mha-run: error: --" << option->ArgStr
+                   << " applies to inference, not to --train\n";
+      return 1;
+    }
   }
 
   if (train) {
