@@ -4,7 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Patterns of convert-mha-to-linalg for embedding and embedding_grad: a
+// Patterns of convert-mha-to-linalg for embedding, embedding_grad and
+// positions (an iota of i64 ids): a
 // gather of table rows by id (a linalg.generic reading the table with
 // tensor.extract), and its adjoint, a scatter-add of the result gradient's
 // rows into a zero table (a loop over the ids). Ids are checked against the
@@ -53,6 +54,25 @@ struct EmbeddingLowering final : MHAPattern<EmbeddingOp> {
                                            ValueRange{row, column});
         });
     replaceOpCasting(rewriter, op, result);
+    return success();
+  }
+};
+
+struct PositionsLowering final : MHAPattern<PositionsOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(PositionsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t dim = int64_t(op.getDim());
+    Value ids = buildGeneric(
+        rewriter, loc, {sizeOf(rewriter, loc, adaptor.getInput(), dim)},
+        rewriter.getI64Type(), {}, {},
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          return arith::IndexCastOp::create(b, l, b.getI64Type(),
+                                            linalg::IndexOp::create(b, l, 0));
+        });
+    replaceOpCasting(rewriter, op, ids);
     return success();
   }
 };
@@ -139,6 +159,6 @@ struct EmbeddingGradLowering final : MHAPattern<EmbeddingGradOp> {
 } // namespace
 
 void mha::populateMHAEmbeddingToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<EmbeddingLowering, EmbeddingGradLowering>(
+  patterns.add<EmbeddingLowering, EmbeddingGradLowering, PositionsLowering>(
       patterns.getContext());
 }

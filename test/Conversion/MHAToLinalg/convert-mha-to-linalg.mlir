@@ -296,3 +296,19 @@ func.func @cross_entropy_ignore(%logits: tensor<?x5xf32>, %labels: tensor<?xi64>
   %l = mha.cross_entropy %logits, %labels ignore_index = -100 : tensor<?x5xf32>, tensor<?xi64>
   return %l : tensor<f32>
 }
+
+// -----
+
+// positions: an iota along the chosen dimension, as i64.
+// CHECK-LABEL: func.func @positions
+// CHECK: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: %[[S:.*]] = tensor.dim %{{.*}}, %[[C1]] : tensor<?x?xi64>
+// CHECK: %[[E:.*]] = tensor.empty(%[[S]]) : tensor<?xi64>
+// CHECK: linalg.generic {{.*}} outs(%[[E]] : tensor<?xi64>)
+// CHECK: %[[I:.*]] = linalg.index 0 : index
+// CHECK: %[[V:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK: linalg.yield %[[V]] : i64
+func.func @positions(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
+  %p = mha.positions %ids dim = 1 : tensor<?x?xi64>
+  return %p : tensor<?xi64>
+}

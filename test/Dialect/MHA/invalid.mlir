@@ -704,3 +704,11 @@ func.func @model(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
 }
 // expected-error @+1 {{'mha.training' op 'ignore_index' needs the loss 'cross_entropy', got 'bce'}}
 mha.training model = @model loss = bce optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 4 ignore_index = -1
+
+// -----
+
+func.func @negative_positions_dim(%ids: tensor<?x?xi64>) {
+  // expected-error @+1 {{'mha.positions' op 'dim' 2 is not a dimension of 'input' (rank 2)}}
+  %p = mha.positions %ids dim = 2 : tensor<?x?xi64>
+  return
+}

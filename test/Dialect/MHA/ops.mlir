@@ -227,3 +227,12 @@ func.func @embedding(%table: tensor<256x8xf32>, %ids: tensor<?x?xi64>, %ids32: t
   %g = mha.embedding_grad %table, %ids, %dy : tensor<256x8xf32>, tensor<?x?xi64>, tensor<?x?x8xf32>
   return %x, %y, %g : tensor<?x?x8xf32>, tensor<4x8xf32>, tensor<256x8xf32>
 }
+
+// CHECK-LABEL: func.func @positions
+func.func @positions(%ids: tensor<?x?xi64>, %x: tensor<2x5x8xf32>) -> (tensor<?xi64>, tensor<5xi64>) {
+  // CHECK: mha.positions %{{.*}} dim = 1 : tensor<?x?xi64>
+  %p = mha.positions %ids dim = 1 : tensor<?x?xi64>
+  // CHECK: mha.positions %{{.*}} dim = 1 : tensor<2x5x8xf32>
+  %q = mha.positions %x dim = 1 : tensor<2x5x8xf32>
+  return %p, %q : tensor<?xi64>, tensor<5xi64>
+}

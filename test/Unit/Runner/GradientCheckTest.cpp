@@ -330,6 +330,24 @@ TEST_F(GradientCheck, CrossEntropyIgnoreIndex) {
         {2, 2});
 }
 
+TEST_F(GradientCheck, TokenAndLearnedPositionEmbeddings) {
+  check(R"(
+    mha.param @tok : tensor<4x3xf32> init <normal, std = 0.5>
+    mha.param @pos : tensor<6x3xf32> init <normal, std = 0.5>
+    func.func @f(%ids: tensor<?x?xi64>, %y: tensor<?x?x3xf32>) -> tensor<f32> {
+      %t = mha.get_param @tok : tensor<4x3xf32>
+      %p = mha.get_param @pos : tensor<6x3xf32>
+      %i = mha.positions %ids dim = 1 : tensor<?x?xi64>
+      %pe = mha.embedding %p, %i : tensor<6x3xf32>, tensor<?xi64>
+      %te = mha.embedding %t, %ids : tensor<4x3xf32>, tensor<?x?xi64>
+      %x = mha.add %te, %pe : tensor<?x?x3xf32>, tensor<?x3xf32>
+      %s = mha.tanh %x : tensor<?x?x3xf32>
+      %l = mha.mse_loss %s, %y : tensor<?x?x3xf32>, tensor<?x?x3xf32>
+      return %l : tensor<f32>
+    })",
+        {2, 5, 2, 5}, {1});
+}
+
 TEST_F(GradientCheck, ReduceMaxAndMasks) {
   // Random inputs have distinct maxima, where max is differentiable.
   check(R"(

@@ -263,6 +263,24 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult PositionsOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  auto dimAttr = dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().dim);
+  if (!dimAttr)
+    return error("expects a 'dim' attribute");
+  int64_t dim = dimAttr.getInt();
+  if (dim < 0 || dim >= input.getRank())
+    return error("'dim' ", dim, " is not a dimension of 'input' (rank ",
+                 input.getRank(), ")");
+  results.push_back(RankedTensorType::get({input.getDimSize(dim)},
+                                          IntegerType::get(context, 64)));
+  return success();
+}
+
 LogicalResult EmbeddingGradOp::verify() {
   FailureOr<RankedTensorType> expected = embeddingResultType(
       InferError{getLoc(), getOperationName()}, getTable(), getIds());

@@ -168,6 +168,26 @@ def MHA_EmbeddingOp : MHA_InferredOp<"embedding", [Differentiable]> {
   }];
 }
 
+def MHA_PositionsOp : MHA_InferredOp<"positions"> {
+  let summary = "The positions 0 .. n-1 along one dimension, as i64 ids";
+  let description = [{
+    `result[i] = i` for i in [0, size of `input`'s dimension `dim`): the ids
+    of learned positional embeddings, looked up with `mha.embedding` and
+    added to token embeddings (broadcast over the batch). Only the input's
+    shape is read; nothing is differentiated through it.
+
+    ```mlir
+    %pos = mha.positions %tokens dim = 1 : tensor<?x?xi64>
+    // %pos : tensor<?xi64>
+    %pe = mha.embedding %pos_table, %pos : tensor<512x64xf32>, tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = "$input `dim` `=` $dim attr-dict `:` type($input)";
+}
+
 def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads", [Differentiable]> {
   let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
   let description = [{
