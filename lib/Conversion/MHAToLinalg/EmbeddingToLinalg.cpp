@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Patterns of convert-mha-to-linalg for embedding, embedding_grad and
-// positions (an iota of i64 ids): a
+// Patterns of convert-mha-to-linalg for embedding, embedding_grad,
+// positions (an iota of i64 ids), sinusoidal_positions (sin/cos of the
+// position times a per-pair frequency): a
 // gather of table rows by id (a linalg.generic reading the table with
 // tensor.extract), and its adjoint, a scatter-add of the result gradient's
 // rows into a zero table (a loop over the ids). Ids are checked against the
@@ -19,8 +20,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::mha;
@@ -73,6 +77,49 @@ struct PositionsLowering final : MHAPattern<PositionsOp> {
                                             linalg::IndexOp::create(b, l, 0));
         });
     replaceOpCasting(rewriter, op, ids);
+    return success();
+  }
+};
+
+struct SinusoidalPositionsLowering final : MHAPattern<SinusoidalPositionsOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(SinusoidalPositionsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t dim = int64_t(op.getDim()), features = int64_t(op.getFeatures());
+    // angle = p * 10000^(-2i/D) = p * exp(-ln(10000) * 2i / D) for the pair
+    // i = floor(c / 2) of column c; even columns take its sine, odd ones its
+    // cosine.
+    double rate = -std::log(10000.0) / double(features);
+    Value result = buildGeneric(
+        rewriter, loc,
+        {sizeOf(rewriter, loc, adaptor.getInput(), dim),
+         rewriter.getIndexAttr(features)},
+        rewriter.getF32Type(), {}, {},
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          auto asF32 = [&](Value index) {
+            return arith::UIToFPOp::create(
+                b, l, b.getF32Type(),
+                arith::IndexCastUIOp::create(b, l, b.getI64Type(), index));
+          };
+          Value p = linalg::IndexOp::create(b, l, 0);
+          Value c = linalg::IndexOp::create(b, l, 1);
+          Value two = arith::ConstantIndexOp::create(b, l, 2);
+          Value pair = arith::DivUIOp::create(b, l, c, two);
+          Value evenColumn = arith::MulIOp::create(b, l, pair, two);
+          Value frequency = math::ExpOp::create(
+              b, l,
+              arith::MulFOp::create(b, l, asF32(evenColumn),
+                                    f32Const(b, l, rate)));
+          Value angle = arith::MulFOp::create(b, l, asF32(p), frequency);
+          Value isEven = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                               c, evenColumn);
+          return arith::SelectOp::create(b, l, isEven,
+                                         math::SinOp::create(b, l, angle),
+                                         math::CosOp::create(b, l, angle));
+        });
+    replaceOpCasting(rewriter, op, result);
     return success();
   }
 };
@@ -159,6 +206,7 @@ struct EmbeddingGradLowering final : MHAPattern<EmbeddingGradOp> {
 } // namespace
 
 void mha::populateMHAEmbeddingToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<EmbeddingLowering, EmbeddingGradLowering, PositionsLowering>(
+  patterns.add<EmbeddingLowering, EmbeddingGradLowering, PositionsLowering,
+               SinusoidalPositionsLowering>(
       patterns.getContext());
 }

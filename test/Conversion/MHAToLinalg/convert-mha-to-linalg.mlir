@@ -312,3 +312,24 @@ func.func @positions(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
   %p = mha.positions %ids dim = 1 : tensor<?x?xi64>
   return %p : tensor<?xi64>
 }
+
+// -----
+
+// sinusoidal_positions: per element, the pair's frequency exp(-ln(10000)
+// 2i / D) times the position, then sin for even columns and cos for odd.
+// CHECK-LABEL: func.func @sinusoidal
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: %[[P:.*]] = linalg.index 0 : index
+// CHECK: %[[C:.*]] = linalg.index 1 : index
+// CHECK: %[[PAIR:.*]] = arith.divui %[[C]], %{{.*}} : index
+// CHECK: %[[EVEN:.*]] = arith.muli %[[PAIR]], %{{.*}} : index
+// CHECK: math.exp
+// CHECK: %[[ANGLE:.*]] = arith.mulf
+// CHECK: %[[ISEVEN:.*]] = arith.cmpi eq, %[[C]], %[[EVEN]] : index
+// CHECK: %[[SIN:.*]] = math.sin %[[ANGLE]] : f32
+// CHECK: %[[COS:.*]] = math.cos %[[ANGLE]] : f32
+// CHECK: arith.select %[[ISEVEN]], %[[SIN]], %[[COS]] : f32
+func.func @sinusoidal(%ids: tensor<?x?xi64>) -> tensor<?x8xf32> {
+  %p = mha.sinusoidal_positions %ids dim = 1 features = 8 : tensor<?x?xi64>
+  return %p : tensor<?x8xf32>
+}

@@ -712,3 +712,19 @@ func.func @negative_positions_dim(%ids: tensor<?x?xi64>) {
   %p = mha.positions %ids dim = 2 : tensor<?x?xi64>
   return
 }
+
+// -----
+
+func.func @negative_sinusoidal_odd(%ids: tensor<?x?xi64>) {
+  // expected-error @+1 {{'mha.sinusoidal_positions' op expects an even, positive 'features' (sin and cos pairs), got 5}}
+  %p = mha.sinusoidal_positions %ids dim = 1 features = 5 : tensor<?x?xi64>
+  return
+}
+
+// -----
+
+func.func @negative_sinusoidal_dim(%ids: tensor<?x?xi64>) {
+  // expected-error @+1 {{'mha.sinusoidal_positions' op 'dim' 3 is not a dimension of 'input' (rank 2)}}
+  %p = mha.sinusoidal_positions %ids dim = 3 features = 4 : tensor<?x?xi64>
+  return
+}

@@ -234,5 +234,7 @@ func.func @positions(%ids: tensor<?x?xi64>, %x: tensor<2x5x8xf32>) -> (tensor<?x
   %p = mha.positions %ids dim = 1 : tensor<?x?xi64>
   // CHECK: mha.positions %{{.*}} dim = 1 : tensor<2x5x8xf32>
   %q = mha.positions %x dim = 1 : tensor<2x5x8xf32>
+  // CHECK: mha.sinusoidal_positions %{{.*}} dim = 1 features = 8 : tensor<?x?xi64>
+  %s = mha.sinusoidal_positions %ids dim = 1 features = 8 : tensor<?x?xi64>
   return %p, %q : tensor<?xi64>, tensor<5xi64>
 }

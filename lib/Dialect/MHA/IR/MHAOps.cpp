@@ -281,6 +281,29 @@ LogicalResult PositionsOp::inferReturnTypes(MLIRContext *context,
   return success();
 }
 
+LogicalResult SinusoidalPositionsOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  InferError error{loc, getOperationName()};
+  auto input = rankedType(adaptor.getInput());
+  auto dimAttr = dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().dim);
+  auto featuresAttr =
+      dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().features);
+  if (!dimAttr || !featuresAttr)
+    return error("expects 'dim' and 'features' attributes");
+  int64_t dim = dimAttr.getInt(), features = featuresAttr.getInt();
+  if (dim < 0 || dim >= input.getRank())
+    return error("'dim' ", dim, " is not a dimension of 'input' (rank ",
+                 input.getRank(), ")");
+  if (features <= 0 || features % 2 != 0)
+    return error("expects an even, positive 'features' (sin and cos "
+                 "pairs), got ",
+                 features);
+  results.push_back(RankedTensorType::get({input.getDimSize(dim), features},
+                                          Float32Type::get(context)));
+  return success();
+}
+
 LogicalResult EmbeddingGradOp::verify() {
   FailureOr<RankedTensorType> expected = embeddingResultType(
       InferError{getLoc(), getOperationName()}, getTable(), getIds());

@@ -188,6 +188,31 @@ def MHA_PositionsOp : MHA_InferredOp<"positions"> {
   let assemblyFormat = "$input `dim` `=` $dim attr-dict `:` type($input)";
 }
 
+def MHA_SinusoidalPositionsOp : MHA_InferredOp<"sinusoidal_positions"> {
+  let summary = "The fixed sinusoidal position encodings of the Transformer";
+  let description = [{
+    For the positions p in [0, S) along dimension `dim` of `input` (only its
+    shape is read) and `features` = D (even):
+    `result[p, 2i] = sin(p / 10000^(2i/D))` and
+    `result[p, 2i+1] = cos(p / 10000^(2i/D))`, shape [S, D] f32 ("Attention
+    Is All You Need", section 3.5), computed in f32 at run time for any S.
+    Added to token embeddings, it broadcasts over the batch. Constant: no
+    gradient.
+
+    ```mlir
+    %pe = mha.sinusoidal_positions %tokens dim = 1 features = 64 : tensor<?x?xi64>
+    // %pe : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$dim,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$features);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `dim` `=` $dim `features` `=` $features attr-dict `:` type($input)
+  }];
+}
+
 def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads", [Differentiable]> {
   let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
   let description = [{
