@@ -40,10 +40,8 @@ std::string number(double v) {
 
 /// Element `i` of `t` as stored: integers exactly, floats as "%g" does.
 std::string valueText(const HostTensor &t, int64_t i) {
-  if (t.dtype == DType::I64)
-    return std::to_string(reinterpret_cast<const int64_t *>(t.data.data())[i]);
-  if (t.dtype == DType::I32)
-    return std::to_string(reinterpret_cast<const int32_t *>(t.data.data())[i]);
+  if (t.dtype == DType::I64 || t.dtype == DType::I32)
+    return std::to_string(t.getAsInt64(i));
   return number(t.getAsDouble(i));
 }
 

@@ -278,9 +278,7 @@ llvm::Error mha::checkIdsInRange(const HostTensor &ids, int64_t bound,
   int64_t perExample =
       ids.shape.empty() || ids.shape[0] == 0 ? 1 : n / ids.shape[0];
   for (int64_t i = 0; i < n; ++i) {
-    int64_t id = ids.dtype == DType::I64
-                     ? reinterpret_cast<const int64_t *>(ids.data.data())[i]
-                     : reinterpret_cast<const int32_t *>(ids.data.data())[i];
+    int64_t id = ids.getAsInt64(i);
     if (id < 0 || id >= bound)
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),

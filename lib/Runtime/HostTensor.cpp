@@ -14,6 +14,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cassert>
 #include <cstring>
 #include <unistd.h>
 
@@ -103,6 +104,19 @@ int64_t HostTensor::numElements() const {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+int64_t HostTensor::getAsInt64(int64_t i) const {
+  assert((dtype == DType::I32 || dtype == DType::I64) && "not an integer tensor");
+  const uint8_t *p = data.data() + i * dtypeSize(dtype);
+  if (dtype == DType::I32) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  int64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
 }
 
 double HostTensor::getAsDouble(int64_t i) const {

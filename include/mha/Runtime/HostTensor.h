@@ -71,6 +71,8 @@ struct HostTensor {
 
   /// Element `i` converted to double, whatever the dtype.
   double getAsDouble(int64_t i) const;
+  /// Element `i` of an integer tensor (i32 or i64), exactly.
+  int64_t getAsInt64(int64_t i) const;
   /// Stores `value` into element `i`, converting to the dtype.
   void setFromDouble(int64_t i, double value);
 

@@ -191,28 +191,28 @@ struct CrossEntropyLowering final : MHAPattern<CrossEntropyOp> {
                                  op.getType().getElementType()));
       return success();
     }
-    Value count = keptCount(rewriter, loc, labels, *ignore);
-    Value mean = mapElements(
-        rewriter, loc, {total}, f32(rewriter),
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return arith::DivFOp::create(b, l, args[0], count);
-        });
     replaceOpCasting(rewriter, op,
-                     castElements(rewriter, loc, mean,
-                                  op.getType().getElementType()));
+                     divideScalarTensor(rewriter, loc, total,
+                                        keptCount(rewriter, loc, labels,
+                                                  *ignore),
+                                        op.getType().getElementType()));
     return success();
   }
 };
 
 /// The loss gradient g (a rank-0 tensor) as an f32 scalar divided by the
-/// element count of `of`.
-Value scaledLossGrad(OpBuilder &b, Location loc, Value g, Value of,
-                     ArrayRef<int64_t> countDims) {
+/// f32 scalar `count`.
+Value lossGradOver(OpBuilder &b, Location loc, Value g, Value count) {
   Value scalar = tensor::ExtractOp::create(b, loc, g, ValueRange{});
   if (!scalar.getType().isF32())
     scalar = arith::ExtFOp::create(b, loc, f32(b), scalar);
-  return arith::DivFOp::create(b, loc, scalar,
-                               countAsF32(b, loc, of, countDims));
+  return arith::DivFOp::create(b, loc, scalar, count);
+}
+
+/// The loss gradient g divided by the element count of `of`.
+Value scaledLossGrad(OpBuilder &b, Location loc, Value g, Value of,
+                     ArrayRef<int64_t> countDims) {
+  return lossGradOver(b, loc, g, countAsF32(b, loc, of, countDims));
 }
 
 SmallVector<int64_t> allDims(Value v) {
@@ -298,18 +298,10 @@ struct CrossEntropyGradLowering final : MHAPattern<CrossEntropyGradOp> {
     std::optional<int64_t> ignore = op.getIgnoreIndex();
     checkIndicesInRange(rewriter, op, labels, sizeOf(rewriter, loc, logits, last),
                         "a label lies", "the number of classes", ignore);
-    Value g;
-    if (ignore) {
-      Value scalar = tensor::ExtractOp::create(
-          rewriter, loc, adaptor.getLossGrad(), ValueRange{});
-      if (!scalar.getType().isF32())
-        scalar = arith::ExtFOp::create(rewriter, loc, f32(rewriter), scalar);
-      g = arith::DivFOp::create(rewriter, loc, scalar,
-                                keptCount(rewriter, loc, labels, *ignore));
-    } else {
-      g = scaledLossGrad(rewriter, loc, adaptor.getLossGrad(), labels,
-                         allDims(labels));
-    }
+    Value g = ignore ? lossGradOver(rewriter, loc, adaptor.getLossGrad(),
+                                    keptCount(rewriter, loc, labels, *ignore))
+                     : scaledLossGrad(rewriter, loc, adaptor.getLossGrad(),
+                                      labels, allDims(labels));
     Value probs = buildSoftmax(rewriter, loc, logits, last);
     Value result = buildGeneric(
         rewriter, loc, sizesOf(rewriter, loc, logits), f32(rewriter),

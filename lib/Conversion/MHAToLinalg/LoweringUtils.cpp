@@ -364,7 +364,12 @@ AffineMap droppedDimMap(OpBuilder &b, int64_t rank, int64_t dropped) {
 Value meanOfSum(OpBuilder &b, Location loc, Value sum, Value of,
                 Type elementType) {
   auto dims = llvm::to_vector(llvm::seq<int64_t>(0, tensorType(of).getRank()));
-  Value count = countAsF32(b, loc, of, dims);
+  return divideScalarTensor(b, loc, sum, countAsF32(b, loc, of, dims),
+                            elementType);
+}
+
+Value divideScalarTensor(OpBuilder &b, Location loc, Value sum, Value count,
+                         Type elementType) {
   Value mean = mapElements(
       b, loc, sum, f32(b), [&](OpBuilder &nb, Location nloc, ValueRange args) {
         return arith::DivFOp::create(nb, nloc, args[0], count).getResult();

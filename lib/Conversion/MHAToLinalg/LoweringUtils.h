@@ -134,6 +134,11 @@ AffineMap droppedDimMap(OpBuilder &b, int64_t rank, int64_t dropped);
 Value meanOfSum(OpBuilder &b, Location loc, Value sum, Value of,
                 Type elementType);
 
+/// Divides a rank-0 f32 tensor by the f32 scalar `count`, returning the
+/// result in `elementType` (meanOfSum with the count given).
+Value divideScalarTensor(OpBuilder &b, Location loc, Value sum, Value count,
+                         Type elementType);
+
 /// Batched matmul lhs [..., M, K] x rhs [..., K, N] -> f32 [..., M, N] with
 /// named linalg ops: matmul for rank 2, batch_matmul for rank 3, and batch
 /// dimensions collapsed into one above that.

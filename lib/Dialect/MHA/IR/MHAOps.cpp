@@ -263,20 +263,32 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+/// The dimension of `input` that `dimAttr` names, or an error (the shared
+/// check of mha.positions and mha.sinusoidal_positions).
+static FailureOr<int64_t> positionDim(const InferError &error,
+                                      RankedTensorType input,
+                                      Attribute dimAttr) {
+  auto attr = dyn_cast_if_present<IntegerAttr>(dimAttr);
+  if (!attr)
+    return error("expects a 'dim' attribute");
+  int64_t dim = attr.getInt();
+  if (dim < 0 || dim >= input.getRank())
+    return error("'dim' ", dim, " is not a dimension of 'input' (rank ",
+                 input.getRank(), ")");
+  return dim;
+}
+
 LogicalResult PositionsOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  InferError error{loc, getOperationName()};
   auto input = rankedType(adaptor.getInput());
-  auto dimAttr = dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().dim);
-  if (!dimAttr)
-    return error("expects a 'dim' attribute");
-  int64_t dim = dimAttr.getInt();
-  if (dim < 0 || dim >= input.getRank())
-    return error("'dim' ", dim, " is not a dimension of 'input' (rank ",
-                 input.getRank(), ")");
-  results.push_back(RankedTensorType::get({input.getDimSize(dim)},
+  FailureOr<int64_t> dim =
+      positionDim(InferError{loc, getOperationName()}, input,
+                  adaptor.getProperties().dim);
+  if (failed(dim))
+    return failure();
+  results.push_back(RankedTensorType::get({input.getDimSize(*dim)},
                                           IntegerType::get(context, 64)));
   return success();
 }
@@ -286,20 +298,19 @@ LogicalResult SinusoidalPositionsOp::inferReturnTypes(
     SmallVectorImpl<Type> &results) {
   InferError error{loc, getOperationName()};
   auto input = rankedType(adaptor.getInput());
-  auto dimAttr = dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().dim);
+  FailureOr<int64_t> dim = positionDim(error, input, adaptor.getProperties().dim);
+  if (failed(dim))
+    return failure();
   auto featuresAttr =
       dyn_cast_if_present<IntegerAttr>(adaptor.getProperties().features);
-  if (!dimAttr || !featuresAttr)
-    return error("expects 'dim' and 'features' attributes");
-  int64_t dim = dimAttr.getInt(), features = featuresAttr.getInt();
-  if (dim < 0 || dim >= input.getRank())
-    return error("'dim' ", dim, " is not a dimension of 'input' (rank ",
-                 input.getRank(), ")");
+  if (!featuresAttr)
+    return error("expects a 'features' attribute");
+  int64_t features = featuresAttr.getInt();
   if (features <= 0 || features % 2 != 0)
     return error("expects an even, positive 'features' (sin and cos "
                  "pairs), got ",
                  features);
-  results.push_back(RankedTensorType::get({input.getDimSize(dim), features},
+  results.push_back(RankedTensorType::get({input.getDimSize(*dim), features},
                                           Float32Type::get(context)));
   return success();
 }

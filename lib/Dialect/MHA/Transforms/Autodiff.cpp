@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Transforms/Inliner.h"
 #include "mlir/Transforms/InliningUtils.h"
 
 namespace mlir {
@@ -53,17 +54,8 @@ Value zerosOf(OpBuilder &b, Location loc, RankedTensorType type) {
 /// than any layer nesting (recursion), is an error at the call.
 LogicalResult inlineCalls(func::FuncOp func) {
   InlinerInterface interface(func.getContext());
-  auto cloneCallback = [](OpBuilder &, Region *src, Block *inlineBlock,
-                          Block *postBlock, IRMapping &mapper,
-                          bool shouldCloneInlinedRegion) {
-    Region *insertRegion = inlineBlock->getParent();
-    if (shouldCloneInlinedRegion)
-      src->cloneInto(insertRegion, postBlock->getIterator(), mapper);
-    else
-      insertRegion->getBlocks().splice(postBlock->getIterator(),
-                                       src->getBlocks(), src->begin(),
-                                       src->end());
-  };
+  // The inliner's own way of moving a callee's blocks into the caller.
+  InlinerConfig config;
   constexpr int kMaxDepth = 64;
   for (int depth = 0;; ++depth) {
     SmallVector<func::CallOp> calls;
@@ -79,7 +71,7 @@ LogicalResult inlineCalls(func::FuncOp func) {
       if (!callee || callee.isExternal() || !callee.getBody().hasOneBlock())
         return call.emitOpError("mha-autodiff can only differentiate calls "
                                 "to functions with a single-block body");
-      if (failed(inlineCall(interface, cloneCallback,
+      if (failed(inlineCall(interface, config.getCloneCallback(),
                             cast<CallOpInterface>(call.getOperation()),
                             cast<CallableOpInterface>(callee.getOperation()),
                             &callee.getBody())))
