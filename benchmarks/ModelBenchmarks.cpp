@@ -122,7 +122,7 @@ void BM_SeedForward(benchmark::State &state) {
   int64_t s = state.range(0);
   Seed &m = seed(state.range(1));
   Dataset d = makeMarkedTokenDataset(32, s, 1);
-  std::vector<const HostTensor *> args = {&d.inputs};
+  std::vector<const HostTensor *> args = {&d.inputs[0]};
   for (const ParamInfo &p : m.params)
     args.push_back(&m.values.at(p.name));
   timeCalls(state, *m.jit, "forward", args, seedForwardFlops(32, s));
@@ -142,7 +142,7 @@ void BM_SeedTrainStep(benchmark::State &state) {
   TensorMap moments;
   for (const ParamInfo &p : m.params)
     moments[p.name] = HostTensor(DType::F32, m.values.at(p.name).shape);
-  std::vector<const HostTensor *> args = {&d.inputs, &d.labels, &step};
+  std::vector<const HostTensor *> args = {&d.inputs[0], &d.labels, &step};
   for (int k = 0; k < 2; ++k)
     for (const ParamInfo &p : m.params)
       args.push_back(&moments.at(p.name));

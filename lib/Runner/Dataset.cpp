@@ -13,6 +13,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -64,10 +65,18 @@ Dataset mha::makeMarkedTokenDataset(int64_t samples, int64_t seqLen,
                                     uint64_t seed) {
   constexpr int64_t tokens = 8;
   Dataset data;
-  data.inputs = HostTensor(DType::F32, {samples, seqLen, kSyntheticFeatures});
+  data.inputs.emplace_back(DType::F32,
+                           std::vector<int64_t>{samples, seqLen,
+                                                kSyntheticFeatures});
   data.labels = HostTensor(DType::F32, {samples, 1});
+  std::string source =
+      llvm::formatv("synthetic marked-token task ({0} sequences of {1} tokens)",
+                    samples, seqLen)
+          .str();
+  data.inputSources = {source};
+  data.labelSource = source;
   std::mt19937_64 rng(seed ^ 0x5eedda7a5e7ull);
-  float *x = data.inputs.f32();
+  float *x = data.inputs[0].f32();
   for (int64_t s = 0; s < samples; ++s) {
     std::vector<int64_t> seq(seqLen);
     for (int64_t &t : seq)
@@ -91,23 +100,82 @@ Dataset mha::makeMarkedTokenDataset(int64_t samples, int64_t seqLen,
   return data;
 }
 
-llvm::Error mha::validateDataset(const Dataset &data, bool binary,
-                                 int64_t classes, llvm::StringRef source,
-                                 std::optional<int64_t> ignoreIndex) {
-  if (data.inputs.shape.empty() || data.labels.shape.empty())
-    return dataError(source + ": inputs and labels need an example dimension");
-  if (data.labels.shape[0] != data.inputs.shape[0])
-    return dataError(llvm::formatv("{0}: {1} examples but {2} labels", source,
-                                   data.inputs.shape[0], data.labels.shape[0]));
-  int64_t n = data.inputs.numElements();
-  int64_t perExample = data.size() ? n / data.size() : 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double v = data.inputs.getAsDouble(i);
-    if (!std::isfinite(v))
-      return dataError(llvm::formatv("{0}: input of example {1} is {2} (data "
-                                     "must be finite)",
-                                     source, i / perExample, number(v)));
+Dataset mha::makePaddedMaxDataset(int64_t samples, int64_t seqLen,
+                                  int64_t features, int64_t keepRank,
+                                  int64_t ignoreIndex, uint64_t seed) {
+  int64_t vocabulary = std::min<int64_t>(features, 16);
+  Dataset data;
+  data.inputs.emplace_back(DType::F32,
+                           std::vector<int64_t>{samples, seqLen, features});
+  std::vector<int64_t> keepShape = {samples, seqLen};
+  if (keepRank == 4)
+    keepShape = {samples, 1, 1, seqLen};
+  data.inputs.emplace_back(DType::Bool, keepShape);
+  data.labels = HostTensor(DType::I64, {samples, seqLen});
+  std::string source =
+      llvm::formatv("padded-maximum task ({0} sequences of up to {1} tokens)",
+                    samples, seqLen)
+          .str();
+  data.inputSources = {source, source};
+  data.labelSource = source;
+  std::mt19937_64 rng(seed ^ 0x9add3dull);
+  float *x = data.inputs[0].f32();
+  uint8_t *keep = data.inputs[1].data.data();
+  int64_t *labels = reinterpret_cast<int64_t *>(data.labels.data.data());
+  int64_t shortest = std::max<int64_t>(1, seqLen / 4);
+  for (int64_t s = 0; s < samples; ++s) {
+    int64_t length =
+        shortest + int64_t(below(rng, uint64_t(seqLen - shortest + 1)));
+    int64_t largest = 0;
+    for (int64_t p = 0; p < seqLen; ++p) {
+      int64_t token = int64_t(below(rng, uint64_t(vocabulary)));
+      x[(s * seqLen + p) * features + token] = 1.0f;
+      keep[s * seqLen + p] = p < length;
+      if (p < length)
+        largest = std::max(largest, token);
+    }
+    for (int64_t p = 0; p < seqLen; ++p)
+      labels[s * seqLen + p] = p < length ? largest : ignoreIndex;
   }
+  return data;
+}
+
+llvm::Error mha::validateDataset(const Dataset &data, bool binary,
+                                 int64_t classes,
+                                 std::optional<int64_t> ignoreIndex) {
+  if (data.inputs.empty())
+    return dataError("the dataset has no inputs");
+  for (auto [input, source] : llvm::zip(data.inputs, data.inputSources)) {
+    if (input.shape.empty())
+      return dataError(source + ": the data needs an example dimension");
+    if (input.shape[0] != data.size())
+      return dataError(llvm::formatv(
+          "{0}: {1} examples, but {2} has {3}; every input needs one row "
+          "per example",
+          source, input.shape[0], data.inputSources[0], data.size()));
+  }
+  if (data.labels.shape.empty())
+    return dataError(data.labelSource +
+                     ": the labels need an example dimension");
+  if (data.labels.shape[0] != data.size())
+    return dataError(llvm::formatv("{0}: {1} examples but {2} labels in {3}",
+                                   data.inputSources[0], data.size(),
+                                   data.labels.shape[0], data.labelSource));
+  for (auto [input, source] : llvm::zip(data.inputs, data.inputSources)) {
+    if (input.dtype != DType::F32 && input.dtype != DType::F16 &&
+        input.dtype != DType::BF16)
+      continue;
+    int64_t n = input.numElements();
+    int64_t perExample = data.size() ? n / data.size() : 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double v = input.getAsDouble(i);
+      if (!std::isfinite(v))
+        return dataError(llvm::formatv("{0}: input of example {1} is {2} "
+                                       "(data must be finite)",
+                                       source, i / perExample, number(v)));
+    }
+  }
+  llvm::StringRef source = data.labelSource;
   int64_t m = data.labels.numElements();
   int64_t perLabel = data.size() ? m / data.size() : 0;
   for (int64_t i = 0; i < m; ++i) {
@@ -147,13 +215,21 @@ HostTensor mha::gatherRows(const HostTensor &tensor,
   return out;
 }
 
+Dataset Dataset::select(llvm::ArrayRef<int64_t> rows) const {
+  Dataset out;
+  for (const HostTensor &input : inputs)
+    out.inputs.push_back(gatherRows(input, rows));
+  out.labels = gatherRows(labels, rows);
+  out.inputSources = inputSources;
+  out.labelSource = labelSource;
+  return out;
+}
+
 std::pair<Dataset, Dataset> mha::splitDataset(const Dataset &data,
                                               double fraction, uint64_t seed) {
   std::vector<int64_t> order = permutation(data.size(), seed ^ 0x59117ull);
   int64_t validation = int64_t(std::floor(double(data.size()) * fraction));
-  std::vector<int64_t> train(order.begin(), order.end() - validation);
-  std::vector<int64_t> val(order.end() - validation, order.end());
-  Dataset a{gatherRows(data.inputs, train), gatherRows(data.labels, train)};
-  Dataset b{gatherRows(data.inputs, val), gatherRows(data.labels, val)};
-  return {std::move(a), std::move(b)};
+  llvm::ArrayRef<int64_t> all(order);
+  return {data.select(all.drop_back(validation)),
+          data.select(all.take_back(validation))};
 }

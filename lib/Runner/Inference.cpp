@@ -33,13 +33,6 @@ using namespace mlir;
 using namespace mlir::mha;
 
 namespace {
-std::string typeText(Type type) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << type;
-  return s;
-}
-
 /// Random data of `dtype` and `shape`: floats uniform in [-1, 1), integers
 /// in {0, 1}, booleans mostly true.
 HostTensor randomInput(DType dtype, std::vector<int64_t> shape,
@@ -111,44 +104,15 @@ int mha::runInference(const InferenceOptions &options) {
 
   // Inputs: bound by name from .npy files, or random.
   std::vector<std::optional<HostTensor>> inputs(entry.argNames.size());
-  std::string names;
-  for (const std::string &n : entry.argNames)
-    names += (names.empty() ? "" : ", ") + n;
-  for (const std::string &binding : options.inputs) {
-    auto [name, path] = llvm::StringRef(binding).split('=');
+  auto files = bindArgumentFiles(entry, options.inputs, "--input");
+  if (!files)
+    return reportError(files.takeError());
+  for (auto [index, path] : llvm::enumerate(*files)) {
     if (path.empty())
-      return reportError("--input '" + binding + "' is not NAME=FILE.npy");
-    auto it = llvm::find(entry.argNames, name.str());
-    if (it == entry.argNames.end())
-      return reportError("@" + entry.name + " has no argument '" + name +
-                         "'; its arguments are: " + names);
-    size_t index = it - entry.argNames.begin();
-    if (inputs[index])
-      return reportError("argument '" + name + "' is bound twice");
-    auto tensor = readNpy(path);
+      continue;
+    auto tensor = readArgumentFile(entry, index, path, /*batched=*/false);
     if (!tensor)
       return reportError(tensor.takeError());
-    RankedTensorType type = entry.argTypes[index];
-    DType expected = *dtypeOf(type.getElementType());
-    // NumPy has no bfloat16: a bf16 argument takes f32 data, rounded to the
-    // nearest bf16 (ties to even).
-    if (expected == DType::BF16 && tensor->dtype == DType::F32) {
-      HostTensor rounded(DType::BF16, tensor->shape);
-      for (int64_t e = 0, n = tensor->numElements(); e < n; ++e)
-        rounded.setFromDouble(e, tensor->getAsDouble(e));
-      *tensor = std::move(rounded);
-    }
-    bool ok = expected == tensor->dtype &&
-              int64_t(tensor->shape.size()) == type.getRank();
-    for (int64_t d = 0; ok && d < type.getRank(); ++d)
-      ok = type.isDynamicDim(d) || type.getDimSize(d) == tensor->shape[d];
-    if (!ok)
-      return reportError(path + ": argument '" + name + "' of @" + entry.name +
-                         " expects " + typeText(type) + ", the file holds " +
-                         tensor->typeString());
-    if (int64_t bound = entry.idBounds[index])
-      if (llvm::Error err = checkIdsInRange(*tensor, bound, path))
-        return reportError(std::move(err));
     inputs[index] = std::move(*tensor);
   }
   if (options.inputs.empty() && !entry.argNames.empty()) {

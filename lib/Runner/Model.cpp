@@ -11,6 +11,7 @@
 #include "mha/Runner/Model.h"
 
 #include "mha/Runtime/FileIO.h"
+#include "mha/Runtime/Npy.h"
 #include "mha/Support/ArgumentNames.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -288,4 +289,89 @@ llvm::Error mha::checkIdsInRange(const HostTensor &ids, int64_t bound,
               .str());
   }
   return llvm::Error::success();
+}
+
+std::string mha::typeText(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+llvm::Expected<std::vector<std::string>>
+mha::bindArgumentFiles(const FunctionInfo &fn,
+                       llvm::ArrayRef<std::string> bindings,
+                       llvm::StringRef flag) {
+  auto fail = [](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   message.str());
+  };
+  std::string names;
+  for (const std::string &n : fn.argNames)
+    names += (names.empty() ? "" : ", ") + n;
+  std::vector<std::string> files(fn.argNames.size());
+  for (const std::string &binding : bindings) {
+    auto [name, path] = llvm::StringRef(binding).split('=');
+    if (path.empty()) {
+      // A plain file is the one input of a one-input function.
+      if (binding.find('=') != std::string::npos || fn.argNames.size() != 1)
+        return fail(flag + " '" + binding + "' is not NAME=FILE.npy (@" +
+                    fn.name + " takes " + llvm::Twine(fn.argNames.size()) +
+                    " inputs: " + names + ")");
+      name = fn.argNames[0];
+      path = binding;
+    }
+    auto it = llvm::find(fn.argNames, name.str());
+    if (it == fn.argNames.end())
+      return fail(flag + " " + binding + ": @" + fn.name +
+                  " has no argument '" + name + "'; its arguments are: " +
+                  names);
+    size_t index = it - fn.argNames.begin();
+    if (!files[index].empty())
+      return fail(flag + ": argument '" + name + "' is bound twice");
+    files[index] = path.str();
+  }
+  return files;
+}
+
+llvm::Error mha::checkArgumentData(const FunctionInfo &fn, unsigned index,
+                                   const HostTensor &data,
+                                   llvm::StringRef source, bool batched) {
+  RankedTensorType type = fn.argTypes[index];
+  bool ok = *dtypeOf(type.getElementType()) == data.dtype &&
+            int64_t(data.shape.size()) == type.getRank();
+  for (int64_t d = batched ? 1 : 0; ok && d < type.getRank(); ++d)
+    ok = type.isDynamicDim(d) || type.getDimSize(d) == data.shape[d];
+  if (!ok)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        (source + ": argument '" + fn.argNames[index] + "' of @" + fn.name +
+         " expects " + typeText(type) +
+         (batched ? " (the first dimension: examples)" : "") + ", " +
+         (source.ends_with(".npy") ? "the file holds " : "the data is ") +
+         data.typeString())
+            .str());
+  if (int64_t bound = fn.idBounds[index])
+    return checkIdsInRange(data, bound, source);
+  return llvm::Error::success();
+}
+
+llvm::Expected<HostTensor> mha::readArgumentFile(const FunctionInfo &fn,
+                                                 unsigned index,
+                                                 llvm::StringRef path,
+                                                 bool batched) {
+  auto tensor = readNpy(path);
+  if (!tensor)
+    return tensor.takeError();
+  RankedTensorType type = fn.argTypes[index];
+  if (*dtypeOf(type.getElementType()) == DType::BF16 &&
+      tensor->dtype == DType::F32) {
+    HostTensor rounded(DType::BF16, tensor->shape);
+    for (int64_t e = 0, n = tensor->numElements(); e < n; ++e)
+      rounded.setFromDouble(e, tensor->getAsDouble(e));
+    *tensor = std::move(rounded);
+  }
+  if (llvm::Error err = checkArgumentData(fn, index, *tensor, path, batched))
+    return std::move(err);
+  return std::move(*tensor);
 }

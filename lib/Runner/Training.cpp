@@ -193,6 +193,105 @@ llvm::Error trainingError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
+/// The model inputs the built-in tasks feed, checked against `fn`.
+llvm::Error checkGeneratedInputs(const Dataset &data, const FunctionInfo &fn) {
+  for (unsigned i = 0; i < data.inputs.size(); ++i)
+    if (llvm::Error err = checkArgumentData(fn, i, data.inputs[i],
+                                            data.inputSources[i],
+                                            /*batched=*/true))
+      return err;
+  return llvm::Error::success();
+}
+
+/// Generates the dataset `kind` names (synthetic or padded) for `modelFn`,
+/// checking first that the model can take it.
+llvm::Expected<Dataset> generateDataset(const TrainingOptions &options,
+                                        TrainingOp config,
+                                        const FunctionInfo *modelFn) {
+  DatasetAttr datasetAttr = config.getDatasetAttr();
+  DatasetKind kind =
+      datasetAttr ? datasetAttr.getKind() : DatasetKind::Synthetic;
+  LossKind lossKind = config.getLoss();
+  int64_t samples = options.samples ? *options.samples
+                                    : (datasetAttr && datasetAttr.getSamples()
+                                           ? *datasetAttr.getSamples()
+                                           : 2048);
+  int64_t seqLen = options.seqLen ? *options.seqLen
+                                  : (datasetAttr && datasetAttr.getSeqLen()
+                                         ? *datasetAttr.getSeqLen()
+                                         : 16);
+  uint64_t dataSeed = datasetAttr && datasetAttr.getSeed()
+                          ? uint64_t(*datasetAttr.getSeed())
+                          : 0;
+  if (samples <= 0 || seqLen <= 0)
+    return trainingError("--samples and --seq-len must be positive");
+  RankedTensorType inputType = modelFn->argTypes[0];
+  RankedTensorType predType = modelFn->resultTypes[0];
+  if (kind == DatasetKind::Synthetic) {
+    if (modelFn->argTypes.size() != 1 || inputType.getRank() != 3 ||
+        (!inputType.isDynamicDim(2) &&
+         inputType.getDimSize(2) != kSyntheticFeatures) ||
+        lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
+      return trainingError(llvm::formatv(
+          "the synthetic dataset makes [batch, seq, {0}] sequences with "
+          "binary labels; @{1} takes {2} input(s) ({3}...) with loss {4}: give "
+          "--data/--labels",
+          kSyntheticFeatures, modelFn->name, modelFn->argTypes.size(),
+          typeText(inputType), stringifyLossKind(lossKind)));
+    if (llvm::Error err =
+            checkAllocatable(DType::F32, {samples, seqLen, kSyntheticFeatures},
+                             "the synthetic dataset (--samples, --seq-len)"))
+      return std::move(err);
+    Dataset data = makeMarkedTokenDataset(samples, seqLen, dataSeed);
+    if (llvm::Error err = checkGeneratedInputs(data, *modelFn))
+      return std::move(err);
+    return data;
+  }
+  // The padded-maximum task: (x [N, S, F] f32, keep [N, S] or [N, 1, 1, S]
+  // i1) -> per-token classes.
+  auto expected = [&](const llvm::Twine &why) {
+    return trainingError(llvm::formatv(
+        "the padded dataset feeds a model (x: [batch, seq, features] f32, "
+        "keep: [batch, seq] or [batch, 1, 1, seq] i1) -> [batch, seq, "
+        "classes] with loss cross_entropy and an ignore_index; {0}",
+        why.str()));
+  };
+  if (modelFn->argTypes.size() != 2)
+    return expected("@" + modelFn->name + " takes " +
+                    llvm::Twine(modelFn->argTypes.size()) + " inputs");
+  RankedTensorType keepType = modelFn->argTypes[1];
+  if (inputType.getRank() != 3 || inputType.isDynamicDim(2) ||
+      !inputType.getElementType().isF32())
+    return expected("its first input is " + typeText(inputType) +
+                    " (the feature size must be static)");
+  if (!keepType.getElementType().isInteger(1) ||
+      (keepType.getRank() != 2 && keepType.getRank() != 4))
+    return expected("its second input is " + typeText(keepType));
+  if (lossKind != LossKind::CrossEntropy || !config.getIgnoreIndex())
+    return expected(llvm::Twine("mha.training has loss ") +
+                    stringifyLossKind(lossKind) +
+                    (config.getIgnoreIndex() ? "" : " and no ignore_index"));
+  int64_t features = inputType.getDimSize(2);
+  int64_t vocabulary = std::min<int64_t>(features, 16);
+  if (predType.getRank() != 3 || predType.isDynamicDim(2) ||
+      predType.getDimSize(2) < vocabulary)
+    return expected(llvm::formatv("@{0} returns {1}; it needs {2} classes or "
+                                  "more",
+                                  modelFn->name, typeText(predType),
+                                  vocabulary)
+                        .str());
+  if (llvm::Error err =
+          checkAllocatable(DType::F32, {samples, seqLen, features},
+                           "the padded dataset (--samples, --seq-len)"))
+    return std::move(err);
+  Dataset data =
+      makePaddedMaxDataset(samples, seqLen, features, keepType.getRank(),
+                           *config.getIgnoreIndex(), dataSeed);
+  if (llvm::Error err = checkGeneratedInputs(data, *modelFn))
+    return std::move(err);
+  return data;
+}
+
 /// Loads (or generates) and checks the data `config`'s model trains on:
 /// .npy files from the command line or the model's dataset, validated
 /// against the loss and the model's input and output types, and split.
@@ -201,12 +300,9 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
                                               const FunctionInfo *modelFn,
                                               uint64_t seed) {
   LossKind lossKind = config.getLoss();
-  RankedTensorType inputType = modelFn->argTypes[0];
   RankedTensorType predType = modelFn->resultTypes[0];
   // Data: .npy files or the model's dataset.
   DatasetAttr datasetAttr = config.getDatasetAttr();
-  Dataset train, validation;
-  std::string source;
   double split =
       options.validationSplit
           ? *options.validationSplit
@@ -215,16 +311,33 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
                  : 0.2);
   if (!(split >= 0 && split < 1))
     return trainingError("--validation-split must lie in [0, 1)");
-  auto loadPair =
-      [&](const std::string &dataPath,
-          const std::string &labelsPath) -> llvm::Expected<Dataset> {
-    auto x = readNpy(dataPath);
-    if (!x)
-      return x.takeError();
+  // Every model input bound to a file, and the labels.
+  auto loadFiles = [&](llvm::ArrayRef<std::string> bindings,
+                       const std::string &labelsPath,
+                       llvm::StringRef flag) -> llvm::Expected<Dataset> {
+    auto files = bindArgumentFiles(*modelFn, bindings, flag);
+    if (!files)
+      return files.takeError();
+    Dataset d;
+    for (auto [index, path] : llvm::enumerate(*files)) {
+      if (path.empty())
+        return trainingError(llvm::formatv(
+            "{0}: no file for input '{1}' ({2}) of @{3}; bind each input "
+            "with {0} NAME=FILE.npy",
+            flag, modelFn->argNames[index], typeText(modelFn->argTypes[index]),
+            modelFn->name));
+      auto tensor = readArgumentFile(*modelFn, index, path, /*batched=*/true);
+      if (!tensor)
+        return tensor.takeError();
+      d.inputs.push_back(std::move(*tensor));
+      d.inputSources.push_back(path);
+    }
     auto y = readNpy(labelsPath);
     if (!y)
       return y.takeError();
-    return Dataset{std::move(*x), std::move(*y)};
+    d.labels = std::move(*y);
+    d.labelSource = labelsPath;
+    return d;
   };
   std::string modelDir = llvm::sys::path::parent_path(options.modelPath).str();
   auto resolve = [&](llvm::StringRef file) {
@@ -235,55 +348,30 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
     }
     return std::string(path);
   };
-  Dataset all;
-  if (!options.dataPath.empty() || !options.labelsPath.empty()) {
-    if (options.dataPath.empty() || options.labelsPath.empty())
+  llvm::Expected<Dataset> loaded = Dataset();
+  if (!options.data.empty() || !options.labelsPath.empty()) {
+    if (options.data.empty() || options.labelsPath.empty())
       return trainingError("--data and --labels go together");
-    auto loaded = loadPair(options.dataPath, options.labelsPath);
-    if (!loaded)
-      return loaded.takeError();
-    all = std::move(*loaded);
-    source = options.dataPath;
+    loaded = loadFiles(options.data, options.labelsPath, "--data");
   } else if (datasetAttr && datasetAttr.getKind() == DatasetKind::Npy) {
-    auto loaded = loadPair(resolve(datasetAttr.getData().getValue()),
-                           resolve(datasetAttr.getLabels().getValue()));
-    if (!loaded)
-      return loaded.takeError();
-    all = std::move(*loaded);
-    source = resolve(datasetAttr.getData().getValue());
+    std::vector<std::string> bindings;
+    if (auto file = dyn_cast<StringAttr>(datasetAttr.getData()))
+      bindings.push_back(resolve(file.getValue()));
+    else
+      for (NamedAttribute input : cast<DictionaryAttr>(datasetAttr.getData()))
+        bindings.push_back(
+            (input.getName().strref() + "=" +
+             resolve(cast<StringAttr>(input.getValue()).getValue()))
+                .str());
+    loaded = loadFiles(bindings, resolve(datasetAttr.getLabels().getValue()),
+                       "the dataset's data");
   } else {
-    int64_t samples = options.samples ? *options.samples
-                                      : (datasetAttr && datasetAttr.getSamples()
-                                             ? *datasetAttr.getSamples()
-                                             : 2048);
-    int64_t seqLen = options.seqLen ? *options.seqLen
-                                    : (datasetAttr && datasetAttr.getSeqLen()
-                                           ? *datasetAttr.getSeqLen()
-                                           : 16);
-    uint64_t dataSeed = datasetAttr && datasetAttr.getSeed()
-                            ? uint64_t(*datasetAttr.getSeed())
-                            : 0;
-    if (samples <= 0 || seqLen <= 0)
-      return trainingError("--samples and --seq-len must be positive");
-    if (llvm::Error err =
-            checkAllocatable(DType::F32, {samples, seqLen, kSyntheticFeatures},
-                             "the synthetic dataset (--samples, --seq-len)"))
-      return std::move(err);
-    if (inputType.getRank() != 3 ||
-        (!inputType.isDynamicDim(2) &&
-         inputType.getDimSize(2) != kSyntheticFeatures) ||
-        lossKind == LossKind::CrossEntropy || lossKind == LossKind::MSE)
-      return trainingError(llvm::formatv(
-          "the synthetic dataset makes [batch, seq, {0}] sequences with "
-          "binary labels; @{1} takes {2} with loss {3}: give --data/--labels",
-          kSyntheticFeatures, modelFn->name, inputType,
-          stringifyLossKind(lossKind)));
-    all = makeMarkedTokenDataset(samples, seqLen, dataSeed);
-    source = llvm::formatv("synthetic marked-token task ({0} sequences "
-                           "of {1} tokens)",
-                           samples, seqLen)
-                 .str();
+    loaded = generateDataset(options, config, modelFn);
   }
+  if (!loaded)
+    return loaded.takeError();
+  Dataset all = std::move(*loaded);
+  std::string source = all.inputSources[0];
   // Labels the loss can use.
   bool binary =
       lossKind == LossKind::BCE || lossKind == LossKind::BCEWithLogits;
@@ -291,8 +379,8 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
       lossKind == LossKind::CrossEntropy ? predType.getShape().back() : 0;
   // Labels are checked as stored (a float label of 1e30 or NaN is reported
   // as such), then class indices converted to i64.
-  if (llvm::Error err = validateDataset(all, binary, classes, source,
-                                       config.getIgnoreIndex()))
+  if (llvm::Error err =
+          validateDataset(all, binary, classes, config.getIgnoreIndex()))
     return std::move(err);
   auto classIndicesToI64 = [&](Dataset &d) {
     if (lossKind != LossKind::CrossEntropy || d.labels.dtype == DType::I64)
@@ -303,73 +391,48 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
     d.labels = std::move(converted);
   };
   classIndicesToI64(all);
-  // Shapes against the model: inputs [N, ...] like the model input, labels
-  // like the predictions (or without the class dimension).
-  auto checkShapes = [&](const Dataset &d,
-                         llvm::StringRef what) -> llvm::Error {
+  // Labels like the predictions (or without the class dimension).
+  auto checkLabels = [&](const Dataset &d) -> llvm::Error {
     std::vector<int64_t> want(predType.getShape().begin(),
                               predType.getShape().end());
     if (lossKind == LossKind::CrossEntropy)
       want.pop_back();
-    bool inputOk = int64_t(d.inputs.shape.size()) == inputType.getRank() &&
-                   d.inputs.dtype == *dtypeOf(inputType.getElementType());
-    for (int64_t i = 1; inputOk && i < inputType.getRank(); ++i)
-      inputOk = inputType.isDynamicDim(i) ||
-                inputType.getDimSize(i) == d.inputs.shape[i];
     bool labelOk = d.labels.shape.size() == want.size();
     for (size_t i = 1; labelOk && i < want.size(); ++i)
       labelOk = ShapedType::isDynamic(want[i]) || want[i] == d.labels.shape[i];
-    std::string expected;
-    llvm::raw_string_ostream os(expected);
-    os << inputType;
-    if (!inputOk)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     (what + ": the data is " +
-                                      d.inputs.typeString() + "; @" +
-                                      modelFn->name + " takes " + expected)
-                                         .str());
     if (!labelOk) {
       std::string labels = "[N";
       for (size_t i = 1; i < want.size(); ++i)
         labels +=
             ", " + (ShapedType::isDynamic(want[i]) ? std::string("?")
                                                    : std::to_string(want[i]));
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          (what + ": labels are " + d.labels.typeString() + "; the loss '" +
-           stringifyLossKind(lossKind) + "' expects shape " + labels + "]")
-              .str());
+      return trainingError(d.labelSource + ": labels are " +
+                           d.labels.typeString() + "; the loss '" +
+                           stringifyLossKind(lossKind) + "' expects shape " +
+                           labels + "]");
     }
+    if (d.labels.dtype != DType::F32 && lossKind != LossKind::CrossEntropy)
+      return trainingError(d.labelSource +
+                           ": labels must be float32 for the loss '" +
+                           stringifyLossKind(lossKind) + "'");
     return llvm::Error::success();
   };
-  if (llvm::Error err = checkShapes(all, source))
+  if (llvm::Error err = checkLabels(all))
     return std::move(err);
-  // The data's type is the model input's (checked above): float32, or
-  // integer token ids, which are checked against the embedding table.
-  if (all.labels.dtype != DType::F32 && lossKind != LossKind::CrossEntropy)
-    return trainingError(source + ": labels must be float32 for the loss '" +
-                         stringifyLossKind(lossKind) + "'");
-  int64_t idBound = modelFn->idBounds[0];
-  if (idBound > 0)
-    if (llvm::Error err = checkIdsInRange(all.inputs, idBound, source))
-      return std::move(err);
-  if (!options.valDataPath.empty() || !options.valLabelsPath.empty()) {
-    if (options.valDataPath.empty() || options.valLabelsPath.empty())
+  Dataset train, validation;
+  if (!options.valData.empty() || !options.valLabelsPath.empty()) {
+    if (options.valData.empty() || options.valLabelsPath.empty())
       return trainingError("--val-data and --val-labels go together");
-    auto loaded = loadPair(options.valDataPath, options.valLabelsPath);
-    if (!loaded)
-      return loaded.takeError();
-    validation = std::move(*loaded);
-    if (llvm::Error err =
-            validateDataset(validation, binary, classes, options.valDataPath,
-                            config.getIgnoreIndex()))
+    auto loadedVal =
+        loadFiles(options.valData, options.valLabelsPath, "--val-data");
+    if (!loadedVal)
+      return loadedVal.takeError();
+    validation = std::move(*loadedVal);
+    if (llvm::Error err = validateDataset(validation, binary, classes,
+                                          config.getIgnoreIndex()))
       return std::move(err);
-    if (idBound > 0)
-      if (llvm::Error err = checkIdsInRange(validation.inputs, idBound,
-                                            options.valDataPath))
-        return std::move(err);
     classIndicesToI64(validation);
-    if (llvm::Error err = checkShapes(validation, options.valDataPath))
+    if (llvm::Error err = checkLabels(validation))
       return std::move(err);
     train = std::move(all);
   } else {
@@ -439,11 +502,10 @@ int mha::runTraining(const TrainingOptions &options) {
   LossKind lossKind = config.getLoss();
 
   const FunctionInfo *modelFn = model->lookupFunction(config.getModel());
-  if (!modelFn || modelFn->argTypes.size() != 1)
+  if (!modelFn || modelFn->argTypes.empty())
     return reportError("@" + config.getModel() +
-                       ": --train supports models with exactly one input (the "
-                       "data); this one takes " +
-                       std::to_string(modelFn ? modelFn->argTypes.size() : 0));
+                       ": --train needs a model with at least one input (the "
+                       "data)");
 
   // Every file the run writes is checked before the work starts, so that a
   // bad path does not lose a finished run.
@@ -548,11 +610,15 @@ int mha::runTraining(const TrainingOptions &options) {
       llvm::ArrayRef<int64_t> rows = llvm::ArrayRef(order).slice(
           bi * batchSize,
           std::min<int64_t>(batchSize, train.size() - bi * batchSize));
-      HostTensor x = gatherRows(train.inputs, rows);
-      HostTensor y = gatherRows(train.labels, rows);
+      Dataset batch = train.select(rows);
+      const HostTensor &y = batch.labels;
       HostTensor stepTensor(DType::F32, {});
       stepTensor.setFromDouble(0, double(state.step + 1));
-      std::vector<const HostTensor *> args = {&x, &y, &stepTensor};
+      std::vector<const HostTensor *> args;
+      for (const HostTensor &input : batch.inputs)
+        args.push_back(&input);
+      args.push_back(&y);
+      args.push_back(&stepTensor);
       for (const ParamInfo &p : params)
         args.push_back(&state.m.at(p.name));
       for (const ParamInfo &p : params)
@@ -592,9 +658,12 @@ int mha::runTraining(const TrainingOptions &options) {
       for (int64_t r = first;
            r < std::min<int64_t>(validation.size(), first + batchSize); ++r)
         rows.push_back(r);
-      HostTensor x = gatherRows(validation.inputs, rows);
-      HostTensor y = gatherRows(validation.labels, rows);
-      std::vector<const HostTensor *> args = {&x, &y};
+      Dataset batch = validation.select(rows);
+      const HostTensor &y = batch.labels;
+      std::vector<const HostTensor *> args;
+      for (const HostTensor &input : batch.inputs)
+        args.push_back(&input);
+      args.push_back(&y);
       for (const ParamInfo &p : params)
         args.push_back(&state.params.at(p.name));
       auto out = (*jit)->call("__mha_eval", args);

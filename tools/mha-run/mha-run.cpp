@@ -107,16 +107,19 @@ static cl::opt<std::string>
     optimizer("optimizer", cl::desc("Override the optimizer: sgd, adam, "
                                  "adamw (default: mha.training's)"),
               cl::cat(trainCategory));
-static cl::opt<std::string> data("data",
-                                 cl::desc("Training inputs (.npy, [N, ...]; "
-                                          "default: mha.training's dataset)"),
-                                 cl::cat(trainCategory));
+static cl::list<std::string>
+    data("data",
+         cl::desc("Training inputs: NAME=FILE.npy ([N, ...]) per model input, "
+                  "or FILE.npy for a model with one (repeatable; default: "
+                  "mha.training's dataset)"),
+         cl::cat(trainCategory));
 static cl::opt<std::string> labels("labels",
                                    cl::desc("Training labels (.npy, [N, ...])"),
                                    cl::cat(trainCategory));
-static cl::opt<std::string> valData("val-data",
-                                    cl::desc("Validation inputs (.npy)"),
-                                    cl::cat(trainCategory));
+static cl::list<std::string>
+    valData("val-data",
+            cl::desc("Validation inputs, bound like --data (repeatable)"),
+            cl::cat(trainCategory));
 static cl::opt<std::string> valLabels("val-labels",
                                       cl::desc("Validation labels (.npy)"),
                                       cl::cat(trainCategory));
@@ -227,9 +230,9 @@ int main(int argc, char **argv) {
       options.seqLen = seqLen;
     if (seed.getNumOccurrences())
       options.seed = seed;
-    options.dataPath = data;
+    options.data.assign(data.begin(), data.end());
     options.labelsPath = labels;
-    options.valDataPath = valData;
+    options.valData.assign(valData.begin(), valData.end());
     options.valLabelsPath = valLabels;
     options.savePath = savePath;
     options.checkpointEvery = checkpointEvery;

@@ -18,16 +18,28 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace mlir {
 namespace mha {
 
-/// Examples along the first dimension of `inputs` and `labels`.
+/// Examples along the first dimension of every input and of `labels`.
 struct Dataset {
-  HostTensor inputs;
+  /// One tensor per model input, in the model's argument order.
+  std::vector<HostTensor> inputs;
   HostTensor labels;
-  int64_t size() const { return inputs.shape.empty() ? 0 : inputs.shape[0]; }
+  /// Where each input and the labels came from (file names, or a
+  /// description of a generated task), for messages.
+  std::vector<std::string> inputSources;
+  std::string labelSource;
+  int64_t size() const {
+    return inputs.empty() || inputs[0].shape.empty() ? 0
+                                                     : inputs[0].shape[0];
+  }
+  /// The examples `rows`, in that order, of every input and the labels.
+  Dataset select(llvm::ArrayRef<int64_t> rows) const;
 };
 
 /// Feature width of the synthetic task's tokens: an 8-token one-hot, a
@@ -46,12 +58,25 @@ constexpr int64_t kSyntheticFeatures = 16;
 /// labels [samples, 1] f32; deterministic in `seed` on every platform.
 Dataset makeMarkedTokenDataset(int64_t samples, int64_t seqLen, uint64_t seed);
 
-/// Checks that `data` is usable: finite inputs, as many labels as examples,
-/// labels in {0, 1} when `binary`, and integer labels in [0, classes) (or
-/// equal to `ignoreIndex`) when `classes` > 0. Messages name `source` and the
-/// first bad example.
+/// The "padded maximum" task: `samples` sequences of `seqLen` positions, each
+/// with a random length L in [max(1, seqLen/4), seqLen]; every position holds
+/// a token id out of min(features, 16), drawn alike for real and padding
+/// positions, as a one-hot row of `features` floats. Inputs: x
+/// [samples, seqLen, features] f32 and keep (true at the L real positions)
+/// [samples, seqLen] i1, or [samples, 1, 1, seqLen] when `keepRank` is 4.
+/// Labels [samples, seqLen] i64: at real positions the largest token id
+/// among the real positions, at padding positions `ignoreIndex`. Only a model
+/// that masks the padding out can be exact. Deterministic in `seed`.
+Dataset makePaddedMaxDataset(int64_t samples, int64_t seqLen, int64_t features,
+                             int64_t keepRank, int64_t ignoreIndex,
+                             uint64_t seed);
+
+/// Checks that `data` is usable: every input with as many examples as the
+/// first, finite float inputs, as many labels as examples, labels in {0, 1}
+/// when `binary`, and integer labels in [0, classes) (or equal to
+/// `ignoreIndex`) when `classes` > 0. Messages name the file (the input's or
+/// the labels' source) and the first bad example.
 llvm::Error validateDataset(const Dataset &data, bool binary, int64_t classes,
-                            llvm::StringRef source,
                             std::optional<int64_t> ignoreIndex = std::nullopt);
 
 /// Splits off the last `fraction` of `data` (after a seeded shuffle) as the

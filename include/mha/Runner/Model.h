@@ -50,6 +50,34 @@ struct FunctionInfo {
   std::vector<int64_t> idBounds;
 };
 
+/// The type as MLIR prints it ("tensor<?x16xf32>").
+std::string typeText(Type type);
+
+/// Parses `bindings` of `fn`'s arguments to files: each "NAME=FILE", or a
+/// plain "FILE" when `fn` has one argument. Returns one path per argument,
+/// empty where none is bound. Errors (naming `flag`, e.g. "--data") for a
+/// malformed binding, an argument `fn` does not have (listing its
+/// arguments), or one bound twice.
+llvm::Expected<std::vector<std::string>>
+bindArgumentFiles(const FunctionInfo &fn, llvm::ArrayRef<std::string> bindings,
+                  llvm::StringRef flag);
+
+/// Checks `data` as argument `index` of `fn`: the element type and rank must
+/// be the argument's, and so must every static dimension (except the first
+/// when `batched`: the data holds N examples of which batches are taken);
+/// integer ids are checked against `fn.idBounds`. Messages name `source`.
+llvm::Error checkArgumentData(const FunctionInfo &fn, unsigned index,
+                              const HostTensor &data, llvm::StringRef source,
+                              bool batched);
+
+/// Reads the .npy file `path` as argument `index` of `fn` (f32 data for a
+/// bf16 argument is rounded to bf16: NumPy has no bfloat16) and checks it
+/// with checkArgumentData.
+llvm::Expected<HostTensor> readArgumentFile(const FunctionInfo &fn,
+                                            unsigned index,
+                                            llvm::StringRef path,
+                                            bool batched);
+
 /// Checks that every element of the integer tensor `ids` lies in
 /// [0, bound); the error names `source` (a file), the example (first
 /// dimension) and the id.

@@ -35,9 +35,13 @@ struct TrainingOptions {
   /// Seed of initialization, data split and batch order (default 0); a
   /// resumed run takes the checkpoint's and refuses a different one.
   std::optional<uint64_t> seed;
-  /// .npy training data; empty uses the model's dataset.
-  std::string dataPath, labelsPath;
-  std::string valDataPath, valLabelsPath;
+  /// .npy training data: "NAME=FILE" per model input, or one "FILE" for a
+  /// model with one input; empty uses the model's dataset.
+  std::vector<std::string> data;
+  std::string labelsPath;
+  /// Validation data, bound like `data`.
+  std::vector<std::string> valData;
+  std::string valLabelsPath;
   std::optional<double> validationSplit;
   /// Synthetic dataset sizes.
   std::optional<int64_t> samples, seqLen;

@@ -83,6 +83,26 @@ mha.param @negative_unknown_init : tensor<4xf32> init <he_normal>
 
 // -----
 
+// expected-error @+1 {{a 'padded' dataset takes no 'data' or 'labels' files}}
+#bad = #mha.dataset<padded, labels = "y.npy">
+
+// -----
+
+// expected-error @+1 {{'data' must be a file name or a dictionary of input names to file names, got 3 : i64}}
+#bad = #mha.dataset<npy, data = 3, labels = "y.npy">
+
+// -----
+
+// expected-error @+1 {{'data' names no inputs}}
+#bad = #mha.dataset<npy, data = {}, labels = "y.npy">
+
+// -----
+
+// expected-error @+1 {{the file of input 'keep' must be a string, got 1 : i64}}
+#bad = #mha.dataset<npy, data = {tokens = "ids.npy", keep = 1}, labels = "y.npy">
+
+// -----
+
 // expected-error @+1 {{an 'npy' dataset takes its sizes from its files, not 'samples' or 'seq_len'}}
 #bad = #mha.dataset<npy, data = "x.npy", labels = "y.npy", samples = 10>
 

@@ -238,3 +238,11 @@ func.func @positions(%ids: tensor<?x?xi64>, %x: tensor<2x5x8xf32>) -> (tensor<?x
   %s = mha.sinusoidal_positions %ids dim = 1 features = 8 : tensor<?x?xi64>
   return %p, %q : tensor<?xi64>, tensor<5xi64>
 }
+
+// The built-in padded task and inputs bound by name to files.
+// CHECK-LABEL: func.func private @datasets()
+// CHECK-SAME: named = #mha.dataset<npy, data = {keep = "keep.npy", tokens = "ids.npy"}, labels = "y.npy">
+// CHECK-SAME: padded = #mha.dataset<padded, samples = 64, seq_len = 12, seed = 3>
+func.func private @datasets() attributes {
+  padded = #mha.dataset<padded, samples = 64, seq_len = 12, seed = 3>,
+  named = #mha.dataset<npy, data = {tokens = "ids.npy", keep = "keep.npy"}, labels = "y.npy">}

@@ -139,17 +139,29 @@ LogicalResult DatasetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   std::optional<int64_t> seqLen,
                                   std::optional<int64_t> seed,
                                   FloatAttr validationSplitAttr,
-                                  StringAttr data,
+                                  Attribute data,
                                   StringAttr labels) {
   std::optional<double> validationSplit = valueOf(validationSplitAttr);
-  if (kind == DatasetKind::Synthetic) {
+  if (kind != DatasetKind::Npy) {
     if (data || labels)
-      return emitError()
-             << "a 'synthetic' dataset takes no 'data' or 'labels' files";
+      return emitError() << "a '" << stringifyDatasetKind(kind)
+                         << "' dataset takes no 'data' or 'labels' files";
   } else {
     if (!data || !labels)
       return emitError()
              << "an 'npy' dataset expects both 'data' and 'labels' files";
+    auto files = dyn_cast<DictionaryAttr>(data);
+    if (!isa<StringAttr>(data) && !files)
+      return emitError() << "'data' must be a file name or a dictionary of "
+                            "input names to file names, got "
+                         << data;
+    if (files && files.empty())
+      return emitError() << "'data' names no inputs";
+    if (files)
+      for (NamedAttribute file : files)
+        if (!isa<StringAttr>(file.getValue()))
+          return emitError() << "the file of input '" << file.getName().strref()
+                             << "' must be a string, got " << file.getValue();
     if (samples || seqLen)
       return emitError() << "an 'npy' dataset takes its sizes from its "
                             "files, not 'samples' or 'seq_len'";
