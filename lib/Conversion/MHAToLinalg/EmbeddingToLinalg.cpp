@@ -62,6 +62,20 @@ struct EmbeddingLowering final : MHAPattern<EmbeddingOp> {
   }
 };
 
+/// The offset of a positions op as an i64 scalar (the value of its rank-0
+/// tensor), or null without one.
+Value positionOffset(OpBuilder &b, Location loc, Value offset) {
+  if (!offset)
+    return Value();
+  return tensor::ExtractOp::create(b, loc, offset, ValueRange{});
+}
+
+/// Row `index` of a positions op shifted by `offset` (if any), as i64.
+Value positionAt(OpBuilder &b, Location loc, Value index, Value offset) {
+  Value p = arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+  return offset ? arith::AddIOp::create(b, loc, p, offset).getResult() : p;
+}
+
 struct PositionsLowering final : MHAPattern<PositionsOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -69,12 +83,12 @@ struct PositionsLowering final : MHAPattern<PositionsOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     int64_t dim = int64_t(op.getDim());
+    Value offset = positionOffset(rewriter, loc, adaptor.getOffset());
     Value ids = buildGeneric(
         rewriter, loc, {sizeOf(rewriter, loc, adaptor.getInput(), dim)},
         rewriter.getI64Type(), {}, {},
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
-          return arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                            linalg::IndexOp::create(b, l, 0));
+          return positionAt(b, l, linalg::IndexOp::create(b, l, 0), offset);
         });
     replaceOpCasting(rewriter, op, ids);
     return success();
@@ -92,6 +106,7 @@ struct SinusoidalPositionsLowering final : MHAPattern<SinusoidalPositionsOp> {
     // i = floor(c / 2) of column c; even columns take its sine, odd ones its
     // cosine.
     double rate = -std::log(10000.0) / double(features);
+    Value offset = positionOffset(rewriter, loc, adaptor.getOffset());
     Value result = buildGeneric(
         rewriter, loc,
         {sizeOf(rewriter, loc, adaptor.getInput(), dim),
@@ -103,7 +118,10 @@ struct SinusoidalPositionsLowering final : MHAPattern<SinusoidalPositionsOp> {
                 b, l, b.getF32Type(),
                 arith::IndexCastUIOp::create(b, l, b.getI64Type(), index));
           };
-          Value p = linalg::IndexOp::create(b, l, 0);
+          // The position as i64 (offset + row), then f32.
+          Value p = arith::SIToFPOp::create(
+              b, l, b.getF32Type(),
+              positionAt(b, l, linalg::IndexOp::create(b, l, 0), offset));
           Value c = linalg::IndexOp::create(b, l, 1);
           Value two = arith::ConstantIndexOp::create(b, l, 2);
           Value pair = arith::DivUIOp::create(b, l, c, two);
@@ -112,7 +130,7 @@ struct SinusoidalPositionsLowering final : MHAPattern<SinusoidalPositionsOp> {
               b, l,
               arith::MulFOp::create(b, l, asF32(evenColumn),
                                     f32Const(b, l, rate)));
-          Value angle = arith::MulFOp::create(b, l, asF32(p), frequency);
+          Value angle = arith::MulFOp::create(b, l, p, frequency);
           Value isEven = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                                c, evenColumn);
           return arith::SelectOp::create(b, l, isEven,

@@ -315,6 +315,22 @@ func.func @positions(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
 
 // -----
 
+// With an offset, its value is added to every position.
+// CHECK-LABEL: func.func @positions_offset
+// CHECK-SAME: (%{{.*}}: tensor<1x1xi64>, %[[OFF:.*]]: tensor<i64>)
+// CHECK: %[[O:.*]] = tensor.extract %[[OFF]][] : tensor<i64>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1xi64>)
+// CHECK: %[[I:.*]] = linalg.index 0 : index
+// CHECK: %[[V:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK: %[[P:.*]] = arith.addi %[[V]], %[[O]] : i64
+// CHECK: linalg.yield %[[P]] : i64
+func.func @positions_offset(%ids: tensor<1x1xi64>, %off: tensor<i64>) -> tensor<1xi64> {
+  %p = mha.positions %ids dim = 1 offset(%off : tensor<i64>) : tensor<1x1xi64>
+  return %p : tensor<1xi64>
+}
+
+// -----
+
 // sinusoidal_positions: per element, the pair's frequency exp(-ln(10000)
 // 2i / D) times the position, then sin for even columns and cos for odd.
 // CHECK-LABEL: func.func @sinusoidal
@@ -332,4 +348,19 @@ func.func @positions(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
 func.func @sinusoidal(%ids: tensor<?x?xi64>) -> tensor<?x8xf32> {
   %p = mha.sinusoidal_positions %ids dim = 1 features = 8 : tensor<?x?xi64>
   return %p : tensor<?x8xf32>
+}
+
+// -----
+
+// With an offset, the angle is that of offset + row.
+// CHECK-LABEL: func.func @sinusoidal_offset
+// CHECK: %[[O:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
+// CHECK: linalg.generic
+// CHECK: %[[R:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK: %[[P:.*]] = arith.addi %[[R]], %[[O]] : i64
+// CHECK: %[[PF:.*]] = arith.sitofp %[[P]] : i64 to f32
+// CHECK: arith.mulf %[[PF]]
+func.func @sinusoidal_offset(%ids: tensor<1x1xi64>, %off: tensor<i64>) -> tensor<1x8xf32> {
+  %p = mha.sinusoidal_positions %ids dim = 1 features = 8 offset(%off : tensor<i64>) : tensor<1x1xi64>
+  return %p : tensor<1x8xf32>
 }

@@ -171,33 +171,42 @@ def MHA_EmbeddingOp : MHA_InferredOp<"embedding", [Differentiable]> {
 def MHA_PositionsOp : MHA_InferredOp<"positions"> {
   let summary = "The positions 0 .. n-1 along one dimension, as i64 ids";
   let description = [{
-    `result[i] = i` for i in [0, size of `input`'s dimension `dim`): the ids
-    of learned positional embeddings, looked up with `mha.embedding` and
-    added to token embeddings (broadcast over the batch). Only the input's
-    shape is read; nothing is differentiated through it.
+    `result[i] = offset + i` for i in [0, size of `input`'s dimension `dim`)
+    (`offset`: an optional rank-0 i64 tensor, 0 when absent): the ids of
+    learned positional embeddings, looked up with `mha.embedding` and added
+    to token embeddings (broadcast over the batch). Only the input's shape is
+    read; nothing is differentiated through it. The offset places a chunk of
+    a longer sequence, such as the one new token of a decoding step after
+    `offset` cached ones (`mha-build-decode-step` sets it).
 
     ```mlir
     %pos = mha.positions %tokens dim = 1 : tensor<?x?xi64>
     // %pos : tensor<?xi64>
     %pe = mha.embedding %pos_table, %pos : tensor<512x64xf32>, tensor<?xi64>
+    %next = mha.positions %token dim = 1 offset(%n : tensor<i64>) : tensor<1x1xi64>
     ```
   }];
   let arguments = (ins AnyRankedTensor:$input,
+                       Optional<0DTensorOf<[I64]>>:$offset,
                        ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
   let results = (outs RankedTensorOf<[I64]>:$result);
-  let assemblyFormat = "$input `dim` `=` $dim attr-dict `:` type($input)";
+  let assemblyFormat = [{
+    $input `dim` `=` $dim (`offset` `(` $offset^ `:` type($offset) `)`)?
+    attr-dict `:` type($input)
+  }];
 }
 
 def MHA_SinusoidalPositionsOp : MHA_InferredOp<"sinusoidal_positions"> {
   let summary = "The fixed sinusoidal position encodings of the Transformer";
   let description = [{
-    For the positions p in [0, S) along dimension `dim` of `input` (only its
-    shape is read) and `features` = D (even):
-    `result[p, 2i] = sin(p / 10000^(2i/D))` and
-    `result[p, 2i+1] = cos(p / 10000^(2i/D))`, shape [S, D] f32 ("Attention
-    Is All You Need", section 3.5), computed in f32 at run time for any S.
-    Added to token embeddings, it broadcasts over the batch. Constant: no
-    gradient.
+    For the positions p in [offset, offset + S) along dimension `dim` of
+    `input` (only its shape is read; `offset` an optional rank-0 i64 tensor,
+    0 when absent) and `features` = D (even):
+    `result[p - offset, 2i] = sin(p / 10000^(2i/D))` and
+    `result[p - offset, 2i+1] = cos(p / 10000^(2i/D))`, shape [S, D] f32
+    ("Attention Is All You Need", section 3.5), computed in f32 at run time
+    for any S. Added to token embeddings, it broadcasts over the batch.
+    Constant: no gradient.
 
     ```mlir
     %pe = mha.sinusoidal_positions %tokens dim = 1 features = 64 : tensor<?x?xi64>
@@ -205,11 +214,13 @@ def MHA_SinusoidalPositionsOp : MHA_InferredOp<"sinusoidal_positions"> {
     ```
   }];
   let arguments = (ins AnyRankedTensor:$input,
+                       Optional<0DTensorOf<[I64]>>:$offset,
                        ConfinedAttr<I64Attr, [IntNonNegative]>:$dim,
                        ConfinedAttr<I64Attr, [IntPositive]>:$features);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
-    $input `dim` `=` $dim `features` `=` $features attr-dict `:` type($input)
+    $input `dim` `=` $dim `features` `=` $features
+    (`offset` `(` $offset^ `:` type($offset) `)`)? attr-dict `:` type($input)
   }];
 }
 
