@@ -140,6 +140,24 @@ Dataset mha::makePaddedMaxDataset(int64_t samples, int64_t seqLen,
   return data;
 }
 
+Dataset mha::makeTextDataset(llvm::StringRef text, int64_t seqLen,
+                             DType idType, llvm::StringRef source) {
+  int64_t windows =
+      text.empty() ? 0 : (int64_t(text.size()) - 1) / std::max<int64_t>(seqLen, 1);
+  Dataset data;
+  data.inputs.emplace_back(idType, std::vector<int64_t>{windows, seqLen});
+  data.labels = HostTensor(DType::I64, {windows, seqLen});
+  for (int64_t w = 0; w < windows; ++w)
+    for (int64_t p = 0; p < seqLen; ++p) {
+      int64_t at = w * seqLen + p;
+      data.inputs[0].setFromDouble(at, double(uint8_t(text[at])));
+      data.labels.setFromDouble(at, double(uint8_t(text[at + 1])));
+    }
+  data.inputSources = {source.str()};
+  data.labelSource = source.str();
+  return data;
+}
+
 llvm::Error mha::validateDataset(const Dataset &data, bool binary,
                                  int64_t classes,
                                  std::optional<int64_t> ignoreIndex) {

@@ -86,18 +86,11 @@ int mha::runInference(const InferenceOptions &options) {
   const FunctionInfo &entry = **entryOr;
 
   // Parameters: loaded or initialized.
-  TensorMap params;
-  if (!options.paramsPath.empty()) {
-    auto loaded = readSafetensors(options.paramsPath);
-    if (!loaded)
-      return reportError(loaded.takeError());
-    if (llvm::Error err =
-            checkParams(model->getParams(), *loaded, options.paramsPath))
-      return reportError(std::move(err));
-    params = std::move(*loaded);
-  } else {
-    params = initializeParams(model->getParams(), options.seed);
-  }
+  auto loadedParams = loadOrInitializeParams(model->getParams(),
+                                             options.paramsPath, options.seed);
+  if (!loadedParams)
+    return reportError(loadedParams.takeError());
+  TensorMap params = std::move(*loadedParams);
   if (!options.saveParamsPath.empty())
     if (llvm::Error err = writeSafetensors(options.saveParamsPath, params))
       return reportError(std::move(err));

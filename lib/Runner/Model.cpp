@@ -91,6 +91,7 @@ std::unique_ptr<Model> Model::load(llvm::StringRef path, MLIRContext &context,
       continue;
     FunctionInfo info;
     info.name = func.getSymName().str();
+    info.isPublic = func.isPublic();
     auto checkTypes = [&](TypeRange types, const char *what,
                           std::vector<RankedTensorType> &out) {
       for (auto [i, type] : llvm::enumerate(types)) {
@@ -154,10 +155,19 @@ Model::selectEntry(llvm::StringRef requested) const {
   if (TrainingOp config = training)
     if (const FunctionInfo *f = lookupFunction(config.getModel()))
       return f;
-  if (functions.size() == 1)
-    return &functions.front();
-  return fail("several functions and no mha.training: choose one with "
-              "--entry");
+  // Private functions are helpers (layers called by the model).
+  const FunctionInfo *only = nullptr;
+  for (const FunctionInfo &f : functions) {
+    if (!f.isPublic)
+      continue;
+    if (only)
+      return fail("several functions and no mha.training: choose one with "
+                  "--entry");
+    only = &f;
+  }
+  if (only)
+    return only;
+  return fail("no public function to run: choose one with --entry");
 }
 
 //===----------------------------------------------------------------------===//
@@ -374,4 +384,17 @@ llvm::Expected<HostTensor> mha::readArgumentFile(const FunctionInfo &fn,
   if (llvm::Error err = checkArgumentData(fn, index, *tensor, path, batched))
     return std::move(err);
   return std::move(*tensor);
+}
+
+llvm::Expected<TensorMap>
+mha::loadOrInitializeParams(llvm::ArrayRef<ParamInfo> params,
+                            llvm::StringRef path, uint64_t seed) {
+  if (path.empty())
+    return initializeParams(params, seed);
+  auto loaded = readSafetensors(path);
+  if (!loaded)
+    return loaded.takeError();
+  if (llvm::Error err = checkParams(params, *loaded, path))
+    return std::move(err);
+  return std::move(*loaded);
 }

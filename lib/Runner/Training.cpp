@@ -292,6 +292,60 @@ llvm::Expected<Dataset> generateDataset(const TrainingOptions &options,
   return data;
 }
 
+/// Next-byte prediction on the text file `path` for a byte-level language
+/// model: windows of --seq-len (else the dataset's, else 64) bytes; the last
+/// `split` of the file is the validation text.
+llvm::Expected<TrainingData> loadTextData(const TrainingOptions &options,
+                                          TrainingOp config,
+                                          const FunctionInfo *modelFn,
+                                          double split, llvm::StringRef path) {
+  if (!options.data.empty() || !options.labelsPath.empty())
+    return trainingError("--text replaces --data and --labels: give one or "
+                         "the other");
+  DatasetAttr datasetAttr = config.getDatasetAttr();
+  int64_t seqLen = options.seqLen ? *options.seqLen
+                                  : (datasetAttr && datasetAttr.getSeqLen()
+                                         ? *datasetAttr.getSeqLen()
+                                         : 64);
+  if (seqLen <= 0)
+    return trainingError("--seq-len must be positive");
+  RankedTensorType tokens = modelFn->argTypes[0];
+  RankedTensorType logits = modelFn->resultTypes[0];
+  if (modelFn->argTypes.size() != 1 || tokens.getRank() != 2 ||
+      !tokens.getElementType().isSignlessInteger() || logits.getRank() != 3 ||
+      logits.getDimSize(2) != 256 ||
+      config.getLoss() != LossKind::CrossEntropy)
+    return trainingError(llvm::formatv(
+        "a text dataset trains a byte-level language model @{0}(tokens: "
+        "[batch, seq] integer ids) -> [batch, seq, 256] logits with loss "
+        "cross_entropy; @{0} takes {1} input(s) ({2}) and returns {3}, loss "
+        "{4}",
+        modelFn->name, modelFn->argTypes.size(), typeText(tokens),
+        typeText(logits), stringifyLossKind(config.getLoss())));
+  auto file = readInputFile(path);
+  if (!file)
+    return file.takeError();
+  llvm::StringRef text = (*file)->getBuffer();
+  size_t cut = size_t(std::floor(double(text.size()) * (1.0 - split)));
+  DType idType = *dtypeOf(tokens.getElementType());
+  TrainingData data;
+  data.train = makeTextDataset(text.take_front(cut), seqLen, idType, path);
+  data.validation =
+      makeTextDataset(text.drop_front(cut), seqLen, idType, path);
+  data.source = llvm::formatv("text {0} ({1} bytes, windows of {2})", path,
+                              text.size(), seqLen)
+                    .str();
+  if (data.train.size() == 0)
+    return trainingError(llvm::formatv(
+        "{0}: {1} bytes for training make no window of {2} bytes and the "
+        "next one",
+        path, cut, seqLen));
+  for (const Dataset *d : {&data.train, &data.validation})
+    if (llvm::Error err = checkGeneratedInputs(*d, *modelFn))
+      return std::move(err);
+  return data;
+}
+
 /// Loads (or generates) and checks the data `config`'s model trains on:
 /// .npy files from the command line or the model's dataset, validated
 /// against the loss and the model's input and output types, and split.
@@ -348,6 +402,15 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
     }
     return std::string(path);
   };
+  // A text file: next-byte prediction, the file's tail for validation.
+  if (!options.textPath.empty() ||
+      (options.data.empty() && datasetAttr &&
+       datasetAttr.getKind() == DatasetKind::Text))
+    return loadTextData(options, config, modelFn, split,
+                        options.textPath.empty()
+                            ? resolve(cast<StringAttr>(datasetAttr.getData())
+                                          .getValue())
+                            : options.textPath);
   llvm::Expected<Dataset> loaded = Dataset();
   if (!options.data.empty() || !options.labelsPath.empty()) {
     if (options.data.empty() || options.labelsPath.empty())

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "mha/Runner/Generation.h"
 #include "mha/Runner/Inference.h"
 #include "mha/Runner/Registration.h"
 #include "mha/Runner/Training.h"
@@ -113,6 +114,12 @@ static cl::list<std::string>
                   "or FILE.npy for a model with one (repeatable; default: "
                   "mha.training's dataset)"),
          cl::cat(trainCategory));
+static cl::opt<std::string>
+    text("text",
+         cl::desc("Train a byte-level language model on a text file "
+                  "(next-byte prediction in --seq-len windows; default: "
+                  "mha.training's dataset)"),
+         cl::cat(trainCategory));
 static cl::opt<std::string> labels("labels",
                                    cl::desc("Training labels (.npy, [N, ...])"),
                                    cl::cat(trainCategory));
@@ -133,8 +140,9 @@ static cl::opt<int64_t> samples("samples",
                                          "(default 2048)"),
                                 cl::cat(trainCategory));
 static cl::opt<int64_t> seqLen("seq-len",
-                               cl::desc("Synthetic dataset: tokens each "
-                                        "(default 16)"),
+                               cl::desc("Generated datasets: tokens each "
+                                        "(default 16); text: window length "
+                                        "(default 64)"),
                                cl::cat(trainCategory));
 static cl::opt<std::string>
     savePath("save", cl::desc("Where to save the trained parameters "
@@ -154,6 +162,34 @@ static cl::opt<std::string> plotPath("plot",
                                      cl::desc("Loss and accuracy curves (SVG)"),
                                      cl::cat(trainCategory));
 
+static cl::OptionCategory generateCategory("mha-run --generate options");
+static cl::opt<bool>
+    generate("generate",
+             cl::desc("Generate text with a byte-level language model "
+                      "(tokens [B, S] -> logits [B, S, 256]), one byte at a "
+                      "time with a key/value cache"),
+             cl::cat(generateCategory));
+static cl::opt<std::string> prompt("prompt",
+                                   cl::desc("The text to continue"),
+                                   cl::cat(generateCategory));
+static cl::opt<int64_t> maxTokens("max-tokens",
+                                  cl::desc("Bytes to generate (default 200)"),
+                                  cl::init(200), cl::cat(generateCategory));
+static cl::opt<double> temperature(
+    "temperature",
+    cl::desc("Divide the logits by T before sampling (default 1; 0: always "
+             "the most likely byte)"),
+    cl::init(1.0), cl::cat(generateCategory));
+static cl::opt<int64_t> topK("top-k",
+                             cl::desc("Sample among the K most likely bytes "
+                                      "(default 0: all)"),
+                             cl::init(0), cl::cat(generateCategory));
+static cl::opt<bool> noKVCache(
+    "no-kv-cache",
+    cl::desc("Recompute the whole prefix for every byte (the reference the "
+             "cache is measured against)"),
+    cl::cat(generateCategory));
+
 static cl::opt<bool> printIRAfterAll(
     "print-ir-after-all",
     cl::desc("Print the IR after every pass of the pipeline (stderr)"),
@@ -171,7 +207,7 @@ int main(int argc, char **argv) {
       cl::desc("Threads for parallel loops (default 0: every core; 1: "
                "sequential code)"),
       cl::init(0), cl::cat(category));
-  cl::HideUnrelatedOptions({&category, &trainCategory});
+  cl::HideUnrelatedOptions({&category, &trainCategory, &generateCategory});
   cl::SetVersionPrinter(
       [](llvm::raw_ostream &os) { mlir::mha::printVersion(os, "mha-run"); });
   cl::ParseCommandLineOptions(
@@ -182,7 +218,9 @@ int main(int argc, char **argv) {
       "  mha-run examples/seed_classifier.mlir --train --epochs 5 "
       "--save w.safetensors\n"
       "  mha-run examples/seed_classifier.mlir --params w.safetensors "
-      "--input x=x.npy --output out/\n");
+      "--input x=x.npy --output out/\n"
+      "  mha-run examples/gpt.mlir --params gpt.safetensors --generate "
+      "--prompt \"This License\" --max-tokens 100\n");
   mlir::mha::initializeNativeTarget();
   if (threads < 0) {
     llvm::errs() << "mha-run: error: --threads must be >= 0 (0: every core), "
@@ -193,9 +231,15 @@ int main(int argc, char **argv) {
 
   // An option of the other mode is a mistake to report, not to ignore
   // (--data without --train would otherwise run inference on random data).
-  for (auto &entry : cl::getRegisteredOptions()) {
-    cl::Option *option = entry.second;
-    if (!option->getNumOccurrences() || option == &train)
+  if (train && generate) {
+    llvm::errs() << "mha-run: error: --train and --generate are two modes: "
+                    "train first (--save), then generate (--params)\n";
+    return 1;
+  }
+  for (auto &registered : cl::getRegisteredOptions()) {
+    cl::Option *option = registered.second;
+    if (!option->getNumOccurrences() || option == &train ||
+        option == &generate)
       continue;
     bool trainOnly = llvm::is_contained(option->Categories, &trainCategory);
     if (trainOnly && !train) {
@@ -203,12 +247,44 @@ int main(int argc, char **argv) {
                    << " is a training option: add --train, or drop it\n";
       return 1;
     }
-    if (train && llvm::is_contained(llvm::ArrayRef(inferenceOnly),
-                                    static_cast<const cl::Option *>(option))) {
+    bool generateOnly =
+        llvm::is_contained(option->Categories, &generateCategory);
+    if (generateOnly && !generate) {
       llvm::errs() << "mha-run: error: --" << option->ArgStr
-                   << " applies to inference, not to --train\n";
+                   << " is a generation option: add --generate, or drop it\n";
       return 1;
     }
+    bool inferenceOption = llvm::is_contained(
+        llvm::ArrayRef(inferenceOnly), static_cast<const cl::Option *>(option));
+    // --entry also picks the language model to generate with.
+    if (inferenceOption && (train || (generate && option != &::entry))) {
+      llvm::errs() << "mha-run: error: --" << option->ArgStr
+                   << " applies to inference, not to --"
+                   << (train ? "train" : "generate") << "\n";
+      return 1;
+    }
+  }
+
+  if (generate) {
+    mlir::mha::GenerationOptions options;
+    options.modelPath = modelPath;
+    options.entry = entry;
+    options.paramsPath = paramsPath;
+    options.prompt = prompt;
+    options.maxTokens = maxTokens;
+    options.temperature = temperature;
+    options.topK = topK;
+    options.seed = seed;
+    options.useCache = !noKVCache;
+    options.compile.vectorize = !noVectorize;
+    options.compile.flashAttention = !decomposedAttention;
+    options.compile.threads = threads;
+    options.compile.targetFeatures = targetFeatures;
+    options.compile.printIRAfterAll = printIRAfterAll;
+    options.compile.flushDenormals = !keepDenormals;
+    if (!noCache)
+      options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
+    return mlir::mha::runGeneration(options);
   }
 
   if (train) {
@@ -232,6 +308,7 @@ int main(int argc, char **argv) {
       options.seed = seed;
     options.data.assign(data.begin(), data.end());
     options.labelsPath = labels;
+    options.textPath = text;
     options.valData.assign(valData.begin(), valData.end());
     options.valLabelsPath = valLabels;
     options.savePath = savePath;

@@ -71,6 +71,13 @@ Dataset makePaddedMaxDataset(int64_t samples, int64_t seqLen, int64_t features,
                              int64_t keepRank, int64_t ignoreIndex,
                              uint64_t seed);
 
+/// Next-byte prediction on `text`: windows of `seqLen` bytes taken every
+/// `seqLen` bytes (as many as fit with one more byte after each), inputs
+/// [N, seqLen] of `idType` (I32 or I64) and labels [N, seqLen] i64, each the
+/// byte one position later. `source` names the text in messages.
+Dataset makeTextDataset(llvm::StringRef text, int64_t seqLen, DType idType,
+                        llvm::StringRef source);
+
 /// Checks that `data` is usable: every input with as many examples as the
 /// first, finite float inputs, as many labels as examples, labels in {0, 1}
 /// when `binary`, and integer labels in [0, classes) (or equal to

@@ -39,6 +39,9 @@ struct ParamInfo {
 /// A function of the model file.
 struct FunctionInfo {
   std::string name;
+  /// Private functions (layers a model calls) are not picked as the entry
+  /// unless named.
+  bool isPublic = true;
   /// Argument names as written in the file (without '%').
   std::vector<std::string> argNames;
   std::vector<RankedTensorType> argTypes;
@@ -49,6 +52,12 @@ struct FunctionInfo {
   /// against it, naming the file and the id.
   std::vector<int64_t> idBounds;
 };
+
+/// The parameters read from the safetensors file `path` (checked against
+/// `params`), or, with an empty path, initialized from `seed`.
+llvm::Expected<TensorMap> loadOrInitializeParams(llvm::ArrayRef<ParamInfo> params,
+                                                 llvm::StringRef path,
+                                                 uint64_t seed);
 
 /// The type as MLIR prints it ("tensor<?x16xf32>").
 std::string typeText(Type type);

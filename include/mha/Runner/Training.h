@@ -39,6 +39,8 @@ struct TrainingOptions {
   /// model with one input; empty uses the model's dataset.
   std::vector<std::string> data;
   std::string labelsPath;
+  /// A text file for next-byte prediction (replaces the model's dataset).
+  std::string textPath;
   /// Validation data, bound like `data`.
   std::vector<std::string> valData;
   std::string valLabelsPath;

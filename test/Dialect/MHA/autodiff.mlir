@@ -114,7 +114,7 @@ func.func @two_layers(%x: tensor<?x4xf32>, %t: tensor<?x4xf32>) -> tensor<f32> {
 
 func.func private @external(%x: tensor<4xf32>) -> tensor<4xf32>
 func.func @negative_external_call(%x: tensor<4xf32>) -> tensor<f32> {
-  // expected-error @+1 {{'func.call' op mha-autodiff can only differentiate calls to functions with a single-block body}}
+  // expected-error @+1 {{'func.call' op mha-autodiff can only inline calls to functions with a single-block body}}
   %y = func.call @external(%x) : (tensor<4xf32>) -> tensor<4xf32>
   %s = mha.reduce sum %y dims = [0] : tensor<4xf32>
   return %s : tensor<f32>

@@ -83,6 +83,21 @@ mha.param @negative_unknown_init : tensor<4xf32> init <he_normal>
 
 // -----
 
+// expected-error @+1 {{a 'text' dataset takes one text file as 'data' and no 'labels' (the next bytes are the labels)}}
+#bad = #mha.dataset<text, data = "t.txt", labels = "y.npy">
+
+// -----
+
+// expected-error @+1 {{a 'text' dataset takes one text file as 'data' and no 'labels' (the next bytes are the labels)}}
+#bad = #mha.dataset<text, seq_len = 8>
+
+// -----
+
+// expected-error @+1 {{a 'text' dataset takes its size from its file, not 'samples'}}
+#bad = #mha.dataset<text, data = "t.txt", samples = 3>
+
+// -----
+
 // expected-error @+1 {{a 'padded' dataset takes no 'data' or 'labels' files}}
 #bad = #mha.dataset<padded, labels = "y.npy">
 

@@ -243,6 +243,8 @@ func.func @positions(%ids: tensor<?x?xi64>, %x: tensor<2x5x8xf32>) -> (tensor<?x
 // CHECK-LABEL: func.func private @datasets()
 // CHECK-SAME: named = #mha.dataset<npy, data = {keep = "keep.npy", tokens = "ids.npy"}, labels = "y.npy">
 // CHECK-SAME: padded = #mha.dataset<padded, samples = 64, seq_len = 12, seed = 3>
+// CHECK-SAME: text = #mha.dataset<text, seq_len = 32, validation_split = 0.1, data = "book.txt">
 func.func private @datasets() attributes {
+  text = #mha.dataset<text, seq_len = 32, data = "book.txt", validation_split = 0.1>,
   padded = #mha.dataset<padded, samples = 64, seq_len = 12, seed = 3>,
   named = #mha.dataset<npy, data = {tokens = "ids.npy", keep = "keep.npy"}, labels = "y.npy">}

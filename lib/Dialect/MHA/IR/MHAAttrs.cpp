@@ -142,7 +142,14 @@ LogicalResult DatasetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   Attribute data,
                                   StringAttr labels) {
   std::optional<double> validationSplit = valueOf(validationSplitAttr);
-  if (kind != DatasetKind::Npy) {
+  if (kind == DatasetKind::Text) {
+    if (!isa_and_present<StringAttr>(data) || labels)
+      return emitError() << "a 'text' dataset takes one text file as 'data' "
+                            "and no 'labels' (the next bytes are the labels)";
+    if (samples)
+      return emitError() << "a 'text' dataset takes its size from its file, "
+                            "not 'samples'";
+  } else if (kind != DatasetKind::Npy) {
     if (data || labels)
       return emitError() << "a '" << stringifyDatasetKind(kind)
                          << "' dataset takes no 'data' or 'labels' files";

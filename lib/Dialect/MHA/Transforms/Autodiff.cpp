@@ -52,7 +52,9 @@ Value zerosOf(OpBuilder &b, Location loc, RankedTensorType type) {
 /// Inlines every func.call in `func`, the calls in inlined bodies too. A
 /// call to an external or multi-block function, or a chain of calls deeper
 /// than any layer nesting (recursion), is an error at the call.
-LogicalResult inlineCalls(func::FuncOp func) {
+} // namespace
+
+LogicalResult mha::inlineCalls(func::FuncOp func, StringRef who) {
   InlinerInterface interface(func.getContext());
   // The inliner's own way of moving a callee's blocks into the caller.
   InlinerConfig config;
@@ -64,24 +66,24 @@ LogicalResult inlineCalls(func::FuncOp func) {
       return success();
     for (func::CallOp call : calls) {
       if (depth == kMaxDepth)
-        return call.emitOpError("mha-autodiff: calls nested more than ")
+        return call.emitOpError() << who << ": calls nested more than "
                << kMaxDepth << " deep (a recursive layer?)";
       auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
           call, call.getCalleeAttr());
       if (!callee || callee.isExternal() || !callee.getBody().hasOneBlock())
-        return call.emitOpError("mha-autodiff can only differentiate calls "
-                                "to functions with a single-block body");
+        return call.emitOpError()
+               << who
+               << " can only inline calls to functions with a single-block "
+                  "body";
       if (failed(inlineCall(interface, config.getCloneCallback(),
                             cast<CallOpInterface>(call.getOperation()),
                             cast<CallableOpInterface>(callee.getOperation()),
                             &callee.getBody())))
-        return call.emitOpError("mha-autodiff could not inline this call");
+        return call.emitOpError() << who << " could not inline this call";
       call.erase();
     }
   }
 }
-
-} // namespace
 
 FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
                                                    ArrayRef<ParamOp> params,
@@ -99,7 +101,7 @@ FailureOr<func::FuncOp> mha::buildGradientFunction(func::FuncOp forward,
   builder.insert(grad);
   // Layers written as functions: the gradient function gets their bodies
   // inlined (the forward function keeps its calls).
-  if (failed(inlineCalls(grad))) {
+  if (failed(inlineCalls(grad, "mha-autodiff"))) {
     grad.erase();
     return failure();
   }

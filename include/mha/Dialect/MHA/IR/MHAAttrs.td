@@ -57,7 +57,8 @@ def MHA_InitKind : I32Enum<"InitKind", "parameter initializer", [
 def MHA_DatasetKind : I32Enum<"DatasetKind", "where training data comes from", [
     I32EnumCase<"Synthetic", 0, "synthetic">,
     I32EnumCase<"Npy", 1, "npy">,
-    I32EnumCase<"Padded", 2, "padded">]> {
+    I32EnumCase<"Padded", 2, "padded">,
+    I32EnumCase<"Text", 3, "text">]> {
   let cppNamespace = "::mlir::mha";
 }
 
@@ -158,6 +159,12 @@ def MHA_DatasetAttr : MHA_Attr<"Dataset", "dataset"> {
       Padding tokens come from the same distribution as real ones, so only
       a model that applies the mask can reach full accuracy. `samples`,
       `seq_len` and `seed` size and seed it.
+    * `text`: next-byte prediction on the text file `data` (resolved relative
+      to the model file) for a byte-level language model `(tokens: [N, S]
+      integer ids) -> [N, S, 256] logits` with `cross_entropy`: windows of
+      `seq_len` bytes (default 64) taken every `seq_len` bytes, each labelled
+      with the bytes one position later. The validation set is the file's
+      last `validation_split` fraction, so no window straddles both.
     * `npy`: `data` and `labels` name NumPy `.npy` files, resolved relative to
       the model file. `data` is one file for a model with one input, or a
       dictionary binding each input of the model by its argument name to a
@@ -171,6 +178,7 @@ def MHA_DatasetAttr : MHA_Attr<"Dataset", "dataset"> {
     #mha.dataset<synthetic, samples = 4096, seq_len = 16, seed = 7, validation_split = 0.2>
     #mha.dataset<padded, samples = 1024, seq_len = 24>
     #mha.dataset<npy, data = "x.npy", labels = "y.npy">
+    #mha.dataset<text, seq_len = 64, data = "/usr/share/common-licenses/GPL-3">
     #mha.dataset<npy, data = {tokens = "ids.npy", keep = "mask.npy"}, labels = "y.npy">
     ```
   }];

@@ -107,6 +107,46 @@ def MHAAutodiffPass : Pass<"mha-autodiff", "::mlir::ModuleOp"> {
   ];
 }
 
+def MHABuildDecodeStepPass
+    : Pass<"mha-build-decode-step", "::mlir::ModuleOp"> {
+  let summary = "Generate the prefill and cached decoding functions of a language model";
+  let description = [{
+    For a causal language model `@model(tokens: [B, S] integer ids) -> [B, S,
+    V] logits` whose ops outside attention all work position by position
+    (embeddings, positions, dense layers, layer norm, element-wise ops,
+    split/merge heads) and whose attention is causal and unmasked, builds:
+
+    * `@__mha_prefill(tokens) -> (logits, k_1, v_1, ..., k_L, v_L)`: the
+      model over a whole prompt, returning the keys and values of each of
+      its L attention ops (in program order) as the key/value cache;
+    * `@__mha_decode(tokens, offset, k_1, v_1, ..., k_L, v_L) -> (logits,
+      k_1', v_1', ...)`: the model over new tokens that follow `offset`
+      cached ones (rank-0 i64): every `mha.positions` /
+      `mha.sinusoidal_positions` is shifted by `offset`, and each attention
+      attends from the new queries over its cache with the new keys and
+      values appended (`tensor.concat` along the sequence axis), which are
+      returned as the next cache. With one new token no mask is needed (it
+      sees every earlier key and itself); more than one new token per call
+      is not causal within the chunk, so drivers call it one token at a
+      time.
+
+    A token then costs the position-wise work of one position plus one
+    attention row over the cache, instead of a forward pass over the whole
+    prefix. Attention chains are fused first (`mha-fuse-attention`). Ops that
+    mix positions any other way (a reduction or softmax over the sequence,
+    masks, non-causal attention) are errors at their location.
+  }];
+  let options = [
+    Option<"modelName", "model", "std::string", /*default=*/"\"\"",
+           "The model function (default: mha.training's model, else the "
+           "only function)">,
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def MHABuildTrainStepPass
     : Pass<"mha-build-train-step", "::mlir::ModuleOp"> {
   let summary = "Generate the training step and evaluation functions from mha.training";

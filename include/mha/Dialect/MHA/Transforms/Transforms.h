@@ -44,6 +44,12 @@ FailureOr<func::FuncOp> buildGradientFunction(func::FuncOp loss,
                                               ArrayRef<ParamOp> params,
                                               bool wrtInputs);
 
+/// Inlines every `func.call` in `func` (repeatedly, for calls in callees),
+/// so that layers written once as functions and called N times become
+/// straight-line code. Emits an error naming `who` (the pass) at a call to an
+/// external or multi-block function, or one nested more than 64 deep.
+LogicalResult inlineCalls(func::FuncOp func, StringRef who);
+
 } // namespace mha
 } // namespace mlir
 
