@@ -21,14 +21,20 @@ def torch_env(threads):
     return env
 
 
-def run_torch(code, args, threads):
-    """Runs `code` under /usr/bin/python3 with `args`; it prints a JSON
-    object with "gflops" last."""
+def run_torch_json(code, args, threads):
+    """Runs `code` under /usr/bin/python3 with `args`; returns the JSON object
+    it prints last."""
     out = subprocess.run(["/usr/bin/python3", "-c", code] + [str(a) for a in args],
                          capture_output=True, text=True, env=torch_env(threads))
     if out.returncode:
         sys.exit("PyTorch run failed:\n" + out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_torch(code, args, threads):
+    """Runs `code` under /usr/bin/python3 with `args`; it prints a JSON
+    object with "gflops" last."""
+    return run_torch_json(code, args, threads)["gflops"]
 
 
 def run_mha(filt):

@@ -26,6 +26,7 @@
 #include "mha/Runtime/FileIO.h"
 #include "mha/Runtime/Npy.h"
 #include "mha/Runtime/Safetensors.h"
+#include "mha/Support/ArgumentNames.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -123,6 +124,16 @@ loadCheckpoint(llvm::StringRef path, const std::vector<ParamInfo> &params) {
       return fail("not a training checkpoint: the optimizer state of '" +
                   p.name + "' is missing or has the wrong shape or type");
   return state;
+}
+
+/// The dropout key of update `step` (1-based) of a run seeded `seed`: a pure
+/// function of both, so that a resumed run draws what the uninterrupted one
+/// would have (SplitMix64 of the pair).
+int64_t dropoutKey(uint64_t seed, int64_t step) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(step);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return int64_t(z ^ (z >> 31));
 }
 
 /// Metric helpers on predictions and labels of one batch.
@@ -629,6 +640,12 @@ int mha::runTraining(const TrainingOptions &options) {
   pm.addPass(createMHABuildTrainStepPass());
   if (failed(pm.run(model->getModule())))
     return 1;
+  // Models with dropout take a key per update after the labels.
+  auto stepFn =
+      model->getModule().lookupSymbol<func::FuncOp>("__mha_train_step");
+  unsigned keyIndex = unsigned(modelFn->argTypes.size()) + 1;
+  bool takesDropoutKey = keyIndex < stepFn.getNumArguments() &&
+                         argumentName(stepFn, keyIndex) == "dropout_key";
   llvm::errs() << "compiling the training step (forward, backward, "
                << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
   auto start = std::chrono::steady_clock::now();
@@ -681,6 +698,10 @@ int mha::runTraining(const TrainingOptions &options) {
       for (const HostTensor &input : batch.inputs)
         args.push_back(&input);
       args.push_back(&y);
+      HostTensor keyTensor(DType::I64, {});
+      keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
+      if (takesDropoutKey)
+        args.push_back(&keyTensor);
       args.push_back(&stepTensor);
       for (const ParamInfo &p : params)
         args.push_back(&state.m.at(p.name));

@@ -119,6 +119,11 @@ int64_t HostTensor::getAsInt64(int64_t i) const {
   return v;
 }
 
+void HostTensor::setInt64(int64_t i, int64_t value) {
+  assert(dtype == DType::I64 && "not an i64 tensor");
+  std::memcpy(data.data() + i * 8, &value, 8);
+}
+
 double HostTensor::getAsDouble(int64_t i) const {
   const uint8_t *p = data.data() + i * dtypeSize(dtype);
   switch (dtype) {

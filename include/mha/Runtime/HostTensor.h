@@ -75,6 +75,8 @@ struct HostTensor {
   int64_t getAsInt64(int64_t i) const;
   /// Stores `value` into element `i`, converting to the dtype.
   void setFromDouble(int64_t i, double value);
+  /// Stores `value` into element `i` of an i64 tensor, exactly.
+  void setInt64(int64_t i, int64_t value);
 
   /// The MLIR-style type text, e.g. "tensor<2x3xf32>".
   std::string typeString() const;

@@ -212,6 +212,82 @@ struct GeluGradLowering final : ElementwiseGradLowering<GeluGradOp> {
     return mul(dy, derivative);
   }
 };
+/// Dropout with a key: each element's keep decision is a counter-based hash
+/// of (key, stream, row-major index), SplitMix64's finalizer, whose top 24
+/// bits are compared with rate * 2^24. Without a key, the identity.
+struct DropoutLowering final : MHAPattern<DropoutOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(DropoutOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    double rate = op.getRate().convertToDouble();
+    if (!adaptor.getKey() || rate == 0.0) {
+      rewriter.replaceOp(op, adaptor.getInput());
+      return success();
+    }
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto type = cast<RankedTensorType>(input.getType());
+    Type elementType = type.getElementType();
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    SmallVector<Value> dims;
+    for (OpFoldResult size : sizes)
+      dims.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, size));
+    // The op's base state: key * golden + stream * C.
+    auto i64 = [&](OpBuilder &b, Location l, uint64_t v) -> Value {
+      return arith::ConstantIntOp::create(b, l, int64_t(v), 64);
+    };
+    Value key =
+        tensor::ExtractOp::create(rewriter, loc, adaptor.getKey(), ValueRange{});
+    int64_t stream = op.getStream() ? int64_t(*op.getStream()) : 0;
+    Value base = arith::AddIOp::create(
+        rewriter, loc,
+        arith::MulIOp::create(rewriter, loc, key,
+                              i64(rewriter, loc, 0x9E3779B97F4A7C15ull)),
+        i64(rewriter, loc, uint64_t(stream) * 0xD1B54A32D192ED03ull));
+    uint64_t threshold = uint64_t(std::llround(rate * double(1 << 24)));
+    double scale = 1.0 / (1.0 - rate);
+    Value result = mapElements(
+        rewriter, loc, input, elementType,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          // The row-major index of this element.
+          Value index = linalg::IndexOp::create(b, l, 0);
+          for (int64_t d = 1; d < type.getRank(); ++d)
+            index = arith::AddIOp::create(
+                b, l, arith::MulIOp::create(b, l, index, dims[d]),
+                linalg::IndexOp::create(b, l, d));
+          Value z = arith::AddIOp::create(
+              b, l, base,
+              arith::MulIOp::create(
+                  b, l, arith::IndexCastOp::create(b, l, b.getI64Type(), index),
+                  i64(b, l, 0x9E3779B97F4A7C15ull)));
+          auto mix = [&](Value v, int shift, uint64_t factor) {
+            Value shifted = arith::ShRUIOp::create(b, l, v, i64(b, l, shift));
+            return arith::MulIOp::create(
+                b, l, arith::XOrIOp::create(b, l, v, shifted),
+                i64(b, l, factor));
+          };
+          z = mix(z, 30, 0xBF58476D1CE4E5B9ull);
+          z = mix(z, 27, 0x94D049BB133111EBull);
+          z = arith::XOrIOp::create(
+              b, l, z, arith::ShRUIOp::create(b, l, z, i64(b, l, 31)));
+          Value draw = arith::ShRUIOp::create(b, l, z, i64(b, l, 40));
+          Value keep = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
+                                             draw, i64(b, l, threshold));
+          Value x = args[0];
+          if (!elementType.isF32())
+            x = arith::ExtFOp::create(b, l, f32(b), x);
+          Value kept = arith::MulFOp::create(b, l, x, f32Const(b, l, scale));
+          Value y = arith::SelectOp::create(b, l, keep, kept,
+                                            f32Const(b, l, 0.0));
+          if (!elementType.isF32())
+            y = arith::TruncFOp::create(b, l, elementType, y);
+          return y;
+        });
+    replaceOpCasting(rewriter, op, result);
+    return success();
+  }
+};
 } // namespace
 
 void mha::populateMHAElementwiseToLinalgPatterns(RewritePatternSet &patterns) {
@@ -219,6 +295,7 @@ void mha::populateMHAElementwiseToLinalgPatterns(RewritePatternSet &patterns) {
       .add<BinaryLowering<AddOp, arith::AddFOp>,
            BinaryLowering<SubOp, arith::SubFOp>,
            BinaryLowering<MulOp, arith::MulFOp>, ReluLowering, SigmoidLowering,
-           TanhLowering, GeluLowering, ReluGradLowering, GeluGradLowering>(
+           TanhLowering, GeluLowering, ReluGradLowering, GeluGradLowering,
+           DropoutLowering>(
           patterns.getContext());
 }

@@ -364,3 +364,36 @@ func.func @sinusoidal_offset(%ids: tensor<1x1xi64>, %off: tensor<i64>) -> tensor
   %p = mha.sinusoidal_positions %ids dim = 1 features = 8 offset(%off : tensor<i64>) : tensor<1x1xi64>
   return %p : tensor<1x8xf32>
 }
+
+// -----
+
+// dropout with a key: per element, the row-major index hashed with the key
+// and the stream (SplitMix64's finalizer), its top 24 bits against
+// rate * 2^24 (0.25 -> 4194304), kept values scaled by 1 / (1 - rate).
+// CHECK-LABEL: func.func @dropout
+// CHECK: %[[K:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
+// CHECK: %[[BASE:.*]] = arith.addi
+// CHECK: linalg.generic
+// CHECK: %[[I0:.*]] = linalg.index 0 : index
+// CHECK: %[[R:.*]] = arith.muli %[[I0]], %{{.*}} : index
+// CHECK: %[[I1:.*]] = linalg.index 1 : index
+// CHECK: %[[IDX:.*]] = arith.addi %[[R]], %[[I1]] : index
+// CHECK: arith.index_cast %[[IDX]] : index to i64
+// CHECK: arith.shrui
+// CHECK: arith.xori
+// CHECK: %[[C40:.*]] = arith.constant 40 : i64
+// CHECK: %[[DRAW:.*]] = arith.shrui %{{.*}}, %[[C40]] : i64
+// CHECK: %[[T:.*]] = arith.constant 4194304 : i64
+// CHECK: %[[KEEP:.*]] = arith.cmpi uge, %[[DRAW]], %[[T]] : i64
+// CHECK: %[[SCALED:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.select %[[KEEP]], %[[SCALED]], %{{.*}} : f32
+// CHECK: func.func @dropout_inactive(%[[X:[^:]*]]: tensor<?x8xf32>)
+// CHECK-NEXT: return %[[X]]
+func.func @dropout(%x: tensor<?x8xf32>, %k: tensor<i64>) -> tensor<?x8xf32> {
+  %y = mha.dropout %x rate = 2.500000e-01 key(%k : tensor<i64>) {stream = 2 : i64} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+func.func @dropout_inactive(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %y = mha.dropout %x rate = 2.500000e-01 : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

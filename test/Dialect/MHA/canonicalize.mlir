@@ -203,3 +203,19 @@ func.func @attention_grad_unused_mask_grad(%q: tensor<2x4x8xf32>, %lse: tensor<2
   %dq2, %dk2, %dv2, %dm2 = mha.attention_grad %q, %q, %q, %q, %lse, %q mask(%bias : tensor<4x4xf32>) causal : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4xf32>, mask_grad tensor<4x4xf32>
   return %dq, %dm2 : tensor<2x4x8xf32>, tensor<4x4xf32>
 }
+
+// -----
+
+// Dropout without a key (outside training) or with rate 0 is the identity;
+// with a key it stays.
+// CHECK-LABEL: func.func @dropout_folds
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x8xf32>, %[[K:[^:]*]]: tensor<i64>)
+// CHECK: %[[D:.*]] = mha.dropout %[[X]] rate = 5.000000e-01 key(%[[K]] : tensor<i64>)
+// CHECK-NOT: mha.dropout
+// CHECK: return %[[X]], %[[X]], %[[D]]
+func.func @dropout_folds(%x: tensor<?x8xf32>, %k: tensor<i64>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = mha.dropout %x rate = 5.000000e-01 : tensor<?x8xf32>
+  %b = mha.dropout %x rate = 0.000000e+00 key(%k : tensor<i64>) : tensor<?x8xf32>
+  %c = mha.dropout %x rate = 5.000000e-01 key(%k : tensor<i64>) : tensor<?x8xf32>
+  return %a, %b, %c : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}

@@ -763,3 +763,11 @@ func.func @negative_sinusoidal_dim(%ids: tensor<?x?xi64>) {
   %p = mha.sinusoidal_positions %ids dim = 3 features = 4 : tensor<?x?xi64>
   return
 }
+
+// -----
+
+func.func @dropout_rate(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'mha.dropout' op 'rate' must lie in [0, 1), got 1}}
+  %y = mha.dropout %x rate = 1.000000e+00 : tensor<4xf32>
+  return %y : tensor<4xf32>
+}

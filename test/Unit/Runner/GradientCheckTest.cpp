@@ -295,6 +295,37 @@ TEST_F(GradientCheck, EmbeddingWithRepeatedIds) {
         {2, 2}, {1});
 }
 
+TEST_F(GradientCheck, DropoutWithKey) {
+  // With a key the mask is fixed, so the loss is smooth in x and the
+  // gradient (the same dropout of dy) must match finite differences; two
+  // streams draw two masks.
+  check(R"(
+    func.func @f(%x: tensor<?x8xf32>, %key: tensor<i64>, %y: tensor<?x8xf32>) -> tensor<f32> {
+      %a = mha.dropout %x rate = 5.000000e-01 key(%key : tensor<i64>) {stream = 0 : i64} : tensor<?x8xf32>
+      %s = mha.sigmoid %a : tensor<?x8xf32>
+      %b = mha.dropout %s rate = 2.500000e-01 key(%key : tensor<i64>) {stream = 1 : i64} : tensor<?x8xf32>
+      %l = mha.mse_loss %b, %y : tensor<?x8xf32>, tensor<?x8xf32>
+      return %l : tensor<f32>
+    })",
+        {3, 3}, {2});
+}
+
+TEST_F(GradientCheck, AttentionProbabilityDropout) {
+  // Dropout between the softmax and the product with V: the chain stays
+  // unfused and differentiates through its parts.
+  check(R"(
+    func.func @f(%q: tensor<1x2x5x4xf32>, %k: tensor<1x2x5x4xf32>, %v: tensor<1x2x5x4xf32>,
+                 %key: tensor<i64>, %y: tensor<1x2x5x4xf32>) -> tensor<f32> {
+      %s = mha.scaled_matmul %q, %k : tensor<1x2x5x4xf32>, tensor<1x2x5x4xf32>
+      %p = mha.softmax %s : tensor<1x2x5x5xf32>
+      %d = mha.dropout %p rate = 3.000000e-01 key(%key : tensor<i64>) {stream = 0 : i64} : tensor<1x2x5x5xf32>
+      %o = mha.matmul %d, %v : tensor<1x2x5x5xf32>, tensor<1x2x5x4xf32>
+      %l = mha.mse_loss %o, %y : tensor<1x2x5x4xf32>, tensor<1x2x5x4xf32>
+      return %l : tensor<f32>
+    })",
+        {}, {4}, /*inlineFirst=*/false, /*fuseFirst=*/true);
+}
+
 TEST_F(GradientCheck, LayerFunctionCalledTwice) {
   // No -inline first: mha-autodiff inlines the calls itself.
   check(R"(

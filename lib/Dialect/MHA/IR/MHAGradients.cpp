@@ -230,6 +230,19 @@ LogicalResult ReluOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
   return success();
 }
 
+// y = x ⊙ m / (1 - p) with a mask m drawn from (key, stream, index): the
+// gradient is the same dropout of dy (the same key and stream draw the same
+// mask); the key has none.
+LogicalResult DropoutOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(DropoutOp::create(b, getLoc(), resultGrads[0],
+                                           getKey(), getRateAttr(),
+                                           getStreamAttr()));
+  if (getKey())
+    operandGrads.push_back(Value());
+  return success();
+}
+
 LogicalResult GeluOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
   operandGrads.push_back(GeluGradOp::create(b, getLoc(), getInput(),

@@ -948,3 +948,21 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
 
 #define GET_OP_CLASSES
 #include "mha/Dialect/MHA/IR/MHAOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// DropoutOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DropoutOp::verify() {
+  double rate = getRate().convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return emitOpError("'rate' must lie in [0, 1), got ") << rate;
+  return success();
+}
+
+OpFoldResult DropoutOp::fold(FoldAdaptor) {
+  // Inactive (no key) or dropping nothing: the identity.
+  if (!getKey() || getRate().isZero())
+    return getInput();
+  return {};
+}

@@ -46,7 +46,7 @@ constexpr StringLiteral kPass = "mha-build-decode-step";
 /// Whether row p of `op`'s results depends only on row p of its operands
 /// (along the sequence axis), so the op may run on new positions alone.
 bool isPositionWise(Operation *op) {
-  return isa<DenseOp, EmbeddingOp, PositionsOp, SinusoidalPositionsOp,
+  return isa<DenseOp, DropoutOp, EmbeddingOp, PositionsOp, SinusoidalPositionsOp,
              SplitHeadsOp, MergeHeadsOp, LayerNormOp, AddOp, SubOp, MulOp,
              ReluOp, GeluOp, SigmoidOp, TanhOp, GetParamOp, arith::ConstantOp,
              func::ReturnOp>(op);

@@ -13,6 +13,7 @@
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Dialect/MHA/Transforms/Passes.h"
 #include "mha/Dialect/MHA/Transforms/Transforms.h"
+#include "mha/Support/ArgumentNames.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -123,6 +124,25 @@ struct MHABuildTrainStepPass final
     loss.setFunctionType(b.getFunctionType(
         loss.getArgumentTypes(), {loss.getResultTypes()[0]}));
     (void)predInLoss;
+    // Dropout is active in training only: the loss takes a key after the
+    // labels, and each dropout op (layers inlined first, so that every call
+    // draws its own) gets it and its own stream.
+    if (failed(inlineCalls(loss, "mha-build-train-step")))
+      return signalPassFailure();
+    SmallVector<DropoutOp> dropouts;
+    loss.walk([&](DropoutOp op) { dropouts.push_back(op); });
+    if (!dropouts.empty()) {
+      unsigned index = loss.getNumArguments();
+      (void)loss.insertArgument(
+          index, RankedTensorType::get({}, b.getI64Type()),
+          b.getDictionaryAttr(b.getNamedAttr(kArgumentNameAttr,
+                                             b.getStringAttr("dropout_key"))),
+          loc);
+      for (auto [stream, op] : llvm::enumerate(dropouts)) {
+        op.getKeyMutable().assign(loss.getArgument(index));
+        op.setStreamAttr(b.getI64IntegerAttr(int64_t(stream)));
+      }
+    }
     // Fused attention differentiates through mha.attention_grad, which keeps
     // only row statistics: fuse the chains first.
     {
@@ -154,9 +174,9 @@ struct MHABuildTrainStepPass final
     for (int moment = 0; moment < 2; ++moment)
       for (ParamOp p : params)
         extra.push_back(p.getType());
-    SmallVector<Location> locs(extra.size(), loc);
-    for (auto [i, type] : llvm::enumerate(extra))
-      body.addArgument(type, locs[i]);
+    for (Type type : extra)
+      (void)step.insertArgument(step.getNumArguments(), type, DictionaryAttr(),
+                                loc);
     Value stepArg = body.getArgument(numInputs);
     b.setInsertionPoint(ret);
     SmallVector<Value> newParams, newM, newV;

@@ -468,6 +468,45 @@ def MHA_GeluOp : MHA_UnaryOp<"gelu", "Gaussian error linear unit"> {
   let assemblyFormat = "$input (`approximate` $approximate^)? attr-dict `:` type($input)";
 }
 
+def MHA_DropoutOp : MHA_Op<"dropout", [Pure, AllTypesMatch<["input", "result"]>,
+                                       Differentiable]> {
+  let summary = "Dropout: zero each element with probability `rate` in training";
+  let description = [{
+    Without `key` (the model as written, evaluation, inference, generation)
+    the op is the identity. With a `key` (a rank-0 i64 tensor; the training
+    step built by `mha-build-train-step` passes one per update, derived from
+    the run's seed and the update count) each element is kept with
+    probability 1 - `rate` and scaled by 1 / (1 - `rate`), or set to zero
+    ("inverted dropout", so evaluation needs no rescaling).
+
+    Which elements drop is a pure function of (`key`, `stream`, the
+    element's row-major index): a counter-based hash (SplitMix64's
+    finalizer) whose top 24 bits are compared with `rate` · 2^24. So a run
+    is deterministic under its seed, a resumed run draws what the
+    uninterrupted one would have, and the gradient, which is the same
+    dropout applied to the result's gradient, needs no stored mask.
+    `stream` separates the dropout ops of one model (the training step
+    numbers them in program order).
+
+    Dropout on attention probabilities is written between the softmax and
+    the product with V; such a chain is not fused into `mha.attention`.
+
+    ```mlir
+    %h = mha.dropout %x rate = 1.000000e-01 : tensor<?x?x512xf32>
+    %t = mha.dropout %x rate = 1.000000e-01 key(%k : tensor<i64>) {stream = 3 : i64} : tensor<?x?x512xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input, Optional<0DTensorOf<[I64]>>:$key,
+                       F32Attr:$rate, OptionalAttr<I64Attr>:$stream);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `rate` `=` $rate (`key` `(` $key^ `:` type($key) `)`)? attr-dict
+    `:` type($input)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
 def MHA_SigmoidOp : MHA_UnaryOp<"sigmoid", "logistic function"> {
   let description = [{
     `result = 1 / (1 + exp(-input))`.

@@ -157,11 +157,15 @@ def MHABuildTrainStepPass
       the loss (labels have the model output's type, or i64 class indices
       without the class dimension for `cross_entropy`);
     * `@__mha_eval(inputs..., labels) -> (loss, predictions)`;
-    * `@__mha_train_step(inputs..., labels, step, m..., v...) ->
+    * `@__mha_train_step(inputs..., labels[, dropout_key], step, m..., v...) ->
       (loss, predictions, new parameters..., new m..., new v...)`: the loss
       (with its attention chains fused, `mha-fuse-attention`), its gradients
       (`mha-autodiff`) and one `mha.optimizer_update` per parameter; `step` is the 1-based update count (rank-0 f32) and m, v
       the optimizer state, one of each per parameter in declaration order.
+      When the model has `mha.dropout` ops (calls inlined), the loss and the
+      step take a rank-0 i64 `dropout_key` after the labels, which activates
+      them: each gets the key and its own `stream` (program order). The
+      evaluation function has no key, so dropout is the identity there.
 
     One compiled function does forward, backward and update. Drivers apply
     command-line overrides by editing `mha.training` before this pass.
