@@ -133,7 +133,8 @@ def tokens_per_second(model, params, tokens, threads, cache, workdir):
     if not cache:
         cmd.append("--no-kv-cache")
     env = dict(os.environ, MHA_CACHE_DIR=os.path.join(workdir, "cache"))
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # Sampled bytes need not be UTF-8.
+    out = subprocess.run(cmd, capture_output=True, encoding="latin-1", env=env)
     if out.returncode:
         sys.exit("mha-run --generate failed:\n" + out.stderr)
     return float(re.search(r"([0-9.]+) tokens/s", out.stderr).group(1))

@@ -142,6 +142,80 @@ struct SinusoidalPositionsLowering final : MHAPattern<SinusoidalPositionsOp> {
   }
 };
 
+/// Rotary embeddings: each element reads its pair partner (index ^ 1 along
+/// the features) with tensor.extract and combines both with the cosine and
+/// sine of its pair's angle at its (offset) position.
+struct RotaryLowering final : MHAPattern<RotaryOp> {
+  using MHAPattern::MHAPattern;
+  LogicalResult
+  matchAndRewrite(RotaryOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t rank = type.getRank();
+    int64_t features = type.getShape().back();
+    Type elementType = type.getElementType();
+    Value offset = positionOffset(rewriter, loc, adaptor.getOffset());
+    double rate = -std::log(op.getBase().convertToDouble()) / double(features);
+    double sign = op.getInverse() ? -1.0 : 1.0;
+    Value result = mapElements(
+        rewriter, loc, input, elementType,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d < rank; ++d)
+            indices.push_back(linalg::IndexOp::create(b, l, d));
+          Value c = indices.back();
+          Value one = arith::ConstantIndexOp::create(b, l, 1);
+          Value two = arith::ConstantIndexOp::create(b, l, 2);
+          Value pair = arith::DivUIOp::create(b, l, c, two);
+          Value evenColumn = arith::MulIOp::create(b, l, pair, two);
+          Value isEven = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                               c, evenColumn);
+          SmallVector<Value> partnerIndices = indices;
+          partnerIndices.back() = arith::SelectOp::create(
+              b, l, isEven, arith::AddIOp::create(b, l, c, one),
+              arith::SubIOp::create(b, l, c, one));
+          Value x = args[0];
+          Value partner =
+              tensor::ExtractOp::create(b, l, input, partnerIndices);
+          if (!elementType.isF32()) {
+            x = arith::ExtFOp::create(b, l, b.getF32Type(), x);
+            partner = arith::ExtFOp::create(b, l, b.getF32Type(), partner);
+          }
+          // θ = position * base^(-2i / D).
+          Value position = arith::SIToFPOp::create(
+              b, l, b.getF32Type(), positionAt(b, l, indices[rank - 2], offset));
+          Value frequency = math::ExpOp::create(
+              b, l,
+              arith::MulFOp::create(
+                  b, l,
+                  arith::UIToFPOp::create(
+                      b, l, b.getF32Type(),
+                      arith::IndexCastUIOp::create(b, l, b.getI64Type(),
+                                                   evenColumn)),
+                  f32Const(b, l, rate)));
+          Value angle = arith::MulFOp::create(b, l, position, frequency);
+          Value cosine = math::CosOp::create(b, l, angle);
+          Value sine = math::SinOp::create(b, l, angle);
+          // Even features subtract the partner's share, odd ones add it
+          // (the other way round for the inverse rotation).
+          Value partnerSign = arith::SelectOp::create(
+              b, l, isEven, f32Const(b, l, -sign), f32Const(b, l, sign));
+          Value y = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, x, cosine),
+              arith::MulFOp::create(
+                  b, l, partnerSign,
+                  arith::MulFOp::create(b, l, partner, sine)));
+          if (!elementType.isF32())
+            y = arith::TruncFOp::create(b, l, elementType, y);
+          return y;
+        });
+    replaceOpCasting(rewriter, op, result);
+    return success();
+  }
+};
+
 struct EmbeddingGradLowering final : MHAPattern<EmbeddingGradOp> {
   using MHAPattern::MHAPattern;
   LogicalResult
@@ -225,6 +299,6 @@ struct EmbeddingGradLowering final : MHAPattern<EmbeddingGradOp> {
 
 void mha::populateMHAEmbeddingToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, EmbeddingGradLowering, PositionsLowering,
-               SinusoidalPositionsLowering>(
+               SinusoidalPositionsLowering, RotaryLowering>(
       patterns.getContext());
 }

@@ -397,3 +397,29 @@ func.func @dropout_inactive(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = mha.dropout %x rate = 2.500000e-01 : tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// rotary: each element reads its pair partner (the other of 2i, 2i+1) and
+// combines both with cos and sin of θ = (offset + position) * base^(-2i/D);
+// even features take -sin of the partner, odd ones +sin.
+// CHECK-LABEL: func.func @rotary
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x2x?x8xf32>, %[[OFF:[^:]*]]: tensor<i64>)
+// CHECK: %[[O:.*]] = tensor.extract %[[OFF]][] : tensor<i64>
+// CHECK: linalg.generic
+// CHECK: %[[S:.*]] = linalg.index 2 : index
+// CHECK: %[[C:.*]] = linalg.index 3 : index
+// CHECK: %[[EVEN:.*]] = arith.cmpi eq, %[[C]], %{{.*}} : index
+// CHECK: %[[PIDX:.*]] = arith.select %[[EVEN]], %{{.*}}, %{{.*}} : index
+// CHECK: %[[PARTNER:.*]] = tensor.extract %[[X]][%{{.*}}, %{{.*}}, %[[S]], %[[PIDX]]] : tensor<?x2x?x8xf32>
+// CHECK: %[[P:.*]] = arith.index_cast %[[S]] : index to i64
+// CHECK: arith.addi %[[P]], %[[O]] : i64
+// CHECK: %[[F:.*]] = math.exp
+// CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[F]] : f32
+// CHECK: math.cos %[[ANGLE]] : f32
+// CHECK: math.sin %[[ANGLE]] : f32
+// CHECK: arith.select %[[EVEN]], %{{.*}}, %{{.*}} : f32
+func.func @rotary(%x: tensor<?x2x?x8xf32>, %off: tensor<i64>) -> tensor<?x2x?x8xf32> {
+  %y = mha.rotary %x offset(%off : tensor<i64>) : tensor<?x2x?x8xf32>
+  return %y : tensor<?x2x?x8xf32>
+}

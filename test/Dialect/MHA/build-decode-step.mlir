@@ -61,15 +61,16 @@ func.func @lm(%tokens: tensor<?x?xi64>) -> tensor<?x?x16xf32> {
 
 // -----
 
-// Sinusoidal positions take the offset too; a model without attention has
-// no cache.
+// Sinusoidal positions and rotary embeddings take the offset too; a model
+// without attention has no cache.
 mha.param @emb : tensor<16x8xf32> init <normal, std = 0.02>
 func.func @lm(%tokens: tensor<?x?xi32>) -> tensor<?x?x8xf32> {
   %emb = mha.get_param @emb : tensor<16x8xf32>
   %te = mha.embedding %emb, %tokens : tensor<16x8xf32>, tensor<?x?xi32>
   %pe = mha.sinusoidal_positions %tokens dim = 1 features = 8 : tensor<?x?xi32>
   %x = mha.add %te, %pe : tensor<?x?x8xf32>, tensor<?x8xf32>
-  return %x : tensor<?x?x8xf32>
+  %r = mha.rotary %x : tensor<?x?x8xf32>
+  return %r : tensor<?x?x8xf32>
 }
 // CHECK-LABEL: func.func @__mha_prefill(
 // CHECK-SAME: -> tensor<?x?x8xf32>
@@ -77,6 +78,7 @@ func.func @lm(%tokens: tensor<?x?xi32>) -> tensor<?x?x8xf32> {
 // CHECK-SAME: %[[T:[^:]*]]: tensor<?x?xi32>, %[[OFF:[^:]*]]: tensor<i64> {mha.name = "offset"})
 // CHECK-SAME: -> tensor<?x?x8xf32>
 // CHECK: mha.sinusoidal_positions %[[T]] dim = 1 features = 8 offset(%[[OFF]] : tensor<i64>)
+// CHECK: mha.rotary %{{.*}} offset(%[[OFF]] : tensor<i64>) : tensor<?x?x8xf32>
 
 // -----
 

@@ -771,3 +771,27 @@ func.func @dropout_rate(%x: tensor<4xf32>) -> tensor<4xf32> {
   %y = mha.dropout %x rate = 1.000000e+00 : tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+func.func @rotary_odd(%x: tensor<2x4x5xf32>) -> tensor<2x4x5xf32> {
+  // expected-error @+1 {{'mha.rotary' op expects a static, even feature size (rotated in pairs), got 'tensor<2x4x5xf32>'}}
+  %y = mha.rotary %x : tensor<2x4x5xf32>
+  return %y : tensor<2x4x5xf32>
+}
+
+// -----
+
+func.func @rotary_rank(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'mha.rotary' op expects [..., seq, features], got rank 1}}
+  %y = mha.rotary %x : tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @rotary_base(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{'mha.rotary' op 'base' must be positive}}
+  %y = mha.rotary %x {base = 0.000000e+00 : f32} : tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}

@@ -248,3 +248,14 @@ func.func private @datasets() attributes {
   text = #mha.dataset<text, seq_len = 32, data = "book.txt", validation_split = 0.1>,
   padded = #mha.dataset<padded, samples = 64, seq_len = 12, seed = 3>,
   named = #mha.dataset<npy, data = {tokens = "ids.npy", keep = "keep.npy"}, labels = "y.npy">}
+
+// CHECK-LABEL: func.func @rotary_and_dropout
+func.func @rotary_and_dropout(%q: tensor<?x8x?x64xf32>, %n: tensor<i64>) -> (tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>) {
+  // CHECK: mha.rotary %{{.*}} : tensor<?x8x?x64xf32>
+  %a = mha.rotary %q : tensor<?x8x?x64xf32>
+  // CHECK: mha.rotary %{{.*}} offset(%{{.*}} : tensor<i64>) inverse {base = 5.000000e+05 : f32} : tensor<?x8x?x64xf32>
+  %b = mha.rotary %q offset(%n : tensor<i64>) inverse {base = 5.000000e+05 : f32} : tensor<?x8x?x64xf32>
+  // CHECK: mha.dropout %{{.*}} rate = 1.000000e-01 key(%{{.*}} : tensor<i64>) {stream = 2 : i64} : tensor<?x8x?x64xf32>
+  %c = mha.dropout %q rate = 1.000000e-01 key(%n : tensor<i64>) {stream = 2 : i64} : tensor<?x8x?x64xf32>
+  return %a, %b, %c : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+}

@@ -326,6 +326,21 @@ TEST_F(GradientCheck, AttentionProbabilityDropout) {
         {}, {4}, /*inlineFirst=*/false, /*fuseFirst=*/true);
 }
 
+TEST_F(GradientCheck, RotaryQueriesAndKeys) {
+  // RoPE on queries and keys of fused causal attention: the gradient of a
+  // rotation is the inverse rotation.
+  check(R"(
+    func.func @f(%q: tensor<1x2x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x4xf32>,
+                 %y: tensor<1x2x?x4xf32>) -> tensor<f32> {
+      %qr = mha.rotary %q : tensor<1x2x?x4xf32>
+      %kr = mha.rotary %k {base = 1.000000e+02 : f32} : tensor<1x2x?x4xf32>
+      %o = mha.attention %qr, %kr, %v causal : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>
+      %l = mha.mse_loss %o, %y : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>
+      return %l : tensor<f32>
+    })",
+        {5, 5, 5, 5}, {3});
+}
+
 TEST_F(GradientCheck, LayerFunctionCalledTwice) {
   // No -inline first: mha-autodiff inlines the calls itself.
   check(R"(

@@ -243,6 +243,18 @@ LogicalResult DropoutOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
   return success();
 }
 
+// A rotation's gradient is its transpose, the rotation by -θ; the offset
+// has none.
+LogicalResult RotaryOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(RotaryOp::create(
+      b, getLoc(), resultGrads[0].getType(), resultGrads[0], getOffset(),
+      getBaseAttr(), getInverse() ? UnitAttr() : b.getUnitAttr()));
+  if (getOffset())
+    operandGrads.push_back(Value());
+  return success();
+}
+
 LogicalResult GeluOp::buildGradients(OpBuilder &b, ValueRange resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
   operandGrads.push_back(GeluGradOp::create(b, getLoc(), getInput(),

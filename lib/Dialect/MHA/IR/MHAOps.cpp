@@ -966,3 +966,22 @@ OpFoldResult DropoutOp::fold(FoldAdaptor) {
     return getInput();
   return {};
 }
+
+//===----------------------------------------------------------------------===//
+// RotaryOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RotaryOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (type.getRank() < 2)
+    return emitOpError("expects [..., seq, features], got rank ")
+           << type.getRank();
+  int64_t features = type.getShape().back();
+  if (ShapedType::isDynamic(features) || features % 2 != 0)
+    return emitOpError("expects a static, even feature size (rotated in "
+                       "pairs), got ")
+           << type;
+  if (!(getBase().convertToDouble() > 0.0))
+    return emitOpError("'base' must be positive");
+  return success();
+}

@@ -46,10 +46,23 @@ constexpr StringLiteral kPass = "mha-build-decode-step";
 /// Whether row p of `op`'s results depends only on row p of its operands
 /// (along the sequence axis), so the op may run on new positions alone.
 bool isPositionWise(Operation *op) {
-  return isa<DenseOp, DropoutOp, EmbeddingOp, PositionsOp, SinusoidalPositionsOp,
-             SplitHeadsOp, MergeHeadsOp, LayerNormOp, AddOp, SubOp, MulOp,
+  return isa<DenseOp, DropoutOp, EmbeddingOp, PositionsOp, RotaryOp,
+             SinusoidalPositionsOp, SplitHeadsOp, MergeHeadsOp, LayerNormOp,
+             AddOp, SubOp, MulOp,
              ReluOp, GeluOp, SigmoidOp, TanhOp, GetParamOp, arith::ConstantOp,
              func::ReturnOp>(op);
+}
+
+/// The offset operand of the ops that place positions (mha.positions,
+/// mha.sinusoidal_positions, mha.rotary); none for other ops.
+std::optional<MutableOperandRange> offsetOperand(Operation *op) {
+  if (auto positions = dyn_cast<PositionsOp>(op))
+    return positions.getOffsetMutable();
+  if (auto positions = dyn_cast<SinusoidalPositionsOp>(op))
+    return positions.getOffsetMutable();
+  if (auto rotary = dyn_cast<RotaryOp>(op))
+    return rotary.getOffsetMutable();
+  return std::nullopt;
 }
 
 /// The model function the pass works on: `name`, else mha.training's model,
@@ -109,13 +122,7 @@ FailureOr<SmallVector<AttentionOp>> checkDecodable(func::FuncOp func) {
       attentions.push_back(attention);
       return WalkResult::advance();
     }
-    if (auto positions = dyn_cast<PositionsOp>(op); positions &&
-                                                     positions.getOffset()) {
-      op->emitOpError() << kPass << ": the model already offsets positions";
-      return WalkResult::interrupt();
-    }
-    if (auto positions = dyn_cast<SinusoidalPositionsOp>(op);
-        positions && positions.getOffset()) {
+    if (auto offset = offsetOperand(op); offset && !offset->empty()) {
       op->emitOpError() << kPass << ": the model already offsets positions";
       return WalkResult::interrupt();
     }
@@ -247,10 +254,8 @@ struct MHABuildDecodeStepPass final
       newCache.push_back(values);
     }
     step.walk([&](Operation *op) {
-      if (auto positions = dyn_cast<PositionsOp>(op))
-        positions.getOffsetMutable().assign(offset);
-      else if (auto positions = dyn_cast<SinusoidalPositionsOp>(op))
-        positions.getOffsetMutable().assign(offset);
+      if (auto operand = offsetOperand(op))
+        operand->assign(offset);
     });
     appendResults(step, newCache);
   }

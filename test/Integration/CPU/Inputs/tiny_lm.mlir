@@ -1,7 +1,7 @@
 // A small byte-level causal language model (untrained) for the generation
 // tests: token and learned position embeddings (a context of 24), one
-// pre-norm attention layer written as a function, a GELU MLP, logits over
-// the 256 byte values.
+// pre-norm attention layer written as a function (rotary embeddings on its
+// queries and keys), a GELU MLP, logits over the 256 byte values.
 mha.param @tok : tensor<256x16xf32> init <normal, std = 1.0>
 mha.param @pos : tensor<24x16xf32> init <normal, std = 1.0>
 mha.param @g : tensor<16xf32> init <ones>
@@ -19,8 +19,10 @@ func.func private @layer(%x: tensor<?x?x16xf32>, %g: tensor<16xf32>, %b: tensor<
   %q = mha.dense %n, %wq : tensor<?x?x16xf32>, tensor<16x16xf32>
   %k = mha.dense %n, %wk : tensor<?x?x16xf32>, tensor<16x16xf32>
   %v = mha.dense %n, %wv : tensor<?x?x16xf32>, tensor<16x16xf32>
-  %qh = mha.split_heads %q into 2 heads : tensor<?x?x16xf32>
-  %kh = mha.split_heads %k into 2 heads : tensor<?x?x16xf32>
+  %qs = mha.split_heads %q into 2 heads : tensor<?x?x16xf32>
+  %ks = mha.split_heads %k into 2 heads : tensor<?x?x16xf32>
+  %qh = mha.rotary %qs : tensor<?x2x?x8xf32>
+  %kh = mha.rotary %ks : tensor<?x2x?x8xf32>
   %vh = mha.split_heads %v into 2 heads : tensor<?x?x16xf32>
   %o = mha.attention %qh, %kh, %vh causal : tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>
   %m = mha.merge_heads %o : tensor<?x2x?x8xf32>

@@ -224,6 +224,42 @@ def MHA_SinusoidalPositionsOp : MHA_InferredOp<"sinusoidal_positions"> {
   }];
 }
 
+def MHA_RotaryOp : MHA_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>,
+                                     Differentiable]> {
+  let summary = "Rotary position embedding (RoPE) of queries or keys";
+  let description = [{
+    For `input` [..., S, D] (typically queries or keys [B, H, S, D] after
+    `mha.split_heads`; D even), each pair of features (2i, 2i+1) at sequence
+    position p (along dimension rank - 2, shifted by `offset`, an optional
+    rank-0 i64 tensor) is rotated by the angle θ = p · `base`^(-2i/D)
+    (RoFormer, Su et al. 2021; `base` defaults to 10000):
+
+    `result[..., 2i] = x[2i] cos θ - x[2i+1] sin θ`,
+    `result[..., 2i+1] = x[2i] sin θ + x[2i+1] cos θ`.
+
+    Rotating queries and keys alike makes their dot products depend on the
+    relative position only, and needs no position table (no context limit).
+    With `inverse` the rotation is by -θ: that is the gradient, so
+    differentiation emits the inverse op. The angle is computed in f32 at run
+    time; decoding steps shift `offset` like `mha.positions`.
+
+    ```mlir
+    %qr = mha.rotary %q : tensor<?x8x?x64xf32>
+    %kr = mha.rotary %k offset(%n : tensor<i64>) {base = 5.000000e+05 : f32} : tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$input,
+                       Optional<0DTensorOf<[I64]>>:$offset,
+                       DefaultValuedAttr<F32Attr, "10000.0">:$base,
+                       UnitAttr:$inverse);
+  let results = (outs MHA_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`offset` `(` $offset^ `:` type($offset) `)`)? (`inverse` $inverse^)?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 def MHA_SplitHeadsOp : MHA_InferredOp<"split_heads", [Differentiable]> {
   let summary = "Splits the model dimension into heads: [B, S, H·D] -> [B, H, S, D]";
   let description = [{

@@ -113,16 +113,16 @@ def MHABuildDecodeStepPass
   let description = [{
     For a causal language model `@model(tokens: [B, S] integer ids) -> [B, S,
     V] logits` whose ops outside attention all work position by position
-    (embeddings, positions, dense layers, layer norm, element-wise ops,
-    split/merge heads) and whose attention is causal and unmasked, builds:
+    (embeddings, positions, rotary embeddings, dense layers, layer norm,
+    element-wise ops, dropout, split/merge heads) and whose attention is causal and unmasked, builds:
 
     * `@__mha_prefill(tokens) -> (logits, k_1, v_1, ..., k_L, v_L)`: the
       model over a whole prompt, returning the keys and values of each of
       its L attention ops (in program order) as the key/value cache;
     * `@__mha_decode(tokens, offset, k_1, v_1, ..., k_L, v_L) -> (logits,
       k_1', v_1', ...)`: the model over new tokens that follow `offset`
-      cached ones (rank-0 i64): every `mha.positions` /
-      `mha.sinusoidal_positions` is shifted by `offset`, and each attention
+      cached ones (rank-0 i64): every `mha.positions`,
+      `mha.sinusoidal_positions` and `mha.rotary` is shifted by `offset`, and each attention
       attends from the new queries over its cache with the new keys and
       values appended (`tensor.concat` along the sequence axis), which are
       returned as the next cache. With one new token no mask is needed (it
