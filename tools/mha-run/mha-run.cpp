@@ -265,6 +265,17 @@ int main(int argc, char **argv) {
     }
   }
 
+  // Code generation options, the same in every mode.
+  mlir::mha::CompileOptions compileOptions;
+  compileOptions.vectorize = !noVectorize;
+  compileOptions.flashAttention = !decomposedAttention;
+  compileOptions.threads = threads;
+  compileOptions.targetFeatures = targetFeatures;
+  compileOptions.printIRAfterAll = printIRAfterAll;
+  compileOptions.flushDenormals = !keepDenormals;
+  if (!noCache)
+    compileOptions.cacheDir = mlir::mha::defaultCacheDirectory();
+
   if (generate) {
     mlir::mha::GenerationOptions options;
     options.modelPath = modelPath;
@@ -276,14 +287,7 @@ int main(int argc, char **argv) {
     options.topK = topK;
     options.seed = seed;
     options.useCache = !noKVCache;
-    options.compile.vectorize = !noVectorize;
-    options.compile.flashAttention = !decomposedAttention;
-    options.compile.threads = threads;
-    options.compile.targetFeatures = targetFeatures;
-    options.compile.printIRAfterAll = printIRAfterAll;
-    options.compile.flushDenormals = !keepDenormals;
-    if (!noCache)
-      options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
+    options.compile = compileOptions;
     return mlir::mha::runGeneration(options);
   }
 
@@ -317,14 +321,7 @@ int main(int argc, char **argv) {
     options.paramsPath = paramsPath;
     options.logPath = logPath;
     options.plotPath = plotPath;
-    options.compile.vectorize = !noVectorize;
-    options.compile.flashAttention = !decomposedAttention;
-    options.compile.threads = threads;
-    options.compile.targetFeatures = targetFeatures;
-    options.compile.printIRAfterAll = printIRAfterAll;
-    options.compile.flushDenormals = !keepDenormals;
-    if (!noCache)
-      options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
+    options.compile = compileOptions;
     return mlir::mha::runTraining(options);
   }
 
@@ -338,13 +335,6 @@ int main(int argc, char **argv) {
   options.outputDir = outputDir;
   options.repeat = repeat;
   options.dynamicSize = dynamicSize;
-  options.compile.vectorize = !noVectorize;
-  options.compile.flashAttention = !decomposedAttention;
-  options.compile.threads = threads;
-  options.compile.targetFeatures = targetFeatures;
-  options.compile.printIRAfterAll = printIRAfterAll;
-  options.compile.flushDenormals = !keepDenormals;
-  if (!noCache)
-    options.compile.cacheDir = mlir::mha::defaultCacheDirectory();
+  options.compile = compileOptions;
   return mlir::mha::runInference(options);
 }
