@@ -86,3 +86,20 @@ func.func @sigmoid(%x: tensor<?xf32>, %o: tensor<?xf32>) -> tensor<?xf32> {
   } -> tensor<?xf32>
   return %0 : tensor<?xf32>
 }
+
+// -----
+
+// erf (GELU) becomes a polynomial too, not a libm erff call per element.
+// CHECK-LABEL: func.func @gelu_erf
+// CHECK-NOT: math.erf
+// CHECK: math.fma
+// CHECK-NOT: math.erf
+// CHECK: return
+func.func @gelu_erf(%x: tensor<?xf32>, %o: tensor<?xf32>) -> tensor<?xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<?xf32>) outs(%o : tensor<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.erf %in : f32
+    linalg.yield %e : f32
+  } -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
