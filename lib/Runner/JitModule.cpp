@@ -172,6 +172,11 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     paramTypes.push_back(param.getTensorType());
 
   OwningOpRef<ModuleOp> lowered = module.clone();
+  // The training configuration is no code (mha-build-train-step has read
+  // it): without it, runs that differ in epochs, batch size or data share
+  // their compiled code.
+  for (TrainingOp config : llvm::make_early_inc_range(lowered->getOps<TrainingOp>()))
+    config.erase();
   if (!options.entryPoints.empty()) {
     // Other functions become private; those nothing calls are dropped.
     for (auto func : lowered->getOps<func::FuncOp>())
