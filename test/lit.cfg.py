@@ -51,10 +51,17 @@ llvm_config.use_default_substitutions()
 config.environment["MHA_CACHE_DIR"] = "off"
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 
+# The installed package is built and used like a user would (Install/).
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%cxx", config.cxx_compiler))
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%mha_obj_root", config.mha_obj_root))
+
 tool_dirs = [config.mha_tools_dir, config.llvm_tools_dir]
 tools = [ToolSubst("mha-opt", unresolved="fatal"),
          ToolSubst("mha-run", unresolved="fatal"),
          ToolSubst("mha-lsp-server", unresolved="fatal"),
+         ToolSubst("mha-capi-check", unresolved="fatal"),
          ToolSubst("mha-fuzz-model", unresolved="fatal"),
          ToolSubst("mha-fuzz-npy", unresolved="fatal"),
          ToolSubst("mha-fuzz-safetensors", unresolved="fatal")]

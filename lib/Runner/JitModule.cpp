@@ -33,6 +33,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/ObjectCache.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -393,7 +394,13 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
     return created.takeError();
   lljit = std::move(*created);
   llvm::orc::JITDylib &main = lljit->getMainJITDylib();
-  // libm, libomp and the rest of the process...
+  // libm, libomp and the rest of the process (libomp loaded first: a
+  // program that calls no OpenMP function itself may not have it)...
+  std::string loadError;
+  if (llvm::sys::DynamicLibrary::LoadLibraryPermanently(MHA_LIBOMP_PATH,
+                                                        &loadError))
+    return jitError(llvm::Twine("cannot load the OpenMP runtime ") +
+                    MHA_LIBOMP_PATH + ": " + loadError);
   auto process =
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           lljit->getDataLayout().getGlobalPrefix());

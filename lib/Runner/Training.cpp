@@ -47,14 +47,6 @@ namespace {
 constexpr llvm::StringLiteral kFirstMoment = "__opt.m.";
 constexpr llvm::StringLiteral kSecondMoment = "__opt.v.";
 
-/// Everything a checkpoint holds.
-struct TrainState {
-  TensorMap params, m, v;
-  int64_t epoch = 0; // completed epochs
-  int64_t step = 0;  // completed updates
-  uint64_t seed = 0; // the run's seed (batch order, split, initialization)
-};
-
 constexpr llvm::StringLiteral kCheckpointFormat = "mha-checkpoint-1";
 /// Bounds on a checkpoint's counters: far beyond any real run, far from
 /// overflow in the arithmetic on them.
@@ -520,6 +512,77 @@ llvm::Expected<TrainingData> loadTrainingData(const TrainingOptions &options,
 }
 } // namespace
 
+llvm::Expected<std::unique_ptr<TrainingStep>>
+TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
+                      std::vector<ParamInfo> params, CompileOptions options) {
+  unsigned numInputs = model.argTypes.size();
+  auto step = std::unique_ptr<TrainingStep>(new TrainingStep());
+  // Models with dropout take a key per update after the labels.
+  auto stepFn = module.lookupSymbol<func::FuncOp>("__mha_train_step");
+  if (!stepFn)
+    return trainingError("the module has no __mha_train_step (run "
+                         "mha-build-train-step first)");
+  unsigned keyIndex = numInputs + 1;
+  step->takesDropoutKey = keyIndex < stepFn.getNumArguments() &&
+                          argumentName(stepFn, keyIndex) == "dropout_key";
+  step->params = std::move(params);
+  step->argNames = model.argNames;
+  step->argNames.push_back("labels");
+  options.entryPoints = {"__mha_train_step", "__mha_eval"};
+  auto jit = JitModule::compile(module, options);
+  if (!jit)
+    return jit.takeError();
+  step->jit = std::move(*jit);
+  return step;
+}
+
+llvm::Expected<TrainingStep::Result>
+TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
+                     const HostTensor &labels, TrainState &state) {
+  HostTensor stepTensor(DType::F32, {});
+  stepTensor.setFromDouble(0, double(state.step + 1));
+  HostTensor keyTensor(DType::I64, {});
+  keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
+  std::vector<const HostTensor *> args(inputs.begin(), inputs.end());
+  args.push_back(&labels);
+  if (takesDropoutKey)
+    args.push_back(&keyTensor);
+  args.push_back(&stepTensor);
+  for (const ParamInfo &p : params)
+    args.push_back(&state.m.at(p.name));
+  for (const ParamInfo &p : params)
+    args.push_back(&state.v.at(p.name));
+  for (const ParamInfo &p : params)
+    args.push_back(&state.params.at(p.name));
+  auto out = jit->call("__mha_train_step", args, argNames);
+  if (!out)
+    return out.takeError();
+  Result result{(*out)[0].getAsDouble(0), std::move((*out)[1])};
+  if (!std::isfinite(result.loss))
+    return result;
+  size_t n = params.size();
+  for (size_t i = 0; i < n; ++i) {
+    state.params[params[i].name] = std::move((*out)[2 + i]);
+    state.m[params[i].name] = std::move((*out)[2 + n + i]);
+    state.v[params[i].name] = std::move((*out)[2 + 2 * n + i]);
+  }
+  ++state.step;
+  return result;
+}
+
+llvm::Expected<TrainingStep::Result>
+TrainingStep::evaluate(llvm::ArrayRef<const HostTensor *> inputs,
+                       const HostTensor &labels, const TrainState &state) {
+  std::vector<const HostTensor *> args(inputs.begin(), inputs.end());
+  args.push_back(&labels);
+  for (const ParamInfo &p : params)
+    args.push_back(&state.params.at(p.name));
+  auto out = jit->call("__mha_eval", args, argNames);
+  if (!out)
+    return out.takeError();
+  return Result{(*out)[0].getAsDouble(0), std::move((*out)[1])};
+}
+
 int mha::runTraining(const TrainingOptions &options) {
   DriverContext driver;
   MLIRContext &context = driver.getContext();
@@ -640,27 +703,21 @@ int mha::runTraining(const TrainingOptions &options) {
   pm.addPass(createMHABuildTrainStepPass());
   if (failed(pm.run(model->getModule())))
     return 1;
-  // Models with dropout take a key per update after the labels.
-  auto stepFn =
-      model->getModule().lookupSymbol<func::FuncOp>("__mha_train_step");
-  unsigned keyIndex = unsigned(modelFn->argTypes.size()) + 1;
-  bool takesDropoutKey = keyIndex < stepFn.getNumArguments() &&
-                         argumentName(stepFn, keyIndex) == "dropout_key";
   llvm::errs() << "compiling the training step (forward, backward, "
                << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
   auto start = std::chrono::steady_clock::now();
-  CompileOptions compile = options.compile;
-  compile.entryPoints = {"__mha_train_step", "__mha_eval"};
-  auto jit = JitModule::compile(model->getModule(), compile);
-  if (!jit)
-    return reportError(jit.takeError());
+  auto trainer =
+      TrainingStep::compile(model->getModule(), *modelFn, params,
+                            options.compile);
+  if (!trainer)
+    return reportError(trainer.takeError());
   llvm::errs() << llvm::formatv(
       "{4} the training step in {0:f2} s; {1} training and {2} "
       "validation examples from the {3}\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count(),
       train.size(), validation.size(), source,
-      (*jit)->isFromCache() ? "loaded the compiled code of" : "compiled");
+      (*trainer)->isFromCache() ? "loaded the compiled code of" : "compiled");
 
   bool wantAccuracy = false, wantMae = false;
   if (std::optional<ArrayAttr> metrics = config.getMetrics())
@@ -691,28 +748,13 @@ int mha::runTraining(const TrainingOptions &options) {
           bi * batchSize,
           std::min<int64_t>(batchSize, train.size() - bi * batchSize));
       Dataset batch = train.select(rows);
-      const HostTensor &y = batch.labels;
-      HostTensor stepTensor(DType::F32, {});
-      stepTensor.setFromDouble(0, double(state.step + 1));
-      std::vector<const HostTensor *> args;
+      std::vector<const HostTensor *> inputs;
       for (const HostTensor &input : batch.inputs)
-        args.push_back(&input);
-      args.push_back(&y);
-      HostTensor keyTensor(DType::I64, {});
-      keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
-      if (takesDropoutKey)
-        args.push_back(&keyTensor);
-      args.push_back(&stepTensor);
-      for (const ParamInfo &p : params)
-        args.push_back(&state.m.at(p.name));
-      for (const ParamInfo &p : params)
-        args.push_back(&state.v.at(p.name));
-      for (const ParamInfo &p : params)
-        args.push_back(&state.params.at(p.name));
-      auto out = (*jit)->call("__mha_train_step", args);
+        inputs.push_back(&input);
+      auto out = (*trainer)->update(inputs, batch.labels, state);
       if (!out)
         return reportError(out.takeError());
-      double loss = (*out)[0].getAsDouble(0);
+      double loss = out->loss;
       if (!std::isfinite(loss)) {
         if (terminal)
           llvm::errs() << "\n";
@@ -724,14 +766,8 @@ int mha::runTraining(const TrainingOptions &options) {
                                    : "The last good checkpoint, " +
                                          lastCheckpoint + ", is kept."));
       }
-      trainMetrics.add(lossKind, loss, (*out)[1], y, config.getIgnoreIndex());
-      size_t n = params.size();
-      for (size_t i = 0; i < n; ++i) {
-        state.params[params[i].name] = std::move((*out)[2 + i]);
-        state.m[params[i].name] = std::move((*out)[2 + n + i]);
-        state.v[params[i].name] = std::move((*out)[2 + 2 * n + i]);
-      }
-      ++state.step;
+      trainMetrics.add(lossKind, loss, out->predictions, batch.labels,
+                       config.getIgnoreIndex());
       if (terminal)
         drawProgress(epoch, epochs, bi + 1, batches, trainMetrics.meanLoss());
     }
@@ -743,17 +779,13 @@ int mha::runTraining(const TrainingOptions &options) {
            r < std::min<int64_t>(validation.size(), first + batchSize); ++r)
         rows.push_back(r);
       Dataset batch = validation.select(rows);
-      const HostTensor &y = batch.labels;
-      std::vector<const HostTensor *> args;
+      std::vector<const HostTensor *> inputs;
       for (const HostTensor &input : batch.inputs)
-        args.push_back(&input);
-      args.push_back(&y);
-      for (const ParamInfo &p : params)
-        args.push_back(&state.params.at(p.name));
-      auto out = (*jit)->call("__mha_eval", args);
+        inputs.push_back(&input);
+      auto out = (*trainer)->evaluate(inputs, batch.labels, state);
       if (!out)
         return reportError(out.takeError());
-      valMetrics.add(lossKind, (*out)[0].getAsDouble(0), (*out)[1], y,
+      valMetrics.add(lossKind, out->loss, out->predictions, batch.labels,
                      config.getIgnoreIndex());
     }
     state.epoch = epoch;

@@ -13,6 +13,7 @@
 #define MHA_RUNNER_TRAINING_H
 
 #include "mha/Runner/JitModule.h"
+#include "mha/Runner/Model.h"
 
 #include "llvm/Support/Error.h"
 
@@ -57,6 +58,50 @@ struct TrainingOptions {
   std::string paramsPath;
   std::string logPath, plotPath;
   CompileOptions compile;
+};
+
+/// Parameters, optimizer state and counters of a training run: what a
+/// checkpoint holds.
+struct TrainState {
+  TensorMap params, m, v;
+  int64_t epoch = 0; // completed epochs
+  int64_t step = 0;  // completed updates
+  uint64_t seed = 0; // the run's seed (batch order, split, initialization,
+                     // dropout)
+};
+
+/// The JIT-compiled training step and evaluation of a module on which
+/// mha-build-train-step ran: what runTraining and the C API call per batch.
+class TrainingStep {
+public:
+  /// Compiles `__mha_train_step` and `__mha_eval` of `module`, whose model
+  /// is `model` and whose parameters are `params`.
+  static llvm::Expected<std::unique_ptr<TrainingStep>>
+  compile(ModuleOp module, const FunctionInfo &model,
+          std::vector<ParamInfo> params, CompileOptions options);
+
+  struct Result {
+    double loss = 0;
+    HostTensor predictions;
+  };
+  /// One update on a batch (`inputs` in the model's order, `labels`): the
+  /// parameters and optimizer state of `state` move on and its step count
+  /// grows by one; dropout draws from (state.seed, update count). When the
+  /// loss is not finite, `state` is left as it was.
+  llvm::Expected<Result> update(llvm::ArrayRef<const HostTensor *> inputs,
+                                const HostTensor &labels, TrainState &state);
+  /// The loss and predictions on a batch, without dropout or update.
+  llvm::Expected<Result> evaluate(llvm::ArrayRef<const HostTensor *> inputs,
+                                  const HostTensor &labels,
+                                  const TrainState &state);
+  bool isFromCache() const { return jit->isFromCache(); }
+
+private:
+  std::unique_ptr<JitModule> jit;
+  std::vector<ParamInfo> params;
+  /// The names of the inputs and labels, for messages about them.
+  std::vector<std::string> argNames;
+  bool takesDropoutKey = false;
 };
 
 /// Trains the model. Progress goes to stderr (a bar on a terminal) and one
