@@ -42,6 +42,10 @@ typedef enum MhaDType {
   MHA_DTYPE_I32 = 1,
   MHA_DTYPE_I64 = 2,
   MHA_DTYPE_BOOL = 3, /* one byte per element, 0 or 1 */
+  /* Not a type: makes every 32-bit value representable, so that a bad
+   * value passed from C is reported as an error rather than being
+   * undefined behavior in C++. */
+  MHA_DTYPE_MAX_ENUM = 0x7fffffff,
 } MhaDType;
 
 /** The largest rank the API reports shapes for. */
@@ -86,8 +90,9 @@ MHA_CAPI_EXPORTED int mhaModelSaveParams(MhaModel model, const char *path);
 MHA_CAPI_EXPORTED int mhaModelSetThreads(MhaModel model, int64_t threads);
 
 /** Binds the entry's input `name` to a copy of `data` (row-major,
- *  `rank` dims in `shape`), or to an .npy file. The data must match the
- *  input's element type and static dimensions. */
+ *  `rank` dims in `shape`; `data` must hold the product of `shape`
+ *  elements, which the API cannot check), or to an .npy file. The data must
+ *  match the input's element type and static dimensions. */
 MHA_CAPI_EXPORTED int mhaModelSetInput(MhaModel model, const char *name, MhaDType dtype,
                      const int64_t *shape, int64_t rank, const void *data);
 MHA_CAPI_EXPORTED int mhaModelSetInputFromFile(MhaModel model, const char *name,
@@ -107,7 +112,7 @@ MHA_CAPI_EXPORTED int mhaModelGetOutput(MhaModel model, int64_t index, MhaDType 
 /** One training update as the model's mha.training says (loss, optimizer,
  *  dropout), on the batch bound with mhaModelSetInput (the model's inputs)
  *  and these labels (f32 for bce/mse, i64 class indices for
- *  cross_entropy); compiles the training step on the first call. The
+ *  cross_entropy; as many elements as `labelsShape` says); compiles the training step on the first call. The
  *  parameters and the optimizer state are updated in place; `loss` (may be
  *  NULL) receives the batch's loss. Updates are counted, and dropout draws
  *  from (seed, update count) as mha-run --train does. */

@@ -107,8 +107,9 @@ std::optional<DType> toDType(MhaDType dtype) {
     return DType::I64;
   case MHA_DTYPE_BOOL:
     return DType::Bool;
+  default:
+    return std::nullopt;
   }
-  return std::nullopt;
 }
 
 std::optional<MhaDType> fromDType(DType dtype) {

@@ -93,11 +93,14 @@ int main(int argc, char **argv) {
   report("output 3", mhaModelGetOutput(model, 3, NULL, NULL, NULL, NULL));
 
   /* Training: labels of the wrong shape, then good updates. */
-  float labels[2] = {1.0f, 0.0f};
+  float labels[2] = {1.0f, 0.0f}, wrongLabels[4] = {1.0f, 0.0f, 1.0f, 0.0f};
   int64_t labelShape[2] = {2, 1}, wrongShape[2] = {2, 2};
   double loss = 0;
-  report("train wrong labels",
-         mhaModelTrainStep(model, MHA_DTYPE_F32, wrongShape, 2, labels, &loss));
+  /* The data always holds the elements its shape says (the API cannot
+   * check a C buffer's size). */
+  report("train wrong labels", mhaModelTrainStep(model, MHA_DTYPE_F32,
+                                                 wrongShape, 2, wrongLabels,
+                                                 &loss));
   for (int step = 1; step <= 3; ++step) {
     report("train", mhaModelTrainStep(model, MHA_DTYPE_F32, labelShape, 2,
                                       labels, &loss));
