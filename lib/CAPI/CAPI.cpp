@@ -236,10 +236,11 @@ int mhaModelSelectEntry(MhaModel model, const char *name) {
 int64_t mhaModelNumInputs(MhaModel model) {
   if (isNull(model))
     return -1;
-  if (!model->entry)
-    return fail("the model has several public functions and no "
-                "mha.training: choose one with mhaModelSelectEntry"),
-           -1;
+  if (!model->entry) {
+    fail("the model has several public functions and no mha.training: "
+         "choose one with mhaModelSelectEntry");
+    return -1;
+  }
   succeed();
   return int64_t(model->entry->argNames.size());
 }
