@@ -39,3 +39,18 @@ int mha::reportError(const llvm::Twine &message) {
 int mha::reportError(llvm::Error error) {
   return reportError(llvm::toString(std::move(error)));
 }
+
+std::unique_ptr<Model>
+DriverContext::loadModelAndEntry(llvm::StringRef path, llvm::StringRef entry,
+                                 const FunctionInfo *&selected) {
+  std::unique_ptr<Model> model = loadModel(path);
+  if (!model)
+    return nullptr;
+  llvm::Expected<const FunctionInfo *> picked = model->selectEntry(entry);
+  if (!picked) {
+    reportError(picked.takeError());
+    return nullptr;
+  }
+  selected = *picked;
+  return model;
+}

@@ -115,14 +115,12 @@ int mha::runGeneration(const GenerationOptions &options) {
     return reportError("--top-k must be >= 0 (0: every byte)");
 
   DriverContext driver;
-  std::unique_ptr<Model> model = driver.loadModel(options.modelPath);
+  const FunctionInfo *selected = nullptr;
+  std::unique_ptr<Model> model =
+      driver.loadModelAndEntry(options.modelPath, options.entry, selected);
   if (!model)
     return 1;
-  llvm::Expected<const FunctionInfo *> entryOr =
-      model->selectEntry(options.entry);
-  if (!entryOr)
-    return reportError(entryOr.takeError());
-  const FunctionInfo &entry = **entryOr;
+  const FunctionInfo &entry = *selected;
   // A byte-level language model: [batch, seq] ids -> [batch, seq, 256].
   bool ok = entry.argTypes.size() == 1 && entry.resultTypes.size() == 1 &&
             entry.argTypes[0].getRank() == 2 &&

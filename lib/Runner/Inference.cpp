@@ -76,14 +76,12 @@ int mha::runInference(const InferenceOptions &options) {
     return reportError("--dynamic-size must be positive");
 
   DriverContext driver;
-  std::unique_ptr<Model> model = driver.loadModel(options.modelPath);
+  const FunctionInfo *selected = nullptr;
+  std::unique_ptr<Model> model =
+      driver.loadModelAndEntry(options.modelPath, options.entry, selected);
   if (!model)
     return 1;
-  llvm::Expected<const FunctionInfo *> entryOr =
-      model->selectEntry(options.entry);
-  if (!entryOr)
-    return reportError(entryOr.takeError());
-  const FunctionInfo &entry = **entryOr;
+  const FunctionInfo &entry = *selected;
 
   // Parameters: loaded or initialized.
   auto loadedParams = loadOrInitializeParams(model->getParams(),

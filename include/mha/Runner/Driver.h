@@ -35,6 +35,13 @@ public:
   /// Parses and verifies the model file at `path` (see Model::load).
   std::unique_ptr<Model> loadModel(llvm::StringRef path);
 
+  /// Loads the model at `path` and picks its entry function `entry` (empty:
+  /// Model::selectEntry's default) into `selected`. Reports any failure
+  /// ("mha-run: error: ...") and returns null.
+  std::unique_ptr<Model> loadModelAndEntry(llvm::StringRef path,
+                                           llvm::StringRef entry,
+                                           const FunctionInfo *&selected);
+
 private:
   MLIRContext context;
   llvm::SourceMgr sourceMgr;
