@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build ccache clang-22 lld-22 llvm-22-dev llvm-22-tools
           libmlir-22-dev mlir-22-tools libomp-22-dev libgtest-dev libbenchmark-dev python3
-          libclang-rt-22-dev)  # sanitizer and libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
+          libclang-rt-22-dev  # sanitizer and libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
+          libopenmpi-dev openmpi-bin)  # data-parallel training (mpirun)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -34,7 +34,17 @@ config.substitutions.append(("%seed-crosscheck", "/usr/bin/python3 " + os.path.j
 if "-fsanitize=address" in getattr(config, "mha_cxx_flags", ""):
     config.available_features.add("asan")
 
+import shutil
 import subprocess
+# Data-parallel training tests need mha-run built with MPI and a launcher.
+# Open MPI refuses root unless told; oversubscription lets 2 ranks share
+# fewer cores.
+if getattr(config, "mha_have_mpi", "").upper() in ("TRUE", "ON", "1") and \
+        shutil.which("mpirun"):
+    config.available_features.add("mpi")
+config.substitutions.append(("%mpirun", "env OMPI_ALLOW_RUN_AS_ROOT=1 "
+                             "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun "
+                             "--oversubscribe"))
 try:
     if subprocess.run(["/usr/bin/python3", "-c", "import torch, numpy"],
                       capture_output=True, timeout=60).returncode == 0:

@@ -31,8 +31,20 @@ std::unique_ptr<Model> DriverContext::loadModel(llvm::StringRef path) {
   return Model::load(path, context, sourceMgr);
 }
 
+/// Which process speaks, in a run of several.
+static std::string &errorPrefix() {
+  static std::string prefix;
+  return prefix;
+}
+
+std::string mha::setErrorPrefix(std::string prefix) {
+  std::swap(errorPrefix(), prefix);
+  return prefix;
+}
+
 int mha::reportError(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "mha-run") << message << "\n";
+  llvm::WithColor::error(llvm::errs(), "mha-run")
+      << errorPrefix() << message << "\n";
   return 1;
 }
 

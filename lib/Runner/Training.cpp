@@ -36,6 +36,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
 #include <cmath>
@@ -173,6 +174,18 @@ struct Metrics {
     return labelCount ? absError / double(labelCount) : NAN;
   }
 };
+
+/// The number of labels a batch's mean loss is taken over: the positions
+/// not labelled `ignoreIndex` for cross entropy, every element otherwise.
+int64_t countLabels(LossKind loss, const HostTensor &labels,
+                    std::optional<int64_t> ignoreIndex) {
+  if (loss != LossKind::CrossEntropy || !ignoreIndex)
+    return labels.numElements();
+  int64_t count = 0;
+  for (int64_t i = 0; i < labels.numElements(); ++i)
+    count += labels.getAsInt64(i) != *ignoreIndex;
+  return count;
+}
 
 /// A one-line progress bar on a terminal.
 void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total,
@@ -517,18 +530,26 @@ TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
                       std::vector<ParamInfo> params, CompileOptions options) {
   unsigned numInputs = model.argTypes.size();
   auto step = std::unique_ptr<TrainingStep>(new TrainingStep());
-  // Models with dropout take a key per update after the labels.
   auto stepFn = module.lookupSymbol<func::FuncOp>("__mha_train_step");
+  if (!stepFn) {
+    stepFn = module.lookupSymbol<func::FuncOp>("__mha_grad_step");
+    step->split = bool(stepFn);
+  }
   if (!stepFn)
     return trainingError("the module has no __mha_train_step (run "
                          "mha-build-train-step first)");
+  // Models with dropout take a key per update after the labels.
   unsigned keyIndex = numInputs + 1;
   step->takesDropoutKey = keyIndex < stepFn.getNumArguments() &&
                           argumentName(stepFn, keyIndex) == "dropout_key";
   step->params = std::move(params);
   step->argNames = model.argNames;
   step->argNames.push_back("labels");
-  options.entryPoints = {"__mha_train_step", "__mha_eval"};
+  if (step->split)
+    options.entryPoints = {"__mha_grad_step", "__mha_apply_update",
+                           "__mha_eval"};
+  else
+    options.entryPoints = {"__mha_train_step", "__mha_eval"};
   auto jit = JitModule::compile(module, options);
   if (!jit)
     return jit.takeError();
@@ -536,17 +557,70 @@ TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
   return step;
 }
 
+/// The arguments of a step or gradient call: inputs, labels, the dropout
+/// key when the model has dropout.
+static std::vector<const HostTensor *>
+stepArguments(llvm::ArrayRef<const HostTensor *> inputs,
+              const HostTensor &labels, const HostTensor *key) {
+  std::vector<const HostTensor *> args(inputs.begin(), inputs.end());
+  args.push_back(&labels);
+  if (key)
+    args.push_back(key);
+  return args;
+}
+
+llvm::Error TrainingStep::applyUpdate(std::vector<HostTensor> &grads,
+                                      TrainState &state) {
+  HostTensor stepTensor(DType::F32, {});
+  stepTensor.setFromDouble(0, double(state.step + 1));
+  std::vector<const HostTensor *> args = {&stepTensor};
+  for (const ParamInfo &p : params)
+    args.push_back(&state.m.at(p.name));
+  for (const ParamInfo &p : params)
+    args.push_back(&state.v.at(p.name));
+  for (const HostTensor &g : grads)
+    args.push_back(&g);
+  for (const ParamInfo &p : params)
+    args.push_back(&state.params.at(p.name));
+  auto out = jit->call("__mha_apply_update", args, {});
+  if (!out)
+    return out.takeError();
+  size_t n = params.size();
+  for (size_t i = 0; i < n; ++i) {
+    state.params[params[i].name] = std::move((*out)[i]);
+    state.m[params[i].name] = std::move((*out)[n + i]);
+    state.v[params[i].name] = std::move((*out)[2 * n + i]);
+  }
+  ++state.step;
+  return llvm::Error::success();
+}
+
 llvm::Expected<TrainingStep::Result>
 TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
                      const HostTensor &labels, TrainState &state) {
-  HostTensor stepTensor(DType::F32, {});
-  stepTensor.setFromDouble(0, double(state.step + 1));
   HostTensor keyTensor(DType::I64, {});
   keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
-  std::vector<const HostTensor *> args(inputs.begin(), inputs.end());
-  args.push_back(&labels);
-  if (takesDropoutKey)
-    args.push_back(&keyTensor);
+  std::vector<const HostTensor *> args =
+      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
+  size_t n = params.size();
+  if (split) {
+    for (const ParamInfo &p : params)
+      args.push_back(&state.params.at(p.name));
+    auto out = jit->call("__mha_grad_step", args, argNames);
+    if (!out)
+      return out.takeError();
+    double loss = (*out)[0].getAsDouble(0);
+    Result result{loss, loss, std::move((*out)[1])};
+    if (!std::isfinite(loss))
+      return result;
+    std::vector<HostTensor> grads(std::make_move_iterator(out->begin() + 2),
+                                  std::make_move_iterator(out->end()));
+    if (llvm::Error err = applyUpdate(grads, state))
+      return std::move(err);
+    return result;
+  }
+  HostTensor stepTensor(DType::F32, {});
+  stepTensor.setFromDouble(0, double(state.step + 1));
   args.push_back(&stepTensor);
   for (const ParamInfo &p : params)
     args.push_back(&state.m.at(p.name));
@@ -557,10 +631,10 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   auto out = jit->call("__mha_train_step", args, argNames);
   if (!out)
     return out.takeError();
-  Result result{(*out)[0].getAsDouble(0), std::move((*out)[1])};
+  double loss = (*out)[0].getAsDouble(0);
+  Result result{loss, loss, std::move((*out)[1])};
   if (!std::isfinite(result.loss))
     return result;
-  size_t n = params.size();
   for (size_t i = 0; i < n; ++i) {
     state.params[params[i].name] = std::move((*out)[2 + i]);
     state.m[params[i].name] = std::move((*out)[2 + n + i]);
@@ -571,19 +645,189 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
 }
 
 llvm::Expected<TrainingStep::Result>
+TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
+                     const HostTensor &labels, TrainState &state,
+                     Communicator &communicator, double weight) {
+  if (!split)
+    return trainingError("a data-parallel update needs the training step "
+                         "built with mha-build-train-step=split-update");
+  std::vector<HostTensor> grads;
+  Result result{NAN, NAN, HostTensor()};
+  bool hasRows = !labels.shape.empty() && labels.shape[0] > 0;
+  if (hasRows && weight > 0) {
+    // Each rank draws its own dropout masks (rank 0 those of one process).
+    HostTensor keyTensor(DType::I64, {});
+    keyTensor.setInt64(
+        0, dropoutKey(state.seed + uint64_t(communicator.rank()) *
+                                       0xD1B54A32D192ED03ull,
+                      state.step + 1));
+    std::vector<const HostTensor *> args =
+        stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
+    for (const ParamInfo &p : params)
+      args.push_back(&state.params.at(p.name));
+    auto out = jit->call("__mha_grad_step", args, argNames);
+    if (!out)
+      return out.takeError();
+    result.localLoss = (*out)[0].getAsDouble(0);
+    result.predictions = std::move((*out)[1]);
+    grads.assign(std::make_move_iterator(out->begin() + 2),
+                 std::make_move_iterator(out->end()));
+  } else {
+    weight = 0;
+    for (const ParamInfo &p : params) {
+      const HostTensor &value = state.params.at(p.name);
+      grads.emplace_back(value.dtype, value.shape);
+    }
+  }
+  // One sum over the ranks: the weighted gradients, the weighted loss and
+  // the weight; the means follow by dividing by the total weight.
+  size_t total = 0;
+  for (const HostTensor &g : grads) {
+    if (g.dtype != DType::F32)
+      return trainingError("data-parallel training needs float32 "
+                           "parameters; a gradient is " +
+                           g.typeString());
+    total += size_t(g.numElements());
+  }
+  std::vector<float> buffer(total + 2);
+  size_t at = 0;
+  for (const HostTensor &g : grads)
+    for (int64_t i = 0; i < g.numElements(); ++i)
+      buffer[at++] = float(weight) * g.f32()[i];
+  buffer[total] = weight > 0 ? float(weight * result.localLoss) : 0.0f;
+  buffer[total + 1] = float(weight);
+  communicator.allReduceSum(buffer);
+  // (No labels counted anywhere, as when every position of a batch is
+  // ignored: the mean loss and its gradients are 0, as in one process.)
+  float sum = std::max(buffer[total + 1], 1.0f);
+  result.loss = double(buffer[total]) / double(sum);
+  // Every rank sees the same loss, so all stop together when it is bad.
+  if (!std::isfinite(result.loss))
+    return result;
+  at = 0;
+  for (HostTensor &g : grads)
+    for (int64_t i = 0; i < g.numElements(); ++i)
+      g.f32()[i] = buffer[at++] / sum;
+  if (llvm::Error err = applyUpdate(grads, state))
+    return std::move(err);
+  return result;
+}
+
+llvm::Expected<TrainingStep::Result>
 TrainingStep::evaluate(llvm::ArrayRef<const HostTensor *> inputs,
                        const HostTensor &labels, const TrainState &state) {
-  std::vector<const HostTensor *> args(inputs.begin(), inputs.end());
-  args.push_back(&labels);
+  std::vector<const HostTensor *> args = stepArguments(inputs, labels, nullptr);
   for (const ParamInfo &p : params)
     args.push_back(&state.params.at(p.name));
   auto out = jit->call("__mha_eval", args, argNames);
   if (!out)
     return out.takeError();
-  return Result{(*out)[0].getAsDouble(0), std::move((*out)[1])};
+  double loss = (*out)[0].getAsDouble(0);
+  return Result{loss, loss, std::move((*out)[1])};
+}
+
+/// A digest of `tensors` (shapes, types and bytes), the same on every
+/// machine for the same values.
+static uint64_t digest(llvm::ArrayRef<const HostTensor *> tensors) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  auto mix = [&](uint64_t value) {
+    h = (h ^ value) * 0x100000001B3ull;
+    h ^= h >> 29;
+  };
+  for (const HostTensor *t : tensors) {
+    mix(uint64_t(t->dtype));
+    for (int64_t d : t->shape)
+      mix(uint64_t(d));
+    mix(llvm::xxh3_64bits(t->data));
+  }
+  return h;
+}
+
+static uint64_t digest(const Dataset &d) {
+  std::vector<const HostTensor *> all;
+  for (const HostTensor &t : d.inputs)
+    all.push_back(&t);
+  all.push_back(&d.labels);
+  return digest(all);
+}
+
+/// The tensors of a training state in a fixed order, and its digest (with
+/// the counters).
+static std::vector<HostTensor *> stateTensors(TrainState &state,
+                                              llvm::ArrayRef<ParamInfo> params) {
+  std::vector<HostTensor *> all;
+  for (TensorMap *map : {&state.params, &state.m, &state.v})
+    for (const ParamInfo &p : params)
+      all.push_back(&map->at(p.name));
+  return all;
+}
+
+static uint64_t digest(TrainState &state, llvm::ArrayRef<ParamInfo> params) {
+  std::vector<HostTensor *> tensors = stateTensors(state, params);
+  HostTensor counters(DType::I64, {3});
+  counters.setInt64(0, state.epoch);
+  counters.setInt64(1, state.step);
+  counters.setInt64(2, int64_t(state.seed));
+  std::vector<const HostTensor *> all(tensors.begin(), tensors.end());
+  all.push_back(&counters);
+  return digest(all);
+}
+
+/// The ranks whose `value` differs from rank 0's, as "1, 3".
+static std::string ranksDiffering(llvm::ArrayRef<uint64_t> values) {
+  std::string ranks;
+  for (size_t r = 1; r < values.size(); ++r)
+    if (values[r] != values[0])
+      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  return ranks;
+}
+
+/// The part of `rows` rank `rank` of `size` takes: a contiguous slice, the
+/// sizes differing by at most one.
+static llvm::ArrayRef<int64_t> rankSlice(llvm::ArrayRef<int64_t> rows,
+                                         int rank, int size) {
+  size_t begin = rows.size() * size_t(rank) / size_t(size);
+  size_t end = rows.size() * size_t(rank + 1) / size_t(size);
+  return rows.slice(begin, end - begin);
+}
+
+/// Sums the metrics of every rank into `m`.
+static void sumMetrics(Communicator &communicator, Metrics &m) {
+  std::vector<double> values = {m.lossSum, m.correct, m.absError,
+                                double(m.examples), double(m.labelCount)};
+  communicator.allReduceSum(values);
+  m.lossSum = values[0];
+  m.correct = values[1];
+  m.absError = values[2];
+  m.examples = int64_t(values[3]);
+  m.labelCount = int64_t(values[4]);
 }
 
 int mha::runTraining(const TrainingOptions &options) {
+  // Data-parallel: every rank runs this function; rank 0 alone prints
+  // progress and writes files. An error one rank meets is reported by it
+  // (reportError names the rank; the caller stops the others); an error
+  // every rank meets at the same point (a bad option, a diverging loss) is
+  // reported once, by rank 0.
+  Communicator *communicator =
+      options.communicator && options.communicator->size() > 1
+          ? options.communicator
+          : nullptr;
+  int rank = communicator ? communicator->rank() : 0;
+  int ranks = communicator ? communicator->size() : 1;
+  bool lead = rank == 0;
+  auto failEverywhere = [&](const llvm::Twine &message) {
+    if (!communicator)
+      return reportError(message);
+    if (lead) {
+      std::string prefix = setErrorPrefix("");
+      reportError(message);
+      setErrorPrefix(prefix);
+    }
+    // No rank stops the run before rank 0 has said why.
+    (void)communicator->allGather(0);
+    return 1;
+  };
   DriverContext driver;
   MLIRContext &context = driver.getContext();
   std::unique_ptr<Model> model = driver.loadModel(options.modelPath);
@@ -591,7 +835,7 @@ int mha::runTraining(const TrainingOptions &options) {
     return 1;
   TrainingOp config = model->getTraining();
   if (!config)
-    return reportError(options.modelPath +
+    return failEverywhere(options.modelPath +
                        ": no mha.training in the model; --train needs one (see "
                        "docs/Training.md)");
 
@@ -599,12 +843,12 @@ int mha::runTraining(const TrainingOptions &options) {
   Builder b(&context);
   if (options.epochs) {
     if (*options.epochs <= 0)
-      return reportError("--epochs must be positive");
+      return failEverywhere("--epochs must be positive");
     config.setEpochsAttr(b.getI64IntegerAttr(*options.epochs));
   }
   if (options.batchSize) {
     if (*options.batchSize <= 0)
-      return reportError("--batch-size must be positive");
+      return failEverywhere("--batch-size must be positive");
     config.setBatchSizeAttr(b.getI64IntegerAttr(*options.batchSize));
   }
   OptimizerAttr opt = config.getOptimizer();
@@ -613,14 +857,14 @@ int mha::runTraining(const TrainingOptions &options) {
     if (options.optimizer) {
       auto parsed = symbolizeOptimizerKind(*options.optimizer);
       if (!parsed)
-        return reportError("--optimizer '" + *options.optimizer +
+        return failEverywhere("--optimizer '" + *options.optimizer +
                            "' is unknown; expected sgd, adam or adamw");
       kind = *parsed;
     }
     double lr = options.learningRate ? *options.learningRate
                                      : opt.getLearningRate().getValueAsDouble();
     if (!(lr > 0))
-      return reportError("--learning-rate must be positive");
+      return failEverywhere("--learning-rate must be positive");
     bool keepHyper = kind == opt.getKind();
     auto emit = [&]() { return emitError(config.getLoc()); };
     opt = OptimizerAttr::getChecked(emit, &context, kind, b.getF64FloatAttr(lr),
@@ -640,7 +884,7 @@ int mha::runTraining(const TrainingOptions &options) {
 
   const FunctionInfo *modelFn = model->lookupFunction(config.getModel());
   if (!modelFn || modelFn->argTypes.empty())
-    return reportError("@" + config.getModel() +
+    return failEverywhere("@" + config.getModel() +
                        ": --train needs a model with at least one input (the "
                        "data)");
 
@@ -648,7 +892,7 @@ int mha::runTraining(const TrainingOptions &options) {
   // bad path does not lose a finished run.
   for (const std::string *path :
        {&options.savePath, &options.logPath, &options.plotPath})
-    if (!path->empty())
+    if (lead && !path->empty())
       if (llvm::Error err = checkWritable(*path))
         return reportError(std::move(err));
 
@@ -692,32 +936,69 @@ int mha::runTraining(const TrainingOptions &options) {
   Dataset &train = data->train, &validation = data->validation;
   std::string &source = data->source;
   if (batchSize > train.size()) {
-    llvm::errs() << llvm::formatv("note: the batch size {0} exceeds the {1} "
-                                  "training examples; using batches of {1}\n",
-                                  batchSize, train.size());
+    if (lead)
+      llvm::errs() << llvm::formatv("note: the batch size {0} exceeds the {1} "
+                                    "training examples; using batches of "
+                                    "{1}\n",
+                                    batchSize, train.size());
     batchSize = train.size();
+  }
+  if (communicator) {
+    // Every rank must train on the same examples from the same state: a
+    // rank that read other files, or another checkpoint, is an error.
+    std::vector<uint64_t> data = communicator->allGather(
+        digest(train) * 31 + digest(validation));
+    if (std::string bad = ranksDiffering(data); !bad.empty()) {
+      return failEverywhere(llvm::formatv(
+            "rank(s) {0} of {1} read other training or validation data than "
+            "rank 0 ({2}); every rank must read the same files",
+            bad, ranks, source));
+    }
+    std::vector<uint64_t> states =
+        communicator->allGather(digest(state, params));
+    if (std::string bad = ranksDiffering(states); !bad.empty()) {
+      return failEverywhere(llvm::formatv(
+            "rank(s) {0} of {1} start from other parameters or optimizer "
+            "state than rank 0; every rank must load the same --resume or "
+            "--params file",
+            bad, ranks));
+    }
+    if (lead && batchSize < ranks)
+      llvm::errs() << llvm::formatv(
+          "note: batches of {0} split across {1} ranks leave some ranks "
+          "idle\n",
+          batchSize, ranks);
   }
 
   // Compile forward + backward + update.
+  // (Data-parallel: gradients and update apart, averaged in between.)
   PassManager pm(&context);
-  pm.addPass(createMHABuildTrainStepPass());
+  MHABuildTrainStepPassOptions stepOptions;
+  stepOptions.splitUpdate = communicator != nullptr;
+  pm.addPass(createMHABuildTrainStepPass(stepOptions));
   if (failed(pm.run(model->getModule())))
     return 1;
-  llvm::errs() << "compiling the training step (forward, backward, "
-               << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
+  if (lead)
+    llvm::errs() << "compiling the training step (forward, backward, "
+                 << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
   auto start = std::chrono::steady_clock::now();
   auto trainer =
       TrainingStep::compile(model->getModule(), *modelFn, params,
                             options.compile);
   if (!trainer)
     return reportError(trainer.takeError());
-  llvm::errs() << llvm::formatv(
+  if (lead)
+    llvm::errs() << llvm::formatv(
       "{4} the training step in {0:f2} s; {1} training and {2} "
-      "validation examples from the {3}\n",
+      "validation examples from the {3}{5}\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count(),
       train.size(), validation.size(), source,
-      (*trainer)->isFromCache() ? "loaded the compiled code of" : "compiled");
+      (*trainer)->isFromCache() ? "loaded the compiled code of" : "compiled",
+      communicator ? llvm::formatv("; each batch split across {0} ranks",
+                                   ranks)
+                         .str()
+                   : std::string());
 
   bool wantAccuracy = false, wantMae = false;
   if (std::optional<ArrayAttr> metrics = config.getMetrics())
@@ -726,7 +1007,7 @@ int mha::runTraining(const TrainingOptions &options) {
       wantMae |= cast<StringAttr>(m).getValue() == "mae";
     }
   std::vector<EpochRecord> records;
-  bool terminal = llvm::errs().is_displayed();
+  bool terminal = lead && llvm::errs().is_displayed();
   std::string title =
       (llvm::sys::path::filename(options.modelPath) + ": " +
        stringifyLossKind(lossKind) + ", " +
@@ -747,18 +1028,25 @@ int mha::runTraining(const TrainingOptions &options) {
       llvm::ArrayRef<int64_t> rows = llvm::ArrayRef(order).slice(
           bi * batchSize,
           std::min<int64_t>(batchSize, train.size() - bi * batchSize));
+      if (communicator)
+        rows = rankSlice(rows, rank, ranks);
       Dataset batch = train.select(rows);
       std::vector<const HostTensor *> inputs;
       for (const HostTensor &input : batch.inputs)
         inputs.push_back(&input);
-      auto out = (*trainer)->update(inputs, batch.labels, state);
+      auto out = communicator
+                     ? (*trainer)->update(
+                           inputs, batch.labels, state, *communicator,
+                           double(countLabels(lossKind, batch.labels,
+                                              config.getIgnoreIndex())))
+                     : (*trainer)->update(inputs, batch.labels, state);
       if (!out)
         return reportError(out.takeError());
       double loss = out->loss;
       if (!std::isfinite(loss)) {
         if (terminal)
           llvm::errs() << "\n";
-        return reportError(llvm::formatv(
+        return failEverywhere(llvm::formatv(
             "the loss became {0} at epoch {1}, step {2} (update {3}); "
             "stopping. {4}",
             loss, epoch, bi + 1, state.step + 1,
@@ -766,8 +1054,9 @@ int mha::runTraining(const TrainingOptions &options) {
                                    : "The last good checkpoint, " +
                                          lastCheckpoint + ", is kept."));
       }
-      trainMetrics.add(lossKind, loss, out->predictions, batch.labels,
-                       config.getIgnoreIndex());
+      if (!rows.empty())
+        trainMetrics.add(lossKind, out->localLoss, out->predictions,
+                         batch.labels, config.getIgnoreIndex());
       if (terminal)
         drawProgress(epoch, epochs, bi + 1, batches, trainMetrics.meanLoss());
     }
@@ -778,6 +1067,10 @@ int mha::runTraining(const TrainingOptions &options) {
       for (int64_t r = first;
            r < std::min<int64_t>(validation.size(), first + batchSize); ++r)
         rows.push_back(r);
+      if (communicator)
+        rows = rankSlice(rows, rank, ranks).vec();
+      if (rows.empty())
+        continue;
       Dataset batch = validation.select(rows);
       std::vector<const HostTensor *> inputs;
       for (const HostTensor &input : batch.inputs)
@@ -787,6 +1080,22 @@ int mha::runTraining(const TrainingOptions &options) {
         return reportError(out.takeError());
       valMetrics.add(lossKind, out->loss, out->predictions, batch.labels,
                      config.getIgnoreIndex());
+    }
+    if (communicator) {
+      sumMetrics(*communicator, trainMetrics);
+      sumMetrics(*communicator, valMetrics);
+      // The ranks apply the same averaged gradients, so their parameters
+      // stay equal; should they drift apart (an MPI whose sums differ by
+      // rank), rank 0's are copied to all.
+      std::vector<uint64_t> states =
+          communicator->allGather(digest(state, params));
+      if (std::string bad = ranksDiffering(states); !bad.empty()) {
+        if (lead)
+          llvm::errs() << "note: the parameters of rank(s) " << bad
+                       << " drifted from rank 0's; copying rank 0's\n";
+        for (HostTensor *t : stateTensors(state, params))
+          communicator->broadcast(t->data, 0);
+      }
     }
     state.epoch = epoch;
     EpochRecord record;
@@ -809,6 +1118,8 @@ int mha::runTraining(const TrainingOptions &options) {
     records.push_back(record);
     if (terminal)
       llvm::errs() << "\r\x1b[K";
+    if (!lead)
+      continue;
     llvm::outs() << llvm::format("epoch %lld/%lld: loss %.4f", (long long)epoch,
                                  (long long)epochs, record.loss);
     if (!std::isnan(record.accuracy))
@@ -840,6 +1151,8 @@ int mha::runTraining(const TrainingOptions &options) {
       if (llvm::Error err = writeTrainingPlot(options.plotPath, records, title))
         return reportError(std::move(err));
   }
+  if (!lead)
+    return 0;
   if (state.epoch >= epochs && records.empty())
     llvm::errs() << "note: the checkpoint already has " << state.epoch << " of "
                  << epochs << " epochs; nothing to do\n";

@@ -7,6 +7,9 @@
   npy.py fortran PATH                    a Fortran-ordered 2x2 f4 array
   npy.py truncate PATH N                 drop the last N bytes of PATH
   npy.py compare A B TOL                 exit 1 if |a - b| > TOL * (1 + |b|)
+  npy.py compare-safetensors A B TOL     the same for every tensor of two
+                                         safetensors files (f32), whose
+                                         names, shapes and metadata must match
   npy.py set-meta PATH KEY VALUE         set a safetensors file's __metadata__
                                          KEY to the string VALUE
   npy.py loss-falls LOG.csv              exit 1 unless the last epoch's loss is
@@ -56,6 +59,25 @@ def read(path):
     return list(struct.unpack("<%d%s" % (len(body) // size, code), body))
 
 
+def read_safetensors(path):
+    import json
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    body = raw[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise SystemExit("%s: %s is %s, not F32" % (path, name, info["dtype"]))
+        begin, end = info["data_offsets"]
+        tensors[name] = (info["shape"],
+                         struct.unpack("<%df" % ((end - begin) // 4), body[begin:end]))
+    return tensors, header.get("__metadata__", {})
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "write":
@@ -91,6 +113,26 @@ def main(argv):
         acc = float(rows[-1][4])
         print("final validation accuracy %.4f" % acc)
         if not float(argv[3]) <= acc <= float(argv[4]):
+            return 1
+    elif cmd == "compare-safetensors":
+        (a, meta_a), (b, meta_b) = read_safetensors(argv[2]), read_safetensors(argv[3])
+        tol = float(argv[4])
+        if sorted(a) != sorted(b) or meta_a != meta_b:
+            print("different tensors or metadata: %s %s vs %s %s" %
+                  (sorted(a), meta_a, sorted(b), meta_b))
+            return 1
+        worst, where = 0.0, ""
+        for name in a:
+            if a[name][0] != b[name][0]:
+                print("%s: shape %s vs %s" % (name, a[name][0], b[name][0]))
+                return 1
+            for x, y in zip(a[name][1], b[name][1]):
+                d = abs(x - y) / (1 + abs(y))
+                if math.isnan(d) or d > worst:
+                    worst, where = d, name
+        print("max relative difference: %.3g (%s) over %d tensors" %
+              (worst, where, len(a)))
+        if not worst <= tol:
             return 1
     elif cmd == "compare":
         a, b, tol = read(argv[2]), read(argv[3]), float(argv[4])

@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "mha/Runner/Communicator.h"
+#include "mha/Runner/Driver.h"
 #include "mha/Runner/Generation.h"
 #include "mha/Runner/Inference.h"
 #include "mha/Runner/Registration.h"
@@ -17,7 +19,14 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
+#ifdef MHA_HAVE_MPI
+#include "mha/Runner/MPICommunicator.h"
+#endif
+
 #include <memory>
+#include <thread>
+
+#include <sched.h>
 
 using namespace llvm;
 
@@ -265,6 +274,43 @@ int main(int argc, char **argv) {
     }
   }
 
+  // Started by mpirun: data-parallel training, one process per rank.
+  std::unique_ptr<mlir::mha::Communicator> world;
+  if (std::optional<int> ranks = mlir::mha::launcherWorldSize()) {
+    if (*ranks > 1 && !train) {
+      llvm::errs() << "mha-run: error: only --train runs on several MPI "
+                      "ranks; run inference and generation as one process\n";
+      return 1;
+    }
+#ifdef MHA_HAVE_MPI
+    world = mlir::mha::createMPICommunicator(&argc, &argv);
+    if (world->size() > 1)
+      mlir::mha::setErrorPrefix("rank " + std::to_string(world->rank()) +
+                                " of " + std::to_string(world->size()) + ": ");
+    // Ranks sharing a machine share its cores (unless the launcher bound
+    // each to its own, which OpenMP then follows).
+    if (threads == 0 && world->localSize() > 1) {
+      unsigned cores = std::thread::hardware_concurrency();
+      cpu_set_t affinity;
+      CPU_ZERO(&affinity);
+      unsigned usable = sched_getaffinity(0, sizeof affinity, &affinity) == 0
+                            ? unsigned(CPU_COUNT(&affinity))
+                            : cores;
+      if (usable >= cores)
+        threads = std::max<int64_t>(1, int64_t(cores) / world->localSize());
+    }
+#else
+    if (*ranks > 1) {
+      llvm::errs() << "mha-run: error: this mha-run was built without MPI, so "
+                      "it cannot train on "
+                   << *ranks
+                   << " ranks; install Open MPI (libopenmpi-dev) and "
+                      "rebuild, or run one process\n";
+      return 1;
+    }
+#endif
+  }
+
   // Code generation options, the same in every mode.
   mlir::mha::CompileOptions compileOptions;
   compileOptions.vectorize = !noVectorize;
@@ -322,7 +368,12 @@ int main(int argc, char **argv) {
     options.logPath = logPath;
     options.plotPath = plotPath;
     options.compile = compileOptions;
-    return mlir::mha::runTraining(options);
+    options.communicator = world.get();
+    int rc = mlir::mha::runTraining(options);
+    // A rank that fails stops the run: the others would wait for it.
+    if (rc != 0 && world && world->size() > 1)
+      world->abort(rc);
+    return rc;
   }
 
   mlir::mha::InferenceOptions options;

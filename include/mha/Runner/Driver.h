@@ -20,6 +20,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <memory>
+#include <string>
 
 namespace mlir {
 namespace mha {
@@ -48,9 +49,13 @@ private:
   SourceMgrDiagnosticHandler diagnostics;
 };
 
-/// Prints "mha-run: error: <message>" to stderr and returns the exit code 1.
+/// Prints "mha-run: error: <prefix><message>" to stderr and returns the
+/// exit code 1.
 int reportError(const llvm::Twine &message);
 int reportError(llvm::Error error);
+/// Sets the prefix of reportError's messages (in a data-parallel run, "rank
+/// R of N: ") and returns the previous one.
+std::string setErrorPrefix(std::string prefix);
 
 } // namespace mha
 } // namespace mlir

@@ -12,6 +12,7 @@
 #ifndef MHA_RUNNER_TRAINING_H
 #define MHA_RUNNER_TRAINING_H
 
+#include "mha/Runner/Communicator.h"
 #include "mha/Runner/JitModule.h"
 #include "mha/Runner/Model.h"
 
@@ -58,6 +59,10 @@ struct TrainingOptions {
   std::string paramsPath;
   std::string logPath, plotPath;
   CompileOptions compile;
+  /// The ranks of a data-parallel run (null or one rank: this process
+  /// alone). Each global batch is split across the ranks, whose gradients
+  /// are averaged before every update; rank 0 prints and saves.
+  Communicator *communicator = nullptr;
 };
 
 /// Parameters, optimizer state and counters of a training run: what a
@@ -74,14 +79,19 @@ struct TrainState {
 /// mha-build-train-step ran: what runTraining and the C API call per batch.
 class TrainingStep {
 public:
-  /// Compiles `__mha_train_step` and `__mha_eval` of `module`, whose model
-  /// is `model` and whose parameters are `params`.
+  /// Compiles the training step and `__mha_eval` of `module`, whose model
+  /// is `model` and whose parameters are `params`: `__mha_train_step`, or
+  /// `__mha_grad_step` and `__mha_apply_update` when mha-build-train-step
+  /// ran with split-update (needed by the data-parallel update).
   static llvm::Expected<std::unique_ptr<TrainingStep>>
   compile(ModuleOp module, const FunctionInfo &model,
           std::vector<ParamInfo> params, CompileOptions options);
 
   struct Result {
+    /// The batch's mean loss (over every rank's part of it).
     double loss = 0;
+    /// This rank's part: its mean loss and predictions.
+    double localLoss = 0;
     HostTensor predictions;
   };
   /// One update on a batch (`inputs` in the model's order, `labels`): the
@@ -90,6 +100,14 @@ public:
   /// loss is not finite, `state` is left as it was.
   llvm::Expected<Result> update(llvm::ArrayRef<const HostTensor *> inputs,
                                 const HostTensor &labels, TrainState &state);
+  /// One data-parallel update (needs the split step): this rank computes
+  /// the gradients of its part of the batch (`inputs`, `labels`; it may have
+  /// no rows), the ranks average them weighted by `weight` (the number of
+  /// labels this rank's mean loss is taken over), and every rank applies the
+  /// same update. Dropout draws from (state.seed, update count, rank).
+  llvm::Expected<Result> update(llvm::ArrayRef<const HostTensor *> inputs,
+                                const HostTensor &labels, TrainState &state,
+                                Communicator &communicator, double weight);
   /// The loss and predictions on a batch, without dropout or update.
   llvm::Expected<Result> evaluate(llvm::ArrayRef<const HostTensor *> inputs,
                                   const HostTensor &labels,
@@ -102,6 +120,9 @@ private:
   /// The names of the inputs and labels, for messages about them.
   std::vector<std::string> argNames;
   bool takesDropoutKey = false;
+  bool split = false;
+  /// Applies the gradients `grads` (one per parameter) to `state`.
+  llvm::Error applyUpdate(std::vector<HostTensor> &grads, TrainState &state);
 };
 
 /// Trains the model. Progress goes to stderr (a bar on a terminal) and one

@@ -158,48 +158,96 @@ struct MHABuildTrainStepPass final
     if (failed(grad))
       return signalPassFailure();
 
-    // The training step: the gradient function, then the updates.
+    Type stepType = RankedTensorType::get({}, b.getF32Type());
+    // The update of every parameter from its gradient, inserted before
+    // `ret`: (new parameters..., new m..., new v...).
+    auto emitUpdates = [&](func::ReturnOp ret, Value stepArg, ValueRange m,
+                           ValueRange v, ValueRange grads) {
+      b.setInsertionPoint(ret);
+      SmallVector<Value> newParams, newM, newV;
+      for (auto [i, param] : llvm::enumerate(params)) {
+        Value value = GetParamOp::create(b, loc, param.getType(),
+                                         param.getSymNameAttr().getValue());
+        auto update = OptimizerUpdateOp::create(b, loc, value, grads[i], m[i],
+                                                v[i], stepArg,
+                                                config.getOptimizer());
+        newParams.push_back(update.getNewParam());
+        newM.push_back(update.getNewFirstMoment());
+        newV.push_back(update.getNewSecondMoment());
+      }
+      SmallVector<Value> results = std::move(newParams);
+      results.append(newM);
+      results.append(newV);
+      return results;
+    };
+    auto replaceReturn = [&](func::FuncOp fn, func::ReturnOp ret,
+                             ValueRange results) {
+      b.setInsertionPoint(ret);
+      func::ReturnOp::create(b, loc, results);
+      ret.erase();
+      fn.setFunctionType(
+          b.getFunctionType(fn.getBody().front().getArgumentTypes(),
+                            ValueRange(results).getTypes()));
+    };
+    auto appendArguments = [&](func::FuncOp fn, ArrayRef<Type> types) {
+      for (Type type : types)
+        (void)fn.insertArgument(fn.getNumArguments(), type, DictionaryAttr(),
+                                loc);
+    };
+    SmallVector<Type> moments;
+    for (int moment = 0; moment < 2; ++moment)
+      for (ParamOp p : params)
+        moments.push_back(p.getType());
+
+    // The gradient function with the predictions (the loss op's first
+    // operand) next to the loss.
     func::FuncOp step = grad->clone();
-    step.setSymName("__mha_train_step");
     step->removeAttr("mha.gradient_of");
     b.insert(step);
     Block &body = step.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
-    // The loss op's first operand is the predictions.
-    Operation *lossOp = ret.getOperand(0).getDefiningOp();
-    Value prediction = lossOp->getOperand(0);
-    Type stepType = RankedTensorType::get({}, b.getF32Type());
-    unsigned numInputs = step.getNumArguments();
-    SmallVector<Type> extra = {stepType};
-    for (int moment = 0; moment < 2; ++moment)
+    Value prediction = ret.getOperand(0).getDefiningOp()->getOperand(0);
+    ValueRange grads = ret.getOperands().drop_front();
+    if (splitUpdate) {
+      // Data-parallel training: the driver combines the gradients of
+      // `__mha_grad_step` across workers and passes them to
+      // `__mha_apply_update`.
+      step.setSymName("__mha_grad_step");
+      SmallVector<Value> results = {ret.getOperand(0), prediction};
+      results.append(grads.begin(), grads.end());
+      replaceReturn(step, ret, results);
+
+      SmallVector<Type> inputs = {stepType};
+      inputs.append(moments);
       for (ParamOp p : params)
-        extra.push_back(p.getType());
-    for (Type type : extra)
-      (void)step.insertArgument(step.getNumArguments(), type, DictionaryAttr(),
-                                loc);
-    Value stepArg = body.getArgument(numInputs);
-    b.setInsertionPoint(ret);
-    SmallVector<Value> newParams, newM, newV;
-    for (auto [i, param] : llvm::enumerate(params)) {
-      Value value = GetParamOp::create(b, loc, param.getType(),
-                                       param.getSymNameAttr().getValue());
-      Value m = body.getArgument(numInputs + 1 + i);
-      Value v = body.getArgument(numInputs + 1 + params.size() + i);
-      auto update = OptimizerUpdateOp::create(
-          b, loc, value, ret.getOperand(1 + i), m, v, stepArg,
-          config.getOptimizer());
-      newParams.push_back(update.getNewParam());
-      newM.push_back(update.getNewFirstMoment());
-      newV.push_back(update.getNewSecondMoment());
+        inputs.push_back(p.getType());
+      b.setInsertionPointToEnd(module.getBody());
+      auto apply = func::FuncOp::create(b, loc, "__mha_apply_update",
+                                        b.getFunctionType(inputs, {}));
+      Block *applyBody = apply.addEntryBlock();
+      b.setInsertionPointToEnd(applyBody);
+      auto applyRet = func::ReturnOp::create(b, loc, ValueRange());
+      size_t n = params.size();
+      ValueRange args = applyBody->getArguments();
+      SmallVector<Value> updated =
+          emitUpdates(applyRet, args[0], args.slice(1, n),
+                      args.slice(1 + n, n), args.slice(1 + 2 * n, n));
+      replaceReturn(apply, applyRet, updated);
+    } else {
+      // One function: forward, backward and update.
+      step.setSymName("__mha_train_step");
+      unsigned numInputs = step.getNumArguments();
+      SmallVector<Type> extra = {stepType};
+      extra.append(moments);
+      appendArguments(step, extra);
+      size_t n = params.size();
+      ValueRange args = body.getArguments();
+      SmallVector<Value> results = {ret.getOperand(0), prediction};
+      results.append(emitUpdates(ret, args[numInputs],
+                                 args.slice(numInputs + 1, n),
+                                 args.slice(numInputs + 1 + n, n), grads));
+      replaceReturn(step, ret, results);
     }
-    SmallVector<Value> results = {ret.getOperand(0), prediction};
-    results.append(newParams);
-    results.append(newM);
-    results.append(newV);
-    func::ReturnOp::create(b, loc, results);
-    ret.erase();
-    step.setFunctionType(b.getFunctionType(
-        body.getArgumentTypes(), ValueRange(results).getTypes()));
     grad->erase();
     (void)eval;
   }

@@ -169,7 +169,21 @@ def MHABuildTrainStepPass
 
     One compiled function does forward, backward and update. Drivers apply
     command-line overrides by editing `mha.training` before this pass.
+
+    With `split-update` (data-parallel training, where the gradients of every
+    worker are averaged before the update), `@__mha_train_step` is replaced
+    by two functions:
+
+    * `@__mha_grad_step(inputs..., labels[, dropout_key]) -> (loss,
+      predictions, gradients...)`, one gradient per parameter;
+    * `@__mha_apply_update(step, m..., v..., gradients...) -> (new
+      parameters..., new m..., new v...)`.
   }];
+  let options = [
+    Option<"splitUpdate", "split-update", "bool", /*default=*/"false",
+           "Emit the gradient computation and the optimizer update as two "
+           "functions (__mha_grad_step, __mha_apply_update)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
