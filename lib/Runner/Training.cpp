@@ -569,29 +569,40 @@ stepArguments(llvm::ArrayRef<const HostTensor *> inputs,
   return args;
 }
 
+/// Appends `map`'s tensor of each parameter, in declaration order.
+static void appendEach(std::vector<const HostTensor *> &args,
+                       const TensorMap &map, llvm::ArrayRef<ParamInfo> params) {
+  for (const ParamInfo &p : params)
+    args.push_back(&map.at(p.name));
+}
+
+/// Moves the new parameters, m and v (each one per parameter, from `first`
+/// on) of a step's results into `state`, and counts the update.
+static void takeUpdate(std::vector<HostTensor> &results, size_t first,
+                       llvm::ArrayRef<ParamInfo> params, TrainState &state) {
+  size_t n = params.size();
+  for (size_t i = 0; i < n; ++i) {
+    state.params[params[i].name] = std::move(results[first + i]);
+    state.m[params[i].name] = std::move(results[first + n + i]);
+    state.v[params[i].name] = std::move(results[first + 2 * n + i]);
+  }
+  ++state.step;
+}
+
 llvm::Error TrainingStep::applyUpdate(std::vector<HostTensor> &grads,
                                       TrainState &state) {
   HostTensor stepTensor(DType::F32, {});
   stepTensor.setFromDouble(0, double(state.step + 1));
   std::vector<const HostTensor *> args = {&stepTensor};
-  for (const ParamInfo &p : params)
-    args.push_back(&state.m.at(p.name));
-  for (const ParamInfo &p : params)
-    args.push_back(&state.v.at(p.name));
+  appendEach(args, state.m, params);
+  appendEach(args, state.v, params);
   for (const HostTensor &g : grads)
     args.push_back(&g);
-  for (const ParamInfo &p : params)
-    args.push_back(&state.params.at(p.name));
+  appendEach(args, state.params, params);
   auto out = jit->call("__mha_apply_update", args, {});
   if (!out)
     return out.takeError();
-  size_t n = params.size();
-  for (size_t i = 0; i < n; ++i) {
-    state.params[params[i].name] = std::move((*out)[i]);
-    state.m[params[i].name] = std::move((*out)[n + i]);
-    state.v[params[i].name] = std::move((*out)[2 * n + i]);
-  }
-  ++state.step;
+  takeUpdate(*out, 0, params, state);
   return llvm::Error::success();
 }
 
@@ -602,10 +613,8 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
   std::vector<const HostTensor *> args =
       stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
-  size_t n = params.size();
   if (split) {
-    for (const ParamInfo &p : params)
-      args.push_back(&state.params.at(p.name));
+    appendEach(args, state.params, params);
     auto out = jit->call("__mha_grad_step", args, argNames);
     if (!out)
       return out.takeError();
@@ -622,12 +631,9 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   HostTensor stepTensor(DType::F32, {});
   stepTensor.setFromDouble(0, double(state.step + 1));
   args.push_back(&stepTensor);
-  for (const ParamInfo &p : params)
-    args.push_back(&state.m.at(p.name));
-  for (const ParamInfo &p : params)
-    args.push_back(&state.v.at(p.name));
-  for (const ParamInfo &p : params)
-    args.push_back(&state.params.at(p.name));
+  appendEach(args, state.m, params);
+  appendEach(args, state.v, params);
+  appendEach(args, state.params, params);
   auto out = jit->call("__mha_train_step", args, argNames);
   if (!out)
     return out.takeError();
@@ -635,12 +641,7 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   Result result{loss, loss, std::move((*out)[1])};
   if (!std::isfinite(result.loss))
     return result;
-  for (size_t i = 0; i < n; ++i) {
-    state.params[params[i].name] = std::move((*out)[2 + i]);
-    state.m[params[i].name] = std::move((*out)[2 + n + i]);
-    state.v[params[i].name] = std::move((*out)[2 + 2 * n + i]);
-  }
-  ++state.step;
+  takeUpdate(*out, 2, params, state);
   return result;
 }
 
@@ -663,8 +664,7 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
                       state.step + 1));
     std::vector<const HostTensor *> args =
         stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
-    for (const ParamInfo &p : params)
-      args.push_back(&state.params.at(p.name));
+    appendEach(args, state.params, params);
     auto out = jit->call("__mha_grad_step", args, argNames);
     if (!out)
       return out.takeError();
@@ -717,8 +717,7 @@ llvm::Expected<TrainingStep::Result>
 TrainingStep::evaluate(llvm::ArrayRef<const HostTensor *> inputs,
                        const HostTensor &labels, const TrainState &state) {
   std::vector<const HostTensor *> args = stepArguments(inputs, labels, nullptr);
-  for (const ParamInfo &p : params)
-    args.push_back(&state.params.at(p.name));
+  appendEach(args, state.params, params);
   auto out = jit->call("__mha_eval", args, argNames);
   if (!out)
     return out.takeError();
