@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -96,6 +97,14 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
     // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
     // stack allocation), which would not survive scf-to-cf.
     pm.addPass(createCanonicalizerPass());
+  }
+  // One function per distinct register-block kernel, called by every matmul
+  // that uses it: code generation sees each kernel once. (After the OpenMP
+  // conversion: a call would keep the memref.alloca_scope it wraps loop
+  // bodies in from being inlined.)
+  if (options.vectorize && options.outlineKernels) {
+    pm.addPass(createMHAOutlineKernelsPass());
+    pm.addPass(func::createDuplicateFunctionEliminationPass());
   }
 
   // Loops and vectors -> LLVM.

@@ -233,6 +233,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
+  pipeline.outlineKernels = options.outlineKernels;
   if (options.threads < 0)
     return jitError("threads must be >= 0 (0: every core), got " +
                     llvm::Twine(options.threads));
@@ -273,6 +274,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << "\n" << builder->getFeatures().getString() << "\n"
        << "vectorize=" << options.vectorize
        << " flash=" << options.flashAttention
+       << " outline=" << options.outlineKernels
        << " threads=" << options.threads << " level=" << level << "\n";
     // Locations are part of the code (run-time error messages name them).
     lowered->print(os, OpPrintingFlags().enableDebugInfo());

@@ -44,17 +44,27 @@ func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
 // BUFFERS: func.func @model(%{{.*}}: memref<?x?x16xf32> {mha.name = "x"}, %{{.*}}: memref<16x64xf32>, %{{.*}}: memref<64xf32>) -> memref<?x64xf32>
 // BUFFERS: memref.alloc
 
-// Everything ends in the LLVM dialect: FMAs for the vectorized tiles, erf
-// as a polynomial (no libm call), malloc/free for buffers.
+// Everything ends in the LLVM dialect: FMAs for the vectorized tiles (in
+// the register-block kernels, mha-outline-kernels: one function per
+// distinct kernel, called by the model), erf as a polynomial (no libm
+// call), malloc/free for buffers.
 // LLVM-NOT: @erff
 // LLVM-DAG: llvm.func @malloc(i64) -> !llvm.ptr
 // LLVM-DAG: llvm.func @free(!llvm.ptr)
+// LLVM: llvm.func internal @[[$KERNEL:__mha_kernel_[0-9]+]](
+// LLVM-NOT: vector.
+// LLVM: llvm.intr.fmuladd
 // LLVM-LABEL: llvm.func @model
 // LLVM-NOT: linalg.
 // LLVM-NOT: memref.
 // LLVM-NOT: vector.
-// LLVM: llvm.intr.fmuladd
+// LLVM: llvm.call @[[$KERNEL]](
 // LLVM-NOT: llvm.call @erff
+// RUN: mha-opt %s -mha-lower-to-cpu=outline-kernels=false | FileCheck %s --check-prefix=INLINE
+// INLINE-NOT: __mha_kernel
+// INLINE-LABEL: llvm.func @model
+// INLINE: llvm.intr.fmuladd
+// INLINE-NOT: __mha_kernel
 
 // SCALAR-LABEL: llvm.func @model
 // SCALAR-NOT: llvm.intr.fmuladd

@@ -81,6 +81,12 @@ static cl::opt<bool> decomposedAttention(
     cl::desc("Attention through its decomposition (Sq x Sk scores) instead "
              "of the fused, tiled flash lowering"),
     cl::cat(category));
+static cl::opt<bool> inlineKernels(
+    "inline-kernels",
+    cl::desc("Compile every matmul's register-block kernel in place instead "
+             "of once per distinct kernel (slower compilation; for "
+             "comparisons)"),
+    cl::Hidden, cl::cat(category));
 static cl::opt<std::string> targetFeatures(
     "target-features",
     cl::desc("Changes to the host CPU's features, e.g. -avx512f for AVX2 "
@@ -315,6 +321,7 @@ int main(int argc, char **argv) {
   mlir::mha::CompileOptions compileOptions;
   compileOptions.vectorize = !noVectorize;
   compileOptions.flashAttention = !decomposedAttention;
+  compileOptions.outlineKernels = !inlineKernels;
   compileOptions.threads = threads;
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;

@@ -47,6 +47,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       *this, "block-k",
       llvm::cl::desc("Reduction steps per packed panel of B"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> outlineKernels{
+      *this, "outline-kernels",
+      llvm::cl::desc("Compile each distinct register-block kernel once, as a "
+                     "function its matmuls call (mha-outline-kernels)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> parallelRows{
       *this, "parallel-rows",
       llvm::cl::desc("Output rows of a matmul per parallel task when threads "

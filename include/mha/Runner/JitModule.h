@@ -37,6 +37,8 @@ struct CompileOptions {
   bool vectorize = true;
   /// The flash lowering of attention (else its decomposition).
   bool flashAttention = true;
+  /// One function per distinct register-block kernel (mha-outline-kernels).
+  bool outlineKernels = true;
   /// Threads of parallel loops: 0 = every core (OpenMP's default), 1 =
   /// sequential code.
   int64_t threads = 0;

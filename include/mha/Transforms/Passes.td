@@ -118,6 +118,28 @@ def MHAStridedCopiesToLoopsPass
   ];
 }
 
+def MHAOutlineKernelsPass : Pass<"mha-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Move each register-block kernel loop into a function of its own";
+  let description = [{
+    On buffers, after `mha-tile-and-vectorize` and bufferization: every
+    innermost `scf.for` without results whose body computes register blocks
+    (a `vector.contract` on `vector.transfer_read`/`write` of `memref.subview`
+    views, with index and float arithmetic) becomes a call of a new private
+    function `@__mha_kernel_N` (internal linkage in LLVM, so that a kernel
+    called once is inlined back). The function's memref arguments have dynamic
+    sizes, offset and strides, except a unit innermost stride, which stays
+    static (contiguous vector loads); the call site casts the views to them.
+    Kernels that differ only in the shapes and strides of their matrices are
+    then the same function, which `duplicate-function-elimination` merges:
+    a model compiles each distinct kernel once instead of once per matmul.
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def MHAVerifyLLVMLoweringPass
     : Pass<"mha-verify-llvm-lowering", "::mlir::ModuleOp"> {
   let summary = "Fail unless a module is fully lowered and safe to JIT";
