@@ -42,6 +42,26 @@ namespace {
 /// Marks, within this pass, the peeled loops whose bodies see full blocks.
 constexpr const char *kFullBlocksAttr = "mha.full_blocks";
 
+/// The side of the square tiles a transpose is vectorized in: 16 x 16 f32
+/// is sixteen 512-bit rows, transposed in registers by shuffles
+/// (convert-vector-to-llvm's shuffle16x16 lowering).
+constexpr int64_t kTransposeTile = 16;
+
+/// Whether `op` swaps its last two dimensions (leading ones in place) of
+/// f32 elements: a matrix transpose, which as loops reads one element per
+/// cache line.
+bool isMatrixTranspose(linalg::TransposeOp op) {
+  ArrayRef<int64_t> perm = op.getPermutation();
+  int64_t rank = perm.size();
+  if (rank < 2 || !op.hasPureTensorSemantics() ||
+      !getElementTypeOrSelf(op.getInit().getType()).isF32())
+    return false;
+  for (int64_t d = 0; d < rank - 2; ++d)
+    if (perm[d] != d)
+      return false;
+  return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2;
+}
+
 /// Tiles `op` by `sizes` (0: that dimension untiled) into `loopType` loops
 /// and replaces it with the tiled result.
 FailureOr<scf::SCFTilingResult>
@@ -194,6 +214,28 @@ struct MHATileAndVectorizePass final
       }
     }
 
+    // 1b. Matrix transposes into square tiles, loops peeled, so that full
+    //     tiles are static 16 x 16 blocks (vectorized in step 3).
+    SmallVector<linalg::TransposeOp> transposes;
+    func.walk([&](linalg::TransposeOp op) {
+      if (isMatrixTranspose(op))
+        transposes.push_back(op);
+    });
+    for (linalg::TransposeOp op : transposes) {
+      SmallVector<int64_t> sizes(op.getPermutation().size(), 1);
+      sizes[sizes.size() - 2] = sizes.back() = kTransposeTile;
+      FailureOr<scf::SCFTilingResult> tiled = tileAndReplace(rewriter, op, sizes);
+      if (failed(tiled)) {
+        op.emitError("mha-tile-and-vectorize: transpose tiling failed");
+        return signalPassFailure();
+      }
+      for (LoopLikeOpInterface loop : tiled->loops)
+        if (auto forOp = dyn_cast<scf::ForOp>(loop.getOperation())) {
+          scf::ForOp remainder;
+          (void)scf::peelForLoopAndSimplifyBounds(rewriter, forOp, remainder);
+        }
+    }
+
     // 2. Let the full tiles' sizes become static types.
     {
       RewritePatternSet patterns(&getContext());
@@ -225,6 +267,36 @@ struct MHATileAndVectorizePass final
       if (m <= mTile && n <= nTile && k <= kTile)
         tiles.push_back(op);
     });
+    // Full transpose tiles: a read, a vector.transpose and a write.
+    SmallVector<linalg::TransposeOp> transposeTiles;
+    func.walk([&](linalg::TransposeOp op) {
+      if (!isMatrixTranspose(op) ||
+          ShapedType::isDynamicShape(op.getStaticLoopRanges()))
+        return;
+      ArrayRef<int64_t> shape =
+          cast<RankedTensorType>(op.getInit().getType()).getShape();
+      if (shape.take_back(2) == ArrayRef<int64_t>{kTransposeTile,
+                                                  kTransposeTile} &&
+          llvm::all_of(shape.drop_back(2), [](int64_t d) { return d == 1; }))
+        transposeTiles.push_back(op);
+    });
+    for (linalg::TransposeOp tile : transposeTiles) {
+      rewriter.setInsertionPoint(tile);
+      FailureOr<linalg::VectorizationResult> vectorized =
+          linalg::vectorize(rewriter, tile);
+      if (succeeded(vectorized))
+        rewriter.replaceOp(tile, vectorized->replacements);
+    }
+    if (!transposeTiles.empty()) {
+      // The transposing read becomes a plain read and a vector.transpose
+      // of the 16 x 16 block (unit leading dimensions dropped).
+      RewritePatternSet patterns(&getContext());
+      vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
+      vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
+      if (failed(applyPatternsGreedily(func, std::move(patterns))))
+        func.emitWarning("mha-tile-and-vectorize: transpose cleanup did not "
+                         "converge");
+    }
     for (linalg::LinalgOp tile : tiles) {
       rewriter.setInsertionPoint(tile);
       // A named vector.contract keeps the operand reads plain loads.

@@ -103,3 +103,31 @@ func.func @gelu_erf(%x: tensor<?xf32>, %o: tensor<?xf32>) -> tensor<?xf32> {
   } -> tensor<?xf32>
   return %0 : tensor<?xf32>
 }
+
+// -----
+
+// A matrix transpose: 16 x 16 tiles, loops peeled, each full tile a read,
+// a vector.transpose and a write; the partial tiles at the edges stay
+// linalg.transpose. A transpose that keeps the innermost dimension (the
+// rows are copied whole) is left alone.
+// CHECK-LABEL: func.func @matrix_transpose
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK: %[[R:.*]] = vector.transfer_read {{.*}} : tensor<16x16xf32>, vector<16x16xf32>
+// CHECK: %[[T:.*]] = vector.transpose %[[R]], [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// CHECK: vector.transfer_write %[[T]]
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<5x16xf32>)
+// CHECK-LABEL: func.func @rows_kept
+// CHECK-NOT: vector.transpose
+// CHECK: linalg.transpose
+// CHECK-SAME: permutation = [1, 0, 2]
+func.func @matrix_transpose(%x: tensor<37x53xf32>) -> tensor<53x37xf32> {
+  %init = tensor.empty() : tensor<53x37xf32>
+  %t = linalg.transpose ins(%x : tensor<37x53xf32>) outs(%init : tensor<53x37xf32>) permutation = [1, 0]
+  return %t : tensor<53x37xf32>
+}
+func.func @rows_kept(%x: tensor<4x8x64xf32>) -> tensor<8x4x64xf32> {
+  %init = tensor.empty() : tensor<8x4x64xf32>
+  %t = linalg.transpose ins(%x : tensor<4x8x64xf32>) outs(%init : tensor<8x4x64xf32>) permutation = [1, 0, 2]
+  return %t : tensor<8x4x64xf32>
+}
