@@ -191,8 +191,7 @@ static void keepLargeBuffersInHeap() {
 /// (6.4-7.7 s -> 5.2-5.5 s) and runs as fast (BM_SeedTrainStep at S = 16,
 /// 64, 256 within the run-to-run spread). Full unrolling itself stays:
 /// without it the step compiles in 2.8-3.2 s but ran 35 % slower at S = 64
-/// (some loop of the backward needs it; not the attention forward, the
-/// weight gradients or the bias reductions).
+/// (the fused attention backward's scalar partial blocks need it).
 static void optimizeModule(llvm::Module &module, llvm::TargetMachine *tm,
                            int level) {
   llvm::LoopAnalysisManager loops;
