@@ -278,12 +278,18 @@ int mhaModelInputType(MhaModel model, int64_t index, MhaDType *dtype,
   return succeed();
 }
 
+/// Starts `model`'s training state afresh from `params` (no optimizer
+/// state, no updates yet), seeded `seed`.
+static void resetState(MhaModel model, uint64_t seed, TensorMap params) {
+  model->state = TrainState();
+  model->state.seed = seed;
+  model->state.params = std::move(params);
+}
+
 int mhaModelInitParams(MhaModel model, uint64_t seed) {
   if (isNull(model))
     return MHA_ERROR;
-  model->state = TrainState();
-  model->state.seed = seed;
-  model->state.params = initializeParams(model->model->getParams(), seed);
+  resetState(model, seed, initializeParams(model->model->getParams(), seed));
   return succeed();
 }
 
@@ -296,10 +302,7 @@ int mhaModelLoadParams(MhaModel model, const char *path) {
       loadOrInitializeParams(model->model->getParams(), path, /*seed=*/0);
   if (!params)
     return fail(params.takeError());
-  uint64_t seed = model->state.seed;
-  model->state = TrainState();
-  model->state.seed = seed;
-  model->state.params = std::move(*params);
+  resetState(model, model->state.seed, std::move(*params));
   return succeed();
 }
 

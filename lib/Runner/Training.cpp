@@ -606,28 +606,44 @@ llvm::Error TrainingStep::applyUpdate(std::vector<HostTensor> &grads,
   return llvm::Error::success();
 }
 
+llvm::Expected<std::vector<HostTensor>>
+TrainingStep::gradients(llvm::ArrayRef<const HostTensor *> inputs,
+                        const HostTensor &labels, const TrainState &state,
+                        int64_t dropoutKey, Result &result) {
+  HostTensor keyTensor(DType::I64, {});
+  keyTensor.setInt64(0, dropoutKey);
+  std::vector<const HostTensor *> args =
+      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
+  appendEach(args, state.params, params);
+  auto out = jit->call("__mha_grad_step", args, argNames);
+  if (!out)
+    return out.takeError();
+  result.localLoss = (*out)[0].getAsDouble(0);
+  result.predictions = std::move((*out)[1]);
+  return std::vector<HostTensor>(std::make_move_iterator(out->begin() + 2),
+                                 std::make_move_iterator(out->end()));
+}
+
 llvm::Expected<TrainingStep::Result>
 TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
                      const HostTensor &labels, TrainState &state) {
-  HostTensor keyTensor(DType::I64, {});
-  keyTensor.setInt64(0, dropoutKey(state.seed, state.step + 1));
-  std::vector<const HostTensor *> args =
-      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
+  int64_t key = dropoutKey(state.seed, state.step + 1);
   if (split) {
-    appendEach(args, state.params, params);
-    auto out = jit->call("__mha_grad_step", args, argNames);
-    if (!out)
-      return out.takeError();
-    double loss = (*out)[0].getAsDouble(0);
-    Result result{loss, loss, std::move((*out)[1])};
-    if (!std::isfinite(loss))
+    Result result;
+    auto grads = gradients(inputs, labels, state, key, result);
+    if (!grads)
+      return grads.takeError();
+    result.loss = result.localLoss;
+    if (!std::isfinite(result.loss))
       return result;
-    std::vector<HostTensor> grads(std::make_move_iterator(out->begin() + 2),
-                                  std::make_move_iterator(out->end()));
-    if (llvm::Error err = applyUpdate(grads, state))
+    if (llvm::Error err = applyUpdate(*grads, state))
       return std::move(err);
     return result;
   }
+  HostTensor keyTensor(DType::I64, {});
+  keyTensor.setInt64(0, key);
+  std::vector<const HostTensor *> args =
+      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
   HostTensor stepTensor(DType::F32, {});
   stepTensor.setFromDouble(0, double(state.step + 1));
   args.push_back(&stepTensor);
@@ -657,21 +673,15 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   bool hasRows = !labels.shape.empty() && labels.shape[0] > 0;
   if (hasRows && weight > 0) {
     // Each rank draws its own dropout masks (rank 0 those of one process).
-    HostTensor keyTensor(DType::I64, {});
-    keyTensor.setInt64(
-        0, dropoutKey(state.seed + uint64_t(communicator.rank()) *
-                                       0xD1B54A32D192ED03ull,
-                      state.step + 1));
-    std::vector<const HostTensor *> args =
-        stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
-    appendEach(args, state.params, params);
-    auto out = jit->call("__mha_grad_step", args, argNames);
-    if (!out)
-      return out.takeError();
-    result.localLoss = (*out)[0].getAsDouble(0);
-    result.predictions = std::move((*out)[1]);
-    grads.assign(std::make_move_iterator(out->begin() + 2),
-                 std::make_move_iterator(out->end()));
+    auto computed = gradients(
+        inputs, labels, state,
+        dropoutKey(state.seed +
+                       uint64_t(communicator.rank()) * 0xD1B54A32D192ED03ull,
+                   state.step + 1),
+        result);
+    if (!computed)
+      return computed.takeError();
+    grads = std::move(*computed);
   } else {
     weight = 0;
     for (const ParamInfo &p : params) {

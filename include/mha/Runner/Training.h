@@ -121,6 +121,11 @@ private:
   std::vector<std::string> argNames;
   bool takesDropoutKey = false;
   bool split = false;
+  /// Calls `__mha_grad_step` on a batch: sets `result`'s local loss and
+  /// predictions and returns one gradient per parameter.
+  llvm::Expected<std::vector<HostTensor>>
+  gradients(llvm::ArrayRef<const HostTensor *> inputs, const HostTensor &labels,
+            const TrainState &state, int64_t dropoutKey, Result &result);
   /// Applies the gradients `grads` (one per parameter) to `state`.
   llvm::Error applyUpdate(std::vector<HostTensor> &grads, TrainState &state);
 };

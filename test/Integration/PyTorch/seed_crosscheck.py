@@ -14,9 +14,11 @@ installed.
 
 usage: seed_crosscheck.py PARAMS.safetensors X.npy Y.npy MHA_OUTPUT_DIR
 """
-import json
-import struct
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import npy  # noqa: E402
 
 try:
     import numpy as np
@@ -29,19 +31,11 @@ PARAMS = ["wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo", "w1", "b1", "w2", "b2"
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    data = raw[8 + n:]
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        assert entry["dtype"] == "F32", entry
-        b, e = entry["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(entry["shape"]).copy()
-    return out
+    """The f32 tensors of a safetensors file as NumPy arrays (npy.py reads
+    the file)."""
+    tensors, _ = npy.read_safetensors(path)
+    return {name: np.array(values, dtype=np.float32).reshape(shape)
+            for name, (shape, values) in tensors.items()}
 
 
 def forward(p, x):
