@@ -13,6 +13,7 @@
 //                       BenchmarkSupport.cpp)
 //   BM_Dense/N/threads         mha.dense [N, N] x [N, N], tiled and vectorized
 //   BM_DenseScalar/N           the same without mha-tile-and-vectorize
+//   BM_WeightGrad/N/threads    mha.dense_weight_grad, x and dy [2048, N]
 //   BM_SeedForward/S/threads   examples/seed_classifier.mlir forward, B=32
 //   BM_SeedTrainStep/S/threads its training step (forward, backward, Adam)
 //
@@ -75,6 +76,32 @@ BENCHMARK(BM_Dense)
 BENCHMARK(BM_DenseScalar)
     ->ArgNames({"N", "threads"})
     ->Args({256, 1})
+    ->Unit(benchmark::kMillisecond);
+
+/// A Dense layer's weight gradient xᵀ·dy over 2048 rows (the seed
+/// classifier's output projection at B·S = 2048 is N = 512): a matrix
+/// transpose of x (16 x 16 register blocks) and a matmul.
+void BM_WeightGrad(benchmark::State &state) {
+  int64_t n = state.range(0), threads = state.range(1), rows = 2048;
+  std::string source = llvm::formatv(R"(
+    func.func @f(%x: tensor<{1}x{0}xf32>, %dy: tensor<{1}x{0}xf32>) -> tensor<{0}x{0}xf32> {{
+      %dw = mha.dense_weight_grad %x, %dy : tensor<{1}x{0}xf32>, tensor<{1}x{0}xf32>
+      return %dw : tensor<{0}x{0}xf32>
+    })",
+                                     n, rows)
+                           .str();
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(source, &context());
+  CompileOptions options;
+  options.threads = threads;
+  auto jit = compile(*module, options);
+  HostTensor x = filled({rows, n}, 0.01f), dy = filled({rows, n}, 0.02f);
+  timeCalls(state, *jit, "f", {&x, &dy}, 2.0 * double(rows) * n * n);
+}
+BENCHMARK(BM_WeightGrad)
+    ->ArgNames({"N", "threads"})
+    ->ArgsProduct({{512}, {1, 0}})
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 /// The seed classifier with its training step built.
