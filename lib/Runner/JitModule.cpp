@@ -36,7 +36,11 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Transforms/Scalar/LoopUnrollPass.h"
 #include "llvm/Support/FileSystem.h"
@@ -44,6 +48,8 @@
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
+#include <chrono>
 #include <csetjmp>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -150,18 +156,52 @@ private:
 } // namespace
 
 namespace {
-/// Keeps the object code the JIT compiles, for the persistent cache.
-class ObjectKeeper final : public llvm::ObjectCache {
-public:
-  void notifyObjectCompiled(const llvm::Module *,
-                            llvm::MemoryBufferRef object) override {
-    bytes = object.getBuffer().str();
+/// The persistent cache's file: a magic line, then the number of object
+/// files and each one as its size (8 bytes, little-endian) and its bytes.
+constexpr llvm::StringLiteral kObjectsMagic = "mha-objects-1\n";
+
+std::string packObjects(llvm::ArrayRef<std::string> objects) {
+  std::string out(kObjectsMagic);
+  auto putSize = [&](uint64_t n) {
+    for (int i = 0; i < 8; ++i)
+      out.push_back(char((n >> (8 * i)) & 0xff));
+  };
+  putSize(objects.size());
+  for (const std::string &object : objects) {
+    putSize(object.size());
+    out += object;
   }
-  std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module *) override {
-    return nullptr;
+  return out;
+}
+
+/// The object files of a cache entry; std::nullopt when it is damaged.
+std::optional<std::vector<std::string>> unpackObjects(llvm::StringRef data) {
+  if (!data.consume_front(kObjectsMagic))
+    return std::nullopt;
+  auto getSize = [&](uint64_t &n) {
+    if (data.size() < 8)
+      return false;
+    n = 0;
+    for (int i = 0; i < 8; ++i)
+      n |= uint64_t(uint8_t(data[i])) << (8 * i);
+    data = data.drop_front(8);
+    return true;
+  };
+  uint64_t count;
+  if (!getSize(count) || count == 0 || count > 1024)
+    return std::nullopt;
+  std::vector<std::string> objects;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t size;
+    if (!getSize(size) || size > data.size())
+      return std::nullopt;
+    objects.push_back(data.take_front(size).str());
+    data = data.drop_front(size);
   }
-  std::string bytes;
-};
+  if (!data.empty())
+    return std::nullopt;
+  return objects;
+}
 } // namespace
 
 /// Keeps the buffers compiled code allocates and frees on every call in
@@ -184,14 +224,15 @@ static void keepLargeBuffersInHeap() {
 #endif
 }
 
-/// LLVM's -O2 pipeline for `tm`'s target, with loops unrolled only where
-/// their trip count is a constant (full unrolling). The partial and runtime
-/// unrolling the host's cost model asks for multiplies every small loop:
-/// without it the seed classifier's training step compiles 20-30 % sooner
-/// (6.4-7.7 s -> 5.2-5.5 s) and runs as fast (BM_SeedTrainStep at S = 16,
-/// 64, 256 within the run-to-run spread). Full unrolling itself stays:
-/// without it the step compiles in 2.8-3.2 s but ran 35 % slower at S = 64
-/// (the fused attention backward's scalar partial blocks need it).
+/// LLVM's -O2 pipeline for `tm`'s target, without loop unrolling. The code
+/// mha generates unrolls what needs unrolling itself (register blocks are
+/// vectors; remainder tiles masked vectors), and the unrolling the host's
+/// cost model asks for multiplied every small loop: without the partial
+/// and runtime unrolling the seed classifier's training step compiled 20-30 %
+/// sooner (6.4-7.7 s -> 5.2-5.5 s), and once remainder tiles became masked
+/// vectors, without full unrolling another 15-20 % sooner (one thread:
+/// 4.6-5.0 s -> 3.9-4.1 s), at the same speed (epochs of the seed task at
+/// S = 64 within the run-to-run spread).
 static void optimizeModule(llvm::Module &module, llvm::TargetMachine *tm,
                            int level) {
   llvm::LoopAnalysisManager loops;
@@ -199,21 +240,8 @@ static void optimizeModule(llvm::Module &module, llvm::TargetMachine *tm,
   llvm::CGSCCAnalysisManager sccs;
   llvm::ModuleAnalysisManager modules;
   llvm::PipelineTuningOptions tuning;
-  // Off: the pipeline's own unrolling passes then unroll nothing unless
-  // asked; the two below do the full unrolling at the same places.
   tuning.LoopUnrolling = false;
   llvm::PassBuilder builder(tm, tuning);
-  builder.registerLateLoopOptimizationsEPCallback(
-      [level](llvm::LoopPassManager &pm, llvm::OptimizationLevel) {
-        pm.addPass(llvm::LoopFullUnrollPass(level));
-      });
-  builder.registerVectorizerEndEPCallback(
-      [level](llvm::FunctionPassManager &pm, llvm::OptimizationLevel) {
-        pm.addPass(llvm::LoopUnrollPass(llvm::LoopUnrollOptions(level)
-                                            .setPartial(false)
-                                            .setRuntime(false)
-                                            .setUpperBound(false)));
-      });
   builder.registerModuleAnalyses(modules);
   builder.registerCGSCCAnalyses(sccs);
   builder.registerFunctionAnalyses(functions);
@@ -227,6 +255,68 @@ static void optimizeModule(llvm::Module &module, llvm::TargetMachine *tm,
 
 static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+/// Optimizes `module` and compiles it to object code in up to `parts`
+/// parts at once: llvm::SplitModule partitions its functions (balanced by
+/// size), and each part is optimized and compiled in its own LLVMContext on
+/// LLVM's thread pool, as LLVM's own parallel code generation does. The
+/// outlined kernels and OpenMP regions are functions of their own, so a
+/// model's code divides well.
+static llvm::Expected<std::vector<std::string>>
+compileInParts(std::unique_ptr<llvm::Module> module,
+               llvm::orc::JITTargetMachineBuilder &builder, int level,
+               unsigned parts) {
+  std::vector<llvm::SmallString<0>> bitcodes;
+  auto keep = [&](std::unique_ptr<llvm::Module> part) {
+    llvm::SmallString<0> bitcode;
+    llvm::raw_svector_ostream os(bitcode);
+    llvm::WriteBitcodeToFile(*part, os);
+    bitcodes.push_back(std::move(bitcode));
+  };
+  if (parts > 1)
+    llvm::SplitModule(*module, parts, keep);
+  else
+    keep(std::move(module));
+
+  std::vector<std::unique_ptr<llvm::TargetMachine>> machines;
+  for (size_t i = 0; i < bitcodes.size(); ++i) {
+    auto tm = builder.createTargetMachine();
+    if (!tm)
+      return tm.takeError();
+    machines.push_back(std::move(*tm));
+  }
+  std::vector<std::string> objects(bitcodes.size()), errors(bitcodes.size());
+  auto compilePart = [&](size_t i) {
+    llvm::LLVMContext context;
+    auto part = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(bitcodes[i].str(), "mha-part"), context);
+    if (!part) {
+      errors[i] = llvm::toString(part.takeError());
+      return;
+    }
+    optimizeModule(**part, machines[i].get(), level);
+    llvm::orc::SimpleCompiler compiler(*machines[i]);
+    auto object = compiler(**part);
+    if (!object) {
+      errors[i] = llvm::toString(object.takeError());
+      return;
+    }
+    objects[i] = (*object)->getBuffer().str();
+  };
+  if (bitcodes.size() == 1) {
+    compilePart(0);
+  } else {
+    llvm::DefaultThreadPool pool(
+        llvm::hardware_concurrency(unsigned(bitcodes.size())));
+    for (size_t i = 0; i < bitcodes.size(); ++i)
+      pool.async(compilePart, i);
+    pool.wait();
+  }
+  for (const std::string &error : errors)
+    if (!error.empty())
+      return jitError("code generation failed: " + error);
+  return objects;
 }
 
 llvm::Expected<std::unique_ptr<JitModule>>
@@ -313,7 +403,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     llvm::raw_string_ostream os(key);
     // The format's revision: bumped when code generation changes, so that
     // no run loads code an older mha compiled.
-    os << "mha-object-cache-2\n" << LLVM_VERSION_STRING << "\n"
+    os << "mha-object-cache-3\n" << LLVM_VERSION_STRING << "\n"
        << builder->getTargetTriple().str() << "\n" << builder->getCPU()
        << "\n" << builder->getFeatures().getString() << "\n"
        << "vectorize=" << options.vectorize
@@ -328,25 +418,32 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
                           /*LowerCase=*/true) +
                   ".o");
     cachePath = std::string(path);
-    if (llvm::sys::fs::exists(cachePath)) {
-      auto object = readInputFile(cachePath);
-      if (object) {
-        llvm::Error loaded =
-            jit->link(*builder, nullptr, std::move(*object), names);
+      if (llvm::sys::fs::exists(cachePath)) {
+      auto data = readInputFile(cachePath);
+      std::optional<std::vector<std::string>> objects;
+      if (data)
+        objects = unpackObjects((*data)->getBuffer());
+      else
+        llvm::consumeError(data.takeError());
+      if (objects) {
+        llvm::Error loaded = jit->link(*builder, *objects, names);
         if (!loaded) {
           jit->cachedObject = true;
           return jit;
         }
-        // A damaged entry is compiled anew and replaced.
         llvm::consumeError(std::move(loaded));
-      } else {
-        llvm::consumeError(object.takeError());
       }
+      // A damaged entry is compiled anew and replaced.
       jit->lljit.reset();
       jit->entries.clear();
     }
   }
 
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+  };
+  Clock::time_point start = Clock::now();
   PassManager pm(context);
   if (options.printIRAfterAll) {
     context->disableMultithreading();
@@ -373,19 +470,38 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   for (const std::string &name : names)
     if (llvm::Error err = addPackedEntry(*llvmModule, name))
       return std::move(err);
-  optimizeModule(*llvmModule, targetMachine->get(), level);
+  Clock::time_point translated = Clock::now();
 
-  // Compiled now, not at the first call (so that a training epoch's time is
-  // the epoch's), keeping the object for the cache.
-  ObjectKeeper keeper;
-  llvm::orc::ThreadSafeModule tsm(std::move(llvmModule),
-                                  std::move(llvmContext));
-  if (llvm::Error err = jit->link(*builder, &keeper, std::move(tsm), names))
+  // Optimized and compiled now, not at the first call (so that a training
+  // epoch's time is the epoch's), on as many threads as the compiled code
+  // may use.
+  unsigned parts = options.threads > 0
+                       ? unsigned(options.threads)
+                       : llvm::hardware_concurrency().compute_thread_count();
+  parts = std::clamp(parts, 1u, 16u);
+  auto objects =
+      compileInParts(std::move(llvmModule), *builder, level, parts);
+  if (!objects)
+    return objects.takeError();
+  Clock::time_point compiled = Clock::now();
+  if (llvm::Error err = jit->link(*builder, *objects, names))
     return std::move(err);
-  if (!cachePath.empty() && !keeper.bytes.empty()) {
+  if (options.reportTimes) {
+    size_t bytes = 0;
+    for (const std::string &object : *objects)
+      bytes += object.size();
+    llvm::errs() << llvm::formatv(
+        "compilation: MLIR lowering and translation {0:F2} s, LLVM "
+        "optimization and machine code {1:F2} s ({2} parts in parallel, "
+        "{3} bytes of objects), linking {4:F2} s\n",
+        seconds(start, translated), seconds(translated, compiled),
+        objects->size(), bytes, seconds(compiled, Clock::now()));
+  }
+  if (!cachePath.empty()) {
     std::error_code ec = llvm::sys::fs::create_directories(options.cacheDir);
-    llvm::Error saved = ec ? jitError(options.cacheDir + ": " + ec.message())
-                           : writeFileAtomically(cachePath, keeper.bytes);
+    llvm::Error saved =
+        ec ? jitError(options.cacheDir + ": " + ec.message())
+           : writeFileAtomically(cachePath, packObjects(*objects));
     // The cache only saves time: a failure to fill it is a note.
     if (saved)
       llvm::errs() << "note: compiled code not cached: "
@@ -436,26 +552,13 @@ llvm::Error JitModule::addPackedEntry(llvm::Module &module,
 }
 
 /// Creates the JIT, binds the host functions compiled code calls, adds
-/// `code` (an LLVM module or an object file) and looks up every packed
-/// entry point, which compiles and links it.
-template <typename Code>
+/// the object files and looks up every packed entry point, which links
+/// them.
 llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
-                            llvm::ObjectCache *keeper, Code code,
+                            llvm::ArrayRef<std::string> objects,
                             llvm::ArrayRef<std::string> names) {
   auto created =
-      llvm::orc::LLJITBuilder()
-          .setJITTargetMachineBuilder(builder)
-          .setCompileFunctionCreator(
-              [keeper](llvm::orc::JITTargetMachineBuilder jtmb)
-                  -> llvm::Expected<
-                      std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-                auto tm = jtmb.createTargetMachine();
-                if (!tm)
-                  return tm.takeError();
-                return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(
-                    std::move(*tm), keeper);
-              })
-          .create();
+      llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create();
   if (!created)
     return created.takeError();
   lljit = std::move(*created);
@@ -486,13 +589,10 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
   if (llvm::Error err =
           main.define(llvm::orc::absoluteSymbols(std::move(symbols))))
     return err;
-  if constexpr (std::is_same_v<Code, llvm::orc::ThreadSafeModule>) {
-    if (llvm::Error err = lljit->addIRModule(std::move(code)))
+  for (const std::string &object : objects)
+    if (llvm::Error err = lljit->addObjectFile(
+            llvm::MemoryBuffer::getMemBufferCopy(object, "mha-jit-object")))
       return err;
-  } else {
-    if (llvm::Error err = lljit->addObjectFile(std::move(code)))
-      return err;
-  }
   for (const std::string &name : names) {
     auto address = lljit->lookup("_mlir_packed_" + name);
     if (!address)

@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
@@ -60,6 +61,65 @@ bool isMatrixTranspose(linalg::TransposeOp op) {
     if (perm[d] != d)
       return false;
   return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2;
+}
+
+/// The largest value each loop of `op` can take, from the bounds of the
+/// operand dimensions that define it (a remainder tile's sizes are
+/// min(block, remaining)): static sizes as they are; std::nullopt when a
+/// dynamic size has no constant bound.
+std::optional<SmallVector<int64_t>> loopUpperBounds(linalg::LinalgOp op) {
+  SmallVector<int64_t> bounds = op.getStaticLoopRanges();
+  for (auto [dim, bound] : llvm::enumerate(bounds)) {
+    if (!ShapedType::isDynamic(bound))
+      continue;
+    Value operand;
+    unsigned operandDim;
+    if (failed(op.mapIterationSpaceDimToOperandDim(dim, operand, operandDim)))
+      return std::nullopt;
+    FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
+        presburger::BoundType::UB, {operand, operandDim},
+        /*stopCondition=*/nullptr, /*closedUB=*/true);
+    if (failed(ub) || *ub <= 0)
+      return std::nullopt;
+    bound = *ub;
+  }
+  return bounds;
+}
+
+/// Whether `v` is read with zeros past the tensor's bounds: a masked or
+/// in-bounds vector.transfer_read padded with 0.
+bool isZeroPaddedRead(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (auto mask = dyn_cast_or_null<vector::MaskOp>(def))
+    def = mask.getMaskableOp();
+  auto read = dyn_cast_or_null<vector::TransferReadOp>(def);
+  return read && matchPattern(read.getPadding(), m_AnyZeroFloat());
+}
+
+/// The masks of vectorized remainder tiles, lowered on tensors (one-shot
+/// bufferization would put its ownership constants into vector.mask
+/// regions, which must hold one operation):
+/// * a masked contraction of zero-padded operands is the plain contraction
+///   (positions past the reduction's end multiply 0 by 0; rows and columns
+///   past the tile's end are not written back);
+/// * masked transfers become transfers with a mask operand.
+LogicalResult unmaskRemainderTiles(func::FuncOp func) {
+  IRRewriter rewriter(func.getContext());
+  SmallVector<vector::MaskOp> masked;
+  func.walk([&](vector::MaskOp mask) { masked.push_back(mask); });
+  for (vector::MaskOp mask : masked) {
+    auto contract = dyn_cast_or_null<vector::ContractionOp>(
+        mask.getMaskableOp());
+    if (!contract || !isZeroPaddedRead(contract.getLhs()) ||
+        !isZeroPaddedRead(contract.getRhs()))
+      continue;
+    rewriter.setInsertionPoint(mask);
+    Operation *plain = rewriter.clone(*contract);
+    rewriter.replaceOp(mask, plain->getResults());
+  }
+  RewritePatternSet patterns(func.getContext());
+  vector::populateVectorMaskLoweringPatternsForSideEffectingOps(patterns);
+  return applyPatternsGreedily(func, std::move(patterns));
 }
 
 /// Tiles `op` by `sizes` (0: that dimension untiled) into `loopType` loops
@@ -267,6 +327,41 @@ struct MHATileAndVectorizePass final
       if (m <= mTile && n <= nTile && k <= kTile)
         tiles.push_back(op);
     });
+    // Remainder tiles (dynamic sizes bounded by the register block): masked
+    // vectors of the block's shape, instead of scalar loops.
+    SmallVector<std::pair<linalg::LinalgOp, SmallVector<int64_t>>>
+        remainderTiles;
+    func.walk([&](linalg::LinalgOp op) {
+      if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
+          !op.hasPureTensorSemantics() ||
+          !ShapedType::isDynamicShape(op.getStaticLoopRanges()))
+        return;
+      std::optional<SmallVector<int64_t>> bounds = loopUpperBounds(op);
+      if (!bounds)
+        return;
+      int64_t rank = bounds->size();
+      if ((*bounds)[rank - 3] <= mTile && (*bounds)[rank - 2] <= nTile &&
+          (*bounds)[rank - 1] <= kTile)
+        remainderTiles.push_back({op, *bounds});
+    });
+    for (auto &[tile, sizes] : remainderTiles) {
+      rewriter.setInsertionPoint(tile);
+      // One flag per vector size: with none, the masks' types get
+      // undefined scalable-dimension flags (LLVM 22).
+      SmallVector<bool> fixed(sizes.size(), false);
+      FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
+          rewriter, tile, sizes, fixed,
+          /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
+          /*assumeDynamicDimsMatchVecSizes=*/false,
+          /*createNamedContraction=*/true);
+      if (succeeded(vectorized))
+        rewriter.replaceOp(tile, vectorized->replacements);
+    }
+    if (!remainderTiles.empty() && failed(unmaskRemainderTiles(func))) {
+      func.emitError("mha-tile-and-vectorize: lowering the masks of "
+                     "remainder tiles failed");
+      return signalPassFailure();
+    }
     // Full transpose tiles: a read, a vector.transpose and a write.
     SmallVector<linalg::TransposeOp> transposeTiles;
     func.walk([&](linalg::TransposeOp op) {

@@ -31,8 +31,12 @@ func.func @model(%x: tensor<?x?x16xf32>) -> tensor<?x64xf32> {
 // each, at most the 16 there are), then tiled.
 // VECTOR-LABEL: IR Dump After MHATileAndVectorizePass
 // VECTOR: linalg.transpose ins(%{{.*}} : tensor<16x2x32xf32>) outs(%{{.*}} : tensor<2x16x32xf32>)
-// VECTOR: vector.contract
-// VECTOR: linalg.matmul
+// Full register blocks, then the remainder rows of B x S (at most 7) as a
+// contraction of masked vectors.
+// VECTOR: vector.contract {{.*}} : vector<8x16xf32>, vector<16x32xf32> into vector<8x32xf32>
+// VECTOR: vector.create_mask
+// VECTOR: vector.contract {{.*}} : vector<7x16xf32>, vector<16x32xf32> into vector<7x32xf32>
+// VECTOR-NOT: linalg.matmul
 // PACK8-LABEL: IR Dump After MHATileAndVectorizePass
 // PACK8: linalg.transpose ins(%{{.*}} : tensor<8x2x32xf32>) outs(%{{.*}} : tensor<2x8x32xf32>)
 // NOPACK-LABEL: IR Dump After MHATileAndVectorizePass

@@ -4,16 +4,28 @@
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{k-tile=1000000000}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE
 // HUGE: mha-tile-and-vectorize: tile sizes must lie in [1, 256], got m-tile=8 n-tile=32 k-tile=1000000000
 // A dynamic row count: the row loop is peeled; full 8x32x16 tiles become
-// vector.contract, the remainder stays a linalg.matmul on a dynamic slice.
+// vector.contract; the remainder tile (at most 7 rows, the bound of the
+// peeled loop's last iteration) is a contraction of masked vectors of 7
+// rows: reads padded with zeros, the write masked, no scalar loop.
 // CHECK-LABEL: func.func @matmul_dynamic_rows
 // CHECK: scf.for
 // CHECK: scf.for
 // CHECK-DAG: vector.transfer_read {{.*}} : tensor<8x16xf32>, vector<8x16xf32>
 // CHECK-DAG: vector.transfer_read {{.*}} : tensor<16x32xf32>, vector<16x32xf32>
 // CHECK: vector.contract {{.*}} : vector<8x16xf32>, vector<16x32xf32> into vector<8x32xf32>
+// CHECK: scf.for %{{.*}} = %[[REST:.*]] to %[[ROWS:.*]] step %c8
 // CHECK: scf.for
-// CHECK: scf.for
-// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<16x32xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: %[[N:.*]] = affine.apply #{{.*}}(%{{.*}})[%[[ROWS]]]
+// CHECK: %[[AMASK:.*]] = vector.create_mask %[[N]], %c16 : vector<7x16xi1>
+// CHECK: %[[A:.*]] = vector.transfer_read %{{.*}}[%c0, %c0], %[[ZERO:.*]], %[[AMASK]] {in_bounds = [true, true]} : tensor<?x16xf32>, vector<7x16xf32>
+// CHECK: %[[B:.*]] = vector.transfer_read {{.*}} : tensor<16x32xf32>, vector<16x32xf32>
+// CHECK: %[[CMASK:.*]] = vector.create_mask %[[N]], %c32 : vector<7x32xi1>
+// CHECK: %[[C:.*]] = vector.transfer_read %{{.*}}, %[[ZERO]], %[[CMASK]] {{.*}} : tensor<?x32xf32>, vector<7x32xf32>
+// CHECK: %[[R:.*]] = vector.contract {{.*}} %[[A]], %[[B]], %[[C]] : vector<7x16xf32>, vector<16x32xf32> into vector<7x32xf32>
+// CHECK: %[[WMASK:.*]] = vector.create_mask %[[N]], %c32 : vector<7x32xi1>
+// CHECK: vector.transfer_write %[[R]], %{{.*}}, %[[WMASK]] {{.*}} : vector<7x32xf32>, tensor<?x32xf32>
+// CHECK-NOT: linalg.matmul
+// CHECK: return
 // SMALL-LABEL: func.func @matmul_dynamic_rows
 // SMALL: vector.contract {{.*}} : vector<4x8xf32>, vector<8x16xf32> into vector<4x16xf32>
 func.func @matmul_dynamic_rows(%a: tensor<?x16xf32>, %b: tensor<16x512xf32>, %c: tensor<?x512xf32>) -> tensor<?x512xf32> {

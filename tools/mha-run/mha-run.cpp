@@ -87,6 +87,12 @@ static cl::opt<bool> inlineKernels(
              "of once per distinct kernel (slower compilation; for "
              "comparisons)"),
     cl::Hidden, cl::cat(category));
+static cl::opt<bool> timeCompilation(
+    "time-compilation",
+    cl::desc("Print how long each phase of compilation takes (MLIR "
+             "lowering, LLVM optimization, machine code) and the size of "
+             "the code"),
+    cl::cat(category));
 static cl::opt<std::string> targetFeatures(
     "target-features",
     cl::desc("Changes to the host CPU's features, e.g. -avx512f for AVX2 "
@@ -326,6 +332,7 @@ int main(int argc, char **argv) {
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;
   compileOptions.flushDenormals = !keepDenormals;
+  compileOptions.reportTimes = timeCompilation;
   if (!noCache)
     compileOptions.cacheDir = mlir::mha::defaultCacheDirectory();
 

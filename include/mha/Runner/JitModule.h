@@ -61,6 +61,9 @@ struct CompileOptions {
   /// compiled: training needs its step and evaluation, not the model's other
   /// functions, and code generation time grows with the code.
   std::vector<std::string> entryPoints;
+  /// Print how long each phase of compilation took (MLIR lowering, LLVM
+  /// optimization, machine code) to stderr.
+  bool reportTimes = false;
 };
 
 /// The cache directory mha-run uses: $MHA_CACHE_DIR ("off" disables the
@@ -94,9 +97,8 @@ private:
     std::vector<RankedTensorType> args, results;
   };
   static llvm::Error addPackedEntry(llvm::Module &module, llvm::StringRef name);
-  template <typename Code>
   llvm::Error link(llvm::orc::JITTargetMachineBuilder builder,
-                   llvm::ObjectCache *keeper, Code code,
+                   llvm::ArrayRef<std::string> objects,
                    llvm::ArrayRef<std::string> names);
 
   std::unique_ptr<llvm::orc::LLJIT> lljit;
