@@ -22,7 +22,7 @@ MHA_RUN = os.path.join(ROOT, "build", "bin", "mha-run")
 TOTAL = re.compile(r"compiled the training step in ([0-9.]+) s")
 PHASES = re.compile(r"compilation: MLIR lowering and translation ([0-9.]+) s, "
                     r"LLVM optimization and machine code ([0-9.]+) s "
-                    r"\(([0-9]+) parts in parallel, ([0-9]+) bytes of objects\)")
+                    r"\(in ([0-9]+) parts?(?: at once)?, ([0-9]+) bytes of objects\)")
 
 
 def run_once(model, threads, seq_len, scratch):

@@ -490,12 +490,17 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     size_t bytes = 0;
     for (const std::string &object : *objects)
       bytes += object.size();
+    std::string parts = objects->size() == 1
+                            ? std::string("in 1 part")
+                            : llvm::formatv("in {0} parts at once",
+                                            objects->size())
+                                  .str();
     llvm::errs() << llvm::formatv(
         "compilation: MLIR lowering and translation {0:F2} s, LLVM "
-        "optimization and machine code {1:F2} s ({2} parts in parallel, "
-        "{3} bytes of objects), linking {4:F2} s\n",
-        seconds(start, translated), seconds(translated, compiled),
-        objects->size(), bytes, seconds(compiled, Clock::now()));
+        "optimization and machine code {1:F2} s ({2}, {3} bytes of "
+        "objects), linking {4:F2} s\n",
+        seconds(start, translated), seconds(translated, compiled), parts,
+        bytes, seconds(compiled, Clock::now()));
   }
   if (!cachePath.empty()) {
     std::error_code ec = llvm::sys::fs::create_directories(options.cacheDir);

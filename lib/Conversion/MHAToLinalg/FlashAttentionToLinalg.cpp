@@ -348,11 +348,12 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
     return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, x, negInf);
   };
 
-  // One block of queries of one batch element: the key loop, then the
-  // normalized rows written into the results.
+  // One block of queries [qb, qb + bq) of one batch element (bq = the
+  // block size, less at `qEnd`): the key loop, then the normalized rows
+  // (and their lse) as tiles.
   auto queryBlock = [&](OpBuilder &b, ValueRange batch, Value kT, Value qb,
-                        ValueRange results) -> SmallVector<Value> {
-    Value bq = blockSize(b, loc, blocks.queries, qb, sq);
+                        Value qEnd) -> SmallVector<Value> {
+    Value bq = blockSize(b, loc, blocks.queries, qb, qEnd);
     Value qTile = matrixSlice(b, loc, q, batch, qb, bq);
     Value kEnd = sk;
     if (causal) // keys after the block's last query are all masked
@@ -469,12 +470,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
           Value ratio = arith::DivFOp::create(nb, lc, args[0], args[1]);
           return arith::SelectOp::create(nb, lc, empty, zero, ratio);
         });
-    // Rows [qb, qb + bq) of this batch element's output and lse.
-    SmallVector<Value> updated;
-    SmallVector<OpFoldResult> off = {qb, b.getIndexAttr(0)}, sz = {bq, dv};
-    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-    updated.push_back(
-        tensor::InsertSliceOp::create(b, loc, o, results[0], off, sz, strides));
+    SmallVector<Value> tiles = {o};
     if (withLse) {
       Value rowLse = mapElements(
           b, loc, {m, l}, f32(b),
@@ -485,64 +481,131 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
                 nb, lc, args[0], math::LogOp::create(nb, lc, args[1]));
             return arith::SelectOp::create(nb, lc, empty, negInf, value);
           });
-      SmallVector<OpFoldResult> rowOff = {qb}, rowSz = {bq};
-      SmallVector<OpFoldResult> rowStrides = {b.getIndexAttr(1)};
-      updated.push_back(tensor::InsertSliceOp::create(
-          b, loc, rowLse, results[1], rowOff, rowSz, rowStrides));
+      tiles.push_back(rowLse);
     }
-    return updated;
+    return tiles;
   };
 
-  // One batch element: Kᵀ once, then the query blocks, into [Sq, Dv] and
-  // [Sq] tensors of its own.
-  auto batchElement = [&](OpBuilder &b, ValueRange batch) {
-    Value kT = transposeWithPaddedRows(
-        b, loc, matrixSlice(b, loc, k, batch, c0, sk));
-    SmallVector<Value> init = {
-        emptyTensor(b, loc, {qSizes[rank - 2], dv}, f32(b))};
-    if (withLse)
-      init.push_back(emptyTensor(b, loc, {qSizes[rank - 2]}, f32(b)));
-    auto loop = scf::ForOp::create(
-        b, loc, c0, sq, blockQ, init,
-        [&](OpBuilder &b, Location, Value qb, ValueRange args) {
-          scf::YieldOp::create(b, loc, queryBlock(b, batch, kT, qb, args));
-        });
-    markForPeeling(loop);
-    return SmallVector<Value>(loop.getResults());
-  };
+  // Kᵀ of every batch element of K (in parallel), each [D, Sk] in a buffer
+  // with padded rows; `kTOf` is the one a batch position of Q reads (a
+  // static size-1 batch dimension of K at 0, as broadcasting does).
+  auto kType = tensorType(k);
+  Value kTAll;
   if (numBatch == 0) {
-    SmallVector<Value> results = batchElement(b, {});
-    return {results[0], withLse ? results[1] : Value()};
+    kTAll = transposeWithPaddedRows(b, loc, matrixSlice(b, loc, k, {}, c0, sk));
+  } else {
+    SmallVector<OpFoldResult> kSizes = sizesOf(b, loc, k);
+    SmallVector<OpFoldResult> kBatch(kSizes.begin(), kSizes.begin() + numBatch);
+    OpFoldResult depth = kSizes[rank - 1];
+    AffineExpr s0 = b.getAffineSymbolExpr(0);
+    OpFoldResult padded = affine::makeComposedFoldedAffineApply(
+        b, loc, s0 + 16, {kSizes[rank - 2]});
+    SmallVector<OpFoldResult> allSizes(kBatch);
+    allSizes.push_back(depth);
+    allSizes.push_back(padded);
+    auto transposes = scf::ForallOp::create(
+        b, loc, kBatch, ValueRange{emptyTensor(b, loc, allSizes, f32(b))},
+        /*mapping=*/std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(transposes.getBody());
+    SmallVector<Value> batch(transposes.getInductionVars());
+    Value kMatrix = matrixSlice(b, loc, k, batch, c0, sk);
+    SmallVector<OpFoldResult> offsets(batch.begin(), batch.end()),
+        sizes(numBatch, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
+    offsets.append({b.getIndexAttr(0), b.getIndexAttr(0)});
+    sizes.append({depth, kSizes[rank - 2]});
+    auto viewType = RankedTensorType::get(
+        {kType.getDimSize(rank - 1), kType.getDimSize(rank - 2)}, f32(b));
+    Value view = tensor::ExtractSliceOp::create(
+        b, loc, viewType, transposes.getRegionIterArgs()[0], offsets, sizes,
+        strides);
+    Value kT = linalg::TransposeOp::create(b, loc, kMatrix, view,
+                                           ArrayRef<int64_t>{1, 0})
+                   .getResult()[0];
+    b.setInsertionPointToStart(transposes.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, kT, transposes.getRegionIterArgs()[0], offsets, sizes,
+        strides);
+    kTAll = transposes.getResult(0);
   }
+  auto kTOf = [&](OpBuilder &b, ValueRange batch) -> Value {
+    if (numBatch == 0)
+      return kTAll;
+    SmallVector<OpFoldResult> offsets, sizes(numBatch, b.getIndexAttr(1)),
+        strides(rank, b.getIndexAttr(1));
+    for (int64_t d = 0; d < numBatch; ++d)
+      offsets.push_back(kType.getDimSize(d) == 1
+                            ? OpFoldResult(b.getIndexAttr(0))
+                            : OpFoldResult(batch[d]));
+    offsets.append({b.getIndexAttr(0), b.getIndexAttr(0)});
+    sizes.append({sizeOf(b, loc, k, rank - 1), sizeOf(b, loc, k, rank - 2)});
+    auto viewType = RankedTensorType::get(
+        {kType.getDimSize(rank - 1), kType.getDimSize(rank - 2)}, f32(b));
+    return tensor::ExtractSliceOp::create(b, loc, viewType, kTAll, offsets,
+                                          sizes, strides);
+  };
 
-  // Batch elements are independent: an scf.forall over them, which the CPU
-  // pipeline runs on every core (OpenMP).
+  // Every (batch position, block of queries) is independent: an scf.forall
+  // over them, which the CPU pipeline runs on every core (OpenMP), so that
+  // even one batch element and head keeps every core busy. Each iteration
+  // runs a loop of one block, [start, min(start + blockQ, Sq)), marked for
+  // peeling: full blocks get static shapes, the last one its own code.
   SmallVector<Value> outputs = {out};
   if (withLse)
     outputs.push_back(lse);
-  SmallVector<OpFoldResult> batchSizes(qSizes.begin(),
-                                       qSizes.begin() + numBatch);
-  auto forall = scf::ForallOp::create(b, loc, batchSizes, outputs,
+  SmallVector<OpFoldResult> parallelSizes(qSizes.begin(),
+                                          qSizes.begin() + numBatch);
+  AffineExpr s0 = b.getAffineSymbolExpr(0);
+  parallelSizes.push_back(affine::makeComposedFoldedAffineApply(
+      b, loc, s0.ceilDiv(blocks.queries), {qSizes[rank - 2]}));
+  auto forall = scf::ForallOp::create(b, loc, parallelSizes, outputs,
                                       /*mapping=*/std::nullopt);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
-    SmallVector<Value> batch(forall.getInductionVars());
-    SmallVector<Value> element = batchElement(b, batch);
-    // Sizes first: the in_parallel region holds only the inserts.
-    SmallVector<SmallVector<OpFoldResult>> elementSizes;
-    for (Value value : element)
-      elementSizes.push_back(sizesOf(b, loc, value));
+    SmallVector<Value> ivs(forall.getInductionVars());
+    SmallVector<Value> batch(ivs.begin(), ivs.begin() + numBatch);
+    Value kT = kTOf(b, batch);
+    Value start = arith::MulIOp::create(b, loc, ivs.back(), blockQ);
+    Value end =
+        minIndex(b, loc, sq, arith::AddIOp::create(b, loc, start, blockQ));
+    Value rows = arith::SubIOp::create(b, loc, end, start);
+    SmallVector<Value> init = {emptyTensor(b, loc, {rows, dv}, f32(b))};
+    if (withLse)
+      init.push_back(emptyTensor(b, loc, {rows}, f32(b)));
+    auto loop = scf::ForOp::create(
+        b, loc, start, end, blockQ, init,
+        [&](OpBuilder &b, Location, Value qb, ValueRange args) {
+          SmallVector<Value> tiles = queryBlock(b, batch, kT, qb, end);
+          Value bq = blockSize(b, loc, blocks.queries, qb, end);
+          Value at = arith::SubIOp::create(b, loc, qb, start);
+          SmallVector<Value> updated;
+          for (auto [tile, dest] : llvm::zip(tiles, args)) {
+            int64_t tileRank = tensorType(tile).getRank();
+            SmallVector<OpFoldResult> off = {at}, sz = {bq};
+            if (tileRank == 2) {
+              off.push_back(b.getIndexAttr(0));
+              sz.push_back(dv);
+            }
+            SmallVector<OpFoldResult> strides(tileRank, b.getIndexAttr(1));
+            updated.push_back(tensor::InsertSliceOp::create(b, loc, tile, dest,
+                                                            off, sz, strides));
+          }
+          scf::YieldOp::create(b, loc, updated);
+        });
+    markForPeeling(loop);
     b.setInsertionPointToStart(forall.getTerminator().getBody());
-    for (auto [i, value] : llvm::enumerate(element)) {
+    for (auto [i, value] : llvm::enumerate(loop.getResults())) {
       Value dest = forall.getRegionIterArgs()[i];
       int64_t destRank = tensorType(dest).getRank();
       SmallVector<OpFoldResult> offsets(batch.begin(), batch.end()),
           sizes(numBatch, b.getIndexAttr(1)),
           strides(destRank, b.getIndexAttr(1));
-      for (int64_t d = numBatch; d < destRank; ++d) {
+      offsets.push_back(start);
+      sizes.push_back(rows);
+      if (destRank - numBatch == 2) {
         offsets.push_back(b.getIndexAttr(0));
-        sizes.push_back(elementSizes[i][d - numBatch]);
+        sizes.push_back(dv);
       }
       tensor::ParallelInsertSliceOp::create(b, loc, value, dest, offsets, sizes,
                                             strides);

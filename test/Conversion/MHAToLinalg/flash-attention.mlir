@@ -4,22 +4,34 @@
 // RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-k=-1" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not mha-opt %s -convert-mha-to-linalg="attention-block-q=100000" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
-// Causal flash attention: a parallel loop over the batch (scf.forall, each
-// element writing its own [Sq, D] rows), over blocks of 32 queries
-// and, for each, over blocks of 16 keys that stops after the block's last
-// query (keys past it are all masked). The scores exist only as a [bq, bk]
-// tile; the running max m, sum l and accumulator acc are updated in place.
+// Causal flash attention: Kᵀ of each batch element, then a parallel loop
+// over (batch element, block of 32 queries) pairs (scf.forall, each pair
+// writing its own rows), each a loop over blocks of 16 keys that stops
+// after the block's last query (keys past it are all masked). The scores
+// exist only as a [bq, bk] tile; the running max m, sum l and accumulator
+// acc are updated in place.
 // CHECK-LABEL: func.func @attention_causal
 // CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
-// CHECK: %[[ALL:.*]] = scf.forall (%[[B:.*]]) in (2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x100x16xf32>)
-// Kᵀ of the batch element, once for all its query blocks, in a buffer whose
-// rows are 100 + 16 floats apart (rows 4 KiB apart would share L1 sets).
-// CHECK: %[[PADDED:.*]] = tensor.empty() : tensor<16x116xf32>
-// CHECK: %[[KTVIEW:.*]] = tensor.extract_slice %[[PADDED]][0, 0] [16, 100] [1, 1] : tensor<16x116xf32> to tensor<16x100xf32>
-// CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<100x16xf32>) outs(%[[KTVIEW]] : tensor<16x100xf32>)
-// CHECK: %[[ROWS:.*]] = scf.for %[[QB:.*]] = %c0 to %c100 step %c32 iter_args(%[[OUT2:.*]] = %{{.*}}) -> (tensor<100x16xf32>)
-// CHECK: %[[BQ:.*]] = affine.min #{{.*}}(%[[QB]])
+// CHECK: %[[OUTS:.*]] = tensor.empty() : tensor<2x100x16xf32>
+// Kᵀ of every batch element (in parallel), each once for all its query
+// blocks, in a buffer whose rows are 100 + 16 floats apart (rows 4 KiB
+// apart would share L1 sets).
+// CHECK: %[[PADDED:.*]] = tensor.empty() : tensor<2x16x116xf32>
+// CHECK: %[[KTALL:.*]] = scf.forall (%[[KBATCH:.*]]) in (2) shared_outs(%[[KTS:.*]] = %[[PADDED]])
+// CHECK: %[[KTVIEW:.*]] = tensor.extract_slice %[[KTS]][%[[KBATCH]], 0, 0] [1, 16, 100] [1, 1, 1] : tensor<2x16x116xf32> to tensor<16x100xf32>
+// CHECK: %[[KTB:.*]] = linalg.transpose ins(%{{.*}} : tensor<100x16xf32>) outs(%[[KTVIEW]] : tensor<16x100xf32>)
+// CHECK: tensor.parallel_insert_slice %[[KTB]] into %[[KTS]][%[[KBATCH]], 0, 0] [1, 16, 100]
+// 2 batch elements x ceil(100 / 32) = 4 query blocks in parallel, each a
+// loop of one block (marked for peeling: full blocks get static shapes).
+// CHECK: %[[ALL:.*]] = scf.forall (%[[B:.*]], %[[QI:.*]]) in (2, 4) shared_outs(%[[OUT:.*]] = %[[OUTS]]) -> (tensor<2x100x16xf32>)
+// CHECK: %[[KT:.*]] = tensor.extract_slice %[[KTALL]][%[[B]], 0, 0] [1, 16, 100] [1, 1, 1] : tensor<2x16x116xf32> to tensor<16x100xf32>
+// CHECK: %[[START:.*]] = arith.muli %[[QI]], %c32 : index
+// CHECK: %[[STOP:.*]] = arith.addi %[[START]], %c32 : index
+// CHECK: %[[END:.*]] = arith.minsi %[[STOP]], %c100 : index
+// CHECK: %[[NROWS:.*]] = arith.subi %[[END]], %[[START]] : index
+// CHECK: %[[ROWS:.*]] = scf.for %[[QB:.*]] = %[[START]] to %[[END]] step %c32 iter_args(%[[OUT2:.*]] = %{{.*}}) -> (tensor<?x16xf32>)
+// CHECK: %[[BQ:.*]] = affine.min #{{.*}}(%[[QB]])[%[[END]]]
 // CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[QB]], 0] [1, %[[BQ]], 16] [1, 1, 1] : tensor<2x100x16xf32> to tensor<?x16xf32>
 // CHECK: %[[QEND:.*]] = arith.addi %[[QB]], %[[BQ]] : index
 // CHECK: %[[KEND:.*]] = arith.minsi %[[QEND]], %c100 : index
@@ -59,11 +71,12 @@
 // O = acc / l, zeros for rows without keys, written into the output.
 // CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[R]]#2, %[[R]]#1 : tensor<?x16xf32>, tensor<?xf32>)
 // CHECK: arith.divf
-// CHECK: tensor.insert_slice %[[O]] into %[[OUT2]][%[[QB]], 0] [%[[BQ]], 16]
+// CHECK: %[[AT:.*]] = arith.subi %[[QB]], %[[START]] : index
+// CHECK: tensor.insert_slice %[[O]] into %[[OUT2]][%[[AT]], 0] [%[[BQ]], 16]
 // Both block loops are marked for peeling (mha-tile-and-vectorize).
 // CHECK: } {mha.peel}
 // CHECK: scf.forall.in_parallel
-// CHECK: tensor.parallel_insert_slice %[[ROWS]] into %[[OUT]][%[[B]], 0, 0] [1, 100, 16]
+// CHECK: tensor.parallel_insert_slice %[[ROWS]] into %[[OUT]][%[[B]], %[[START]], 0] [1, %[[NROWS]], 16]
 // CHECK-NOT: tensor<100x100xf32>
 // DECOMPOSED-LABEL: func.func @attention_causal
 // DECOMPOSED-NOT: scf.for
@@ -89,16 +102,16 @@ func.func @attention_causal(%q: tensor<2x100x16xf32>, %k: tensor<2x100x16xf32>, 
 // bits, which an i1 buffer is not).
 // CHECK: %[[BYTES:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<2x1x1x?xi1>) outs(%{{.*}} : tensor<2x1x1x?xi8>)
 // CHECK: arith.extui %{{.*}} : i1 to i8
-// CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (2, 4)
-// CHECK: scf.for %[[QB:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %[[QI:.*]]) in (2, 4, %{{.*}})
+// CHECK: scf.for %[[QB:.*]] = %{{.*}} to %{{.*}} step %c32
 // CHECK: scf.for %[[KB:.*]] = %c0 to %{{.*}} step %c16
 // CHECK: %[[MT:.*]] = tensor.extract_slice %[[BYTES]][%[[B]], 0, 0, %[[KB]]] [1, 1, 1, %{{.*}}] [1, 1, 1, 1] : tensor<2x1x1x?xi8> to tensor<1x?xi8>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MT]] : tensor<?x?xf32>, tensor<1x?xi8>)
 // CHECK: %[[KEEP:.*]] = arith.cmpi ne, %{{.*}}, %c0_i8 : i8
 // CHECK: arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
 // CHECK: math.log
-// CHECK: tensor.insert_slice %{{.*}}[%[[QB]]] [%{{.*}}] [1] : tensor<?xf32> into tensor<?xf32>
-// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[B]], %[[H]], 0] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%{{.*}}] [%{{.*}}] [1] : tensor<?xf32> into tensor<?xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[B]], %[[H]], %{{.*}}] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
 func.func @attention_padding_mask_lse(%q: tensor<2x4x?x8xf32>, %keep: tensor<2x1x1x?xi1>) -> (tensor<2x4x?x8xf32>, tensor<2x4x?xf32>) {
   %o, %lse = mha.attention_with_lse %q, %q, %q mask(%keep : tensor<2x1x1x?xi1>) : tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>, tensor<2x4x?x8xf32>
   return %o, %lse : tensor<2x4x?x8xf32>, tensor<2x4x?xf32>
