@@ -43,14 +43,15 @@ using namespace mlir;
 
 namespace {
 /// Whether `loop` is a kernel to outline: an innermost loop without
-/// results whose body holds a vector.contract and nothing but views,
-/// vector transfers and index or float arithmetic.
+/// results whose body holds a vector.contract (register blocks of a
+/// matmul) or a vector.transpose (16 x 16 blocks of a matrix transpose) and
+/// nothing but views, vector transfers and index or float arithmetic.
 bool isKernelLoop(scf::ForOp loop) {
   if (loop.getNumResults() != 0)
     return false;
   bool hasContract = false;
   for (Operation &op : loop.getBody()->without_terminator()) {
-    if (isa<vector::ContractionOp>(op))
+    if (isa<vector::ContractionOp, vector::TransposeOp>(op))
       hasContract = true;
     else if (!isa<memref::SubViewOp, memref::DimOp, vector::TransferReadOp,
                   vector::TransferWriteOp, affine::AffineApplyOp,

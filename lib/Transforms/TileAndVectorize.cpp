@@ -42,6 +42,9 @@ using namespace mlir;
 namespace {
 /// Marks, within this pass, the peeled loops whose bodies see full blocks.
 constexpr const char *kFullBlocksAttr = "mha.full_blocks";
+/// Marks, within this pass, the remainder loops of register-block tiling
+/// (the last, partial step of a peeled loop: at most one iteration).
+constexpr const char *kRemainderAttr = "mha.remainder";
 
 /// The side of the square tiles a transpose is vectorized in: 16 x 16 f32
 /// is sixteen 512-bit rows, transposed in registers by shuffles
@@ -269,8 +272,11 @@ struct MHATileAndVectorizePass final
         auto forOp = dyn_cast<scf::ForOp>(loop.getOperation());
         scf::ForOp remainder;
         // Fails (harmlessly) when the step already divides the trip count.
-        if (forOp)
-          (void)scf::peelForLoopAndSimplifyBounds(rewriter, forOp, remainder);
+        if (forOp &&
+            succeeded(scf::peelForLoopAndSimplifyBounds(rewriter, forOp,
+                                                        remainder)) &&
+            remainder)
+          remainder->setAttr(kRemainderAttr, rewriter.getUnitAttr());
       }
     }
 
@@ -413,12 +419,19 @@ struct MHATileAndVectorizePass final
     //     move out of the innermost loops (innermost first), so the
     //     accumulator is a loop-carried vector instead of a load and a store
     //     per reduction step.
+    //     A peeled remainder loop runs at most once: nothing to gain, and
+    //     without results it stays a kernel loop mha-outline-kernels can
+    //     move into a (shared) function.
     {
       SmallVector<scf::ForOp> loops;
       func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
-      for (scf::ForOp loop : loops)
+      for (scf::ForOp loop : loops) {
+        if (loop->hasAttr(kRemainderAttr))
+          continue;
         (void)hoistLoopInvariantSubsets(
             rewriter, cast<LoopLikeOpInterface>(loop.getOperation()));
+      }
+      func.walk([&](scf::ForOp loop) { loop->removeAttr(kRemainderAttr); });
     }
 
     // 4. The element-wise and reduction work of full blocks (scores, online

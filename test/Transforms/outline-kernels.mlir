@@ -111,3 +111,57 @@ func.func @kept(%a: memref<8x64xf32>, %b: memref<64x32xf32>, %c: memref<8x32xf32
   }
   return %acc : vector<8x32xf32>
 }
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// Also kernels: a remainder register block (masked reads of at most 15 of
+// the reduction's positions; a loop of at most one step, not hoisted by
+// mha-tile-and-vectorize), and a row of 16 x 16 transpose blocks.
+// CHECK-LABEL: func.func private @__mha_kernel_0
+// CHECK: scf.for
+// CHECK: vector.create_mask
+// CHECK: vector.transfer_read {{.*}} : memref<8x?xf32, strided<[?, 1], offset: ?>>, vector<8x15xf32>
+// CHECK: vector.contract
+// CHECK-LABEL: func.func private @__mha_kernel_1
+// CHECK: scf.for
+// CHECK: vector.transpose %{{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// CHECK-LABEL: func.func @remainder_and_transpose
+// CHECK-NOT: scf.for
+// CHECK: call @__mha_kernel_0(
+// CHECK-NOT: scf.for
+// CHECK: call @__mha_kernel_1(
+// CHECK-NOT: scf.for
+// CHECK: return
+func.func @remainder_and_transpose(%a: memref<8x?xf32>, %b: memref<?x32xf32>, %c: memref<8x32xf32>,
+                                   %x: memref<16x64xf32>, %y: memref<64x16xf32>, %start: index, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  %f0 = arith.constant 0.0 : f32
+  scf.for %k = %start to %n step %c16 {
+    %rest = affine.apply affine_map<(d0)[s0] -> (s0 - d0)>(%k)[%n]
+    %sa = memref.subview %a[0, %k] [8, %rest] [1, 1] : memref<8x?xf32> to memref<8x?xf32, strided<[?, 1], offset: ?>>
+    %sb = memref.subview %b[%k, 0] [%rest, 32] [1, 1] : memref<?x32xf32> to memref<?x32xf32, strided<[32, 1], offset: ?>>
+    %ma = vector.create_mask %c8, %rest : vector<8x15xi1>
+    %va = vector.transfer_read %sa[%c0, %c0], %f0, %ma {in_bounds = [true, true]} : memref<8x?xf32, strided<[?, 1], offset: ?>>, vector<8x15xf32>
+    %mb = vector.create_mask %rest, %c32 : vector<15x32xi1>
+    %vb = vector.transfer_read %sb[%c0, %c0], %f0, %mb {in_bounds = [true, true]} : memref<?x32xf32, strided<[32, 1], offset: ?>>, vector<15x32xf32>
+    %vc = vector.transfer_read %c[%c0, %c0], %f0 {in_bounds = [true, true]} : memref<8x32xf32>, vector<8x32xf32>
+    %r = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %va, %vb, %vc : vector<8x15xf32>, vector<15x32xf32> into vector<8x32xf32>
+    vector.transfer_write %r, %c[%c0, %c0] {in_bounds = [true, true]} : vector<8x32xf32>, memref<8x32xf32>
+  }
+  scf.for %j = %c0 to %c64 step %c16 {
+    %sx = memref.subview %x[0, %j] [16, 16] [1, 1] : memref<16x64xf32> to memref<16x16xf32, strided<[64, 1], offset: ?>>
+    %sy = memref.subview %y[%j, 0] [16, 16] [1, 1] : memref<64x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+    %v = vector.transfer_read %sx[%c0, %c0], %f0 {in_bounds = [true, true]} : memref<16x16xf32, strided<[64, 1], offset: ?>>, vector<16x16xf32>
+    %t = vector.transpose %v, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+    vector.transfer_write %t, %sy[%c0, %c0] {in_bounds = [true, true]} : vector<16x16xf32>, memref<16x16xf32, strided<[16, 1], offset: ?>>
+  }
+  return
+}

@@ -143,3 +143,22 @@ func.func @rows_kept(%x: tensor<4x8x64xf32>) -> tensor<8x4x64xf32> {
   %t = linalg.transpose ins(%x : tensor<4x8x64xf32>) outs(%init : tensor<8x4x64xf32>) permutation = [1, 0, 2]
   return %t : tensor<8x4x64xf32>
 }
+
+// -----
+
+// A dynamic reduction length: the main loop over K keeps its output tile
+// as a loop-carried value (one read and one write around the loop); the
+// peeled remainder, at most one step of at most 15 positions, keeps the
+// tile's read and write inside (nothing to gain from hoisting them, and a
+// loop without results is a kernel mha-outline-kernels outlines).
+// CHECK-LABEL: func.func @matmul_dynamic_k
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c16 iter_args(%{{.*}} = %{{.*}}, %[[TILE:.*]] = %{{.*}}) -> (tensor<8x64xf32>, tensor<8x32xf32>)
+// CHECK: vector.contract {{.*}} : vector<8x16xf32>, vector<16x32xf32> into vector<8x32xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 iter_args(%{{.*}} = %{{.*}}) -> (tensor<8x64xf32>)
+// CHECK: tensor.extract_slice
+// CHECK: vector.contract {{.*}} : vector<8x15xf32>, vector<15x32xf32> into vector<8x32xf32>
+// CHECK: tensor.insert_slice
+func.func @matmul_dynamic_k(%a: tensor<8x?xf32>, %b: tensor<?x64xf32>, %c: tensor<8x64xf32>) -> tensor<8x64xf32> {
+  %0 = linalg.matmul ins(%a, %b : tensor<8x?xf32>, tensor<?x64xf32>) outs(%c : tensor<8x64xf32>) -> tensor<8x64xf32>
+  return %0 : tensor<8x64xf32>
+}

@@ -130,8 +130,10 @@ def MHAOutlineKernelsPass : Pass<"mha-outline-kernels", "::mlir::ModuleOp"> {
   let description = [{
     On buffers, after `mha-tile-and-vectorize` and bufferization: every
     innermost `scf.for` without results whose body computes register blocks
-    (a `vector.contract` on `vector.transfer_read`/`write` of `memref.subview`
-    views, with index and float arithmetic) becomes a call of a new private
+    (a `vector.contract`, masked or not, on `vector.transfer_read`/`write` of
+    `memref.subview` views, with index and float arithmetic) or transposes
+    blocks of a matrix (a `vector.transpose` between such transfers) becomes
+    a call of a new private
     function `@__mha_kernel_N` (internal linkage in LLVM, so that a kernel
     called once is inlined back). The function's memref arguments have dynamic
     sizes, offset and strides, except a unit innermost stride, which stays
