@@ -1,5 +1,5 @@
-// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize))' -split-input-file | FileCheck %s
-// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=64}))' -split-input-file | FileCheck %s --check-prefix=PAR
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{block-k=256}))' -split-input-file | FileCheck %s
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=64 block-k=256}))' -split-input-file | FileCheck %s --check-prefix=PAR
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{block-m=12}))' 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{block-k=100000}))' 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: block-m must be a positive multiple of m-tile and block-k positive, both at most 4096

@@ -45,8 +45,9 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::init(128)};
   PassOptions::Option<int64_t> blockK{
       *this, "block-k",
-      llvm::cl::desc("Reduction steps per packed panel of B"),
-      llvm::cl::init(256)};
+      llvm::cl::desc("Reduction steps per packed panel of B (each panel is "
+                     "one pass over C)"),
+      llvm::cl::init(1024)};
   PassOptions::Option<bool> outlineKernels{
       *this, "outline-kernels",
       llvm::cl::desc("Compile each distinct register-block kernel once, as a "

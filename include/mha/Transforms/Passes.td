@@ -60,8 +60,10 @@ def MHATileAndVectorizePass
            "block matmuls for the caches and pack panels of B">,
     Option<"blockM", "block-m", "int64_t", "128",
            "rows of A per cache block (L2) when packing">,
-    Option<"blockK", "block-k", "int64_t", "256",
-           "reduction steps per packed panel of B (L1)">,
+    Option<"blockK", "block-k", "int64_t", "1024",
+           "reduction steps per packed panel of B (each panel is one pass "
+           "over C: 2048^3 ran at 0.65 of peak with 256, 0.79-0.86 with "
+           "1024)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Runs mha.dense through mha-run's default pipeline at sizes that cross
-every block of the packed matmul code (block-k 256, block-m 128 or 64 rows
+every block of the packed matmul code (block-k 1024, block-m 128 or 64 rows
 per parallel task, panels of 32 columns) and checks the results exactly.
 
   packed_matmul.py MHA_RUN WORKDIR
 
-x: [4, 35, 556] (140 rows: one block of 128 + 12, or 2 parallel blocks of
-64 + 12), w: [556, 70]: two reduction panels of 256 + 44 steps, two column
+x: [4, 35, 1068] (140 rows: one block of 128 + 12, or 2 parallel blocks of
+64 + 12), w: [1068, 70]: two reduction panels of 1024 + 44 steps, two column
 panels + 6 columns. Each dimension static or dynamic (a dynamic reduction
 takes the unpacked register blocks), on one thread and on every core. The values are multiples of 1/8 in [-11/8, 11/8]: every partial
-sum is a multiple of 1/64 below 2^11, exact in f32 in any order, so the
+sum is a multiple of 1/64 below 1068 * (11/8)^2 < 2^11, exact in f32 in any order, so the
 results must equal the reference exactly. Exit status 1 on any failure.
 """
 import os
@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 import npy  # noqa: E402
 
-B, S, K, N = 4, 35, 556, 70
+B, S, K, N = 4, 35, 1068, 70
 
 
 def values(n, seed):
