@@ -36,6 +36,8 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/IRBuilder.h"
@@ -58,6 +60,7 @@
 #include <mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <unistd.h>
 #endif
 #include <optional>
 #include <cstdlib>
@@ -556,6 +559,51 @@ llvm::Error JitModule::addPackedEntry(llvm::Module &module,
   return llvm::Error::success();
 }
 
+namespace {
+/// With MHA_PERF_MAP set, the JIT appends the address, size and name of
+/// every named function it links to /tmp/perf-<pid>.map, the file `perf
+/// report` reads to name JIT-compiled code. (JITLink keeps no names of an
+/// object's local symbols: the register-block kernels, internal functions,
+/// are named only when the code is compiled in several parts, whose
+/// splitting makes them global.)
+class PerfMapPlugin final : public llvm::orc::ObjectLinkingLayer::Plugin {
+public:
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility &,
+                        llvm::jitlink::LinkGraph &,
+                        llvm::jitlink::PassConfiguration &config) override {
+    config.PostFixupPasses.push_back(
+        [](llvm::jitlink::LinkGraph &graph) -> llvm::Error {
+          static std::mutex mutex;
+          std::lock_guard<std::mutex> lock(mutex);
+          std::string path =
+              llvm::formatv("/tmp/perf-{0}.map", ::getpid()).str();
+          std::error_code ec;
+          llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Append);
+          if (ec)
+            return llvm::Error::success(); // A profiling aid only.
+          for (llvm::jitlink::Symbol *symbol : graph.defined_symbols())
+            if (symbol->hasName() &&
+                symbol->getSize() > 0)
+              os << llvm::format_hex_no_prefix(
+                        symbol->getAddress().getValue(), 1)
+                 << " " << llvm::format_hex_no_prefix(symbol->getSize(), 1)
+                 << " " << *symbol->getName() << "\n";
+          return llvm::Error::success();
+        });
+  }
+  llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility &) override {
+    return llvm::Error::success();
+  }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib &,
+                                      llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib &,
+                                   llvm::orc::ResourceKey,
+                                   llvm::orc::ResourceKey) override {}
+};
+} // namespace
+
 /// Creates the JIT, binds the host functions compiled code calls, adds
 /// the object files and looks up every packed entry point, which links
 /// them.
@@ -567,6 +615,10 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
   if (!created)
     return created.takeError();
   lljit = std::move(*created);
+  if (std::getenv("MHA_PERF_MAP"))
+    if (auto *linker = llvm::dyn_cast<llvm::orc::ObjectLinkingLayer>(
+            &lljit->getObjLinkingLayer()))
+      linker->addPlugin(std::make_unique<PerfMapPlugin>());
   llvm::orc::JITDylib &main = lljit->getMainJITDylib();
   // libm, libomp and the rest of the process (libomp loaded first: a
   // program that calls no OpenMP function itself may not have it)...
