@@ -248,6 +248,83 @@ struct MHATileAndVectorizePass final
       }
     }
 
+    // 0c. An element-wise op on a blocked matmul's result (a Dense's
+    //     activation: ReLU, GELU, sigmoid) joins the matmul's loop over
+    //     blocks of rows: each block is activated right after it is
+    //     computed, while it is in cache, instead of in a second pass over
+    //     the whole output (the bias is already the matmul's initial value).
+    if (fuseActivations) {
+      // A packed matmul's loop over reduction panels has one iteration
+      // when the reduction fits one panel: gone, its loop over rows is
+      // outermost.
+      {
+        RewritePatternSet patterns(&getContext());
+        scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());
+        (void)applyPatternsGreedily(func, std::move(patterns));
+      }
+      SmallVector<std::pair<linalg::GenericOp, Operation *>> fusions;
+      for (Operation &op : func.getBody().front()) {
+        // The slice each iteration writes: a forall's parallel insert, or
+        // an scf.for's insert at an offset that is its induction variable
+        // (iterations write disjoint blocks: a loop over rows, not over a
+        // reduction).
+        Operation *slice = nullptr;
+        if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+          auto yielding = forall.getTerminator().getYieldingOps();
+          if (forall.getNumResults() == 1 && llvm::hasSingleElement(yielding))
+            slice = &*yielding.begin();
+        } else if (auto loop = dyn_cast<scf::ForOp>(op)) {
+          auto insert = loop.getNumResults() == 1
+                            ? loop.getBody()
+                                  ->getTerminator()
+                                  ->getOperand(0)
+                                  .getDefiningOp<tensor::InsertSliceOp>()
+                            : nullptr;
+          if (insert && insert.getDest() == loop.getRegionIterArgs()[0] &&
+              llvm::is_contained(insert.getOffsets(),
+                                 loop.getInductionVar()))
+            slice = insert;
+        }
+        if (!slice)
+          continue;
+        // A block of the same rank as the result (consumer fusion mishandles
+        // rank-reducing slices), of a loop that blocks a matmul and does
+        // nothing else (not, say, the flash lowering's loops).
+        auto sliceType = cast<RankedTensorType>(slice->getOperand(0).getType());
+        auto destType = cast<RankedTensorType>(slice->getOperand(1).getType());
+        if (sliceType.getRank() != destType.getRank())
+          continue;
+        bool blocksMatmul = false, other = false;
+        op.walk([&](linalg::LinalgOp inner) {
+          if (isa<linalg::MatmulOp>(inner))
+            blocksMatmul = true;
+          else if (!isa<linalg::FillOp, linalg::CopyOp, linalg::TransposeOp>(
+                       inner))
+            other = true;
+        });
+        if (!blocksMatmul || other)
+          continue;
+        for (Operation *user : op.getResult(0).getUsers()) {
+          auto generic = dyn_cast<linalg::GenericOp>(user);
+          if (generic && generic->getBlock() == op.getBlock() &&
+              linalg::isElementwise(generic) &&
+              generic.getNumDpsInits() == 1) {
+            fusions.push_back({generic, slice});
+            break;
+          }
+        }
+      }
+      for (auto [generic, slice] : fusions) {
+        SmallVector<LoopLikeOpInterface> loops = {
+            cast<LoopLikeOpInterface>(slice->getParentOp()->hasTrait<
+                                          OpTrait::IsTerminator>()
+                                          ? slice->getParentOp()->getParentOp()
+                                          : slice->getParentOp())};
+        // A consumer the loop's blocks cannot feed stays where it is.
+        (void)scf::tileAndFuseConsumerOfSlices(rewriter, {slice}, loops);
+      }
+    }
+
     SmallVector<linalg::LinalgOp> targets;
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&

@@ -60,6 +60,9 @@ def MHATileAndVectorizePass
            "block matmuls for the caches and pack panels of B">,
     Option<"blockM", "block-m", "int64_t", "128",
            "rows of A per cache block (L2) when packing">,
+    Option<"fuseActivations", "fuse-activations", "bool", "true",
+           "move an element-wise op on a blocked matmul's result (a "
+           "Dense's activation) into the matmul's loop over row blocks">,
     Option<"blockK", "block-k", "int64_t", "1024",
            "reduction steps per packed panel of B (each panel is one pass "
            "over C: 2048^3 ran at 0.65 of peak with 256, 0.79-0.86 with "
