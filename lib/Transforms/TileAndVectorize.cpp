@@ -304,6 +304,43 @@ struct MHATileAndVectorizePass final
         });
         if (!blocksMatmul || other)
           continue;
+        // The bias: the blocks' initial value, broadcast per block inside
+        // the loop instead of over the whole output before it.
+        auto loop = cast<LoopLikeOpInterface>(&op);
+        Value blocks = loop.getRegionIterArgs()[0];
+        Operation *init = loop.getInits()[0].getDefiningOp();
+        if (init && isa<linalg::BroadcastOp, linalg::FillOp>(init) &&
+            init->hasOneUse()) {
+          // One block read per iteration (a loop that also reads, say, a
+          // remainder of columns separately keeps its initial value whole).
+          tensor::ExtractSliceOp rows;
+          int reads = 0;
+          for (Operation *user : blocks.getUsers())
+            if (auto extract = dyn_cast<tensor::ExtractSliceOp>(user)) {
+              rows = extract;
+              ++reads;
+            } else if (!isa<tensor::InsertSliceOp,
+                            tensor::ParallelInsertSliceOp>(user)) {
+              ++reads;
+            }
+          // ...covering whole rows: the blocks are then all of the output.
+          auto fullRows = [&](tensor::ExtractSliceOp extract) {
+            ArrayRef<int64_t> shape = extract.getSourceType().getShape();
+            SmallVector<OpFoldResult> sizes = extract.getMixedSizes();
+            for (size_t d = 1; d < shape.size(); ++d) {
+              std::optional<int64_t> size = getConstantIntValue(sizes[d]);
+              if (ShapedType::isDynamic(shape[d]) || !size ||
+                  *size != shape[d] ||
+                  !isConstantIntValue(extract.getMixedOffsets()[d], 0))
+                return false;
+            }
+            return true;
+          };
+          if (rows && reads == 1 && fullRows(rows)) {
+            SmallVector<LoopLikeOpInterface> loops = {loop};
+            (void)scf::tileAndFuseProducerOfSlice(rewriter, rows, loops);
+          }
+        }
         for (Operation *user : op.getResult(0).getUsers()) {
           auto generic = dyn_cast<linalg::GenericOp>(user);
           if (generic && generic->getBlock() == op.getBlock() &&

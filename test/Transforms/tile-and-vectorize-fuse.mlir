@@ -2,6 +2,7 @@
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{parallel-rows=64}))' | FileCheck %s --check-prefix=PAR
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{block-k=256}))' | FileCheck %s --check-prefix=PANELS
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize{fuse-activations=0}))' | FileCheck %s --check-prefix=OFF
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-tile-and-vectorize))' | FileCheck %s --check-prefix=BIAS
 
 // A Dense's activation (here ReLU on the matmul's result) joins the packed
 // matmul's loop over blocks of 128 rows: each block is activated right
@@ -48,4 +49,44 @@ func.func @dense_relu(%a: tensor<?x512xf32>, %b: tensor<512x64xf32>, %c: tensor<
     linalg.yield %r : f32
   } -> tensor<?x64xf32>
   return %1 : tensor<?x64xf32>
+}
+
+// The bias, the blocks' initial value, is broadcast block by block inside
+// the loop too: bias, product and activation are one pass over the output.
+// BIAS-LABEL: func.func @dense_bias_relu
+// BIAS-NOT: linalg.broadcast
+// BIAS: scf.for %[[I:.*]] = %c0 to %{{.*}} step %c128
+// BIAS: %[[BLOCK:.*]] = tensor.extract_slice %{{.*}}[%[[I]], 0] [%{{.*}}, 64] [1, 1]
+// BIAS: %[[INIT:.*]] = linalg.broadcast ins(%{{.*}} : tensor<64xf32>) outs(%[[BLOCK]] : tensor<?x64xf32>)
+// BIAS: scf.for {{.*}} iter_args(%{{.*}} = %[[INIT]])
+// BIAS: vector.contract
+// BIAS: arith.maximumf
+// BIAS: return
+// Columns that do not fill a panel (70 = 2 x 32 + 6) are a second matmul on
+// the output's last columns: the loop's blocks are not whole rows, so the
+// initial value stays one whole-output op before it.
+// BIAS-LABEL: func.func @dense_bias_partial_panel
+// BIAS: linalg.broadcast
+// BIAS: scf.for
+func.func @dense_bias_relu(%a: tensor<?x512xf32>, %b: tensor<512x64xf32>, %bias: tensor<64xf32>) -> tensor<?x64xf32> {
+  %cst = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %a, %c0 : tensor<?x512xf32>
+  %e = tensor.empty(%n) : tensor<?x64xf32>
+  %c = linalg.broadcast ins(%bias : tensor<64xf32>) outs(%e : tensor<?x64xf32>) dimensions = [0]
+  %0 = linalg.matmul ins(%a, %b : tensor<?x512xf32>, tensor<512x64xf32>) outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%0 : tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %in, %cst : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  return %1 : tensor<?x64xf32>
+}
+func.func @dense_bias_partial_panel(%a: tensor<?x512xf32>, %b: tensor<512x70xf32>, %bias: tensor<70xf32>) -> tensor<?x70xf32> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %a, %c0 : tensor<?x512xf32>
+  %e = tensor.empty(%n) : tensor<?x70xf32>
+  %c = linalg.broadcast ins(%bias : tensor<70xf32>) outs(%e : tensor<?x70xf32>) dimensions = [0]
+  %0 = linalg.matmul ins(%a, %b : tensor<?x512xf32>, tensor<512x70xf32>) outs(%c : tensor<?x70xf32>) -> tensor<?x70xf32>
+  return %0 : tensor<?x70xf32>
 }
