@@ -148,6 +148,8 @@ struct MHATileAndVectorizePass final
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return; // A declaration: no code.
     // A register block is unrolled into vectors: bound it, or a typo such
     // as k-tile=1000000000 makes code generation grow without end.
     constexpr int64_t kMaxTile = 256;

@@ -90,3 +90,8 @@ func.func @dense_bias_partial_panel(%a: tensor<?x512xf32>, %b: tensor<512x70xf32
   %0 = linalg.matmul ins(%a, %b : tensor<?x512xf32>, tensor<512x70xf32>) outs(%c : tensor<?x70xf32>) -> tensor<?x70xf32>
   return %0 : tensor<?x70xf32>
 }
+
+// A declaration has no body to work on (it once crashed the pass, found by
+// fuzzing).
+// BIAS-LABEL: func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>
+func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>
