@@ -30,7 +30,6 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
-#include "llvm/ExecutionEngine/ObjectCache.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/Support/DynamicLibrary.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -44,7 +43,6 @@
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/Transforms/Scalar/LoopUnrollPass.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
@@ -421,7 +419,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
                           /*LowerCase=*/true) +
                   ".o");
     cachePath = std::string(path);
-      if (llvm::sys::fs::exists(cachePath)) {
+    if (llvm::sys::fs::exists(cachePath)) {
       auto data = readInputFile(cachePath);
       std::optional<std::vector<std::string>> objects;
       if (data)
@@ -582,8 +580,7 @@ public:
           if (ec)
             return llvm::Error::success(); // A profiling aid only.
           for (llvm::jitlink::Symbol *symbol : graph.defined_symbols())
-            if (symbol->hasName() &&
-                symbol->getSize() > 0)
+            if (symbol->hasName() && symbol->getSize() > 0)
               os << llvm::format_hex_no_prefix(
                         symbol->getAddress().getValue(), 1)
                  << " " << llvm::format_hex_no_prefix(symbol->getSize(), 1)

@@ -142,6 +142,109 @@ tileAndReplace(RewriterBase &rewriter, Operation *op, ArrayRef<int64_t> sizes,
   return tiled;
 }
 
+/// The slice one iteration of `op`, a top-level loop that blocks a matmul
+/// and does nothing else, writes into its single result: a forall's
+/// parallel insert, or an scf.for's insert at an offset that is its
+/// induction variable (iterations write disjoint blocks: a loop over rows,
+/// not over a reduction), of the result's rank (consumer fusion mishandles
+/// rank-reducing slices). Null for any other op.
+Operation *rowBlockSlice(Operation &op) {
+  Operation *slice = nullptr;
+  if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+    auto yielding = forall.getTerminator().getYieldingOps();
+    if (forall.getNumResults() == 1 && llvm::hasSingleElement(yielding))
+      slice = &*yielding.begin();
+  } else if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    auto insert = loop.getNumResults() == 1
+                      ? loop.getBody()
+                            ->getTerminator()
+                            ->getOperand(0)
+                            .getDefiningOp<tensor::InsertSliceOp>()
+                      : nullptr;
+    if (insert && insert.getDest() == loop.getRegionIterArgs()[0] &&
+        llvm::is_contained(insert.getOffsets(), loop.getInductionVar()))
+      slice = insert;
+  }
+  if (!slice || cast<RankedTensorType>(slice->getOperand(0).getType())
+                        .getRank() !=
+                    cast<RankedTensorType>(slice->getOperand(1).getType())
+                        .getRank())
+    return nullptr;
+  bool blocksMatmul = false, other = false;
+  op.walk([&](linalg::LinalgOp inner) {
+    if (isa<linalg::MatmulOp>(inner))
+      blocksMatmul = true;
+    else if (!isa<linalg::FillOp, linalg::CopyOp, linalg::TransposeOp>(inner))
+      other = true;
+  });
+  return blocksMatmul && !other ? slice : nullptr;
+}
+
+/// Whether `extract` takes whole rows (every dimension after the first in
+/// full, statically).
+bool takesWholeRows(tensor::ExtractSliceOp extract) {
+  ArrayRef<int64_t> shape = extract.getSourceType().getShape();
+  SmallVector<OpFoldResult> sizes = extract.getMixedSizes();
+  SmallVector<OpFoldResult> offsets = extract.getMixedOffsets();
+  for (size_t d = 1; d < shape.size(); ++d) {
+    std::optional<int64_t> size = getConstantIntValue(sizes[d]);
+    if (ShapedType::isDynamic(shape[d]) || size != shape[d] ||
+        !isConstantIntValue(offsets[d], 0))
+      return false;
+  }
+  return true;
+}
+
+/// mha-tile-and-vectorize's step 0c (see there) on `func`'s top-level
+/// row-block loops.
+void fuseIntoRowBlocks(RewriterBase &rewriter, func::FuncOp func) {
+  // A packed matmul's loop over reduction panels has one iteration when
+  // the reduction fits one panel: gone, its loop over rows is outermost.
+  {
+    RewritePatternSet patterns(func.getContext());
+    scf::ForOp::getCanonicalizationPatterns(patterns, func.getContext());
+    (void)applyPatternsGreedily(func, std::move(patterns));
+  }
+  SmallVector<std::pair<LoopLikeOpInterface, Operation *>> loops;
+  for (Operation &op : func.getBody().front())
+    if (Operation *slice = rowBlockSlice(op))
+      loops.push_back({cast<LoopLikeOpInterface>(&op), slice});
+  for (auto [loop, slice] : loops) {
+    SmallVector<LoopLikeOpInterface> nest = {loop};
+    // The bias: the blocks' initial value, made block by block inside the
+    // loop, when each iteration reads one block of whole rows of it (a
+    // loop that also reads, say, a remainder of columns separately keeps
+    // its initial value whole).
+    Operation *init = loop.getInits()[0].getDefiningOp();
+    if (init && isa<linalg::BroadcastOp, linalg::FillOp>(init) &&
+        init->hasOneUse()) {
+      tensor::ExtractSliceOp rows;
+      int reads = 0;
+      for (Operation *user : loop.getRegionIterArgs()[0].getUsers())
+        if (auto extract = dyn_cast<tensor::ExtractSliceOp>(user)) {
+          rows = extract;
+          ++reads;
+        } else if (!isa<tensor::InsertSliceOp, tensor::ParallelInsertSliceOp>(
+                       user)) {
+          ++reads;
+        }
+      if (rows && reads == 1 && takesWholeRows(rows))
+        (void)scf::tileAndFuseProducerOfSlice(rewriter, rows, nest);
+    }
+    // The activation; a consumer the loop's blocks cannot feed stays where
+    // it is.
+    bool activated = llvm::any_of(
+        loop->getResult(0).getUsers(), [&](Operation *user) {
+          auto generic = dyn_cast<linalg::GenericOp>(user);
+          return generic && generic->getBlock() == loop->getBlock() &&
+                 linalg::isElementwise(generic) &&
+                 generic.getNumDpsInits() == 1;
+        });
+    if (activated)
+      (void)scf::tileAndFuseConsumerOfSlices(rewriter, {slice}, nest);
+  }
+}
+
 struct MHATileAndVectorizePass final
     : mha::impl::MHATileAndVectorizePassBase<MHATileAndVectorizePass> {
   using Base::Base;
@@ -250,119 +353,12 @@ struct MHATileAndVectorizePass final
       }
     }
 
-    // 0c. An element-wise op on a blocked matmul's result (a Dense's
-    //     activation: ReLU, GELU, sigmoid) joins the matmul's loop over
-    //     blocks of rows: each block is activated right after it is
-    //     computed, while it is in cache, instead of in a second pass over
-    //     the whole output (the bias is already the matmul's initial value).
-    if (fuseActivations) {
-      // A packed matmul's loop over reduction panels has one iteration
-      // when the reduction fits one panel: gone, its loop over rows is
-      // outermost.
-      {
-        RewritePatternSet patterns(&getContext());
-        scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());
-        (void)applyPatternsGreedily(func, std::move(patterns));
-      }
-      SmallVector<std::pair<linalg::GenericOp, Operation *>> fusions;
-      for (Operation &op : func.getBody().front()) {
-        // The slice each iteration writes: a forall's parallel insert, or
-        // an scf.for's insert at an offset that is its induction variable
-        // (iterations write disjoint blocks: a loop over rows, not over a
-        // reduction).
-        Operation *slice = nullptr;
-        if (auto forall = dyn_cast<scf::ForallOp>(op)) {
-          auto yielding = forall.getTerminator().getYieldingOps();
-          if (forall.getNumResults() == 1 && llvm::hasSingleElement(yielding))
-            slice = &*yielding.begin();
-        } else if (auto loop = dyn_cast<scf::ForOp>(op)) {
-          auto insert = loop.getNumResults() == 1
-                            ? loop.getBody()
-                                  ->getTerminator()
-                                  ->getOperand(0)
-                                  .getDefiningOp<tensor::InsertSliceOp>()
-                            : nullptr;
-          if (insert && insert.getDest() == loop.getRegionIterArgs()[0] &&
-              llvm::is_contained(insert.getOffsets(),
-                                 loop.getInductionVar()))
-            slice = insert;
-        }
-        if (!slice)
-          continue;
-        // A block of the same rank as the result (consumer fusion mishandles
-        // rank-reducing slices), of a loop that blocks a matmul and does
-        // nothing else (not, say, the flash lowering's loops).
-        auto sliceType = cast<RankedTensorType>(slice->getOperand(0).getType());
-        auto destType = cast<RankedTensorType>(slice->getOperand(1).getType());
-        if (sliceType.getRank() != destType.getRank())
-          continue;
-        bool blocksMatmul = false, other = false;
-        op.walk([&](linalg::LinalgOp inner) {
-          if (isa<linalg::MatmulOp>(inner))
-            blocksMatmul = true;
-          else if (!isa<linalg::FillOp, linalg::CopyOp, linalg::TransposeOp>(
-                       inner))
-            other = true;
-        });
-        if (!blocksMatmul || other)
-          continue;
-        // The bias: the blocks' initial value, broadcast per block inside
-        // the loop instead of over the whole output before it.
-        auto loop = cast<LoopLikeOpInterface>(&op);
-        Value blocks = loop.getRegionIterArgs()[0];
-        Operation *init = loop.getInits()[0].getDefiningOp();
-        if (init && isa<linalg::BroadcastOp, linalg::FillOp>(init) &&
-            init->hasOneUse()) {
-          // One block read per iteration (a loop that also reads, say, a
-          // remainder of columns separately keeps its initial value whole).
-          tensor::ExtractSliceOp rows;
-          int reads = 0;
-          for (Operation *user : blocks.getUsers())
-            if (auto extract = dyn_cast<tensor::ExtractSliceOp>(user)) {
-              rows = extract;
-              ++reads;
-            } else if (!isa<tensor::InsertSliceOp,
-                            tensor::ParallelInsertSliceOp>(user)) {
-              ++reads;
-            }
-          // ...covering whole rows: the blocks are then all of the output.
-          auto fullRows = [&](tensor::ExtractSliceOp extract) {
-            ArrayRef<int64_t> shape = extract.getSourceType().getShape();
-            SmallVector<OpFoldResult> sizes = extract.getMixedSizes();
-            for (size_t d = 1; d < shape.size(); ++d) {
-              std::optional<int64_t> size = getConstantIntValue(sizes[d]);
-              if (ShapedType::isDynamic(shape[d]) || !size ||
-                  *size != shape[d] ||
-                  !isConstantIntValue(extract.getMixedOffsets()[d], 0))
-                return false;
-            }
-            return true;
-          };
-          if (rows && reads == 1 && fullRows(rows)) {
-            SmallVector<LoopLikeOpInterface> loops = {loop};
-            (void)scf::tileAndFuseProducerOfSlice(rewriter, rows, loops);
-          }
-        }
-        for (Operation *user : op.getResult(0).getUsers()) {
-          auto generic = dyn_cast<linalg::GenericOp>(user);
-          if (generic && generic->getBlock() == op.getBlock() &&
-              linalg::isElementwise(generic) &&
-              generic.getNumDpsInits() == 1) {
-            fusions.push_back({generic, slice});
-            break;
-          }
-        }
-      }
-      for (auto [generic, slice] : fusions) {
-        SmallVector<LoopLikeOpInterface> loops = {
-            cast<LoopLikeOpInterface>(slice->getParentOp()->hasTrait<
-                                          OpTrait::IsTerminator>()
-                                          ? slice->getParentOp()->getParentOp()
-                                          : slice->getParentOp())};
-        // A consumer the loop's blocks cannot feed stays where it is.
-        (void)scf::tileAndFuseConsumerOfSlices(rewriter, {slice}, loops);
-      }
-    }
+    // 0c. A Dense's bias (the blocked matmul's initial value) and its
+    //     activation (an element-wise op on the result) join the matmul's
+    //     loop over blocks of rows: each block is initialized, multiplied
+    //     and activated while in cache, one pass over the output.
+    if (fuseActivations)
+      fuseIntoRowBlocks(rewriter, func);
 
     SmallVector<linalg::LinalgOp> targets;
     func.walk([&](linalg::LinalgOp op) {

@@ -531,18 +531,15 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   auto kTOf = [&](OpBuilder &b, ValueRange batch) -> Value {
     if (numBatch == 0)
       return kTAll;
-    SmallVector<OpFoldResult> offsets, sizes(numBatch, b.getIndexAttr(1)),
-        strides(rank, b.getIndexAttr(1));
-    for (int64_t d = 0; d < numBatch; ++d)
-      offsets.push_back(kType.getDimSize(d) == 1
-                            ? OpFoldResult(b.getIndexAttr(0))
-                            : OpFoldResult(batch[d]));
-    offsets.append({b.getIndexAttr(0), b.getIndexAttr(0)});
-    sizes.append({sizeOf(b, loc, k, rank - 1), sizeOf(b, loc, k, rank - 2)});
+    // All D rows of the batch position's Kᵀ, its Sk columns (not the
+    // padding).
+    RowRegion r = rowRegion(b, loc, kTAll, batch, b.getIndexAttr(0),
+                            sizeOf(b, loc, k, rank - 1));
+    r.sizes.back() = foldConstant(sizeOf(b, loc, k, rank - 2));
     auto viewType = RankedTensorType::get(
         {kType.getDimSize(rank - 1), kType.getDimSize(rank - 2)}, f32(b));
-    return tensor::ExtractSliceOp::create(b, loc, viewType, kTAll, offsets,
-                                          sizes, strides);
+    return tensor::ExtractSliceOp::create(b, loc, viewType, kTAll, r.offsets,
+                                          r.sizes, r.strides);
   };
 
   // Every (batch position, block of queries) is independent: an scf.forall
