@@ -52,6 +52,27 @@ try:
 except Exception:
     pass
 
+# The GPU pipeline: cubins need the CUDA toolkit's ptxas (found as the
+# pipeline finds it: $CUDA_HOME, else /usr/local/cuda); running on a GPU
+# needs mha-run's GPU runtime (built with the toolkit), the CUDA driver and
+# a device.
+cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or \
+    "/usr/local/cuda"
+if os.path.exists(os.path.join(cuda_home, "bin", "ptxas")):
+    config.available_features.add("ptxas")
+    config.environment["CUDA_HOME"] = cuda_home
+if getattr(config, "mha_have_cuda", "").upper() in ("TRUE", "ON", "1"):
+    config.available_features.add("cuda-runtime")
+    try:
+        import ctypes
+        cuda = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        if cuda.cuInit(0) == 0 and cuda.cuDeviceGetCount(ctypes.byref(count)) == 0 \
+                and count.value > 0:
+            config.available_features.add("gpu")
+    except OSError:
+        pass
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 # Strict FileCheck: captured variables do not leak across CHECK-LABELs and

@@ -19,6 +19,11 @@
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 
 namespace mlir {
 namespace mha {
@@ -26,6 +31,19 @@ namespace mha {
 /// Adds the mha project's dialects to `registry`.
 inline void registerAllMHADialects(DialectRegistry &registry) {
   registry.insert<MHADialect>();
+}
+
+/// Adds the translations to LLVM IR of what the pipelines emit: the LLVM
+/// dialect, OpenMP (the CPU's parallel loops), and the GPU and NVVM dialects
+/// (mha-lower-to-gpu's kernels, serialized by gpu-module-to-binary, and the
+/// host code that launches them).
+inline void registerAllMHATranslations(DialectRegistry &registry) {
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
+  registerNVVMDialectTranslation(registry);
 }
 
 /// Registers the mha project's passes and pipelines with the global

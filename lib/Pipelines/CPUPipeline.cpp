@@ -29,34 +29,15 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
-#include <unistd.h>
-
 using namespace mlir;
-
-/// The host's L1 data cache, which the derived attention blocks fit; 32 KiB
-/// where the C library does not say.
-static int64_t hostL1DataCacheBytes() {
-#ifdef _SC_LEVEL1_DCACHE_SIZE
-  long size = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-  if (size > 0)
-    return size;
-#endif
-  return 32 * 1024;
-}
 
 void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
                                      const CPUPipelineOptions &options) {
-  // mha -> linalg on tensors.
-  pm.addPass(createMHAParamsToArgumentsPass());
-  pm.addPass(createCanonicalizerPass());
-  ConvertMHAToLinalgPassOptions toLinalg;
-  toLinalg.flashAttention = options.flashAttention;
-  toLinalg.attentionBlockQ = options.attentionBlockQ;
-  toLinalg.attentionBlockK = options.attentionBlockK;
-  toLinalg.l1CacheBytes = hostL1DataCacheBytes();
-  pm.addPass(createConvertMHAToLinalgPass(toLinalg));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  FrontEndOptions frontEnd;
+  frontEnd.flashAttention = options.flashAttention;
+  frontEnd.attentionBlockQ = options.attentionBlockQ;
+  frontEnd.attentionBlockK = options.attentionBlockK;
+  buildMHAFrontEnd(pm, frontEnd);
 
   // Register-block tiling and vectorization of the matmul-like ops.
   if (options.vectorize) {
@@ -73,17 +54,7 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
     pm.addPass(createCanonicalizerPass());
   }
 
-  // Tensors -> buffers. Results leave each function as fresh allocations the
-  // caller owns and frees.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferDeallocationPipelineOptions deallocation;
-  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
-  // The ownership clones the deallocation inserts become alloc + copy.
-  pm.addPass(createConvertBufferizationToMemRefPass());
+  buildMHABufferization(pm);
 
   // Parallel loops (batch elements of the flash lowering) on every core
   // through OpenMP (libomp), or sequential with threads=1.
@@ -146,10 +117,3 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createMHAVerifyLLVMLoweringPass());
 }
 
-void mha::registerMHAPipelines() {
-  PassPipelineRegistration<CPUPipelineOptions>(
-      "mha-lower-to-cpu",
-      "Lower an mha model to the LLVM dialect for the host CPU (tiled and "
-      "vectorized matmuls, bufferized, deallocated)",
-      buildMHALowerToCPUPipeline);
-}

@@ -46,7 +46,9 @@ bool mha::isHostRuntimeFunction(llvm::StringRef name) {
     set.insert(kRuntimeErrorFunction);
     return set;
   }();
-  return known.contains(name);
+  // MLIR's GPU runtime calls (mha-lower-to-gpu's host code), which mha-run
+  // provides over the CUDA driver when it runs on a GPU.
+  return known.contains(name) || name.starts_with(kGPURuntimePrefix);
 }
 
 namespace {
@@ -63,6 +65,10 @@ struct MHAVerifyLLVMLoweringPass final
         return WalkResult::advance();
       // OpenMP ops stay: LLVM's OpenMPIRBuilder translates them (parallel
       // regions become outlined functions and libomp calls).
+      // So do a GPU pipeline's kernel binaries and their launches, which the
+      // GPU dialect's translation turns into globals and mgpu* calls.
+      if (isa<gpu::BinaryOp, gpu::LaunchFuncOp>(op))
+        return WalkResult::skip();
       if (!isa_and_present<LLVM::LLVMDialect, omp::OpenMPDialect>(
               op->getDialect())) {
         op->emitError("mha-verify-llvm-lowering: '")

@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   mha::registerAllMHADialects(registry);
+  mha::registerAllMHATranslations(registry);
 
   llvm::cl::SetVersionPrinter(
       [](llvm::raw_ostream &os) { mha::printVersion(os, "mha-opt"); });

@@ -89,6 +89,64 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 void buildMHALowerToCPUPipeline(OpPassManager &pm,
                                 const CPUPipelineOptions &options);
 
+/// Options of the front end every pipeline starts with.
+struct FrontEndOptions {
+  /// The flash lowering of attention (else its decomposition).
+  bool flashAttention = true;
+  /// Flash-attention blocks (0: derived).
+  int64_t attentionBlockQ = 0;
+  int64_t attentionBlockK = 0;
+};
+
+/// Adds the front end every pipeline shares: parameters to arguments, then
+/// mha to linalg on tensors (attention blocks derived from the host's L1
+/// data cache).
+void buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options);
+
+/// Adds one-shot bufferization across function boundaries (identity
+/// layouts) with ownership-based deallocation: every returned buffer is a
+/// fresh allocation the caller owns.
+void buildMHABufferization(OpPassManager &pm);
+
+/// Options of the `mha-lower-to-gpu` pipeline.
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("The GPU's architecture (sm_80, sm_90a, ...)"),
+      llvm::cl::init("sm_80")};
+  PassOptions::Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("PTX features of the kernels (+ptx80: PTX ISA 8.0, "
+                     "which sm_90a needs)"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the kernels are embedded as: bin (a cubin, made "
+                     "by the CUDA toolkit's ptxas), isa (PTX, compiled by "
+                     "the driver when loaded) or fatbin"),
+      llvm::cl::init("bin")};
+  PassOptions::Option<int64_t> blockSize{
+      *this, "block-size",
+      llvm::cl::desc("Threads per block of an element-wise kernel"),
+      llvm::cl::init(256)};
+  PassOptions::Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("The CUDA toolkit (ptxas, libdevice); default: "
+                     "$CUDA_HOME, $CUDA_PATH or $CUDA_ROOT, else "
+                     "/usr/local/cuda"),
+      llvm::cl::init("")};
+};
+
+/// Builds `mha-lower-to-gpu` on a module pass manager: the CPU pipeline's
+/// front end and bufferization (attention decomposed), every linalg op a
+/// parallel loop nest mapped to one kernel launch, buffers in GPU memory
+/// behind an unchanged host interface (mha-gpu-device-buffers), kernels
+/// lowered through NVVM into a binary for `chip` embedded in host code that
+/// calls MLIR's GPU runtime functions (mgpu*, which mha-run provides over
+/// the CUDA driver).
+void buildMHALowerToGPUPipeline(OpPassManager &pm,
+                                const GPUPipelineOptions &options);
+
 /// Registers the pipelines with the global pass-pipeline registry.
 void registerMHAPipelines();
 

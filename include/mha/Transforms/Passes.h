@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -29,10 +30,19 @@ namespace mha {
 /// check: `void mha_runtime_error(const char *message)`.
 constexpr const char *kRuntimeErrorFunction = "mha_runtime_error";
 
+/// The prefix of MLIR's GPU runtime functions (`mgpuLaunchKernel`, ...),
+/// which the host code of mha-lower-to-gpu calls.
+constexpr const char *kGPURuntimePrefix = "mgpu";
+
+/// Marks, in mha-lower-to-gpu, a function that runs on the host on host
+/// buffers (the deallocation's bookkeeping helper):
+/// mha-gpu-map-parallel-loops leaves it alone.
+constexpr const char *kHostFunctionAttr = "mha.host";
+
 /// Whether the host that JIT-compiles lowered modules (mha-run, the tests,
 /// the benchmarks) provides the external function `name`: the allocator,
-/// the C math library (what math-to-libm emits) and kRuntimeErrorFunction.
-/// mha-verify-llvm-lowering rejects calls to anything else.
+/// the C math library (what math-to-libm emits), kRuntimeErrorFunction and
+/// MLIR's GPU runtime (kGPURuntimePrefix). mha-verify-llvm-lowering rejects calls to anything else.
 bool isHostRuntimeFunction(llvm::StringRef name);
 
 #define GEN_PASS_DECL

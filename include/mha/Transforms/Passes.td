@@ -184,4 +184,81 @@ def MHAVerifyLLVMLoweringPass
   }];
 }
 
+def MHAGPUDeviceBuffersPass
+    : Pass<"mha-gpu-device-buffers", "::mlir::ModuleOp"> {
+  let summary = "Place a bufferized model's buffers in GPU memory";
+  let description = [{
+    The memory half of `mha-lower-to-gpu`, on buffers: every buffer the
+    code computes on lives in the GPU's memory, and the functions keep
+    their host interface (host buffers in, fresh host buffers out, which the
+    caller owns and frees), so that `mha-run` calls them as it calls CPU
+    code.
+
+    * `memref.alloc` / `memref.dealloc` outside kernels become `gpu.alloc` /
+      `gpu.dealloc`, and `memref.copy` becomes `gpu.memcpy` (strided copies
+      must have become loops first: `mha-strided-copies-to-loops`);
+    * a public function copies each memref argument into a new device buffer
+      on entry (`gpu.memcpy`), and each returned buffer into a new host
+      buffer before it returns, freeing the device buffers it made and the
+      ones it returns;
+    * constants (`memref.get_global`, in host memory) are copied to the
+      device where they are used.
+
+    A function whose host code still reads or writes buffers outside loops
+    (what `mha-gpu-map-parallel-loops` turns into kernels) is rejected
+    there, not here. `memref.alloca` outside kernels is an error: the stack
+    is host memory.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def MHAGPUReductionsInnermostPass
+    : Pass<"mha-gpu-reductions-innermost", "::mlir::func::FuncOp"> {
+  let summary = "Reorder linalg.generic loops so that reductions are innermost";
+  let description = [{
+    On `linalg.generic` ops (buffers or tensors), permutes the iteration
+    space so that every parallel dimension comes before every reduction
+    dimension, keeping their relative orders. A mean over the middle axis
+    of [B, S, D] then becomes a parallel loop over (B, D) around a sequential
+    loop over S, which `mha-gpu-map-parallel-loops` maps to threads, instead
+    of a parallel loop nested inside a sequential one, which no GPU mapping
+    takes.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def MHAGPUMapParallelLoopsPass
+    : Pass<"mha-gpu-map-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "Map the parallel loops of a bufferized model to GPU blocks and threads";
+  let description = [{
+    The compute half of `mha-lower-to-gpu`, on buffers, after
+    `convert-linalg-to-parallel-loops`: each outermost `scf.parallel` is
+    collapsed into one dimension (the last dimension varying fastest, so
+    that neighbouring threads touch neighbouring elements), tiled by
+    `block-size` and mapped: tiles to `block_x`, elements of a tile to
+    `thread_x` (with a bounds check), nested parallel loops run in sequence
+    in their thread, and each becomes a `gpu.launch` of ceil(N / block-size)
+    blocks of `block-size` threads (`convert-parallel-loops-to-gpu`'s
+    patterns); a parallel loop that cannot be converted (one nested in a
+    sequential loop) is an error, never host code on device memory.
+
+    Loops and accesses to buffers left outside any parallel loop (a
+    reduction to a scalar, a sequential loop) become a one-thread kernel of
+    their own, so no host code touches device memory; one whose results the
+    host uses is an error at that op.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "threads per block of a mapped loop">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // MHA_TRANSFORMS_PASSES_TD

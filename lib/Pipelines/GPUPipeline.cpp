@@ -1,0 +1,102 @@
+//===- GPUPipeline.cpp - The mha-lower-to-gpu pipeline --------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file builds mha-lower-to-gpu: from the mha dialect to host code in
+// the LLVM dialect that runs the model's kernels on an NVIDIA GPU through
+// MLIR's GPU runtime calls (mgpu*), the kernels compiled through NVVM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Pipelines/Pipelines.h"
+
+#include "mha/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+
+/// The CUDA toolkit the kernels are compiled with: `option`, else the
+/// usual environment variables, else /usr/local/cuda.
+static std::string cudaToolkitPath(llvm::StringRef option) {
+  if (!option.empty())
+    return option.str();
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *value = std::getenv(variable); value && *value)
+      return value;
+  return "/usr/local/cuda";
+}
+
+void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
+                                     const GPUPipelineOptions &options) {
+  // The same front end and buffers as the CPU's. Attention through its
+  // decomposition: its fused form has no GPU mapping yet.
+  FrontEndOptions frontEnd;
+  frontEnd.flashAttention = false;
+  buildMHAFrontEnd(pm, frontEnd);
+  buildMHABufferization(pm);
+
+  // Every linalg op a parallel loop nest; buffers in device memory; each
+  // outermost parallel loop one kernel launch.
+  pm.addNestedPass<func::FuncOp>(createMHAStridedCopiesToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
+  pm.addNestedPass<func::FuncOp>(createMHAGPUReductionsInnermostPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createMHAGPUDeviceBuffersPass());
+  MHAGPUMapParallelLoopsPassOptions mapping;
+  mapping.blockSize = options.blockSize;
+  pm.addNestedPass<func::FuncOp>(createMHAGPUMapParallelLoopsPass(mapping));
+  pm.addPass(createMHAAssertsToRuntimeErrorsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  // Allocations, copies and launches in order on one stream.
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  pm.addPass(createSCFToControlFlowPass());
+
+  // Kernels -> NVVM, for the chosen chip.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+
+  // Host code -> LLVM, as on the CPU (memref before arith, so that sizes
+  // read at constant dimensions stay loads from the descriptor), with the
+  // GPU operations becoming MLIR's runtime calls (mgpu*).
+  pm.addPass(createMHAExpandShapeToReinterpretCastPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+
+  // Each kernel module compiled and embedded (cubin by ptxas, or PTX).
+  GpuModuleToBinaryPassOptions toBinary;
+  toBinary.compilationTarget = options.format;
+  toBinary.toolkitPath = cudaToolkitPath(options.cudaPath);
+  pm.addPass(createGpuModuleToBinaryPass(toBinary));
+  pm.addPass(createMHAVerifyLLVMLoweringPass());
+}

@@ -1,0 +1,77 @@
+//===- Pipelines.cpp - Stages every mha pipeline shares -------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file builds the stages the CPU and GPU pipelines share (the front
+// end from mha to linalg, and bufferization) and registers the pipelines.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Pipelines/Pipelines.h"
+
+#include "mha/Conversion/Passes.h"
+#include "mha/Dialect/MHA/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <unistd.h>
+
+using namespace mlir;
+
+/// The host's L1 data cache, which the derived attention blocks fit; 32 KiB
+/// where the C library does not say.
+static int64_t hostL1DataCacheBytes() {
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+  long size = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  if (size > 0)
+    return size;
+#endif
+  return 32 * 1024;
+}
+
+void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
+  pm.addPass(createMHAParamsToArgumentsPass());
+  pm.addPass(createCanonicalizerPass());
+  ConvertMHAToLinalgPassOptions toLinalg;
+  toLinalg.flashAttention = options.flashAttention;
+  toLinalg.attentionBlockQ = options.attentionBlockQ;
+  toLinalg.attentionBlockK = options.attentionBlockK;
+  toLinalg.l1CacheBytes = hostL1DataCacheBytes();
+  pm.addPass(createConvertMHAToLinalgPass(toLinalg));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mha::buildMHABufferization(OpPassManager &pm) {
+  // Results leave each function as fresh allocations the caller owns and
+  // frees.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  // The ownership clones the deallocation inserts become alloc + copy.
+  pm.addPass(createConvertBufferizationToMemRefPass());
+}
+
+void mha::registerMHAPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "mha-lower-to-cpu",
+      "Lower an mha model to the LLVM dialect for the host CPU (tiled and "
+      "vectorized matmuls, bufferized, deallocated)",
+      buildMHALowerToCPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "mha-lower-to-gpu",
+      "Lower an mha model to the LLVM dialect for the host with its kernels "
+      "compiled for an NVIDIA GPU (buffers in GPU memory)",
+      buildMHALowerToGPUPipeline);
+}

@@ -1,0 +1,339 @@
+//===- GPUMapParallelLoops.cpp - Parallel loops onto GPU blocks/threads ---===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements mha-gpu-map-parallel-loops: every outermost
+// scf.parallel of a bufferized function is collapsed to one dimension, tiled
+// into blocks of threads and mapped to the GPU's block_x and thread_x; host
+// code that still touches buffers becomes a one-thread kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Transforms/Passes.h"
+
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <numeric>
+
+namespace mlir {
+namespace mha {
+#define GEN_PASS_DEF_MHAGPUMAPPARALLELLOOPSPASS
+#define GEN_PASS_DEF_MHAGPUREDUCTIONSINNERMOSTPASS
+#include "mha/Transforms/Passes.h.inc"
+} // namespace mha
+} // namespace mlir
+
+using namespace mlir;
+
+namespace {
+gpu::ParallelLoopDimMappingAttr mappingTo(MLIRContext *context,
+                                          gpu::Processor processor) {
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, context);
+  return gpu::ParallelLoopDimMappingAttr::get(context, processor, identity,
+                                              identity);
+}
+
+/// Maps `loop` (every dimension) to sequential execution in its thread.
+LogicalResult mapSequential(scf::ParallelOp loop) {
+  SmallVector<gpu::ParallelLoopDimMappingAttr> mapping(
+      loop.getNumLoops(),
+      mappingTo(loop.getContext(), gpu::Processor::Sequential));
+  return gpu::setMappingAttr(loop, mapping);
+}
+
+/// Collapses, tiles and maps the outermost parallel loop `loop`.
+LogicalResult mapLoop(RewriterBase &rewriter, scf::ParallelOp loop,
+                      int64_t blockSize) {
+  MLIRContext *context = loop.getContext();
+  if (!loop.getInitVals().empty())
+    return loop.emitError("mha-gpu-map-parallel-loops: a parallel loop with "
+                          "a reduction has no GPU mapping yet");
+  if (loop.getNumLoops() > 1) {
+    // One dimension, the last one fastest: neighbouring threads, neighbouring
+    // elements. (The collapse replaces the loop with a new one in place.)
+    Operation *next = loop->getNextNode();
+    std::vector<unsigned> all(loop.getNumLoops());
+    std::iota(all.begin(), all.end(), 0u);
+    rewriter.setInsertionPoint(loop);
+    collapseParallelLoops(rewriter, loop, {all});
+    loop = cast<scf::ParallelOp>(next->getPrevNode());
+  }
+  auto [outer, inner] = scf::tileParallelLoop(loop, {blockSize},
+                                              /*noMinMaxBounds=*/true);
+  if (failed(gpu::setMappingAttr(
+          outer, {mappingTo(context, gpu::Processor::BlockX)})) ||
+      failed(gpu::setMappingAttr(
+          inner, {mappingTo(context, gpu::Processor::ThreadX)})))
+    return failure();
+  WalkResult nested = inner.getBody()->walk([](scf::ParallelOp nestedLoop) {
+    return failed(mapSequential(nestedLoop)) ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+  });
+  return failure(nested.wasInterrupted());
+}
+
+/// Whether `buffer` is host memory: after mha-gpu-device-buffers, the only
+/// memref.alloc left are the host's.
+bool isHostBuffer(Value buffer) {
+  while (Operation *def = buffer.getDefiningOp()) {
+    if (isa<memref::AllocOp>(def))
+      return true;
+    if (auto cast = dyn_cast<memref::CastOp>(def)) {
+      buffer = cast.getSource();
+      continue;
+    }
+    return false;
+  }
+  return false;
+}
+
+/// Whether `op` or an op nested in it reads or writes the contents of a
+/// device buffer (which must happen on the device).
+bool touchesBufferContents(Operation *op) {
+  WalkResult result = op->walk([](Operation *nested) {
+    if (auto load = dyn_cast<memref::LoadOp>(nested))
+      return isHostBuffer(load.getMemRef()) ? WalkResult::advance()
+                                            : WalkResult::interrupt();
+    if (auto store = dyn_cast<memref::StoreOp>(nested))
+      return isHostBuffer(store.getMemRef()) ? WalkResult::advance()
+                                             : WalkResult::interrupt();
+    if (isa<memref::LoadOp, memref::StoreOp, memref::AtomicRMWOp,
+            vector::TransferReadOp, vector::TransferWriteOp, vector::LoadOp,
+            vector::StoreOp>(nested))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return result.wasInterrupted();
+}
+
+/// Whether `op` or an op nested in it must run on the host: it manages
+/// memory, calls a function or reports a run-time error.
+bool needsHost(Operation *op) {
+  WalkResult result = op->walk([](Operation *nested) {
+    if (isa<gpu::GPUDialect, func::FuncDialect>(nested->getDialect()) ||
+        isa<memref::AllocOp, memref::DeallocOp, memref::AllocaOp,
+            memref::CopyOp, cf::AssertOp>(nested))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return result.wasInterrupted();
+}
+
+/// Wraps `ops` (consecutive in their block) into a one-iteration parallel
+/// loop mapped to one block of one thread.
+void wrapInOneThread(RewriterBase &rewriter, ArrayRef<Operation *> ops) {
+  Location loc = ops.front()->getLoc();
+  rewriter.setInsertionPoint(ops.front());
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  auto loop = scf::ParallelOp::create(rewriter, loc, ValueRange{zero},
+                                      ValueRange{one}, ValueRange{one});
+  for (Operation *op : ops)
+    rewriter.moveOpBefore(op, loop.getBody()->getTerminator());
+  (void)gpu::setMappingAttr(
+      loop, {mappingTo(ops.front()->getContext(), gpu::Processor::BlockX)});
+}
+
+/// Reads of a scalar (a buffer of one element) by host code, whose value
+/// the host uses (an optimizer's step count, a loss's sum being divided):
+/// the element is copied into a host buffer and read there.
+void readScalarsOnHost(func::FuncOp func) {
+  SmallVector<memref::LoadOp> loads;
+  func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<scf::ParallelOp, gpu::LaunchOp, scf::ForOp, scf::WhileOp>(op))
+      return WalkResult::skip();
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      MemRefType type = load.getMemRefType();
+      if (type.hasStaticShape() && type.getNumElements() == 1 &&
+          !isHostBuffer(load.getMemRef()))
+        loads.push_back(load);
+    }
+    return WalkResult::advance();
+  });
+  for (memref::LoadOp load : loads) {
+    OpBuilder b(load);
+    Location loc = load.getLoc();
+    MemRefType type = load.getMemRefType();
+    Value host = memref::AllocOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()));
+    gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), host,
+                          load.getMemRef());
+    load->setOperand(0, host);
+    b.setInsertionPointAfter(load);
+    memref::DeallocOp::create(b, loc, host);
+  }
+}
+
+/// Collects, in `block` of host code and the host ops nested in it, the
+/// runs of consecutive ops that read or write buffers (with the pure
+/// scalar ops between them): each becomes one one-thread kernel.
+void collectStrayRuns(Block &block,
+                      SmallVectorImpl<SmallVector<Operation *>> &runs) {
+  SmallVector<Operation *> run;
+  auto close = [&] {
+    while (!run.empty() && !touchesBufferContents(run.back()))
+      run.pop_back();
+    if (!run.empty())
+      runs.push_back(std::move(run));
+    run.clear();
+  };
+  for (Operation &op : block) {
+    if (isa<scf::ParallelOp, gpu::LaunchOp>(op) ||
+        op.hasTrait<OpTrait::IsTerminator>()) {
+      close();
+    } else if (touchesBufferContents(&op)) {
+      if (needsHost(&op)) {
+        // Host code holding device work (an scf.if around deallocations
+        // and loops): look inside.
+        close();
+        for (Region &region : op.getRegions())
+          for (Block &nested : region)
+            collectStrayRuns(nested, runs);
+      } else {
+        run.push_back(&op);
+      }
+    } else if (!run.empty() && op.getNumRegions() == 0 &&
+               isMemoryEffectFree(&op)) {
+      run.push_back(&op);
+    } else {
+      close();
+    }
+  }
+  close();
+}
+} // namespace
+
+namespace {
+struct MHAGPUMapParallelLoopsPass final
+    : mha::impl::MHAGPUMapParallelLoopsPassBase<MHAGPUMapParallelLoopsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    // The deallocation's helper (mha-gpu-device-buffers marked it) stays on
+    // the host; the mark has done its work.
+    if (func->removeAttr(mha::kHostFunctionAttr))
+      return;
+    if (blockSize <= 0) {
+      func.emitError("mha-gpu-map-parallel-loops: block-size must be "
+                     "positive, got ")
+          << int64_t(blockSize);
+      return signalPassFailure();
+    }
+    IRRewriter rewriter(func.getContext());
+    // Outermost parallel loops (not inside another one or a kernel).
+    SmallVector<scf::ParallelOp> loops;
+    func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
+        if (!loop->hasAttr(gpu::getMappingAttrName()))
+          loops.push_back(loop);
+        return WalkResult::skip();
+      }
+      return WalkResult::advance();
+    });
+    for (scf::ParallelOp loop : loops)
+      if (failed(mapLoop(rewriter, loop, blockSize)))
+        return signalPassFailure();
+
+    readScalarsOnHost(func);
+    // What else reads or writes buffers runs as a kernel of one thread:
+    // whole top-level ops (a sequential loop with its body) and the scalar
+    // work between them.
+    SmallVector<SmallVector<Operation *>> runs;
+    collectStrayRuns(func.getBody().front(), runs);
+    for (ArrayRef<Operation *> candidates : runs) {
+      // Scalar ops that need nothing from the buffers stay on the host,
+      // ahead of the kernel (the host may use them too).
+      llvm::SmallPtrSet<Operation *, 8> inRun;
+      SmallVector<Operation *> run;
+      Operation *first = candidates.front();
+      for (Operation *op : candidates) {
+        bool hostable = op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
+                        llvm::none_of(op->getOperands(), [&](Value v) {
+                          return inRun.contains(v.getDefiningOp());
+                        });
+        if (hostable && op != first) {
+          op->moveBefore(first);
+          continue;
+        }
+        inRun.insert(op);
+        run.push_back(op);
+      }
+      Block *block = run.front()->getBlock();
+      for (Operation *op : run)
+        for (Operation *user : op->getUsers())
+          if (!inRun.contains(block->findAncestorOpInBlock(*user))) {
+            op->emitError("mha-gpu-map-parallel-loops: the host would use a "
+                          "value read from device memory");
+            return signalPassFailure();
+          }
+      wrapInOneThread(rewriter, run);
+    }
+
+    // Every mapped loop a kernel launch; one left over would be host code
+    // on device memory, so it is an error here.
+    RewritePatternSet patterns(func.getContext());
+    populateParallelLoopToGPUPatterns(patterns);
+    ConversionTarget target(*func.getContext());
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    configureParallelLoopToGPULegality(target);
+    target.addDynamicallyLegalOp<scf::ParallelOp>([](scf::ParallelOp loop) {
+      // Nested, sequential loops stay inside their kernel.
+      return loop->getParentOfType<gpu::LaunchOp>() != nullptr;
+    });
+    if (failed(applyPartialConversion(func, target, std::move(patterns)))) {
+      func.emitError("mha-gpu-map-parallel-loops: a parallel loop could not "
+                     "become a GPU kernel");
+      return signalPassFailure();
+    }
+    finalizeParallelLoopToGPUConversion(func);
+  }
+};
+} // namespace
+
+namespace {
+struct MHAGPUReductionsInnermostPass final
+    : mha::impl::MHAGPUReductionsInnermostPassBase<
+          MHAGPUReductionsInnermostPass> {
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    SmallVector<linalg::GenericOp> ops;
+    getOperation().walk([&](linalg::GenericOp op) { ops.push_back(op); });
+    for (linalg::GenericOp op : ops) {
+      SmallVector<unsigned> order;
+      SmallVector<utils::IteratorType> iterators =
+          op.getIteratorTypesArray();
+      for (unsigned i = 0; i < iterators.size(); ++i)
+        if (iterators[i] == utils::IteratorType::parallel)
+          order.push_back(i);
+      for (unsigned i = 0; i < iterators.size(); ++i)
+        if (iterators[i] != utils::IteratorType::parallel)
+          order.push_back(i);
+      bool identity = true;
+      for (unsigned i = 0; i < order.size(); ++i)
+        identity &= order[i] == i;
+      if (identity)
+        continue;
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::interchangeGenericOp(rewriter, op, order))) {
+        op.emitError("mha-gpu-reductions-innermost: cannot reorder loops");
+        return signalPassFailure();
+      }
+    }
+  }
+};
+} // namespace

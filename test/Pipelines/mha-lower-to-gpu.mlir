@@ -1,0 +1,42 @@
+// The whole GPU pipeline on a Dense + ReLU, kernels as PTX (no CUDA toolkit
+// needed): host code in the LLVM dialect that copies the arguments to the
+// device, launches one kernel per linalg op, copies the result into a host
+// buffer the caller owns and frees the device buffers, all through MLIR's
+// GPU runtime calls; the kernels' PTX for the chosen chip embedded.
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa" | FileCheck %s
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa chip=sm_90a" | FileCheck %s --check-prefix=SM90
+//
+// With ptxas: cubins for sm_80 and sm_90a (ptxas accepts the PTX).
+// RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin" | FileCheck %s --check-prefix=CUBIN %}
+// RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_90a" | FileCheck %s --check-prefix=CUBIN90 %}
+
+// CHECK-LABEL: llvm.func @forward(
+// CHECK: llvm.call @mgpuStreamCreate()
+// CHECK: llvm.call @mgpuMemAlloc(
+// CHECK: llvm.call @mgpuMemcpy(
+// The bias broadcast, the product (a loop over the 16 reduction steps in
+// each thread) and the ReLU.
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel::@forward_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel_0::@forward_kernel
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel_1::@forward_kernel
+// CHECK: llvm.call @malloc(
+// CHECK: llvm.call @mgpuMemcpy(
+// CHECK: llvm.call @mgpuMemFree(
+// CHECK: llvm.call @mgpuStreamSynchronize(
+// CHECK: llvm.return
+// CHECK-DAG: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_80
+// CHECK-DAG: gpu.binary @forward_kernel_0
+// CHECK-DAG: gpu.binary @forward_kernel_1
+// SM90: #nvvm.target<chip = "sm_90a", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_90a
+// CUBIN: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN90: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+
+mha.param @w : tensor<16x32xf32> init <glorot_uniform>
+mha.param @b : tensor<32xf32> init <zeros>
+func.func @forward(%x: tensor<?x16xf32>) -> tensor<?x32xf32> {
+  %w = mha.get_param @w : tensor<16x32xf32>
+  %b = mha.get_param @b : tensor<32xf32>
+  %h = mha.dense %x, %w, %b : tensor<?x16xf32>, tensor<16x32xf32>, tensor<32xf32>
+  %r = mha.relu %h : tensor<?x32xf32>
+  return %r : tensor<?x32xf32>
+}

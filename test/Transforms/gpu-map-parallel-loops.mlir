@@ -1,0 +1,127 @@
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-gpu-map-parallel-loops{block-size=128},canonicalize))' -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-gpu-map-parallel-loops{block-size=0}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
+// ZERO: mha-gpu-map-parallel-loops: block-size must be positive, got 0
+
+// A 2-D parallel loop: collapsed into one dimension of N = rows * 32
+// elements (the last dimension fastest), ceil(N / 128) blocks of 128
+// threads, each thread recovering (row, column) from its linear index
+// behind a bounds check.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-SAME: (%[[A:.*]]: memref<?x32xf32>, %[[B:.*]]: memref<?x32xf32>)
+// CHECK-DAG: %[[C128:.*]] = arith.constant 128 : index
+// CHECK-DAG: %[[C32:.*]] = arith.constant 32 : index
+// CHECK: %[[ROWS:.*]] = memref.dim %[[A]]
+// CHECK: %[[N:.*]] = arith.muli %[[ROWS]], %[[C32]]
+// CHECK: %[[GRID:.*]] = affine.apply #{{.*}}()[%[[N]]]
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C128]],
+// CHECK: %[[BASE:.*]] = affine.apply #{{.*}}()[%[[BX]]]
+// CHECK: %[[I:.*]] = arith.addi %[[TX]], %[[BASE]]
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[N]]
+// CHECK: scf.if %[[IN]]
+// CHECK: %[[COL:.*]] = arith.remsi %[[I]], %[[C32]]
+// CHECK: %[[ROW:.*]] = arith.divsi %[[I]], %[[C32]]
+// CHECK: memref.load %[[A]][%[[ROW]], %[[COL]]]
+// CHECK: memref.store %{{.*}}, %[[B]][%[[ROW]], %[[COL]]]
+// CHECK: gpu.terminator
+// CHECK-NOT: scf.parallel
+func.func @elementwise(%a: memref<?x32xf32>, %b: memref<?x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %n = memref.dim %a, %c0 : memref<?x32xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c32) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<?x32xf32>
+    %y = arith.addf %x, %x : f32
+    memref.store %y, %b[%i, %j] : memref<?x32xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A reduction per row: the sequential loop over the reduced dimension runs
+// inside each thread.
+// CHECK-LABEL: func.func @row_sums
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step
+// CHECK: memref.load
+// CHECK: arith.addf
+// CHECK: memref.store
+func.func @row_sums(%a: memref<?x64xf32>, %s: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %a, %c0 : memref<?x64xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %x = memref.load %a[%i, %k] : memref<?x64xf32>
+      %acc = memref.load %s[%i] : memref<?xf32>
+      %y = arith.addf %x, %acc : f32
+      memref.store %y, %s[%i] : memref<?xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A reduction to a scalar has no parallel loop: it runs as a kernel of one
+// thread. Scalars the host reads (one-element buffers) go through a host
+// copy; the scalar work on them stays on the host, and the store of its
+// result becomes a kernel of its own.
+// CHECK-LABEL: func.func @mean
+// CHECK-SAME: (%[[A:.*]]: memref<?xf32>, %[[M:.*]]: memref<f32>, %[[OUT:.*]]: memref<f32>) -> f32
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]])
+// CHECK-NEXT: memref.store %{{.*}}, %[[M]][]
+// CHECK-NEXT: scf.for
+// CHECK: gpu.terminator
+// CHECK: %[[COUNT:.*]] = arith.sitofp
+// CHECK: %[[HOST:.*]] = memref.alloc() : memref<f32>
+// CHECK: gpu.memcpy %[[HOST]], %[[M]]
+// CHECK: %[[SUM:.*]] = memref.load %[[HOST]][]
+// CHECK: memref.dealloc %[[HOST]]
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[COUNT]]
+// CHECK: gpu.launch
+// CHECK-NEXT: memref.store %[[MEAN]], %[[M]][]
+// CHECK: gpu.terminator
+// CHECK: %[[HOST2:.*]] = memref.alloc() : memref<f32>
+// CHECK: gpu.memcpy %[[HOST2]], %[[OUT]]
+// CHECK: %[[V:.*]] = memref.load %[[HOST2]][]
+// CHECK: return %[[V]]
+func.func @mean(%a: memref<?xf32>, %m: memref<f32>, %out: memref<f32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %a, %c0 : memref<?xf32>
+  memref.store %zero, %m[] : memref<f32>
+  scf.for %i = %c0 to %n step %c1 {
+    %x = memref.load %a[%i] : memref<?xf32>
+    %acc = memref.load %m[] : memref<f32>
+    %y = arith.addf %x, %acc : f32
+    memref.store %y, %m[] : memref<f32>
+  }
+  %ni = arith.index_cast %n : index to i64
+  %count = arith.sitofp %ni : i64 to f32
+  %sum = memref.load %m[] : memref<f32>
+  %mean = arith.divf %sum, %count : f32
+  memref.store %mean, %m[] : memref<f32>
+  %r = memref.load %out[] : memref<f32>
+  return %r : f32
+}
+
+// -----
+
+// A value read from device memory that the host itself needs (a size to
+// allocate by) cannot stay on the host: an error at the read.
+func.func @host_needs_device_value(%a: memref<?xindex>) -> memref<?xf32> {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{mha-gpu-map-parallel-loops: the host would use a value read from device memory}}
+  %n = memref.load %a[%c1] : memref<?xindex>
+  %b = memref.alloc(%n) : memref<?xf32>
+  return %b : memref<?xf32>
+}
+
