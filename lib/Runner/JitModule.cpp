@@ -61,6 +61,7 @@
 #include <unistd.h>
 #endif
 #include <optional>
+#include <tuple>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -258,6 +259,135 @@ static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
+namespace {
+/// The GPU runtime library's own entry points (lib/Runtime/CUDA), and the
+/// device it set up.
+struct GPURuntime {
+  int (*initialize)(int, char *, size_t) = nullptr;
+  int (*deviceInfo)(int *, int *, char *, size_t) = nullptr;
+  int (*takeError)(char *, size_t) = nullptr;
+  /// The device's architecture, e.g. "sm_90".
+  std::string chip;
+};
+
+/// The functions the lowered code's global constructors and destructors
+/// (each GPU binary's loading and unloading) become: JITLink without ORC's
+/// own runtime library does not run an object's .init_array, so the host
+/// calls these itself.
+constexpr llvm::StringLiteral kGPUInitFunction = "__mha_gpu_initialize";
+constexpr llvm::StringLiteral kGPUFiniFunction = "__mha_gpu_finalize";
+} // namespace
+
+/// Loads the GPU runtime library (once per process) and sets up the first
+/// GPU; an error says why --device gpu cannot run here.
+static llvm::Expected<const GPURuntime *> loadGPURuntime() {
+#ifndef MHA_CUDA_RUNTIME_PATH
+  return jitError("--device gpu: this mha was built without the CUDA "
+                  "toolkit, so it has no GPU runtime (rebuild with the CUDA "
+                  "toolkit installed)");
+#else
+  static std::mutex mutex;
+  static std::optional<GPURuntime> loaded;
+  static std::string failure;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (loaded)
+    return &*loaded;
+  if (!failure.empty())
+    return jitError(failure);
+  // Installed: <prefix>/lib beside the tools' <prefix>/bin; else the build
+  // tree's library.
+  std::string path = MHA_CUDA_RUNTIME_PATH;
+  std::string self = llvm::sys::fs::getMainExecutable(
+      nullptr, reinterpret_cast<void *>(&loadGPURuntime));
+  if (!self.empty()) {
+    llvm::SmallString<256> installed(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(self)));
+    llvm::sys::path::append(installed, "lib", "libmha_cuda_runtime.so");
+    if (llvm::sys::fs::exists(installed))
+      path = std::string(installed);
+  }
+  std::string loadError;
+  if (llvm::sys::DynamicLibrary::LoadLibraryPermanently(path.c_str(),
+                                                        &loadError)) {
+    failure = "--device gpu: cannot load the GPU runtime " + path + ": " +
+              loadError + " (it needs the CUDA driver, libcuda.so.1)";
+    return jitError(failure);
+  }
+  GPURuntime runtime;
+  runtime.initialize = reinterpret_cast<int (*)(int, char *, size_t)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuInitialize"));
+  runtime.deviceInfo = reinterpret_cast<int (*)(int *, int *, char *, size_t)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuDeviceInfo"));
+  runtime.takeError = reinterpret_cast<int (*)(char *, size_t)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuTakeError"));
+  if (!runtime.initialize || !runtime.deviceInfo || !runtime.takeError) {
+    failure = "--device gpu: " + path + " is not mha's GPU runtime";
+    return jitError(failure);
+  }
+  char message[512] = {0};
+  int major = 0, minor = 0;
+  if (runtime.initialize(0, message, sizeof(message)) ||
+      runtime.deviceInfo(&major, &minor, message, sizeof(message))) {
+    if (runtime.takeError(message, sizeof(message)) == 0 && !message[0])
+      std::snprintf(message, sizeof(message), "unknown error");
+    failure = std::string("--device gpu: no usable GPU: ") + message;
+    return jitError(failure);
+  }
+  runtime.chip = llvm::formatv("sm_{0}{1}", major, minor).str();
+  loaded = runtime;
+  return &*loaded;
+#endif
+}
+
+/// Replaces `module`'s global constructors and destructors with the two
+/// functions kGPUInitFunction and kGPUFiniFunction, which call them in
+/// order (destructors in reverse).
+static void exposeInitializers(llvm::Module &module) {
+  llvm::LLVMContext &context = module.getContext();
+  auto *type =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(context), false);
+  for (auto [list, name, reverse] :
+       {std::make_tuple("llvm.global_ctors", kGPUInitFunction, false),
+        std::make_tuple("llvm.global_dtors", kGPUFiniFunction, true)}) {
+    auto *function = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage, name, module);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", function));
+    std::vector<llvm::Function *> calls;
+    if (llvm::GlobalVariable *global = module.getNamedGlobal(list)) {
+      if (auto *array =
+              llvm::dyn_cast<llvm::ConstantArray>(global->getInitializer()))
+        for (llvm::Value *entry : array->operands())
+          if (auto *fields = llvm::dyn_cast<llvm::ConstantStruct>(entry))
+            if (auto *callee =
+                    llvm::dyn_cast<llvm::Function>(fields->getOperand(1)))
+              calls.push_back(callee);
+      global->eraseFromParent();
+    }
+    if (reverse)
+      std::reverse(calls.begin(), calls.end());
+    for (llvm::Function *callee : calls)
+      b.CreateCall(callee);
+    b.CreateRetVoid();
+  }
+}
+
+JitModule::~JitModule() {
+  if (gpuFinalize)
+    gpuFinalize();
+}
+
+llvm::Error JitModule::takeGPUError() {
+  if (device != Device::GPU)
+    return llvm::Error::success();
+  auto runtime = loadGPURuntime();
+  if (!runtime)
+    return runtime.takeError();
+  char message[1024] = {0};
+  if ((*runtime)->takeError(message, sizeof(message)))
+    return jitError(llvm::Twine("GPU: ") + message);
+  return llvm::Error::success();
+}
+
 /// Optimizes `module` and compiles it to object code in up to `parts`
 /// parts at once: llvm::SplitModule partitions its functions (balanced by
 /// size), and each part is optimized and compiled in its own LLVMContext on
@@ -363,6 +493,14 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   }
 
   MLIRContext *context = module.getContext();
+  jit->device = options.device;
+  std::string gpuChip;
+  if (options.device == Device::GPU) {
+    auto runtime = loadGPURuntime();
+    if (!runtime)
+      return runtime.takeError();
+    gpuChip = (*runtime)->chip;
+  }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
@@ -410,7 +548,9 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << "vectorize=" << options.vectorize
        << " flash=" << options.flashAttention
        << " outline=" << options.outlineKernels
-       << " threads=" << options.threads << " level=" << level << "\n";
+       << " threads=" << options.threads << " level=" << level << "\n"
+       << "device=" << (options.device == Device::GPU ? "gpu " : "cpu ")
+       << gpuChip << "\n";
     // Locations are part of the code (run-time error messages name them).
     lowered->print(os, OpPrintingFlags().enableDebugInfo());
     llvm::SmallString<256> path(options.cacheDir);
@@ -453,9 +593,17 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
         /*shouldPrintAfterPass=*/[](Pass *, Operation *) { return true; },
         /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
   }
-  buildMHALowerToCPUPipeline(pm, pipeline);
+  const char *pipelineName = "mha-lower-to-cpu";
+  if (options.device == Device::GPU) {
+    GPUPipelineOptions gpuPipeline;
+    gpuPipeline.chip = gpuChip;
+    buildMHALowerToGPUPipeline(pm, gpuPipeline);
+    pipelineName = "mha-lower-to-gpu";
+  } else {
+    buildMHALowerToCPUPipeline(pm, pipeline);
+  }
   if (failed(pm.run(*lowered)))
-    return jitError("lowering with mha-lower-to-cpu failed");
+    return jitError(llvm::Twine("lowering with ") + pipelineName + " failed");
 
   // LLVM IR, optimized, with a packed entry point per function.
   auto llvmContext = std::make_unique<llvm::LLVMContext>();
@@ -471,6 +619,8 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   for (const std::string &name : names)
     if (llvm::Error err = addPackedEntry(*llvmModule, name))
       return std::move(err);
+  if (options.device == Device::GPU)
+    exposeInitializers(*llvmModule);
   Clock::time_point translated = Clock::now();
 
   // Optimized and compiled now, not at the first call (so that a training
@@ -619,9 +769,13 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
   llvm::orc::JITDylib &main = lljit->getMainJITDylib();
   // libm, libomp and the rest of the process (libomp loaded first: a
   // program that calls no OpenMP function itself may not have it)...
-  std::string loadError;
+  // (By the path it was built with; else by its name, as when mha-run
+  // and its libraries were moved to another machine.)
+  std::string loadError, nameError;
   if (llvm::sys::DynamicLibrary::LoadLibraryPermanently(MHA_LIBOMP_PATH,
-                                                        &loadError))
+                                                        &loadError) &&
+      llvm::sys::DynamicLibrary::LoadLibraryPermanently("libomp.so.5",
+                                                        &nameError))
     return jitError(llvm::Twine("cannot load the OpenMP runtime ") +
                     MHA_LIBOMP_PATH + ": " + loadError);
   auto process =
@@ -652,6 +806,20 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
     if (!address)
       return address.takeError();
     entries[name] = address->toPtr<void (*)(void **)>();
+  }
+  if (device == Device::GPU) {
+    auto init = lljit->lookup(kGPUInitFunction);
+    if (!init)
+      return init.takeError();
+    auto fini = lljit->lookup(kGPUFiniFunction);
+    if (!fini)
+      return fini.takeError();
+    // The kernels' binaries loaded onto the device (and unloaded with the
+    // JitModule).
+    init->toPtr<void (*)()>()();
+    gpuFinalize = fini->toPtr<void (*)()>();
+    if (llvm::Error err = takeGPUError())
+      return err;
   }
   return llvm::Error::success();
 }
@@ -745,6 +913,9 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
       return jitError(message);
     }
   }
+  if (llvm::Error err = takeGPUError())
+    return jitError(llvm::formatv("@{0}: {1}", name,
+                                  llvm::toString(std::move(err))));
 
   // Copy the results out and free their buffers.
   std::set<void *> inputs, owned;

@@ -72,6 +72,13 @@ static const cl::Option *const inferenceOnly[] = {
     &entry,     std::addressof(inputs), &saveParams,
     &outputDir, &repeat,                                   &dynamicSize};
 
+static cl::opt<mlir::mha::Device> device(
+    "device", cl::desc("Where the model runs (default: cpu)"),
+    cl::values(clEnumValN(mlir::mha::Device::CPU, "cpu", "the host CPU"),
+               clEnumValN(mlir::mha::Device::GPU, "gpu",
+                          "the first NVIDIA GPU (needs the CUDA driver; "
+                          "kernels compiled for its architecture)")),
+    cl::init(mlir::mha::Device::CPU), cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "
                                           "vectorized matmuls)"),
@@ -325,6 +332,7 @@ int main(int argc, char **argv) {
 
   // Code generation options, the same in every mode.
   mlir::mha::CompileOptions compileOptions;
+  compileOptions.device = device;
   compileOptions.vectorize = !noVectorize;
   compileOptions.flashAttention = !decomposedAttention;
   compileOptions.outlineKernels = !inlineKernels;

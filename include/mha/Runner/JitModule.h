@@ -31,8 +31,19 @@
 namespace mlir {
 namespace mha {
 
+/// Where compiled code runs.
+enum class Device {
+  /// The host CPU (mha-lower-to-cpu).
+  CPU,
+  /// The first NVIDIA GPU (mha-lower-to-gpu, kernels for its architecture,
+  /// run through the GPU runtime library over the CUDA driver).
+  GPU,
+};
+
 /// How a model is compiled.
 struct CompileOptions {
+  /// Where the code runs.
+  Device device = Device::CPU;
   /// Pipeline options; `vectorize` etc.
   bool vectorize = true;
   /// The flash lowering of attention (else its decomposition).
@@ -92,14 +103,20 @@ public:
   /// Whether the code came from the persistent cache (no code generation).
   bool isFromCache() const { return cachedObject; }
 
+  /// Unloads the GPU kernels, when the code runs on a GPU.
+  ~JitModule();
+
 private:
   struct Signature {
     std::vector<RankedTensorType> args, results;
   };
+  JitModule() = default;
   static llvm::Error addPackedEntry(llvm::Module &module, llvm::StringRef name);
   llvm::Error link(llvm::orc::JITTargetMachineBuilder builder,
                    llvm::ArrayRef<std::string> objects,
                    llvm::ArrayRef<std::string> names);
+  /// The GPU runtime's first error since the last check, if any.
+  llvm::Error takeGPUError();
 
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   /// The packed entry point of each function: void(void **args).
@@ -107,6 +124,9 @@ private:
   std::map<std::string, Signature> signatures;
   bool flushDenormals = true;
   bool cachedObject = false;
+  Device device = Device::CPU;
+  /// Unloads the GPU kernel modules (the lowered code's destructors).
+  void (*gpuFinalize)() = nullptr;
 };
 
 } // namespace mha

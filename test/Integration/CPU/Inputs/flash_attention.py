@@ -7,7 +7,10 @@ on every core (batch elements in parallel through OpenMP), on one thread
 (--target-features=-avx512f), and with --decomposed-attention, on the same
 inputs.
 
-  flash_attention.py MHA_RUN WORKDIR
+  flash_attention.py MHA_RUN WORKDIR [gpu]
+
+With `gpu` (scripts/gpu/device-check.sh, on a machine with an NVIDIA GPU)
+the variants are mha-run --device gpu against the CPU's decomposition.
 
 Cases: S = 1, odd and unequal Sq != Sk, sizes that are not multiples of any
 block and cross several blocks, D = 64 and 128, causal (with Sq != Sk too),
@@ -198,7 +201,10 @@ def run_case(mha_run, work, c):
     outputs = {}
     variants = [("flash", []), ("flash_1thread", ["--threads", "1"]),
                 ("reference", ["--decomposed-attention"])]
-    if c["avx2"]:  # AVX2 code (AVX-512 disabled), on this host
+    if GPU:
+        variants = [("gpu", ["--device", "gpu"]),
+                    ("reference", ["--decomposed-attention"])]
+    elif c["avx2"]:  # AVX2 code (AVX-512 disabled), on this host
         variants.append(("flash_avx2", ["--target-features=-avx512f"]))
     for variant, extra in variants:
         outdir = os.path.join(work, c["name"] + "_" + variant)
@@ -240,6 +246,8 @@ def main(mha_run, work):
     print("%d failures" % failures)
     return 1 if failures else 0
 
+
+GPU = len(sys.argv) > 3 and sys.argv[3] == "gpu"
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,300 @@
+//===- CudaRuntime.cpp - MLIR's GPU runtime calls over the CUDA driver ----===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements, over the CUDA driver API, the host functions that
+// code lowered by mha-lower-to-gpu calls (MLIR's GPU runtime ABI: mgpu*),
+// and the few mha-run needs to set the device up and hear about failures.
+// mha-run loads it (libmha_cuda_runtime.so) for `--device gpu` only, so
+// that the CPU path never needs a CUDA driver.
+//
+// No call aborts. The first failing driver call is recorded with its
+// message; the calls after it do nothing (null handles, no launches) until
+// the host takes the error (mhaGpuTakeError) after the compiled function
+// returns and reports it.
+//
+//===----------------------------------------------------------------------===//
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#define MHA_GPU_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+std::mutex errorMutex;
+std::string firstError;
+bool failed = false;
+CUcontext context = nullptr;
+CUdevice device = 0;
+
+/// Records a failure of `what` (the first one only).
+void fail(const std::string &what) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (!failed) {
+    failed = true;
+    firstError = what;
+  }
+}
+
+bool hasFailed() {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  return failed;
+}
+
+/// Checks a driver call's result; false (and the error recorded) when it
+/// failed.
+bool check(CUresult result, const char *call) {
+  if (result == CUDA_SUCCESS)
+    return true;
+  const char *name = nullptr, *text = nullptr;
+  cuGetErrorName(result, &name);
+  cuGetErrorString(result, &text);
+  fail(std::string(call) + " failed: " + (name ? name : "CUDA error") +
+       (text ? std::string(" (") + text + ")" : std::string()));
+  return false;
+}
+
+/// Makes the device's context current on the calling thread; false when
+/// the device is not set up or an earlier call failed.
+bool ready() {
+  if (hasFailed())
+    return false;
+  if (!context) {
+    fail("the GPU runtime was used before mhaGpuInitialize");
+    return false;
+  }
+  return check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// mha's own entry points (mha-run)
+//===----------------------------------------------------------------------===//
+
+/// Initializes the driver and makes device `ordinal`'s primary context the
+/// runtime's. Returns 0, or nonzero with a message in `message`.
+MHA_GPU_EXPORT int mhaGpuInitialize(int ordinal, char *message, size_t size) {
+  auto report = [&](const std::string &text) {
+    std::snprintf(message, size, "%s", text.c_str());
+    return 1;
+  };
+  if (context)
+    return 0;
+  if (!check(cuInit(0), "cuInit"))
+    return report(firstError);
+  int count = 0;
+  if (!check(cuDeviceGetCount(&count), "cuDeviceGetCount"))
+    return report(firstError);
+  if (ordinal < 0 || ordinal >= count)
+    return report("no CUDA device #" + std::to_string(ordinal) + " (" +
+                  std::to_string(count) + " found)");
+  if (!check(cuDeviceGet(&device, ordinal), "cuDeviceGet") ||
+      !check(cuDevicePrimaryCtxRetain(&context, device),
+             "cuDevicePrimaryCtxRetain"))
+    return report(firstError);
+  return 0;
+}
+
+/// The device's name and compute capability.
+MHA_GPU_EXPORT int mhaGpuDeviceInfo(int *major, int *minor, char *name,
+                                    size_t size) {
+  if (!context)
+    return 1;
+  if (!check(cuDeviceGetAttribute(
+                 major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+             "cuDeviceGetAttribute") ||
+      !check(cuDeviceGetAttribute(
+                 minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+             "cuDeviceGetAttribute") ||
+      !check(cuDeviceGetName(name, int(size), device), "cuDeviceGetName"))
+    return 1;
+  return 0;
+}
+
+/// Copies the first recorded failure into `message` and clears it; returns
+/// 0 when there was none.
+MHA_GPU_EXPORT int mhaGpuTakeError(char *message, size_t size) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (!failed)
+    return 0;
+  std::snprintf(message, size, "%s", firstError.c_str());
+  failed = false;
+  firstError.clear();
+  return 1;
+}
+
+//===----------------------------------------------------------------------===//
+// MLIR's GPU runtime ABI (what gpu-to-llvm and the GPU translation emit)
+//===----------------------------------------------------------------------===//
+
+MHA_GPU_EXPORT void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  CUmodule module = nullptr;
+  if (ready())
+    check(cuModuleLoadData(&module, data), "cuModuleLoadData");
+  return module;
+}
+
+/// PTX, compiled by the driver.
+MHA_GPU_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel,
+                                       size_t /*size*/) {
+  CUmodule module = nullptr;
+  if (!ready())
+    return nullptr;
+  char log[4096] = {0};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                            CU_JIT_OPTIMIZATION_LEVEL};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log)),
+                    reinterpret_cast<void *>(intptr_t(optLevel))};
+  if (!check(cuModuleLoadDataEx(&module, data, 3, options, values),
+             "cuModuleLoadDataEx") &&
+      log[0])
+    fail(std::string("the driver could not compile the kernels' PTX: ") +
+         log);
+  return module;
+}
+
+MHA_GPU_EXPORT void mgpuModuleUnload(void *module) {
+  if (module && ready())
+    check(cuModuleUnload(static_cast<CUmodule>(module)), "cuModuleUnload");
+}
+
+MHA_GPU_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  if (module && ready())
+    check(cuModuleGetFunction(&function, static_cast<CUmodule>(module), name),
+          "cuModuleGetFunction");
+  return function;
+}
+
+MHA_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
+                                     intptr_t gridY, intptr_t gridZ,
+                                     intptr_t blockX, intptr_t blockY,
+                                     intptr_t blockZ, int32_t sharedBytes,
+                                     void *stream, void **params,
+                                     void **extra, size_t /*paramsCount*/) {
+  if (!function || !ready())
+    return;
+  // An empty grid (a tensor with no elements) launches nothing.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
+    return;
+  check(cuLaunchKernel(static_cast<CUfunction>(function), unsigned(gridX),
+                       unsigned(gridY), unsigned(gridZ), unsigned(blockX),
+                       unsigned(blockY), unsigned(blockZ),
+                       unsigned(sharedBytes), static_cast<CUstream>(stream),
+                       params, extra),
+        "cuLaunchKernel");
+}
+
+MHA_GPU_EXPORT void *mgpuStreamCreate() {
+  CUstream stream = nullptr;
+  if (ready())
+    check(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  return stream;
+}
+
+MHA_GPU_EXPORT void mgpuStreamDestroy(void *stream) {
+  if (stream && ready())
+    check(cuStreamDestroy(static_cast<CUstream>(stream)), "cuStreamDestroy");
+}
+
+MHA_GPU_EXPORT void mgpuStreamSynchronize(void *stream) {
+  if (ready())
+    check(cuStreamSynchronize(static_cast<CUstream>(stream)),
+          "cuStreamSynchronize (a kernel or copy failed)");
+}
+
+MHA_GPU_EXPORT void mgpuStreamWaitEvent(void *stream, void *event) {
+  if (stream && event && ready())
+    check(cuStreamWaitEvent(static_cast<CUstream>(stream),
+                            static_cast<CUevent>(event), 0),
+          "cuStreamWaitEvent");
+}
+
+MHA_GPU_EXPORT void *mgpuEventCreate() {
+  CUevent event = nullptr;
+  if (ready())
+    check(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  return event;
+}
+
+MHA_GPU_EXPORT void mgpuEventDestroy(void *event) {
+  if (event && ready())
+    check(cuEventDestroy(static_cast<CUevent>(event)), "cuEventDestroy");
+}
+
+MHA_GPU_EXPORT void mgpuEventSynchronize(void *event) {
+  if (event && ready())
+    check(cuEventSynchronize(static_cast<CUevent>(event)),
+          "cuEventSynchronize");
+}
+
+MHA_GPU_EXPORT void mgpuEventRecord(void *event, void *stream) {
+  if (event && ready())
+    check(cuEventRecord(static_cast<CUevent>(event),
+                        static_cast<CUstream>(stream)),
+          "cuEventRecord");
+}
+
+/// Device memory from the stream-ordered allocator (no device-wide
+/// synchronization per allocation, unlike cuMemAlloc).
+MHA_GPU_EXPORT void *mgpuMemAlloc(uint64_t bytes, void *stream,
+                                  bool hostShared) {
+  if (bytes == 0 || !ready())
+    return nullptr;
+  CUdeviceptr pointer = 0;
+  if (hostShared) {
+    check(cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL),
+          "cuMemAllocManaged");
+  } else if (!check(cuMemAllocAsync(&pointer, bytes,
+                                    static_cast<CUstream>(stream)),
+                    "cuMemAllocAsync")) {
+    fail("out of GPU memory? allocating " + std::to_string(bytes) +
+         " bytes failed");
+  }
+  return reinterpret_cast<void *>(pointer);
+}
+
+MHA_GPU_EXPORT void mgpuMemFree(void *pointer, void *stream) {
+  if (pointer && ready())
+    check(cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(pointer),
+                         static_cast<CUstream>(stream)),
+          "cuMemFreeAsync");
+}
+
+MHA_GPU_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes,
+                               void *stream) {
+  if (bytes == 0 || !ready())
+    return;
+  check(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                      reinterpret_cast<CUdeviceptr>(src), bytes,
+                      static_cast<CUstream>(stream)),
+        "cuMemcpyAsync");
+}
+
+MHA_GPU_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,
+                                 void *stream) {
+  if (count && ready())
+    check(cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                           static_cast<CUstream>(stream)),
+          "cuMemsetD32Async");
+}
+
+MHA_GPU_EXPORT void mgpuMemset16(void *dst, unsigned short value,
+                                 size_t count, void *stream) {
+  if (count && ready())
+    check(cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                           static_cast<CUstream>(stream)),
+          "cuMemsetD16Async");
+}
+
+MHA_GPU_EXPORT void mgpuSetDefaultDevice(int32_t /*device*/) {
+  // One device: the one mhaGpuInitialize chose.
+}
