@@ -1,0 +1,34 @@
+#!/bin/bash
+# The checks that need an NVIDIA GPU, in one short run on the device
+# machine (the development machines have none). Prepare here, then run there
+# from the repository root with .gpu-bundle carried:
+#
+#   bash scripts/gpu/bundle.sh            # here: mha-run + libraries
+#   bash scripts/gpu/device-check.sh      # there
+#
+# It prints the GPU, the numerics of mha-run --device gpu against the CPU
+# (attention cases of the flash test, the example models, training the seed
+# classifier on both) and the attention benchmark against PyTorch's SDPA;
+# logs go to $OUT (or /tmp/mha-gpu) too.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+out=${OUT:-/tmp/mha-gpu}
+mkdir -p "$out" /tmp/mha-libs
+tar -xJf .gpu-bundle/libs.tar.xz -C /tmp/mha-libs
+export LD_LIBRARY_PATH=/tmp/mha-libs/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+export PATH=$CUDA_HOME/bin:$PATH MHA_CACHE_DIR=off PYTHONUNBUFFERED=1
+run=$root/.gpu-bundle/bin/mha-run
+work=$(mktemp -d)
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader
+command -v ptxas || echo "no ptxas on PATH"
+"$run" --version | head -1
+
+echo "== attention: --device gpu against the CPU's decomposition"
+timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
+echo "== example models and training: GPU against CPU"
+timeout 180 python3 scripts/gpu/compare_models.py "$run" "$work/models" 2>&1 | tee "$out/models.log"
+echo "== attention forward against PyTorch SDPA"
+timeout 100 python3 scripts/gpu/bench_attention.py "$run" "$work/bench" ${MHA_BENCH_LENGTHS:-512 2048} 2>&1 | tee "$out/bench.log"
