@@ -38,6 +38,26 @@ static std::string cudaToolkitPath(llvm::StringRef option) {
   return "/usr/local/cuda";
 }
 
+/// Host code -> LLVM, as on the CPU (memref before arith, so that sizes read
+/// at constant dimensions stay loads from the descriptor); GPU operations,
+/// where there are any, become MLIR's runtime calls (mgpu*).
+static void addHostLowering(OpPassManager &pm, bool gpuCalls) {
+  pm.addPass(mha::createMHAExpandShapeToReinterpretCastPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  if (gpuCalls)
+    pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
 void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
                                      const GPUPipelineOptions &options) {
   // The same front end and buffers as the CPU's. Attention through its
@@ -54,13 +74,23 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createMHAGPUReductionsInnermostPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createMHAGPUDeviceBuffersPass());
+  if (!options.emulate)
+    pm.addPass(createMHAGPUDeviceBuffersPass());
   MHAGPUMapParallelLoopsPassOptions mapping;
   mapping.blockSize = options.blockSize;
+  mapping.convert = !options.emulate;
   pm.addNestedPass<func::FuncOp>(createMHAGPUMapParallelLoopsPass(mapping));
   pm.addPass(createMHAAssertsToRuntimeErrorsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());
+  if (options.emulate) {
+    // The mapped loop nests (grid of blocks, threads with their bounds
+    // checks) run in sequence on the host.
+    pm.addPass(createSCFToControlFlowPass());
+    addHostLowering(pm, /*gpuCalls=*/false);
+    pm.addPass(createMHAVerifyLLVMLoweringPass());
+    return;
+  }
   pm.addPass(createGpuKernelOutliningPass());
   // Allocations, copies and launches in order on one stream.
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
@@ -75,23 +105,7 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
-
-  // Host code -> LLVM, as on the CPU (memref before arith, so that sizes
-  // read at constant dimensions stay loads from the descriptor), with the
-  // GPU operations becoming MLIR's runtime calls (mgpu*).
-  pm.addPass(createMHAExpandShapeToReinterpretCastPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createGpuToLLVMConversionPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createUBToLLVMConversionPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  addHostLowering(pm, /*gpuCalls=*/true);
 
   // Each kernel module compiled and embedded (cubin by ptxas, or PTX).
   GpuModuleToBinaryPassOptions toBinary;

@@ -549,7 +549,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << " flash=" << options.flashAttention
        << " outline=" << options.outlineKernels
        << " threads=" << options.threads << " level=" << level << "\n"
-       << "device=" << (options.device == Device::GPU ? "gpu " : "cpu ")
+       << "device=" << int(options.device) << " "
        << gpuChip << "\n";
     // Locations are part of the code (run-time error messages name them).
     lowered->print(os, OpPrintingFlags().enableDebugInfo());
@@ -594,9 +594,11 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
         /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
   }
   const char *pipelineName = "mha-lower-to-cpu";
-  if (options.device == Device::GPU) {
+  if (options.device != Device::CPU) {
     GPUPipelineOptions gpuPipeline;
-    gpuPipeline.chip = gpuChip;
+    if (options.device == Device::GPU)
+      gpuPipeline.chip = gpuChip;
+    gpuPipeline.emulate = options.device == Device::GPUEmulation;
     buildMHALowerToGPUPipeline(pm, gpuPipeline);
     pipelineName = "mha-lower-to-gpu";
   } else {

@@ -249,6 +249,10 @@ struct MHAGPUMapParallelLoopsPass final
       if (failed(mapLoop(rewriter, loop, blockSize)))
         return signalPassFailure();
 
+    // Emulated on the host (no conversion), every buffer is host memory:
+    // the mapped loop nests are the kernels, nothing else moves.
+    if (!convert)
+      return;
     readScalarsOnHost(func);
     // What else reads or writes buffers runs as a kernel of one thread:
     // whole top-level ops (a sequential loop with its body) and the scalar

@@ -5,6 +5,12 @@
 // GPU runtime calls; the kernels' PTX for the chosen chip embedded.
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa" | FileCheck %s
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa chip=sm_90a" | FileCheck %s --check-prefix=SM90
+// Emulated: the same mapped loop nests as host code, no kernels or runtime
+// calls (mha-run --device gpu-emulated).
+// RUN: mha-opt %s --mha-lower-to-gpu="emulate" | FileCheck %s --check-prefix=EMU
+// EMU-LABEL: llvm.func @forward(
+// EMU-NOT: mgpu
+// EMU-NOT: gpu.binary
 //
 // With ptxas: cubins for sm_80 and sm_90a (ptxas accepts the PTX).
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin" | FileCheck %s --check-prefix=CUBIN %}

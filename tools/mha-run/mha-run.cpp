@@ -77,7 +77,11 @@ static cl::opt<mlir::mha::Device> device(
     cl::values(clEnumValN(mlir::mha::Device::CPU, "cpu", "the host CPU"),
                clEnumValN(mlir::mha::Device::GPU, "gpu",
                           "the first NVIDIA GPU (needs the CUDA driver; "
-                          "kernels compiled for its architecture)")),
+                          "kernels compiled for its architecture)"),
+               clEnumValN(mlir::mha::Device::GPUEmulation, "gpu-emulated",
+                          "the GPU pipeline's kernels run sequentially on the "
+                          "host CPU (checks the GPU mapping without a GPU; "
+                          "slow)")),
     cl::init(mlir::mha::Device::CPU), cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "

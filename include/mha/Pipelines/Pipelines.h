@@ -129,6 +129,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "block-size",
       llvm::cl::desc("Threads per block of an element-wise kernel"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> emulate{
+      *this, "emulate",
+      llvm::cl::desc("Run the block/thread-mapped loop nests sequentially on "
+                     "the host CPU instead of launching kernels (checks the "
+                     "GPU mapping's numerics without a GPU)"),
+      llvm::cl::init(false)};
   PassOptions::Option<std::string> cudaPath{
       *this, "cuda-path",
       llvm::cl::desc("The CUDA toolkit (ptxas, libdevice); default: "

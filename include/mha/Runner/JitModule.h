@@ -38,6 +38,10 @@ enum class Device {
   /// The first NVIDIA GPU (mha-lower-to-gpu, kernels for its architecture,
   /// run through the GPU runtime library over the CUDA driver).
   GPU,
+  /// The GPU pipeline's block/thread-mapped loop nests run sequentially on
+  /// the host CPU (mha-lower-to-gpu{emulate}): the GPU mapping's numerics,
+  /// checked without a GPU.
+  GPUEmulation,
 };
 
 /// How a model is compiled.

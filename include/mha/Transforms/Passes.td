@@ -253,6 +253,10 @@ def MHAGPUMapParallelLoopsPass
   let options = [
     Option<"blockSize", "block-size", "int64_t", "256",
            "threads per block of a mapped loop">,
+    Option<"convert", "convert", "bool", "true",
+           "convert the mapped loops into gpu.launch (false: leave the "
+           "mapped loop nests, which then run sequentially on the host, "
+           "and the rest of the host code as it is)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",

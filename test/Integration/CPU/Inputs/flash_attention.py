@@ -7,10 +7,12 @@ on every core (batch elements in parallel through OpenMP), on one thread
 (--target-features=-avx512f), and with --decomposed-attention, on the same
 inputs.
 
-  flash_attention.py MHA_RUN WORKDIR [gpu]
+  flash_attention.py MHA_RUN WORKDIR [gpu | gpu-emulated]
 
-With `gpu` (scripts/gpu/device-check.sh, on a machine with an NVIDIA GPU)
-the variants are mha-run --device gpu against the CPU's decomposition.
+With `gpu` (on a machine with an NVIDIA GPU: Integration/GPU,
+scripts/gpu/device-check.sh) or `gpu-emulated` (the GPU pipeline's mapped
+loop nests run on the CPU) the variants are mha-run --device <that>
+against the CPU's decomposition.
 
 Cases: S = 1, odd and unequal Sq != Sk, sizes that are not multiples of any
 block and cross several blocks, D = 64 and 128, causal (with Sq != Sk too),
@@ -202,7 +204,7 @@ def run_case(mha_run, work, c):
     variants = [("flash", []), ("flash_1thread", ["--threads", "1"]),
                 ("reference", ["--decomposed-attention"])]
     if GPU:
-        variants = [("gpu", ["--device", "gpu"]),
+        variants = [(GPU, ["--device", GPU]),
                     ("reference", ["--decomposed-attention"])]
     elif c["avx2"]:  # AVX2 code (AVX-512 disabled), on this host
         variants.append(("flash_avx2", ["--target-features=-avx512f"]))
@@ -247,7 +249,7 @@ def main(mha_run, work):
     return 1 if failures else 0
 
 
-GPU = len(sys.argv) > 3 and sys.argv[3] == "gpu"
+GPU = sys.argv[3] if len(sys.argv) > 3 else None
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1], sys.argv[2]))
