@@ -92,6 +92,8 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
     return;
   }
   pm.addPass(createGpuKernelOutliningPass());
+  // One module of kernels: compiled once (ptxas), loaded once.
+  pm.addPass(createMHAGPUMergeKernelModulesPass());
   // Allocations, copies and launches in order on one stream.
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createSCFToControlFlowPass());

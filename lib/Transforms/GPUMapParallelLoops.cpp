@@ -51,13 +51,16 @@ LogicalResult mapSequential(scf::ParallelOp loop) {
   return gpu::setMappingAttr(loop, mapping);
 }
 
-/// Collapses, tiles and maps the outermost parallel loop `loop`.
-LogicalResult mapLoop(RewriterBase &rewriter, scf::ParallelOp loop,
-                      int64_t blockSize) {
+/// Collapses, tiles and maps the outermost parallel loop `loop`; returns
+/// the loop over a block's threads.
+FailureOr<scf::ParallelOp> mapLoop(RewriterBase &rewriter, scf::ParallelOp loop,
+                                   int64_t blockSize) {
   MLIRContext *context = loop.getContext();
-  if (!loop.getInitVals().empty())
-    return loop.emitError("mha-gpu-map-parallel-loops: a parallel loop with "
+  if (!loop.getInitVals().empty()) {
+    loop.emitError("mha-gpu-map-parallel-loops: a parallel loop with "
                           "a reduction has no GPU mapping yet");
+    return failure();
+  }
   if (loop.getNumLoops() > 1) {
     // One dimension, the last one fastest: neighbouring threads, neighbouring
     // elements. (The collapse replaces the loop with a new one in place.)
@@ -79,7 +82,9 @@ LogicalResult mapLoop(RewriterBase &rewriter, scf::ParallelOp loop,
     return failed(mapSequential(nestedLoop)) ? WalkResult::interrupt()
                                              : WalkResult::advance();
   });
-  return failure(nested.wasInterrupted());
+  if (nested.wasInterrupted())
+    return failure();
+  return inner;
 }
 
 /// Whether `buffer` is host memory: after mha-gpu-device-buffers, the only
@@ -131,7 +136,8 @@ bool needsHost(Operation *op) {
 
 /// Wraps `ops` (consecutive in their block) into a one-iteration parallel
 /// loop mapped to one block of one thread.
-void wrapInOneThread(RewriterBase &rewriter, ArrayRef<Operation *> ops) {
+scf::ParallelOp wrapInOneThread(RewriterBase &rewriter,
+                                ArrayRef<Operation *> ops) {
   Location loc = ops.front()->getLoc();
   rewriter.setInsertionPoint(ops.front());
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
@@ -142,6 +148,7 @@ void wrapInOneThread(RewriterBase &rewriter, ArrayRef<Operation *> ops) {
     rewriter.moveOpBefore(op, loop.getBody()->getTerminator());
   (void)gpu::setMappingAttr(
       loop, {mappingTo(ops.front()->getContext(), gpu::Processor::BlockX)});
+  return loop;
 }
 
 /// Reads of a scalar (a buffer of one element) by host code, whose value
@@ -171,6 +178,71 @@ void readScalarsOnHost(func::FuncOp func) {
     load->setOperand(0, host);
     b.setInsertionPointAfter(load);
     memref::DeallocOp::create(b, loc, host);
+  }
+}
+
+/// Keeps a reduction's accumulator in a register: in each sequential loop
+/// inside a kernel that loads an element of a buffer, updates it and stores
+/// it back at the same loop-invariant position (what a linalg reduction
+/// lowers to), and touches that buffer nowhere else, the element is loaded
+/// once before the loop, carried as a loop value and stored once after it.
+/// (The loop comes from a linalg op, whose inputs and output do not alias,
+/// so the other buffers it reads cannot hold that element.)
+void promoteAccumulators(RewriterBase &rewriter, Region &kernel) {
+  SmallVector<scf::ForOp> loops;
+  kernel.walk([&](scf::ForOp loop) { loops.push_back(loop); });
+  for (scf::ForOp loop : loops) {
+    Block *body = loop.getBody();
+    bool opaque = false;
+    DenseMap<Value, SmallVector<Operation *>> accesses;
+    loop.walk([&](Operation *op) {
+      if (auto load = dyn_cast<memref::LoadOp>(op))
+        accesses[load.getMemRef()].push_back(op);
+      else if (auto store = dyn_cast<memref::StoreOp>(op))
+        accesses[store.getMemRef()].push_back(op);
+      else if (!isMemoryEffectFree(op) && !isa<scf::ForOp, scf::IfOp,
+                                               scf::YieldOp>(op))
+        opaque = true;
+    });
+    if (opaque)
+      continue;
+    for (auto &[buffer, ops] : accesses) {
+      if (ops.size() != 2 || !loop.isDefinedOutsideOfLoop(buffer))
+        continue;
+      auto load = dyn_cast<memref::LoadOp>(ops[0]);
+      auto store = dyn_cast<memref::StoreOp>(ops[1]);
+      if (!load || !store || load->getBlock() != body ||
+          store->getBlock() != body || !load->isBeforeInBlock(store) ||
+          load.getIndices() != store.getIndices() ||
+          !llvm::all_of(load.getIndices(), [&](Value index) {
+            return loop.isDefinedOutsideOfLoop(index);
+          }))
+        continue;
+      rewriter.setInsertionPoint(loop);
+      Value initial = memref::LoadOp::create(rewriter, load.getLoc(), buffer,
+                                             load.getIndices());
+      Value stored = store.getValueToStore();
+      auto grown = cast<LoopLikeOpInterface>(loop.getOperation())
+                       .replaceWithAdditionalYields(
+                           rewriter, initial,
+                           /*replaceInitOperandUsesInLoop=*/false,
+                           [&](OpBuilder &, Location,
+                               ArrayRef<BlockArgument>) {
+                             return SmallVector<Value>{stored};
+                           });
+      if (failed(grown))
+        continue;
+      auto newLoop = cast<scf::ForOp>(grown->getOperation());
+      rewriter.replaceAllUsesWith(load.getResult(),
+                                  newLoop.getRegionIterArgs().back());
+      rewriter.eraseOp(load);
+      rewriter.setInsertionPointAfter(newLoop);
+      memref::StoreOp::create(rewriter, store.getLoc(),
+                              newLoop.getResults().back(), buffer,
+                              store.getIndices());
+      rewriter.eraseOp(store);
+      break; // The loop was replaced: one accumulator per loop.
+    }
   }
 }
 
@@ -245,9 +317,16 @@ struct MHAGPUMapParallelLoopsPass final
       }
       return WalkResult::advance();
     });
-    for (scf::ParallelOp loop : loops)
-      if (failed(mapLoop(rewriter, loop, blockSize)))
+    SmallVector<scf::ParallelOp> threadLoops;
+    for (scf::ParallelOp loop : loops) {
+      FailureOr<scf::ParallelOp> threads = mapLoop(rewriter, loop, blockSize);
+      if (failed(threads))
         return signalPassFailure();
+      threadLoops.push_back(*threads);
+    }
+    // Each thread's work: reductions accumulate in registers.
+    for (scf::ParallelOp threads : threadLoops)
+      promoteAccumulators(rewriter, threads.getRegion());
 
     // Emulated on the host (no conversion), every buffer is host memory:
     // the mapped loop nests are the kernels, nothing else moves.
@@ -285,7 +364,8 @@ struct MHAGPUMapParallelLoopsPass final
                           "value read from device memory");
             return signalPassFailure();
           }
-      wrapInOneThread(rewriter, run);
+      scf::ParallelOp kernel = wrapInOneThread(rewriter, run);
+      promoteAccumulators(rewriter, kernel.getRegion());
     }
 
     // Every mapped loop a kernel launch; one left over would be host code

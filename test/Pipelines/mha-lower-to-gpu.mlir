@@ -22,20 +22,20 @@
 // CHECK: llvm.call @mgpuMemcpy(
 // The bias broadcast, the product (a loop over the 16 reduction steps in
 // each thread) and the ReLU.
-// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel::@forward_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
-// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel_0::@forward_kernel
-// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @forward_kernel_1::@forward_kernel
+// All three kernels in one module (one compilation, one load).
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @mha_kernels::@forward_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @mha_kernels::@forward_kernel_0
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @mha_kernels::@forward_kernel_1
 // CHECK: llvm.call @malloc(
 // CHECK: llvm.call @mgpuMemcpy(
 // CHECK: llvm.call @mgpuMemFree(
 // CHECK: llvm.call @mgpuStreamSynchronize(
 // CHECK: llvm.return
-// CHECK-DAG: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_80
-// CHECK-DAG: gpu.binary @forward_kernel_0
-// CHECK-DAG: gpu.binary @forward_kernel_1
+// CHECK: gpu.binary @mha_kernels [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_80{{.*}}.entry forward_kernel({{.*}}.entry forward_kernel_0({{.*}}.entry forward_kernel_1(
+// CHECK-NOT: gpu.binary
 // SM90: #nvvm.target<chip = "sm_90a", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_90a
-// CUBIN: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}bin = "\7FELF
-// CUBIN90: gpu.binary @forward_kernel [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @mha_kernels [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN90: gpu.binary @mha_kernels [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 
 mha.param @w : tensor<16x32xf32> init <glorot_uniform>
 mha.param @b : tensor<32xf32> init <zeros>

@@ -41,14 +41,18 @@ func.func @elementwise(%a: memref<?x32xf32>, %b: memref<?x32xf32>) {
 // -----
 
 // A reduction per row: the sequential loop over the reduced dimension runs
-// inside each thread.
+// inside each thread, its accumulator in a register (loaded once, carried
+// by the loop, stored once).
 // CHECK-LABEL: func.func @row_sums
+// CHECK-SAME: (%[[A:.*]]: memref<?x64xf32>, %[[S:.*]]: memref<?xf32>)
 // CHECK: gpu.launch
 // CHECK: scf.if
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step
-// CHECK: memref.load
-// CHECK: arith.addf
-// CHECK: memref.store
+// CHECK: %[[INIT:.*]] = memref.load %[[S]][%[[ROW:.*]]]
+// CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
+// CHECK: memref.load %[[A]]
+// CHECK: %[[NEXT:.*]] = arith.addf %{{.*}}, %[[ACC]]
+// CHECK: scf.yield %[[NEXT]]
+// CHECK: memref.store %[[SUM]], %[[S]][%[[ROW]]]
 func.func @row_sums(%a: memref<?x64xf32>, %s: memref<?xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -68,6 +72,36 @@ func.func @row_sums(%a: memref<?x64xf32>, %s: memref<?xf32>) {
 
 // -----
 
+// The accumulator's buffer is read elsewhere in the loop (another row):
+// not promoted, the loop stays as written.
+// CHECK-LABEL: func.func @negative_other_access
+// CHECK: scf.for
+// CHECK-NOT: iter_args
+// CHECK: memref.load
+// CHECK: memref.load
+// CHECK: memref.load
+// CHECK: memref.store
+func.func @negative_other_access(%a: memref<?x64xf32>, %s: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %a, %c0 : memref<?x64xf32>
+  scf.parallel (%i) = (%c1) to (%n) step (%c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %x = memref.load %a[%i, %k] : memref<?x64xf32>
+      %prev = memref.load %s[%c0] : memref<?xf32>
+      %acc = memref.load %s[%i] : memref<?xf32>
+      %y = arith.addf %x, %acc : f32
+      %z = arith.addf %y, %prev : f32
+      memref.store %z, %s[%i] : memref<?xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
 // A reduction to a scalar has no parallel loop: it runs as a kernel of one
 // thread. Scalars the host reads (one-element buffers) go through a host
 // copy; the scalar work on them stays on the host, and the store of its
@@ -77,7 +111,8 @@ func.func @row_sums(%a: memref<?x64xf32>, %s: memref<?xf32>) {
 // CHECK: %[[ONE:.*]] = arith.constant 1 : index
 // CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]])
 // CHECK-NEXT: memref.store %{{.*}}, %[[M]][]
-// CHECK-NEXT: scf.for
+// CHECK-NEXT: memref.load %[[M]][]
+// CHECK-NEXT: scf.for {{.*}} iter_args
 // CHECK: gpu.terminator
 // CHECK: %[[COUNT:.*]] = arith.sitofp
 // CHECK: %[[HOST:.*]] = memref.alloc() : memref<f32>

@@ -230,6 +230,20 @@ def MHAGPUReductionsInnermostPass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MHAGPUMergeKernelModulesPass
+    : Pass<"mha-gpu-merge-kernel-modules", "::mlir::ModuleOp"> {
+  let summary = "Move every outlined GPU kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` gives each kernel a `gpu.module` of its own, and
+    each module is compiled (LLVM's NVPTX back end, then ptxas) and loaded
+    separately: the seed classifier's training step has hundreds. This
+    pass moves every kernel into one module, `@mha_kernels`, named after
+    the module it came from, and updates the launches: one compilation and
+    one module load per model.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def MHAGPUMapParallelLoopsPass
     : Pass<"mha-gpu-map-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Map the parallel loops of a bufferized model to GPU blocks and threads";
@@ -244,6 +258,12 @@ def MHAGPUMapParallelLoopsPass
     blocks of `block-size` threads (`convert-parallel-loops-to-gpu`'s
     patterns); a parallel loop that cannot be converted (one nested in a
     sequential loop) is an error, never host code on device memory.
+
+    In each thread's work, a reduction loop that loads, updates and stores
+    back one element of its output (what a linalg reduction lowers to)
+    keeps that element in a register: loaded once before the loop, carried
+    by it, stored once after (the loop comes from a linalg op, whose inputs
+    and output do not alias).
 
     Loops and accesses to buffers left outside any parallel loop (a
     reduction to a scalar, a sequential loop) become a one-thread kernel of
