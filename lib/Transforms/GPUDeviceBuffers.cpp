@@ -13,6 +13,8 @@
 
 #include "mha/Transforms/Passes.h"
 
+#include "GPUBuffers.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -60,18 +62,10 @@ Value copyToDevice(OpBuilder &b, Location loc, Value source) {
 /// The allocation `buffer` is a view of, through view-like ops; null when
 /// it is not one this function made (an argument of a private function).
 Value baseAllocation(Value buffer) {
-  while (Operation *def = buffer.getDefiningOp()) {
-    if (isa<gpu::AllocOp, memref::GetGlobalOp>(def))
-      return buffer;
-    if (auto cast = dyn_cast<memref::CastOp>(def)) {
-      buffer = cast.getSource();
-      continue;
-    }
-    auto view = dyn_cast<ViewLikeOpInterface>(def);
-    if (!view)
-      return Value();
-    buffer = view.getViewSource();
-  }
+  Value root = mha::rootBuffer(buffer);
+  if (root.getDefiningOp<gpu::AllocOp>() ||
+      root.getDefiningOp<memref::GetGlobalOp>())
+    return root;
   return Value();
 }
 
@@ -123,19 +117,7 @@ bool isHostBookkeeping(memref::AllocOp alloc) {
 
 /// Whether `buffer` is (a view of) a host allocation.
 bool isHostAllocation(Value buffer) {
-  while (Operation *def = buffer.getDefiningOp()) {
-    if (isa<memref::AllocOp>(def))
-      return true;
-    if (auto cast = dyn_cast<memref::CastOp>(def)) {
-      buffer = cast.getSource();
-      continue;
-    }
-    auto view = dyn_cast<ViewLikeOpInterface>(def);
-    if (!view)
-      return false;
-    buffer = view.getViewSource();
-  }
-  return false;
+  return mha::rootBuffer(buffer).getDefiningOp<memref::AllocOp>() != nullptr;
 }
 
 /// Whether `buffer` (or a view of it) may be written: stored to, the
@@ -239,7 +221,13 @@ LogicalResult placeBuffers(func::FuncOp func) {
       Value device = copyToDevice(b, loc, global.getResult());
       global.getResult().replaceAllUsesExcept(
           device, device.getDefiningOp()->getNextNode());
-      constantCopies.push_back(device);
+      if (global->getBlock() == &entry) {
+        constantCopies.push_back(device);
+      } else {
+        // Inside a loop or branch: freed at the end of its block.
+        b.setInsertionPoint(global->getBlock()->getTerminator());
+        gpu::DeallocOp::create(b, loc, Type(), ValueRange(), device);
+      }
     }
   }
 

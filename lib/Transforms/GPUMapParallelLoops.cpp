@@ -13,6 +13,8 @@
 
 #include "mha/Transforms/Passes.h"
 
+#include "GPUBuffers.h"
+
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
@@ -90,16 +92,7 @@ FailureOr<scf::ParallelOp> mapLoop(RewriterBase &rewriter, scf::ParallelOp loop,
 /// Whether `buffer` is host memory: after mha-gpu-device-buffers, the only
 /// memref.alloc left are the host's.
 bool isHostBuffer(Value buffer) {
-  while (Operation *def = buffer.getDefiningOp()) {
-    if (isa<memref::AllocOp>(def))
-      return true;
-    if (auto cast = dyn_cast<memref::CastOp>(def)) {
-      buffer = cast.getSource();
-      continue;
-    }
-    return false;
-  }
-  return false;
+  return mha::rootBuffer(buffer).getDefiningOp<memref::AllocOp>() != nullptr;
 }
 
 /// Whether `op` or an op nested in it reads or writes the contents of a
@@ -112,9 +105,8 @@ bool touchesBufferContents(Operation *op) {
     if (auto store = dyn_cast<memref::StoreOp>(nested))
       return isHostBuffer(store.getMemRef()) ? WalkResult::advance()
                                              : WalkResult::interrupt();
-    if (isa<memref::LoadOp, memref::StoreOp, memref::AtomicRMWOp,
-            vector::TransferReadOp, vector::TransferWriteOp, vector::LoadOp,
-            vector::StoreOp>(nested))
+    if (isa<memref::AtomicRMWOp, vector::TransferReadOp,
+            vector::TransferWriteOp, vector::LoadOp, vector::StoreOp>(nested))
       return WalkResult::interrupt();
     return WalkResult::advance();
   });
@@ -125,7 +117,8 @@ bool touchesBufferContents(Operation *op) {
 /// memory, calls a function or reports a run-time error.
 bool needsHost(Operation *op) {
   WalkResult result = op->walk([](Operation *nested) {
-    if (isa<gpu::GPUDialect, func::FuncDialect>(nested->getDialect()) ||
+    if (isa_and_present<gpu::GPUDialect, func::FuncDialect>(
+            nested->getDialect()) ||
         isa<memref::AllocOp, memref::DeallocOp, memref::AllocaOp,
             memref::CopyOp, cf::AssertOp>(nested))
       return WalkResult::interrupt();

@@ -137,3 +137,26 @@ func.func @not_made_here(%a: memref<8xf32>, %b: memref<8xf32>, %c: i1) -> memref
   // expected-error @+1 {{mha-gpu-device-buffers: a returned buffer whose allocation is not in this function}}
   return %r : memref<8xf32>
 }
+
+// -----
+
+// A constant read inside a loop: its device copy is freed at the end of the
+// loop's body (it does not reach the return).
+memref.global "private" constant @row : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+// CHECK-LABEL: func.func @constant_in_loop
+// CHECK: scf.for
+// CHECK: %[[G:.*]] = memref.get_global @row
+// CHECK: %[[D:.*]] = gpu.alloc () : memref<4xf32>
+// CHECK: gpu.memcpy %[[D]], %[[G]]
+// CHECK: linalg.add ins(%[[D]], %{{.*}} : {{.*}})
+// CHECK: gpu.dealloc %[[D]]
+// CHECK-NEXT: }
+func.func @constant_in_loop(%out: memref<4xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.for %i = %c0 to %n step %c1 {
+    %g = memref.get_global @row : memref<4xf32>
+    linalg.add ins(%g, %out : memref<4xf32>, memref<4xf32>) outs(%out : memref<4xf32>)
+  }
+  return
+}
