@@ -38,6 +38,9 @@ namespace mha {
 using namespace mlir;
 
 namespace {
+/// The most threads a block may have on every NVIDIA GPU since sm_20.
+constexpr int64_t kMaxThreadsPerBlock = 1024;
+
 gpu::ParallelLoopDimMappingAttr mappingTo(MLIRContext *context,
                                           gpu::Processor processor) {
   AffineMap identity = AffineMap::getMultiDimIdentityMap(1, context);
@@ -291,10 +294,10 @@ struct MHAGPUMapParallelLoopsPass final
     // the host; the mark has done its work.
     if (func->removeAttr(mha::kHostFunctionAttr))
       return;
-    if (blockSize <= 0) {
-      func.emitError("mha-gpu-map-parallel-loops: block-size must be "
-                     "positive, got ")
-          << int64_t(blockSize);
+    if (blockSize <= 0 || blockSize > kMaxThreadsPerBlock) {
+      func.emitError("mha-gpu-map-parallel-loops: block-size must be in [1, ")
+          << kMaxThreadsPerBlock << "] (threads per block of an NVIDIA GPU), "
+          << "got " << int64_t(blockSize);
       return signalPassFailure();
     }
     IRRewriter rewriter(func.getContext());

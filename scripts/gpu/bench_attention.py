@@ -2,46 +2,74 @@
 """Attention on the GPU: mha-run --device gpu against PyTorch's
 scaled_dot_product_attention on the same GPU, side by side (device-check.sh).
 
-  bench_attention.py MHA_RUN WORKDIR [S ...]
+  bench_attention.py MHA_RUN WORKDIR [--lengths 512 2048 ...] [--dims 64 128]
+                     [--dtypes f32 bf16] [--backward]
 
-Shapes: B*S = 16k, H*D = 2048 (issue 12), D = 64 and 128, causal or not.
-mha: f32, the model file's attention through mha-lower-to-gpu, timed by
-mha-run --repeat (median of the calls, each including the copies of Q, K, V
-to the device and of the result back). PyTorch: bf16 and f32, CUDA events,
-median of 10 after 3 warm-ups, the same shapes. TFLOP/s with the
-FlashAttention convention: forward 4*B*H*S*S*D, halved when causal.
+Shapes: B*S = 16k, H*D = 2048 (issue 12), causal or not. mha: the model
+file's mha.attention (with --backward, mha.attention_with_lse then
+mha.attention_grad) through mha-lower-to-gpu, timed by mha-run --repeat 5
+(median of the calls, each including the copies of the inputs to the device
+and of the results back). PyTorch: SDPA in the same dtype, and in bf16,
+CUDA events, median of 10 after 3 warm-ups (with --backward: forward, then
+backward of the output's sum). TFLOP/s with the FlashAttention convention:
+forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
 """
+import argparse
 import os
 import re
 import subprocess
 import sys
 
+DTYPES = {"f32": "f32", "bf16": "bf16"}
 
-def torch_time(b, h, s, d, causal, dtype):
+
+def torch_time(b, h, s, d, causal, dtype, backward):
     import torch
-    q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=dtype) for _ in range(3))
+    q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=dtype,
+                           requires_grad=backward) for _ in range(3))
     f = torch.nn.functional.scaled_dot_product_attention
+
+    def step():
+        o = f(q, k, v, is_causal=causal)
+        if backward:
+            o.sum().backward()
+
     for _ in range(3):
-        f(q, k, v, is_causal=causal)
+        step()
     times = []
     for _ in range(10):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
         start.record()
-        f(q, k, v, is_causal=causal)
+        step()
         end.record()
         torch.cuda.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
     return sorted(times)[len(times) // 2]
 
 
-def mha_time(mha_run, work, b, h, s, d, causal):
-    t = "tensor<%dx%dx%dx%dxf32>" % (b, h, s, d)
-    model = os.path.join(work, "attn_%d_%d_%d_%d_%d.mlir" % (b, h, s, d, causal))
-    with open(model, "w") as f:
-        f.write("func.func @f(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
+def model_text(b, h, s, d, causal, dtype, backward):
+    t = "tensor<%dx%dx%dx%dx%s>" % (b, h, s, d, dtype)
+    lse = "tensor<%dx%dx%dxf32>" % (b, h, s)
+    attr = " causal" if causal else ""
+    if not backward:
+        return ("func.func @f(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
                 "  %%o = mha.attention %%q, %%k, %%v%s : %s, %s, %s\n"
-                "  return %%o : %s\n}\n" % (t, t, t, t, " causal" if causal else "",
-                                          t, t, t, t))
+                "  return %%o : %s\n}\n" % (t, t, t, t, attr, t, t, t, t))
+    return ("func.func @f(%%q: %s, %%k: %s, %%v: %s, %%do: %s) -> (%s, %s, %s) {\n"
+            "  %%o, %%l = mha.attention_with_lse %%q, %%k, %%v%s : %s, %s, %s\n"
+            "  %%g:3 = mha.attention_grad %%q, %%k, %%v, %%o, %%l, %%do%s"
+            " : %s, %s, %s, %s, %s\n"
+            "  return %%g#0, %%g#1, %%g#2 : %s, %s, %s\n}\n" % (
+                t, t, t, t, t, t, t, attr, t, t, t, attr, t, t, t, t, lse,
+                t, t, t))
+
+
+def mha_time(mha_run, work, b, h, s, d, causal, dtype, backward):
+    model = os.path.join(work, "attn_%d_%d_%d_%d_%d_%s_%d.mlir" % (
+        b, h, s, d, causal, dtype, backward))
+    with open(model, "w") as f:
+        f.write(model_text(b, h, s, d, causal, dtype, backward))
     proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"],
                           capture_output=True, text=True)
     m = re.search(r"median time per run: ([0-9.]+) ms", proc.stdout + proc.stderr)
@@ -50,27 +78,49 @@ def mha_time(mha_run, work, b, h, s, d, causal):
     return float(m.group(1)) / 1e3, ""
 
 
-def main(mha_run, work, lengths):
-    os.makedirs(work, exist_ok=True)
-    print("| S | D | causal | mha f32 (ms) | mha TFLOP/s | SDPA f32 (ms) | SDPA bf16 (ms) | SDPA bf16 TFLOP/s | mha / SDPA bf16 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for s in lengths:
-        for d in (64, 128):
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mha_run")
+    parser.add_argument("work")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[512, 2048])
+    parser.add_argument("--dims", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--dtypes", nargs="+", default=["f32"],
+                        choices=sorted(DTYPES))
+    parser.add_argument("--backward", action="store_true")
+    args = parser.parse_args()
+    import torch
+    torch_dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
+    os.makedirs(args.work, exist_ok=True)
+    what = "forward+backward" if args.backward else "forward"
+    print("%s, B*S = 16k, H*D = 2048" % what)
+    print("| S | D | causal | dtype | mha (ms) | mha TFLOP/s | SDPA same dtype (ms) "
+          "| SDPA bf16 (ms) | SDPA bf16 TFLOP/s | mha / SDPA bf16 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for s in args.lengths:
+        for d in args.dims:
             for causal in (False, True):
-                b, h = 16384 // s, 2048 // d
-                flops = 4.0 * b * h * s * s * d / (2 if causal else 1)
-                mine, err = mha_time(mha_run, work, b, h, s, d, causal)
-                t32 = torch_time(b, h, s, d, causal, __import__("torch").float32)
-                t16 = torch_time(b, h, s, d, causal, __import__("torch").bfloat16)
-                if mine is None:
-                    print("| %d | %d | %s | failed: %s |" % (s, d, causal, err.replace("\n", " ")))
-                else:
-                    print("| %d | %d | %s | %.2f | %.2f | %.3f | %.3f | %.0f | %.4f |" % (
-                        s, d, causal, mine * 1e3, flops / mine / 1e12, t32 * 1e3,
-                        t16 * 1e3, flops / t16 / 1e12, t16 / mine))
-                sys.stdout.flush()
+                for dtype in args.dtypes:
+                    b, h = 16384 // s, 2048 // d
+                    flops = 4.0 * b * h * s * s * d / (2 if causal else 1)
+                    if args.backward:
+                        flops *= 3.5
+                    mine, err = mha_time(args.mha_run, args.work, b, h, s, d,
+                                         causal, dtype, args.backward)
+                    same = torch_time(b, h, s, d, causal, torch_dtypes[dtype],
+                                      args.backward)
+                    bf16 = torch_time(b, h, s, d, causal, torch.bfloat16,
+                                      args.backward)
+                    if mine is None:
+                        print("| %d | %d | %s | %s | failed: %s |" % (
+                            s, d, causal, dtype, err.replace("\n", " ")))
+                    else:
+                        print("| %d | %d | %s | %s | %.2f | %.2f | %.3f | %.3f | %.0f "
+                              "| %.4f |" % (s, d, causal, dtype, mine * 1e3,
+                                            flops / mine / 1e12, same * 1e3,
+                                            bf16 * 1e3, flops / bf16 / 1e12,
+                                            bf16 / mine))
+                    sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    lengths = [int(x) for x in sys.argv[3:]] or [512, 2048]
-    main(sys.argv[1], sys.argv[2], lengths)
+    main()

@@ -30,5 +30,6 @@ echo "== attention: --device gpu against the CPU's decomposition"
 timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
 echo "== example models and training: GPU against CPU"
 timeout 180 python3 scripts/gpu/compare_models.py "$run" "$work/models" 2>&1 | tee "$out/models.log"
-echo "== attention forward against PyTorch SDPA"
-timeout 100 python3 scripts/gpu/bench_attention.py "$run" "$work/bench" ${MHA_BENCH_LENGTHS:-512 2048} 2>&1 | tee "$out/bench.log"
+echo "== attention against PyTorch SDPA (MHA_BENCH_ARGS adds --backward, --dtypes, ...)"
+timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_attention.py "$run" "$work/bench" \
+  --lengths ${MHA_BENCH_LENGTHS:-512 2048} ${MHA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"

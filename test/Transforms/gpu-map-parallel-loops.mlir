@@ -1,6 +1,9 @@
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-gpu-map-parallel-loops{block-size=128},canonicalize))' -split-input-file -verify-diagnostics | FileCheck %s
+// Blocks of threads a GPU cannot launch are rejected at compile time:
 // RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-gpu-map-parallel-loops{block-size=0}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
-// ZERO: mha-gpu-map-parallel-loops: block-size must be positive, got 0
+// ZERO: mha-gpu-map-parallel-loops: block-size must be in [1, 1024] (threads per block of an NVIDIA GPU), got 0
+// RUN: not mha-opt %s -pass-pipeline='builtin.module(func.func(mha-gpu-map-parallel-loops{block-size=2048}))' -split-input-file 2>&1 | FileCheck %s --check-prefix=LARGE
+// LARGE: error: mha-gpu-map-parallel-loops: block-size must be in [1, 1024] (threads per block of an NVIDIA GPU), got 2048
 
 // A 2-D parallel loop: collapsed into one dimension of N = rows * 32
 // elements (the last dimension fastest), ceil(N / 128) blocks of 128
