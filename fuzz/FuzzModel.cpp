@@ -7,7 +7,8 @@
 // A libFuzzer target: the input is a model file. It is parsed and verified
 // as mha-run and mha-opt do; a model that verifies goes through each of
 // mha's pass pipelines on its own copy (fusion, decomposition, inlining and
-// autodiff, the train-step builder, the whole CPU lowering), and every
+// autodiff, the train-step builder, the whole CPU lowering, the GPU lowering
+// emulated on the host and to PTX), and every
 // result that a pipeline reports as a success must print as text that
 // parses and verifies again. Diagnostics are expected; crashes, LLVM fatal
 // errors and output that does not re-parse are bugs.
@@ -135,6 +136,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          mha::buildMHALowerToCPUPipeline(pm, options);
        },
        true},
+      // The GPU pipeline's mapped loop nests as host code, and its kernels
+      // as PTX (LLVM's NVPTX back end; no CUDA toolkit needed).
+      {"mha-lower-to-gpu{emulate}",
+       [](PassManager &pm) {
+         mha::GPUPipelineOptions options;
+         options.emulate = true;
+         mha::buildMHALowerToGPUPipeline(pm, options);
+       },
+       true},
+      {"mha-lower-to-gpu{format=isa}",
+       [](PassManager &pm) {
+         mha::GPUPipelineOptions options;
+         options.format = "isa";
+         mha::buildMHALowerToGPUPipeline(pm, options);
+       },
+       false},
   };
   for (const Pipeline &pipeline : pipelines) {
     OwningOpRef<ModuleOp> copy = module->clone();

@@ -24,6 +24,9 @@ scripts/setup.sh >/dev/null
 
 # Without MPI: Open MPI's memory hooks and ASan's do not mix, and this build
 # checks mha-run's message for a build without MPI (train-no-mpi.test).
+# Without the GPU runtime: it is a shared library, which does not link the
+# sanitizer runtimes (-z defs fails), and this build checks mha-run's
+# message for a build without it (gpu-unavailable.test).
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 flags+=" -fsanitize=fuzzer-no-link -fno-omit-frame-pointer"
 if [ ! -f build-asan/build.ninja ]; then
@@ -32,11 +35,13 @@ if [ ! -f build-asan/build.ninja ]; then
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DMHA_ENABLE_FUZZERS=ON \
-    -DMHA_ENABLE_MPI=OFF \
+    -DMHA_ENABLE_MPI=OFF -DMHA_ENABLE_CUDA=OFF \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
 fi
+# (A build directory configured before the GPU runtime existed: turn it off.)
+cmake -DMHA_ENABLE_CUDA=OFF build-asan >/dev/null
 cmake --build build-asan --target mha-test-depends
 if [ "${1:-}" = "--build-only" ]; then
   exit 0
