@@ -33,6 +33,9 @@ std::string firstError;
 bool failed = false;
 CUcontext context = nullptr;
 CUdevice device = 0;
+/// Whether the device has stream-ordered memory pools (cuMemAllocAsync);
+/// else allocations go through cuMemAlloc / cuMemFree.
+bool memoryPools = false;
 
 /// Records a failure of `what` (the first one only).
 void fail(const std::string &what) {
@@ -48,16 +51,21 @@ bool hasFailed() {
   return failed;
 }
 
+/// The driver's name and description of `result`.
+std::string describe(CUresult result) {
+  const char *name = nullptr, *text = nullptr;
+  cuGetErrorName(result, &name);
+  cuGetErrorString(result, &text);
+  return std::string(name ? name : "CUDA error") +
+         (text ? std::string(" (") + text + ")" : std::string());
+}
+
 /// Checks a driver call's result; false (and the error recorded) when it
 /// failed.
 bool check(CUresult result, const char *call) {
   if (result == CUDA_SUCCESS)
     return true;
-  const char *name = nullptr, *text = nullptr;
-  cuGetErrorName(result, &name);
-  cuGetErrorString(result, &text);
-  fail(std::string(call) + " failed: " + (name ? name : "CUDA error") +
-       (text ? std::string(" (") + text + ")" : std::string()));
+  fail(std::string(call) + " failed: " + describe(result));
   return false;
 }
 
@@ -95,10 +103,15 @@ MHA_GPU_EXPORT int mhaGpuInitialize(int ordinal, char *message, size_t size) {
   if (ordinal < 0 || ordinal >= count)
     return report("no CUDA device #" + std::to_string(ordinal) + " (" +
                   std::to_string(count) + " found)");
+  int pools = 0;
   if (!check(cuDeviceGet(&device, ordinal), "cuDeviceGet") ||
+      !check(cuDeviceGetAttribute(
+                 &pools, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, device),
+             "cuDeviceGetAttribute") ||
       !check(cuDevicePrimaryCtxRetain(&context, device),
              "cuDevicePrimaryCtxRetain"))
     return report(firstError);
+  memoryPools = pools != 0;
   return 0;
 }
 
@@ -243,30 +256,35 @@ MHA_GPU_EXPORT void mgpuEventRecord(void *event, void *stream) {
           "cuEventRecord");
 }
 
-/// Device memory from the stream-ordered allocator (no device-wide
-/// synchronization per allocation, unlike cuMemAlloc).
+/// Device memory from the stream-ordered allocator where the device has
+/// one (no device-wide synchronization per allocation, unlike cuMemAlloc).
 MHA_GPU_EXPORT void *mgpuMemAlloc(uint64_t bytes, void *stream,
                                   bool hostShared) {
   if (bytes == 0 || !ready())
     return nullptr;
   CUdeviceptr pointer = 0;
-  if (hostShared) {
-    check(cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL),
-          "cuMemAllocManaged");
-  } else if (!check(cuMemAllocAsync(&pointer, bytes,
-                                    static_cast<CUstream>(stream)),
-                    "cuMemAllocAsync")) {
-    fail("out of GPU memory? allocating " + std::to_string(bytes) +
-         " bytes failed");
+  CUresult result =
+      hostShared ? cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL)
+      : memoryPools
+          ? cuMemAllocAsync(&pointer, bytes, static_cast<CUstream>(stream))
+          : cuMemAlloc(&pointer, bytes);
+  if (result != CUDA_SUCCESS) {
+    fail("allocating " + std::to_string(bytes) +
+         " bytes of GPU memory failed: " + describe(result));
+    return nullptr;
   }
   return reinterpret_cast<void *>(pointer);
 }
 
 MHA_GPU_EXPORT void mgpuMemFree(void *pointer, void *stream) {
-  if (pointer && ready())
+  if (!pointer || !ready())
+    return;
+  if (memoryPools)
     check(cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(pointer),
                          static_cast<CUstream>(stream)),
           "cuMemFreeAsync");
+  else
+    check(cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
 }
 
 MHA_GPU_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes,
