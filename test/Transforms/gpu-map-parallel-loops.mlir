@@ -163,3 +163,24 @@ func.func @host_needs_device_value(%a: memref<?xindex>) -> memref<?xf32> {
   return %b : memref<?xf32>
 }
 
+
+// -----
+
+// A parallel loop that reduces across its iterations (scf.reduce with a
+// value) has no GPU mapping: an error at the loop.
+func.func @parallel_reduction(%a: memref<?xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %a, %c0 : memref<?xf32>
+  // expected-error @+1 {{mha-gpu-map-parallel-loops: a parallel loop with a reduction has no GPU mapping yet}}
+  %sum = scf.parallel (%i) = (%c0) to (%n) step (%c1) init (%zero) -> f32 {
+    %x = memref.load %a[%i] : memref<?xf32>
+    scf.reduce(%x : f32) {
+    ^bb0(%l: f32, %r: f32):
+      %s = arith.addf %l, %r : f32
+      scf.reduce.return %s : f32
+    }
+  }
+  return %sum : f32
+}
