@@ -96,6 +96,21 @@ def main(mha_run, work, target, epochs):
         else:
             print("ok %s: max relative difference %.2g" % (name, result))
         sys.stdout.flush()
+    # Greedy text generation (prefill and cached decoding): the same tokens.
+    texts = {}
+    for device in ("cpu", target):
+        # (Bytes: an untrained model's tokens need not be UTF-8.)
+        proc = subprocess.run(
+            [mha_run, os.path.join(ROOT, "test", "Integration", "CPU", "Inputs",
+                                   "tiny_lm.mlir"),
+             "--generate", "--prompt", "Hello", "--max-tokens", "12",
+             "--temperature", "0", "--device", device], capture_output=True)
+        texts[device] = proc.stdout if proc.returncode == 0 else None
+    if texts["cpu"] is None or texts["cpu"] != texts[target]:
+        failures += 1
+        print("FAIL generation: %s differs from the CPU's" % target)
+    else:
+        print("ok generation: the same tokens")
     final = {}
     for device in ("cpu", target):
         final[device], text = train(mha_run, work, device, epochs)
