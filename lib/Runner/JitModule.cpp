@@ -294,15 +294,16 @@ static llvm::Expected<const GPURuntime *> loadGPURuntime() {
     return &*loaded;
   if (!failure.empty())
     return jitError(failure);
-  // Installed: <prefix>/lib beside the tools' <prefix>/bin; else the build
-  // tree's library.
+  // Installed: <prefix>/<libdir> beside the tools' <prefix>/bin; else the
+  // build tree's library.
   std::string path = MHA_CUDA_RUNTIME_PATH;
   std::string self = llvm::sys::fs::getMainExecutable(
       nullptr, reinterpret_cast<void *>(&loadGPURuntime));
   if (!self.empty()) {
     llvm::SmallString<256> installed(llvm::sys::path::parent_path(
         llvm::sys::path::parent_path(self)));
-    llvm::sys::path::append(installed, "lib", "libmha_cuda_runtime.so");
+    llvm::sys::path::append(installed, MHA_INSTALL_LIBDIR,
+                            "libmha_cuda_runtime.so");
     if (llvm::sys::fs::exists(installed))
       path = std::string(installed);
   }
