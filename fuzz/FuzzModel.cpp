@@ -148,7 +148,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       {"mha-lower-to-gpu{format=isa}",
        [](PassManager &pm) {
          mha::GPUPipelineOptions options;
-         options.format = "isa";
+         options.format = mha::GPUBinaryFormat::PTX;
          mha::buildMHALowerToGPUPipeline(pm, options);
        },
        false},

@@ -111,7 +111,17 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
 
   // Each kernel module compiled and embedded (cubin by ptxas, or PTX).
   GpuModuleToBinaryPassOptions toBinary;
-  toBinary.compilationTarget = options.format;
+  switch (options.format) {
+  case GPUBinaryFormat::Cubin:
+    toBinary.compilationTarget = "bin";
+    break;
+  case GPUBinaryFormat::PTX:
+    toBinary.compilationTarget = "isa";
+    break;
+  case GPUBinaryFormat::Fatbin:
+    toBinary.compilationTarget = "fatbin";
+    break;
+  }
   toBinary.toolkitPath = cudaToolkitPath(options.cudaPath);
   pm.addPass(createGpuModuleToBinaryPass(toBinary));
   pm.addPass(createMHAVerifyLLVMLoweringPass());

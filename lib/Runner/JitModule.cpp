@@ -378,13 +378,10 @@ JitModule::~JitModule() {
 }
 
 llvm::Error JitModule::takeGPUError() {
-  if (device != Device::GPU)
+  if (!gpuTakeError)
     return llvm::Error::success();
-  auto runtime = loadGPURuntime();
-  if (!runtime)
-    return runtime.takeError();
   char message[1024] = {0};
-  if ((*runtime)->takeError(message, sizeof(message)))
+  if (gpuTakeError(message, sizeof(message)))
     return jitError(llvm::Twine("GPU: ") + message);
   return llvm::Error::success();
 }
@@ -501,6 +498,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     if (!runtime)
       return runtime.takeError();
     gpuChip = (*runtime)->chip;
+    jit->gpuTakeError = (*runtime)->takeError;
   }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;

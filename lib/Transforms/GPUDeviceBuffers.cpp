@@ -77,9 +77,8 @@ bool isHostHelper(func::FuncOp func) {
     return false;
   for (Type type : func.getArgumentTypes()) {
     auto memref = dyn_cast<MemRefType>(type);
-    if (!memref || !memref.getElementType().isIntOrIndex() ||
-        (!memref.getElementType().isIndex() &&
-         !memref.getElementType().isInteger(1)))
+    if (!memref || !(memref.getElementType().isIndex() ||
+                     memref.getElementType().isInteger(1)))
       return false;
   }
   return !func.walk([](scf::ParallelOp) { return WalkResult::interrupt(); })

@@ -279,9 +279,7 @@ void collectStrayRuns(Block &block,
   }
   close();
 }
-} // namespace
 
-namespace {
 struct MHAGPUMapParallelLoopsPass final
     : mha::impl::MHAGPUMapParallelLoopsPassBase<MHAGPUMapParallelLoopsPass> {
   using Base::Base;

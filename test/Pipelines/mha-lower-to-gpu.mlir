@@ -11,6 +11,9 @@
 // EMU-LABEL: llvm.func @forward(
 // EMU-NOT: mgpu
 // EMU-NOT: gpu.binary
+// An unknown format is rejected when the options are read:
+// RUN: not mha-opt %s --mha-lower-to-gpu="format=foo" 2>&1 | FileCheck %s --check-prefix=BADFORMAT
+// BADFORMAT: for the --format option: Cannot find option named 'foo'!
 //
 // With ptxas: cubins for sm_80 and sm_90a (ptxas accepts the PTX).
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin" | FileCheck %s --check-prefix=CUBIN %}

@@ -108,6 +108,9 @@ void buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options);
 /// fresh allocation the caller owns.
 void buildMHABufferization(OpPassManager &pm);
 
+/// How mha-lower-to-gpu embeds the compiled kernels.
+enum class GPUBinaryFormat { Cubin, PTX, Fatbin };
+
 /// Options of the `mha-lower-to-gpu` pipeline.
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<std::string> chip{
@@ -119,12 +122,17 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("PTX features of the kernels (+ptx80: PTX ISA 8.0, "
                      "which sm_90a needs)"),
       llvm::cl::init("+ptx80")};
-  PassOptions::Option<std::string> format{
+  PassOptions::Option<GPUBinaryFormat> format{
       *this, "format",
-      llvm::cl::desc("What the kernels are embedded as: bin (a cubin, made "
-                     "by the CUDA toolkit's ptxas), isa (PTX, compiled by "
-                     "the driver when loaded) or fatbin"),
-      llvm::cl::init("bin")};
+      llvm::cl::desc("What the kernels are embedded as"),
+      llvm::cl::init(GPUBinaryFormat::Cubin),
+      llvm::cl::values(
+          clEnumValN(GPUBinaryFormat::Cubin, "bin",
+                     "a cubin, made by the CUDA toolkit's ptxas"),
+          clEnumValN(GPUBinaryFormat::PTX, "isa",
+                     "PTX, compiled by the driver when loaded"),
+          clEnumValN(GPUBinaryFormat::Fatbin, "fatbin",
+                     "a fat binary (ptxas and fatbinary)"))};
   PassOptions::Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads per block of an element-wise kernel"),

@@ -131,6 +131,8 @@ private:
   Device device = Device::CPU;
   /// Unloads the GPU kernel modules (the lowered code's destructors).
   void (*gpuFinalize)() = nullptr;
+  /// The GPU runtime's first failure since the last call (mhaGpuTakeError).
+  int (*gpuTakeError)(char *, size_t) = nullptr;
 };
 
 } // namespace mha

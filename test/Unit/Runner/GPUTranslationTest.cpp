@@ -47,7 +47,7 @@ TEST(GPUPipeline, TranslatesToLLVMIRWithTheRunnersRegistry) {
 
   PassManager pm(&context);
   mha::GPUPipelineOptions options;
-  options.format = "isa";
+  options.format = mha::GPUBinaryFormat::PTX;
   mha::buildMHALowerToGPUPipeline(pm, options);
   ASSERT_TRUE(succeeded(pm.run(*module)));
 
