@@ -38,10 +38,10 @@ std::unique_ptr<JitModule> compile(ModuleOp module, CompileOptions options) {
   return std::move(*jit);
 }
 
-HostTensor filled(std::vector<int64_t> shape, float value) {
-  HostTensor t(DType::F32, std::move(shape));
+HostTensor filled(std::vector<int64_t> shape, float value, DType dtype) {
+  HostTensor t(dtype, std::move(shape));
   for (int64_t i = 0; i < t.numElements(); ++i)
-    t.f32()[i] = value * float((i % 7) - 3);
+    t.setFromDouble(i, value * float((i % 7) - 3));
   return t;
 }
 

@@ -30,8 +30,10 @@ std::unique_ptr<mlir::mha::JitModule>
 compile(mlir::ModuleOp module,
         mlir::mha::CompileOptions options = mlir::mha::CompileOptions());
 
-/// A tensor of `shape` filled with a small repeating pattern times `value`.
-mlir::mha::HostTensor filled(std::vector<int64_t> shape, float value);
+/// A tensor of `shape` filled with a small repeating pattern times `value`
+/// (rounded to `dtype`).
+mlir::mha::HostTensor filled(std::vector<int64_t> shape, float value,
+                             mlir::mha::DType dtype = mlir::mha::DType::F32);
 
 /// Times `jit`'s `name` on `args` (after one untimed call, in which the JIT
 /// generates the code) and reports `flopsPerCall` as GFLOP/s, and as the

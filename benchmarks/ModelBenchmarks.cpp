@@ -13,6 +13,7 @@
 //                       BenchmarkSupport.cpp)
 //   BM_Dense/N/threads         mha.dense [N, N] x [N, N], tiled and vectorized
 //   BM_DenseScalar/N           the same without mha-tile-and-vectorize
+//   BM_DenseBF16/N/threads     the same in bf16 (f32 accumulation)
 //   BM_WeightGrad/N/threads    mha.dense_weight_grad, x and dy [2048, N]
 //   BM_SeedForward/S/threads   examples/seed_classifier.mlir forward, B=32
 //   BM_SeedTrainStep/S/threads its training step (forward, backward, Adam)
@@ -47,15 +48,16 @@ using namespace mha_bench;
 
 namespace {
 
-void denseBenchmark(benchmark::State &state, bool vectorize) {
+void denseBenchmark(benchmark::State &state, bool vectorize,
+                    DType dtype = DType::F32) {
   int64_t n = state.range(0);
   int64_t threads = state.range(1);
   std::string source = llvm::formatv(R"(
-    func.func @f(%x: tensor<?x{0}xf32>, %w: tensor<{0}x{0}xf32>) -> tensor<?x{0}xf32> {{
-      %y = mha.dense %x, %w : tensor<?x{0}xf32>, tensor<{0}x{0}xf32>
-      return %y : tensor<?x{0}xf32>
+    func.func @f(%x: tensor<?x{0}x{1}>, %w: tensor<{0}x{0}x{1}>) -> tensor<?x{0}x{1}> {{
+      %y = mha.dense %x, %w : tensor<?x{0}x{1}>, tensor<{0}x{0}x{1}>
+      return %y : tensor<?x{0}x{1}>
     })",
-                                     n)
+                                     n, dtypeName(dtype))
                            .str();
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(source, &context());
@@ -63,14 +65,25 @@ void denseBenchmark(benchmark::State &state, bool vectorize) {
   options.vectorize = vectorize;
   options.threads = threads;
   auto jit = compile(*module, options);
-  HostTensor x = filled({n, n}, 0.01f), w = filled({n, n}, 0.02f);
+  HostTensor x = filled({n, n}, 0.01f, dtype),
+             w = filled({n, n}, 0.02f, dtype);
   timeCalls(state, *jit, "f", {&x, &w}, 2.0 * double(n) * n * n);
 }
 void BM_Dense(benchmark::State &state) { denseBenchmark(state, true); }
 void BM_DenseScalar(benchmark::State &state) { denseBenchmark(state, false); }
+/// bf16 operands, f32 accumulation (AVX-512 BF16 dot products where the
+/// host has them), bf16 result; peak_frac still divides by the f32 peak.
+void BM_DenseBF16(benchmark::State &state) {
+  denseBenchmark(state, true, DType::BF16);
+}
 BENCHMARK(BM_Dense)
     ->ArgNames({"N", "threads"})
     ->ArgsProduct({{256, 512, 2048}, {1, 0}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DenseBF16)
+    ->ArgNames({"N", "threads"})
+    ->ArgsProduct({{512, 2048}, {1, 0}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DenseScalar)

@@ -48,6 +48,7 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
     tiling.packMatmuls = options.packMatmuls;
     tiling.blockM = options.blockM;
     tiling.blockK = options.blockK;
+    tiling.bf16Dot = options.avx512BF16;
     // Matmuls split into row blocks for every core, unless sequential.
     tiling.parallelRows = options.threads == 1 ? 0 : options.parallelRows;
     pm.addNestedPass<func::FuncOp>(createMHATileAndVectorizePass(tiling));
@@ -102,6 +103,8 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   // shuffles in registers; other shapes element by element.
   vectorToLLVM.vectorTransposeLowering =
       vector::VectorTransposeLowering::Shuffle16x16;
+  // AVX-512 BF16 dot products (bf16-dot-products) as LLVM intrinsics.
+  vectorToLLVM.x86Vector = true;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -30,10 +30,21 @@ struct MatmulPackingOptions {
   int64_t blockM = 128;
   /// Whether the row blocks run as an scf.forall (every core).
   bool parallel = false;
+  /// Whether bf16 × bf16 → f32 matmuls use AVX-512 BF16 dot products
+  /// (`x86vector.avx512.dot`) on B packed in pairs of reduction steps.
+  bool bf16Dot = false;
+  /// Rows of the dot products' register block (the register-block tiling's
+  /// m-tile).
+  int64_t mTile = 8;
 };
 
-/// Whether `op` is worth packing: f32 operands, at least one full column
-/// panel, and (when static) enough rows to amortize the copy of B.
+/// Whether `op` multiplies bf16 matrices into f32 and `options` enable the
+/// AVX-512 BF16 dot products (with panels a multiple of 16 columns).
+bool isPairedMatmul(linalg::MatmulOp op, const MatmulPackingOptions &options);
+
+/// Whether `op` is worth packing: f32 operands (or bf16 ones into f32 with
+/// `bf16Dot`), at least one full column panel, and (when static) enough rows
+/// to amortize the copy of B.
 bool shouldPackMatmul(linalg::MatmulOp op, const MatmulPackingOptions &options);
 
 /// Rewrites `op` into panel loops over packed copies of B, each full panel a

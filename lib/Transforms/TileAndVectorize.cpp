@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -299,6 +300,8 @@ struct MHATileAndVectorizePass final
       packing.blockK = blockK;
       packing.blockM = parallelRows > 0 ? int64_t(parallelRows) : blockM;
       packing.parallel = parallelRows > 0;
+      packing.bf16Dot = bf16Dot;
+      packing.mTile = mTile;
       SmallVector<linalg::MatmulOp> outer;
       func.walk([&](linalg::MatmulOp op) {
         if (!op->getParentOfType<LoopLikeOpInterface>() &&

@@ -48,6 +48,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Reduction steps per packed panel of B (each panel is "
                      "one pass over C)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> avx512BF16{
+      *this, "avx512-bf16",
+      llvm::cl::desc("The target has AVX-512 BF16: bf16 matrices are "
+                     "multiplied (into f32) with its dot products, else "
+                     "widened to f32 first; mha-run sets it from the host"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> outlineKernels{
       *this, "outline-kernels",
       llvm::cl::desc("Compile each distinct register-block kernel once, as a "

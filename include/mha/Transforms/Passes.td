@@ -40,6 +40,13 @@ def MHATileAndVectorizePass
     a time, in an `scf.forall`, when that is set), so that a register block
     streams one contiguous panel instead of striding through B. Columns and
     reduction steps short of a whole panel stay plain matmuls on slices.
+    With `bf16-dot-products`, a matmul of bf16 operands into f32 is packed
+    too (also with a dynamic reduction), in pairs of reduction steps
+    ([N / n-tile, block-k / 2, 2 · n-tile]: the layout of AVX-512 BF16's
+    `vdpbf16ps`), and each panel's product is emitted as vector code:
+    `m-tile` × `n-tile` f32 accumulators in registers, updated per pair of
+    steps by `x86vector.avx512.dot` with A's pair broadcast. Without it, bf16
+    tiles are widened to f32 and multiplied like f32 ones.
 
     With `fuse-activations` (the default), when such a matmul's loop over
     row blocks is outermost (its reduction fits one panel) and each of its
@@ -72,6 +79,10 @@ def MHATileAndVectorizePass
            "move an element-wise op on a blocked matmul's result (a "
            "Dense's activation) and its initial value (the bias) into the "
            "matmul's loop over row blocks">,
+    Option<"bf16Dot", "bf16-dot-products", "bool", "false",
+           "pack bf16 x bf16 -> f32 matmuls in pairs of reduction steps and "
+           "multiply them with AVX-512 BF16 dot products "
+           "(x86vector.avx512.dot; the target must have avx512bf16)">,
     Option<"blockK", "block-k", "int64_t", "1024",
            "reduction steps per packed panel of B (each panel is one pass "
            "over C: 2048^3 ran at 0.65 of peak with 256, 0.79-0.86 with "
@@ -84,6 +95,7 @@ def MHATileAndVectorizePass
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect",
   ];
 }
 

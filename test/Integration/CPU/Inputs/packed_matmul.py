@@ -10,9 +10,14 @@ x: [4, 35, 1068] (140 rows: one block of 128 + 12, or 2 parallel blocks of
 panels + 6 columns. Each dimension static or dynamic (a dynamic reduction
 takes the unpacked register blocks), on one thread and on every core. The values are multiples of 1/8 in [-11/8, 11/8]: every partial
 sum is a multiple of 1/64 below 1068 * (11/8)^2 < 2^11, exact in f32 in any order, so the
-results must equal the reference exactly. Exit status 1 on any failure.
+results must equal the reference exactly. The same with bf16 operands (the
+values are exact in bf16; AVX-512 BF16 dot products where the host has
+them, and with them disabled): the f32 sums are exact, so the bf16 result
+must be the exact sum rounded to nearest even. Exit status 1 on any
+failure.
 """
 import os
+import struct
 import subprocess
 import sys
 
@@ -24,6 +29,13 @@ B, S, K, N = 4, 35, 1068, 70
 
 def values(n, seed):
     return [((i * 7 + seed * 13) % 23 - 11) / 8.0 for i in range(n)]
+
+
+def round_to_bf16(v):
+    """v (exact in f32) rounded to the nearest bf16, ties to even."""
+    bits = struct.unpack("<I", struct.pack("<f", v))[0]
+    bits += 0x7FFF + ((bits >> 16) & 1)
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFF0000))[0]
 
 
 def main(mha_run, work):
@@ -39,34 +51,56 @@ def main(mha_run, work):
         row = x[i * K:(i + 1) * K]
         want.extend(sum(a * b for a, b in zip(row, col)) for col in columns)
 
-    failures = cases = 0
+    # The same product with bf16 operands (the values are exact in bf16):
+    # accumulated in f32 (exact), then rounded once to the bf16 result.
+    want_bf16 = [round_to_bf16(v) for v in want]
+
+    runs = []
     for dynamic in ["", "B", "S", "K", "N", "BSKN"]:
+        for threads in ["1", "0"]:
+            runs.append(("f32", dynamic, threads, ""))
+            # AVX-512 BF16 dot products on pair-packed panels (where the
+            # host has them; a dynamic reduction is packed too).
+            runs.append(("bf16", dynamic, threads, ""))
+    # The path for targets without AVX-512 BF16: tiles widened to f32.
+    runs.append(("bf16", "", "1", "-avx512bf16"))
+    runs.append(("bf16", "BSKN", "0", "-avx512bf16"))
+
+    failures = cases = 0
+    for dtype, dynamic, threads, features in runs:
         tag = "".join(d if d in dynamic else d.lower() for d in "BSKN")
         dim = lambda d, v: "?" if d in dynamic else str(v)  # noqa: E731
-        xt = "tensor<%sx%sx%sxf32>" % (dim("B", B), dim("S", S), dim("K", K))
-        wt = "tensor<%sx%sxf32>" % (dim("K", K), dim("N", N))
-        yt = "tensor<%sx%sx%sxf32>" % (dim("B", B), dim("S", S), dim("N", N))
-        model = os.path.join(work, "dense_%s.mlir" % tag)
+        xt = "tensor<%sx%sx%sx%s>" % (dim("B", B), dim("S", S), dim("K", K),
+                                      dtype)
+        wt = "tensor<%sx%sx%s>" % (dim("K", K), dim("N", N), dtype)
+        yt = "tensor<%sx%sx%sx%s>" % (dim("B", B), dim("S", S), dim("N", N),
+                                      dtype)
+        model = os.path.join(work, "dense_%s_%s.mlir" % (dtype, tag))
         with open(model, "w") as f:
             f.write("func.func @dense(%%x: %s, %%w: %s) -> %s {\n"
                     "  %%y = mha.dense %%x, %%w : %s, %s\n"
                     "  return %%y : %s\n}\n" % (xt, wt, yt, xt, wt, yt))
-        for threads in ["1", "0"]:
+        if True:
             cases += 1
-            name = "dense_%s threads=%s" % (tag, threads)
-            out = os.path.join(work, "out_%s_%s" % (tag, threads))
-            run = subprocess.run(
-                [mha_run, model, "--threads", threads, "--output", out,
-                 "--input", "x=" + os.path.join(work, "x.npy"),
-                 "--input", "w=" + os.path.join(work, "w.npy")],
-                capture_output=True, text=True)
+            name = "dense_%s %s threads=%s%s" % (
+                tag, dtype, threads, (" " + features) if features else "")
+            out = os.path.join(work, "out_%s_%s_%s%s" % (dtype, tag, threads,
+                                                          features))
+            args = [mha_run, model, "--threads", threads, "--output", out,
+                    "--input", "x=" + os.path.join(work, "x.npy"),
+                    "--input", "w=" + os.path.join(work, "w.npy")]
+            if features:
+                args += ["--target-features", features]
+            run = subprocess.run(args, capture_output=True, text=True)
             if run.returncode != 0:
                 print("FAIL %s: mha-run exited %d\n%s" % (name, run.returncode,
                                                           run.stderr))
                 failures += 1
                 continue
             got = npy.read(os.path.join(out, "result0.npy"))
-            wrong = [i for i, (g, e) in enumerate(zip(got, want)) if g != e]
+            expected = want_bf16 if dtype == "bf16" else want
+            wrong = [i for i, (g, e) in enumerate(zip(got, expected))
+                     if g != e]
             if len(got) != len(want) or wrong:
                 first = wrong[0] if wrong else 0
                 print("FAIL %s: %d of %d values differ, first at row %d "
