@@ -38,6 +38,8 @@ void mha::buildMHALowerToCPUPipeline(OpPassManager &pm,
   frontEnd.attentionBlockQ = options.attentionBlockQ;
   frontEnd.attentionBlockK = options.attentionBlockK;
   buildMHAFrontEnd(pm, frontEnd);
+  if (options.bf16Matmuls)
+    pm.addNestedPass<func::FuncOp>(createMHABF16MatmulsPass());
 
   // Register-block tiling and vectorization of the matmul-like ops.
   if (options.vectorize) {

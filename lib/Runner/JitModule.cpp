@@ -513,6 +513,10 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   pipeline.vectorize = options.vectorize;
   pipeline.flashAttention = options.flashAttention;
   pipeline.outlineKernels = options.outlineKernels;
+  pipeline.bf16Matmuls = options.bf16Matmuls;
+  if (options.bf16Matmuls && options.device != Device::CPU)
+    return jitError("bf16 matrix products (--precision bf16) run on the CPU "
+                    "only; the GPU path computes in f32");
   if (options.threads < 0)
     return jitError("threads must be >= 0 (0: every core), got " +
                     llvm::Twine(options.threads));
@@ -567,6 +571,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << "vectorize=" << options.vectorize
        << " flash=" << options.flashAttention
        << " outline=" << options.outlineKernels
+       << " bf16-matmuls=" << options.bf16Matmuls
        << " threads=" << options.threads << " level=" << level << "\n"
        << "device=" << int(options.device) << " "
        << gpuChip << "\n";

@@ -887,6 +887,11 @@ int mha::runTraining(const TrainingOptions &options) {
       return 1;
     config.setOptimizerAttr(opt);
   }
+  if (options.precision)
+    config.setPrecision(*options.precision);
+  Precision precision = config.getPrecision().value_or(Precision::F32);
+  CompileOptions compileOptions = options.compile;
+  compileOptions.bf16Matmuls = precision == Precision::BF16;
   int64_t epochs = int64_t(config.getEpochsAttr().getInt());
   int64_t batchSize = int64_t(config.getBatchSizeAttr().getInt());
   LossKind lossKind = config.getLoss();
@@ -989,11 +994,16 @@ int mha::runTraining(const TrainingOptions &options) {
     return 1;
   if (lead)
     llvm::errs() << "compiling the training step (forward, backward, "
-                 << stringifyOptimizerKind(opt.getKind()) << " update)...\n";
+                 << stringifyOptimizerKind(opt.getKind()) << " update"
+                 << (compileOptions.bf16Matmuls
+                         ? "; mixed precision: bf16 matrix products, f32 "
+                           "parameters and optimizer state"
+                         : "")
+                 << ")...\n";
   auto start = std::chrono::steady_clock::now();
   auto trainer =
       TrainingStep::compile(model->getModule(), *modelFn, params,
-                            options.compile);
+                            compileOptions);
   if (!trainer)
     return reportError(trainer.takeError());
   if (lead)

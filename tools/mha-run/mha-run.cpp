@@ -83,6 +83,15 @@ static cl::opt<mlir::mha::Device> device(
                           "host CPU (checks the GPU mapping without a GPU; "
                           "slow)")),
     cl::init(mlir::mha::Device::CPU), cl::cat(category));
+static cl::opt<mlir::mha::Precision> precision(
+    "precision",
+    cl::desc("Precision of the model's matrix products (default: "
+             "mha.training's precision when training, else f32)"),
+    cl::values(clEnumValN(mlir::mha::Precision::F32, "f32", "f32 throughout"),
+               clEnumValN(mlir::mha::Precision::BF16, "bf16",
+                          "mixed precision: bf16 operands, f32 accumulation; "
+                          "parameters, gradients and optimizer state f32")),
+    cl::init(mlir::mha::Precision::F32), cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "
                                           "vectorized matmuls)"),
@@ -340,6 +349,7 @@ int main(int argc, char **argv) {
   compileOptions.vectorize = !noVectorize;
   compileOptions.flashAttention = !decomposedAttention;
   compileOptions.outlineKernels = !inlineKernels;
+  compileOptions.bf16Matmuls = precision == mlir::mha::Precision::BF16;
   compileOptions.threads = threads;
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;
@@ -374,6 +384,8 @@ int main(int argc, char **argv) {
       options.learningRate = learningRate;
     if (optimizer.getNumOccurrences())
       options.optimizer = optimizer;
+    if (precision.getNumOccurrences())
+      options.precision = precision;
     if (validationSplit.getNumOccurrences())
       options.validationSplit = validationSplit;
     if (samples.getNumOccurrences())

@@ -48,6 +48,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Reduction steps per packed panel of B (each panel is "
                      "one pass over C)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> bf16Matmuls{
+      *this, "bf16-matmuls",
+      llvm::cl::desc("Mixed precision: round the f32 operands of the model's "
+                     "matrix products to bf16, accumulating in f32 "
+                     "(mha-bf16-matmuls)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> avx512BF16{
       *this, "avx512-bf16",
       llvm::cl::desc("The target has AVX-512 BF16: bf16 matrices are "

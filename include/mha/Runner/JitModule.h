@@ -57,6 +57,9 @@ struct CompileOptions {
   /// Threads of parallel loops: 0 = every core (OpenMP's default), 1 =
   /// sequential code.
   int64_t threads = 0;
+  /// Mixed precision: the model's matrix products take bf16 operands and
+  /// accumulate in f32 (mha-bf16-matmuls); CPU only.
+  bool bf16Matmuls = false;
   /// Comma-separated "+feature" / "-feature" changes to the host CPU's
   /// features, e.g. "-avx512f" to generate AVX2 code on an AVX-512 host.
   std::string targetFeatures;

@@ -34,6 +34,9 @@ struct TrainingOptions {
   std::optional<double> learningRate;
   /// "sgd", "adam" or "adamw".
   std::optional<std::string> optimizer;
+  /// The matrix products' precision (else mha.training's, else f32); bf16
+  /// sets compile.bf16Matmuls.
+  std::optional<Precision> precision;
   /// Seed of initialization, data split and batch order (default 0); a
   /// resumed run takes the checkpoint's and refuses a different one.
   std::optional<uint64_t> seed;

@@ -99,6 +99,30 @@ def MHATileAndVectorizePass
   ];
 }
 
+def MHABF16MatmulsPass : Pass<"mha-bf16-matmuls", "::mlir::func::FuncOp"> {
+  let summary = "Round the f32 operands of matrix products to bf16";
+  let description = [{
+    The compute half of mixed precision: every `linalg.matmul` and
+    `linalg.batch_matmul` on f32 tensors (a model's Dense layers and
+    matrix products, forward and backward, but not the block products inside
+    a fused lowering's loops, such as flash attention's) gets its two
+    operands rounded to bf16 (to nearest even) and keeps its f32
+    accumulator and result. Weights, activations, gradients and the
+    optimizer's state stay f32; only the products' inputs lose precision, as
+    in PyTorch's autocast to bf16. With AVX-512 BF16, `mha-tile-and-vectorize`
+    then multiplies them with its dot products.
+
+    `mha-lower-to-cpu{bf16-matmuls}` runs it after `convert-mha-to-linalg`;
+    `mha.training ... precision = bf16` and `mha-run --precision bf16` select
+    it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def MHAExpandShapeToReinterpretCastPass
     : Pass<"mha-expand-shape-to-reinterpret-cast"> {
   let summary = "Rewrite memref.expand_shape of contiguous buffers as reinterpret_cast";

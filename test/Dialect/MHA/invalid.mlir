@@ -192,6 +192,12 @@ mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs
 // -----
 
 func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
+// expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'precision' [f32, bf16]}}
+mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8 precision = f16
+
+// -----
+
+func.func @m(%x: tensor<?x4xf32>) -> tensor<?x4xf32> { return %x : tensor<?x4xf32> }
 // expected-error @+1 {{'mha.training' op expects at most one mha.training per module}}
 mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 1 batch_size = 8
 mha.training model = @m loss = mse optimizer = <sgd, learning_rate = 0.1> epochs = 2 batch_size = 8

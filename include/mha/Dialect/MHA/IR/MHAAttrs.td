@@ -37,6 +37,12 @@ def MHA_LossKindAttr : I32EnumAttr<"LossKind", "loss minimized by training", [
   let cppNamespace = "::mlir::mha";
 }
 
+def MHA_PrecisionAttr : I32EnumAttr<"Precision", "precision of the matrix products", [
+    I32EnumAttrCase<"F32", 0, "f32">,
+    I32EnumAttrCase<"BF16", 1, "bf16">]> {
+  let cppNamespace = "::mlir::mha";
+}
+
 def MHA_OptimizerKind : I32Enum<"OptimizerKind", "parameter update rule", [
     I32EnumCase<"SGD", 0, "sgd">,
     I32EnumCase<"Adam", 1, "adam">,

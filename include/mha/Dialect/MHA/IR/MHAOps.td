@@ -92,7 +92,11 @@ def MHA_TrainingOp : MHA_Op<"training",
     `metrics` is a list of names among `"accuracy"` (binary or categorical,
     following the loss) and `"mae"`. With `cross_entropy`, `ignore_index = I`
     gives the label of positions that count neither in the loss nor in the
-    accuracy (padding in per-token labels [N, S]). At most one
+    accuracy (padding in per-token labels [N, S]). `precision = bf16`
+    trains in mixed precision: the matrix products of the forward and
+    backward passes take bf16 operands (rounded to nearest even) and
+    accumulate in f32, while the parameters, gradients and optimizer state
+    stay f32 (`f32`, the default, keeps every product in f32). At most one
     `mha.training` per module.
     Every field may be overridden from the `mha-run` command line.
 
@@ -110,12 +114,14 @@ def MHA_TrainingOp : MHA_Op<"training",
                        I64Attr:$batch_size,
                        OptionalAttr<StrArrayAttr>:$metrics,
                        OptionalAttr<MHA_DatasetAttr>:$dataset,
-                       OptionalAttr<I64Attr>:$ignore_index);
+                       OptionalAttr<I64Attr>:$ignore_index,
+                       OptionalAttr<MHA_PrecisionAttr>:$precision);
   let assemblyFormat = [{
     `model` `=` $model `loss` `=` $loss `optimizer` `=` $optimizer
     `epochs` `=` $epochs `batch_size` `=` $batch_size
     (`metrics` `=` $metrics^)? (`dataset` `=` $dataset^)?
-    (`ignore_index` `=` $ignore_index^)? attr-dict
+    (`ignore_index` `=` $ignore_index^)? (`precision` `=` $precision^)?
+    attr-dict
   }];
   let hasVerifier = 1;
 }
