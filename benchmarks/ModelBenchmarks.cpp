@@ -17,6 +17,8 @@
 //   BM_WeightGrad/N/threads    mha.dense_weight_grad, x and dy [2048, N]
 //   BM_SeedForward/S/threads   examples/seed_classifier.mlir forward, B=32
 //   BM_SeedTrainStep/S/threads its training step (forward, backward, Adam)
+//   BM_SeedTrainStepBF16/S/threads  the same in mixed precision (bf16
+//                              matrix products, f32 parameters and state)
 //
 // threads = 1 is sequential code, 0 every core (OpenMP: matmuls in row
 // blocks, attention per batch element); peak_frac always divides by the
@@ -123,7 +125,7 @@ struct Seed {
   std::vector<ParamInfo> params;
   TensorMap values;
   std::unique_ptr<JitModule> jit;
-  explicit Seed(int64_t threads) {
+  Seed(int64_t threads, bool bf16) {
     auto file =
         llvm::MemoryBuffer::getFile(MHA_EXAMPLES_DIR "/seed_classifier.mlir");
     module = parseSourceString<ModuleOp>((*file)->getBuffer(), &context());
@@ -136,16 +138,17 @@ struct Seed {
       std::abort();
     CompileOptions options;
     options.threads = threads;
+    options.bf16Matmuls = bf16;
     jit = compile(*module, options);
   }
 };
 
-/// One compiled seed classifier per thread count.
-Seed &seed(int64_t threads) {
-  static std::map<int64_t, Seed *> compiled;
-  Seed *&s = compiled[threads];
+/// One compiled seed classifier per thread count and precision.
+Seed &seed(int64_t threads, bool bf16 = false) {
+  static std::map<std::pair<int64_t, bool>, Seed *> compiled;
+  Seed *&s = compiled[{threads, bf16}];
   if (!s)
-    s = new Seed(threads);
+    s = new Seed(threads, bf16);
   return *s;
 }
 
@@ -173,9 +176,9 @@ BENCHMARK(BM_SeedForward)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-void BM_SeedTrainStep(benchmark::State &state) {
+void seedTrainStep(benchmark::State &state, bool bf16) {
   int64_t s = state.range(0);
-  Seed &m = seed(state.range(1));
+  Seed &m = seed(state.range(1), bf16);
   Dataset d = makeMarkedTokenDataset(32, s, 1);
   HostTensor step(DType::F32, {});
   step.f32()[0] = 1;
@@ -192,7 +195,17 @@ void BM_SeedTrainStep(benchmark::State &state) {
   timeCalls(state, *m.jit, "__mha_train_step", args,
             3 * seedForwardFlops(32, s));
 }
+void BM_SeedTrainStep(benchmark::State &state) { seedTrainStep(state, false); }
+/// Mixed precision: bf16 matrix products, f32 parameters and Adam state.
+void BM_SeedTrainStepBF16(benchmark::State &state) {
+  seedTrainStep(state, true);
+}
 BENCHMARK(BM_SeedTrainStep)
+    ->ArgNames({"S", "threads"})
+    ->ArgsProduct({{16, 64, 256}, {1, 0}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SeedTrainStepBF16)
     ->ArgNames({"S", "threads"})
     ->ArgsProduct({{16, 64, 256}, {1, 0}})
     ->UseRealTime()

@@ -4,7 +4,7 @@ PyTorch 1.13 with OpenBLAS, same shapes and thread counts, interleaved A, B,
 A, B.
 
   scripts/bench_models.sh [--rounds N] [--threads 1,2] [--seqs 16,64,256]
-                          [--matmuls 512,2048]
+                          [--matmuls 512,2048] [--bf16]
 
 Cases: an [N, N] x [N, N] f32 matmul (mha.dense without bias against
 torch.mm); the seed classifier (examples/seed_classifier.mlir, B = 32)
@@ -16,6 +16,11 @@ GFLOP/s use the same operation counts on both sides
 three times that for a training step), on wall time; each figure is the mean
 over rounds with the spread (min-max), mha's also as a fraction of the
 single-core FMA peak measured in its process.
+
+--bf16 adds the same matmuls with bf16 operands and f32 accumulation (mha:
+BM_DenseBF16; PyTorch: torch.mm on bf16 tensors, oneDNN) and the training
+step in mixed precision (mha: BM_SeedTrainStepBF16, bf16 matrix products;
+PyTorch: the same step under torch.autocast("cpu", dtype=torch.bfloat16)).
 """
 import argparse
 import os
@@ -37,8 +42,12 @@ def seed_flops(b, s):
     rows = b * s
     return (2 * rows * 16 * 512 * 3 + 2 * rows * 512 * 512 + 4.0 * b * 8 * s * s * 64
             + 2.0 * b * 512 * 1024 + 2.0 * b * 1024)
+bf16 = kind.endswith("_bf16")
+kind = kind.replace("_bf16", "")
 if kind == "matmul":
     a, b = (torch.randn(size, size, generator=g) for _ in range(2))
+    if bf16:
+        a, b = a.bfloat16(), b.bfloat16()
     step = lambda: torch.mm(a, b)
     flops = 2.0 * size ** 3
 else:
@@ -58,7 +67,9 @@ else:
         opt = torch.optim.Adam(p.values(), lr=1e-3)
         def step():
             opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy(forward(p, x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = forward(p, x)
+            loss = torch.nn.functional.binary_cross_entropy(out.float(), y)
             loss.backward()
             opt.step()
         flops = 3 * seed_flops(%d, size)
@@ -81,7 +92,8 @@ def run_torch(kind, size, threads):
 def run_mha(kind, size, threads):
     # threads: 1 = sequential code; otherwise OpenMP on every core (0).
     name = {"matmul": "BM_Dense/N", "forward": "BM_SeedForward/S",
-            "train": "BM_SeedTrainStep/S"}[kind]
+            "train": "BM_SeedTrainStep/S", "matmul_bf16": "BM_DenseBF16/N",
+            "train_bf16": "BM_SeedTrainStepBF16/S"}[kind]
     return bench_common.run_mha("^%s:%d/threads:%d/" % (
         name, size, 1 if threads == 1 else 0))
 
@@ -92,12 +104,17 @@ def main():
     p.add_argument("--threads", default="1,%d" % os.cpu_count())
     p.add_argument("--seqs", default="16,64,256")
     p.add_argument("--matmuls", default="512,2048")
+    p.add_argument("--bf16", action="store_true",
+                   help="also bf16 matmuls and mixed-precision training")
     args = p.parse_args()
     configs = []
     for threads in [int(t) for t in args.threads.split(",")]:
-        for n in [int(s) for s in args.matmuls.split(",") if s]:
-            configs.append(("matmul", n, threads))
-        for kind in ("forward", "train"):
+        matmuls = ["matmul"] + (["matmul_bf16"] if args.bf16 else [])
+        for kind in matmuls:
+            for n in [int(s) for s in args.matmuls.split(",") if s]:
+                configs.append((kind, n, threads))
+        models = ["forward", "train"] + (["train_bf16"] if args.bf16 else [])
+        for kind in models:
             for s in [int(s) for s in args.seqs.split(",") if s]:
                 configs.append((kind, s, threads))
     results = {c: {"mha": [], "frac": [], "torch": []} for c in configs}
@@ -113,8 +130,11 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for (kind, size, threads), res in results.items():
         label = {"matmul": "matmul %d^3" % size,
+                 "matmul_bf16": "matmul %d^3 bf16" % size,
                  "forward": "seed forward B=32 S=%d" % size,
-                 "train": "seed training step B=32 S=%d" % size}[kind]
+                 "train": "seed training step B=32 S=%d" % size,
+                 "train_bf16": "seed training step B=32 S=%d, mixed bf16"
+                               % size}[kind]
         m, t, f = stats(res["mha"]), stats(res["torch"]), stats(res["frac"])
         ratios = [a / b for a, b in zip(res["mha"], res["torch"])]
         q = stats(ratios)

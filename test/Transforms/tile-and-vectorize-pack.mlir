@@ -70,16 +70,15 @@ func.func @parallel(%a: tensor<?x512xf32>, %b: tensor<512x64xf32>, %c: tensor<?x
 // -----
 
 // Not packed: too few rows to repay the copy (fewer than 128), fewer
-// columns than a panel, bf16 operands, a dynamic reduction (weight
-// gradients), and a matmul inside a loop (the flash lowering's blocks).
+// columns than a panel, bf16 operands (without bf16-dot-products), and a
+// matmul inside a loop (the flash lowering's blocks).
 // CHECK-LABEL: func.func @unpacked
 // CHECK-NOT: linalg.transpose
 // CHECK: return
 func.func @unpacked(%a: tensor<8x64xf32>, %b: tensor<64x64xf32>, %c: tensor<8x64xf32>,
                     %a2: tensor<64x64xf32>, %b2: tensor<64x16xf32>, %c2: tensor<64x16xf32>,
                     %a3: tensor<64x64xbf16>, %b3: tensor<64x64xbf16>, %c3: tensor<64x64xf32>,
-                    %a4: tensor<256x?xf32>, %b4: tensor<?x64xf32>, %c4: tensor<256x64xf32>,
-                    %n: index) -> (tensor<8x64xf32>, tensor<64x16xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<256x64xf32>) {
+                    %n: index) -> (tensor<8x64xf32>, tensor<64x16xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
   %0 = linalg.matmul ins(%a, %b : tensor<8x64xf32>, tensor<64x64xf32>) outs(%c : tensor<8x64xf32>) -> tensor<8x64xf32>
   %1 = linalg.matmul ins(%a2, %b2 : tensor<64x64xf32>, tensor<64x16xf32>) outs(%c2 : tensor<64x16xf32>) -> tensor<64x16xf32>
   %2 = linalg.matmul ins(%a3, %b3 : tensor<64x64xbf16>, tensor<64x64xbf16>) outs(%c3 : tensor<64x64xf32>) -> tensor<64x64xf32>
@@ -89,6 +88,23 @@ func.func @unpacked(%a: tensor<8x64xf32>, %b: tensor<64x64xf32>, %c: tensor<8x64
     %4 = linalg.matmul ins(%a2, %a2 : tensor<64x64xf32>, tensor<64x64xf32>) outs(%acc : tensor<64x64xf32>) -> tensor<64x64xf32>
     scf.yield %4 : tensor<64x64xf32>
   }
-  %5 = linalg.matmul ins(%a4, %b4 : tensor<256x?xf32>, tensor<?x64xf32>) outs(%c4 : tensor<256x64xf32>) -> tensor<256x64xf32>
-  return %0, %1, %2, %3, %5 : tensor<8x64xf32>, tensor<64x16xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<256x64xf32>
+  return %0, %1, %2, %3 : tensor<8x64xf32>, tensor<64x16xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// A dynamic reduction (a weight gradient xᵀ·dy over the tokens) is packed:
+// as many whole panels of 256 steps as the run-time size holds, then the
+// rest of the steps as a plain matmul.
+// CHECK-LABEL: func.func @dynamic_reduction
+// CHECK-SAME: (%[[A:[^ ]+]]: tensor<256x?xf32>, %[[B:[^ ]+]]: tensor<?x64xf32>
+// CHECK: %[[K:.*]] = tensor.dim %[[A]], %{{.*}} : tensor<256x?xf32>
+// CHECK: %[[KMAIN:.*]] = affine.apply #{{.*}}()[%[[K]]]
+// CHECK: scf.for %[[PC:[^ ]+]] = %{{.*}} to %[[KMAIN]] step %{{.*}} iter_args
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<256x2x32xf32>) outs(%{{.*}} : tensor<2x256x32xf32>)
+// CHECK: vector.contract
+// CHECK: tensor.extract_slice %[[A]][0, %[[KMAIN]]]
+func.func @dynamic_reduction(%a: tensor<256x?xf32>, %b: tensor<?x64xf32>, %c: tensor<256x64xf32>) -> tensor<256x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<256x?xf32>, tensor<?x64xf32>) outs(%c : tensor<256x64xf32>) -> tensor<256x64xf32>
+  return %r : tensor<256x64xf32>
 }

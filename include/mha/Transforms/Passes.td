@@ -41,7 +41,7 @@ def MHATileAndVectorizePass
     streams one contiguous panel instead of striding through B. Columns and
     reduction steps short of a whole panel stay plain matmuls on slices.
     With `bf16-dot-products`, a matmul of bf16 operands into f32 is packed
-    too (also with a dynamic reduction), in pairs of reduction steps
+    too, in pairs of reduction steps
     ([N / n-tile, block-k / 2, 2 · n-tile]: the layout of AVX-512 BF16's
     `vdpbf16ps`), and each panel's product is emitted as vector code:
     `m-tile` × `n-tile` f32 accumulators in registers, updated per pair of

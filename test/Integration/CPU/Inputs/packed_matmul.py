@@ -8,7 +8,8 @@ per parallel task, panels of 32 columns) and checks the results exactly.
 x: [4, 35, 1068] (140 rows: one block of 128 + 12, or 2 parallel blocks of
 64 + 12), w: [1068, 70]: two reduction panels of 1024 + 44 steps, two column
 panels + 6 columns. Each dimension static or dynamic (a dynamic reduction
-takes the unpacked register blocks), on one thread and on every core. The values are multiples of 1/8 in [-11/8, 11/8]: every partial
+is packed in as many whole panels as its run-time size holds), on one
+thread and on every core. The values are multiples of 1/8 in [-11/8, 11/8]: every partial
 sum is a multiple of 1/64 below 1068 * (11/8)^2 < 2^11, exact in f32 in any order, so the
 results must equal the reference exactly. The same with bf16 operands (the
 values are exact in bf16; AVX-512 BF16 dot products where the host has
@@ -60,7 +61,7 @@ def main(mha_run, work):
         for threads in ["1", "0"]:
             runs.append(("f32", dynamic, threads, ""))
             # AVX-512 BF16 dot products on pair-packed panels (where the
-            # host has them; a dynamic reduction is packed too).
+            # host has them).
             runs.append(("bf16", dynamic, threads, ""))
     # The path for targets without AVX-512 BF16: tiles widened to f32.
     runs.append(("bf16", "", "1", "-avx512bf16"))
