@@ -177,36 +177,42 @@ MaskTile maskSlice(OpBuilder &b, Location loc, Value mask, int64_t rank,
 
 /// The scaled, masked scores of one [bq, bk] tile from the raw products
 /// `s`: s·scale, a boolean mask selecting (else -inf) or an additive one
-/// added, and -inf past the diagonal with `causal` (key kb + j after query
-/// qb + i). The one place the fused lowerings apply attention's masks.
-Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
-                   int64_t rank, ValueRange batch, Value qb, Value bq, Value kb,
-                   Value bk, Value scale, bool causal) {
+/// added (`mask`, a tile read through `maskMap` from the block's (query,
+/// key) space), and -inf past the diagonal with `causal` (key kb + j after
+/// query qb + i). The one place the fused lowerings apply attention's masks.
+Value scoresOfTile(OpBuilder &b, Location loc, Value s, Value mask,
+                   AffineMap maskMap, Value qb, Value kb, Value scale,
+                   bool causal) {
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
-  SmallVector<OpFoldResult> tile = {bq, bk};
+  SmallVector<OpFoldResult> tile = {sizeOf(b, loc, s, 0), sizeOf(b, loc, s, 1)};
   SmallVector<Value> inputs = {s};
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
-  bool booleanMask = false;
+  Type maskElement;
   if (mask) {
-    MaskTile mt = maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk);
-    inputs.push_back(mt.tile);
-    maps.push_back(mt.map);
-    booleanMask = tensorType(mask).getElementType().isInteger(8);
+    inputs.push_back(mask);
+    maps.push_back(maskMap);
+    maskElement = tensorType(mask).getElementType();
   }
   return buildGeneric(
       b, loc, tile, f32(b), inputs, maps,
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value x = arith::MulFOp::create(nb, l, args[0], scale);
-        if (mask)
-          x = booleanMask
-                  ? arith::SelectOp::create(
-                        nb, l,
-                        arith::CmpIOp::create(
-                            nb, l, arith::CmpIPredicate::ne, args[1],
-                            arith::ConstantIntOp::create(nb, l, 0, 8)),
-                        x, negInf)
-                        .getResult()
-                  : arith::AddFOp::create(nb, l, x, args[1]).getResult();
+        if (mask && isa<IntegerType>(maskElement)) {
+          // Bytes (the fused forward's tiles) or i1.
+          Value keep = maskElement.isInteger(1)
+                           ? args[1]
+                           : arith::CmpIOp::create(
+                                 nb, l, arith::CmpIPredicate::ne, args[1],
+                                 arith::ConstantIntOp::create(
+                                     nb, l, 0, maskElement.getIntOrFloatBitWidth()))
+                                 .getResult();
+          x = arith::SelectOp::create(nb, l, keep, x, negInf);
+        } else if (mask) {
+          Value bias = args[1];
+          if (!maskElement.isF32())
+            bias = arith::ExtFOp::create(nb, l, f32(nb), bias);
+          x = arith::AddFOp::create(nb, l, x, bias);
+        }
         if (causal) {
           Value i = arith::AddIOp::create(nb, l, qb,
                                           linalg::IndexOp::create(nb, l, 0));
@@ -218,6 +224,99 @@ Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
         }
         return x;
       });
+}
+
+/// scoresOfTile with the tile of the whole `mask` (broadcastable to
+/// [..., Sq, Sk]) that covers queries [qb, qb + bq) and keys [kb, kb + bk)
+/// of batch position `batch`.
+Value maskedScores(OpBuilder &b, Location loc, Value s, Value mask,
+                   int64_t rank, ValueRange batch, Value qb, Value bq, Value kb,
+                   Value bk, Value scale, bool causal) {
+  MaskTile mt{};
+  if (mask)
+    mt = maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk);
+  return scoresOfTile(b, loc, s, mt.tile, mt.map, qb, kb, scale, causal);
+}
+
+/// The map from a [bq, bk] block's (query, key) space to a mask tile of
+/// rank <= 2 broadcastable to it (right-aligned, unit dimensions read at 0).
+AffineMap maskTileMap(OpBuilder &b, RankedTensorType type) {
+  int64_t rank = type.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t t = 0; t < rank; ++t)
+    exprs.push_back(type.getDimSize(t) == 1
+                        ? b.getAffineConstantExpr(0)
+                        : b.getAffineDimExpr(t + 2 - rank));
+  return AffineMap::get(2, 0, exprs, b.getContext());
+}
+
+/// The online-softmax update of one block (mha.online_attention's
+/// semantics on 2-D tiles): from the masked scores [bq, bk], the value tile
+/// [bk, Dv] and the running m [bq], l [bq], acc [bq, Dv], returns the new
+/// acc, m and l (each updated in place, destination-passing).
+SmallVector<Value> onlineSoftmaxUpdate(OpBuilder &b, Location loc,
+                                       Value scores, Value vTile, Value m,
+                                       Value l, Value acc) {
+  Value zero = f32Const(b, loc, 0.0);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  AffineMap id2 = b.getMultiDimIdentityMap(2);
+  AffineMap row2 = droppedDimMap(b, 2, 1);
+  SmallVector<OpFoldResult> tile = {sizeOf(b, loc, scores, 0),
+                                    sizeOf(b, loc, scores, 1)};
+  SmallVector<OpFoldResult> accSizes = {sizeOf(b, loc, acc, 0),
+                                        sizeOf(b, loc, acc, 1)};
+  auto isNegInf = [&](OpBuilder &nb, Location l, Value x) {
+    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, x, negInf);
+  };
+  auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
+    return arith::MaximumFOp::create(nb, l, x, y).getResult();
+  };
+  Value blockMax = reduceF32(b, loc, scores, {1},
+                             -std::numeric_limits<double>::infinity(), maxF);
+  // alpha = exp(m - m_new) rescales what was summed so far.
+  Value alpha = mapElements(
+      b, loc, {m, blockMax}, f32(b),
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value mNew = maxOf(nb, l, args[0], args[1]);
+        Value e = math::ExpOp::create(
+            nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
+        return arith::SelectOp::create(nb, l, isNegInf(nb, l, args[0]), zero,
+                                       e);
+      });
+  // P = exp(S - m_new), 0 while the row has seen no key.
+  Value p = buildGeneric(
+      b, loc, tile, f32(b), {scores, m, blockMax}, {id2, row2, row2},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value mNew = maxOf(nb, l, args[1], args[2]);
+        Value e = math::ExpOp::create(
+            nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
+        return arith::SelectOp::create(nb, l, isNegInf(nb, l, mNew), zero, e);
+      });
+  Value rowSum = reduceF32(b, loc, p, {1}, 0.0, addF);
+  Value pv = linalg::MatmulOp::create(
+                 b, loc, ValueRange{p, vTile},
+                 filledTensor(b, loc, accSizes, f32(b), zero))
+                 .getResult(0);
+  AffineMap id1 = b.getMultiDimIdentityMap(1);
+  // l = alpha·l + rowsum(P); acc = alpha·acc + P·V; m = m_new.
+  Value lNew = updateInPlace(
+      b, loc, l, {alpha, rowSum}, {id1, id1},
+      [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+        return arith::AddFOp::create(
+            nb, lc, arith::MulFOp::create(nb, lc, args[0], args[2]), args[1]);
+      });
+  Value accNew = updateInPlace(
+      b, loc, acc, {pv, alpha}, {id2, row2},
+      [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+        return arith::AddFOp::create(
+            nb, lc, arith::MulFOp::create(nb, lc, args[1], args[2]), args[0]);
+      });
+  Value mNew = updateInPlace(
+      b, loc, m, {blockMax}, {id1},
+      [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
+        return maxOf(nb, lc, args[0], args[1]);
+      });
+  return {accNew, mNew, lNew};
 }
 
 /// Q·Kᵀ of two tiles [bq, D] and [bk, D]: [bq, bk], with a linalg.matmul.
@@ -344,9 +443,6 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   Value blockK = indexConst(b, loc, blocks.keys);
   AffineMap id2 = b.getMultiDimIdentityMap(2);
   AffineMap row2 = droppedDimMap(b, 2, 1);
-  auto isNegInf = [&](OpBuilder &nb, Location l, Value x) {
-    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, x, negInf);
-  };
 
   // One block of queries [qb, qb + bq) of one batch element (bq = the
   // block size, less at `qEnd`): the key loop, then the normalized rows
@@ -371,74 +467,26 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
           [&](OpBuilder &b, Location loc, Value kb, ValueRange state) {
             Value m = state[0], l = state[1], acc = state[2];
             Value bk = blockSize(b, loc, blocks.keys, kb, end);
-            SmallVector<OpFoldResult> tile = {bq, bk};
             Value vTile = matrixSlice(b, loc, v, batch, kb, bk);
-            // S = Q·Kᵀ on the tile, Kᵀ transposed once per batch element.
+            // Kᵀ transposed once per batch element: its [D, bk] tile.
             SmallVector<OpFoldResult> kTOffsets = {b.getIndexAttr(0), kb};
             SmallVector<OpFoldResult> kTSizes = {sizeOf(b, loc, kT, 0), bk};
             SmallVector<OpFoldResult> unitStrides(2, b.getIndexAttr(1));
             Value kTTile = tensor::ExtractSliceOp::create(b, loc, kT, kTOffsets,
                                                           kTSizes, unitStrides);
-            Value s = linalg::MatmulOp::create(
-                          b, loc, ValueRange{qTile, kTTile},
-                          filledTensor(b, loc, tile, f32(b), zero))
-                          .getResult(0);
-            Value scores = maskedScores(b, loc, s, mask, rank, batch, qb, bq,
-                                        kb, bk, scale, causal && diagonal);
-            // Online softmax update. The running statistics are updated in
-            // place (destination-passing), so the loop carries one buffer each.
-            Value blockMax =
-                reduceF32(b, loc, scores, {1},
-                          -std::numeric_limits<double>::infinity(), maxF);
-            auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
-              return arith::MaximumFOp::create(nb, l, x, y).getResult();
-            };
-            // alpha = exp(m - m_new) rescales what was summed so far.
-            Value alpha = mapElements(
-                b, loc, {m, blockMax}, f32(b),
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  Value mNew = maxOf(nb, l, args[0], args[1]);
-                  Value e = math::ExpOp::create(
-                      nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-                  return arith::SelectOp::create(
-                      nb, l, isNegInf(nb, l, args[0]), zero, e);
-                });
-            // P = exp(S - m_new), 0 while the row has seen no key.
-            Value p = buildGeneric(
-                b, loc, tile, f32(b), {scores, m, blockMax}, {id2, row2, row2},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  Value mNew = maxOf(nb, l, args[1], args[2]);
-                  Value e = math::ExpOp::create(
-                      nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-                  return arith::SelectOp::create(nb, l, isNegInf(nb, l, mNew),
-                                                 zero, e);
-                });
-            Value rowSum = reduceF32(b, loc, p, {1}, 0.0, addF);
-            Value pv = linalg::MatmulOp::create(
-                           b, loc, ValueRange{p, vTile},
-                           filledTensor(b, loc, accSizes, f32(b), zero))
-                           .getResult(0);
-            AffineMap id1 = b.getMultiDimIdentityMap(1);
-            // l = alpha·l + rowsum(P); acc = alpha·acc + P·V; m = m_new.
-            Value lNew = updateInPlace(
-                b, loc, l, {alpha, rowSum}, {id1, id1},
-                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                  return arith::AddFOp::create(
-                      nb, lc, arith::MulFOp::create(nb, lc, args[0], args[2]),
-                      args[1]);
-                });
-            Value accNew = updateInPlace(
-                b, loc, acc, {pv, alpha}, {id2, row2},
-                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                  return arith::AddFOp::create(
-                      nb, lc, arith::MulFOp::create(nb, lc, args[1], args[2]),
-                      args[0]);
-                });
-            Value mNew = updateInPlace(
-                b, loc, m, {blockMax}, {id1},
-                [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-                  return maxOf(nb, lc, args[0], args[1]);
-                });
+            Value maskTile;
+            if (mask)
+              maskTile =
+                  maskSlice(b, loc, mask, rank, batch, qb, bq, kb, bk).tile;
+            // The block: the tiled form of attention, lowered by
+            // OnlineAttentionLowering.
+            auto block = OnlineAttentionOp::create(
+                b, loc, TypeRange{acc.getType(), m.getType(), l.getType()},
+                qTile, kTTile, vTile, maskTile, qb, kb, scale, acc, m, l,
+                causal && diagonal ? b.getUnitAttr() : UnitAttr(),
+                b.getUnitAttr());
+            Value accNew = block.getNewAcc(), mNew = block.getNewMax(),
+                  lNew = block.getNewSum();
             scf::YieldOp::create(b, loc, ValueRange{mNew, lNew, accNew});
           });
       markForPeeling(loop);
@@ -1004,7 +1052,110 @@ struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
   }
   FlashAttentionOptions options;
 };
+/// A tile of mha.online_attention (every batch dimension of size 1): Q·Kᵀ
+/// (a linalg.matmul; K transposed first unless `key_transposed`), the
+/// scaled, masked scores and the online-softmax update, on the 2-D matrices
+/// of the tile.
+struct OnlineAttentionLowering final
+    : OpConversionPattern<OnlineAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OnlineAttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t nb = op.getNumBatchDims();
+    SmallVector<Value> operands = {adaptor.getQuery(), adaptor.getKey(),
+                                   adaptor.getValue(), adaptor.getAcc(),
+                                   adaptor.getMax(), adaptor.getSum()};
+    if (adaptor.getMask())
+      operands.push_back(adaptor.getMask());
+    for (Value operand : operands) {
+      auto type = tensorType(operand);
+      int64_t lead = operand == adaptor.getMask()
+                         ? std::max<int64_t>(0, type.getRank() - 2)
+                         : nb;
+      for (int64_t d = 0; d < std::min<int64_t>(lead, type.getRank()); ++d)
+        if (type.getDimSize(d) != 1) {
+          op.emitOpError("is lowered one batch position at a time: tile "
+                         "its batch dimensions by 1 first (dimension ")
+              << d << " of an operand is " << type.getDimSize(d) << ")";
+          return failure();
+        }
+    }
+    // Drop the unit batch dimensions: matrices and row vectors.
+    auto collapse = [&](Value v, int64_t keep) -> Value {
+      auto type = tensorType(v);
+      int64_t rank = type.getRank();
+      if (rank <= keep)
+        return v;
+      SmallVector<ReassociationIndices> groups;
+      ReassociationIndices first;
+      for (int64_t d = 0; d <= rank - keep; ++d)
+        first.push_back(d);
+      groups.push_back(first);
+      for (int64_t d = rank - keep + 1; d < rank; ++d)
+        groups.push_back({d});
+      return tensor::CollapseShapeOp::create(rewriter, loc, v, groups);
+    };
+    Value q = collapse(toF32(rewriter, loc, adaptor.getQuery()), 2);
+    Value k = collapse(toF32(rewriter, loc, adaptor.getKey()), 2);
+    Value v = collapse(toF32(rewriter, loc, adaptor.getValue()), 2);
+    Value acc = collapse(adaptor.getAcc(), 2);
+    Value m = collapse(adaptor.getMax(), 1), l = collapse(adaptor.getSum(), 1);
+    Value mask = adaptor.getMask()
+                     ? collapse(adaptor.getMask(),
+                                std::min<int64_t>(
+                                    2, tensorType(adaptor.getMask()).getRank()))
+                     : Value();
+    Value s = op.getKeyTransposed()
+                  ? linalg::MatmulOp::create(
+                        rewriter, loc, ValueRange{q, k},
+                        filledTensor(rewriter, loc,
+                                     {sizeOf(rewriter, loc, q, 0),
+                                      sizeOf(rewriter, loc, k, 1)},
+                                     f32(rewriter),
+                                     f32Const(rewriter, loc, 0.0)))
+                        .getResult(0)
+                  : productWithTransposed(rewriter, loc, q, k);
+    Value scores = scoresOfTile(
+        rewriter, loc, s, mask,
+        mask ? maskTileMap(rewriter, tensorType(mask)) : AffineMap(),
+        adaptor.getQueryOffset(), adaptor.getKeyOffset(), adaptor.getScale(),
+        op.getCausal());
+    SmallVector<Value> updated =
+        onlineSoftmaxUpdate(rewriter, loc, scores, v, m, l, acc);
+    // Back to the op's shapes.
+    SmallVector<Value> results;
+    for (auto [value, like] :
+         llvm::zip(updated, ValueRange{adaptor.getAcc(), adaptor.getMax(),
+                                       adaptor.getSum()})) {
+      auto type = tensorType(like);
+      if (tensorType(value).getRank() == type.getRank()) {
+        results.push_back(value);
+        continue;
+      }
+      int64_t keep = tensorType(value).getRank();
+      SmallVector<ReassociationIndices> groups;
+      ReassociationIndices first;
+      for (int64_t d = 0; d <= type.getRank() - keep; ++d)
+        first.push_back(d);
+      groups.push_back(first);
+      for (int64_t d = type.getRank() - keep + 1; d < type.getRank(); ++d)
+        groups.push_back({d});
+      results.push_back(tensor::ExpandShapeOp::create(
+          rewriter, loc, type, value, groups,
+          tensor::getMixedSizes(rewriter, loc, like)));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
 } // namespace
+
+void mha::populateMHAOnlineAttentionToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<OnlineAttentionLowering>(patterns.getContext());
+}
 
 void mha::populateMHAFlashAttentionToLinalgPatterns(
     RewritePatternSet &patterns, const FlashAttentionOptions &options) {

@@ -43,6 +43,7 @@ void mha::populateMHAToLinalgConversionPatterns(RewritePatternSet &patterns) {
   populateMHAElementwiseToLinalgPatterns(patterns);
   populateMHANormalizationToLinalgPatterns(patterns);
   populateMHAAttentionToLinalgPatterns(patterns);
+  populateMHAOnlineAttentionToLinalgPatterns(patterns);
   populateMHALossesToLinalgPatterns(patterns);
   populateMHAEmbeddingToLinalgPatterns(patterns);
   populateMHAOptimizerToLinalgPatterns(patterns);

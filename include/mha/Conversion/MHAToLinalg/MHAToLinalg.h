@@ -46,6 +46,12 @@ struct FlashAttentionOptions {
 void populateMHAFlashAttentionToLinalgPatterns(
     RewritePatternSet &patterns, const FlashAttentionOptions &options);
 
+/// Adds the lowering of mha.online_attention, the tiled form of attention
+/// (a tile whose batch dimensions are 1): the block's product, masked
+/// scores and online-softmax update as linalg ops on its matrices. The
+/// flash lowering's key loops are made of such tiles.
+void populateMHAOnlineAttentionToLinalgPatterns(RewritePatternSet &patterns);
+
 /// Adds the patterns lowering dense, matmul, scaled_matmul and
 /// dense_weight_grad: named linalg matmuls (batch dimensions collapsed), with
 /// f32 accumulation.

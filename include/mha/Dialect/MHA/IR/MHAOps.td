@@ -17,8 +17,10 @@ include "mha/Dialect/MHA/IR/MHADialect.td"
 include "mha/Dialect/MHA/IR/MHAAttrs.td"
 include "mha/Dialect/MHA/IR/MHAInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/TilingInterface.td"
 
 /// An op with a reverse-mode gradient rule (MHAGradients.cpp).
 def Differentiable : DeclareOpInterfaceMethods<MHA_DifferentiableOpInterface>;
@@ -959,6 +961,84 @@ def MHA_AttentionGradOp : MHA_Op<"attention_grad", [Pure,
   ];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+}
+
+def MHA_OnlineAttentionOp : MHA_Op<"online_attention", [Pure,
+    DestinationStyleOpInterface,
+    AllTypesMatch<["acc", "new_acc"]>, AllTypesMatch<["max", "new_max"]>,
+    AllTypesMatch<["sum", "new_sum"]>,
+    DeclareOpInterfaceMethods<TilingInterface,
+        ["getLoopIteratorTypes", "getIterationDomain",
+         "getTiledImplementation", "getResultTilePosition"]>]> {
+  let summary = "The tiled form of attention: an online-softmax update";
+  let description = [{
+    The step flash attention repeats over blocks of keys, as an op: given
+    the running state of each query row (`max` m, `sum` l and the
+    accumulator `acc`, as left by earlier keys), it takes in the keys and
+    values it is given and returns the updated state:
+
+    * s = mask(query · keyᵀ · scale) over these keys (a boolean mask keeps
+      the entries where it is nonzero, a float one is added; with `causal`,
+      key `key_offset + j` is excluded from query `query_offset + i` when it
+      comes after it),
+    * m' = max(m, rowmax(s)), α = exp(m − m') (0 while m = −∞),
+      P = exp(s − m') (0 while m' = −∞),
+    * l' = α·l + rowsum(P), acc' = α·acc + P·value.
+
+    Started from m = −∞, l = 0, acc = 0 and applied to every key, acc' / l'
+    is attention's output (zero rows where l' = 0) and m' + log l' the rows'
+    log-sum-exp. Shapes: query [..., Sq, D], key [..., Sk, D] ([..., D, Sk]
+    with `key_transposed`), value [..., Sk, Dv], acc [..., Sq, Dv], max and
+    sum [..., Sq], all running state f32; batch dimensions of key and value
+    equal the query's or are 1 (broadcast); the mask broadcasts to
+    [..., Sq, Sk]. The offsets are the positions of the first query and key
+    in the whole sequences (for `causal`); `scale` is an f32 value (1/√D is
+    known only at run time when D is dynamic).
+
+    It implements `TilingInterface` over [batch..., Sq, Sk] (batch and query
+    dimensions parallel, keys a reduction): tiling it by blocks of queries
+    and keys gives the flash loops, each tile the same op on slices with
+    its offsets moved, the running state carried by the key loop.
+    `convert-mha-to-linalg` lowers each tile (batch dimensions of size 1)
+    into the block's linalg ops; the fused forward lowering of
+    `mha.attention` builds its key loop from it, so the block's mathematics
+    lives in that one lowering, for every target that tiles the op.
+
+    ```mlir
+    %acc1, %m1, %l1 = mha.online_attention %q, %k, %v offsets(%qb, %kb)
+        scale(%scale) causal outs(%acc, %m, %l)
+        : tensor<128x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+        -> tensor<128x64xf32>, tensor<128xf32>, tensor<128xf32>
+    ```
+  }];
+  let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
+                       MHA_FloatTensor:$value,
+                       Optional<RankedTensorOf<[I1, I8, F32, F16, BF16]>>:$mask,
+                       Index:$query_offset, Index:$key_offset, F32:$scale,
+                       RankedTensorOf<[F32]>:$acc, RankedTensorOf<[F32]>:$max,
+                       RankedTensorOf<[F32]>:$sum,
+                       UnitAttr:$causal, UnitAttr:$key_transposed);
+  let results = (outs RankedTensorOf<[F32]>:$new_acc,
+                      RankedTensorOf<[F32]>:$new_max,
+                      RankedTensorOf<[F32]>:$new_sum);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
+    `offsets` `(` $query_offset `,` $key_offset `)` `scale` `(` $scale `)`
+    (`causal` $causal^)? (`key_transposed` $key_transposed^)?
+    `outs` `(` $acc `,` $max `,` $sum `)` attr-dict `:` type($query) `,`
+    type($key) `,` type($value) `->` type($acc) `,` type($max) `,` type($sum)
+  }];
+  let extraClassDeclaration = [{
+    /// The running state (acc, max, sum): the last three operands.
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getOperation(), getNumOperands() - 3, 3);
+    }
+    /// The number of batch dimensions (query rank - 2).
+    int64_t getNumBatchDims() {
+      return getQuery().getType().getRank() - 2;
+    }
+  }];
+  let hasVerifier = 1;
 }
 
 def MHA_LayerNormGradOp : MHA_Op<"layer_norm_grad", [Pure,

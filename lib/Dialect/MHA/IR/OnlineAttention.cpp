@@ -1,0 +1,237 @@
+//===- OnlineAttention.cpp - The tiled form of attention ------------------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// mha.online_attention: its verifier and its TilingInterface, over the
+// iteration space [batch..., Sq, Sk]. A tile is the same op on slices of its
+// operands: queries and the running state sliced by batch position and
+// query range, keys, values by key range (batch dimensions of size 1 read
+// at 0, as broadcasting does), the mask by both, and the offsets moved by
+// the tile's start so that `causal` compares absolute positions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::mha;
+
+namespace {
+bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Dimension indices of the key's depth and length.
+std::pair<int64_t, int64_t> keyDims(OnlineAttentionOp op) {
+  int64_t nb = op.getNumBatchDims();
+  return op.getKeyTransposed() ? std::make_pair(nb, nb + 1)
+                               : std::make_pair(nb + 1, nb);
+}
+} // namespace
+
+LogicalResult OnlineAttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), acc = getAcc().getType(),
+                   max = getMax().getType(), sum = getSum().getType();
+  int64_t rank = q.getRank();
+  if (rank < 2)
+    return emitOpError("expects a query of rank at least 2, got ") << rank;
+  if (k.getRank() != rank || v.getRank() != rank || acc.getRank() != rank)
+    return emitOpError("expects key, value and acc of the query's rank ")
+           << rank;
+  if (max.getRank() != rank - 1 || sum.getRank() != rank - 1)
+    return emitOpError("expects max and sum of rank ") << rank - 1;
+  int64_t nb = rank - 2;
+  auto [kDepth, kLength] = keyDims(*this);
+  if (!compatible(q.getDimSize(nb + 1), k.getDimSize(kDepth)))
+    return emitOpError("query depth ")
+           << q.getDimSize(nb + 1) << " differs from the key depth "
+           << k.getDimSize(kDepth);
+  if (!compatible(k.getDimSize(kLength), v.getDimSize(nb)))
+    return emitOpError("key length ")
+           << k.getDimSize(kLength) << " differs from the value length "
+           << v.getDimSize(nb);
+  for (int64_t d = 0; d < nb; ++d) {
+    for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"key", k},
+                              {"value", v}})
+      if (type.getDimSize(d) != 1 &&
+          !compatible(type.getDimSize(d), q.getDimSize(d)))
+        return emitOpError("batch dimension ")
+               << d << " of the " << name << " is " << type.getDimSize(d)
+               << ", expected 1 or the query's " << q.getDimSize(d);
+    for (RankedTensorType state : {acc, max, sum})
+      if (!compatible(state.getDimSize(d), q.getDimSize(d)))
+        return emitOpError("batch dimension ")
+               << d << " of the running state differs from the query's";
+  }
+  for (RankedTensorType state : {acc, max, sum})
+    if (!compatible(state.getDimSize(nb), q.getDimSize(nb)))
+      return emitOpError("the running state has ")
+             << state.getDimSize(nb) << " rows, the query "
+             << q.getDimSize(nb);
+  if (!compatible(acc.getDimSize(nb + 1), v.getDimSize(nb + 1)))
+    return emitOpError("acc has ") << acc.getDimSize(nb + 1)
+                                   << " columns, the value depth is "
+                                   << v.getDimSize(nb + 1);
+  if (Value mask = getMask()) {
+    auto m = cast<RankedTensorType>(mask.getType());
+    if (m.getRank() > rank)
+      return emitOpError("mask of rank ")
+             << m.getRank() << " does not broadcast to the scores' rank "
+             << rank;
+    int64_t lead = rank - m.getRank();
+    for (int64_t t = 0; t < m.getRank(); ++t) {
+      int64_t d = t + lead;
+      int64_t target = d < nb        ? q.getDimSize(d)
+                       : d == nb     ? q.getDimSize(nb)
+                                     : k.getDimSize(kLength);
+      if (m.getDimSize(t) != 1 && !compatible(m.getDimSize(t), target))
+        return emitOpError("mask dimension ")
+               << t << " is " << m.getDimSize(t)
+               << ", expected 1 or the scores' " << target;
+    }
+  }
+  return success();
+}
+
+SmallVector<utils::IteratorType> OnlineAttentionOp::getLoopIteratorTypes() {
+  SmallVector<utils::IteratorType> types(getNumBatchDims() + 1,
+                                         utils::IteratorType::parallel);
+  types.push_back(utils::IteratorType::reduction);
+  return types;
+}
+
+SmallVector<Range> OnlineAttentionOp::getIterationDomain(OpBuilder &b) {
+  Location loc = getLoc();
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<Range> domain;
+  for (int64_t d = 0; d <= getNumBatchDims(); ++d)
+    domain.push_back({zero, tensor::getMixedSize(b, loc, getQuery(), d), one});
+  domain.push_back(
+      {zero, tensor::getMixedSize(b, loc, getKey(), keyDims(*this).second),
+       one});
+  return domain;
+}
+
+namespace {
+/// A rank-preserving slice of `source` given per-dimension offsets and sizes.
+Value sliceOf(OpBuilder &b, Location loc, Value source,
+              ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, source, offsets, sizes,
+                                        strides);
+}
+
+/// Offsets and sizes of the tile of `value` (key or value, or acc/max/sum
+/// when `keyRange` is null): batch dimensions of static size 1 read at 0,
+/// the others at the tile's batch position; `rowDim` takes `rows`; the
+/// remaining dimensions whole.
+void batchedRegion(OpBuilder &b, Location loc, Value value, int64_t nb,
+                   ArrayRef<OpFoldResult> offsets,
+                   ArrayRef<OpFoldResult> sizes,
+                   SmallVectorImpl<OpFoldResult> &outOffsets,
+                   SmallVectorImpl<OpFoldResult> &outSizes) {
+  auto type = cast<RankedTensorType>(value.getType());
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (d < nb && type.getDimSize(d) == 1) {
+      outOffsets.push_back(b.getIndexAttr(0));
+      outSizes.push_back(b.getIndexAttr(1));
+    } else if (d < nb) {
+      outOffsets.push_back(offsets[d]);
+      outSizes.push_back(sizes[d]);
+    } else {
+      outOffsets.push_back(b.getIndexAttr(0));
+      outSizes.push_back(tensor::getMixedSize(b, loc, value, d));
+    }
+  }
+}
+} // namespace
+
+FailureOr<TilingResult>
+OnlineAttentionOp::getTiledImplementation(OpBuilder &b,
+                                          ArrayRef<OpFoldResult> offsets,
+                                          ArrayRef<OpFoldResult> sizes) {
+  Location loc = getLoc();
+  int64_t nb = getNumBatchDims();
+  OpFoldResult qOffset = offsets[nb], qSize = sizes[nb];
+  OpFoldResult kOffset = offsets[nb + 1], kSize = sizes[nb + 1];
+  auto [kDepth, kLength] = keyDims(*this);
+  SmallVector<Operation *> slices;
+  auto take = [&](Value source, SmallVector<OpFoldResult> off,
+                  SmallVector<OpFoldResult> sz) {
+    Value slice = sliceOf(b, loc, source, off, sz);
+    slices.push_back(slice.getDefiningOp());
+    return slice;
+  };
+  // Queries and the running state: the tile's batch position and rows.
+  auto rowsOf = [&](Value value) {
+    SmallVector<OpFoldResult> off, sz;
+    batchedRegion(b, loc, value, nb, offsets, sizes, off, sz);
+    off[nb] = qOffset;
+    sz[nb] = qSize;
+    return take(value, off, sz);
+  };
+  // Keys and values: the tile's key range.
+  auto keysOf = [&](Value value, int64_t lengthDim) {
+    SmallVector<OpFoldResult> off, sz;
+    batchedRegion(b, loc, value, nb, offsets, sizes, off, sz);
+    off[lengthDim] = kOffset;
+    sz[lengthDim] = kSize;
+    return take(value, off, sz);
+  };
+  Value query = rowsOf(getQuery());
+  Value key = keysOf(getKey(), kLength);
+  Value value = keysOf(getValue(), nb);
+  Value mask;
+  if (Value fullMask = getMask()) {
+    auto type = cast<RankedTensorType>(fullMask.getType());
+    int64_t lead = nb + 2 - type.getRank();
+    SmallVector<OpFoldResult> off, sz;
+    for (int64_t t = 0; t < type.getRank(); ++t) {
+      int64_t d = t + lead;
+      if (type.getDimSize(t) == 1) {
+        off.push_back(b.getIndexAttr(0));
+        sz.push_back(b.getIndexAttr(1));
+      } else {
+        off.push_back(offsets[d]);
+        sz.push_back(sizes[d]);
+      }
+    }
+    mask = take(fullMask, off, sz);
+  }
+  Value acc = rowsOf(getAcc()), max = rowsOf(getMax()), sum = rowsOf(getSum());
+  AffineExpr s0 = b.getAffineSymbolExpr(0), s1 = b.getAffineSymbolExpr(1);
+  auto shifted = [&](Value base, OpFoldResult by) {
+    return getValueOrCreateConstantIndexOp(
+        b, loc,
+        affine::makeComposedFoldedAffineApply(b, loc, s0 + s1, {base, by}));
+  };
+  auto tiled = OnlineAttentionOp::create(
+      b, loc, TypeRange{acc.getType(), max.getType(), sum.getType()}, query,
+      key, value, mask, shifted(getQueryOffset(), qOffset),
+      shifted(getKeyOffset(), kOffset), getScale(), acc, max, sum,
+      getCausalAttr(), getKeyTransposedAttr());
+  return TilingResult{{tiled.getOperation()},
+                      SmallVector<Value>(tiled->getResults()), slices};
+}
+
+LogicalResult OnlineAttentionOp::getResultTilePosition(
+    OpBuilder &b, unsigned resultNumber, ArrayRef<OpFoldResult> offsets,
+    ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
+    SmallVector<OpFoldResult> &resultSizes) {
+  int64_t nb = getNumBatchDims();
+  resultOffsets.assign(offsets.begin(), offsets.begin() + nb + 1);
+  resultSizes.assign(sizes.begin(), sizes.begin() + nb + 1);
+  if (resultNumber == 0) { // acc: every column
+    resultOffsets.push_back(b.getIndexAttr(0));
+    resultSizes.push_back(
+        tensor::getMixedSize(b, getLoc(), getAcc(), nb + 1));
+  }
+  return success();
+}
