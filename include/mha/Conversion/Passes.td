@@ -72,4 +72,39 @@ def ConvertMHAToLinalgPass : Pass<"convert-mha-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def MHATileAttentionPass : Pass<"mha-tile-attention", "::mlir::func::FuncOp"> {
+  let summary = "Tile attention through its tiled form, mha.online_attention";
+  let description = [{
+    Rewrites `mha.attention` and `mha.attention_with_lse` into one
+    `mha.online_attention` over all keys from the initial state (acc = 0,
+    max = −∞, sum = 0), tiled through its `TilingInterface`: an
+    `scf.forall` over batch positions and blocks of `block-q` queries, in
+    each an `scf.for` over blocks of `block-k` keys carrying the state, each
+    iteration an `mha.online_attention` on slices (its offsets moved to the
+    tile's first query and key). The state is then normalized: O = acc /
+    sum (zero rows where no key was seen), lse = max + log(sum) (−∞ there).
+    No Sq × Sk matrix exists; `convert-mha-to-linalg` lowers the tiles.
+
+    This is the flash lowering from the tiled form alone, independent of the
+    target: what a new backend reuses. The CPU pipeline's own flash lowering
+    builds the same tiles in loops tuned for its caches and vector units
+    (Kᵀ transposed once per batch element, key blocks past the causal
+    diagonal never visited, blocks derived from the L1 size); here a causal
+    tile past the diagonal is visited and masked.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", "64", "queries per tile">,
+    Option<"blockK", "block-k", "int64_t", "64", "keys per tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MHA_CONVERSION_PASSES_TD

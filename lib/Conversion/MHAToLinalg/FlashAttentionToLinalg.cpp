@@ -482,7 +482,7 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
             // OnlineAttentionLowering.
             auto block = OnlineAttentionOp::create(
                 b, loc, TypeRange{acc.getType(), m.getType(), l.getType()},
-                qTile, kTTile, vTile, maskTile, qb, kb, scale, acc, m, l,
+                qTile, kTTile, vTile, qb, kb, scale, acc, m, l, maskTile,
                 causal && diagonal ? b.getUnitAttr() : UnitAttr(),
                 b.getUnitAttr());
             Value accNew = block.getNewAcc(), mNew = block.getNewMax(),
@@ -1126,9 +1126,9 @@ struct OnlineAttentionLowering final
         onlineSoftmaxUpdate(rewriter, loc, scores, v, m, l, acc);
     // Back to the op's shapes.
     SmallVector<Value> results;
-    for (auto [value, like] :
-         llvm::zip(updated, ValueRange{adaptor.getAcc(), adaptor.getMax(),
-                                       adaptor.getSum()})) {
+    SmallVector<Value> state = {adaptor.getAcc(), adaptor.getMax(),
+                                adaptor.getSum()};
+    for (auto [value, like] : llvm::zip(updated, state)) {
       auto type = tensorType(like);
       if (tensorType(value).getRank() == type.getRank()) {
         results.push_back(value);

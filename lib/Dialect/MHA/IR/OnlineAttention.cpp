@@ -214,8 +214,8 @@ OnlineAttentionOp::getTiledImplementation(OpBuilder &b,
   };
   auto tiled = OnlineAttentionOp::create(
       b, loc, TypeRange{acc.getType(), max.getType(), sum.getType()}, query,
-      key, value, mask, shifted(getQueryOffset(), qOffset),
-      shifted(getKeyOffset(), kOffset), getScale(), acc, max, sum,
+      key, value, shifted(getQueryOffset(), qOffset),
+      shifted(getKeyOffset(), kOffset), getScale(), acc, max, sum, mask,
       getCausalAttr(), getKeyTransposedAttr());
   return TilingResult{{tiled.getOperation()},
                       SmallVector<Value>(tiled->getResults()), slices};

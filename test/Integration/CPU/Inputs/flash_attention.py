@@ -7,12 +7,15 @@ on every core (batch elements in parallel through OpenMP), on one thread
 (--target-features=-avx512f), and with --decomposed-attention, on the same
 inputs.
 
-  flash_attention.py MHA_RUN WORKDIR [gpu | gpu-emulated]
+  flash_attention.py MHA_RUN WORKDIR [gpu | gpu-emulated | tiled]
 
 With `gpu` (on a machine with an NVIDIA GPU: Integration/GPU,
 scripts/gpu/device-check.sh) or `gpu-emulated` (the GPU pipeline's mapped
 loop nests run on the CPU) the variants are mha-run --device <that>
-against the CPU's decomposition.
+against the CPU's decomposition. With `tiled`, the model is first rewritten
+by `mha-opt --mha-tile-attention` (attention tiled through the
+TilingInterface of its tiled form, mha.online_attention, in blocks of 16
+queries and 32 keys) and that is run against the decomposition.
 
 Cases: S = 1, odd and unequal Sq != Sk, sizes that are not multiples of any
 block and cross several blocks, D = 64 and 128, causal (with Sq != Sk too),
@@ -26,6 +29,7 @@ max-subtracted exponentials; they differ in the order of the sums over keys
 moves results by a few ulps per block: measured below 3e-6.
 """
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -203,14 +207,29 @@ def run_case(mha_run, work, c):
     outputs = {}
     variants = [("flash", []), ("flash_1thread", ["--threads", "1"]),
                 ("reference", ["--decomposed-attention"])]
-    if GPU:
+    models = {}
+    if GPU == "tiled":
+        mha_opt = os.path.join(os.path.dirname(shutil.which(mha_run)),
+                               "mha-opt")
+        tiled = os.path.join(work, c["name"] + "_tiled.mlir")
+        run = subprocess.run(
+            [mha_opt, model, "-o", tiled,
+             "--mha-tile-attention=block-q=16 block-k=32"],
+            capture_output=True, text=True)
+        if run.returncode != 0:
+            return "mha-opt --mha-tile-attention exited %d: %s" % (
+                run.returncode, run.stderr[-2000:])
+        models["tiled"] = tiled
+        variants = [("tiled", []), ("reference", ["--decomposed-attention"])]
+    elif GPU:
         variants = [(GPU, ["--device", GPU]),
                     ("reference", ["--decomposed-attention"])]
     elif c["avx2"]:  # AVX2 code (AVX-512 disabled), on this host
         variants.append(("flash_avx2", ["--target-features=-avx512f"]))
     for variant, extra in variants:
         outdir = os.path.join(work, c["name"] + "_" + variant)
-        run = subprocess.run([mha_run, model, "--output", outdir] + inputs + extra,
+        run = subprocess.run([mha_run, models.get(variant, model), "--output",
+                              outdir] + inputs + extra,
                              capture_output=True, text=True)
         if run.returncode != 0:
             return "mha-run (%s) exited %d: %s" % (variant, run.returncode,

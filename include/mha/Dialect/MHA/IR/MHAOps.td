@@ -1011,12 +1011,14 @@ def MHA_OnlineAttentionOp : MHA_Op<"online_attention", [Pure,
         -> tensor<128x64xf32>, tensor<128xf32>, tensor<128xf32>
     ```
   }];
+  // The mask comes last: the running state keeps fixed positions (the
+  // destination operands; result types follow from them).
   let arguments = (ins MHA_FloatTensor:$query, MHA_FloatTensor:$key,
                        MHA_FloatTensor:$value,
-                       Optional<RankedTensorOf<[I1, I8, F32, F16, BF16]>>:$mask,
                        Index:$query_offset, Index:$key_offset, F32:$scale,
                        RankedTensorOf<[F32]>:$acc, RankedTensorOf<[F32]>:$max,
                        RankedTensorOf<[F32]>:$sum,
+                       Optional<RankedTensorOf<[I1, I8, F32, F16, BF16]>>:$mask,
                        UnitAttr:$causal, UnitAttr:$key_transposed);
   let results = (outs RankedTensorOf<[F32]>:$new_acc,
                       RankedTensorOf<[F32]>:$new_max,
@@ -1029,9 +1031,9 @@ def MHA_OnlineAttentionOp : MHA_Op<"online_attention", [Pure,
     type($key) `,` type($value) `->` type($acc) `,` type($max) `,` type($sum)
   }];
   let extraClassDeclaration = [{
-    /// The running state (acc, max, sum): the last three operands.
+    /// The running state (acc, max, sum): operands 6 to 8.
     MutableOperandRange getDpsInitsMutable() {
-      return MutableOperandRange(getOperation(), getNumOperands() - 3, 3);
+      return MutableOperandRange(getOperation(), 6, 3);
     }
     /// The number of batch dimensions (query rank - 2).
     int64_t getNumBatchDims() {

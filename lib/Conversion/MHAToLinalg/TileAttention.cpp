@@ -1,0 +1,164 @@
+//===- TileAttention.cpp - Attention tiled through its tiled form ---------===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements mha-tile-attention: mha.attention and
+// mha.attention_with_lse become one mha.online_attention over all keys from
+// the initial state (acc = 0, max = -inf, sum = 0), tiled through its
+// TilingInterface (scf.forall over batch positions and blocks of queries,
+// scf.for over blocks of keys carrying the state), then normalized: O =
+// acc / sum (zero rows where sum = 0), lse = max + log(sum). It is the
+// target-independent flash lowering any backend can start from (the CPU
+// pipeline's own flash lowering builds the same tiles with loops tuned for
+// it: Kᵀ transposed once, causal blocks past the diagonal not visited).
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "mha/Conversion/Passes.h"
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include <limits>
+
+namespace mlir {
+namespace mha {
+#define GEN_PASS_DEF_MHATILEATTENTIONPASS
+#include "mha/Conversion/Passes.h.inc"
+} // namespace mha
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::mha;
+using namespace mlir::mha::detail;
+
+namespace {
+/// Tiles `op` by `sizes` into `loopType` loops, replacing it.
+FailureOr<scf::SCFTilingResult>
+tile(RewriterBase &rewriter, TilingInterface op, ArrayRef<int64_t> sizes,
+     scf::SCFTilingOptions::LoopType loopType) {
+  scf::SCFTilingOptions options;
+  options.setTileSizes(getAsIndexOpFoldResult(op->getContext(), sizes));
+  options.setLoopType(loopType);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> tiled =
+      scf::tileUsingSCF(rewriter, op, options);
+  if (failed(tiled) || tiled->tiledOps.size() != 1)
+    return failure();
+  rewriter.replaceOp(op, tiled->replacements);
+  return tiled;
+}
+
+struct MHATileAttentionPass final
+    : mha::impl::MHATileAttentionPassBase<MHATileAttentionPass> {
+  using Base::Base;
+
+  LogicalResult tileAttention(RewriterBase &rewriter, Operation *op) {
+    Location loc = op->getLoc();
+    auto query = cast<TypedValue<RankedTensorType>>(op->getOperand(0));
+    Value key = op->getOperand(1), value = op->getOperand(2);
+    Value mask = op->getNumOperands() > 3 ? op->getOperand(3) : Value();
+    auto scaleAttr = op->getAttrOfType<FloatAttr>("scale");
+    bool causal = op->hasAttr("causal");
+    int64_t rank = query.getType().getRank(), nb = rank - 2;
+    rewriter.setInsertionPoint(op);
+
+    Value scale = defaultScaleOr(rewriter, loc, query, scaleAttr);
+    SmallVector<OpFoldResult> rows = tensor::getMixedSizes(rewriter, loc,
+                                                           query);
+    rows.pop_back(); // [..., Sq]
+    SmallVector<OpFoldResult> accSizes(rows);
+    accSizes.push_back(tensor::getMixedSize(rewriter, loc, value, rank - 1));
+    Value zero = f32Const(rewriter, loc, 0.0);
+    Value negInf =
+        f32Const(rewriter, loc, -std::numeric_limits<double>::infinity());
+    Value acc = filledTensor(rewriter, loc, accSizes, f32(rewriter), zero);
+    Value max = filledTensor(rewriter, loc, rows, f32(rewriter), negInf);
+    Value sum = filledTensor(rewriter, loc, rows, f32(rewriter), zero);
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    auto online = OnlineAttentionOp::create(
+        rewriter, loc, TypeRange{acc.getType(), max.getType(), sum.getType()},
+        query, key, value, c0, c0, scale, acc, max, sum, mask,
+        causal ? rewriter.getUnitAttr() : UnitAttr(), UnitAttr());
+
+    // Batch positions and blocks of queries in parallel, then blocks of
+    // keys in sequence within each.
+    SmallVector<int64_t> parallel(nb, 1);
+    parallel.append({blockQ, 0});
+    FailureOr<scf::SCFTilingResult> rowTiles =
+        tile(rewriter, cast<TilingInterface>(online.getOperation()), parallel,
+             scf::SCFTilingOptions::LoopType::ForallOp);
+    if (failed(rowTiles))
+      return op->emitOpError("tiling its online form by query blocks failed");
+    SmallVector<Value> state = rowTiles->replacements; // acc, max, sum
+    SmallVector<int64_t> keys(nb + 1, 0);
+    keys.push_back(blockK);
+    if (failed(tile(rewriter,
+                    cast<TilingInterface>(rowTiles->tiledOps.front()), keys,
+                    scf::SCFTilingOptions::LoopType::ForOp)))
+      return op->emitOpError("tiling its online form by key blocks failed");
+
+    // O = acc / sum, lse = max + log(sum); rows that saw no key give 0 and
+    // -inf.
+    rewriter.setInsertionPoint(op);
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = droppedDimMap(rewriter, rank, rank - 1);
+    Value out = buildGeneric(
+        rewriter, loc, accSizes, f32(rewriter), {state[0], state[2]},
+        {id, rowMap},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value empty = arith::CmpFOp::create(
+              nb, l, arith::CmpFPredicate::OEQ, args[1], zero);
+          Value ratio = arith::DivFOp::create(nb, l, args[0], args[1]);
+          return arith::SelectOp::create(nb, l, empty, zero, ratio);
+        });
+    SmallVector<Value> results = {castElements(
+        rewriter, loc, out,
+        cast<RankedTensorType>(op->getResult(0).getType()).getElementType())};
+    if (isa<AttentionWithLSEOp>(op))
+      results.push_back(mapElements(
+          rewriter, loc, {state[1], state[2]}, f32(rewriter),
+          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+            Value empty = arith::CmpFOp::create(
+                nb, l, arith::CmpFPredicate::OEQ, args[1], zero);
+            Value lse = arith::AddFOp::create(
+                nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+            return arith::SelectOp::create(nb, l, empty, negInf, lse);
+          }));
+    SmallVector<Value> replacements;
+    for (auto [result, value] : llvm::zip(op->getResults(), results))
+      replacements.push_back(
+          result.getType() == value.getType()
+              ? value
+              : tensor::CastOp::create(rewriter, loc, result.getType(), value)
+                    .getResult());
+    rewriter.replaceOp(op, replacements);
+    return success();
+  }
+
+  void runOnOperation() override {
+    if (blockQ <= 0 || blockK <= 0) {
+      getOperation().emitError("mha-tile-attention: block-q and block-k "
+                               "must be positive");
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<AttentionOp, AttentionWithLSEOp>(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : ops)
+      if (failed(tileAttention(rewriter, op)))
+        return signalPassFailure();
+  }
+};
+} // namespace
