@@ -801,3 +801,96 @@ func.func @rotary_base(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
   %y = mha.rotary %x {base = 0.000000e+00 : f32} : tensor<4x4xf32>
   return %y : tensor<4x4xf32>
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// mha.online_attention
+//===----------------------------------------------------------------------===//
+
+func.func @f(%q: tensor<16xf32>, %k: tensor<16xf32>, %v: tensor<16xf32>, %acc: tensor<16xf32>, %m: tensor<f32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op expects a query of rank at least 2, got 1}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16xf32>, tensor<16xf32>, tensor<16xf32> -> tensor<16xf32>, tensor<f32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<1x32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op expects key, value and acc of the query's rank 2}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<1x32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16x1xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op expects max and sum of rank 1}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16x1xf32>, tensor<16x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16xf32>, %i: index, %s: f32) {
+  // A transposed key is [D, Sk]: here D = 32 against the query's 64.
+  // expected-error @+1 {{'mha.online_attention' op query depth 64 differs from the key depth 32}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) key_transposed outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<31x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op key length 32 differs from the value length 31}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<31x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<4x16x64xf32>, %k: tensor<3x32x64xf32>, %v: tensor<4x32x8xf32>, %acc: tensor<4x16x8xf32>, %m: tensor<4x16xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op batch dimension 0 of the key is 3, expected 1 or the query's 4}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<4x16x64xf32>, tensor<3x32x64xf32>, tensor<4x32x8xf32> -> tensor<4x16x8xf32>, tensor<4x16xf32>, tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<4x16x64xf32>, %k: tensor<4x32x64xf32>, %v: tensor<4x32x8xf32>, %acc: tensor<2x16x8xf32>, %m: tensor<4x16xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op batch dimension 0 of the running state differs from the query's}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<4x16x64xf32>, tensor<4x32x64xf32>, tensor<4x32x8xf32> -> tensor<2x16x8xf32>, tensor<4x16xf32>, tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<15xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op the running state has 15 rows, the query 16}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<15xf32>, tensor<15xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x9xf32>, %m: tensor<16xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op acc has 9 columns, the value depth is 8}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x9xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16xf32>, %mask: tensor<1x1x16x32xi1>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op mask of rank 4 does not broadcast to the scores' rank 2}}
+  %a:3 = mha.online_attention %q, %k, %v mask(%mask : tensor<1x1x16x32xi1>) offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>, %acc: tensor<16x8xf32>, %m: tensor<16xf32>, %mask: tensor<16x31xf32>, %i: index, %s: f32) {
+  // expected-error @+1 {{'mha.online_attention' op mask dimension 1 is 31, expected 1 or the scores' 32}}
+  %a:3 = mha.online_attention %q, %k, %v mask(%mask : tensor<16x31xf32>) offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}

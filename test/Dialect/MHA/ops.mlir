@@ -259,3 +259,19 @@ func.func @rotary_and_dropout(%q: tensor<?x8x?x64xf32>, %n: tensor<i64>) -> (ten
   %c = mha.dropout %q rate = 1.000000e-01 key(%n : tensor<i64>) {stream = 2 : i64} : tensor<?x8x?x64xf32>
   return %a, %b, %c : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
 }
+
+// CHECK-LABEL: func.func @online_attention
+func.func @online_attention(%q: tensor<2x8x16x64xf32>, %k: tensor<2x1x32x64xbf16>, %v: tensor<2x1x32x48xbf16>,
+                            %kt: tensor<64x32xf32>, %q2: tensor<16x64xf32>, %v2: tensor<32x48xf32>,
+                            %m: tensor<2x1x1x32xi1>, %bias: tensor<16x32xf32>,
+                            %acc: tensor<2x8x16x48xf32>, %mx: tensor<2x8x16xf32>, %sm: tensor<2x8x16xf32>,
+                            %acc2: tensor<16x48xf32>, %mx2: tensor<16xf32>, %sm2: tensor<16xf32>,
+                            %i: index, %j: index, %s: f32) -> (tensor<2x8x16x48xf32>, tensor<16x48xf32>) {
+  // CHECK: mha.online_attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<2x1x1x32xi1>) offsets(%{{.*}}, %{{.*}}) scale(%{{.*}}) causal outs(%{{.*}}, %{{.*}}, %{{.*}}) : tensor<2x8x16x64xf32>, tensor<2x1x32x64xbf16>, tensor<2x1x32x48xbf16> -> tensor<2x8x16x48xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
+  %a:3 = mha.online_attention %q, %k, %v mask(%m : tensor<2x1x1x32xi1>) offsets(%i, %j) scale(%s) causal outs(%acc, %mx, %sm)
+      : tensor<2x8x16x64xf32>, tensor<2x1x32x64xbf16>, tensor<2x1x32x48xbf16> -> tensor<2x8x16x48xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
+  // CHECK: mha.online_attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<16x32xf32>) offsets(%{{.*}}, %{{.*}}) scale(%{{.*}}) key_transposed outs(%{{.*}}, %{{.*}}, %{{.*}}) : tensor<16x64xf32>, tensor<64x32xf32>, tensor<32x48xf32> -> tensor<16x48xf32>, tensor<16xf32>, tensor<16xf32>
+  %b:3 = mha.online_attention %q2, %kt, %v2 mask(%bias : tensor<16x32xf32>) offsets(%i, %j) scale(%s) key_transposed outs(%acc2, %mx2, %sm2)
+      : tensor<16x64xf32>, tensor<64x32xf32>, tensor<32x48xf32> -> tensor<16x48xf32>, tensor<16xf32>, tensor<16xf32>
+  return %a#0, %b#0 : tensor<2x8x16x48xf32>, tensor<16x48xf32>
+}
