@@ -1076,9 +1076,14 @@ struct OnlineAttentionLowering final
                          : nb;
       for (int64_t d = 0; d < std::min<int64_t>(lead, type.getRank()); ++d)
         if (type.getDimSize(d) != 1) {
-          op.emitOpError("is lowered one batch position at a time: tile "
-                         "its batch dimensions by 1 first (dimension ")
-              << d << " of an operand is " << type.getDimSize(d) << ")";
+          InFlightDiagnostic diag = op.emitOpError(
+              "is lowered one batch position at a time: tile its batch "
+              "dimensions by 1 first (dimension ");
+          diag << d << " of an operand is ";
+          if (type.isDynamicDim(d))
+            diag << "dynamic)";
+          else
+            diag << type.getDimSize(d) << ")";
           return failure();
         }
     }

@@ -64,3 +64,28 @@ func.func @untiled(%q: tensor<2x16x64xf32>, %k: tensor<2x32x64xf32>, %v: tensor<
       : tensor<2x16x64xf32>, tensor<2x32x64xf32>, tensor<2x32x48xf32> -> tensor<2x16x48xf32>, tensor<2x16xf32>, tensor<2x16xf32>
   return %a#0 : tensor<2x16x48xf32>
 }
+
+// -----
+
+func.func @dynamic_batch(%q: tensor<?x16x64xf32>, %k: tensor<?x32x64xf32>, %v: tensor<?x32x48xf32>,
+                         %acc: tensor<?x16x48xf32>, %m: tensor<?x16xf32>, %i: index, %s: f32) -> tensor<?x16x48xf32> {
+  // expected-error @+2 {{'mha.online_attention' op is lowered one batch position at a time: tile its batch dimensions by 1 first (dimension 0 of an operand is dynamic)}}
+  // expected-error @+1 {{failed to legalize operation 'mha.online_attention'}}
+  %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m)
+      : tensor<?x16x64xf32>, tensor<?x32x64xf32>, tensor<?x32x48xf32> -> tensor<?x16x48xf32>, tensor<?x16xf32>, tensor<?x16xf32>
+  return %a#0 : tensor<?x16x48xf32>
+}
+
+// -----
+
+// A scalar mask (rank 0) broadcasts to every score; an empty tile (no
+// queries) lowers too.
+// CHECK-LABEL: func.func @scalar_mask_empty
+// CHECK: linalg.matmul
+// CHECK: return
+func.func @scalar_mask_empty(%q: tensor<0x64xf32>, %k: tensor<0x64xf32>, %v: tensor<0x8xf32>, %acc: tensor<0x8xf32>, %m: tensor<0xf32>,
+                             %mask: tensor<f32>, %i: index, %s: f32) -> tensor<0x8xf32> {
+  %a:3 = mha.online_attention %q, %k, %v mask(%mask : tensor<f32>) offsets(%i, %i) scale(%s) causal outs(%acc, %m, %m)
+      : tensor<0x64xf32>, tensor<0x64xf32>, tensor<0x8xf32> -> tensor<0x8xf32>, tensor<0xf32>, tensor<0xf32>
+  return %a#0 : tensor<0x8xf32>
+}
