@@ -318,6 +318,42 @@ SmallVector<Value> onlineSoftmaxUpdate(OpBuilder &b, Location loc,
       });
   return {accNew, mNew, lNew};
 }
+} // namespace
+
+SmallVector<Value> mha::detail::finishOnlineSoftmax(OpBuilder &b, Location loc,
+                                                    Value acc, Value max,
+                                                    Value sum, bool withLse) {
+  Value zero = f32Const(b, loc, 0.0);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  int64_t rank = tensorType(acc).getRank();
+  auto isEmpty = [&](OpBuilder &nb, Location l, Value rowSum) {
+    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, rowSum,
+                                 zero);
+  };
+  // O = acc / sum, zeros for rows without any key.
+  Value out = buildGeneric(
+      b, loc, tensor::getMixedSizes(b, loc, acc), f32(b), {acc, sum},
+      {b.getMultiDimIdentityMap(rank), droppedDimMap(b, rank, rank - 1)},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value ratio = arith::DivFOp::create(nb, l, args[0], args[1]);
+        return arith::SelectOp::create(nb, l, isEmpty(nb, l, args[1]), zero,
+                                       ratio);
+      });
+  if (!withLse)
+    return {out};
+  // lse = max + log(sum), -inf for rows without any key.
+  Value lse = mapElements(
+      b, loc, {max, sum}, f32(b),
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value value = arith::AddFOp::create(
+            nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+        return arith::SelectOp::create(nb, l, isEmpty(nb, l, args[1]), negInf,
+                                       value);
+      });
+  return {out, lse};
+}
+
+namespace {
 
 /// Q·Kᵀ of two tiles [bq, D] and [bk, D]: [bq, bk], with a linalg.matmul.
 Value productWithTransposed(OpBuilder &b, Location loc, Value x, Value y) {
@@ -441,8 +477,6 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
   Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
   Value blockQ = indexConst(b, loc, blocks.queries);
   Value blockK = indexConst(b, loc, blocks.keys);
-  AffineMap id2 = b.getMultiDimIdentityMap(2);
-  AffineMap row2 = droppedDimMap(b, 2, 1);
 
   // One block of queries [qb, qb + bq) of one batch element (bq = the
   // block size, less at `qEnd`): the key loop, then the normalized rows
@@ -508,30 +542,8 @@ std::pair<Value, Value> buildFlashAttention(OpBuilder &b, Operation *op,
     } else {
       keys = keyLoop(c0, kEnd, /*diagonal=*/false, ValueRange{m0, l0, acc0});
     }
-    Value m = keys.getResult(0), l = keys.getResult(1), acc = keys.getResult(2);
-    // O = acc / l, zeros for rows without any key.
-    Value o = buildGeneric(
-        b, loc, accSizes, f32(b), {acc, l}, {id2, row2},
-        [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-          Value empty = arith::CmpFOp::create(nb, lc, arith::CmpFPredicate::OEQ,
-                                              args[1], zero);
-          Value ratio = arith::DivFOp::create(nb, lc, args[0], args[1]);
-          return arith::SelectOp::create(nb, lc, empty, zero, ratio);
-        });
-    SmallVector<Value> tiles = {o};
-    if (withLse) {
-      Value rowLse = mapElements(
-          b, loc, {m, l}, f32(b),
-          [&](OpBuilder &nb, Location lc, ValueRange args) -> Value {
-            Value empty = arith::CmpFOp::create(
-                nb, lc, arith::CmpFPredicate::OEQ, args[1], zero);
-            Value value = arith::AddFOp::create(
-                nb, lc, args[0], math::LogOp::create(nb, lc, args[1]));
-            return arith::SelectOp::create(nb, lc, empty, negInf, value);
-          });
-      tiles.push_back(rowLse);
-    }
-    return tiles;
+    return finishOnlineSoftmax(b, loc, keys.getResult(2), keys.getResult(0),
+                               keys.getResult(1), withLse);
   };
 
   // Kᵀ of every batch element of K (in parallel), each [D, Sk] in a buffer

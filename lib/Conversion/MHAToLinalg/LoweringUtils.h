@@ -161,6 +161,14 @@ Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis);
 /// place the lowerings compute attention's default scale.
 Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 
+/// Attention's output from the online-softmax state acc [..., Sq, Dv], max
+/// and sum [..., Sq] (f32) after every key: O = acc / sum, and with
+/// `withLse` also lse = max + log(sum); a row that saw no key (sum = 0)
+/// gives zeros and lse = -inf, never NaN. Returns {O} or {O, lse}. The one
+/// place the flash lowerings finish the online softmax.
+SmallVector<Value> finishOnlineSoftmax(OpBuilder &b, Location loc, Value acc,
+                                       Value max, Value sum, bool withLse);
+
 /// Base of the conversion patterns: one per mha op.
 /// Replaces `op` with `values`. A value whose type is compatible with the
 /// op's result type but more or less static (a lowering computing sizes

@@ -106,33 +106,14 @@ struct MHATileAttentionPass final
                     scf::SCFTilingOptions::LoopType::ForOp)))
       return op->emitOpError("tiling its online form by key blocks failed");
 
-    // O = acc / sum, lse = max + log(sum); rows that saw no key give 0 and
-    // -inf.
+    // O = acc / sum (and lse = max + log(sum)), cast to the op's types.
     rewriter.setInsertionPoint(op);
-    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap rowMap = droppedDimMap(rewriter, rank, rank - 1);
-    Value out = buildGeneric(
-        rewriter, loc, accSizes, f32(rewriter), {state[0], state[2]},
-        {id, rowMap},
-        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          Value empty = arith::CmpFOp::create(
-              nb, l, arith::CmpFPredicate::OEQ, args[1], zero);
-          Value ratio = arith::DivFOp::create(nb, l, args[0], args[1]);
-          return arith::SelectOp::create(nb, l, empty, zero, ratio);
-        });
-    SmallVector<Value> results = {castElements(
-        rewriter, loc, out,
-        cast<RankedTensorType>(op->getResult(0).getType()).getElementType())};
-    if (isa<AttentionWithLSEOp>(op))
-      results.push_back(mapElements(
-          rewriter, loc, {state[1], state[2]}, f32(rewriter),
-          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-            Value empty = arith::CmpFOp::create(
-                nb, l, arith::CmpFPredicate::OEQ, args[1], zero);
-            Value lse = arith::AddFOp::create(
-                nb, l, args[0], math::LogOp::create(nb, l, args[1]));
-            return arith::SelectOp::create(nb, l, empty, negInf, lse);
-          }));
+    SmallVector<Value> results = finishOnlineSoftmax(
+        rewriter, loc, state[0], state[1], state[2],
+        isa<AttentionWithLSEOp>(op));
+    results[0] = castElements(
+        rewriter, loc, results[0],
+        cast<RankedTensorType>(op->getResult(0).getType()).getElementType());
     SmallVector<Value> replacements;
     for (auto [result, value] : llvm::zip(op->getResults(), results))
       replacements.push_back(
