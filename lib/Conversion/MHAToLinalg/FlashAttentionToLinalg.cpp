@@ -392,11 +392,10 @@ Value transposeWithPaddedRows(OpBuilder &b, Location loc, Value x) {
       .getResult()[0];
 }
 
-/// The run-time size checks the decomposition's ops would make, emitted
-/// before any loop (and so never on a worker thread): depths of Q and K,
-/// lengths of K and V, batch dimensions, and the mask's non-unit dimensions.
-void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k, Value v,
-                         Value mask) {
+} // namespace
+
+void mha::detail::checkAttentionSizes(OpBuilder &b, Operation *op, Value q,
+                                      Value k, Value v, Value mask) {
   int64_t rank = tensorType(q).getRank(), numBatch = rank - 2;
   checkSameSize(b, op, q, rank - 1, "query", k, rank - 1, "key");
   checkSameSize(b, op, k, rank - 2, "key", v, rank - 2, "value");
@@ -420,6 +419,8 @@ void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k, Value v,
     }
   }
 }
+
+namespace {
 
 /// The block sizes of the flash lowering.
 struct BlockSizes {

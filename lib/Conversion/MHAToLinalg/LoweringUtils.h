@@ -161,6 +161,14 @@ Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis);
 /// place the lowerings compute attention's default scale.
 Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 
+/// The run-time size checks of attention's operands (query, key, value,
+/// optional mask broadcastable to the scores), emitted before any loop (and
+/// so never on a worker thread): depths of Q and K, lengths of K and V,
+/// batch dimensions, and the mask's non-unit dimensions. Static sizes are
+/// the verifier's; nothing is emitted for them.
+void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k,
+                         Value v, Value mask);
+
 /// Attention's output from the online-softmax state acc [..., Sq, Dv], max
 /// and sum [..., Sq] (f32) after every key: O = acc / sum, and with
 /// `withLse` also lse = max + log(sum); a row that saw no key (sum = 0)

@@ -70,6 +70,9 @@ struct MHATileAttentionPass final
     bool causal = op->hasAttr("causal");
     int64_t rank = query.getType().getRank(), nb = rank - 2;
     rewriter.setInsertionPoint(op);
+    // Tiles are slices of the operands over the query's and key's ranges:
+    // sizes that disagree at run time are caught here, before the loops.
+    checkAttentionSizes(rewriter, op, query, key, value, mask);
 
     Value scale = defaultScaleOr(rewriter, loc, query, scaleAttr);
     SmallVector<OpFoldResult> rows = tensor::getMixedSizes(rewriter, loc,

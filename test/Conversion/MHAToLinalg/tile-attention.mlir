@@ -42,9 +42,13 @@ func.func @lse(%q: tensor<2x3x37x16xf32>, %k: tensor<2x3x45x16xf32>, %v: tensor<
   return %o, %l : tensor<2x3x37x8xf32>, tensor<2x3x37xf32>
 }
 
-// Dynamic sizes and bf16 operands: the scale is 1/sqrt(D) at run time, the
-// online state f32, the output truncated back to bf16.
+// Dynamic sizes and bf16 operands: the sizes the verifier could not compare
+// are checked before the loops (tiles are slices over the query's and key's
+// ranges), the scale is 1/sqrt(D) at run time, the online state f32, the
+// output truncated back to bf16.
 // CHECK-LABEL: func.func @dynamic_bf16
+// CHECK: cf.assert %{{.*}}, "{{.*}}'mha.attention' op: dimension 1 of 'query' does not match dimension 1 of 'key' at run time"
+// CHECK: cf.assert %{{.*}}, "{{.*}}'mha.attention' op: dimension 0 of 'key' does not match dimension 0 of 'value' at run time"
 // CHECK: math.rsqrt
 // CHECK: scf.forall
 // CHECK: scf.for
