@@ -20,6 +20,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -60,12 +61,17 @@ static void addHostLowering(OpPassManager &pm, bool gpuCalls) {
 
 void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
                                      const GPUPipelineOptions &options) {
-  // The same front end and buffers as the CPU's. Attention through its
-  // decomposition: its fused form has no GPU mapping yet.
+  // The same front end and buffers as the CPU's. The attention forward
+  // through its tiled form, one query row per parallel iteration (a thread)
+  // with its keys in a loop (no Sq x Sk matrix); its backward through its
+  // decomposition.
   FrontEndOptions frontEnd;
   frontEnd.flashAttention = false;
+  frontEnd.rowLoopAttention = true;
   buildMHAFrontEnd(pm, frontEnd);
   buildMHABufferization(pm);
+  // The tiled form's scf.forall over (batch position, query row).
+  pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
 
   // Every linalg op a parallel loop nest; buffers in device memory; each
   // outermost parallel loop one kernel launch.

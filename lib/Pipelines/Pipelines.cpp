@@ -39,6 +39,13 @@ static int64_t hostL1DataCacheBytes() {
 void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
   pm.addPass(createMHAParamsToArgumentsPass());
   pm.addPass(createCanonicalizerPass());
+  if (options.rowLoopAttention) {
+    MHATileAttentionPassOptions tiling;
+    tiling.blockQ = 1;
+    tiling.blockK = 0; // the row's keys in one loop
+    pm.addNestedPass<func::FuncOp>(createMHATileAttentionPass(tiling));
+    pm.addNestedPass<func::FuncOp>(createMHAOnlineAttentionToLoopsPass());
+  }
   ConvertMHAToLinalgPassOptions toLinalg;
   toLinalg.flashAttention = options.flashAttention;
   toLinalg.attentionBlockQ = options.attentionBlockQ;

@@ -94,13 +94,38 @@ def MHATileAttentionPass : Pass<"mha-tile-attention", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", "64", "queries per tile">,
-    Option<"blockK", "block-k", "int64_t", "64", "keys per tile">,
+    Option<"blockK", "block-k", "int64_t", "64",
+           "keys per tile (0: all keys in one tile, no key loop)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def MHAOnlineAttentionToLoopsPass
+    : Pass<"mha-online-attention-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Lower tiles of mha.online_attention to per-row scalar loops";
+  let description = [{
+    Each `mha.online_attention` whose batch dimensions are 1 (a tile, as
+    `mha-tile-attention` makes them) becomes scalar `scf.for` loops on
+    tensors: query rows one after another and, within a row, keys one after
+    another with the online update s = scale·q·k (masked, causal by the
+    offsets), m' = max(m, s), α = exp(m − m'), p = exp(s − m'), l' = α·l +
+    p, acc' = α·acc + p·v, the running state read and written in place
+    (`tensor.extract` / `tensor.insert`): no temporary tensor, so the loops
+    run inside a GPU thread once the tiled form's parallel loop over query
+    rows is mapped to threads (`mha-lower-to-gpu`). Dynamic sizes are
+    checked at run time first, as by the linalg lowering.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",

@@ -108,6 +108,11 @@ struct FrontEndOptions {
   /// Flash-attention blocks (0: derived).
   int64_t attentionBlockQ = 0;
   int64_t attentionBlockK = 0;
+  /// Attention forward through its tiled form as per-row loops
+  /// (mha-tile-attention with one query per tile, then
+  /// mha-online-attention-to-loops): one parallel iteration per query row,
+  /// no temporaries; for the GPU, whose threads take the rows.
+  bool rowLoopAttention = false;
 };
 
 /// Adds the front end every pipeline shares: parameters to arguments, then

@@ -420,6 +420,34 @@ void mha::detail::checkAttentionSizes(OpBuilder &b, Operation *op, Value q,
   }
 }
 
+void mha::detail::checkOnlineAttentionSizes(OpBuilder &b,
+                                            OnlineAttentionOp op) {
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
+        acc = op.getAcc();
+  int64_t rank = op.getNumBatchDims() + 2;
+  int64_t kDepth = op.getKeyTransposed() ? rank - 2 : rank - 1;
+  int64_t kLength = op.getKeyTransposed() ? rank - 1 : rank - 2;
+  checkSameSize(b, op, q, rank - 1, "query", k, kDepth, "key");
+  checkSameSize(b, op, k, kLength, "key", v, rank - 2, "value");
+  checkSameSize(b, op, q, rank - 2, "query", acc, rank - 2, "acc");
+  checkSameSize(b, op, v, rank - 1, "value", acc, rank - 1, "acc");
+  checkSameSize(b, op, q, rank - 2, "query", op.getMax(), rank - 2, "max");
+  checkSameSize(b, op, q, rank - 2, "query", op.getSum(), rank - 2, "sum");
+  if (Value mask = op.getMask()) {
+    auto maskType = tensorType(mask);
+    int64_t lead = rank - maskType.getRank();
+    for (int64_t t = std::max<int64_t>(0, rank - 2 - lead);
+         t < maskType.getRank(); ++t) {
+      if (maskType.getDimSize(t) == 1)
+        continue;
+      if (t + lead == rank - 1)
+        checkSameSize(b, op, mask, t, "mask", k, kLength, "key");
+      else
+        checkSameSize(b, op, mask, t, "mask", q, rank - 2, "query");
+    }
+  }
+}
+
 namespace {
 
 /// The block sizes of the flash lowering.
@@ -1103,34 +1131,7 @@ struct OnlineAttentionLowering final
     // Sizes the verifier could not compare (dynamic) are checked at run
     // time; in the flash loops they fold away (the tiles are slices of the
     // same sizes, checked once before the loops).
-    {
-      Value q = adaptor.getQuery(), k = adaptor.getKey(),
-            v = adaptor.getValue(), acc = adaptor.getAcc();
-      int64_t rank = nb + 2;
-      int64_t kDepth = op.getKeyTransposed() ? rank - 2 : rank - 1;
-      int64_t kLength = op.getKeyTransposed() ? rank - 1 : rank - 2;
-      checkSameSize(rewriter, op, q, rank - 1, "query", k, kDepth, "key");
-      checkSameSize(rewriter, op, k, kLength, "key", v, rank - 2, "value");
-      checkSameSize(rewriter, op, q, rank - 2, "query", acc, rank - 2, "acc");
-      checkSameSize(rewriter, op, v, rank - 1, "value", acc, rank - 1, "acc");
-      checkSameSize(rewriter, op, q, rank - 2, "query", adaptor.getMax(),
-                    rank - 2, "max");
-      checkSameSize(rewriter, op, q, rank - 2, "query", adaptor.getSum(),
-                    rank - 2, "sum");
-      if (Value mask = adaptor.getMask()) {
-        auto maskType = tensorType(mask);
-        int64_t lead = rank - maskType.getRank();
-        for (int64_t t = std::max<int64_t>(0, rank - 2 - lead);
-             t < maskType.getRank(); ++t) {
-          if (maskType.getDimSize(t) == 1)
-            continue;
-          if (t + lead == rank - 1)
-            checkSameSize(rewriter, op, mask, t, "mask", k, kLength, "key");
-          else
-            checkSameSize(rewriter, op, mask, t, "mask", q, rank - 2, "query");
-        }
-      }
-    }
+    checkOnlineAttentionSizes(rewriter, op);
     // Drop the unit batch dimensions: matrices and row vectors.
     auto collapse = [&](Value v, int64_t keep) -> Value {
       auto type = tensorType(v);

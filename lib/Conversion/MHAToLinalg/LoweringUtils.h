@@ -169,6 +169,11 @@ Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k,
                          Value v, Value mask);
 
+/// The run-time checks of mha.online_attention's dynamic sizes (depths,
+/// lengths, the running state's rows and columns, the mask's non-unit
+/// dimensions), emitted where `b` is.
+void checkOnlineAttentionSizes(OpBuilder &b, OnlineAttentionOp op);
+
 /// Attention's output from the online-softmax state acc [..., Sq, Dv], max
 /// and sum [..., Sq] (f32) after every key: O = acc / sum, and with
 /// `withLse` also lse = max + log(sum); a row that saw no key (sum = 0)

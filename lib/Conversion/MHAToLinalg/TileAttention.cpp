@@ -104,7 +104,8 @@ struct MHATileAttentionPass final
     SmallVector<Value> state = rowTiles->replacements; // acc, max, sum
     SmallVector<int64_t> keys(nb + 1, 0);
     keys.push_back(blockK);
-    if (failed(tile(rewriter,
+    if (blockK > 0 &&
+        failed(tile(rewriter,
                     cast<TilingInterface>(rowTiles->tiledOps.front()), keys,
                     scf::SCFTilingOptions::LoopType::ForOp)))
       return op->emitOpError("tiling its online form by key blocks failed");
@@ -129,9 +130,10 @@ struct MHATileAttentionPass final
   }
 
   void runOnOperation() override {
-    if (blockQ <= 0 || blockK <= 0) {
-      getOperation().emitError("mha-tile-attention: block-q and block-k "
-                               "must be positive");
+    if (blockQ <= 0 || blockK < 0) {
+      getOperation().emitError("mha-tile-attention: block-q must be "
+                               "positive and block-k at least 0 (0: all "
+                               "keys in one tile)");
       return signalPassFailure();
     }
     SmallVector<Operation *> ops;

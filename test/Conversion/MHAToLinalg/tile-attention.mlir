@@ -1,6 +1,6 @@
 // RUN: mha-opt %s -mha-tile-attention="block-q=16 block-k=32" -canonicalize | FileCheck %s
 // RUN: not mha-opt %s -mha-tile-attention="block-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: mha-tile-attention: block-q and block-k must be positive
+// BAD: mha-tile-attention: block-q must be positive and block-k at least 0 (0: all keys in one tile)
 
 // attention_with_lse through the TilingInterface of mha.online_attention:
 // the state starts at acc = 0, max = -inf, sum = 0; an scf.forall over
