@@ -52,13 +52,20 @@ constexpr const char *kRemainderAttr = "mha.remainder";
 /// (convert-vector-to-llvm's shuffle16x16 lowering).
 constexpr int64_t kTransposeTile = 16;
 
+/// Whether `op` has a loop of static size 0 (an empty tensor): nothing to
+/// compute, and neither tiling (upstream divides by the size) nor vectors
+/// (no 0-element vector type) take it; it stays as it is (empty loops).
+bool hasEmptyLoop(linalg::LinalgOp op) {
+  return llvm::is_contained(op.getStaticLoopRanges(), 0);
+}
+
 /// Whether `op` swaps its last two dimensions (leading ones in place) of
 /// f32 elements: a matrix transpose, which as loops reads one element per
 /// cache line.
 bool isMatrixTranspose(linalg::TransposeOp op) {
   ArrayRef<int64_t> perm = op.getPermutation();
   int64_t rank = perm.size();
-  if (rank < 2 || !op.hasPureTensorSemantics() ||
+  if (rank < 2 || !op.hasPureTensorSemantics() || hasEmptyLoop(op) ||
       !getElementTypeOrSelf(op.getInit().getType()).isF32())
     return false;
   for (int64_t d = 0; d < rank - 2; ++d)
@@ -304,7 +311,7 @@ struct MHATileAndVectorizePass final
       packing.mTile = mTile;
       SmallVector<linalg::MatmulOp> outer;
       func.walk([&](linalg::MatmulOp op) {
-        if (!op->getParentOfType<LoopLikeOpInterface>() &&
+        if (!op->getParentOfType<LoopLikeOpInterface>() && !hasEmptyLoop(op) &&
             mha::shouldPackMatmul(op, packing))
           outer.push_back(op);
       });
@@ -326,7 +333,7 @@ struct MHATileAndVectorizePass final
       SmallVector<linalg::LinalgOp> wide;
       func.walk([&](linalg::LinalgOp op) {
         if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
-            op.hasPureTensorSemantics() &&
+            op.hasPureTensorSemantics() && !hasEmptyLoop(op) &&
             !op->getParentOfType<scf::ForallOp>() &&
             !op->getParentOfType<scf::ParallelOp>())
           wide.push_back(op);
@@ -366,7 +373,7 @@ struct MHATileAndVectorizePass final
     SmallVector<linalg::LinalgOp> targets;
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
-          op.hasPureTensorSemantics())
+          op.hasPureTensorSemantics() && !hasEmptyLoop(op))
         targets.push_back(op);
     });
 
@@ -439,7 +446,7 @@ struct MHATileAndVectorizePass final
     SmallVector<linalg::LinalgOp> tiles;
     func.walk([&](linalg::LinalgOp op) {
       if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
-          !op.hasPureTensorSemantics() ||
+          !op.hasPureTensorSemantics() || hasEmptyLoop(op) ||
           ShapedType::isDynamicShape(op.getStaticLoopRanges()))
         return;
       SmallVector<int64_t> bounds = op.getStaticLoopRanges();
@@ -454,7 +461,7 @@ struct MHATileAndVectorizePass final
         remainderTiles;
     func.walk([&](linalg::LinalgOp op) {
       if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
-          !op.hasPureTensorSemantics() ||
+          !op.hasPureTensorSemantics() || hasEmptyLoop(op) ||
           !ShapedType::isDynamicShape(op.getStaticLoopRanges()))
         return;
       std::optional<SmallVector<int64_t>> bounds = loopUpperBounds(op);
@@ -555,6 +562,7 @@ struct MHATileAndVectorizePass final
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
           !op.hasPureTensorSemantics() || op.getNumLoops() == 0 ||
+          hasEmptyLoop(op) ||
           op.getNumLoops() > 2 ||
           ShapedType::isDynamicShape(op.getStaticLoopRanges()))
         return;

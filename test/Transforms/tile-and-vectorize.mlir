@@ -162,3 +162,17 @@ func.func @matmul_dynamic_k(%a: tensor<8x?xf32>, %b: tensor<?x64xf32>, %c: tenso
   %0 = linalg.matmul ins(%a, %b : tensor<8x?xf32>, tensor<?x64xf32>) outs(%c : tensor<8x64xf32>) -> tensor<8x64xf32>
   return %0 : tensor<8x64xf32>
 }
+
+// -----
+
+// An empty matmul (a static size of 0: attention over an empty sequence)
+// is left as it is: nothing to compute, and tiling or vectors would need a
+// non-zero size.
+// CHECK-LABEL: func.func @empty
+// CHECK-NOT: scf.for
+// CHECK-NOT: vector.
+// CHECK: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<2x0x16xf32>, tensor<2x16x5xf32>)
+func.func @empty(%a: tensor<2x0x16xf32>, %b: tensor<2x16x5xf32>, %c: tensor<2x0x5xf32>) -> tensor<2x0x5xf32> {
+  %r = linalg.batch_matmul ins(%a, %b : tensor<2x0x16xf32>, tensor<2x16x5xf32>) outs(%c : tensor<2x0x5xf32>) -> tensor<2x0x5xf32>
+  return %r : tensor<2x0x5xf32>
+}

@@ -420,6 +420,12 @@ void mha::detail::checkAttentionSizes(OpBuilder &b, Operation *op, Value q,
   }
 }
 
+bool mha::detail::hasStaticEmptyDim(ValueRange values) {
+  return llvm::any_of(values, [](Value v) {
+    return llvm::is_contained(tensorType(v).getShape(), 0);
+  });
+}
+
 void mha::detail::checkOnlineAttentionSizes(OpBuilder &b,
                                             OnlineAttentionOp op) {
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
@@ -1044,6 +1050,9 @@ struct FlashAttentionLowering final : OpConversionPattern<OpTy> {
   LogicalResult
   matchAndRewrite(OpTy op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    // An empty sequence: the decomposition (zeros, lse -inf).
+    if (hasStaticEmptyDim({op.getQuery(), op.getKey(), op.getValue()}))
+      return rewriter.notifyMatchFailure(op, "empty dimension");
     Location loc = op.getLoc();
     auto [out, lse] = buildFlashAttention(
         rewriter, op, toF32(rewriter, loc, adaptor.getQuery()),
@@ -1069,6 +1078,8 @@ struct FlashAttentionGradLowering final : OpConversionPattern<AttentionGradOp> {
   LogicalResult
   matchAndRewrite(AttentionGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    if (hasStaticEmptyDim({op.getQuery(), op.getKey(), op.getValue()}))
+      return rewriter.notifyMatchFailure(op, "empty dimension");
     Location loc = op.getLoc();
     FlashGradients grads = buildFlashAttentionGrad(
         rewriter, op, toF32(rewriter, loc, adaptor.getQuery()),

@@ -169,6 +169,11 @@ Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k,
                          Value v, Value mask);
 
+/// Whether one of `values` (tensors) has a dimension of static size 0. The
+/// tiled lowerings of attention leave such ops to the decomposition: their
+/// slices at constant offsets into an empty dimension do not verify.
+bool hasStaticEmptyDim(ValueRange values);
+
 /// The run-time checks of mha.online_attention's dynamic sizes (depths,
 /// lengths, the running state's rows and columns, the mask's non-unit
 /// dimensions), emitted where `b` is.

@@ -138,7 +138,9 @@ struct MHATileAttentionPass final
     }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<AttentionOp, AttentionWithLSEOp>(op))
+      // An empty sequence is left to the decomposition.
+      if (isa<AttentionOp, AttentionWithLSEOp>(op) &&
+          !hasStaticEmptyDim(op->getOperands().take_front(3)))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
