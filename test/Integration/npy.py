@@ -47,6 +47,18 @@ def write(path, dtype, shape, values, fortran=False):
         f.write(struct.pack("<%d%s" % (n, CODES[dtype]), *data))
 
 
+def to_f32(v):
+    """v rounded to the nearest f32."""
+    return struct.unpack("<f", struct.pack("<f", v))[0]
+
+
+def to_bf16(v):
+    """v (an f32 value) rounded to the nearest bf16, ties to even."""
+    bits = struct.unpack("<I", struct.pack("<f", v))[0]
+    bits += 0x7FFF + ((bits >> 16) & 1)
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFF0000))[0]
+
+
 def read(path):
     with open(path, "rb") as f:
         raw = f.read()

@@ -183,46 +183,25 @@ MaskTile maskSlice(OpBuilder &b, Location loc, Value mask, int64_t rank,
 Value scoresOfTile(OpBuilder &b, Location loc, Value s, Value mask,
                    AffineMap maskMap, Value qb, Value kb, Value scale,
                    bool causal) {
-  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
   SmallVector<OpFoldResult> tile = {sizeOf(b, loc, s, 0), sizeOf(b, loc, s, 1)};
   SmallVector<Value> inputs = {s};
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
-  Type maskElement;
   if (mask) {
     inputs.push_back(mask);
     maps.push_back(maskMap);
-    maskElement = tensorType(mask).getElementType();
   }
   return buildGeneric(
       b, loc, tile, f32(b), inputs, maps,
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value x = arith::MulFOp::create(nb, l, args[0], scale);
-        if (mask && isa<IntegerType>(maskElement)) {
-          // Bytes (the fused forward's tiles) or i1.
-          Value keep = maskElement.isInteger(1)
-                           ? args[1]
-                           : arith::CmpIOp::create(
-                                 nb, l, arith::CmpIPredicate::ne, args[1],
-                                 arith::ConstantIntOp::create(
-                                     nb, l, 0, maskElement.getIntOrFloatBitWidth()))
-                                 .getResult();
-          x = arith::SelectOp::create(nb, l, keep, x, negInf);
-        } else if (mask) {
-          Value bias = args[1];
-          if (!maskElement.isF32())
-            bias = arith::ExtFOp::create(nb, l, f32(nb), bias);
-          x = arith::AddFOp::create(nb, l, x, bias);
-        }
+        Value i, j;
         if (causal) {
-          Value i = arith::AddIOp::create(nb, l, qb,
-                                          linalg::IndexOp::create(nb, l, 0));
-          Value j = arith::AddIOp::create(nb, l, kb,
-                                          linalg::IndexOp::create(nb, l, 1));
-          Value after =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, i);
-          x = arith::SelectOp::create(nb, l, after, negInf, x);
+          i = arith::AddIOp::create(nb, l, qb,
+                                    linalg::IndexOp::create(nb, l, 0));
+          j = arith::AddIOp::create(nb, l, kb,
+                                    linalg::IndexOp::create(nb, l, 1));
         }
-        return x;
+        return maskScore(nb, l, x, mask ? args[1] : Value(), i, j, causal);
       });
 }
 
@@ -258,16 +237,12 @@ SmallVector<Value> onlineSoftmaxUpdate(OpBuilder &b, Location loc,
                                        Value scores, Value vTile, Value m,
                                        Value l, Value acc) {
   Value zero = f32Const(b, loc, 0.0);
-  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
   AffineMap id2 = b.getMultiDimIdentityMap(2);
   AffineMap row2 = droppedDimMap(b, 2, 1);
   SmallVector<OpFoldResult> tile = {sizeOf(b, loc, scores, 0),
                                     sizeOf(b, loc, scores, 1)};
   SmallVector<OpFoldResult> accSizes = {sizeOf(b, loc, acc, 0),
                                         sizeOf(b, loc, acc, 1)};
-  auto isNegInf = [&](OpBuilder &nb, Location l, Value x) {
-    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, x, negInf);
-  };
   auto maxOf = [](OpBuilder &nb, Location l, Value x, Value y) {
     return arith::MaximumFOp::create(nb, l, x, y).getResult();
   };
@@ -278,19 +253,14 @@ SmallVector<Value> onlineSoftmaxUpdate(OpBuilder &b, Location loc,
       b, loc, {m, blockMax}, f32(b),
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value mNew = maxOf(nb, l, args[0], args[1]);
-        Value e = math::ExpOp::create(
-            nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-        return arith::SelectOp::create(nb, l, isNegInf(nb, l, args[0]), zero,
-                                       e);
+        return guardedExp(nb, l, args[0], mNew, args[0]);
       });
   // P = exp(S - m_new), 0 while the row has seen no key.
   Value p = buildGeneric(
       b, loc, tile, f32(b), {scores, m, blockMax}, {id2, row2, row2},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value mNew = maxOf(nb, l, args[1], args[2]);
-        Value e = math::ExpOp::create(
-            nb, l, arith::SubFOp::create(nb, l, args[0], mNew));
-        return arith::SelectOp::create(nb, l, isNegInf(nb, l, mNew), zero, e);
+        return guardedExp(nb, l, args[0], mNew, mNew);
       });
   Value rowSum = reduceF32(b, loc, p, {1}, 0.0, addF);
   Value pv = linalg::MatmulOp::create(
@@ -424,6 +394,47 @@ bool mha::detail::hasStaticEmptyDim(ValueRange values) {
   return llvm::any_of(values, [](Value v) {
     return llvm::is_contained(tensorType(v).getShape(), 0);
   });
+}
+
+Value mha::detail::maskScore(OpBuilder &b, Location loc, Value score,
+                             Value maskElement, Value query, Value key,
+                             bool causal) {
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  if (maskElement) {
+    Type type = maskElement.getType();
+    if (auto integer = dyn_cast<IntegerType>(type)) {
+      // i1, or bytes (the fused forward's tiles).
+      Value keep = integer.getWidth() == 1
+                       ? maskElement
+                       : arith::CmpIOp::create(
+                             b, loc, arith::CmpIPredicate::ne, maskElement,
+                             arith::ConstantIntOp::create(b, loc, 0,
+                                                          integer.getWidth()))
+                             .getResult();
+      score = arith::SelectOp::create(b, loc, keep, score, negInf);
+    } else {
+      Value bias = type.isF32()
+                       ? maskElement
+                       : arith::ExtFOp::create(b, loc, f32(b), maskElement)
+                             .getResult();
+      score = arith::AddFOp::create(b, loc, score, bias);
+    }
+  }
+  if (causal) {
+    Value after =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, key, query);
+    score = arith::SelectOp::create(b, loc, after, negInf, score);
+  }
+  return score;
+}
+
+Value mha::detail::guardedExp(OpBuilder &b, Location loc, Value x,
+                              Value shift, Value guard) {
+  Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  Value unseen =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, guard, negInf);
+  Value e = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, shift));
+  return arith::SelectOp::create(b, loc, unseen, f32Const(b, loc, 0.0), e);
 }
 
 void mha::detail::checkOnlineAttentionSizes(OpBuilder &b,
@@ -1143,20 +1154,22 @@ struct OnlineAttentionLowering final
     // time; in the flash loops they fold away (the tiles are slices of the
     // same sizes, checked once before the loops).
     checkOnlineAttentionSizes(rewriter, op);
-    // Drop the unit batch dimensions: matrices and row vectors.
-    auto collapse = [&](Value v, int64_t keep) -> Value {
-      auto type = tensorType(v);
-      int64_t rank = type.getRank();
-      if (rank <= keep)
-        return v;
-      SmallVector<ReassociationIndices> groups;
-      ReassociationIndices first;
+    // The unit batch dimensions folded into the first of the `keep` last
+    // ones (matrices and row vectors), and back.
+    auto groupsOf = [](int64_t rank, int64_t keep) {
+      SmallVector<ReassociationIndices> groups(1);
       for (int64_t d = 0; d <= rank - keep; ++d)
-        first.push_back(d);
-      groups.push_back(first);
+        groups.front().push_back(d);
       for (int64_t d = rank - keep + 1; d < rank; ++d)
         groups.push_back({d});
-      return tensor::CollapseShapeOp::create(rewriter, loc, v, groups);
+      return groups;
+    };
+    auto collapse = [&](Value v, int64_t keep) -> Value {
+      int64_t rank = tensorType(v).getRank();
+      if (rank <= keep)
+        return v;
+      return tensor::CollapseShapeOp::create(rewriter, loc, v,
+                                             groupsOf(rank, keep));
     };
     Value q = collapse(toF32(rewriter, loc, adaptor.getQuery()), 2);
     Value k = collapse(toF32(rewriter, loc, adaptor.getKey()), 2);
@@ -1195,16 +1208,9 @@ struct OnlineAttentionLowering final
         results.push_back(value);
         continue;
       }
-      int64_t keep = tensorType(value).getRank();
-      SmallVector<ReassociationIndices> groups;
-      ReassociationIndices first;
-      for (int64_t d = 0; d <= type.getRank() - keep; ++d)
-        first.push_back(d);
-      groups.push_back(first);
-      for (int64_t d = type.getRank() - keep + 1; d < type.getRank(); ++d)
-        groups.push_back({d});
       results.push_back(tensor::ExpandShapeOp::create(
-          rewriter, loc, type, value, groups,
+          rewriter, loc, type, value,
+          groupsOf(type.getRank(), tensorType(value).getRank()),
           tensor::getMixedSizes(rewriter, loc, like)));
     }
     rewriter.replaceOp(op, results);

@@ -174,6 +174,19 @@ void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k,
 /// slices at constant offsets into an empty dimension do not verify.
 bool hasStaticEmptyDim(ValueRange values);
 
+/// One attention score (already scaled) masked: a boolean `maskElement`
+/// (i1, or a nonzero integer) keeps it, else -inf; a float one is added;
+/// with `causal`, -inf when position `key` comes after `query`. The one
+/// place attention's masks are applied to a score (the fused lowerings'
+/// tiles and the per-row loops alike); `maskElement` may be null.
+Value maskScore(OpBuilder &b, Location loc, Value score, Value maskElement,
+                Value query, Value key, bool causal);
+
+/// exp(x - shift), or 0 when `guard` is -inf (a row that has seen no key
+/// yet): the online softmax's rescaling factor and probabilities.
+Value guardedExp(OpBuilder &b, Location loc, Value x, Value shift,
+                 Value guard);
+
 /// The run-time checks of mha.online_attention's dynamic sizes (depths,
 /// lengths, the running state's rows and columns, the mask's non-unit
 /// dimensions), emitted where `b` is.

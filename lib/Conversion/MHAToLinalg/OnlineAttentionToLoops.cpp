@@ -21,11 +21,9 @@
 #include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <limits>
 
 namespace mlir {
 namespace mha {
@@ -65,8 +63,6 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
   Value zero = f32Const(rewriter, loc, 0.0);
-  Value negInf =
-      f32Const(rewriter, loc, -std::numeric_limits<double>::infinity());
   Value rows = tensor::DimOp::create(rewriter, loc, q, rank - 2);
   Value depth = tensor::DimOp::create(rewriter, loc, q, rank - 1);
   Value keys =
@@ -116,44 +112,20 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
                   });
               Value s =
                   arith::MulFOp::create(b, l, dot.getResult(0), op.getScale());
-              if (Value mask = op.getMask()) {
-                Value e = tensor::ExtractOp::create(b, l, mask,
-                                                    maskIndices(i, j));
-                if (auto integer = dyn_cast<IntegerType>(e.getType())) {
-                  Value keep =
-                      integer.getWidth() == 1
-                          ? e
-                          : arith::CmpIOp::create(
-                                b, l, arith::CmpIPredicate::ne, e,
-                                arith::ConstantIntOp::create(
-                                    b, l, 0, integer.getWidth()))
-                                .getResult();
-                  s = arith::SelectOp::create(b, l, keep, s, negInf);
-                } else {
-                  s = arith::AddFOp::create(b, l, s, asF32(b, l, e));
-                }
-              }
+              Value maskElement;
+              if (Value mask = op.getMask())
+                maskElement = tensor::ExtractOp::create(b, l, mask,
+                                                        maskIndices(i, j));
+              Value qi, kj;
               if (op.getCausal()) {
-                Value qi = arith::AddIOp::create(b, l, op.getQueryOffset(), i);
-                Value kj = arith::AddIOp::create(b, l, op.getKeyOffset(), j);
-                Value after = arith::CmpIOp::create(
-                    b, l, arith::CmpIPredicate::sgt, kj, qi);
-                s = arith::SelectOp::create(b, l, after, negInf, s);
+                qi = arith::AddIOp::create(b, l, op.getQueryOffset(), i);
+                kj = arith::AddIOp::create(b, l, op.getKeyOffset(), j);
               }
+              s = maskScore(b, l, s, maskElement, qi, kj, op.getCausal());
               Value m = run[0];
               Value mNew = arith::MaximumFOp::create(b, l, m, s);
-              auto isNegInf = [&](Value x) {
-                return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
-                                             x, negInf);
-              };
-              Value alpha = arith::SelectOp::create(
-                  b, l, isNegInf(m), zero,
-                  math::ExpOp::create(b, l,
-                                      arith::SubFOp::create(b, l, m, mNew)));
-              Value p = arith::SelectOp::create(
-                  b, l, isNegInf(mNew), zero,
-                  math::ExpOp::create(b, l,
-                                      arith::SubFOp::create(b, l, s, mNew)));
+              Value alpha = guardedExp(b, l, m, mNew, m);
+              Value p = guardedExp(b, l, s, mNew, mNew);
               Value lNew = arith::AddFOp::create(
                   b, l, arith::MulFOp::create(b, l, run[1], alpha), p);
               auto update = scf::ForOp::create(

@@ -17,9 +17,9 @@
 // CHECK: arith.extf %[[KE]] : bf16 to f32
 // CHECK: %[[SC:.*]] = arith.mulf %[[DOT]], %[[S]]
 // CHECK: %[[BE:.*]] = tensor.extract %[[BIAS]][%[[J]]]
-// CHECK: arith.addf %[[SC]], %[[BE]]
 // CHECK: %[[QI:.*]] = arith.addi %[[QB]], %[[I]]
 // CHECK: %[[KJ:.*]] = arith.addi %[[KB]], %[[J]]
+// CHECK: arith.addf %[[SC]], %[[BE]]
 // CHECK: arith.cmpi sgt, %[[KJ]], %[[QI]]
 // CHECK: %[[MNEW:.*]] = arith.maximumf %[[MR]], %{{.*}}
 // CHECK: math.exp

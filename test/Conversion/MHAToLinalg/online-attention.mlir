@@ -11,9 +11,9 @@
 // CHECK: %[[QK:.*]] = linalg.matmul ins(%[[Q]], %[[KT]] : tensor<16x64xf32>, tensor<64x32xf32>)
 // CHECK: %[[SCORES:.*]] = linalg.generic {{.*}} ins(%[[QK]], %[[BIAS]] : tensor<16x32xf32>, tensor<1x32xf32>)
 // CHECK: arith.mulf %{{.*}}, %[[S]]
-// CHECK: arith.addf
 // CHECK: %[[I:.*]] = arith.addi %[[QB]], %{{.*}} : index
 // CHECK: %[[J:.*]] = arith.addi %[[KB]], %{{.*}} : index
+// CHECK: arith.addf
 // CHECK: arith.cmpi sgt, %[[J]], %[[I]] : index
 // CHECK: %[[ROWMAX:.*]] = linalg.reduce ins(%[[SCORES]] : tensor<16x32xf32>)
 // CHECK: arith.maximumf

@@ -17,7 +17,6 @@ here): the rounding really happens, and only with the flag.
 Exit status 1 on any failure.
 """
 import os
-import struct
 import subprocess
 import sys
 
@@ -25,16 +24,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 import npy  # noqa: E402
 
 M, K, N = 70, 300, 50
-
-
-def to_bf16(v):
-    bits = struct.unpack("<I", struct.pack("<f", v))[0]
-    bits += 0x7FFF + ((bits >> 16) & 1)
-    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFF0000))[0]
-
-
-def to_f32(v):
-    return struct.unpack("<f", struct.pack("<f", v))[0]
 
 
 def product(x, w):
@@ -49,8 +38,8 @@ def product(x, w):
 
 def main(mha_run, work, features=""):
     os.makedirs(work, exist_ok=True)
-    x = [to_f32(((i * 37) % 101 - 50) / 31.7) for i in range(M * K)]
-    w = [to_f32(((i * 53) % 89 - 44) / 47.3) for i in range(K * N)]
+    x = [npy.to_f32(((i * 37) % 101 - 50) / 31.7) for i in range(M * K)]
+    w = [npy.to_f32(((i * 53) % 89 - 44) / 47.3) for i in range(K * N)]
     npy.write(os.path.join(work, "x.npy"), "f4", "%dx%d" % (M, K),
               ",".join(map(repr, x)))
     npy.write(os.path.join(work, "w.npy"), "f4", "%dx%d" % (K, N),
@@ -62,7 +51,7 @@ def main(mha_run, work, features=""):
                 "  %%y = mha.dense %%x, %%w : tensor<?x%dxf32>, tensor<%dx%dxf32>\n"
                 "  return %%y : tensor<?x%dxf32>\n}\n" % (K, K, N, N, K, K, N, N))
     exact, scale = product(x, w)
-    rounded, _ = product([to_bf16(v) for v in x], [to_bf16(v) for v in w])
+    rounded, _ = product([npy.to_bf16(v) for v in x], [npy.to_bf16(v) for v in w])
 
     def run(tag, extra):
         out = os.path.join(work, tag)

@@ -18,7 +18,6 @@ must be the exact sum rounded to nearest even. Exit status 1 on any
 failure.
 """
 import os
-import struct
 import subprocess
 import sys
 
@@ -30,13 +29,6 @@ B, S, K, N = 4, 35, 1068, 70
 
 def values(n, seed):
     return [((i * 7 + seed * 13) % 23 - 11) / 8.0 for i in range(n)]
-
-
-def round_to_bf16(v):
-    """v (exact in f32) rounded to the nearest bf16, ties to even."""
-    bits = struct.unpack("<I", struct.pack("<f", v))[0]
-    bits += 0x7FFF + ((bits >> 16) & 1)
-    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFF0000))[0]
 
 
 def main(mha_run, work):
@@ -54,7 +46,7 @@ def main(mha_run, work):
 
     # The same product with bf16 operands (the values are exact in bf16):
     # accumulated in f32 (exact), then rounded once to the bf16 result.
-    want_bf16 = [round_to_bf16(v) for v in want]
+    want_bf16 = [npy.to_bf16(v) for v in want]
 
     runs = []
     for dynamic in ["", "B", "S", "K", "N", "BSKN"]:
