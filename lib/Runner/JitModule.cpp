@@ -538,17 +538,6 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
                       "' must be +name or -name (e.g. -avx512f)");
     builder->getFeatures().AddFeature(item.drop_front(), item[0] == '+');
   }
-  // bf16 matmuls on AVX-512 BF16 dot products where the target has them
-  // (else widened to f32: correct, slower).
-  // The subtarget resolves implications ("-avx512f" also removes
-  // avx512bf16), so ask it rather than the list of changes.
-  {
-    auto machine = builder->createTargetMachine();
-    if (!machine)
-      return machine.takeError();
-    pipeline.avx512BF16 =
-        (*machine)->getMCSubtargetInfo()->checkFeatures("+avx512bf16");
-  }
   // -O2: on the seed classifier's training step it runs as fast as -O3 and
   // compiles 4-5 s sooner (measured: 1.7 s per epoch either way).
   constexpr int level = 2;
@@ -609,6 +598,18 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     return std::chrono::duration<double>(to - from).count();
   };
   Clock::time_point start = Clock::now();
+  // bf16 matmuls on AVX-512 BF16 dot products where the target has them
+  // (else widened to f32: correct, slower); asked only when compiling (the
+  // cache key holds the features it follows from). The subtarget resolves
+  // implications ("-avx512f" also removes avx512bf16), so ask it rather
+  // than the list of changes.
+  {
+    auto machine = builder->createTargetMachine();
+    if (!machine)
+      return machine.takeError();
+    pipeline.avx512BF16 =
+        (*machine)->getMCSubtargetInfo()->checkFeatures("+avx512bf16");
+  }
   PassManager pm(context);
   if (options.printIRAfterAll) {
     context->disableMultithreading();
