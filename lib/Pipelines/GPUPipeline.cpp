@@ -48,6 +48,9 @@ static void addHostLowering(OpPassManager &pm, bool gpuCalls) {
   pm.addPass(createLowerAffinePass());
   if (gpuCalls)
     pm.addPass(createGpuToLLVMConversionPass());
+  // Vectors: the attention rows' registers (in kernels, convert-gpu-to-nvvm
+  // lowers them; emulated, they are host code).
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

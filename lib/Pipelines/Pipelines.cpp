@@ -44,7 +44,14 @@ void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
     tiling.blockQ = 1;
     tiling.blockK = 0; // the row's keys in one loop
     pm.addNestedPass<func::FuncOp>(createMHATileAttentionPass(tiling));
-    pm.addNestedPass<func::FuncOp>(createMHAOnlineAttentionToLoopsPass());
+    // mha-tile-attention checked the whole op's sizes before tiling, on
+    // the host; the tiles' loops run in GPU threads, which cannot report.
+    MHAOnlineAttentionToLoopsPassOptions loops;
+    loops.checkSizes = false;
+    pm.addNestedPass<func::FuncOp>(createMHAOnlineAttentionToLoopsPass(loops));
+    // The backward as two loops of a thread per row (query rows: dQ; key
+    // rows: dK, dV).
+    pm.addNestedPass<func::FuncOp>(createMHAAttentionGradToLoopsPass());
   }
   ConvertMHAToLinalgPassOptions toLinalg;
   toLinalg.flashAttention = options.flashAttention;

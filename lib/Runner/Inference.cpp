@@ -168,7 +168,13 @@ int mha::runInference(const InferenceOptions &options) {
   }
 
   std::vector<HostTensor> results;
-  std::vector<double> times;
+  std::vector<double> times, kernelTimes;
+  int launches = 0;
+  // On a GPU, repeated runs also time the kernels alone (without the
+  // copies of the arguments and results between host and device).
+  bool timeKernels =
+      options.repeat > 1 && options.compile.device == Device::GPU;
+  (*jit)->timeGPUKernels(timeKernels);
   for (unsigned r = 0; r < options.repeat; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     auto out = (*jit)->call(entry.name, args, argNames);
@@ -176,8 +182,14 @@ int mha::runInference(const InferenceOptions &options) {
     if (!out)
       return reportError(out.takeError());
     times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (std::optional<GPUKernelTime> kernels = (*jit)->takeGPUKernelTime();
+        kernels && timeKernels) {
+      kernelTimes.push_back(kernels->milliseconds);
+      launches = kernels->launches;
+    }
     results = std::move(*out);
   }
+  (*jit)->timeGPUKernels(false);
 
   for (size_t i = 0; i < results.size(); ++i)
     printSummary(llvm::outs(), i, results[i]);
@@ -187,6 +199,13 @@ int mha::runInference(const InferenceOptions &options) {
                                   "runs (min {2:f3} ms)\n",
                                   times[times.size() / 2], times.size(),
                                   times.front());
+    if (!kernelTimes.empty()) {
+      std::sort(kernelTimes.begin(), kernelTimes.end());
+      llvm::outs() << llvm::formatv(
+          "median GPU kernel time per run: {0:f3} ms ({1} kernel launches, "
+          "without the copies between host and device)\n",
+          kernelTimes[kernelTimes.size() / 2], launches);
+    }
   }
   if (!options.outputDir.empty()) {
     for (size_t i = 0; i < results.size(); ++i) {

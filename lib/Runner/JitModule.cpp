@@ -275,6 +275,8 @@ struct GPURuntime {
   int (*initialize)(int, char *, size_t) = nullptr;
   int (*deviceInfo)(int *, int *, char *, size_t) = nullptr;
   int (*takeError)(char *, size_t) = nullptr;
+  void (*timeKernels)(int) = nullptr;
+  double (*takeKernelTime)(int *) = nullptr;
   /// The device's architecture, e.g. "sm_90".
   std::string chip;
 };
@@ -330,7 +332,14 @@ static llvm::Expected<const GPURuntime *> loadGPURuntime() {
       llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuDeviceInfo"));
   runtime.takeError = reinterpret_cast<int (*)(char *, size_t)>(
       llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuTakeError"));
-  if (!runtime.initialize || !runtime.deviceInfo || !runtime.takeError) {
+  runtime.timeKernels = reinterpret_cast<void (*)(int)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
+          "mhaGpuTimeKernels"));
+  runtime.takeKernelTime = reinterpret_cast<double (*)(int *)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
+          "mhaGpuTakeKernelTime"));
+  if (!runtime.initialize || !runtime.deviceInfo || !runtime.takeError ||
+      !runtime.timeKernels || !runtime.takeKernelTime) {
     failure = "--device gpu: " + path + " is not mha's GPU runtime";
     return jitError(failure);
   }
@@ -393,6 +402,19 @@ llvm::Error JitModule::takeGPUError() {
   if (gpuTakeError(message, sizeof(message)))
     return jitError(llvm::Twine("GPU: ") + message);
   return llvm::Error::success();
+}
+
+void JitModule::timeGPUKernels(bool on) {
+  if (gpuTimeKernels)
+    gpuTimeKernels(on);
+}
+
+std::optional<GPUKernelTime> JitModule::takeGPUKernelTime() {
+  if (!gpuTakeKernelTime)
+    return std::nullopt;
+  GPUKernelTime time;
+  time.milliseconds = gpuTakeKernelTime(&time.launches);
+  return time;
 }
 
 /// Optimizes `module` and compiles it to object code in up to `parts`
@@ -508,6 +530,8 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
       return runtime.takeError();
     gpuChip = (*runtime)->chip;
     jit->gpuTakeError = (*runtime)->takeError;
+    jit->gpuTimeKernels = (*runtime)->timeKernels;
+    jit->gpuTakeKernelTime = (*runtime)->takeKernelTime;
   }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;

@@ -13,6 +13,7 @@
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir {
@@ -36,6 +37,21 @@ struct MHAAssertsToRuntimeErrorsPass final
     module.walk([&](cf::AssertOp op) { asserts.push_back(op); });
     if (asserts.empty())
       return;
+    // A GPU kernel cannot call the host's error report: a check that ended
+    // up in one is a pipeline defect, named here rather than by ptxas.
+    bool inKernel = false;
+    for (cf::AssertOp op : asserts) {
+      if (!op->getParentOfType<gpu::LaunchOp>() &&
+          !op->getParentOfType<gpu::GPUFuncOp>())
+        continue;
+      op.emitError("mha-asserts-to-runtime-errors: a run-time check inside "
+                   "a GPU kernel cannot be reported (checks belong on the "
+                   "host, before the launch): ")
+          << op.getMsg();
+      inKernel = true;
+    }
+    if (inKernel)
+      return signalPassFailure();
 
     MLIRContext *ctx = &getContext();
     OpBuilder builder(ctx);

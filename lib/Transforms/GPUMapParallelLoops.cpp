@@ -16,6 +16,8 @@
 #include "GPUBuffers.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -280,6 +282,160 @@ void collectStrayRuns(Block &block,
   close();
 }
 
+/// Whether element `indices` of `buffer` lies at a multiple of `bytes` from
+/// the start of the device allocation it views (gpu.alloc: 256-byte
+/// aligned): every index times its stride, and every view's offset, a
+/// multiple of `bytes`, the strides static.
+bool isAlignedInAllocation(Value buffer, ValueRange indices, int64_t bytes) {
+  auto multiple = [&](OpFoldResult index, int64_t stride, int64_t element) {
+    if (stride != ShapedType::kDynamic && (stride * element) % bytes == 0)
+      return true;
+    std::optional<int64_t> constant = getConstantIntValue(index);
+    return constant && stride != ShapedType::kDynamic &&
+           (*constant * stride * element) % bytes == 0;
+  };
+  auto check = [&](MemRefType type, ArrayRef<OpFoldResult> offsets) {
+    auto [strides, offset] = type.getStridesAndOffset();
+    int64_t element = type.getElementTypeBitWidth() / 8;
+    for (auto [index, stride] : llvm::zip(offsets, strides))
+      if (!multiple(index, stride, element))
+        return false;
+    return true;
+  };
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  if (!type || !type.getElementType().isIntOrFloat() ||
+      !check(type, getAsOpFoldResult(indices)))
+    return false;
+  while (Operation *def = buffer.getDefiningOp()) {
+    if (isa<gpu::AllocOp>(def))
+      return true;
+    if (auto cast = dyn_cast<memref::CastOp>(def)) {
+      buffer = cast.getSource();
+      continue;
+    }
+    auto view = dyn_cast<memref::SubViewOp>(def);
+    if (!view || !check(view.getSourceType(), view.getMixedOffsets()))
+      return false;
+    buffer = view.getSource();
+  }
+  return false;
+}
+
+/// Row reads and writes of vectors in kernels (vector.transfer_read/write,
+/// in bounds, of the innermost dimension) become vector.load/store that
+/// carry the alignment their address has, so that the GPU reads 16 bytes
+/// per instruction (ld.global.v4) instead of one element.
+void alignVectorRows(RewriterBase &rewriter, func::FuncOp func) {
+  constexpr int64_t kBytes = 16;
+  SmallVector<Operation *> transfers;
+  func.walk([&](gpu::LaunchOp launch) {
+    launch.walk([&](Operation *op) {
+      if (isa<vector::TransferReadOp, vector::TransferWriteOp>(op))
+        transfers.push_back(op);
+    });
+  });
+  for (Operation *op : transfers) {
+    auto transfer = cast<VectorTransferOpInterface>(op);
+    auto vectorType = transfer.getVectorType();
+    if (transfer.getMask() || vectorType.getRank() != 1 ||
+        !transfer.getPermutationMap().isMinorIdentity() ||
+        transfer.hasOutOfBoundsDim() ||
+        !isa<MemRefType>(transfer.getShapedType()) ||
+        (vectorType.getNumElements() * vectorType.getElementTypeBitWidth() /
+         8) % kBytes != 0 ||
+        !isAlignedInAllocation(transfer.getBase(), transfer.getIndices(),
+                               kBytes))
+      continue;
+    rewriter.setInsertionPoint(op);
+    auto alignment = rewriter.getI64IntegerAttr(kBytes);
+    if (auto read = dyn_cast<vector::TransferReadOp>(op)) {
+      auto load = vector::LoadOp::create(rewriter, read.getLoc(), vectorType,
+                                         read.getBase(), read.getIndices());
+      load.setAlignmentAttr(alignment);
+      rewriter.replaceOp(read, load);
+    } else {
+      auto write = cast<vector::TransferWriteOp>(op);
+      auto store = vector::StoreOp::create(rewriter, write.getLoc(),
+                                           write.getVector(), write.getBase(),
+                                           write.getIndices());
+      store.setAlignmentAttr(alignment);
+      rewriter.eraseOp(write);
+    }
+  }
+}
+
+/// Values one one-thread kernel computes and later code uses (a loop over
+/// a row of one element, left after its parallel loop folded away, feeding
+/// the next kernel): each goes through a device buffer of one element,
+/// stored in its kernel and loaded where it is used, inside the later
+/// kernel, or by the host through a copy. `runs` are the future kernels'
+/// ops, in order in their blocks; the loads and stores join them.
+void passValuesBetweenKernels(RewriterBase &rewriter,
+                              SmallVectorImpl<SmallVector<Operation *>> &runs) {
+  DenseMap<Operation *, unsigned> runOf;
+  for (auto [index, run] : llvm::enumerate(runs))
+    for (Operation *op : run)
+      runOf[op] = index;
+  // Inserts `op` into run `index` just before (or after) `anchor`.
+  auto addToRun = [&](unsigned index, Operation *op, Operation *anchor,
+                      bool after) {
+    SmallVector<Operation *> &run = runs[index];
+    auto *it = llvm::find(run, anchor);
+    run.insert(after ? std::next(it) : it, op);
+    runOf[op] = index;
+  };
+  for (unsigned index = 0; index < runs.size(); ++index) {
+    SmallVector<Operation *> defining(runs[index]);
+    for (Operation *op : defining) {
+      for (Value value : op->getResults()) {
+        Block *block = op->getBlock();
+        SmallVector<OpOperand *> outside;
+        for (OpOperand &use : value.getUses()) {
+          Operation *user = block->findAncestorOpInBlock(*use.getOwner());
+          auto found = runOf.find(user);
+          if (!user || found == runOf.end() || found->second != index)
+            outside.push_back(&use);
+        }
+        if (outside.empty())
+          continue;
+        Location loc = op->getLoc();
+        auto type = MemRefType::get({}, value.getType());
+        rewriter.setInsertionPoint(runs[index].front());
+        auto buffer = gpu::AllocOp::create(
+            rewriter, loc, type, /*asyncToken=*/Type(), ValueRange(),
+            ValueRange(), ValueRange());
+        rewriter.setInsertionPointAfter(op);
+        auto store = memref::StoreOp::create(rewriter, loc, value,
+                                             buffer.getMemref(), ValueRange());
+        addToRun(index, store, op, /*after=*/true);
+        for (OpOperand *use : outside) {
+          Operation *user = block->findAncestorOpInBlock(*use->getOwner());
+          rewriter.setInsertionPoint(user);
+          auto found = runOf.find(user);
+          Value loaded;
+          if (found != runOf.end()) {
+            auto load = memref::LoadOp::create(rewriter, loc,
+                                               buffer.getMemref(), ValueRange());
+            addToRun(found->second, load, user, /*after=*/false);
+            loaded = load;
+          } else {
+            // The host's own use: through a host copy.
+            Value host = memref::AllocOp::create(rewriter, loc, type);
+            gpu::MemcpyOp::create(rewriter, loc, Type(), ValueRange(), host,
+                                  buffer.getMemref());
+            loaded = memref::LoadOp::create(rewriter, loc, host, ValueRange());
+            memref::DeallocOp::create(rewriter, loc, host);
+          }
+          use->set(loaded);
+        }
+        rewriter.setInsertionPoint(block->getTerminator());
+        gpu::DeallocOp::create(rewriter, loc, Type(), ValueRange(),
+                               buffer.getMemref());
+      }
+    }
+  }
+}
+
 struct MHAGPUMapParallelLoopsPass final
     : mha::impl::MHAGPUMapParallelLoopsPassBase<MHAGPUMapParallelLoopsPass> {
   using Base::Base;
@@ -330,9 +486,10 @@ struct MHAGPUMapParallelLoopsPass final
     // What else reads or writes buffers runs as a kernel of one thread:
     // whole top-level ops (a sequential loop with its body) and the scalar
     // work between them.
+    SmallVector<SmallVector<Operation *>> candidateRuns;
+    collectStrayRuns(func.getBody().front(), candidateRuns);
     SmallVector<SmallVector<Operation *>> runs;
-    collectStrayRuns(func.getBody().front(), runs);
-    for (ArrayRef<Operation *> candidates : runs) {
+    for (ArrayRef<Operation *> candidates : candidateRuns) {
       // Scalar ops that need nothing from the buffers stay on the host,
       // ahead of the kernel (the host may use them too).
       llvm::SmallPtrSet<Operation *, 8> inRun;
@@ -350,14 +507,10 @@ struct MHAGPUMapParallelLoopsPass final
         inRun.insert(op);
         run.push_back(op);
       }
-      Block *block = run.front()->getBlock();
-      for (Operation *op : run)
-        for (Operation *user : op->getUsers())
-          if (!inRun.contains(block->findAncestorOpInBlock(*user))) {
-            op->emitError("mha-gpu-map-parallel-loops: the host would use a "
-                          "value read from device memory");
-            return signalPassFailure();
-          }
+      runs.push_back(std::move(run));
+    }
+    passValuesBetweenKernels(rewriter, runs);
+    for (ArrayRef<Operation *> run : runs) {
       scf::ParallelOp kernel = wrapInOneThread(rewriter, run);
       promoteAccumulators(rewriter, kernel.getRegion());
     }
@@ -379,6 +532,7 @@ struct MHAGPUMapParallelLoopsPass final
       return signalPassFailure();
     }
     finalizeParallelLoopToGPUConversion(func);
+    alignVectorRows(rewriter, func);
   }
 };
 } // namespace

@@ -9,7 +9,9 @@ Shapes: B*S = 16k, H*D = 2048 (issue 12), causal or not. mha: the model
 file's mha.attention (with --backward, mha.attention_with_lse then
 mha.attention_grad) through mha-lower-to-gpu, timed by mha-run --repeat 5
 (median of the calls, each including the copies of the inputs to the device
-and of the results back). PyTorch: SDPA in the same dtype, and in bf16,
+and of the results back, and the median of the kernels' own GPU time,
+which mha-run measures with CUDA events around each launch when it repeats
+a call on the GPU). PyTorch: SDPA in the same dtype, and in bf16,
 CUDA events, median of 10 after 3 warm-ups (with --backward: forward, then
 backward of the output's sum). TFLOP/s with the FlashAttention convention:
 forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
@@ -73,9 +75,11 @@ def mha_time(mha_run, work, b, h, s, d, causal, dtype, backward):
     proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"],
                           capture_output=True, text=True)
     m = re.search(r"median time per run: ([0-9.]+) ms", proc.stdout + proc.stderr)
-    if proc.returncode != 0 or not m:
+    k = re.search(r"median GPU kernel time per run: ([0-9.]+) ms",
+                  proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not m or not k:
         return None, (proc.stderr or proc.stdout)[-600:]
-    return float(m.group(1)) / 1e3, ""
+    return (float(m.group(1)) / 1e3, float(k.group(1)) / 1e3), ""
 
 
 def main():
@@ -93,9 +97,14 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     what = "forward+backward" if args.backward else "forward"
     print("%s, B*S = 16k, H*D = 2048" % what)
-    print("| S | D | causal | dtype | mha (ms) | mha TFLOP/s | SDPA same dtype (ms) "
-          "| SDPA bf16 (ms) | SDPA bf16 TFLOP/s | mha / SDPA bf16 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("mha (call): mha-run's call, with the copies of the inputs to the "
+          "device and of the results back; mha (kernels): its kernels' own "
+          "time on the GPU (CUDA events around each launch), which the "
+          "ratios use, as PyTorch's inputs are already on the device.")
+    print("| S | D | causal | dtype | mha call (ms) | mha kernels (ms) "
+          "| mha TFLOP/s | SDPA same dtype (ms) | SDPA bf16 (ms) "
+          "| SDPA bf16 TFLOP/s | mha / SDPA same dtype | mha / SDPA bf16 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in args.lengths:
         for d in args.dims:
             for causal in (False, True):
@@ -114,11 +123,13 @@ def main():
                         print("| %d | %d | %s | %s | failed: %s |" % (
                             s, d, causal, dtype, err.replace("\n", " ")))
                     else:
-                        print("| %d | %d | %s | %s | %.2f | %.2f | %.3f | %.3f | %.0f "
-                              "| %.4f |" % (s, d, causal, dtype, mine * 1e3,
-                                            flops / mine / 1e12, same * 1e3,
-                                            bf16 * 1e3, flops / bf16 / 1e12,
-                                            bf16 / mine))
+                        call, kernels = mine
+                        print("| %d | %d | %s | %s | %.2f | %.2f | %.2f | %.3f "
+                              "| %.3f | %.0f | %.4f | %.4f |" % (
+                                  s, d, causal, dtype, call * 1e3,
+                                  kernels * 1e3, flops / kernels / 1e12,
+                                  same * 1e3, bf16 * 1e3, flops / bf16 / 1e12,
+                                  same / kernels, bf16 / kernels))
                     sys.stdout.flush()
 
 

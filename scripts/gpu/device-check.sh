@@ -9,7 +9,8 @@
 # It prints the GPU, the numerics of mha-run --device gpu against the CPU
 # (attention cases of the flash test, the example models, training the seed
 # classifier on both) and the attention benchmark against PyTorch's SDPA;
-# logs go to $OUT (or /tmp/mha-gpu) too.
+# logs go to $OUT (or /tmp/mha-gpu) too. MHA_CHECKS picks some of
+# "attention models bench" (default: all three).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -26,10 +27,17 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
 command -v ptxas || echo "no ptxas on PATH"
 "$run" --version | head -1
 
-echo "== attention: --device gpu against the CPU's decomposition"
-timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
-echo "== example models and training: GPU against CPU"
-timeout 180 python3 scripts/gpu/compare_models.py "$run" "$work/models" 2>&1 | tee "$out/models.log"
-echo "== attention against PyTorch SDPA (MHA_BENCH_ARGS adds --backward, --dtypes, ...)"
-timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_attention.py "$run" "$work/bench" \
-  --lengths ${MHA_BENCH_LENGTHS:-512 2048} ${MHA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+checks=" ${MHA_CHECKS:-attention models bench} "
+if [[ $checks == *" attention "* ]]; then
+  echo "== attention: --device gpu against the CPU's decomposition"
+  timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
+fi
+if [[ $checks == *" models "* ]]; then
+  echo "== example models and training: GPU against CPU"
+  timeout 180 python3 scripts/gpu/compare_models.py "$run" "$work/models" 2>&1 | tee "$out/models.log"
+fi
+if [[ $checks == *" bench "* ]]; then
+  echo "== attention against PyTorch SDPA (MHA_BENCH_ARGS adds --backward, --dtypes, ...)"
+  timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_attention.py "$run" "$work/bench" \
+    --lengths ${MHA_BENCH_LENGTHS:-512 2048} ${MHA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+fi

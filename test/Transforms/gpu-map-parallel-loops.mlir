@@ -154,15 +154,70 @@ func.func @mean(%a: memref<?xf32>, %m: memref<f32>, %out: memref<f32>) -> f32 {
 // -----
 
 // A value read from device memory that the host itself needs (a size to
-// allocate by) cannot stay on the host: an error at the read.
+// allocate by): the read is a one-thread kernel that stores the value into
+// a device buffer of one element, which the host copies and reads.
+// CHECK-LABEL: func.func @host_needs_device_value
+// CHECK-SAME: (%[[A:.*]]: memref<?xindex>)
+// CHECK: %[[BUF:.*]] = gpu.alloc () : memref<index>
+// CHECK: gpu.launch
+// CHECK-NEXT: %[[N:.*]] = memref.load %[[A]]
+// CHECK-NEXT: memref.store %[[N]], %[[BUF]][]
+// CHECK: gpu.terminator
+// CHECK: %[[HOST:.*]] = memref.alloc() : memref<index>
+// CHECK: gpu.memcpy %[[HOST]], %[[BUF]]
+// CHECK: %[[HN:.*]] = memref.load %[[HOST]][]
+// CHECK: memref.alloc(%[[HN]]) : memref<?xf32>
+// CHECK: gpu.dealloc %[[BUF]]
 func.func @host_needs_device_value(%a: memref<?xindex>) -> memref<?xf32> {
   %c1 = arith.constant 1 : index
-  // expected-error @+1 {{mha-gpu-map-parallel-loops: the host would use a value read from device memory}}
   %n = memref.load %a[%c1] : memref<?xindex>
   %b = memref.alloc(%n) : memref<?xf32>
   return %b : memref<?xf32>
 }
 
+// -----
+
+// A sum computed by a sequential loop outside any parallel loop (what a
+// parallel loop of one iteration folds into) and used after host work (an
+// allocation): the loop is a one-thread kernel that stores the sum into a
+// device buffer of one element; the scalar work after it reads it (and the
+// other scalar) through host copies, and the final store is a kernel again.
+// CHECK-LABEL: func.func @between_kernels
+// CHECK-SAME: (%[[A:.*]]: memref<16xf32>, %[[OUT:.*]]: memref<f32>, %[[T:.*]]: memref<f32>)
+// CHECK: %[[BUF:.*]] = gpu.alloc () : memref<f32>
+// CHECK: gpu.launch
+// CHECK: %[[SUM:.*]] = scf.for
+// CHECK: memref.store %[[SUM]], %[[BUF]][]
+// CHECK: gpu.terminator
+// CHECK: gpu.alloc () : memref<4xf32>
+// CHECK: %[[H1:.*]] = memref.alloc() : memref<f32>
+// CHECK: gpu.memcpy %[[H1]], %[[T]]
+// CHECK: %[[X:.*]] = memref.load %[[H1]][]
+// CHECK: %[[H2:.*]] = memref.alloc() : memref<f32>
+// CHECK: gpu.memcpy %[[H2]], %[[BUF]]
+// CHECK: %[[S:.*]] = memref.load %[[H2]][]
+// CHECK: %[[Y:.*]] = arith.addf %[[S]], %[[X]]
+// CHECK: gpu.launch
+// CHECK-NEXT: memref.store %[[Y]], %[[OUT]][]
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc %[[BUF]]
+func.func @between_kernels(%a: memref<16xf32>, %out: memref<f32>, %t: memref<f32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %zero = arith.constant 0.0 : f32
+  %sum = scf.for %i = %c0 to %c16 step %c1 iter_args(%s = %zero) -> (f32) {
+    %x = memref.load %a[%i] : memref<16xf32>
+    %u = arith.addf %s, %x : f32
+    scf.yield %u : f32
+  }
+  %tmp = gpu.alloc () : memref<4xf32>
+  %x = memref.load %t[] : memref<f32>
+  %y = arith.addf %sum, %x : f32
+  memref.store %y, %out[] : memref<f32>
+  gpu.dealloc %tmp : memref<4xf32>
+  return
+}
 
 // -----
 
@@ -183,4 +238,38 @@ func.func @parallel_reduction(%a: memref<?xf32>) -> f32 {
     }
   }
   return %sum : f32
+}
+
+// -----
+
+// Vector rows in kernels: a row of 16 floats of a buffer from gpu.alloc
+// with rows of 64 floats starts a multiple of 16 bytes from the
+// allocation, so the read and the write become vector.load/store aligned
+// to 16 bytes (16 bytes per GPU load instruction). A row starting at
+// column 1, or a buffer that is not a device allocation (an argument), is
+// left as it is.
+// CHECK-LABEL: func.func @aligned_rows
+// CHECK: gpu.launch
+// CHECK: %[[ROW:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<1x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %c1]
+// CHECK: vector.transfer_read %{{.*}} : memref<8x64xf32>, vector<16xf32>
+// CHECK: vector.store %[[ROW]], %{{.*}} {alignment = 16 : i64}
+func.func @aligned_rows(%arg: memref<8x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  %buf = gpu.alloc () : memref<8x64xf32>
+  scf.parallel (%i) = (%c0) to (%c8) step (%c1) {
+    %row = memref.subview %buf[%i, 0] [1, 64] [1, 1] : memref<8x64xf32> to memref<1x64xf32, strided<[64, 1], offset: ?>>
+    %v = vector.transfer_read %row[%c0, %c0], %zero {in_bounds = [true]} : memref<1x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+    %w = vector.transfer_read %row[%c0, %c1], %zero {in_bounds = [true]} : memref<1x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+    %x = vector.transfer_read %arg[%i, %c0], %zero {in_bounds = [true]} : memref<8x64xf32>, vector<16xf32>
+    %s = arith.addf %w, %x : vector<16xf32>
+    vector.transfer_write %v, %row[%c0, %c0] {in_bounds = [true]} : vector<16xf32>, memref<1x64xf32, strided<[64, 1], offset: ?>>
+    vector.transfer_write %s, %row[%c0, %c1] {in_bounds = [true]} : vector<16xf32>, memref<1x64xf32, strided<[64, 1], offset: ?>>
+    scf.reduce
+  }
+  gpu.dealloc %buf : memref<8x64xf32>
+  return
 }

@@ -108,6 +108,37 @@ def MHATileAttentionPass : Pass<"mha-tile-attention", "::mlir::func::FuncOp"> {
   ];
 }
 
+def MHAAttentionGradToLoopsPass
+    : Pass<"mha-attention-grad-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Lower mha.attention_grad to per-row parallel loops";
+  let description = [{
+    Each `mha.attention_grad` with static depths (and no additive mask
+    gradient in use) becomes two `scf.forall` loops on tensors whose
+    iterations each own one row of the gradients, so that no Sq × Sk
+    matrix exists and no element is written by two iterations:
+
+    * over query rows i: D_i = dO_i·O_i; over the keys j the row sees (all,
+      or j ≤ i when causal), s = mask(scale·q_i·k_j), P = exp(s − lse_i)
+      (0 where s is −inf), dS = P·(dO_i·v_j − D_i), dQ_i += dS·k_j; then
+      dQ_i ·= scale, and D_i stored for the second loop;
+    * over key rows j: over the queries that see key j, the same P and dS,
+      dV_j += P·dO_i, dK_j += dS·q_i; then dK_j ·= scale.
+
+    The rows are vectors (a GPU thread's registers). The GPU pipeline maps
+    each loop to one kernel of a thread per row. Sizes are checked on the
+    host before the loops. Other `mha.attention_grad` ops are left to
+    `convert-mha-to-linalg`'s decomposition.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def MHAOnlineAttentionToLoopsPass
     : Pass<"mha-online-attention-to-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower tiles of mha.online_attention to per-row scalar loops";
@@ -120,15 +151,26 @@ def MHAOnlineAttentionToLoopsPass
     p, acc' = α·acc + p·v, the running state read and written in place
     (`tensor.extract` / `tensor.insert`): no temporary tensor, so the loops
     run inside a GPU thread once the tiled form's parallel loop over query
-    rows is mapped to threads (`mha-lower-to-gpu`). Dynamic sizes are
-    checked at run time first, as by the linalg lowering.
+    rows is mapped to threads (`mha-lower-to-gpu`). Where the depths are
+    static, a query row and an accumulator row are vectors carried through
+    the row's keys (registers of a GPU thread), each key and value row one
+    vector load. Causal tiles stop each row's key loop at its last visible
+    key. Dynamic sizes are checked at run time first, as by the linalg
+    lowering, unless `check-sizes=false` (`mha-lower-to-gpu`: the tiles of
+    `mha-tile-attention`, which checked the whole op's sizes on the host
+    before tiling; a check inside a kernel could not report).
   }];
+  let options = [
+    Option<"checkSizes", "check-sizes", "bool", "true",
+           "Check the tiles' dynamic sizes at run time">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

@@ -25,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,13 @@ struct CompileOptions {
 std::string defaultCacheDirectory();
 
 /// A model's functions, compiled for the host CPU.
+/// What the GPU's kernels took since the last look (JitModule::
+/// takeGPUKernelTime).
+struct GPUKernelTime {
+  double milliseconds = 0;
+  int launches = 0;
+};
+
 class JitModule {
 public:
   /// Lowers a clone of `module` (which is left untouched) and JIT-compiles
@@ -106,6 +114,14 @@ public:
   llvm::Expected<std::vector<HostTensor>>
   call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
        llvm::ArrayRef<std::string> argNames = {});
+
+  /// On the GPU: times each kernel launch from now on (events on its
+  /// stream), or stops. Does nothing on the CPU.
+  void timeGPUKernels(bool on);
+  /// On the GPU: the time the kernels launched since the last call took on
+  /// the device (waiting for them), without the copies between host and
+  /// device; std::nullopt on the CPU.
+  std::optional<GPUKernelTime> takeGPUKernelTime();
 
   /// Whether the code came from the persistent cache (no code generation).
   bool isFromCache() const { return cachedObject; }
@@ -136,6 +152,8 @@ private:
   void (*gpuFinalize)() = nullptr;
   /// The GPU runtime's first failure since the last call (mhaGpuTakeError).
   int (*gpuTakeError)(char *, size_t) = nullptr;
+  void (*gpuTimeKernels)(int) = nullptr;
+  double (*gpuTakeKernelTime)(int *) = nullptr;
 };
 
 } // namespace mha

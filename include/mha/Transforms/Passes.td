@@ -302,9 +302,19 @@ def MHAGPUMapParallelLoopsPass
     and output do not alias).
 
     Loops and accesses to buffers left outside any parallel loop (a
-    reduction to a scalar, a sequential loop) become a one-thread kernel of
-    their own, so no host code touches device memory; one whose results the
-    host uses is an error at that op.
+    reduction to a scalar, a sequential loop, a parallel loop of one
+    iteration folded away) become a one-thread kernel of their own, so no
+    host code touches device memory. A value such a kernel computes and
+    later code uses goes through a device buffer of one element: stored in
+    its kernel, loaded inside the later kernel that uses it, or copied to
+    the host where host code uses it.
+
+    In kernels, vector rows read or written in bounds along the innermost
+    dimension (`vector.transfer_read/write`, the attention rows' registers)
+    become `vector.load/store` with `alignment = 16` where the address is
+    provably a multiple of 16 bytes from its `gpu.alloc` (static strides and
+    view offsets that are multiples of 16 bytes), which the GPU reads 16
+    bytes per instruction.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "256",
@@ -318,6 +328,7 @@ def MHAGPUMapParallelLoopsPass
     "::mlir::affine::AffineDialect",
     "::mlir::gpu::GPUDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

@@ -23,6 +23,7 @@
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 
 namespace mlir {
@@ -44,7 +45,24 @@ Value asF32(OpBuilder &b, Location loc, Value value) {
   return arith::ExtFOp::create(b, loc, f32(b), value);
 }
 
-LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
+/// A row of `source` (batch positions at 0, row `row`, from column 0) as
+/// an f32 vector of `length` (f16/bf16 extended).
+Value readRow(OpBuilder &b, Location loc, Value source, ArrayRef<Value> at,
+              int64_t length) {
+  auto type = cast<RankedTensorType>(source.getType());
+  Type element = type.getElementType();
+  Value padding = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+  Value row = vector::TransferReadOp::create(
+      b, loc, VectorType::get({length}, element), source, at, padding,
+      ArrayRef<bool>{true});
+  if (element.isF32())
+    return row;
+  return arith::ExtFOp::create(b, loc, VectorType::get({length}, f32(b)),
+                               row);
+}
+
+LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
+                           bool checkSizes) {
   Location loc = op.getLoc();
   int64_t nb = op.getNumBatchDims(), rank = nb + 2;
   for (Value operand : op->getOperands()) {
@@ -57,9 +75,17 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
                               "time: tile its batch dimensions by 1 first");
   }
   rewriter.setInsertionPoint(op);
-  checkOnlineAttentionSizes(rewriter, op);
+  if (checkSizes)
+    checkOnlineAttentionSizes(rewriter, op);
   bool transposed = op.getKeyTransposed();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  // Static depths: a query row and an accumulator row are vectors (held in
+  // registers by a GPU thread), each key's row one vector load.
+  int64_t staticDepth = cast<RankedTensorType>(q.getType()).getDimSize(rank - 1);
+  int64_t staticColumns =
+      cast<RankedTensorType>(v.getType()).getDimSize(rank - 1);
+  bool vectorDot = !ShapedType::isDynamic(staticDepth) && !transposed;
+  bool vectorAcc = !ShapedType::isDynamic(staticColumns);
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
   Value zero = f32Const(rewriter, loc, 0.0);
@@ -87,6 +113,9 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
     }
     return indices;
   };
+  auto fastmath = arith::FastMathFlagsAttr::get(
+      rewriter.getContext(),
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
 
   auto rowLoop = scf::ForOp::create(
       rewriter, loc, c0, rows, c1,
@@ -94,65 +123,112 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op) {
       [&](OpBuilder &b, Location l, Value i, ValueRange state) {
         Value m0 = tensor::ExtractOp::create(b, l, state[1], at({i}));
         Value l0 = tensor::ExtractOp::create(b, l, state[2], at({i}));
+        Value queryRow =
+            vectorDot ? readRow(b, l, q, at({i, c0}), staticDepth) : Value();
+        // The accumulator row: a vector carried through the keys, or the
+        // tensor updated in place.
+        Value acc0 = vectorAcc
+                         ? readRow(b, l, state[0], at({i, c0}), staticColumns)
+                         : state[0];
+        // Causal: keys after the query's position (key_offset + j >
+        // query_offset + i) are masked, so the row's loop stops before them.
+        Value end = keys;
+        if (op.getCausal()) {
+          Value last = arith::SubIOp::create(
+              b, l, arith::AddIOp::create(b, l, op.getQueryOffset(), i),
+              op.getKeyOffset());
+          end = arith::MinSIOp::create(
+              b, l, keys,
+              arith::MaxSIOp::create(
+                  b, l, c0, arith::AddIOp::create(b, l, last, c1)));
+        }
         auto keyLoop = scf::ForOp::create(
-            b, l, c0, keys, c1, ValueRange{m0, l0, state[0]},
+            b, l, c0, end, c1, ValueRange{m0, l0, acc0},
             [&](OpBuilder &b, Location l, Value j, ValueRange run) {
-              auto dot = scf::ForOp::create(
-                  b, l, c0, depth, c1, ValueRange{zero},
-                  [&](OpBuilder &b, Location l, Value d, ValueRange sum) {
-                    Value x = asF32(
-                        b, l, tensor::ExtractOp::create(b, l, q, at({i, d})));
-                    Value y = asF32(
-                        b, l,
-                        tensor::ExtractOp::create(
-                            b, l, k, transposed ? at({d, j}) : at({j, d})));
-                    Value next = arith::AddFOp::create(
-                        b, l, sum[0], arith::MulFOp::create(b, l, x, y));
-                    scf::YieldOp::create(b, l, next);
-                  });
-              Value s =
-                  arith::MulFOp::create(b, l, dot.getResult(0), op.getScale());
+              Value dot;
+              if (vectorDot) {
+                Value keyRow = readRow(b, l, k, at({j, c0}), staticDepth);
+                Value products = arith::MulFOp::create(b, l, queryRow, keyRow);
+                dot = vector::ReductionOp::create(
+                    b, l, vector::CombiningKind::ADD, products, Value(),
+                    fastmath.getValue());
+              } else {
+                dot = scf::ForOp::create(
+                          b, l, c0, depth, c1, ValueRange{zero},
+                          [&](OpBuilder &b, Location l, Value d,
+                              ValueRange sum) {
+                            Value x = asF32(b, l,
+                                            tensor::ExtractOp::create(
+                                                b, l, q, at({i, d})));
+                            Value y = asF32(
+                                b, l,
+                                tensor::ExtractOp::create(
+                                    b, l, k,
+                                    transposed ? at({d, j}) : at({j, d})));
+                            Value next = arith::AddFOp::create(
+                                b, l, sum[0], arith::MulFOp::create(b, l, x, y));
+                            scf::YieldOp::create(b, l, next);
+                          })
+                          .getResult(0);
+              }
+              Value s = arith::MulFOp::create(b, l, dot, op.getScale());
               Value maskElement;
               if (Value mask = op.getMask())
                 maskElement = tensor::ExtractOp::create(b, l, mask,
                                                         maskIndices(i, j));
-              Value qi, kj;
-              if (op.getCausal()) {
-                qi = arith::AddIOp::create(b, l, op.getQueryOffset(), i);
-                kj = arith::AddIOp::create(b, l, op.getKeyOffset(), j);
-              }
-              s = maskScore(b, l, s, maskElement, qi, kj, op.getCausal());
+              // (The causal exclusion is the loop's bound.)
+              s = maskScore(b, l, s, maskElement, Value(), Value(),
+                            /*causal=*/false);
               Value m = run[0];
               Value mNew = arith::MaximumFOp::create(b, l, m, s);
               Value alpha = guardedExp(b, l, m, mNew, m);
               Value p = guardedExp(b, l, s, mNew, mNew);
               Value lNew = arith::AddFOp::create(
                   b, l, arith::MulFOp::create(b, l, run[1], alpha), p);
-              auto update = scf::ForOp::create(
-                  b, l, c0, columns, c1, ValueRange{run[2]},
-                  [&](OpBuilder &b, Location l, Value d, ValueRange acc) {
-                    Value old =
-                        tensor::ExtractOp::create(b, l, acc[0], at({i, d}));
-                    Value w = asF32(
-                        b, l, tensor::ExtractOp::create(b, l, v, at({j, d})));
-                    Value next = arith::AddFOp::create(
-                        b, l, arith::MulFOp::create(b, l, old, alpha),
-                        arith::MulFOp::create(b, l, p, w));
-                    scf::YieldOp::create(
-                        b, l,
-                        tensor::InsertOp::create(b, l, next, acc[0],
-                                                 at({i, d}))
-                            .getResult());
-                  });
-              scf::YieldOp::create(
-                  b, l, ValueRange{mNew, lNew, update.getResult(0)});
+              Value accNew;
+              if (vectorAcc) {
+                auto type = VectorType::get({staticColumns}, f32(b));
+                Value valueRow = readRow(b, l, v, at({j, c0}), staticColumns);
+                Value scaled = arith::MulFOp::create(
+                    b, l, run[2], vector::BroadcastOp::create(b, l, type, alpha));
+                accNew = vector::FMAOp::create(
+                    b, l, vector::BroadcastOp::create(b, l, type, p), valueRow,
+                    scaled);
+              } else {
+                accNew =
+                    scf::ForOp::create(
+                        b, l, c0, columns, c1, ValueRange{run[2]},
+                        [&](OpBuilder &b, Location l, Value d,
+                            ValueRange acc) {
+                          Value old = tensor::ExtractOp::create(b, l, acc[0],
+                                                                at({i, d}));
+                          Value w = asF32(b, l,
+                                          tensor::ExtractOp::create(
+                                              b, l, v, at({j, d})));
+                          Value next = arith::AddFOp::create(
+                              b, l, arith::MulFOp::create(b, l, old, alpha),
+                              arith::MulFOp::create(b, l, p, w));
+                          scf::YieldOp::create(
+                              b, l,
+                              tensor::InsertOp::create(b, l, next, acc[0],
+                                                       at({i, d}))
+                                  .getResult());
+                        })
+                        .getResult(0);
+              }
+              scf::YieldOp::create(b, l, ValueRange{mNew, lNew, accNew});
             });
+        Value accOut = keyLoop.getResult(2);
+        if (vectorAcc)
+          accOut = vector::TransferWriteOp::create(b, l, accOut, state[0],
+                                                   at({i, c0}),
+                                                   ArrayRef<bool>{true})
+                       .getResult();
         Value maxOut = tensor::InsertOp::create(b, l, keyLoop.getResult(0),
                                                 state[1], at({i}));
         Value sumOut = tensor::InsertOp::create(b, l, keyLoop.getResult(1),
                                                 state[2], at({i}));
-        scf::YieldOp::create(
-            b, l, ValueRange{keyLoop.getResult(2), maxOut, sumOut});
+        scf::YieldOp::create(b, l, ValueRange{accOut, maxOut, sumOut});
       });
   rewriter.replaceOp(op, rowLoop.getResults());
   return success();
@@ -167,7 +243,7 @@ struct MHAOnlineAttentionToLoopsPass final
     getOperation().walk([&](OnlineAttentionOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (OnlineAttentionOp op : ops)
-      if (failed(lowerToLoops(rewriter, op)))
+      if (failed(lowerToLoops(rewriter, op, checkSizes)))
         return signalPassFailure();
   }
 };

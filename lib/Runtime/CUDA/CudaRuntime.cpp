@@ -24,6 +24,8 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #define MHA_GPU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -36,6 +38,12 @@ CUdevice device = 0;
 /// Whether the device has stream-ordered memory pools (cuMemAllocAsync);
 /// else allocations go through cuMemAlloc / cuMemFree.
 bool memoryPools = false;
+
+/// Kernel timing (mhaGpuTimeKernels): a pair of events around each launch,
+/// read back by mhaGpuTakeKernelTime.
+std::mutex timingMutex;
+bool timing = false;
+std::vector<std::pair<CUevent, CUevent>> timedLaunches;
 
 /// Records a failure of `what` (the first one only).
 void fail(const std::string &what) {
@@ -198,12 +206,54 @@ MHA_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
   // An empty grid (a tensor with no elements) launches nothing.
   if (gridX == 0 || gridY == 0 || gridZ == 0)
     return;
+  CUevent start = nullptr, end = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(timingMutex);
+    if (timing && check(cuEventCreate(&start, CU_EVENT_DEFAULT),
+                        "cuEventCreate") &&
+        check(cuEventCreate(&end, CU_EVENT_DEFAULT), "cuEventCreate") &&
+        check(cuEventRecord(start, static_cast<CUstream>(stream)),
+              "cuEventRecord"))
+      timedLaunches.emplace_back(start, end);
+  }
   check(cuLaunchKernel(static_cast<CUfunction>(function), unsigned(gridX),
                        unsigned(gridY), unsigned(gridZ), unsigned(blockX),
                        unsigned(blockY), unsigned(blockZ),
                        unsigned(sharedBytes), static_cast<CUstream>(stream),
                        params, extra),
         "cuLaunchKernel");
+  if (end)
+    check(cuEventRecord(end, static_cast<CUstream>(stream)), "cuEventRecord");
+}
+
+/// Turns the timing of kernel launches on (nonzero) or off. While on, each
+/// launch is bracketed by two events on its stream.
+MHA_GPU_EXPORT void mhaGpuTimeKernels(int on) {
+  std::lock_guard<std::mutex> lock(timingMutex);
+  timing = on != 0;
+}
+
+/// The GPU time of the kernels launched since the last call (milliseconds,
+/// waiting for them to finish), and their number in `launches`; the
+/// launches' events are released.
+MHA_GPU_EXPORT double mhaGpuTakeKernelTime(int *launches) {
+  std::lock_guard<std::mutex> lock(timingMutex);
+  double total = 0;
+  int count = 0;
+  for (auto [start, end] : timedLaunches) {
+    float ms = 0;
+    if (!hasFailed() && check(cuEventSynchronize(end), "cuEventSynchronize") &&
+        check(cuEventElapsedTime(&ms, start, end), "cuEventElapsedTime")) {
+      total += ms;
+      ++count;
+    }
+    cuEventDestroy(start);
+    cuEventDestroy(end);
+  }
+  timedLaunches.clear();
+  if (launches)
+    *launches = count;
+  return total;
 }
 
 MHA_GPU_EXPORT void *mgpuStreamCreate() {

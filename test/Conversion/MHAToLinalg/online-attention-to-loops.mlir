@@ -1,36 +1,55 @@
 // RUN: mha-opt %s -mha-online-attention-to-loops -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: mha-opt %s -mha-online-attention-to-loops=check-sizes=false -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=NOCHECK
 
-// A tile as scalar loops on tensors: query rows, then keys, with the online
-// update per key and the state read and written in place (no temporary
-// tensor): s = scale·q·k (the dot a loop over the depth), the mask added,
-// the causal test on the offsets, m' = max(m, s), alpha and p as exp (0
-// while m or m' is -inf), l' = alpha·l + p, acc' = alpha·acc + p·v.
+// A tile as loops on tensors: query rows, then keys, with the online
+// update per key: s = scale·q·k, the mask added, m' = max(m, s), alpha and
+// p as exp (0 while m or m' is -inf), l' = alpha·l + p, acc' = alpha·acc +
+// p·v. The depths are static, so the query row and the accumulator row are
+// vectors (a GPU thread's registers): read once per row, the accumulator
+// carried through the keys and written once; each key's and value's row
+// one vector read (bf16 extended), the dot a reduction. Causal: each row's
+// key loop ends at its last visible key, min(Sk, max(0, qb + i - kb + 1)),
+// so no causal test is left in the loop.
 // CHECK-LABEL: func.func @tile
 // CHECK-SAME: (%[[Q:[^ ]+]]: tensor<1x16x64xf32>{{.*}}, %[[K:[^ ]+]]: tensor<1x32x64xbf16>{{.*}}, %[[V:[^ ]+]]: tensor<1x32x48xf32>{{.*}}, %[[BIAS:[^ ]+]]: tensor<32xf32>{{.*}}, %[[ACC:[^ ]+]]: tensor<1x16x48xf32>{{.*}}, %[[M:[^ ]+]]: tensor<1x16xf32>{{.*}}, %[[L:[^ ]+]]: tensor<1x16xf32>{{.*}}, %[[QB:[^ ]+]]: index{{.*}}, %[[KB:[^ ]+]]: index{{.*}}, %[[S:[^ ]+]]: f32
+// CHECK-NOT: cf.assert
+// CHECK: %[[KEYS:.*]] = tensor.dim %[[K]], %{{.*}} : tensor<1x32x64xbf16>
 // CHECK: %[[ROWS:.*]]:3 = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %[[ACC]], %[[M0:.*]] = %[[M]], %[[L0:.*]] = %[[L]])
 // CHECK: %[[MI:.*]] = tensor.extract %[[M0]][%{{.*}}, %[[I]]]
 // CHECK: %[[LI:.*]] = tensor.extract %[[L0]][%{{.*}}, %[[I]]]
-// CHECK: %[[KEYS:.*]]:3 = scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[MR:.*]] = %[[MI]], %[[LR:.*]] = %[[LI]], %[[AR:.*]] = %[[A0]])
-// CHECK: %[[DOT:.*]] = scf.for %[[D:[^ ]+]] = {{.*}} -> (f32)
-// CHECK: tensor.extract %[[Q]][%{{.*}}, %[[I]], %[[D]]]
-// CHECK: %[[KE:.*]] = tensor.extract %[[K]][%{{.*}}, %[[J]], %[[D]]]
-// CHECK: arith.extf %[[KE]] : bf16 to f32
+// CHECK: %[[QROW:.*]] = vector.transfer_read %[[Q]][%{{.*}}, %[[I]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x16x64xf32>, vector<64xf32>
+// CHECK: %[[AROW:.*]] = vector.transfer_read %[[A0]][%{{.*}}, %[[I]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x16x48xf32>, vector<48xf32>
+// CHECK: %[[QI:.*]] = arith.addi %[[QB]], %[[I]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[QI]], %[[KB]]
+// CHECK: %[[NEXT:.*]] = arith.addi %[[LAST]], %{{.*}}
+// CHECK: %[[POS:.*]] = arith.maxsi %{{.*}}, %[[NEXT]]
+// CHECK: %[[END:.*]] = arith.minsi %[[KEYS]], %[[POS]]
+// CHECK: %[[KL:.*]]:3 = scf.for %[[J:.*]] = %{{.*}} to %[[END]] step %{{.*}} iter_args(%[[MR:.*]] = %[[MI]], %[[LR:.*]] = %[[LI]], %[[AR:.*]] = %[[AROW]]) -> (f32, f32, vector<48xf32>)
+// CHECK: %[[KROW:.*]] = vector.transfer_read %[[K]][%{{.*}}, %[[J]], %{{.*}}]{{.*}} : tensor<1x32x64xbf16>, vector<64xbf16>
+// CHECK: %[[KF:.*]] = arith.extf %[[KROW]] : vector<64xbf16> to vector<64xf32>
+// CHECK: %[[PROD:.*]] = arith.mulf %[[QROW]], %[[KF]] : vector<64xf32>
+// CHECK: %[[DOT:.*]] = vector.reduction <add>, %[[PROD]] fastmath<reassoc,contract>
 // CHECK: %[[SC:.*]] = arith.mulf %[[DOT]], %[[S]]
 // CHECK: %[[BE:.*]] = tensor.extract %[[BIAS]][%[[J]]]
-// CHECK: %[[QI:.*]] = arith.addi %[[QB]], %[[I]]
-// CHECK: %[[KJ:.*]] = arith.addi %[[KB]], %[[J]]
-// CHECK: arith.addf %[[SC]], %[[BE]]
-// CHECK: arith.cmpi sgt, %[[KJ]], %[[QI]]
-// CHECK: %[[MNEW:.*]] = arith.maximumf %[[MR]], %{{.*}}
-// CHECK: math.exp
-// CHECK: math.exp
-// CHECK: %[[UPD:.*]] = scf.for %[[D2:[^ ]+]] = {{.*}} iter_args(%[[T:[^ ]+]] = %[[AR]])
-// CHECK: tensor.extract %[[T]][%{{.*}}, %[[I]], %[[D2]]]
-// CHECK: tensor.extract %[[V]][%{{.*}}, %[[J]], %[[D2]]]
-// CHECK: tensor.insert %{{.*}} into %[[T]][%{{.*}}, %[[I]], %[[D2]]]
-// CHECK: scf.yield %[[MNEW]], %{{.*}}, %[[UPD]]
-// CHECK: tensor.insert %[[KEYS]]#0 into %[[M0]][%{{.*}}, %[[I]]]
-// CHECK: tensor.insert %[[KEYS]]#1 into %[[L0]][%{{.*}}, %[[I]]]
+// CHECK: %[[SM:.*]] = arith.addf %[[SC]], %[[BE]]
+// CHECK-NOT: arith.cmpi
+// CHECK: %[[MNEW:.*]] = arith.maximumf %[[MR]], %[[SM]]
+// CHECK: %[[EA:.*]] = math.exp
+// CHECK: %[[ALPHA:.*]] = arith.select %{{.*}}, %{{.*}}, %[[EA]]
+// CHECK: %[[EP:.*]] = math.exp
+// CHECK: %[[P:.*]] = arith.select %{{.*}}, %{{.*}}, %[[EP]]
+// CHECK: %[[LA:.*]] = arith.mulf %[[LR]], %[[ALPHA]]
+// CHECK: %[[LNEW:.*]] = arith.addf %[[LA]], %[[P]]
+// CHECK: %[[VROW:.*]] = vector.transfer_read %[[V]][%{{.*}}, %[[J]], %{{.*}}]{{.*}} : tensor<1x32x48xf32>, vector<48xf32>
+// CHECK: %[[BA:.*]] = vector.broadcast %[[ALPHA]] : f32 to vector<48xf32>
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[AR]], %[[BA]]
+// CHECK: %[[BP:.*]] = vector.broadcast %[[P]] : f32 to vector<48xf32>
+// CHECK: %[[ANEW:.*]] = vector.fma %[[BP]], %[[VROW]], %[[SCALED]]
+// CHECK: scf.yield %[[MNEW]], %[[LNEW]], %[[ANEW]]
+// CHECK: %[[AOUT:.*]] = vector.transfer_write %[[KL]]#2, %[[A0]][%{{.*}}, %[[I]], %{{.*}}] {in_bounds = [true]}
+// CHECK: %[[MOUT:.*]] = tensor.insert %[[KL]]#0 into %[[M0]][%{{.*}}, %[[I]]]
+// CHECK: %[[LOUT:.*]] = tensor.insert %[[KL]]#1 into %[[L0]][%{{.*}}, %[[I]]]
+// CHECK: scf.yield %[[AOUT]], %[[MOUT]], %[[LOUT]]
 // CHECK: return %[[ROWS]]#0, %[[ROWS]]#1, %[[ROWS]]#2
 func.func @tile(%q: tensor<1x16x64xf32>, %k: tensor<1x32x64xbf16>, %v: tensor<1x32x48xf32>, %bias: tensor<32xf32>,
                 %acc: tensor<1x16x48xf32>, %m: tensor<1x16xf32>, %l: tensor<1x16xf32>, %qb: index, %kb: index, %s: f32)
@@ -42,14 +61,23 @@ func.func @tile(%q: tensor<1x16x64xf32>, %k: tensor<1x32x64xbf16>, %v: tensor<1x
 
 // -----
 
-// A boolean mask selects; a transposed key is read [d, j]; dynamic sizes
-// are checked first.
+// Dynamic depths: scalar loops, the dot over the depth and the
+// accumulator row updated element by element in place. A boolean mask
+// selects; a transposed key is read [d, j]; dynamic sizes are checked
+// first, unless check-sizes=false (the GPU pipeline's tiles, whose sizes
+// mha-tile-attention checked on the host).
 // CHECK-LABEL: func.func @bool_transposed
 // CHECK: cf.assert
 // CHECK: scf.for
+// CHECK: %[[DOT:.*]] = scf.for {{.*}} -> (f32)
 // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x?xf32>
 // CHECK: %[[KEEP:.*]] = tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x?xi1>
 // CHECK: arith.select %[[KEEP]]
+// CHECK: scf.for {{.*}} -> (tensor<?x?xf32>)
+// CHECK: tensor.insert
+// NOCHECK-LABEL: func.func @bool_transposed
+// NOCHECK-NOT: cf.assert
+// NOCHECK: scf.for
 func.func @bool_transposed(%q: tensor<?x?xf32>, %kt: tensor<?x?xf32>, %v: tensor<?x?xf32>, %mask: tensor<?x?xi1>,
                            %acc: tensor<?x?xf32>, %m: tensor<?xf32>, %i: index, %s: f32) -> tensor<?x?xf32> {
   %a:3 = mha.online_attention %q, %kt, %v mask(%mask : tensor<?x?xi1>) offsets(%i, %i) scale(%s) key_transposed outs(%acc, %m, %m)

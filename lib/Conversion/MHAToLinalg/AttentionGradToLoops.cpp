@@ -1,0 +1,363 @@
+//===- AttentionGradToLoops.cpp - Attention's backward as per-row loops ---===//
+//
+// Part of the mha project: an MLIR compiler for attention models.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements mha-attention-grad-to-loops: mha.attention_grad as
+// two parallel loops whose iterations each own one row of the gradients,
+// so that no Sq × Sk matrix exists and no two iterations write the same
+// element (no atomics): the form the GPU pipeline maps to threads, one row
+// per thread.
+//
+//  * Over query rows i: D_i = dO_i·O_i, then over the keys j the row sees,
+//    s = mask(scale·q_i·k_j), P = exp(s − lse_i) (0 where s is −inf),
+//    dP = dO_i·v_j, dS = P·(dP − D_i), dQ_i += dS·k_j; finally
+//    dQ_i ·= scale. D_i is kept for the second loop.
+//  * Over key rows j: over the queries i that see key j, the same P and
+//    dS recomputed, dV_j += P·dO_i, dK_j += dS·q_i; dK_j ·= scale.
+//
+// The scores are computed twice (FlashAttention's backward computes them
+// once and accumulates dK, dV across query blocks instead; a thread per
+// row cannot). The rows are vectors (a thread's registers): the depths
+// must be static. Ops asking for an additive mask's gradient (an Sq × Sk
+// result) or with dynamic depths are left to the decomposition.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "mha/Conversion/Passes.h"
+#include "mha/Dialect/MHA/IR/MHAOps.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace mlir {
+namespace mha {
+#define GEN_PASS_DEF_MHAATTENTIONGRADTOLOOPSPASS
+#include "mha/Conversion/Passes.h.inc"
+} // namespace mha
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::mha;
+using namespace mlir::mha::detail;
+
+namespace {
+/// Builds the two loops of one attention_grad.
+class GradLoops {
+public:
+  GradLoops(RewriterBase &rewriter, AttentionGradOp op)
+      : rewriter(rewriter), op(op), loc(op.getLoc()) {}
+
+  /// Whether the op has the per-row form: static depths, no mask gradient.
+  static bool applies(AttentionGradOp op) {
+    if (op.getMaskGrad() && !op.getMaskGrad().use_empty())
+      return false;
+    auto q = cast<RankedTensorType>(op.getQuery().getType());
+    auto v = cast<RankedTensorType>(op.getValue().getType());
+    return !q.isDynamicDim(q.getRank() - 1) &&
+           !v.isDynamicDim(v.getRank() - 1) &&
+           !hasStaticEmptyDim(op->getOperands());
+  }
+
+  void rewrite() {
+    rewriter.setInsertionPoint(op);
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    rank = qType.getRank();
+    nb = rank - 2;
+    depth = qType.getDimSize(rank - 1);
+    columns = cast<RankedTensorType>(op.getValue().getType())
+                  .getDimSize(rank - 1);
+    // The sizes, checked on the host before any loop (the loops may run in
+    // GPU threads).
+    checkAttentionSizes(rewriter, op, op.getQuery(), op.getKey(),
+                        op.getValue(), op.getMask());
+    checkSameSize(rewriter, op, op.getResult(), rank - 2, "result",
+                  op.getQuery(), rank - 2, "query");
+    checkSameSize(rewriter, op, op.getResult(), rank - 1, "result",
+                  op.getValue(), rank - 1, "value");
+    checkSameSize(rewriter, op, op.getResultGrad(), rank - 2, "result_grad",
+                  op.getQuery(), rank - 2, "query");
+    checkSameSize(rewriter, op, op.getResultGrad(), rank - 1, "result_grad",
+                  op.getValue(), rank - 1, "value");
+    checkSameSize(rewriter, op, op.getLse(), rank - 2, "lse", op.getQuery(),
+                  rank - 2, "query");
+    scale = defaultScaleOr(rewriter, loc, op.getQuery(), op.getScaleAttr());
+    c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    queries = tensor::DimOp::create(rewriter, loc, op.getQuery(), rank - 2);
+    keys = tensor::DimOp::create(rewriter, loc, op.getKey(), rank - 2);
+    fastmath = arith::FastMathFlagsAttr::get(
+        rewriter.getContext(),
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+
+    auto [dq, rowDots] = queryRows();
+    auto [dk, dv] = keyRows(rowDots);
+    SmallVector<Value> results = {dq, dk, dv};
+    if (Value maskGrad = op.getMaskGrad()) {
+      // Unused (applies() checked): a placeholder of its type.
+      auto type = cast<RankedTensorType>(maskGrad.getType());
+      results.push_back(tensor::EmptyOp::create(
+          rewriter, loc, type.getShape(), type.getElementType(),
+          dynamicSizes(op.getMask())));
+    }
+    rewriter.replaceOp(op, results);
+  }
+
+private:
+  /// The dynamic sizes of `tensor` (for tensor.empty of its type).
+  SmallVector<Value> dynamicSizes(Value tensor) {
+    SmallVector<Value> sizes;
+    auto type = cast<RankedTensorType>(tensor.getType());
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        sizes.push_back(tensor::DimOp::create(rewriter, loc, tensor, d));
+    return sizes;
+  }
+
+  /// Index list [batch..., trailing...].
+  SmallVector<Value> at(ValueRange batch, ArrayRef<Value> trailing) {
+    SmallVector<Value> indices(batch.begin(), batch.end());
+    indices.append(trailing.begin(), trailing.end());
+    return indices;
+  }
+
+  /// Row `row` of `source` [batch..., rows, n] as an f32 vector of n.
+  Value readRow(OpBuilder &b, Location l, Value source, ValueRange batch,
+                Value row, int64_t n) {
+    auto type = cast<RankedTensorType>(source.getType());
+    Type element = type.getElementType();
+    Value padding = arith::ConstantOp::create(b, l, b.getZeroAttr(element));
+    Value vector = vector::TransferReadOp::create(
+        b, l, VectorType::get({n}, element), source, at(batch, {row, c0}),
+        padding, ArrayRef<bool>{true});
+    if (element.isF32())
+      return vector;
+    return arith::ExtFOp::create(b, l, VectorType::get({n}, f32(b)), vector);
+  }
+
+  Value dot(OpBuilder &b, Location l, Value x, Value y) {
+    return vector::ReductionOp::create(
+        b, l, vector::CombiningKind::ADD, arith::MulFOp::create(b, l, x, y),
+        Value(), fastmath.getValue());
+  }
+
+  /// P and dS of (query i, key j): P = exp(s − lse) (0 where s is −inf),
+  /// dS = P·(dO_i·v_j − D_i).
+  std::pair<Value, Value> probAndGrad(OpBuilder &b, Location l,
+                                      ValueRange batch, Value i, Value j,
+                                      Value qRow, Value kRow, Value dORow,
+                                      Value vRow, Value lse, Value rowDot) {
+    Value s = arith::MulFOp::create(b, l, dot(b, l, qRow, kRow), scale);
+    Value maskElement;
+    if (Value mask = op.getMask()) {
+      auto type = cast<RankedTensorType>(mask.getType());
+      SmallVector<Value> indices;
+      for (int64_t t = 0; t < type.getRank(); ++t) {
+        int64_t d = t + rank - type.getRank();
+        if (type.getDimSize(t) == 1)
+          indices.push_back(c0);
+        else if (d < rank - 2)
+          indices.push_back(batch[d]);
+        else
+          indices.push_back(d == rank - 2 ? i : j);
+      }
+      maskElement = tensor::ExtractOp::create(b, l, mask, indices);
+    }
+    // (Causal exclusion is the loops' bounds.)
+    s = maskScore(b, l, s, maskElement, Value(), Value(), /*causal=*/false);
+    Value p = guardedExp(b, l, s, lse, s);
+    Value dp = dot(b, l, dORow, vRow);
+    Value ds = arith::MulFOp::create(b, l, p,
+                                     arith::SubFOp::create(b, l, dp, rowDot));
+    return {p, ds};
+  }
+
+  /// acc + x·row (vectors of f32).
+  Value axpy(OpBuilder &b, Location l, Value x, Value row, Value acc) {
+    auto type = cast<VectorType>(acc.getType());
+    return vector::FMAOp::create(b, l,
+                                 vector::BroadcastOp::create(b, l, type, x),
+                                 row, acc);
+  }
+
+  /// Writes the f32 vector `row`, times `factor` when given, as row `index`
+  /// of the shared output `out` (a slice of it, inserted in parallel).
+  void writeRow(OpBuilder &b, Location l, scf::ForallOp loop, Value out,
+                ValueRange batch, Value index, Value row, Value factor,
+                int64_t n) {
+    auto type = cast<RankedTensorType>(out.getType());
+    if (factor)
+      row = arith::MulFOp::create(
+          b, l, row,
+          vector::BroadcastOp::create(b, l, cast<VectorType>(row.getType()),
+                                      factor));
+    if (!type.getElementType().isF32())
+      row = arith::TruncFOp::create(
+          b, l, VectorType::get({n}, type.getElementType()), row);
+    SmallVector<OpFoldResult> offsets(getAsOpFoldResult(batch));
+    offsets.push_back(index);
+    offsets.push_back(b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes(rank, b.getIndexAttr(1));
+    sizes.back() = b.getIndexAttr(n);
+    SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+    Value slice =
+        tensor::ExtractSliceOp::create(b, l, out, offsets, sizes, strides);
+    SmallVector<Value> zeros(rank, c0);
+    Value written = vector::TransferWriteOp::create(b, l, row, slice, zeros,
+                                                    ArrayRef<bool>{true})
+                        .getResult();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(loop.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, l, written, out, offsets, sizes,
+                                          strides);
+  }
+
+  /// A parallel loop over [batch..., rows) with `outputs` shared; returns
+  /// it with the insertion point at the start of its body.
+  scf::ForallOp rowLoop(Value source, Value rows, ValueRange outputs) {
+    SmallVector<OpFoldResult> bounds;
+    for (int64_t d = 0; d < nb; ++d)
+      bounds.push_back(tensor::getMixedSize(rewriter, loc, source, d));
+    bounds.push_back(rows);
+    auto loop = scf::ForallOp::create(rewriter, loc, bounds, outputs,
+                                      std::nullopt);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    return loop;
+  }
+
+  /// dQ and D = rowsum(dO ⊙ O), one query row per iteration.
+  std::pair<Value, Value> queryRows() {
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Value dO = op.getResultGrad();
+    Value dqInit = tensor::EmptyOp::create(rewriter, loc,
+                                           tensor::getMixedSizes(rewriter, loc,
+                                                                 q),
+                                           cast<RankedTensorType>(q.getType())
+                                               .getElementType());
+    SmallVector<OpFoldResult> rowSizes =
+        tensor::getMixedSizes(rewriter, loc, op.getLse());
+    Value dInit = tensor::EmptyOp::create(rewriter, loc, rowSizes, f32(rewriter));
+    OpBuilder::InsertionGuard guard(rewriter);
+    scf::ForallOp loop = rowLoop(q, queries, {dqInit, dInit});
+    ValueRange ivs = loop.getInductionVars();
+    ValueRange batch = ivs.drop_back();
+    Value i = ivs.back();
+    Value dqOut = loop.getRegionIterArgs()[0];
+    Value dOut = loop.getRegionIterArgs()[1];
+    OpBuilder &b = rewriter;
+    Value qRow = readRow(b, loc, q, batch, i, depth);
+    Value dORow = readRow(b, loc, dO, batch, i, columns);
+    Value oRow = readRow(b, loc, op.getResult(), batch, i, columns);
+    Value rowDot = dot(b, loc, dORow, oRow);
+    Value lse = tensor::ExtractOp::create(b, loc, op.getLse(), at(batch, {i}));
+    // Causal: the keys j <= i.
+    Value end = keys;
+    if (op.getCausal())
+      end = arith::MinSIOp::create(b, loc, keys,
+                                   arith::AddIOp::create(b, loc, i, c1));
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(VectorType::get({depth}, f32(b)), 0.0f));
+    auto keyLoop = scf::ForOp::create(
+        b, loc, c0, end, c1, ValueRange{zero},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
+          Value kRow = readRow(nb, l, k, batch, j, depth);
+          Value vRow = readRow(nb, l, v, batch, j, columns);
+          auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
+                                     vRow, lse, rowDot);
+          (void)p;
+          scf::YieldOp::create(nb, l, axpy(nb, l, ds, kRow, acc[0]));
+        });
+    writeRow(b, loc, loop, dqOut, batch, i, keyLoop.getResult(0), scale,
+             depth);
+    // D_i into its row of the [batch..., Sq] buffer.
+    SmallVector<OpFoldResult> offsets(getAsOpFoldResult(batch));
+    offsets.push_back(i);
+    SmallVector<OpFoldResult> ones(nb + 1, b.getIndexAttr(1));
+    Value slice = tensor::ExtractSliceOp::create(b, loc, dOut, offsets, ones,
+                                                 ones);
+    Value written = tensor::InsertOp::create(b, loc, rowDot, slice,
+                                             SmallVector<Value>(nb + 1, c0));
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToEnd(loop.getTerminator().getBody());
+      tensor::ParallelInsertSliceOp::create(b, loc, written, dOut, offsets,
+                                            ones, ones);
+    }
+    return {loop.getResult(0), loop.getResult(1)};
+  }
+
+  /// dK and dV, one key row per iteration.
+  std::pair<Value, Value> keyRows(Value rowDots) {
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Value dO = op.getResultGrad();
+    auto emptyLike = [&](Value t) -> Value {
+      return tensor::EmptyOp::create(
+          rewriter, loc, tensor::getMixedSizes(rewriter, loc, t),
+          cast<RankedTensorType>(t.getType()).getElementType());
+    };
+    Value dkInit = emptyLike(k), dvInit = emptyLike(v);
+    OpBuilder::InsertionGuard guard(rewriter);
+    scf::ForallOp loop = rowLoop(k, keys, {dkInit, dvInit});
+    ValueRange ivs = loop.getInductionVars();
+    ValueRange batch = ivs.drop_back();
+    Value j = ivs.back();
+    OpBuilder &b = rewriter;
+    Value kRow = readRow(b, loc, k, batch, j, depth);
+    Value vRow = readRow(b, loc, v, batch, j, columns);
+    // Causal: the queries i >= j.
+    Value start = op.getCausal()
+                      ? arith::MinSIOp::create(b, loc, j, queries).getResult()
+                      : c0;
+    Value zeroK = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(VectorType::get({depth}, f32(b)), 0.0f));
+    Value zeroV = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(VectorType::get({columns}, f32(b)), 0.0f));
+    auto queryLoop = scf::ForOp::create(
+        b, loc, start, queries, c1, ValueRange{zeroK, zeroV},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          Value qRow = readRow(nb, l, q, batch, i, depth);
+          Value dORow = readRow(nb, l, dO, batch, i, columns);
+          Value lse =
+              tensor::ExtractOp::create(nb, l, op.getLse(), at(batch, {i}));
+          Value rowDot =
+              tensor::ExtractOp::create(nb, l, rowDots, at(batch, {i}));
+          auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
+                                     vRow, lse, rowDot);
+          scf::YieldOp::create(nb, l,
+                               ValueRange{axpy(nb, l, ds, qRow, acc[0]),
+                                          axpy(nb, l, p, dORow, acc[1])});
+        });
+    writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
+             queryLoop.getResult(0), scale, depth);
+    writeRow(b, loc, loop, loop.getRegionIterArgs()[1], batch, j,
+             queryLoop.getResult(1), Value(), columns);
+    return {loop.getResult(0), loop.getResult(1)};
+  }
+
+  RewriterBase &rewriter;
+  AttentionGradOp op;
+  Location loc;
+  int64_t rank = 0, nb = 0, depth = 0, columns = 0;
+  Value scale, c0, c1, queries, keys;
+  arith::FastMathFlagsAttr fastmath;
+};
+
+struct MHAAttentionGradToLoopsPass final
+    : mha::impl::MHAAttentionGradToLoopsPassBase<MHAAttentionGradToLoopsPass> {
+  void runOnOperation() override {
+    SmallVector<AttentionGradOp> ops;
+    getOperation().walk([&](AttentionGradOp op) {
+      if (GradLoops::applies(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (AttentionGradOp op : ops)
+      GradLoops(rewriter, op).rewrite();
+  }
+};
+} // namespace
