@@ -58,6 +58,15 @@ public:
       return false;
     auto q = cast<RankedTensorType>(op.getQuery().getType());
     auto v = cast<RankedTensorType>(op.getValue().getType());
+    // Each row's batch position indexes every operand: the batch sizes of
+    // key and value must be the query's (a static 1 against a dynamic size
+    // would be read as a broadcast).
+    for (Value operand : {op.getKey(), op.getValue()}) {
+      auto type = cast<RankedTensorType>(operand.getType());
+      for (int64_t d = 0; d + 2 < q.getRank(); ++d)
+        if (type.getDimSize(d) != q.getDimSize(d))
+          return false;
+    }
     return !q.isDynamicDim(q.getRank() - 1) &&
            !v.isDynamicDim(v.getRank() - 1) &&
            !hasStaticEmptyDim(op->getOperands());
@@ -85,6 +94,13 @@ public:
                   op.getValue(), rank - 1, "value");
     checkSameSize(rewriter, op, op.getLse(), rank - 2, "lse", op.getQuery(),
                   rank - 2, "query");
+    for (int64_t d = 0; d < nb; ++d)
+      for (auto [operand, name] :
+           {std::pair(op.getResult(), "result"),
+            std::pair(op.getResultGrad(), "result_grad"),
+            std::pair(op.getLse(), "lse")})
+        checkSameSize(rewriter, op, operand, d, name, op.getQuery(), d,
+                      "query");
     scale = defaultScaleOr(rewriter, loc, op.getQuery(), op.getScaleAttr());
     c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
     c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);

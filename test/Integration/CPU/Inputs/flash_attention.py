@@ -108,6 +108,8 @@ CASES = [
     case("grad_large_logits", 1, 2, 100, 100, 32, 32, logit=30.0, grad=True,
          tolerance=1e-4),
     case("grad_dynamic", 2, 2, 77, 77, 16, 16, dynamic=True, grad=True),
+    case("grad_dynamic_rows", 2, 3, 45, 61, 16, 8, dynamic="rows", grad=True,
+         causal=True),
     # Realistic lengths: thousands of keys, many blocks of every kind.
     case("long_causal_grad", 1, 2, 2048, 2048, 64, 64, causal=True, grad=True),
     case("long_padding", 2, 2, 1500, 1500, 64, 64,
@@ -145,7 +147,12 @@ def flat_indices(dims):
 def run_case(mha_run, work, c):
     qd, kd = (c["b"], c["h"], c["sq"], c["d"]), (c["b"], c["h"], c["sk"], c["d"])
     vd, od = (c["b"], c["h"], c["sk"], c["dv"]), (c["b"], c["h"], c["sq"], c["dv"])
-    show = (lambda dims: ["?"] * 4) if c["dynamic"] else (lambda dims: dims)
+    if c["dynamic"] == "rows":  # batch, heads and lengths; static depths
+        show = lambda dims: ["?"] * (len(dims) - 1) + [dims[-1]]  # noqa: E731
+    elif c["dynamic"]:
+        show = lambda dims: ["?"] * len(dims)  # noqa: E731
+    else:
+        show = lambda dims: dims  # noqa: E731
     dt = c["dtype"]
     args = ["%q: " + tensor(show(qd), dt), "%k: " + tensor(show(kd), dt),
             "%v: " + tensor(show(vd), dt)]
