@@ -88,9 +88,9 @@ def MHATileAttentionPass : Pass<"mha-tile-attention", "::mlir::func::FuncOp"> {
     This is the flash lowering from the tiled form alone, independent of the
     target: what a new backend reuses. The CPU pipeline's own flash lowering
     builds the same tiles in loops tuned for its caches and vector units
-    (Kᵀ transposed once per batch element, key blocks past the causal
-    diagonal never visited, blocks derived from the L1 size); here a causal
-    tile past the diagonal is visited and masked.
+    (Kᵀ transposed once per batch element, blocks derived from the L1
+    size). Causal: each query block's key loop ends after the block holding
+    its last visible key, so key blocks past the diagonal are not visited.
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", "64", "queries per tile">,

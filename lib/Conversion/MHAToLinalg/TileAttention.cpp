@@ -12,7 +12,8 @@
 // acc / sum (zero rows where sum = 0), lse = max + log(sum). It is the
 // target-independent flash lowering any backend can start from (the CPU
 // pipeline's own flash lowering builds the same tiles with loops tuned for
-// it: Kᵀ transposed once, causal blocks past the diagonal not visited).
+// it, Kᵀ transposed once). Causal: key blocks past a query block's last
+// visible key are not visited.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +56,28 @@ tile(RewriterBase &rewriter, TilingInterface op, ArrayRef<int64_t> sizes,
     return failure();
   rewriter.replaceOp(op, tiled->replacements);
   return tiled;
+}
+
+/// Causal: the key blocks of `loop` (over a tile's keys, relative to
+/// `keyOffset`) past the last key the query tile (rows from `queryOffset`)
+/// sees are not visited: the loop stops at min(keys, max(0, queryOffset +
+/// rows − keyOffset)). Those blocks are fully masked, so the state would
+/// not change; the last block visited may be cut short at that bound, its
+/// keys past it masked anyway.
+void skipMaskedKeyBlocks(RewriterBase &rewriter, scf::ForOp loop,
+                         Value queryTile, Value queryOffset, Value keyOffset,
+                         int64_t rank) {
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  Value rows = tensor::DimOp::create(rewriter, loc, queryTile, rank - 2);
+  Value visible = arith::SubIOp::create(
+      rewriter, loc, arith::AddIOp::create(rewriter, loc, queryOffset, rows),
+      keyOffset);
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value end = arith::MinSIOp::create(
+      rewriter, loc, loop.getUpperBound(),
+      arith::MaxSIOp::create(rewriter, loc, zero, visible));
+  rewriter.modifyOpInPlace(loop, [&] { loop.setUpperBound(end); });
 }
 
 struct MHATileAttentionPass final
@@ -104,11 +127,20 @@ struct MHATileAttentionPass final
     SmallVector<Value> state = rowTiles->replacements; // acc, max, sum
     SmallVector<int64_t> keys(nb + 1, 0);
     keys.push_back(blockK);
-    if (blockK > 0 &&
-        failed(tile(rewriter,
-                    cast<TilingInterface>(rowTiles->tiledOps.front()), keys,
-                    scf::SCFTilingOptions::LoopType::ForOp)))
-      return op->emitOpError("tiling its online form by key blocks failed");
+    auto rowTile = cast<OnlineAttentionOp>(rowTiles->tiledOps.front());
+    Value queryOffset = rowTile.getQueryOffset();
+    Value keyOffset = rowTile.getKeyOffset();
+    Value queryTile = rowTile.getQuery();
+    if (blockK > 0) {
+      FailureOr<scf::SCFTilingResult> keyTiles =
+          tile(rewriter, cast<TilingInterface>(rowTile.getOperation()), keys,
+               scf::SCFTilingOptions::LoopType::ForOp);
+      if (failed(keyTiles))
+        return op->emitOpError("tiling its online form by key blocks failed");
+      if (causal)
+        skipMaskedKeyBlocks(rewriter, cast<scf::ForOp>(keyTiles->loops.front()),
+                            queryTile, queryOffset, keyOffset, rank);
+    }
 
     // O = acc / sum (and lse = max + log(sum)), cast to the op's types.
     rewriter.setInsertionPoint(op);

@@ -23,7 +23,12 @@
 // CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][%[[B]], %[[H]], 0, 0] [1, 1, 45, 16]
 // CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][%[[B]], %[[H]], 0, 0] [1, 1, 45, 8]
 // CHECK: %[[MT:.*]] = tensor.extract_slice %[[M]][%[[B]], 0, 0, 0] [1, 1, 1, 45]
-// CHECK: %[[LOOP:.*]]:3 = scf.for %[[KB:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %{{.*}}, %[[MX:.*]] = %{{.*}}, %[[SM:.*]] = %{{.*}})
+// Causal: the key blocks past the query block's last key are skipped, the
+// loop ending at min(45, max(0, qb + rows)).
+// CHECK: %[[VISIBLE:.*]] = arith.addi %[[QB]], %[[ROWS]]
+// CHECK: %[[POS:.*]] = arith.maxsi %[[VISIBLE]], %{{.*}}
+// CHECK: %[[END:.*]] = arith.minsi %[[POS]], %{{.*}}
+// CHECK: %[[LOOP:.*]]:3 = scf.for %[[KB:.*]] = %{{.*}} to %[[END]] step %{{.*}} iter_args(%[[A:.*]] = %{{.*}}, %[[MX:.*]] = %{{.*}}, %[[SM:.*]] = %{{.*}})
 // CHECK: %[[COLS:.*]] = affine.min #{{.*}}(%[[KB]])
 // CHECK: %[[KTILE:.*]] = tensor.extract_slice %[[KT]][0, 0, %[[KB]], 0] [1, 1, %[[COLS]], 16]
 // CHECK: %[[VTILE:.*]] = tensor.extract_slice %[[VT]][0, 0, %[[KB]], 0] [1, 1, %[[COLS]], 8]
@@ -49,9 +54,11 @@ func.func @lse(%q: tensor<2x3x37x16xf32>, %k: tensor<2x3x45x16xf32>, %v: tensor<
 // CHECK-LABEL: func.func @dynamic_bf16
 // CHECK: cf.assert %{{.*}}, "{{.*}}'mha.attention' op: dimension 1 of 'query' does not match dimension 1 of 'key' at run time"
 // CHECK: cf.assert %{{.*}}, "{{.*}}'mha.attention' op: dimension 0 of 'key' does not match dimension 0 of 'value' at run time"
+// Not causal: every key block is visited (the loop runs to Sk).
 // CHECK: math.rsqrt
 // CHECK: scf.forall
-// CHECK: scf.for
+// CHECK-NOT: arith.minsi
+// CHECK: scf.for %{{.*}} = %{{.*}} to %dim{{.*}} step
 // CHECK: mha.online_attention {{.*}} : tensor<?x?xbf16>, tensor<?x?xbf16>, tensor<?x?xbf16> -> tensor<?x?xf32>, tensor<?xf32>, tensor<?xf32>
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 func.func @dynamic_bf16(%q: tensor<?x?xbf16>, %k: tensor<?x?xbf16>, %v: tensor<?x?xbf16>) -> tensor<?x?xbf16> {
