@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "RowLoops.h"
 #include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 
@@ -106,9 +107,6 @@ public:
     c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
     queries = tensor::DimOp::create(rewriter, loc, op.getQuery(), rank - 2);
     keys = tensor::DimOp::create(rewriter, loc, op.getKey(), rank - 2);
-    fastmath = arith::FastMathFlagsAttr::get(
-        rewriter.getContext(),
-        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
 
     auto [dq, rowDots] = queryRows();
     auto [dk, dv] = keyRows(rowDots);
@@ -144,21 +142,7 @@ private:
   /// Row `row` of `source` [batch..., rows, n] as an f32 vector of n.
   Value readRow(OpBuilder &b, Location l, Value source, ValueRange batch,
                 Value row, int64_t n) {
-    auto type = cast<RankedTensorType>(source.getType());
-    Type element = type.getElementType();
-    Value padding = arith::ConstantOp::create(b, l, b.getZeroAttr(element));
-    Value vector = vector::TransferReadOp::create(
-        b, l, VectorType::get({n}, element), source, at(batch, {row, c0}),
-        padding, ArrayRef<bool>{true});
-    if (element.isF32())
-      return vector;
-    return arith::ExtFOp::create(b, l, VectorType::get({n}, f32(b)), vector);
-  }
-
-  Value dot(OpBuilder &b, Location l, Value x, Value y) {
-    return vector::ReductionOp::create(
-        b, l, vector::CombiningKind::ADD, arith::MulFOp::create(b, l, x, y),
-        Value(), fastmath.getValue());
+    return readRowF32(b, l, source, at(batch, {row, c0}), n);
   }
 
   /// P and dS of (query i, key j): P = exp(s − lse) (0 where s is −inf),
@@ -166,8 +150,8 @@ private:
   std::pair<Value, Value> probAndGrad(OpBuilder &b, Location l,
                                       ValueRange batch, Value i, Value j,
                                       Value qRow, Value kRow, Value dORow,
-                                      Value vRow, Value lse, Value rowDot) {
-    Value s = arith::MulFOp::create(b, l, dot(b, l, qRow, kRow), scale);
+                                      Value vRow, Value lse, Value dRow) {
+    Value s = arith::MulFOp::create(b, l, rowDot(b, l, qRow, kRow), scale);
     Value maskElement;
     if (Value mask = op.getMask()) {
       auto type = cast<RankedTensorType>(mask.getType());
@@ -186,18 +170,10 @@ private:
     // (Causal exclusion is the loops' bounds.)
     s = maskScore(b, l, s, maskElement, Value(), Value(), /*causal=*/false);
     Value p = guardedExp(b, l, s, lse, s);
-    Value dp = dot(b, l, dORow, vRow);
+    Value dp = rowDot(b, l, dORow, vRow);
     Value ds = arith::MulFOp::create(b, l, p,
-                                     arith::SubFOp::create(b, l, dp, rowDot));
+                                     arith::SubFOp::create(b, l, dp, dRow));
     return {p, ds};
-  }
-
-  /// acc + x·row (vectors of f32).
-  Value axpy(OpBuilder &b, Location l, Value x, Value row, Value acc) {
-    auto type = cast<VectorType>(acc.getType());
-    return vector::FMAOp::create(b, l,
-                                 vector::BroadcastOp::create(b, l, type, x),
-                                 row, acc);
   }
 
   /// Writes the f32 vector `row`, times `factor` when given, as row `index`
@@ -259,8 +235,8 @@ private:
     Value dInit = tensor::EmptyOp::create(rewriter, loc, rowSizes, f32(rewriter));
     OpBuilder::InsertionGuard guard(rewriter);
     scf::ForallOp loop = rowLoop(q, queries, {dqInit, dInit});
-    ValueRange ivs = loop.getInductionVars();
-    ValueRange batch = ivs.drop_back();
+    SmallVector<Value> ivs = loop.getInductionVars();
+    ValueRange batch = ValueRange(ivs).drop_back();
     Value i = ivs.back();
     Value dqOut = loop.getRegionIterArgs()[0];
     Value dOut = loop.getRegionIterArgs()[1];
@@ -268,7 +244,7 @@ private:
     Value qRow = readRow(b, loc, q, batch, i, depth);
     Value dORow = readRow(b, loc, dO, batch, i, columns);
     Value oRow = readRow(b, loc, op.getResult(), batch, i, columns);
-    Value rowDot = dot(b, loc, dORow, oRow);
+    Value dRow = rowDot(b, loc, dORow, oRow);
     Value lse = tensor::ExtractOp::create(b, loc, op.getLse(), at(batch, {i}));
     // Causal: the keys j <= i.
     Value end = keys;
@@ -283,9 +259,9 @@ private:
           Value kRow = readRow(nb, l, k, batch, j, depth);
           Value vRow = readRow(nb, l, v, batch, j, columns);
           auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
-                                     vRow, lse, rowDot);
+                                     vRow, lse, dRow);
           (void)p;
-          scf::YieldOp::create(nb, l, axpy(nb, l, ds, kRow, acc[0]));
+          scf::YieldOp::create(nb, l, rowAxpy(nb, l, ds, kRow, acc[0]));
         });
     writeRow(b, loc, loop, dqOut, batch, i, keyLoop.getResult(0), scale,
              depth);
@@ -295,7 +271,7 @@ private:
     SmallVector<OpFoldResult> ones(nb + 1, b.getIndexAttr(1));
     Value slice = tensor::ExtractSliceOp::create(b, loc, dOut, offsets, ones,
                                                  ones);
-    Value written = tensor::InsertOp::create(b, loc, rowDot, slice,
+    Value written = tensor::InsertOp::create(b, loc, dRow, slice,
                                              SmallVector<Value>(nb + 1, c0));
     {
       OpBuilder::InsertionGuard inner(b);
@@ -318,8 +294,8 @@ private:
     Value dkInit = emptyLike(k), dvInit = emptyLike(v);
     OpBuilder::InsertionGuard guard(rewriter);
     scf::ForallOp loop = rowLoop(k, keys, {dkInit, dvInit});
-    ValueRange ivs = loop.getInductionVars();
-    ValueRange batch = ivs.drop_back();
+    SmallVector<Value> ivs = loop.getInductionVars();
+    ValueRange batch = ValueRange(ivs).drop_back();
     Value j = ivs.back();
     OpBuilder &b = rewriter;
     Value kRow = readRow(b, loc, k, batch, j, depth);
@@ -340,13 +316,13 @@ private:
           Value dORow = readRow(nb, l, dO, batch, i, columns);
           Value lse =
               tensor::ExtractOp::create(nb, l, op.getLse(), at(batch, {i}));
-          Value rowDot =
+          Value dRow =
               tensor::ExtractOp::create(nb, l, rowDots, at(batch, {i}));
           auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
-                                     vRow, lse, rowDot);
+                                     vRow, lse, dRow);
           scf::YieldOp::create(nb, l,
-                               ValueRange{axpy(nb, l, ds, qRow, acc[0]),
-                                          axpy(nb, l, p, dORow, acc[1])});
+                               ValueRange{rowAxpy(nb, l, ds, qRow, acc[0]),
+                                          rowAxpy(nb, l, p, dORow, acc[1])});
         });
     writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
              queryLoop.getResult(0), scale, depth);
@@ -360,7 +336,6 @@ private:
   Location loc;
   int64_t rank = 0, nb = 0, depth = 0, columns = 0;
   Value scale, c0, c1, queries, keys;
-  arith::FastMathFlagsAttr fastmath;
 };
 
 struct MHAAttentionGradToLoopsPass final

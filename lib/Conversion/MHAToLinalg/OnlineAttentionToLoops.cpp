@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "RowLoops.h"
 #include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 
@@ -43,22 +44,6 @@ Value asF32(OpBuilder &b, Location loc, Value value) {
   if (value.getType().isF32())
     return value;
   return arith::ExtFOp::create(b, loc, f32(b), value);
-}
-
-/// A row of `source` (batch positions at 0, row `row`, from column 0) as
-/// an f32 vector of `length` (f16/bf16 extended).
-Value readRow(OpBuilder &b, Location loc, Value source, ArrayRef<Value> at,
-              int64_t length) {
-  auto type = cast<RankedTensorType>(source.getType());
-  Type element = type.getElementType();
-  Value padding = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
-  Value row = vector::TransferReadOp::create(
-      b, loc, VectorType::get({length}, element), source, at, padding,
-      ArrayRef<bool>{true});
-  if (element.isF32())
-    return row;
-  return arith::ExtFOp::create(b, loc, VectorType::get({length}, f32(b)),
-                               row);
 }
 
 LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
@@ -113,9 +98,6 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
     }
     return indices;
   };
-  auto fastmath = arith::FastMathFlagsAttr::get(
-      rewriter.getContext(),
-      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
 
   auto rowLoop = scf::ForOp::create(
       rewriter, loc, c0, rows, c1,
@@ -124,11 +106,11 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
         Value m0 = tensor::ExtractOp::create(b, l, state[1], at({i}));
         Value l0 = tensor::ExtractOp::create(b, l, state[2], at({i}));
         Value queryRow =
-            vectorDot ? readRow(b, l, q, at({i, c0}), staticDepth) : Value();
+            vectorDot ? readRowF32(b, l, q, at({i, c0}), staticDepth) : Value();
         // The accumulator row: a vector carried through the keys, or the
         // tensor updated in place.
         Value acc0 = vectorAcc
-                         ? readRow(b, l, state[0], at({i, c0}), staticColumns)
+                         ? readRowF32(b, l, state[0], at({i, c0}), staticColumns)
                          : state[0];
         // Causal: keys after the query's position (key_offset + j >
         // query_offset + i) are masked, so the row's loop stops before them.
@@ -147,11 +129,8 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
             [&](OpBuilder &b, Location l, Value j, ValueRange run) {
               Value dot;
               if (vectorDot) {
-                Value keyRow = readRow(b, l, k, at({j, c0}), staticDepth);
-                Value products = arith::MulFOp::create(b, l, queryRow, keyRow);
-                dot = vector::ReductionOp::create(
-                    b, l, vector::CombiningKind::ADD, products, Value(),
-                    fastmath.getValue());
+                Value keyRow = readRowF32(b, l, k, at({j, c0}), staticDepth);
+                dot = rowDot(b, l, queryRow, keyRow);
               } else {
                 dot = scf::ForOp::create(
                           b, l, c0, depth, c1, ValueRange{zero},
@@ -188,12 +167,10 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
               Value accNew;
               if (vectorAcc) {
                 auto type = VectorType::get({staticColumns}, f32(b));
-                Value valueRow = readRow(b, l, v, at({j, c0}), staticColumns);
+                Value valueRow = readRowF32(b, l, v, at({j, c0}), staticColumns);
                 Value scaled = arith::MulFOp::create(
                     b, l, run[2], vector::BroadcastOp::create(b, l, type, alpha));
-                accNew = vector::FMAOp::create(
-                    b, l, vector::BroadcastOp::create(b, l, type, p), valueRow,
-                    scaled);
+                accNew = rowAxpy(b, l, p, valueRow, scaled);
               } else {
                 accNew =
                     scf::ForOp::create(
