@@ -241,10 +241,11 @@ void fuseIntoRowBlocks(RewriterBase &rewriter, func::FuncOp func) {
     }
     // The activation; a consumer the loop's blocks cannot feed stays where
     // it is.
+    Block *loopBlock = loop->getBlock();
     bool activated = llvm::any_of(
         loop->getResult(0).getUsers(), [&](Operation *user) {
           auto generic = dyn_cast<linalg::GenericOp>(user);
-          return generic && generic->getBlock() == loop->getBlock() &&
+          return generic && generic->getBlock() == loopBlock &&
                  linalg::isElementwise(generic) &&
                  generic.getNumDpsInits() == 1;
         });
