@@ -156,9 +156,10 @@ def MHAOnlineAttentionToLoopsPass
     the row's keys (registers of a GPU thread), each key and value row one
     vector load. Causal tiles stop each row's key loop at its last visible
     key. Dynamic sizes are checked at run time first, as by the linalg
-    lowering, unless `check-sizes=false` (`mha-lower-to-gpu`: the tiles of
-    `mha-tile-attention`, which checked the whole op's sizes on the host
-    before tiling; a check inside a kernel could not report).
+    lowering; with `check-sizes=false` (`mha-lower-to-gpu`), not those of
+    tiles inside an `scf.forall` (the tiles of `mha-tile-attention`, which
+    checked the whole op's sizes on the host before tiling; a check inside
+    a kernel could not report).
   }];
   let options = [
     Option<"checkSizes", "check-sizes", "bool", "true",

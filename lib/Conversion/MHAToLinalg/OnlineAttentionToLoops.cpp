@@ -60,7 +60,10 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
                               "time: tile its batch dimensions by 1 first");
   }
   rewriter.setInsertionPoint(op);
-  if (checkSizes)
+  // Without check-sizes, the tiles inside a parallel loop go unchecked
+  // (mha-tile-attention checked their op before tiling); an op outside one
+  // is checked all the same, on the host.
+  if (checkSizes || !op->getParentOfType<scf::ForallOp>())
     checkOnlineAttentionSizes(rewriter, op);
   bool transposed = op.getKeyTransposed();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();

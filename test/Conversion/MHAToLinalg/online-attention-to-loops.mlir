@@ -64,8 +64,8 @@ func.func @tile(%q: tensor<1x16x64xf32>, %k: tensor<1x32x64xbf16>, %v: tensor<1x
 // Dynamic depths: scalar loops, the dot over the depth and the
 // accumulator row updated element by element in place. A boolean mask
 // selects; a transposed key is read [d, j]; dynamic sizes are checked
-// first, unless check-sizes=false (the GPU pipeline's tiles, whose sizes
-// mha-tile-attention checked on the host).
+// first, also with check-sizes=false, as this op is no tile of a parallel
+// loop.
 // CHECK-LABEL: func.func @bool_transposed
 // CHECK: cf.assert
 // CHECK: scf.for
@@ -76,7 +76,7 @@ func.func @tile(%q: tensor<1x16x64xf32>, %k: tensor<1x32x64xbf16>, %v: tensor<1x
 // CHECK: scf.for {{.*}} -> (tensor<?x?xf32>)
 // CHECK: tensor.insert
 // NOCHECK-LABEL: func.func @bool_transposed
-// NOCHECK-NOT: cf.assert
+// NOCHECK: cf.assert
 // NOCHECK: scf.for
 func.func @bool_transposed(%q: tensor<?x?xf32>, %kt: tensor<?x?xf32>, %v: tensor<?x?xf32>, %mask: tensor<?x?xi1>,
                            %acc: tensor<?x?xf32>, %m: tensor<?xf32>, %i: index, %s: f32) -> tensor<?x?xf32> {
@@ -93,4 +93,28 @@ func.func @untiled(%q: tensor<2x16x64xf32>, %k: tensor<2x32x64xf32>, %v: tensor<
   %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m)
       : tensor<2x16x64xf32>, tensor<2x32x64xf32>, tensor<2x32x48xf32> -> tensor<2x16x48xf32>, tensor<2x16xf32>, tensor<2x16xf32>
   return %a#0 : tensor<2x16x48xf32>
+}
+
+// -----
+
+// A tile inside a parallel loop (what mha-tile-attention makes): checked by
+// default; with check-sizes=false (the GPU pipeline, whose mha-tile-attention
+// checked the whole op on the host) not, as the check would be in a kernel.
+// CHECK-LABEL: func.func @tile_in_forall
+// CHECK: scf.forall
+// CHECK: cf.assert
+// NOCHECK-LABEL: func.func @tile_in_forall
+// NOCHECK: scf.forall
+// NOCHECK-NOT: cf.assert
+// NOCHECK: scf.forall.in_parallel
+func.func @tile_in_forall(%q: tensor<?x?xf32>, %k: tensor<?x?xf32>, %v: tensor<?x?xf32>, %acc: tensor<?x?xf32>,
+                          %m: tensor<?xf32>, %s: f32, %n: index) -> tensor<?x?xf32> {
+  %r = scf.forall (%i) in (%n) shared_outs(%o = %acc) -> tensor<?x?xf32> {
+    %a:3 = mha.online_attention %q, %k, %v offsets(%i, %i) scale(%s) outs(%acc, %m, %m)
+        : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>, tensor<?xf32>, tensor<?xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %a#0 into %o[0, 0] [%n, %n] [1, 1] : tensor<?x?xf32> into tensor<?x?xf32>
+    }
+  }
+  return %r : tensor<?x?xf32>
 }
