@@ -254,6 +254,54 @@ void fuseIntoRowBlocks(RewriterBase &rewriter, func::FuncOp func) {
   }
 }
 
+/// The fast-math flags of `op`'s combiner when it is a reduction of one
+/// arith op that may reassociate (`reassoc`), else none.
+std::optional<arith::FastMathFlags>
+reassociableCombiner(linalg::LinalgOp op) {
+  if (op.getNumReductionLoops() == 0)
+    return std::nullopt;
+  Block *body = op.getBlock();
+  if (body->getOperations().size() != 2)
+    return std::nullopt;
+  auto fastmath =
+      dyn_cast<arith::ArithFastMathInterface>(body->getOperations().front());
+  if (!fastmath ||
+      !bitEnumContainsAll(fastmath.getFastMathFlagsAttr().getValue(),
+                          arith::FastMathFlags::reassoc))
+    return std::nullopt;
+  return fastmath.getFastMathFlagsAttr().getValue();
+}
+
+/// Row reductions (vector<1xN> over its second dimension, as the flash
+/// blocks are vectorized row by row) whose combiner may reassociate become
+/// vector.reduction with those fast-math flags: a tree of vector operations
+/// rather than the ordered chain of N scalar ones (which the lowering of
+/// vector.multi_reduction, without fast-math flags, makes of a sum).
+void lowerReassociableRows(
+    RewriterBase &rewriter,
+    ArrayRef<std::pair<vector::MultiDimReductionOp, arith::FastMathFlags>>
+        rows) {
+  for (auto [reduction, flags] : rows) {
+    VectorType source = reduction.getSourceVectorType();
+    if (source.getRank() != 2 || source.getDimSize(0) != 1 ||
+        reduction.getReductionDims() != ArrayRef<int64_t>{1} ||
+        !isa<VectorType>(reduction.getAcc().getType()))
+      continue;
+    Location loc = reduction.getLoc();
+    rewriter.setInsertionPoint(reduction);
+    Value flat = vector::ShapeCastOp::create(
+        rewriter, loc,
+        VectorType::get({source.getDimSize(1)}, source.getElementType()),
+        reduction.getSource());
+    Value acc = vector::ExtractOp::create(rewriter, loc, reduction.getAcc(),
+                                          ArrayRef<int64_t>{0});
+    Value reduced = vector::ReductionOp::create(
+        rewriter, loc, reduction.getKind(), flat, acc, flags);
+    rewriter.replaceOpWithNewOp<vector::BroadcastOp>(
+        reduction, reduction.getType(), reduced);
+  }
+}
+
 struct MHATileAndVectorizePass final
     : mha::impl::MHATileAndVectorizePassBase<MHATileAndVectorizePass> {
   using Base::Base;
@@ -560,6 +608,8 @@ struct MHATileAndVectorizePass final
     // 4. The element-wise and reduction work of full blocks (scores, online
     //    softmax, the backward's dS): static shapes, vectorized row by row.
     SmallVector<linalg::LinalgOp> blockOps;
+    SmallVector<std::pair<vector::MultiDimReductionOp, arith::FastMathFlags>>
+        reassociableRows;
     func.walk([&](linalg::LinalgOp op) {
       if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
           !op.hasPureTensorSemantics() || op.getNumLoops() == 0 ||
@@ -589,11 +639,24 @@ struct MHATileAndVectorizePass final
           continue;
       }
       rewriter.setInsertionPoint(target);
+      Operation *before = target->getPrevNode();
       FailureOr<linalg::VectorizationResult> vectorized =
           linalg::vectorize(rewriter, target);
-      if (succeeded(vectorized))
-        rewriter.replaceOp(target, vectorized->replacements);
+      if (failed(vectorized))
+        continue;
+      // A reduction whose combiner may reassociate (the flash lowering's
+      // row max and row sums) keeps that freedom through its vectors.
+      if (std::optional<arith::FastMathFlags> flags =
+              reassociableCombiner(target)) {
+        Block *block = target->getBlock();
+        for (Operation *op = before ? before->getNextNode() : &block->front();
+             op && op != target.getOperation(); op = op->getNextNode())
+          if (auto reduction = dyn_cast<vector::MultiDimReductionOp>(op))
+            reassociableRows.push_back({reduction, *flags});
+      }
+      rewriter.replaceOp(target, vectorized->replacements);
     }
+    lowerReassociableRows(rewriter, reassociableRows);
     func.walk([&](scf::ForOp loop) { loop->removeAttr(kFullBlocksAttr); });
     if (!blockOps.empty()) {
       // Row vectors of shape [1, n] become [n]; row reductions become
