@@ -149,6 +149,16 @@ scf::ParallelOp wrapInOneThread(RewriterBase &rewriter,
   return loop;
 }
 
+/// A host buffer holding a copy of the device buffer `device` (of static
+/// shape), made where `b` is; the caller deallocates it.
+Value copyToHost(OpBuilder &b, Location loc, Value device) {
+  auto type = cast<MemRefType>(device.getType());
+  Value host = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()));
+  gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), host, device);
+  return host;
+}
+
 /// Reads of a scalar (a buffer of one element) by host code, whose value
 /// the host uses (an optimizer's step count, a loss's sum being divided):
 /// the element is copied into a host buffer and read there.
@@ -168,11 +178,7 @@ void readScalarsOnHost(func::FuncOp func) {
   for (memref::LoadOp load : loads) {
     OpBuilder b(load);
     Location loc = load.getLoc();
-    MemRefType type = load.getMemRefType();
-    Value host = memref::AllocOp::create(
-        b, loc, MemRefType::get(type.getShape(), type.getElementType()));
-    gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), host,
-                          load.getMemRef());
+    Value host = copyToHost(b, loc, load.getMemRef());
     load->setOperand(0, host);
     b.setInsertionPointAfter(load);
     memref::DeallocOp::create(b, loc, host);
@@ -420,9 +426,7 @@ void passValuesBetweenKernels(RewriterBase &rewriter,
             loaded = load;
           } else {
             // The host's own use: through a host copy.
-            Value host = memref::AllocOp::create(rewriter, loc, type);
-            gpu::MemcpyOp::create(rewriter, loc, Type(), ValueRange(), host,
-                                  buffer.getMemref());
+            Value host = copyToHost(rewriter, loc, buffer.getMemref());
             loaded = memref::LoadOp::create(rewriter, loc, host, ValueRange());
             memref::DeallocOp::create(rewriter, loc, host);
           }

@@ -153,20 +153,9 @@ private:
                                       Value vRow, Value lse, Value dRow) {
     Value s = arith::MulFOp::create(b, l, rowDot(b, l, qRow, kRow), scale);
     Value maskElement;
-    if (Value mask = op.getMask()) {
-      auto type = cast<RankedTensorType>(mask.getType());
-      SmallVector<Value> indices;
-      for (int64_t t = 0; t < type.getRank(); ++t) {
-        int64_t d = t + rank - type.getRank();
-        if (type.getDimSize(t) == 1)
-          indices.push_back(c0);
-        else if (d < rank - 2)
-          indices.push_back(batch[d]);
-        else
-          indices.push_back(d == rank - 2 ? i : j);
-      }
-      maskElement = tensor::ExtractOp::create(b, l, mask, indices);
-    }
+    if (Value mask = op.getMask())
+      maskElement = tensor::ExtractOp::create(
+          b, l, mask, maskIndices(mask, rank, batch, i, j, c0));
     // (Causal exclusion is the loops' bounds.)
     s = maskScore(b, l, s, maskElement, Value(), Value(), /*causal=*/false);
     Value p = guardedExp(b, l, s, lse, s);

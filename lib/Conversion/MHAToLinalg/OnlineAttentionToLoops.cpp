@@ -88,19 +88,8 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
     indices.append(trailing.begin(), trailing.end());
     return indices;
   };
-  // The mask element of (query i, key j): broadcast dimensions read at 0.
-  auto maskIndices = [&](Value i, Value j) {
-    auto type = cast<RankedTensorType>(op.getMask().getType());
-    SmallVector<Value> indices;
-    for (int64_t t = 0; t < type.getRank(); ++t) {
-      int64_t d = t + rank - type.getRank();
-      if (type.getDimSize(t) == 1 || d < rank - 2)
-        indices.push_back(c0);
-      else
-        indices.push_back(d == rank - 2 ? i : j);
-    }
-    return indices;
-  };
+  // A tile's batch positions are all 0.
+  SmallVector<Value> batchAtZero(nb, c0);
 
   auto rowLoop = scf::ForOp::create(
       rewriter, loc, c0, rows, c1,
@@ -156,8 +145,8 @@ LogicalResult lowerToLoops(RewriterBase &rewriter, OnlineAttentionOp op,
               Value s = arith::MulFOp::create(b, l, dot, op.getScale());
               Value maskElement;
               if (Value mask = op.getMask())
-                maskElement = tensor::ExtractOp::create(b, l, mask,
-                                                        maskIndices(i, j));
+                maskElement = tensor::ExtractOp::create(
+                    b, l, mask, maskIndices(mask, rank, batchAtZero, i, j, c0));
               // (The causal exclusion is the loop's bound.)
               s = maskScore(b, l, s, maskElement, Value(), Value(),
                             /*causal=*/false);

@@ -54,6 +54,26 @@ inline Value rowAxpy(OpBuilder &b, Location loc, Value x, Value row,
                                row, acc);
 }
 
+/// The element of `mask` (broadcastable to [batch..., Sq, Sk], `rank`
+/// dimensions) for query `i` and key `j` at batch position `batch` (one
+/// index per batch dimension): broadcast dimensions are read at `zero`.
+inline SmallVector<Value> maskIndices(Value mask, int64_t rank,
+                                      ValueRange batch, Value i, Value j,
+                                      Value zero) {
+  auto type = cast<ShapedType>(mask.getType());
+  SmallVector<Value> indices;
+  for (int64_t t = 0; t < type.getRank(); ++t) {
+    int64_t d = t + rank - type.getRank();
+    if (type.getDimSize(t) == 1)
+      indices.push_back(zero);
+    else if (d < rank - 2)
+      indices.push_back(batch[d]);
+    else
+      indices.push_back(d == rank - 2 ? i : j);
+  }
+  return indices;
+}
+
 } // namespace detail
 } // namespace mha
 } // namespace mlir

@@ -209,12 +209,21 @@ MHA_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
   CUevent start = nullptr, end = nullptr;
   {
     std::lock_guard<std::mutex> lock(timingMutex);
-    if (timing && check(cuEventCreate(&start, CU_EVENT_DEFAULT),
-                        "cuEventCreate") &&
-        check(cuEventCreate(&end, CU_EVENT_DEFAULT), "cuEventCreate") &&
-        check(cuEventRecord(start, static_cast<CUstream>(stream)),
-              "cuEventRecord"))
-      timedLaunches.emplace_back(start, end);
+    if (timing) {
+      if (check(cuEventCreate(&start, CU_EVENT_DEFAULT), "cuEventCreate") &&
+          check(cuEventCreate(&end, CU_EVENT_DEFAULT), "cuEventCreate") &&
+          check(cuEventRecord(start, static_cast<CUstream>(stream)),
+                "cuEventRecord")) {
+        timedLaunches.emplace_back(start, end);
+      } else {
+        // (The failure is recorded; nothing is launched after it.)
+        if (start)
+          cuEventDestroy(start);
+        if (end)
+          cuEventDestroy(end);
+        start = end = nullptr;
+      }
+    }
   }
   check(cuLaunchKernel(static_cast<CUfunction>(function), unsigned(gridX),
                        unsigned(gridY), unsigned(gridZ), unsigned(blockX),
