@@ -12,6 +12,7 @@
 
 #include "mha/Pipelines/Pipelines.h"
 
+#include "mha/Conversion/Passes.h"
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -71,6 +72,9 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   FrontEndOptions frontEnd;
   frontEnd.flashAttention = false;
   frontEnd.rowLoopAttention = true;
+  frontEnd.tensorCoreAttention = options.tensorCores;
+  frontEnd.tensorCoreBlockQ = options.attentionBlockQ;
+  frontEnd.tensorCoreBlockK = options.attentionBlockK;
   buildMHAFrontEnd(pm, frontEnd);
   buildMHABufferization(pm);
   // The tiled form's scf.forall over (batch position, query row).
@@ -85,6 +89,11 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (!options.emulate)
     pm.addPass(createMHAGPUDeviceBuffersPass());
+  // mha.gpu_attention (tensor-cores) on device buffers -> its kernel (or,
+  // emulated, its blocks in sequence with their threads as vector lanes).
+  MHAGPULowerAttentionKernelsPassOptions kernels;
+  kernels.emulate = options.emulate;
+  pm.addPass(createMHAGPULowerAttentionKernelsPass(kernels));
   MHAGPUMapParallelLoopsPassOptions mapping;
   mapping.blockSize = options.blockSize;
   mapping.convert = !options.emulate;

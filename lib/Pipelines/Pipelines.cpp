@@ -39,6 +39,12 @@ static int64_t hostL1DataCacheBytes() {
 void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
   pm.addPass(createMHAParamsToArgumentsPass());
   pm.addPass(createCanonicalizerPass());
+  if (options.tensorCoreAttention) {
+    MHAGPUAttentionKernelOpsPassOptions kernels;
+    kernels.blockQ = options.tensorCoreBlockQ;
+    kernels.blockK = options.tensorCoreBlockK;
+    pm.addNestedPass<func::FuncOp>(createMHAGPUAttentionKernelOpsPass(kernels));
+  }
   if (options.rowLoopAttention) {
     MHATileAttentionPassOptions tiling;
     tiling.blockQ = 1;

@@ -585,6 +585,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << " flash=" << options.flashAttention
        << " outline=" << options.outlineKernels
        << " bf16-matmuls=" << options.bf16Matmuls
+       << " tensor-cores=" << options.gpuTensorCores
        << " threads=" << options.threads << " level=" << level << "\n"
        << "device=" << int(options.device) << " "
        << gpuChip << "\n";
@@ -648,6 +649,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     if (options.device == Device::GPU)
       gpuPipeline.chip = gpuChip;
     gpuPipeline.emulate = options.device == Device::GPUEmulation;
+    gpuPipeline.tensorCores = options.gpuTensorCores;
     buildMHALowerToGPUPipeline(pm, gpuPipeline);
     pipelineName = "mha-lower-to-gpu";
   } else {

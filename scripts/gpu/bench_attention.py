@@ -3,7 +3,7 @@
 scaled_dot_product_attention on the same GPU, side by side (device-check.sh).
 
   bench_attention.py MHA_RUN WORKDIR [--lengths 512 2048 ...] [--dims 64 128]
-                     [--dtypes f32 bf16] [--backward]
+                     [--dtypes f32 bf16] [--backward] [--tensor-cores]
 
 Shapes: B*S = 16k, H*D = 2048 (issue 12), causal or not. mha: the model
 file's mha.attention (with --backward, mha.attention_with_lse then
@@ -15,6 +15,8 @@ a call on the GPU). PyTorch: SDPA in the same dtype, and in bf16,
 CUDA events, median of 10 after 3 warm-ups (with --backward: forward, then
 backward of the output's sum). TFLOP/s with the FlashAttention convention:
 forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
+With --tensor-cores, mha-run also gets --gpu-tensor-cores (the f16/bf16
+forward by the tensor-core kernel; f32 and the backward are unchanged).
 """
 import argparse
 import os
@@ -67,12 +69,13 @@ def model_text(b, h, s, d, causal, dtype, backward):
                 t, t, t))
 
 
-def mha_time(mha_run, work, b, h, s, d, causal, dtype, backward):
+def mha_time(mha_run, work, b, h, s, d, causal, dtype, backward, extra):
     model = os.path.join(work, "attn_%d_%d_%d_%d_%d_%s_%d.mlir" % (
         b, h, s, d, causal, dtype, backward))
     with open(model, "w") as f:
         f.write(model_text(b, h, s, d, causal, dtype, backward))
-    proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"],
+    proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"]
+                          + extra,
                           capture_output=True, text=True)
     m = re.search(r"median time per run: ([0-9.]+) ms", proc.stdout + proc.stderr)
     k = re.search(r"median GPU kernel time per run: ([0-9.]+) ms",
@@ -91,12 +94,15 @@ def main():
     parser.add_argument("--dtypes", nargs="+", default=["f32"],
                         choices=sorted(DTYPES))
     parser.add_argument("--backward", action="store_true")
+    parser.add_argument("--tensor-cores", action="store_true")
     args = parser.parse_args()
     import torch
     torch_dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
     os.makedirs(args.work, exist_ok=True)
     what = "forward+backward" if args.backward else "forward"
-    print("%s, B*S = 16k, H*D = 2048" % what)
+    extra = ["--gpu-tensor-cores"] if args.tensor_cores else []
+    print("%s, B*S = 16k, H*D = 2048%s" % (
+        what, ", mha-run --gpu-tensor-cores" if extra else ""))
     print("mha (call): mha-run's call, with the copies of the inputs to the "
           "device and of the results back; mha (kernels): its kernels' own "
           "time on the GPU (CUDA events around each launch), which the "
@@ -114,7 +120,7 @@ def main():
                     if args.backward:
                         flops *= 3.5
                     mine, err = mha_time(args.mha_run, args.work, b, h, s, d,
-                                         causal, dtype, args.backward)
+                                         causal, dtype, args.backward, extra)
                     same = torch_time(b, h, s, d, causal, torch_dtypes[dtype],
                                       args.backward)
                     bf16 = torch_time(b, h, s, d, causal, torch.bfloat16,

@@ -10,7 +10,8 @@
 # (attention cases of the flash test, the example models, training the seed
 # classifier on both) and the attention benchmark against PyTorch's SDPA;
 # logs go to $OUT (or /tmp/mha-gpu) too. MHA_CHECKS picks some of
-# "attention models bench" (default: all three).
+# "attention tensor-cores models bench" (default: all; "attention" includes
+# the tensor-core kernel's cases).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -31,6 +32,10 @@ checks=" ${MHA_CHECKS:-attention models bench} "
 if [[ $checks == *" attention "* ]]; then
   echo "== attention: --device gpu against the CPU's decomposition"
   timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
+fi
+if [[ $checks == *" tensor-cores "* || $checks == *" attention "* ]]; then
+  echo "== tensor-core attention kernel (--gpu-tensor-cores) against the CPU's decomposition"
+  timeout 120 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/tc" gpu-tensor-cores 2>&1 | tee "$out/tensor-cores.log"
 fi
 if [[ $checks == *" models "* ]]; then
   echo "== example models and training: GPU against CPU"

@@ -101,6 +101,12 @@ static cl::opt<bool> decomposedAttention(
     cl::desc("Attention through its decomposition (Sq x Sk scores) instead "
              "of the fused, tiled flash lowering"),
     cl::cat(category));
+static cl::opt<bool> gpuTensorCores(
+    "gpu-tensor-cores",
+    cl::desc("With --device gpu: attention on f16/bf16 operands (static "
+             "depth a multiple of 16, no mask) by the tensor-core "
+             "flash-attention kernel (mma.sync; sm_80 and later)"),
+    cl::cat(category));
 static cl::opt<bool> inlineKernels(
     "inline-kernels",
     cl::desc("Compile every matmul's register-block kernel in place instead "
@@ -306,6 +312,12 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (gpuTensorCores && device == mlir::mha::Device::CPU) {
+    llvm::errs() << "mha-run: error: --gpu-tensor-cores is a GPU option: add "
+                    "--device gpu (or gpu-emulated), or drop it\n";
+    return 1;
+  }
+
   // Started by mpirun: data-parallel training, one process per rank.
   std::unique_ptr<mlir::mha::Communicator> world;
   if (std::optional<int> ranks = mlir::mha::launcherWorldSize()) {
@@ -350,6 +362,7 @@ int main(int argc, char **argv) {
   compileOptions.flashAttention = !decomposedAttention;
   compileOptions.outlineKernels = !inlineKernels;
   compileOptions.bf16Matmuls = precision == mlir::mha::Precision::BF16;
+  compileOptions.gpuTensorCores = gpuTensorCores;
   compileOptions.threads = threads;
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;

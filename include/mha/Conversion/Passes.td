@@ -175,4 +175,87 @@ def MHAOnlineAttentionToLoopsPass
   ];
 }
 
+def MHAGPUAttentionKernelOpsPass
+    : Pass<"mha-gpu-attention-kernel-ops", "::mlir::func::FuncOp"> {
+  let summary = "Give eligible mha.attention ops to the tensor-core kernel";
+  let description = [{
+    Each `mha.attention` or `mha.attention_with_lse` (the forward of
+    training) the tensor-core kernel computes — query, key and
+    value all f16 or all bf16, at least one batch dimension, a static depth that is a multiple of 16 and equal for the
+    three, no mask (`causal` is fine) — becomes `mha.gpu_attention` on
+    their buffers (`bufferization.to_buffer`, a new output buffer, and
+    `bufferization.to_tensor` of it for the result), after the run-time
+    checks of the operands' sizes (on the host). Other attention ops are
+    left to the rest of the pipeline. `block-q` (query rows per block of
+    threads, 16 per warp) and `block-k` (keys per shared-memory tile) set
+    the kernel's tiles; `mha-gpu-lower-attention-kernels` checks them
+    against the GPU's shared memory and registers.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", "64",
+           "Query rows per block of threads (a multiple of 16)">,
+    Option<"blockK", "block-k", "int64_t", "64",
+           "Keys per shared-memory tile (a multiple of 16)">,
+  ];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def MHAGPULowerAttentionKernelsPass
+    : Pass<"mha-gpu-lower-attention-kernels", "::mlir::ModuleOp"> {
+  let summary = "Lower mha.gpu_attention to a tensor-core flash-attention "
+                "kernel (gpu.launch)";
+  let description = [{
+    Each `mha.gpu_attention` (on device buffers) becomes one `gpu.launch`:
+    a block of `block_q / 16` warps per `block_q` query rows of a batch
+    position (grid: query blocks × batch positions), launched only when
+    there are rows. Each warp holds its 16 query rows as `mma.sync` A
+    fragments for the whole kernel; per tile of `block_k` keys the block's
+    threads copy the keys and values into shared memory (16-byte loads,
+    rows padded by 8 elements against bank conflicts, zeros past the last
+    key), then each warp computes its 16 × `block_k` scores with
+    `nvvm.mma.sync` (m16n8k16, f32 accumulation), masks keys past the end
+    (and, with `causal`, after the row), updates the online softmax in
+    registers (row maxima across the four threads of a row by
+    `gpu.shuffle xor`, exp2 with the scale folded in, the row sums reduced
+    once at the end), and accumulates P·V with `mma.sync` (P rounded to
+    the operands' type, as the tensor cores take it). Causal blocks stop at
+    the tile holding their last row's key. The output rows are divided by
+    their sums (zeros for a row that saw no key) and stored in the
+    operands' type; with an `lse` buffer, one thread of each row also
+    stores its log-sum-exp.
+
+    The tiles must fit the GPU: the two shared-memory tiles within 48 KiB
+    (the static limit of a block) and an estimate of the registers a thread
+    needs (accumulators, query and probability fragments, scores) within
+    255; otherwise an error names the op and the tile sizes.
+
+    With `emulate`, each op becomes instead loops over the grid's blocks on
+    the host that run a block's threads in lockstep as the lanes of vectors
+    (loads and stores as gathers and scatters, shuffles as permutations of
+    lanes, no barriers, mma.sync emulated from the PTX ISA's layout of its
+    fragments): the same tiling, fragments, masks and online softmax, run
+    on the CPU to check their numerics without a GPU. (A module pass: the
+    emulation adds its mma function to the module.)
+  }];
+  let options = [
+    Option<"emulate", "emulate", "bool", "false",
+           "Run each block's threads as vector lanes on the host">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // MHA_CONVERSION_PASSES_TD

@@ -113,6 +113,12 @@ struct FrontEndOptions {
   /// mha-online-attention-to-loops): one parallel iteration per query row,
   /// no temporaries; for the GPU, whose threads take the rows.
   bool rowLoopAttention = false;
+  /// Eligible attention ops (f16/bf16, static depth a multiple of 16, no
+  /// mask) to the GPU's tensor-core kernel (mha-gpu-attention-kernel-ops),
+  /// with its tiles.
+  bool tensorCoreAttention = false;
+  int64_t tensorCoreBlockQ = 64;
+  int64_t tensorCoreBlockK = 64;
 };
 
 /// Adds the front end every pipeline shares: parameters to arguments, then
@@ -160,6 +166,23 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "the host CPU instead of launching kernels (checks the "
                      "GPU mapping's numerics without a GPU)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Attention in f16/bf16 (static depth a multiple of 16, "
+                     "no mask) by the tensor-core flash-attention kernel "
+                     "(mma.sync, sm_80 and later; emulated with "
+                     "emulate)"),
+      llvm::cl::init(false)};
+  PassOptions::Option<int64_t> attentionBlockQ{
+      *this, "attention-block-q",
+      llvm::cl::desc("Query rows per block of the tensor-core attention "
+                     "kernel (16 per warp)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> attentionBlockK{
+      *this, "attention-block-k",
+      llvm::cl::desc("Keys per shared-memory tile of the tensor-core "
+                     "attention kernel"),
+      llvm::cl::init(64)};
   PassOptions::Option<std::string> cudaPath{
       *this, "cuda-path",
       llvm::cl::desc("The CUDA toolkit (ptxas, libdevice); default: "

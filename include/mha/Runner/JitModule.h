@@ -61,6 +61,9 @@ struct CompileOptions {
   /// Mixed precision: the model's matrix products take bf16 operands and
   /// accumulate in f32 (mha-bf16-matmuls); CPU only.
   bool bf16Matmuls = false;
+  /// --device gpu: f16/bf16 attention (static depth a multiple of 16, no
+  /// mask) by the tensor-core kernel (mha-lower-to-gpu{tensor-cores}).
+  bool gpuTensorCores = false;
   /// Comma-separated "+feature" / "-feature" changes to the host CPU's
   /// features, e.g. "-avx512f" to generate AVX2 code on an AVX-512 host.
   std::string targetFeatures;

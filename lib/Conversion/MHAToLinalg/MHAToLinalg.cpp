@@ -74,7 +74,9 @@ struct ConvertMHAToLinalgPass final
                            linalg::LinalgDialect, math::MathDialect,
                            scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();
-    target.addLegalOp<ParamOp, TrainingOp>();
+    // mha.gpu_attention is already on buffers: the GPU pipeline lowers it
+    // after bufferization (mha-gpu-lower-attention-kernels).
+    target.addLegalOp<ParamOp, TrainingOp, GPUAttentionOp>();
     RewritePatternSet patterns(&getContext());
     populateMHAToLinalgConversionPatterns(patterns);
     if (flashAttention) {

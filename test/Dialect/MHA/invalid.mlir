@@ -894,3 +894,107 @@ func.func @f(%q: tensor<16x64xf32>, %k: tensor<32x64xf32>, %v: tensor<32x8xf32>,
   %a:3 = mha.online_attention %q, %k, %v mask(%mask : tensor<16x31xf32>) offsets(%i, %i) scale(%s) outs(%acc, %m, %m) : tensor<16x64xf32>, tensor<32x64xf32>, tensor<32x8xf32> -> tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: memref<8x16xbf16>, %o: memref<8x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects buffers of rank 3 or more (batch dimensions, then rows and depth), got rank 2}}
+  mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<8x16xbf16>, memref<8x16xbf16>, memref<8x16xbf16>, memref<8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %k: memref<2x8x16xf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects the key buffer's elements to be the query's 'bf16', got 'f16'}}
+  mha.gpu_attention %q, %k, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x8x16xbf16, strided<[256, 32, 1]>>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects the value buffer to have the identity layout}}
+  mha.gpu_attention %q, %q, %v, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16, strided<[256, 32, 1]>>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %k: memref<3x8x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects the key buffer's batch dimension 0 to be 2 like the query's, got 3}}
+  mha.gpu_attention %q, %k, %k, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<3x8x16xbf16>, memref<3x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x24xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects a static depth that is a positive multiple of 16 (the tensor cores' k), got 24 in the query buffer}}
+  mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x24xbf16>, memref<2x8x24xbf16>, memref<2x8x24xbf16>, memref<2x8x24xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x8x32xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects every buffer's depth to be the query's 16, got 32 in the value buffer}}
+  mha.gpu_attention %q, %q, %v, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x32xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x9x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects as many values as keys, got 9 and 8}}
+  mha.gpu_attention %q, %q, %v, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x9x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x7x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects an output row per query row, got 7 and 8}}
+  mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x7x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects block_q to be a multiple of 16 (rows per warp) in [16, 512], got 24}}
+  mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 24, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects block_k to be a positive multiple of 16, got 0}}
+  mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 0} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x8x16xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention' op operand #3 must be memref of 16-bit float or bfloat16 type values}}
+  mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x8x1xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects the lse buffer to have rank 2 and the identity layout, got 'memref<2x8x1xf32>'}}
+  mha.gpu_attention %q, %q, %q, %q lse(%l : memref<2x8x1xf32>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x9xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects the lse buffer's dimension 1 to be 8 like the query's, got 9}}
+  mha.gpu_attention %q, %q, %q, %q lse(%l : memref<2x9xf32>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}

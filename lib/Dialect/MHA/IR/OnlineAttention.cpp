@@ -235,3 +235,82 @@ LogicalResult OnlineAttentionOp::getResultTilePosition(
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// GPUAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GPUAttentionOp::verify() {
+  auto q = cast<MemRefType>(getQuery().getType());
+  int64_t rank = q.getRank();
+  if (rank < 3)
+    return emitOpError("expects buffers of rank 3 or more (batch dimensions, "
+                       "then rows and depth), got rank ")
+           << rank;
+  std::pair<StringRef, MemRefType> buffers[] = {
+      {"query", q},
+      {"key", cast<MemRefType>(getKey().getType())},
+      {"value", cast<MemRefType>(getValue().getType())},
+      {"output", cast<MemRefType>(getOutput().getType())}};
+  auto compatible = [](int64_t x, int64_t y) {
+    return ShapedType::isDynamic(x) || ShapedType::isDynamic(y) || x == y;
+  };
+  for (auto [name, type] : buffers) {
+    if (type.getRank() != rank)
+      return emitOpError("expects the ")
+             << name << " buffer to have the query's rank " << rank << ", got "
+             << type.getRank();
+    if (type.getElementType() != q.getElementType())
+      return emitOpError("expects the ")
+             << name << " buffer's elements to be the query's "
+             << q.getElementType() << ", got " << type.getElementType();
+    if (!type.getLayout().isIdentity())
+      return emitOpError("expects the ")
+             << name << " buffer to have the identity layout, got " << type;
+    for (int64_t d = 0; d < rank - 2; ++d)
+      if (!compatible(type.getDimSize(d), q.getDimSize(d)))
+        return emitOpError("expects the ")
+               << name << " buffer's batch dimension " << d << " to be "
+               << q.getDimSize(d) << " like the query's, got "
+               << type.getDimSize(d);
+    int64_t depth = type.getDimSize(rank - 1);
+    if (ShapedType::isDynamic(depth) || depth % 16 != 0 || depth <= 0)
+      return emitOpError("expects a static depth that is a positive multiple "
+                         "of 16 (the tensor cores' k), got ")
+             << (ShapedType::isDynamic(depth) ? std::string("?")
+                                              : std::to_string(depth))
+             << " in the " << name << " buffer";
+    if (depth != q.getDimSize(rank - 1))
+      return emitOpError("expects every buffer's depth to be the query's ")
+             << q.getDimSize(rank - 1) << ", got " << depth << " in the "
+             << name << " buffer";
+  }
+  auto key = buffers[1].second, value = buffers[2].second,
+       output = buffers[3].second;
+  if (!compatible(key.getDimSize(rank - 2), value.getDimSize(rank - 2)))
+    return emitOpError("expects as many values as keys, got ")
+           << value.getDimSize(rank - 2) << " and " << key.getDimSize(rank - 2);
+  if (!compatible(output.getDimSize(rank - 2), q.getDimSize(rank - 2)))
+    return emitOpError("expects an output row per query row, got ")
+           << output.getDimSize(rank - 2) << " and " << q.getDimSize(rank - 2);
+  if (Value lse = getLse()) {
+    auto type = cast<MemRefType>(lse.getType());
+    if (type.getRank() != rank - 1 || !type.getLayout().isIdentity())
+      return emitOpError("expects the lse buffer to have rank ")
+             << rank - 1 << " and the identity layout, got " << type;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      if (!compatible(type.getDimSize(d), q.getDimSize(d)))
+        return emitOpError("expects the lse buffer's dimension ")
+               << d << " to be " << q.getDimSize(d) << " like the query's, got "
+               << type.getDimSize(d);
+  }
+  int64_t blockQ = getBlockQ(), blockK = getBlockK();
+  if (blockQ <= 0 || blockQ % 16 != 0 || blockQ > 512)
+    return emitOpError("expects block_q to be a multiple of 16 (rows per "
+                       "warp) in [16, 512], got ")
+           << blockQ;
+  if (blockK <= 0 || blockK % 16 != 0)
+    return emitOpError("expects block_k to be a positive multiple of 16, got ")
+           << blockK;
+  return success();
+}

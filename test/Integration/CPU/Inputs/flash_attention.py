@@ -7,14 +7,20 @@ on every core (batch elements in parallel through OpenMP), on one thread
 (--target-features=-avx512f), and with --decomposed-attention, on the same
 inputs.
 
-  flash_attention.py MHA_RUN WORKDIR [gpu | gpu-emulated | gpu-compile | tiled]
+  flash_attention.py MHA_RUN WORKDIR [gpu | gpu-tensor-cores | gpu-emulated |
+                                      gpu-emulated-tensor-cores |
+                                      gpu-compile | tiled]
 
 With `gpu` (on a machine with an NVIDIA GPU: Integration/GPU,
 scripts/gpu/device-check.sh) or `gpu-emulated` (the GPU pipeline's mapped
 loop nests run on the CPU) the variants are mha-run --device <that>
-against the CPU's decomposition. With `gpu-compile`, each model is only
+against the CPU's decomposition; `gpu-tensor-cores` runs the cases the
+tensor-core kernel takes (tc_*) with mha-run --device gpu --gpu-tensor-cores
+against it, and `gpu-emulated-tensor-cores` the same with the kernel emulated
+on the CPU (--device gpu-emulated: each block's threads as vector lanes). With `gpu-compile`, each model is only
 compiled by mha-opt --mha-lower-to-gpu to sm_80 and sm_90a cubins (no GPU
-needed; ptxas from the CUDA toolkit). With `tiled`, the model is first rewritten
+needed; ptxas from the CUDA toolkit), the tc_* cases also with tensor-cores=1
+(checking that the PTX holds the kernel's f16/bf16 mma.sync). With `tiled`, the model is first rewritten
 by `mha-opt --mha-tile-attention` (attention tiled through the
 TilingInterface of its tiled form, mha.online_attention, in blocks of 16
 queries and 32 keys) and that is run against the decomposition.
@@ -122,6 +128,34 @@ CASES = [
     case("bf16_additive_mask", 1, 2, 200, 260, 64, 64, dtype="bf16",
          tolerance=1e-2,
          mask=("add", (200, 260), lambda i: -0.05 * abs(i[0] - i[1]))),
+    # What the GPU's tensor-core kernel takes (--gpu-tensor-cores: bf16, no
+    # mask, static depth a multiple of 16): rows and keys crossing its 64-row
+    # blocks and 64-key tiles, causal with Sq != Sk, one row, dynamic batch
+    # and lengths. The kernel also rounds the probabilities to bf16 before
+    # P.V (the tensor cores' operands): 2^-9 relative per probability, a
+    # weighted mean of values in [-1, 1] moving by at most that, plus the
+    # result's own rounding (2^-9): under the 1e-2 bound of bf16 results.
+    case("tc_s1", 1, 2, 1, 1, 16, 16, dtype="bf16", tolerance=1e-2),
+    case("tc_odd", 2, 3, 37, 45, 32, 32, dtype="bf16", tolerance=1e-2),
+    case("tc_causal_unequal", 1, 2, 70, 150, 64, 64, causal=True,
+         dtype="bf16", tolerance=1e-2),
+    case("tc_d128", 1, 2, 200, 131, 128, 128, dtype="bf16", tolerance=1e-2),
+    case("tc_causal_long", 1, 2, 1030, 1030, 64, 64, causal=True, scale=0.2,
+         dtype="bf16", tolerance=1e-2),
+    case("tc_dynamic_rows", 2, 3, 45, 61, 16, 16, dynamic="rows",
+         dtype="bf16", tolerance=1e-2),
+    # f16 operands (the kernel's other mma.sync): one ulp of an f16 result
+    # (2^-10 relative) plus the probabilities' rounding (2^-11): bound 2e-3.
+    case("tc_f16_causal", 2, 2, 100, 77, 32, 32, causal=True, dtype="f16",
+         tolerance=2e-3),
+    # The forward of training (attention_with_lse: the log-sum-exp too, in
+    # f32 from the f32 running max and sum; bound as above), and a training
+    # pair whose forward the kernel computes and whose backward recomputes
+    # the probabilities from its log-sum-exp.
+    case("tc_lse_causal", 2, 2, 90, 90, 32, 32, causal=True, lse=True,
+         dtype="bf16", tolerance=1e-2),
+    case("tc_grad_causal", 1, 2, 150, 150, 64, 64, causal=True, grad=True,
+         dtype="bf16", tolerance=1e-2),
 ]
 
 
@@ -210,7 +244,9 @@ def run_case(mha_run, work, c):
         n = 1
         for x in dims:
             n *= x
-        write(path, dims, [scale * rng.uniform() for _ in range(n)])
+        # f16 models read f16 files (mha-run rounds f32 files only to bf16).
+        write(path, dims, [scale * rng.uniform() for _ in range(n)],
+              "f2" if c["dtype"] == "f16" else "f4")
         inputs += ["--input", "%s=%s" % (name, path)]
     if c["mask"]:
         kind, mdims, fn = c["mask"]
@@ -230,14 +266,23 @@ def run_case(mha_run, work, c):
         # kernel) fails here.
         mha_opt = os.path.join(os.path.dirname(shutil.which(mha_run)),
                                "mha-opt")
-        for chip in ("sm_80", "sm_90a"):
+        configs = [("chip=%s format=bin" % chip) for chip in ("sm_80", "sm_90a")]
+        if c["name"].startswith("tc_"):
+            # The tensor-core kernel: its mma.sync in the PTX, and cubins.
+            configs += ["chip=sm_80 format=isa tensor-cores=1"] + [
+                "chip=%s format=bin tensor-cores=1" % chip
+                for chip in ("sm_80", "sm_90a")]
+        for config in configs:
             run = subprocess.run(
-                [mha_opt, model, "-o", os.devnull,
-                 "--mha-lower-to-gpu=chip=%s format=bin" % chip],
+                [mha_opt, model, "--mha-lower-to-gpu=" + config],
                 capture_output=True, text=True)
             if run.returncode != 0:
                 return "mha-opt --mha-lower-to-gpu (%s) exited %d: %s" % (
-                    chip, run.returncode, run.stderr[-2000:])
+                    config, run.returncode, run.stderr[-2000:])
+            mma = "mma.sync.aligned.m16n8k16.row.col.f32.%s.%s.f32" % (
+                c["dtype"], c["dtype"])
+            if "format=isa" in config and mma not in run.stdout:
+                return "no %s in the PTX of (%s)" % (mma, config)
         return 0.0
     if GPU == "tiled":
         mha_opt = os.path.join(os.path.dirname(shutil.which(mha_run)),
@@ -252,6 +297,12 @@ def run_case(mha_run, work, c):
                 run.returncode, run.stderr[-2000:])
         models["tiled"] = tiled
         variants = [("tiled", []), ("reference", ["--decomposed-attention"])]
+    elif GPU in ("gpu-tensor-cores", "gpu-emulated-tensor-cores"):
+        if not c["name"].startswith("tc_"):
+            return None
+        device = "gpu" if GPU == "gpu-tensor-cores" else "gpu-emulated"
+        variants = [(GPU, ["--device", device, "--gpu-tensor-cores"]),
+                    ("reference", ["--decomposed-attention"])]
     elif GPU:
         variants = [(GPU, ["--device", GPU]),
                     ("reference", ["--decomposed-attention"])]
@@ -289,6 +340,8 @@ def main(mha_run, work):
     failures = 0
     for c in CASES:
         result = run_case(mha_run, work, c)
+        if result is None:  # not a case of this mode
+            continue
         if isinstance(result, str) or result > c["tolerance"]:
             failures += 1
             print("FAIL %s: %s" % (c["name"], result if isinstance(result, str)

@@ -1043,6 +1043,51 @@ def MHA_OnlineAttentionOp : MHA_Op<"online_attention", [Pure,
   let hasVerifier = 1;
 }
 
+def MHA_GPUAttentionOp : MHA_Op<"gpu_attention"> {
+  let summary = "Attention on GPU buffers, computed by one tensor-core kernel";
+  let description = [{
+    Attention (`softmax(query · keyᵀ · scale) · value`, with `causal`
+    excluding keys `j > i`) on buffers in GPU memory, the form
+    `mha-gpu-attention-kernel-ops` gives an eligible `mha.attention` in
+    `mha-lower-to-gpu{tensor-cores}` and `mha-gpu-lower-attention-kernels`
+    turns into one kernel: a block of `block_q / 16` warps per `block_q`
+    query rows of a batch position (16 rows a warp), keys and values staged
+    in shared memory `block_k` rows at a time, Q·Kᵀ and P·V on tensor cores
+    (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation), the online
+    softmax in registers. A row whose keys are all excluded gives zeros.
+
+    Operands: query [B..., Sq, D], key [B..., Sk, D], value [B..., Sk, D]
+    and the output [B..., Sq, D] it writes (with `lse`, also each row's
+    log-sum-exp, f32 [B..., Sq], as `mha.attention_with_lse` gives it: -inf
+    for a row that saw no key), all f16 or all bf16 with an
+    identity layout, at least one batch dimension, D static and a multiple
+    of 16. Batch sizes and lengths must agree at run time (checked on the
+    host before the op, where it is made), and the buffers' data must start
+    16 bytes aligned, as device allocations (`gpu.alloc`) do: the kernel
+    copies keys and values 16 bytes a load.
+
+    ```mlir
+    mha.gpu_attention %q, %k, %v, %o lse(%l : memref<?x8x?xf32>)
+        {scale = 0.125 : f32, causal, block_q = 64 : i64, block_k = 64 : i64}
+      : memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>,
+        memref<?x8x?x64xbf16>
+    ```
+  }];
+  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$query,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$key,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$value,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$output,
+                       Arg<Optional<MemRefOf<[F32]>>, "", [MemWrite]>:$lse,
+                       F32Attr:$scale, UnitAttr:$causal,
+                       I64Attr:$block_q, I64Attr:$block_k);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output (`lse` `(` $lse^ `:` type($lse) `)`)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 def MHA_LayerNormGradOp : MHA_Op<"layer_norm_grad", [Pure,
     AllTypesMatch<["input", "result_grad", "input_grad"]>,
     AllTypesMatch<["gamma", "gamma_grad", "beta_grad"]>]> {

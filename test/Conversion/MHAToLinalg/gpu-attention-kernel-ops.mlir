@@ -1,0 +1,74 @@
+// mha-gpu-attention-kernel-ops: an eligible mha.attention (f16/bf16, static
+// depth a multiple of 16, no mask) becomes mha.gpu_attention on its
+// operands' buffers, after the host's size checks; every other one is left
+// as it is.
+// RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file | FileCheck %s
+
+// Dynamic batch and lengths, causal, default scale 1/sqrt(64): the sizes
+// are checked first (Q and K batch, K and V lengths, and no broadcasting of
+// the batch), the result is a new buffer read back as a tensor.
+// CHECK-LABEL: func.func @dynamic
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x64xbf16>, %[[K:.*]]: tensor<?x4x?x64xbf16>, %[[V:.*]]: tensor<?x4x?x64xbf16>)
+// CHECK: cf.assert {{.*}}"{{.*}}gpu-attention-kernel-ops.mlir:{{[0-9]+}}:8: 'mha.attention' op: dimension 2 of 'key' does not match dimension 2 of 'value' at run time"
+// CHECK: cf.assert {{.*}}dimension 0 of 'query' does not match dimension 0 of 'key'
+// CHECK: cf.assert {{.*}}dimension 0 of 'query' does not match dimension 0 of 'value'
+// CHECK-DAG: %[[QB:.*]] = bufferization.to_buffer %[[Q]] read_only : tensor<?x4x?x64xbf16> to memref<?x4x?x64xbf16>
+// CHECK-DAG: %[[KB:.*]] = bufferization.to_buffer %[[K]] read_only
+// CHECK-DAG: %[[VB:.*]] = bufferization.to_buffer %[[V]] read_only
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x4x?x64xbf16>
+// CHECK: mha.gpu_attention %[[QB]], %[[KB]], %[[VB]], %[[OUT]] {block_k = 48 : i64, block_q = 32 : i64, causal, scale = 1.250000e-01 : f32}
+// CHECK: %[[R:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x4x?x64xbf16> to tensor<?x4x?x64xbf16>
+// CHECK: return %[[R]]
+// CHECK-NOT: mha.attention
+func.func @dynamic(%q: tensor<?x4x?x64xbf16>, %k: tensor<?x4x?x64xbf16>, %v: tensor<?x4x?x64xbf16>) -> tensor<?x4x?x64xbf16> {
+  %o = mha.attention %q, %k, %v causal : tensor<?x4x?x64xbf16>, tensor<?x4x?x64xbf16>, tensor<?x4x?x64xbf16>
+  return %o : tensor<?x4x?x64xbf16>
+}
+
+// -----
+
+// Static sizes: no check; the given scale is kept; f16.
+// CHECK-LABEL: func.func @static_f16
+// CHECK-NOT: cf.assert
+// CHECK: mha.gpu_attention %{{.*}} {block_k = 48 : i64, block_q = 32 : i64, scale = 5.000000e-01 : f32} : memref<2x3x16xf16>, memref<2x40x16xf16>, memref<2x40x16xf16>, memref<2x3x16xf16>
+func.func @static_f16(%q: tensor<2x3x16xf16>, %k: tensor<2x40x16xf16>, %v: tensor<2x40x16xf16>) -> tensor<2x3x16xf16> {
+  %o = mha.attention %q, %k, %v {scale = 0.5 : f32} : tensor<2x3x16xf16>, tensor<2x40x16xf16>, tensor<2x40x16xf16>
+  return %o : tensor<2x3x16xf16>
+}
+
+// -----
+
+// The forward of training: the output and each row's log-sum-exp (f32), two
+// new buffers.
+// CHECK-LABEL: func.func @with_lse
+// CHECK: %[[O:.*]] = memref.alloc() : memref<2x4x40x32xbf16>
+// CHECK: %[[L:.*]] = memref.alloc() : memref<2x4x40xf32>
+// CHECK: mha.gpu_attention %{{.*}}, %{{.*}}, %{{.*}}, %[[O]] lse(%[[L]] : memref<2x4x40xf32>) {block_k = 48 : i64, block_q = 32 : i64, causal, scale = 0.176776692 : f32}
+// CHECK-DAG: bufferization.to_tensor %[[O]] restrict writable
+// CHECK-DAG: bufferization.to_tensor %[[L]] restrict writable
+// CHECK-NOT: mha.attention_with_lse
+func.func @with_lse(%q: tensor<2x4x40x32xbf16>) -> (tensor<2x4x40x32xbf16>, tensor<2x4x40xf32>) {
+  %o, %l = mha.attention_with_lse %q, %q, %q causal : tensor<2x4x40x32xbf16>, tensor<2x4x40x32xbf16>, tensor<2x4x40x32xbf16>
+  return %o, %l : tensor<2x4x40x32xbf16>, tensor<2x4x40xf32>
+}
+
+// -----
+
+// Left to the rest of the pipeline: f32, a mask, a depth not a multiple of
+// 16, no batch dimension, a value depth other than the query's; an f32
+// attention_with_lse.
+// CHECK-LABEL: func.func @ineligible
+// CHECK-NOT: mha.gpu_attention
+// CHECK-COUNT-5: mha.attention
+// CHECK: mha.attention_with_lse
+func.func @ineligible(%q32: tensor<2x8x16xf32>, %q: tensor<2x8x16xbf16>, %m: tensor<2x8x8xi1>,
+                      %q24: tensor<2x8x24xbf16>, %q2: tensor<8x16xbf16>, %v32: tensor<2x8x32xbf16>)
+    -> (tensor<2x8x16xf32>, tensor<2x8x16xbf16>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>) {
+  %a = mha.attention %q32, %q32, %q32 : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
+  %b = mha.attention %q, %q, %q mask(%m : tensor<2x8x8xi1>) : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>, tensor<2x8x16xbf16>
+  %c = mha.attention %q24, %q24, %q24 : tensor<2x8x24xbf16>, tensor<2x8x24xbf16>, tensor<2x8x24xbf16>
+  %d = mha.attention %q2, %q2, %q2 : tensor<8x16xbf16>, tensor<8x16xbf16>, tensor<8x16xbf16>
+  %e = mha.attention %q, %q, %v32 : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>, tensor<2x8x32xbf16>
+  %f, %l = mha.attention_with_lse %q32, %q32, %q32 : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
+  return %a, %b, %c, %d, %e : tensor<2x8x16xf32>, tensor<2x8x16xbf16>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>
+}

@@ -1,0 +1,93 @@
+// mha-gpu-lower-attention-kernels: mha.gpu_attention as one kernel (a block
+// of block_q/16 warps per block_q query rows of a batch position, keys and
+// values staged in shared memory block_k rows at a time, Q.K^T and P.V on
+// the tensor cores, the online softmax in registers), and the same
+// computation emulated on the host (each block's threads as vector lanes).
+// RUN: mha-opt %s --mha-gpu-lower-attention-kernels -canonicalize -cse | FileCheck %s
+// RUN: mha-opt %s --mha-gpu-lower-attention-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
+
+// Causal, f16, 40 queries and 50 keys, depth 32, blocks of 32 queries (2
+// warps, 64 threads) and tiles of 16 keys.
+// CHECK-LABEL: func.func @f
+// Batch positions (2 x 3) in x, query blocks (ceil(40 / 32)) in y; the key
+// and value tiles in shared memory, rows padded by 8 elements. (The launch's
+// guard against an empty grid folds away with static sizes.)
+// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c6, %{{.*}} = %c2, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[KS:.*]] : memref<16x40xf16, #gpu.address_space<workgroup>>, %[[VS:.*]] : memref<16x40xf16, #gpu.address_space<workgroup>>)
+// The warp's query fragments, two elements (4 bytes) a load, rows clamped
+// into the 40.
+// CHECK: arith.minui %{{.*}}, %c39
+// CHECK: vector.load %{{.*}}[%[[BX]], %{{.*}}, %{{.*}}] {alignment = 4 : i64} : memref<6x40x32xf16>, vector<2xf16>
+// Causal: the key tiles end at the one holding the block's last row's key
+// (and at ceil(50 / 16) = 4).
+// CHECK: %[[LAST:.*]] = arith.ceildivui %{{.*}}, %c16
+// CHECK: %[[TILES:.*]] = arith.minui %[[LAST]], %c4
+// State: two row maxima, two partial row sums, 4 x 32/8 accumulators.
+// CHECK: scf.for %{{.*}} = %c0 to %[[TILES]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// Each tile: a barrier, the copy (16 bytes a load and a store; rows past
+// the last key, clamped to 49, stored as zeros), a barrier.
+// CHECK: gpu.barrier
+// CHECK: arith.minui %{{.*}}, %c49
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<6x50x32xf16>, vector<8xf16>
+// CHECK: vector.store %{{.*}}, %[[KS]][{{.*}}] {alignment = 16 : i64} : memref<16x40xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// CHECK: vector.store %{{.*}}, %[[VS]][{{.*}}] {alignment = 16 : i64}
+// CHECK: gpu.barrier
+// Scores: 2 tiles of 8 keys x 2 steps of 16 of depth on the tensor cores.
+// CHECK-COUNT-4: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[{{.*}}]  {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// Masked (past the last key; causal) to -inf, the row maximum across the
+// row's four threads, exp2.
+// CHECK: arith.cmpi ult
+// CHECK: arith.cmpi ule
+// CHECK: arith.select %{{.*}}, %{{.*}}, %cst
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32 : f32
+// CHECK: math.exp2
+// P.V: 4 tiles of 8 output columns, the values' column read from the tile.
+// CHECK: memref.load %[[VS]]
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: scf.yield
+// After the keys: the sums across the row, each row stored if it exists.
+// CHECK: gpu.shuffle  xor
+// CHECK: scf.if
+// CHECK: vector.store %{{.*}}, %{{.*}}[%[[BX]], %{{.*}}, %{{.*}}] {alignment = 4 : i64} : memref<6x40x32xf16>, vector<2xf16>
+// CHECK: gpu.terminator
+func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x3x50x32xf16>, %o: memref<2x3x40x32xf16>) {
+  mha.gpu_attention %q, %k, %v, %o {scale = 0.25 : f32, causal, block_q = 32, block_k = 16}
+      : memref<2x3x40x32xf16>, memref<2x3x50x32xf16>, memref<2x3x50x32xf16>, memref<2x3x40x32xf16>
+  return
+}
+
+// Emulated: the grid's blocks in sequence on the host, a block's 64
+// threads as the lanes of vectors; no GPU op; mma.sync a call of the
+// emulation (the ISA's fragment layout, in f32).
+// EMU-LABEL: func.func @f
+// EMU-NOT: gpu.
+// EMU: scf.for %{{.*}} = %c0 to %c6
+// EMU: scf.for %{{.*}} = %c0 to %c2
+// EMU: vector.step : vector<64xindex>
+// EMU-COUNT-4: call @__mha_emulated_mma_f16_64
+// EMU: vector.shuffle
+// EMU-COUNT-4: call @__mha_emulated_mma_f16_64
+
+// With an lse buffer: after the output rows, each row's log-sum-exp (the
+// base-2 maximum times ln 2, plus log of the sum; -inf for a row that saw
+// no key), stored by the first of the row's four threads.
+// CHECK-LABEL: func.func @lse
+// CHECK: gpu.launch
+// CHECK: %[[LN:.*]] = math.log
+// CHECK: %[[LSE:.*]] = arith.select %{{.*}}, %{{.*}}, %cst
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %c0
+// CHECK: %[[STORE:.*]] = arith.andi %{{.*}}, %[[FIRST]]
+// CHECK: scf.if %[[STORE]] {
+// CHECK-NEXT: memref.store %[[LSE]], %{{.*}}[%{{.*}}, %{{.*}}] : memref<2x40xf32>
+// EMU-LABEL: func.func @lse
+// EMU: call @__mha_emulated_mma_bf16_64
+// EMU: math.log
+// One emulation function per element type and block, after the functions.
+// EMU: func.func private @__mha_emulated_mma_f16_64(%{{.*}}: vector<64xf16>
+// EMU: func.func private @__mha_emulated_mma_bf16_64(%{{.*}}: vector<64xbf16>
+// EMU-NOT: gpu.
+func.func @lse(%q: memref<2x40x32xbf16>, %o: memref<2x40x32xbf16>, %l: memref<2x40xf32>) {
+  mha.gpu_attention %q, %q, %q, %o lse(%l : memref<2x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
+      : memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>
+  return
+}
