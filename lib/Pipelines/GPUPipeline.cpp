@@ -109,6 +109,10 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
     pm.addPass(createMHAVerifyLLVMLoweringPass());
     return;
   }
+  // Constants and index computations into the kernels that use them (not
+  // kernel arguments): ptxas folds them (shifts for multiplications, fewer
+  // registers).
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   // One module of kernels: compiled once (ptxas), loaded once.
   pm.addPass(createMHAGPUMergeKernelModulesPass());

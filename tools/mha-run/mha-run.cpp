@@ -104,7 +104,7 @@ static cl::opt<bool> decomposedAttention(
 static cl::opt<bool> gpuTensorCores(
     "gpu-tensor-cores",
     cl::desc("With --device gpu: attention on f16/bf16 operands (static "
-             "depth a multiple of 16, no mask) by the tensor-core "
+             "depth a multiple of 16; masks too) by the tensor-core "
              "flash-attention kernel (mma.sync; sm_80 and later)"),
     cl::cat(category));
 static cl::opt<bool> inlineKernels(

@@ -182,20 +182,24 @@ def MHAGPUAttentionKernelOpsPass
     Each `mha.attention` or `mha.attention_with_lse` (the forward of
     training) the tensor-core kernel computes — query, key and
     value all f16 or all bf16, at least one batch dimension, a static depth that is a multiple of 16 and equal for the
-    three, no mask (`causal` is fine) — becomes `mha.gpu_attention` on
+    three (a mask and `causal` are fine) — becomes `mha.gpu_attention` on
     their buffers (`bufferization.to_buffer`, a new output buffer, and
     `bufferization.to_tensor` of it for the result), after the run-time
     checks of the operands' sizes (on the host). Other attention ops are
     left to the rest of the pipeline. `block-q` (query rows per block of
     threads, 16 per warp) and `block-k` (keys per shared-memory tile) set
     the kernel's tiles; `mha-gpu-lower-attention-kernels` checks them
-    against the GPU's shared memory and registers.
+    against the GPU's shared memory and registers. With `block-k=0` (the
+    default) each op gets the largest tile of 64, 32 or 16 keys that fits
+    its depth, and an op no tile fits (a depth above 256) is left to the
+    rest of the pipeline.
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", "64",
            "Query rows per block of threads (a multiple of 16)">,
-    Option<"blockK", "block-k", "int64_t", "64",
-           "Keys per shared-memory tile (a multiple of 16)">,
+    Option<"blockK", "block-k", "int64_t", "0",
+           "Keys per shared-memory tile (a multiple of 16; 0: the largest "
+           "of 64, 32, 16 that fits the depth)">,
   ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",

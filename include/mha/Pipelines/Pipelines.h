@@ -118,7 +118,7 @@ struct FrontEndOptions {
   /// with its tiles.
   bool tensorCoreAttention = false;
   int64_t tensorCoreBlockQ = 64;
-  int64_t tensorCoreBlockK = 64;
+  int64_t tensorCoreBlockK = 0;
 };
 
 /// Adds the front end every pipeline shares: parameters to arguments, then
@@ -169,7 +169,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<bool> tensorCores{
       *this, "tensor-cores",
       llvm::cl::desc("Attention in f16/bf16 (static depth a multiple of 16, "
-                     "no mask) by the tensor-core flash-attention kernel "
+                     "masks too) by the tensor-core flash-attention kernel "
                      "(mma.sync, sm_80 and later; emulated with "
                      "emulate)"),
       llvm::cl::init(false)};
@@ -181,8 +181,9 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<int64_t> attentionBlockK{
       *this, "attention-block-k",
       llvm::cl::desc("Keys per shared-memory tile of the tensor-core "
-                     "attention kernel"),
-      llvm::cl::init(64)};
+                     "attention kernel (0: the largest of 64, 32, 16 that "
+                     "fits the depth)"),
+      llvm::cl::init(0)};
   PassOptions::Option<std::string> cudaPath{
       *this, "cuda-path",
       llvm::cl::desc("The CUDA toolkit (ptxas, libdevice); default: "

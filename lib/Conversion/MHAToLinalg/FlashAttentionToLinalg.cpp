@@ -29,6 +29,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "llvm/ADT/bit.h"
 #include <algorithm>
@@ -418,23 +419,35 @@ bool mha::detail::hasStaticEmptyDim(ValueRange values) {
 Value mha::detail::maskScore(OpBuilder &b, Location loc, Value score,
                              Value maskElement, Value query, Value key,
                              bool causal) {
+  // Scalars, or vectors of them (the GPU kernel's emulated lanes).
+  auto like = [&](Value value, Type scalar) -> Type {
+    if (auto vector = dyn_cast<VectorType>(value.getType()))
+      return VectorType::get(vector.getShape(), scalar);
+    return scalar;
+  };
   Value negInf = f32Const(b, loc, -std::numeric_limits<double>::infinity());
+  if (auto vector = dyn_cast<VectorType>(score.getType()))
+    negInf = vector::BroadcastOp::create(b, loc, vector, negInf);
   if (maskElement) {
-    Type type = maskElement.getType();
+    Type type = getElementTypeOrSelf(maskElement.getType());
     if (auto integer = dyn_cast<IntegerType>(type)) {
       // i1, or bytes (the fused forward's tiles).
       Value keep = integer.getWidth() == 1
                        ? maskElement
                        : arith::CmpIOp::create(
                              b, loc, arith::CmpIPredicate::ne, maskElement,
-                             arith::ConstantIntOp::create(b, loc, 0,
-                                                          integer.getWidth()))
+                             arith::ConstantOp::create(
+                                 b, loc,
+                                 like(maskElement, integer),
+                                 b.getZeroAttr(like(maskElement, integer))))
                              .getResult();
       score = arith::SelectOp::create(b, loc, keep, score, negInf);
     } else {
       Value bias = type.isF32()
                        ? maskElement
-                       : arith::ExtFOp::create(b, loc, f32(b), maskElement)
+                       : arith::ExtFOp::create(b, loc,
+                                               like(maskElement, f32(b)),
+                                               maskElement)
                              .getResult();
       score = arith::AddFOp::create(b, loc, score, bias);
     }

@@ -7,7 +7,7 @@
 // This file implements the two passes of the GPU's tensor-core attention:
 //
 // * mha-gpu-attention-kernel-ops: an eligible mha.attention (f16/bf16, static
-//   depth a multiple of 16, no mask) becomes mha.gpu_attention on its
+//   depth a multiple of 16) becomes mha.gpu_attention on its
 //   operands' buffers, after the host's checks of their sizes;
 // * mha-gpu-lower-attention-kernels: mha.gpu_attention becomes one
 //   gpu.launch, the flash-attention forward as FlashAttention-2 computes it
@@ -62,10 +62,52 @@ using namespace mlir::mha::detail;
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// Static shared memory of a block of threads (without a dynamic opt-in).
+constexpr int64_t kMaxSharedBytes = 48 * 1024;
+/// Registers a thread can address.
+constexpr int64_t kMaxRegisters = 255;
+/// Elements each shared-memory row is padded by: rows then start 16 bytes
+/// apart modulo 128, so the 8 groups of a warp reading a B fragment hit
+/// different banks.
+constexpr int64_t kRowPadding = 8;
+/// Elements one thread copies per load (16 bytes of f16/bf16).
+constexpr int64_t kCopyWidth = 8;
+
+/// The kernel's tiles and what they need of the GPU.
+struct KernelShape {
+  int64_t blockQ, blockK, depth;
+  int64_t warps() const { return blockQ / 16; }
+  int64_t threads() const { return 32 * warps(); }
+  int64_t sharedBytes() const { return 2 * blockK * (depth + kRowPadding) * 2; }
+  /// 32-bit registers of a thread, estimated from what stays live: the
+  /// output accumulators (depth/2), the query's fragments (depth/4), the
+  /// scores and their rounded fragments (3·blockK/4), and 32 for indices,
+  /// addresses and loads in flight. Against ptxas for sm_80 (CUDA 13,
+  /// blocks of 64 and 128 queries): 93-255 registers measured for depths
+  /// 64, 128 and 256 and tiles of 16-128 keys; the only tiles that spilled
+  /// (depth 256 with 64 or 128 keys: 4 and 428-496 bytes) are the only
+  /// ones this puts above 255. ptxas decides; this refuses tiles that
+  /// would spill.
+  static int64_t registersFor(int64_t depth, int64_t blockK) {
+    return 3 * depth / 4 + 3 * blockK / 4 + 32;
+  }
+  int64_t registers() const { return registersFor(depth, blockK); }
+  bool fits() const {
+    return sharedBytes() <= kMaxSharedBytes && registers() <= kMaxRegisters;
+  }
+  /// The largest tile of keys (64, 32 or 16) that fits at `depth`, or 0.
+  static int64_t derivedBlockK(int64_t blockQ, int64_t depth) {
+    for (int64_t blockK : {64, 32, 16})
+      if (KernelShape{blockQ, blockK, depth}.fits())
+        return blockK;
+    return 0;
+  }
+};
+
 /// Why the tensor-core kernel cannot compute `op` (mha.attention or
 /// mha.attention_with_lse), or "" when it can.
 template <typename OpTy>
-std::string ineligibility(OpTy op) {
+std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
   auto k = cast<RankedTensorType>(op.getKey().getType());
   auto v = cast<RankedTensorType>(op.getValue().getType());
@@ -76,8 +118,6 @@ std::string ineligibility(OpTy op) {
       cast<RankedTensorType>(op.getResult().getType()).getElementType() !=
           element)
     return "its operands' element types differ";
-  if (op.getMask())
-    return "it has a mask";
   int64_t rank = q.getRank();
   if (rank < 3 || k.getRank() != rank || v.getRank() != rank)
     return "it has no batch dimension, or operands of different ranks";
@@ -85,6 +125,10 @@ std::string ineligibility(OpTy op) {
   if (ShapedType::isDynamic(depth) || depth % 16 != 0 ||
       k.getDimSize(rank - 1) != depth || v.getDimSize(rank - 1) != depth)
     return "its depths are not one static multiple of 16";
+  // Derived tiles: none fits this depth (given ones are checked when the
+  // kernel is built, and refused there with the reason).
+  if (!blockK && !KernelShape::derivedBlockK(blockQ, depth))
+    return "no tile of keys fits its depth in shared memory and registers";
   return "";
 }
 
@@ -107,11 +151,15 @@ Value allocLike(OpBuilder &b, Location loc, RankedTensorType type,
 template <typename OpTy>
 void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
   Location loc = op.getLoc();
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
+  if (!blockK)
+    blockK = KernelShape::derivedBlockK(blockQ, depth);
   b.setInsertionPoint(op);
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   // (Batch dimensions are equal, never broadcast: static ones by the
   // verifier, dynamic ones checked here.)
-  checkAttentionSizes(b, op, q, k, v, Value());
+  checkAttentionSizes(b, op, q, k, v, op.getMask());
   // The scale, a constant as the depth is static.
   Value scaleValue = defaultScaleOr(b, loc, q, op.getScaleAttr());
   FloatAttr scale;
@@ -125,13 +173,14 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
         b, loc, bufferType(tensorType(tensor)), tensor, /*read_only=*/true);
   };
   Value qBuffer = readOnly(q), kBuffer = readOnly(k), vBuffer = readOnly(v);
+  Value maskBuffer = op.getMask() ? readOnly(op.getMask()) : Value();
   SmallVector<Value> outputs;
   for (Value result : op->getResults())
     outputs.push_back(
         allocLike(b, loc, cast<RankedTensorType>(result.getType()), q));
   GPUAttentionOp::create(b, loc, qBuffer, kBuffer, vBuffer, outputs[0],
                          outputs.size() > 1 ? outputs[1] : Value(),
-                         b.getF32FloatAttr(scale.getValueAsDouble()),
+                         maskBuffer, b.getF32FloatAttr(scale.getValueAsDouble()),
                          op.getCausal() ? b.getUnitAttr() : UnitAttr(),
                          b.getI64IntegerAttr(blockQ),
                          b.getI64IntegerAttr(blockK));
@@ -150,10 +199,10 @@ struct MHAGPUAttentionKernelOpsPass final
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (auto attention = dyn_cast<AttentionOp>(op);
-          attention && ineligibility(attention).empty())
+          attention && ineligibility(attention, blockQ, blockK).empty())
         ops.push_back(op);
       if (auto attention = dyn_cast<AttentionWithLSEOp>(op);
-          attention && ineligibility(attention).empty())
+          attention && ineligibility(attention, blockQ, blockK).empty())
         ops.push_back(op);
     });
     OpBuilder b(&getContext());
@@ -172,37 +221,6 @@ struct MHAGPUAttentionKernelOpsPass final
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Static shared memory of a block of threads (without a dynamic opt-in).
-constexpr int64_t kMaxSharedBytes = 48 * 1024;
-/// Registers a thread can address.
-constexpr int64_t kMaxRegisters = 255;
-/// Elements each shared-memory row is padded by: rows then start 16 bytes
-/// apart modulo 128, so the 8 groups of a warp reading a B fragment hit
-/// different banks.
-constexpr int64_t kRowPadding = 8;
-/// Elements one thread copies per load (16 bytes of f16/bf16).
-constexpr int64_t kCopyWidth = 8;
-
-/// The kernel's tiles and what they need of the GPU.
-struct KernelShape {
-  int64_t blockQ, blockK, depth;
-  int64_t warps() const { return blockQ / 16; }
-  int64_t threads() const { return 32 * warps(); }
-  int64_t sharedBytes() const { return 2 * blockK * (depth + kRowPadding) * 2; }
-  /// 32-bit registers of a thread, estimated: the output accumulators
-  /// (depth/2), the query's fragments (depth/4), the scores and their
-  /// rounded fragments (3·blockK/4) and what loads in flight, indices and
-  /// addresses take, calibrated against ptxas for sm_80 (CUDA 13): 114 to
-  /// 248 registers measured for depths 64 and 128 and tiles of 16 to 128
-  /// keys, all within 15 below this and the largest (depth 128, 64 keys:
-  /// 239; depth 64, 128 keys: 248) exactly at or under it. ptxas decides;
-  /// this refuses tiles that would surely spill.
-  static int64_t registersFor(int64_t depth, int64_t blockK) {
-    return depth + 5 * blockK / 4 + 31;
-  }
-  int64_t registers() const { return registersFor(depth, blockK); }
-};
-
 /// An index constant.
 Value idx(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
@@ -234,6 +252,12 @@ using Accumulator = SmallVector<Value, 4>;
 /// buffers, and Sq and Sk (uniform values, index).
 struct KernelOperands {
   Value q, k, v, out, lse, rows, keys;
+  /// The mask as one dimension, the batch sizes of the query (to split
+  /// a block's batch position), and the mask's strides along the scores'
+  /// batch dimensions, rows and keys (0 where it broadcasts); uniform.
+  Value mask;
+  SmallVector<Value> batchSizes, maskBatchStrides;
+  Value maskRowStride, maskKeyStride;
 };
 
 /// Builds what one thread of the kernel does, in one of two forms:
@@ -253,9 +277,10 @@ struct KernelOperands {
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, const KernelShape &shape,
-                Type element, float scaleLog2, bool causal, int64_t lanes)
-      : b(b), loc(loc), shape(shape), element(element), scaleLog2(scaleLog2),
-        causal(causal), lanes(lanes) {}
+                Type element, float scale, bool causal, int64_t lanes)
+      : b(b), loc(loc), shape(shape), element(element), scale(scale),
+        // log2(e) folded into the scale: exp(x·scale) = exp2(x·scale·log2 e).
+        scaleLog2(scale * float(M_LOG2E)), causal(causal), lanes(lanes) {}
 
   /// The kernel's work for block (`batch`, `queryBlock`) (uniform index
   /// values), by thread `thread` (the thread id, or in the emulation the
@@ -329,6 +354,32 @@ private:
     });
     return vector::LoadOp::create(b, loc, VectorType::get({lanes}, type),
                                   staged, ValueRange{zero});
+  }
+  /// The mask's element at per-thread `position` of its one-dimensional
+  /// view: as stored on the GPU; emulated, floats as f32 and booleans as
+  /// i1 (maskScore takes either).
+  Value loadMask(Value mask, Value position) {
+    if (!lanes)
+      return memref::LoadOp::create(b, loc, mask, position);
+    Type type = cast<MemRefType>(mask.getType()).getElementType();
+    Value zero = idx(b, loc, 0);
+    vector::StoreOp::create(b, loc, position, scratch[3], ValueRange{zero});
+    forLanes([&](Value lane) {
+      Value at = memref::LoadOp::create(b, loc, scratch[3], lane);
+      Value x = memref::LoadOp::create(b, loc, mask, at);
+      if (type.isInteger(1))
+        x = arith::UIToFPOp::create(b, loc, b.getF32Type(), x);
+      else if (!type.isF32())
+        x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+      memref::StoreOp::create(b, loc, x, scratch[5], lane);
+    });
+    Value values = vector::LoadOp::create(
+        b, loc, VectorType::get({lanes}, b.getF32Type()), scratch[5],
+        ValueRange{zero});
+    if (!type.isInteger(1))
+      return values;
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, values,
+                                 f32(0.0f));
   }
   /// Emulated: stores the lanes' `values` at their `positions` of the
   /// one-dimensional `buffer` where `mask` holds (null: everywhere).
@@ -454,7 +505,7 @@ private:
   Location loc;
   const KernelShape &shape;
   Type element;
-  float scaleLog2;
+  float scale, scaleLog2;
   bool causal;
   int64_t lanes;
   /// The emulation's buffers: the matrices of an mma, A [warps, 16, 16],
@@ -708,6 +759,23 @@ void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
   Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
   Value clampedRow[2] = {arith::MinUIOp::create(b, loc, row[0], lastRow),
                          arith::MinUIOp::create(b, loc, row[1], lastRow)};
+  // The mask's rows of this block's batch position: its offset from the
+  // position's indices (the last batch dimension fastest), then each row's.
+  Value maskRow[2];
+  if (operands.mask) {
+    Value offset = idx(b, loc, 0), rest = batchIndex;
+    for (int64_t d = operands.batchSizes.size() - 1; d >= 0; --d) {
+      Value index =
+          arith::RemUIOp::create(b, loc, rest, operands.batchSizes[d]);
+      rest = arith::DivUIOp::create(b, loc, rest, operands.batchSizes[d]);
+      offset = arith::AddIOp::create(
+          b, loc, offset,
+          arith::MulIOp::create(b, loc, index, operands.maskBatchStrides[d]));
+    }
+    for (int64_t i = 0; i < 2; ++i)
+      maskRow[i] = add(perThread(offset),
+                       mul(clampedRow[i], perThread(operands.maskRowStride)));
+  }
 
   // The query's A fragments, one per 16 columns of depth, for the whole
   // kernel: pair r holds row r % 2, columns 2t + 8·(r / 2) and the next.
@@ -777,8 +845,23 @@ void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
       Accumulator values;
       for (int64_t i = 0; i < 2; ++i)
         for (int64_t e = 0; e < 2; ++e) {
-          Value s = arith::MulFOp::create(b, loc, acc[2 * i + e], scaleValue);
           Value key = add(firstKey, add(twoT, c(8 * n + e)));
+          Value s;
+          if (operands.mask) {
+            // The mask as mha.attention applies it (maskScore), to the
+            // natural score; then to the base-2 domain. A key past the
+            // last reads the last one's element (in bounds; masked below).
+            Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
+            Value position =
+                add(maskRow[i], mul(arith::MinUIOp::create(b, loc, key, lastKey),
+                                    perThread(operands.maskKeyStride)));
+            s = arith::MulFOp::create(b, loc, acc[2 * i + e], f32(scale));
+            s = maskScore(b, loc, s, loadMask(operands.mask, position),
+                          Value(), Value(), /*causal=*/false);
+            s = arith::MulFOp::create(b, loc, s, f32(float(M_LOG2E)));
+          } else {
+            s = arith::MulFOp::create(b, loc, acc[2 * i + e], scaleValue);
+          }
           Value visible = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::ult, key, keys);
           if (causal)
@@ -942,14 +1025,43 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
   operands.out = collapseBatch(b, loc, op.getOutput());
   if (op.getLse())
     operands.lse = collapseBatch(b, loc, op.getLse(), /*rowsOnly=*/true);
+  if (Value mask = op.getMask()) {
+    // Strides of the mask (identity layout) along the scores' dimensions
+    // [B..., Sq, Sk], its dimensions aligned to the right; 0 where it has
+    // none or one of static size 1 (broadcast).
+    auto maskType = cast<MemRefType>(mask.getType());
+    int64_t maskRank = maskType.getRank();
+    SmallVector<Value> strides(rank, idx(b, loc, 0));
+    Value stride = idx(b, loc, 1);
+    for (int64_t md = maskRank - 1; md >= 0; --md) {
+      if (maskType.getDimSize(md) != 1)
+        strides[rank - maskRank + md] = stride;
+      stride = arith::MulIOp::create(b, loc, stride,
+                                     memref::DimOp::create(b, loc, mask, md));
+    }
+    ReassociationIndices all;
+    for (int64_t d = 0; d < maskRank; ++d)
+      all.push_back(d);
+    operands.mask = maskRank == 1
+                        ? mask
+                        : memref::CollapseShapeOp::create(
+                              b, loc, mask, ArrayRef<ReassociationIndices>{all})
+                              .getResult();
+    for (int64_t d = 0; d < rank - 2; ++d) {
+      operands.batchSizes.push_back(
+          memref::DimOp::create(b, loc, op.getQuery(), d));
+      operands.maskBatchStrides.push_back(strides[d]);
+    }
+    operands.maskRowStride = strides[rank - 2];
+    operands.maskKeyStride = strides[rank - 1];
+  }
   Value batches = memref::DimOp::create(b, loc, operands.q, 0);
   operands.rows = memref::DimOp::create(b, loc, operands.q, 1);
   operands.keys = memref::DimOp::create(b, loc, operands.k, 1);
   Value zero = idx(b, loc, 0), one = idx(b, loc, 1);
   Value queryBlocks = arith::CeilDivUIOp::create(
       b, loc, operands.rows, idx(b, loc, shape.blockQ));
-  // log2(e) folded into the scale: exp(x·scale) = exp2(x·scale·log2 e).
-  float scaleLog2 = op.getScale().convertToFloat() * float(M_LOG2E);
+  float scale = op.getScale().convertToFloat();
   auto tileShape = SmallVector<int64_t>{shape.blockK, shape.depth + kRowPadding};
 
   if (emulate) {
@@ -977,7 +1089,7 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
     b.setInsertionPointToStart(blockLoop.getBody());
     Value lanes = vector::StepOp::create(
         b, loc, VectorType::get({shape.threads()}, b.getIndexType()));
-    KernelBuilder(b, loc, shape, element, scaleLog2, op.getCausal(),
+    KernelBuilder(b, loc, shape, element, scale, op.getCausal(),
                   shape.threads())
         .build(operands, batchLoop.getInductionVar(),
                blockLoop.getInductionVar(), lanes, kShared, vShared, scratch);
@@ -1009,7 +1121,7 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
       one, /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, TypeRange{tileType, tileType});
   b.setInsertionPointToStart(&launch.getBody().front());
-  KernelBuilder(b, loc, shape, element, scaleLog2, op.getCausal(),
+  KernelBuilder(b, loc, shape, element, scale, op.getCausal(),
                 /*lanes=*/0)
       .build(operands, launch.getBlockIds().x, launch.getBlockIds().y,
              launch.getThreadIds().x, launch.getWorkgroupAttributions()[0],

@@ -1,8 +1,9 @@
 // mha-gpu-attention-kernel-ops: an eligible mha.attention (f16/bf16, static
-// depth a multiple of 16, no mask) becomes mha.gpu_attention on its
+// depth a multiple of 16) becomes mha.gpu_attention on its
 // operands' buffers, after the host's size checks; every other one is left
 // as it is.
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file | FileCheck %s
+// RUN: mha-opt %s --mha-gpu-attention-kernel-ops --split-input-file | FileCheck %s --check-prefix=DERIVED
 
 // Dynamic batch and lengths, causal, default scale 1/sqrt(64): the sizes
 // are checked first (Q and K batch, K and V lengths, and no broadcasting of
@@ -54,21 +55,52 @@ func.func @with_lse(%q: tensor<2x4x40x32xbf16>) -> (tensor<2x4x40x32xbf16>, tens
 
 // -----
 
-// Left to the rest of the pipeline: f32, a mask, a depth not a multiple of
-// 16, no batch dimension, a value depth other than the query's; an f32
+// Left to the rest of the pipeline: f32, a depth not a multiple of 16, no
+// batch dimension, a value depth other than the query's; an f32
 // attention_with_lse.
 // CHECK-LABEL: func.func @ineligible
 // CHECK-NOT: mha.gpu_attention
-// CHECK-COUNT-5: mha.attention
+// CHECK-COUNT-4: mha.attention
 // CHECK: mha.attention_with_lse
-func.func @ineligible(%q32: tensor<2x8x16xf32>, %q: tensor<2x8x16xbf16>, %m: tensor<2x8x8xi1>,
+func.func @ineligible(%q32: tensor<2x8x16xf32>, %q: tensor<2x8x16xbf16>,
                       %q24: tensor<2x8x24xbf16>, %q2: tensor<8x16xbf16>, %v32: tensor<2x8x32xbf16>)
-    -> (tensor<2x8x16xf32>, tensor<2x8x16xbf16>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>) {
+    -> (tensor<2x8x16xf32>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>) {
   %a = mha.attention %q32, %q32, %q32 : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
-  %b = mha.attention %q, %q, %q mask(%m : tensor<2x8x8xi1>) : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>, tensor<2x8x16xbf16>
   %c = mha.attention %q24, %q24, %q24 : tensor<2x8x24xbf16>, tensor<2x8x24xbf16>, tensor<2x8x24xbf16>
   %d = mha.attention %q2, %q2, %q2 : tensor<8x16xbf16>, tensor<8x16xbf16>, tensor<8x16xbf16>
   %e = mha.attention %q, %q, %v32 : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>, tensor<2x8x32xbf16>
   %f, %l = mha.attention_with_lse %q32, %q32, %q32 : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
-  return %a, %b, %c, %d, %e : tensor<2x8x16xf32>, tensor<2x8x16xbf16>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>
+  return %a, %c, %d, %e : tensor<2x8x16xf32>, tensor<2x8x24xbf16>, tensor<8x16xbf16>, tensor<2x8x32xbf16>
+}
+
+// -----
+
+// A mask (here a dynamic key-padding one, broadcast over heads and
+// queries): checked against the scores' sizes on the host, then read by the
+// kernel from its buffer.
+// CHECK-LABEL: func.func @masked
+// CHECK: cf.assert {{.*}}mask
+// CHECK: %[[M:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x1x1x?xi1> to memref<?x1x1x?xi1>
+// CHECK: mha.gpu_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask(%[[M]] : memref<?x1x1x?xi1>) {block_k = 48 : i64, block_q = 32 : i64, scale = 2.500000e-01 : f32}
+func.func @masked(%q: tensor<?x4x?x16xbf16>, %m: tensor<?x1x1x?xi1>) -> tensor<?x4x?x16xbf16> {
+  %o = mha.attention %q, %q, %q mask(%m : tensor<?x1x1x?xi1>) : tensor<?x4x?x16xbf16>, tensor<?x4x?x16xbf16>, tensor<?x4x?x16xbf16>
+  return %o : tensor<?x4x?x16xbf16>
+}
+
+// -----
+
+// Derived tiles of keys (block-k=0, the default): the largest of 64, 32, 16
+// that fits a block's shared memory and a thread's registers at the depth:
+// 64 keys at depth 128, 32 at depth 256 (64 would take 67584 bytes of
+// shared memory); at depth 512 none fits and the op stays.
+// DERIVED-LABEL: func.func @derived
+// DERIVED: mha.gpu_attention {{.*}} {block_k = 64 : i64, block_q = 64 : i64, scale = {{.*}}} : memref<2x8x128xbf16>
+// DERIVED: mha.gpu_attention {{.*}} {block_k = 32 : i64, block_q = 64 : i64, scale = {{.*}}} : memref<2x8x256xbf16>
+// DERIVED: mha.attention {{.*}} : tensor<2x8x512xbf16>
+func.func @derived(%a: tensor<2x8x128xbf16>, %b: tensor<2x8x256xbf16>, %c: tensor<2x8x512xbf16>)
+    -> (tensor<2x8x128xbf16>, tensor<2x8x256xbf16>, tensor<2x8x512xbf16>) {
+  %x = mha.attention %a, %a, %a : tensor<2x8x128xbf16>, tensor<2x8x128xbf16>, tensor<2x8x128xbf16>
+  %y = mha.attention %b, %b, %b : tensor<2x8x256xbf16>, tensor<2x8x256xbf16>, tensor<2x8x256xbf16>
+  %z = mha.attention %c, %c, %c : tensor<2x8x512xbf16>, tensor<2x8x512xbf16>, tensor<2x8x512xbf16>
+  return %x, %y, %z : tensor<2x8x128xbf16>, tensor<2x8x256xbf16>, tensor<2x8x512xbf16>
 }

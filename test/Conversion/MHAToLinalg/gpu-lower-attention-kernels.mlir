@@ -82,12 +82,33 @@ func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x
 // EMU-LABEL: func.func @lse
 // EMU: call @__mha_emulated_mma_bf16_64
 // EMU: math.log
+func.func @lse(%q: memref<2x40x32xbf16>, %o: memref<2x40x32xbf16>, %l: memref<2x40xf32>) {
+  mha.gpu_attention %q, %q, %q, %o lse(%l : memref<2x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
+      : memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>
+  return
+}
+
+// A mask [B, 1, Sq, Sk] broadcast over heads: its strides along the scores'
+// dimensions (0 for the heads), the block's offset from its batch position
+// (split by the query's batch sizes, 3 heads), each score's element read
+// and added (a float mask) to the natural score before the base-2 domain.
+// CHECK-LABEL: func.func @masked
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %{{.*}} {{\[}}[0, 1, 2, 3]] : memref<2x1x40x40xf32> into memref<3200xf32>
+// CHECK: gpu.launch
+// CHECK: %[[REST:.*]] = arith.divui %{{.*}}, %c3 :
+// CHECK: %[[BATCH:.*]] = arith.remui %[[REST]], %c2 :
+// CHECK: arith.muli %[[BATCH]], %c1600
+// CHECK: scf.for
+// CHECK: %[[ELEMENT:.*]] = memref.load %[[FLAT]][%{{.*}}] : memref<3200xf32>
+// CHECK: arith.addf %{{.*}}, %[[ELEMENT]] : f32
+// EMU-LABEL: func.func @masked
+// EMU: call @__mha_emulated_mma_bf16_64
 // One emulation function per element type and block, after the functions.
 // EMU: func.func private @__mha_emulated_mma_f16_64(%{{.*}}: vector<64xf16>
 // EMU: func.func private @__mha_emulated_mma_bf16_64(%{{.*}}: vector<64xbf16>
 // EMU-NOT: gpu.
-func.func @lse(%q: memref<2x40x32xbf16>, %o: memref<2x40x32xbf16>, %l: memref<2x40xf32>) {
-  mha.gpu_attention %q, %q, %q, %o lse(%l : memref<2x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
-      : memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>
+func.func @masked(%q: memref<2x3x40x32xbf16>, %o: memref<2x3x40x32xbf16>, %m: memref<2x1x40x40xf32>) {
+  mha.gpu_attention %q, %q, %q, %o mask(%m : memref<2x1x40x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
+      : memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>
   return
 }

@@ -998,3 +998,19 @@ func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x9xf32>) {
   mha.gpu_attention %q, %q, %q, %q lse(%l : memref<2x9xf32>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
   return
 }
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %m: memref<1x2x8x8xi1>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects a mask buffer of rank at most 3 with the identity layout, got 'memref<1x2x8x8xi1>'}}
+  mha.gpu_attention %q, %q, %q, %q mask(%m : memref<1x2x8x8xi1>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %m: memref<8x7xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects mask dimension 1 to be 1 or the scores' 8, got 7}}
+  mha.gpu_attention %q, %q, %q, %q mask(%m : memref<8x7xf32>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}

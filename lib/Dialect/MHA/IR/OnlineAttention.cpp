@@ -304,6 +304,22 @@ LogicalResult GPUAttentionOp::verify() {
                << d << " to be " << q.getDimSize(d) << " like the query's, got "
                << type.getDimSize(d);
   }
+  if (Value mask = getMask()) {
+    auto type = cast<MemRefType>(mask.getType());
+    int64_t maskRank = type.getRank();
+    if (maskRank > rank || !type.getLayout().isIdentity())
+      return emitOpError("expects a mask buffer of rank at most ")
+             << rank << " with the identity layout, got " << type;
+    // The scores' sizes [B..., Sq, Sk], the mask's aligned to the right.
+    SmallVector<int64_t> scores(q.getShape().drop_back());
+    scores.push_back(key.getDimSize(rank - 2));
+    for (int64_t d = 0; d < maskRank; ++d) {
+      int64_t size = type.getDimSize(d), want = scores[rank - maskRank + d];
+      if (size != 1 && !compatible(size, want))
+        return emitOpError("expects mask dimension ")
+               << d << " to be 1 or the scores' " << want << ", got " << size;
+    }
+  }
   int64_t blockQ = getBlockQ(), blockK = getBlockK();
   if (blockQ <= 0 || blockQ % 16 != 0 || blockQ > 512)
     return emitOpError("expects block_q to be a multiple of 16 (rows per "

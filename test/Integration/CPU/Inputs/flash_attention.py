@@ -128,8 +128,8 @@ CASES = [
     case("bf16_additive_mask", 1, 2, 200, 260, 64, 64, dtype="bf16",
          tolerance=1e-2,
          mask=("add", (200, 260), lambda i: -0.05 * abs(i[0] - i[1]))),
-    # What the GPU's tensor-core kernel takes (--gpu-tensor-cores: bf16, no
-    # mask, static depth a multiple of 16): rows and keys crossing its 64-row
+    # What the GPU's tensor-core kernel takes (--gpu-tensor-cores: f16 or
+    # bf16, static depth a multiple of 16): rows and keys crossing its 64-row
     # blocks and 64-key tiles, causal with Sq != Sk, one row, dynamic batch
     # and lengths. The kernel also rounds the probabilities to bf16 before
     # P.V (the tensor cores' operands): 2^-9 relative per probability, a
@@ -156,6 +156,18 @@ CASES = [
          dtype="bf16", tolerance=1e-2),
     case("tc_grad_causal", 1, 2, 150, 150, 64, 64, causal=True, grad=True,
          dtype="bf16", tolerance=1e-2),
+    # Masks: a key-padding mask broadcast over heads and queries, an
+    # additive one over batch and heads (with causal), a boolean one of full
+    # rank that empties some rows.
+    case("tc_padding_mask", 2, 2, 90, 90, 32, 32, dtype="bf16",
+         tolerance=1e-2,
+         mask=("bool", (2, 1, 1, 90), lambda i: i[3] < (90 - 17 * i[0]))),
+    case("tc_additive_causal", 1, 2, 80, 100, 32, 32, causal=True,
+         dtype="bf16", tolerance=1e-2,
+         mask=("add", (80, 100), lambda i: -0.05 * abs(i[0] - i[1]))),
+    case("tc_masked_rows", 1, 2, 70, 70, 16, 16, dtype="bf16",
+         tolerance=1e-2,
+         mask=("bool", (1, 2, 70, 70), lambda i: i[2] % 5 != 3)),
 ]
 
 

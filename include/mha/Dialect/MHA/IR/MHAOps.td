@@ -1043,11 +1043,14 @@ def MHA_OnlineAttentionOp : MHA_Op<"online_attention", [Pure,
   let hasVerifier = 1;
 }
 
-def MHA_GPUAttentionOp : MHA_Op<"gpu_attention"> {
+def MHA_GPUAttentionOp : MHA_Op<"gpu_attention", [AttrSizedOperandSegments]> {
   let summary = "Attention on GPU buffers, computed by one tensor-core kernel";
   let description = [{
-    Attention (`softmax(query · keyᵀ · scale) · value`, with `causal`
-    excluding keys `j > i`) on buffers in GPU memory, the form
+    Attention (`softmax(mask(query · keyᵀ · scale)) · value`, with `causal`
+    excluding keys `j > i` and an optional `mask` as `mha.attention`'s: a
+    boolean one keeps the scores where it is true, a float one is added;
+    it broadcasts to [B..., Sq, Sk], its dimensions of static size 1
+    broadcast) on buffers in GPU memory, the form
     `mha-gpu-attention-kernel-ops` gives an eligible `mha.attention` in
     `mha-lower-to-gpu{tensor-cores}` and `mha-gpu-lower-attention-kernels`
     turns into one kernel: a block of `block_q / 16` warps per `block_q`
@@ -1078,11 +1081,13 @@ def MHA_GPUAttentionOp : MHA_Op<"gpu_attention"> {
                        Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$value,
                        Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$output,
                        Arg<Optional<MemRefOf<[F32]>>, "", [MemWrite]>:$lse,
+                       Arg<Optional<MemRefOf<[I1, F32, F16, BF16]>>, "",
+                           [MemRead]>:$mask,
                        F32Attr:$scale, UnitAttr:$causal,
                        I64Attr:$block_q, I64Attr:$block_k);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output (`lse` `(` $lse^ `:` type($lse) `)`)?
-    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
     type($output)
   }];
   let hasVerifier = 1;
