@@ -6,9 +6,10 @@
 //
 // This file implements the two passes of the GPU's tensor-core attention:
 //
-// * mha-gpu-attention-kernel-ops: an eligible mha.attention (f16/bf16, static
-//   depth a multiple of 16) becomes mha.gpu_attention on its
-//   operands' buffers, after the host's checks of their sizes;
+// * mha-gpu-attention-kernel-ops: an eligible mha.attention or
+//   mha.attention_with_lse (f16/bf16, static depth a multiple of 16) becomes
+//   mha.gpu_attention on its operands' buffers, after the host's checks of
+//   their sizes;
 // * mha-gpu-lower-attention-kernels: mha.gpu_attention becomes one
 //   gpu.launch, the flash-attention forward as FlashAttention-2 computes it
 //   on Ampere and later: a block of warps per block of query rows, 16 rows
@@ -24,12 +25,15 @@
 //     and 2t + 8r + 1 of column g;
 //   C (16 × 8): 4 f32 values, c[2r + e] at matrix row g + 8r, column
 //     2t + e.
-// (nvgpu.mma.sync would be the natural op, but its lowering to NVVM takes
-// no bf16 operands in LLVM 22: the kernel builds nvvm.mma.sync itself.)
 // So a thread holds two query rows (g and g + 8 of its warp's 16), and the
 // C fragments of two adjacent 8-key score tiles are, rounded, the A fragment
 // of the 16 keys for P·V: no data moves between lanes but the row maxima
-// and sums (across the four threads t of a group).
+// and sums (across the four threads t of a group). (nvgpu.mma.sync would be
+// the natural op, but its lowering to NVVM takes no bf16 operands in LLVM
+// 22: the kernel builds nvvm.mma.sync itself.)
+//
+// The same builder also emits the kernel for the host (emulate): a block's
+// threads in lockstep as vector lanes, so CI checks its numerics on a CPU.
 //
 //===----------------------------------------------------------------------===//
 
