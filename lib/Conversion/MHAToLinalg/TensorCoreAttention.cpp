@@ -410,13 +410,15 @@ private:
       memref::StoreOp::create(b, loc, x, buffer, position);
     });
   }
-  void forLanes(function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), idx(b, loc, lanes),
+  /// A host loop over [0, `bound`) with `body` built inside (emulation).
+  void forEach(int64_t bound, function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), idx(b, loc, bound),
                                    idx(b, loc, 1));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     body(loop.getInductionVar());
   }
+  void forLanes(function_ref<void(Value)> body) { forEach(lanes, body); }
   /// `buffer` as one dimension (an identity layout: a collapse).
   Value flat(Value buffer) {
     auto type = cast<MemRefType>(buffer.getType());
@@ -652,15 +654,9 @@ Accumulator KernelBuilder::emulatedMmaBody(const Operand &a,
   }
   // C += A·B for every warp, in f32.
   Value one = idx(b, loc, 1);
-  auto loopTo = [&](int64_t bound, function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, zero, idx(b, loc, bound), one);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
-  };
-  loopTo(shape.warps(), [&](Value w) {
-    loopTo(16, [&](Value i) {
-      loopTo(8, [&](Value n) {
+  forEach(shape.warps(), [&](Value w) {
+    forEach(16, [&](Value i) {
+      forEach(8, [&](Value n) {
         Value sum = memref::LoadOp::create(b, loc, scratch[2],
                                            ValueRange{w, i, n});
         auto kLoop = scf::ForOp::create(
@@ -835,6 +831,8 @@ void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
     // g, depth columns 2t + 8r and the next, contiguous in the tile's row.
     int64_t keySteps = shape.blockK / 8;
     SmallVector<Accumulator> scores; // [n][2·row + e]
+    // (A mask's elements of keys past the last are read at the last key.)
+    Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
     Value scaleValue = f32(scaleLog2);
     for (int64_t n = 0; n < keySteps; ++n) {
       Accumulator acc(4, zeroF);
@@ -855,7 +853,6 @@ void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
             // The mask as mha.attention applies it (maskScore), to the
             // natural score; then to the base-2 domain. A key past the
             // last reads the last one's element (in bounds; masked below).
-            Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
             Value position =
                 add(maskRow[i], mul(arith::MinUIOp::create(b, loc, key, lastKey),
                                     perThread(operands.maskKeyStride)));
