@@ -946,7 +946,7 @@ func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x8x32xbf16>) {
 // -----
 
 func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x9x16xbf16>) {
-  // expected-error @+1 {{'mha.gpu_attention' op expects as many values as keys, got 9 and 8}}
+  // expected-error @+1 {{'mha.gpu_attention' op expects the value buffer to have the key's 8 rows, got 9}}
   mha.gpu_attention %q, %q, %v, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x9x16xbf16>, memref<2x8x16xbf16>
   return
 }
@@ -954,7 +954,7 @@ func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x9x16xbf16>) {
 // -----
 
 func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x7x16xbf16>) {
-  // expected-error @+1 {{'mha.gpu_attention' op expects an output row per query row, got 7 and 8}}
+  // expected-error @+1 {{'mha.gpu_attention' op expects the output buffer to have the query's 8 rows, got 7}}
   mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x7x16xbf16>
   return
 }
@@ -962,7 +962,7 @@ func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x7x16xbf16>) {
 // -----
 
 func.func @f(%q: memref<2x8x16xbf16>) {
-  // expected-error @+1 {{'mha.gpu_attention' op expects block_q to be a multiple of 16 (rows per warp) in [16, 512], got 24}}
+  // expected-error @+1 {{'mha.gpu_attention' op expects block_q to be a multiple of 16 in [16, 512], got 24}}
   mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 24, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
   return
 }
@@ -970,7 +970,7 @@ func.func @f(%q: memref<2x8x16xbf16>) {
 // -----
 
 func.func @f(%q: memref<2x8x16xbf16>) {
-  // expected-error @+1 {{'mha.gpu_attention' op expects block_k to be a positive multiple of 16, got 0}}
+  // expected-error @+1 {{'mha.gpu_attention' op expects block_k to be a multiple of 16 in [16, 1024], got 0}}
   mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 0} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
   return
 }
@@ -1012,5 +1012,61 @@ func.func @f(%q: memref<2x8x16xbf16>, %m: memref<1x2x8x8xi1>) {
 func.func @f(%q: memref<2x8x16xbf16>, %m: memref<8x7xf32>) {
   // expected-error @+1 {{'mha.gpu_attention' op expects mask dimension 1 to be 1 or the scores' 8, got 7}}
   mha.gpu_attention %q, %q, %q, %q mask(%m : memref<8x7xf32>) {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %k: memref<2x9x16xbf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects the key_grad buffer to have the key's 9 rows, got 8}}
+  mha.gpu_attention_grad %q, %k, %k, %q, %l, %q, %q, %q, %k {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x9x16xbf16>, memref<2x9x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x9x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %k: memref<2x9x16xbf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects the query_grad buffer to have the query's 8 rows, got 9}}
+  mha.gpu_attention_grad %q, %k, %k, %q, %l, %q, %k, %k, %k {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x9x16xbf16>, memref<2x9x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x9x16xbf16>, memref<2x9x16xbf16>, memref<2x9x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %h: memref<2x8x16xf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects the output_grad buffer's elements to be the query's 'bf16', got 'f16'}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %h, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x9xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects the lse buffer's dimension 1 to be 8 like the query's, got 9}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x9xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects block_rows to be a multiple of 16 in [16, 512], got 8}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 8, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects key_tile to be a multiple of 16 in [16, 1024], got 2048}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 2048, query_tile = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects query_tile to be a multiple of 16 in [16, 1024], got 40}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 40} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
   return
 }

@@ -240,75 +240,88 @@ LogicalResult OnlineAttentionOp::getResultTilePosition(
 // GPUAttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult GPUAttentionOp::verify() {
-  auto q = cast<MemRefType>(getQuery().getType());
+namespace {
+/// A buffer of mha.gpu_attention or mha.gpu_attention_grad, by name.
+using NamedBuffer = std::pair<StringRef, Value>;
+} // namespace
+
+/// The checks mha.gpu_attention and mha.gpu_attention_grad share: the
+/// f16/bf16 buffers with rows of queries (the query first) and of keys (the
+/// key first), of one rank, element type, batch sizes and static depth, a
+/// multiple of 16, identity layouts; `lse` (if any) [B..., Sq]; the mask's
+/// broadcast to [B..., Sq, Sk].
+static LogicalResult verifyAttentionBuffers(Operation *op,
+                                            ArrayRef<NamedBuffer> queryRows,
+                                            ArrayRef<NamedBuffer> keyRows,
+                                            Value lse, Value mask) {
+  auto q = cast<MemRefType>(queryRows[0].second.getType());
+  auto key = cast<MemRefType>(keyRows[0].second.getType());
   int64_t rank = q.getRank();
   if (rank < 3)
-    return emitOpError("expects buffers of rank 3 or more (batch dimensions, "
-                       "then rows and depth), got rank ")
+    return op->emitOpError("expects buffers of rank 3 or more (batch "
+                           "dimensions, then rows and depth), got rank ")
            << rank;
-  std::pair<StringRef, MemRefType> buffers[] = {
-      {"query", q},
-      {"key", cast<MemRefType>(getKey().getType())},
-      {"value", cast<MemRefType>(getValue().getType())},
-      {"output", cast<MemRefType>(getOutput().getType())}};
   auto compatible = [](int64_t x, int64_t y) {
     return ShapedType::isDynamic(x) || ShapedType::isDynamic(y) || x == y;
   };
-  for (auto [name, type] : buffers) {
-    if (type.getRank() != rank)
-      return emitOpError("expects the ")
-             << name << " buffer to have the query's rank " << rank << ", got "
-             << type.getRank();
-    if (type.getElementType() != q.getElementType())
-      return emitOpError("expects the ")
-             << name << " buffer's elements to be the query's "
-             << q.getElementType() << ", got " << type.getElementType();
-    if (!type.getLayout().isIdentity())
-      return emitOpError("expects the ")
-             << name << " buffer to have the identity layout, got " << type;
-    for (int64_t d = 0; d < rank - 2; ++d)
-      if (!compatible(type.getDimSize(d), q.getDimSize(d)))
-        return emitOpError("expects the ")
-               << name << " buffer's batch dimension " << d << " to be "
-               << q.getDimSize(d) << " like the query's, got "
-               << type.getDimSize(d);
-    int64_t depth = type.getDimSize(rank - 1);
-    if (ShapedType::isDynamic(depth) || depth % 16 != 0 || depth <= 0)
-      return emitOpError("expects a static depth that is a positive multiple "
-                         "of 16 (the tensor cores' k), got ")
-             << (ShapedType::isDynamic(depth) ? std::string("?")
-                                              : std::to_string(depth))
-             << " in the " << name << " buffer";
-    if (depth != q.getDimSize(rank - 1))
-      return emitOpError("expects every buffer's depth to be the query's ")
-             << q.getDimSize(rank - 1) << ", got " << depth << " in the "
-             << name << " buffer";
+  for (auto [buffers, rowsOf] : {std::pair(queryRows, queryRows[0]),
+                                 std::pair(keyRows, keyRows[0])}) {
+    for (auto [name, buffer] : buffers) {
+      auto type = cast<MemRefType>(buffer.getType());
+      if (type.getRank() != rank)
+        return op->emitOpError("expects the ")
+               << name << " buffer to have the query's rank " << rank
+               << ", got " << type.getRank();
+      if (type.getElementType() != q.getElementType())
+        return op->emitOpError("expects the ")
+               << name << " buffer's elements to be the query's "
+               << q.getElementType() << ", got " << type.getElementType();
+      if (!type.getLayout().isIdentity())
+        return op->emitOpError("expects the ")
+               << name << " buffer to have the identity layout, got " << type;
+      for (int64_t d = 0; d < rank - 2; ++d)
+        if (!compatible(type.getDimSize(d), q.getDimSize(d)))
+          return op->emitOpError("expects the ")
+                 << name << " buffer's batch dimension " << d << " to be "
+                 << q.getDimSize(d) << " like the query's, got "
+                 << type.getDimSize(d);
+      int64_t depth = type.getDimSize(rank - 1);
+      if (ShapedType::isDynamic(depth) || depth % 16 != 0 || depth <= 0)
+        return op->emitOpError("expects a static depth that is a positive "
+                               "multiple of 16 (the tensor cores' k), got ")
+               << (ShapedType::isDynamic(depth) ? std::string("?")
+                                                : std::to_string(depth))
+               << " in the " << name << " buffer";
+      if (depth != q.getDimSize(rank - 1))
+        return op->emitOpError("expects every buffer's depth to be the "
+                               "query's ")
+               << q.getDimSize(rank - 1) << ", got " << depth << " in the "
+               << name << " buffer";
+      int64_t rows = type.getDimSize(rank - 2),
+              want = cast<MemRefType>(rowsOf.second.getType())
+                         .getDimSize(rank - 2);
+      if (!compatible(rows, want))
+        return op->emitOpError("expects the ")
+               << name << " buffer to have the " << rowsOf.first << "'s "
+               << want << " rows, got " << rows;
+    }
   }
-  auto key = buffers[1].second, value = buffers[2].second,
-       output = buffers[3].second;
-  if (!compatible(key.getDimSize(rank - 2), value.getDimSize(rank - 2)))
-    return emitOpError("expects as many values as keys, got ")
-           << value.getDimSize(rank - 2) << " and " << key.getDimSize(rank - 2);
-  if (!compatible(output.getDimSize(rank - 2), q.getDimSize(rank - 2)))
-    return emitOpError("expects an output row per query row, got ")
-           << output.getDimSize(rank - 2) << " and " << q.getDimSize(rank - 2);
-  if (Value lse = getLse()) {
+  if (lse) {
     auto type = cast<MemRefType>(lse.getType());
     if (type.getRank() != rank - 1 || !type.getLayout().isIdentity())
-      return emitOpError("expects the lse buffer to have rank ")
+      return op->emitOpError("expects the lse buffer to have rank ")
              << rank - 1 << " and the identity layout, got " << type;
     for (int64_t d = 0; d < rank - 1; ++d)
       if (!compatible(type.getDimSize(d), q.getDimSize(d)))
-        return emitOpError("expects the lse buffer's dimension ")
-               << d << " to be " << q.getDimSize(d) << " like the query's, got "
-               << type.getDimSize(d);
+        return op->emitOpError("expects the lse buffer's dimension ")
+               << d << " to be " << q.getDimSize(d)
+               << " like the query's, got " << type.getDimSize(d);
   }
-  if (Value mask = getMask()) {
+  if (mask) {
     auto type = cast<MemRefType>(mask.getType());
     int64_t maskRank = type.getRank();
     if (maskRank > rank || !type.getLayout().isIdentity())
-      return emitOpError("expects a mask buffer of rank at most ")
+      return op->emitOpError("expects a mask buffer of rank at most ")
              << rank << " with the identity layout, got " << type;
     // The scores' sizes [B..., Sq, Sk], the mask's aligned to the right.
     SmallVector<int64_t> scores(q.getShape().drop_back());
@@ -316,17 +329,53 @@ LogicalResult GPUAttentionOp::verify() {
     for (int64_t d = 0; d < maskRank; ++d) {
       int64_t size = type.getDimSize(d), want = scores[rank - maskRank + d];
       if (size != 1 && !compatible(size, want))
-        return emitOpError("expects mask dimension ")
+        return op->emitOpError("expects mask dimension ")
                << d << " to be 1 or the scores' " << want << ", got " << size;
     }
   }
-  int64_t blockQ = getBlockQ(), blockK = getBlockK();
-  if (blockQ <= 0 || blockQ % 16 != 0 || blockQ > 512)
-    return emitOpError("expects block_q to be a multiple of 16 (rows per "
-                       "warp) in [16, 512], got ")
-           << blockQ;
-  if (blockK <= 0 || blockK % 16 != 0)
-    return emitOpError("expects block_k to be a positive multiple of 16, got ")
-           << blockK;
   return success();
+}
+
+/// Checks a kernel's tile attribute: a multiple of 16 in [16, `max`].
+static LogicalResult verifyTile(Operation *op, StringRef name, int64_t tile,
+                                int64_t max) {
+  if (tile <= 0 || tile % 16 != 0 || tile > max)
+    return op->emitOpError("expects ")
+           << name << " to be a multiple of 16 in [16, " << max << "], got "
+           << tile;
+  return success();
+}
+
+LogicalResult GPUAttentionOp::verify() {
+  if (failed(verifyAttentionBuffers(
+          *this, {{"query", getQuery()}, {"output", getOutput()}},
+          {{"key", getKey()}, {"value", getValue()}}, getLse(), getMask())))
+    return failure();
+  // (A block is 16 rows a warp: at most 32 warps.)
+  if (failed(verifyTile(*this, "block_q", getBlockQ(), 512)))
+    return failure();
+  return verifyTile(*this, "block_k", getBlockK(), 1024);
+}
+
+//===----------------------------------------------------------------------===//
+// GPUAttentionGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GPUAttentionGradOp::verify() {
+  if (failed(verifyAttentionBuffers(
+          *this,
+          {{"query", getQuery()},
+           {"output", getOutput()},
+           {"output_grad", getOutputGrad()},
+           {"query_grad", getQueryGrad()}},
+          {{"key", getKey()},
+           {"value", getValue()},
+           {"key_grad", getKeyGrad()},
+           {"value_grad", getValueGrad()}},
+          getLse(), getMask())))
+    return failure();
+  if (failed(verifyTile(*this, "block_rows", getBlockRows(), 512)) ||
+      failed(verifyTile(*this, "key_tile", getKeyTile(), 1024)))
+    return failure();
+  return verifyTile(*this, "query_tile", getQueryTile(), 1024);
 }

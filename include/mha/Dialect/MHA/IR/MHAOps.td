@@ -1093,6 +1093,65 @@ def MHA_GPUAttentionOp : MHA_Op<"gpu_attention", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
+  let summary = "Attention's backward on GPU buffers, by two tensor-core kernels";
+  let description = [{
+    `mha.attention_grad` (without a mask gradient) on buffers in GPU memory,
+    the form `mha-gpu-attention-kernel-ops` gives an eligible one in
+    `mha-lower-to-gpu{tensor-cores}`: from the forward's operands, its
+    output O, the rows' log-sum-exp `lse` and dO it writes dQ, dK and dV,
+    FlashAttention-2's backward without atomics.
+    `mha-gpu-lower-attention-kernels` turns it into two kernels on tensor
+    cores (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation):
+
+    * over blocks of `block_rows` query rows (16 a warp), keys and values
+      staged in shared memory `key_tile` rows at a time: D = rowsum(dO ⊙ O)
+      (kept in a scratch buffer for the second kernel), P recomputed from
+      the scores and `lse`, dS = P ⊙ (dO·Vᵀ − D), dQ = scale · dS·K;
+    * over blocks of `block_rows` key rows, queries and dO staged
+      `query_tile` rows at a time: the same P and dS transposed,
+      dV = Pᵀ·dO, dK = scale · dSᵀ·Q.
+
+    `scale`, `causal` and `mask` are the forward's (as `mha.gpu_attention`
+    takes them). Operands: query, output, output_grad and query_grad
+    [B..., Sq, D], key, value, key_grad and value_grad [B..., Sk, D], all f16
+    or all bf16 with an identity layout, D static and a multiple of 16;
+    lse f32 [B..., Sq]. Sizes must agree at run time (checked on the host
+    where the op is made); the buffers' data start 16 bytes aligned.
+
+    ```mlir
+    mha.gpu_attention_grad %q, %k, %v, %o, %lse, %do, %dq, %dk, %dv
+        {scale = 0.125 : f32, causal, block_rows = 64 : i64,
+         key_tile = 64 : i64, query_tile = 64 : i64}
+      : memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>,
+        memref<?x8x?x64xbf16>, memref<?x8x?xf32>, memref<?x8x?x64xbf16>,
+        memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>
+    ```
+  }];
+  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$query,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$key,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$value,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$output,
+                       Arg<MemRefOf<[F32]>, "", [MemRead]>:$lse,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$output_grad,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$value_grad,
+                       Arg<Optional<MemRefOf<[I1, F32, F16, BF16]>>, "",
+                           [MemRead]>:$mask,
+                       F32Attr:$scale, UnitAttr:$causal, I64Attr:$block_rows,
+                       I64Attr:$key_tile, I64Attr:$query_tile);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad `,`
+    $query_grad `,` $key_grad `,` $value_grad
+    (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` type($query) `,`
+    type($key) `,` type($value) `,` type($output) `,` type($lse) `,`
+    type($output_grad) `,` type($query_grad) `,` type($key_grad) `,`
+    type($value_grad)
+  }];
+  let hasVerifier = 1;
+}
+
 def MHA_LayerNormGradOp : MHA_Op<"layer_norm_grad", [Pure,
     AllTypesMatch<["input", "result_grad", "input_grad"]>,
     AllTypesMatch<["gamma", "gamma_grad", "beta_grad"]>]> {
