@@ -57,6 +57,7 @@
 #include <xmmintrin.h>
 #endif
 #include <cstdio>
+#include <dlfcn.h>
 #include <mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -479,6 +480,25 @@ compileInParts(std::unique_ptr<llvm::Module> module,
   return objects;
 }
 
+/// What identifies this build of the compiler in the object cache: the
+/// file holding this code (mha-run, or a library linking the runner) with
+/// its size and modification time, so that a rebuilt or upgraded mha never
+/// loads code an older build cached. Empty where it cannot be told.
+static std::string buildIdentity() {
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void *>(&buildIdentity), &info) ||
+      !info.dli_fname)
+    return "";
+  llvm::sys::fs::file_status status;
+  if (llvm::sys::fs::status(info.dli_fname, status))
+    return "";
+  return llvm::formatv("{0} {1} {2}", info.dli_fname, status.getSize(),
+                       status.getLastModificationTime()
+                           .time_since_epoch()
+                           .count())
+      .str();
+}
+
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(ModuleOp module, const CompileOptions &options) {
   keepLargeBuffersInHeap();
@@ -573,12 +593,14 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
 
   // The persistent cache: object code keyed by everything it depends on.
   std::string cachePath;
-  if (!options.cacheDir.empty() && !options.printIRAfterAll) {
+  std::string build = buildIdentity();
+  if (!options.cacheDir.empty() && !options.printIRAfterAll &&
+      !build.empty()) {
     std::string key;
     llvm::raw_string_ostream os(key);
-    // The format's revision: bumped when code generation changes, so that
-    // no run loads code an older mha compiled.
-    os << "mha-object-cache-4\n" << LLVM_VERSION_STRING << "\n"
+    // The format's revision, and the compiler's build: no run loads code
+    // another build of mha compiled.
+    os << "mha-object-cache-5\n" << build << "\n" << LLVM_VERSION_STRING << "\n"
        << builder->getTargetTriple().str() << "\n" << builder->getCPU()
        << "\n" << builder->getFeatures().getString() << "\n"
        << "vectorize=" << options.vectorize
