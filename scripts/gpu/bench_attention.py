@@ -15,8 +15,9 @@ a call on the GPU). PyTorch: SDPA in the same dtype, and in bf16,
 CUDA events, median of 10 after 3 warm-ups (with --backward: forward, then
 backward of the output's sum). TFLOP/s with the FlashAttention convention:
 forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
-With --tensor-cores, mha-run also gets --gpu-tensor-cores (the f16/bf16
-forward by the tensor-core kernel; f32 and the backward are unchanged).
+With --tensor-cores, mha-run also gets --gpu-tensor-cores (f16/bf16
+attention by the tensor-core kernels: the forward, and the backward at
+depths up to 128; f32 is unchanged).
 """
 import argparse
 import os

@@ -34,8 +34,8 @@ if [[ $checks == *" attention "* ]]; then
   timeout 150 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/attn" gpu 2>&1 | tee "$out/attention.log"
 fi
 if [[ $checks == *" tensor-cores "* || $checks == *" attention "* ]]; then
-  echo "== tensor-core attention kernel (--gpu-tensor-cores) against the CPU's decomposition"
-  timeout 120 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/tc" gpu-tensor-cores 2>&1 | tee "$out/tensor-cores.log"
+  echo "== tensor-core attention kernels (--gpu-tensor-cores, forward and backward) against the CPU's decomposition"
+  timeout 240 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/tc" gpu-tensor-cores 2>&1 | tee "$out/tensor-cores.log"
 fi
 if [[ $checks == *" models "* ]]; then
   echo "== example models and training: GPU against CPU"

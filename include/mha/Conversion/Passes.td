@@ -177,7 +177,8 @@ def MHAOnlineAttentionToLoopsPass
 
 def MHAGPUAttentionKernelOpsPass
     : Pass<"mha-gpu-attention-kernel-ops", "::mlir::func::FuncOp"> {
-  let summary = "Give eligible mha.attention ops to the tensor-core kernel";
+  let summary = "Give eligible attention ops (forward and backward) to the "
+                "tensor-core kernels";
   let description = [{
     Each `mha.attention` or `mha.attention_with_lse` (the forward of
     training) the tensor-core kernel computes — query, key and
@@ -193,6 +194,16 @@ def MHAGPUAttentionKernelOpsPass
     default) each op gets the largest tile of 64, 32 or 16 keys that fits
     its depth, and an op no tile fits (a depth above 256) is left to the
     rest of the pipeline.
+
+    Each `mha.attention_grad` of f16 or bf16 operands of that shape whose
+    additive mask's gradient, if any, is unused becomes likewise
+    `mha.gpu_attention_grad` (after the run-time checks of all its
+    operands' sizes), with new buffers for dQ, dK and dV and tiles derived
+    from the depth (blocks of 64 rows; the largest tile of 64, 32 or 16 keys
+    for its dQ kernel and of queries for its dK/dV kernel that fits shared
+    memory and the registers' estimate: 64 and 64 up to depth 64, 64 and 16
+    at depth 128); a depth no tile fits (above 128) leaves it to the per-row
+    backward. Key and value batch sizes must be the query's (no broadcast).
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", "64",
@@ -211,8 +222,8 @@ def MHAGPUAttentionKernelOpsPass
 
 def MHAGPULowerAttentionKernelsPass
     : Pass<"mha-gpu-lower-attention-kernels", "::mlir::ModuleOp"> {
-  let summary = "Lower mha.gpu_attention to a tensor-core flash-attention "
-                "kernel (gpu.launch)";
+  let summary = "Lower mha.gpu_attention and mha.gpu_attention_grad to "
+                "tensor-core flash-attention kernels (gpu.launch)";
   let description = [{
     Each `mha.gpu_attention` (on device buffers) becomes one `gpu.launch`:
     a block of `block_q / 16` warps per `block_q` query rows of a batch
@@ -233,18 +244,35 @@ def MHAGPULowerAttentionKernelsPass
     operands' type; with an `lse` buffer, one thread of each row also
     stores its log-sum-exp.
 
+    Each `mha.gpu_attention_grad` becomes two kernels on the same stream,
+    with D = rowsum(dO ⊙ O) passed from the first to the second in a device
+    buffer: over blocks of `block_rows` query rows, D of the block's rows,
+    then per tile of `key_tile` keys (keys and values staged in shared
+    memory, causal blocks stopping at their last row's tile) S = Q·Kᵀ and
+    dP = dO·Vᵀ by `mma.sync`, P = exp(S − lse) (0 for a row that saw no
+    key), dS = P ⊙ (dP − D), dQ += dS·K (dS rounded to the operands' type),
+    dQ scaled and stored; over blocks of `block_rows` key rows, per tile of
+    `query_tile` queries (queries and dO staged, causal blocks starting at
+    the tile of their first key) the same transposed, Sᵀ = K·Qᵀ and
+    dPᵀ = V·dOᵀ, dV += Pᵀ·dO and dK += dSᵀ·Q, both stored. No atomics: each
+    gradient element has one writer (the scores are computed twice, once
+    per kernel).
+
     The tiles must fit the GPU: the two shared-memory tiles within 48 KiB
     (the static limit of a block) and an estimate of the registers a thread
-    needs (accumulators, query and probability fragments, scores) within
-    255; otherwise an error names the op and the tile sizes.
+    needs (accumulators, fragments, scores) within 255; otherwise an error
+    names the op, the kernel and the tile sizes.
 
     With `emulate`, each op becomes instead loops over the grid's blocks on
     the host that run a block's threads in lockstep as the lanes of vectors
     (loads and stores as gathers and scatters, shuffles as permutations of
     lanes, no barriers, mma.sync emulated from the PTX ISA's layout of its
     fragments): the same tiling, fragments, masks and online softmax, run
-    on the CPU to check their numerics without a GPU. (A module pass: the
-    emulation adds its mma function to the module.)
+    on the CPU to check their numerics without a GPU; each block's work is
+    a function of its own, and the lanes' loads, stores and mma.sync calls
+    of functions kept out of line (`noinline`), so that the host compiler
+    takes seconds, not minutes. (A module pass: the emulation adds
+    functions to the module.)
   }];
   let options = [
     Option<"emulate", "emulate", "bool", "false",

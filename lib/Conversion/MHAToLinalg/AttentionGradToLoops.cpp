@@ -83,25 +83,7 @@ public:
                   .getDimSize(rank - 1);
     // The sizes, checked on the host before any loop (the loops may run in
     // GPU threads).
-    checkAttentionSizes(rewriter, op, op.getQuery(), op.getKey(),
-                        op.getValue(), op.getMask());
-    checkSameSize(rewriter, op, op.getResult(), rank - 2, "result",
-                  op.getQuery(), rank - 2, "query");
-    checkSameSize(rewriter, op, op.getResult(), rank - 1, "result",
-                  op.getValue(), rank - 1, "value");
-    checkSameSize(rewriter, op, op.getResultGrad(), rank - 2, "result_grad",
-                  op.getQuery(), rank - 2, "query");
-    checkSameSize(rewriter, op, op.getResultGrad(), rank - 1, "result_grad",
-                  op.getValue(), rank - 1, "value");
-    checkSameSize(rewriter, op, op.getLse(), rank - 2, "lse", op.getQuery(),
-                  rank - 2, "query");
-    for (int64_t d = 0; d < nb; ++d)
-      for (auto [operand, name] :
-           {std::pair(op.getResult(), "result"),
-            std::pair(op.getResultGrad(), "result_grad"),
-            std::pair(op.getLse(), "lse")})
-        checkSameSize(rewriter, op, operand, d, name, op.getQuery(), d,
-                      "query");
+    checkAttentionGradSizes(rewriter, op);
     scale = defaultScaleOr(rewriter, loc, op.getQuery(), op.getScaleAttr());
     c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
     c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);

@@ -410,6 +410,27 @@ void mha::detail::checkAttentionSizes(OpBuilder &b, Operation *op, Value q,
   }
 }
 
+void mha::detail::checkAttentionGradSizes(OpBuilder &b, AttentionGradOp op) {
+  int64_t rank = tensorType(op.getQuery()).getRank();
+  checkAttentionSizes(b, op, op.getQuery(), op.getKey(), op.getValue(),
+                      op.getMask());
+  checkSameSize(b, op, op.getResult(), rank - 2, "result", op.getQuery(),
+                rank - 2, "query");
+  checkSameSize(b, op, op.getResult(), rank - 1, "result", op.getValue(),
+                rank - 1, "value");
+  checkSameSize(b, op, op.getResultGrad(), rank - 2, "result_grad",
+                op.getQuery(), rank - 2, "query");
+  checkSameSize(b, op, op.getResultGrad(), rank - 1, "result_grad",
+                op.getValue(), rank - 1, "value");
+  checkSameSize(b, op, op.getLse(), rank - 2, "lse", op.getQuery(), rank - 2,
+                "query");
+  for (int64_t d = 0; d + 2 < rank; ++d)
+    for (auto [operand, name] : {std::pair(op.getResult(), "result"),
+                                 std::pair(op.getResultGrad(), "result_grad"),
+                                 std::pair(op.getLse(), "lse")})
+      checkSameSize(b, op, operand, d, name, op.getQuery(), d, "query");
+}
+
 bool mha::detail::hasStaticEmptyDim(ValueRange values) {
   return llvm::any_of(values, [](Value v) {
     return llvm::is_contained(tensorType(v).getShape(), 0);

@@ -169,6 +169,11 @@ Value defaultScaleOr(OpBuilder &b, Location loc, Value lhs, FloatAttr scale);
 void checkAttentionSizes(OpBuilder &b, Operation *op, Value q, Value k,
                          Value v, Value mask);
 
+/// The run-time size checks of mha.attention_grad: attention's
+/// (checkAttentionSizes), then the result, result_grad and lse against the
+/// query's rows and batch and the value's depth.
+void checkAttentionGradSizes(OpBuilder &b, AttentionGradOp op);
+
 /// Whether one of `values` (tensors) has a dimension of static size 0. The
 /// tiled lowerings of attention leave such ops to the decomposition: their
 /// slices at constant offsets into an empty dimension do not verify.

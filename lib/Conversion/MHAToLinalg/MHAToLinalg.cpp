@@ -74,9 +74,10 @@ struct ConvertMHAToLinalgPass final
                            linalg::LinalgDialect, math::MathDialect,
                            scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();
-    // mha.gpu_attention is already on buffers: the GPU pipeline lowers it
-    // after bufferization (mha-gpu-lower-attention-kernels).
-    target.addLegalOp<ParamOp, TrainingOp, GPUAttentionOp>();
+    // mha.gpu_attention(_grad) is already on buffers: the GPU pipeline lowers
+    // it after bufferization (mha-gpu-lower-attention-kernels).
+    target
+        .addLegalOp<ParamOp, TrainingOp, GPUAttentionOp, GPUAttentionGradOp>();
     RewritePatternSet patterns(&getContext());
     populateMHAToLinalgConversionPatterns(patterns);
     if (flashAttention) {

@@ -45,6 +45,7 @@
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Matchers.h"
 
 #include <cmath>
@@ -77,36 +78,117 @@ constexpr int64_t kRowPadding = 8;
 /// Elements one thread copies per load (16 bytes of f16/bf16).
 constexpr int64_t kCopyWidth = 8;
 
-/// The kernel's tiles and what they need of the GPU.
+/// Which kernel a shape is of: the forward, or one of the backward's two.
+enum class KernelKind { Forward, QueryGrad, KeyValueGrad };
+
+/// A kernel's tiles and what they need of the GPU: blocks of `blockRows`
+/// rows, 16 a warp (query rows; key rows in the backward's dK/dV kernel),
+/// and two shared-memory tiles of `tileRows` rows of the other side (keys
+/// and values; queries and dO in the dK/dV kernel) at `depth`.
 struct KernelShape {
-  int64_t blockQ, blockK, depth;
-  int64_t warps() const { return blockQ / 16; }
+  KernelKind kind;
+  int64_t blockRows, tileRows, depth;
+  int64_t warps() const { return blockRows / 16; }
   int64_t threads() const { return 32 * warps(); }
-  int64_t sharedBytes() const { return 2 * blockK * (depth + kRowPadding) * 2; }
-  /// 32-bit registers of a thread, estimated from what stays live: the
-  /// output accumulators (depth/2), the query's fragments (depth/4), the
-  /// scores and their rounded fragments (3·blockK/4), and 32 for indices,
-  /// addresses and loads in flight. Against ptxas for sm_80 (CUDA 13,
-  /// blocks of 64 and 128 queries): 93-255 registers measured for depths
-  /// 64, 128 and 256 and tiles of 16-128 keys; the only tiles that spilled
-  /// (depth 256 with 64 or 128 keys: 4 and 428-496 bytes) are the only
-  /// ones this puts above 255. ptxas decides; this refuses tiles that
-  /// would spill.
-  static int64_t registersFor(int64_t depth, int64_t blockK) {
-    return 3 * depth / 4 + 3 * blockK / 4 + 32;
+  int64_t sharedBytes() const {
+    return 2 * tileRows * (depth + kRowPadding) * 2;
   }
-  int64_t registers() const { return registersFor(depth, blockK); }
+  /// 32-bit registers of a thread, estimated from what stays live, plus 32
+  /// for indices, addresses and loads in flight:
+  /// * forward: the output accumulators (depth/2), the query's fragments
+  ///   (depth/4), the scores and their rounded fragments (3·tile/4).
+  ///   Against ptxas for sm_80 (CUDA 13, blocks of 64 and 128 queries):
+  ///   93-255 registers measured for depths 64, 128 and 256 and tiles of
+  ///   16-128 keys; the only tiles that spilled (depth 256 with 64 or 128
+  ///   keys: 4 and 428-496 bytes) are the only ones this puts above 255.
+  /// * dQ: the query's and dO's fragments (depth/4 each), dQ's
+  ///   accumulators (depth/2), the scores and dP (tile/2 each), dS's
+  ///   fragments (tile/4).
+  /// * dK/dV: the key's and value's fragments (depth/4 each), dK's and dV's
+  ///   accumulators (depth/2 each), the scores and dP (tile/2 each), the
+  ///   fragments of P and dS (tile/4 each).
+  /// ptxas decides; this refuses tiles that would spill.
+  static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
+    switch (kind) {
+    case KernelKind::Forward:
+      return 3 * depth / 4 + 3 * tile / 4 + 32;
+    case KernelKind::QueryGrad:
+      return depth + 5 * tile / 4 + 32;
+    case KernelKind::KeyValueGrad:
+      return 3 * depth / 2 + 3 * tile / 2 + 32;
+    }
+    llvm_unreachable("a kernel kind");
+  }
+  int64_t registers() const { return registersFor(kind, depth, tileRows); }
   bool fits() const {
     return sharedBytes() <= kMaxSharedBytes && registers() <= kMaxRegisters;
   }
-  /// The largest tile of keys (64, 32 or 16) that fits at `depth`, or 0.
-  static int64_t derivedBlockK(int64_t blockQ, int64_t depth) {
-    for (int64_t blockK : {64, 32, 16})
-      if (KernelShape{blockQ, blockK, depth}.fits())
-        return blockK;
+  /// The largest tile (64, 32 or 16 rows) that fits at `depth`, or 0.
+  static int64_t derivedTile(KernelKind kind, int64_t blockRows,
+                             int64_t depth) {
+    for (int64_t tile : {64, 32, 16})
+      if (KernelShape{kind, blockRows, tile, depth}.fits())
+        return tile;
     return 0;
   }
+  /// What the tiles are, for a diagnostic: "tiles of 64 queries x 32 keys".
+  std::string describe() const {
+    std::string rows = std::to_string(blockRows),
+                tile = std::to_string(tileRows);
+    switch (kind) {
+    case KernelKind::Forward:
+      return "tiles of " + rows + " queries x " + tile + " keys";
+    case KernelKind::QueryGrad:
+      return "the dQ kernel's tiles of " + rows + " queries x " + tile +
+             " keys";
+    case KernelKind::KeyValueGrad:
+      return "the dK/dV kernel's tiles of " + rows + " keys x " + tile +
+             " queries";
+    }
+    llvm_unreachable("a kernel kind");
+  }
+  /// What the two shared-memory tiles hold.
+  StringRef tiles() const {
+    return kind == KernelKind::KeyValueGrad ? "the query and dO tiles"
+                                            : "the key and value tiles";
+  }
+  /// The option or attribute that sets the tile.
+  StringRef tileOption() const {
+    return kind == KernelKind::Forward     ? "block-k"
+           : kind == KernelKind::QueryGrad ? "key_tile"
+                                           : "query_tile";
+  }
 };
+
+/// The backward's block of rows (both kernels).
+constexpr int64_t kGradBlockRows = 64;
+
+/// Why `operands` (query, key, value, then more of the query's or value's
+/// shape) have no shape the kernels take, or "": one rank of at least 3,
+/// the key's and value's batch sizes the query's (none broadcast), one
+/// static depth that is a multiple of 16.
+std::string shapeIneligibility(ArrayRef<Value> operands) {
+  auto q = cast<RankedTensorType>(operands[0].getType());
+  int64_t rank = q.getRank();
+  int64_t depth = q.getDimSize(rank - 1);
+  if (rank < 3)
+    return "it has no batch dimension";
+  for (Value operand : operands) {
+    auto type = cast<RankedTensorType>(operand.getType());
+    if (type.getRank() != rank)
+      return "its operands have different ranks";
+    if (type.getDimSize(rank - 1) != depth)
+      return "its depths differ";
+    // (Equal static sizes, or both dynamic and checked on the host: a
+    // static 1 against another size would be a broadcast.)
+    for (int64_t d = 0; d < rank - 2; ++d)
+      if (type.getDimSize(d) != q.getDimSize(d))
+        return "its batch dimensions differ or broadcast";
+  }
+  if (ShapedType::isDynamic(depth) || depth % 16 != 0)
+    return "its depth is not a static multiple of 16";
+  return "";
+}
 
 /// Why the tensor-core kernel cannot compute `op` (mha.attention or
 /// mha.attention_with_lse), or "" when it can.
@@ -123,22 +205,53 @@ std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK) {
           element)
     return "its operands' element types differ";
   int64_t rank = q.getRank();
-  if (rank < 3 || k.getRank() != rank || v.getRank() != rank)
-    return "it has no batch dimension, or operands of different ranks";
-  int64_t depth = q.getDimSize(rank - 1);
-  if (ShapedType::isDynamic(depth) || depth % 16 != 0 ||
-      k.getDimSize(rank - 1) != depth || v.getDimSize(rank - 1) != depth)
-    return "its depths are not one static multiple of 16";
+  if (std::string reason = shapeIneligibility(
+          {op.getQuery(), op.getKey(), op.getValue(), op.getResult()});
+      !reason.empty())
+    return reason;
   // Derived tiles: none fits this depth (given ones are checked when the
   // kernel is built, and refused there with the reason).
-  if (!blockK && !KernelShape::derivedBlockK(blockQ, depth))
+  int64_t depth = q.getDimSize(rank - 1);
+  if (!blockK && !KernelShape::derivedTile(KernelKind::Forward, blockQ, depth))
     return "no tile of keys fits its depth in shared memory and registers";
+  return "";
+}
+
+/// Why the backward's tensor-core kernels cannot compute `op`, or "" when
+/// they can.
+std::string ineligibility(AttentionGradOp op) {
+  if (op.getMaskGrad() && !op.getMaskGrad().use_empty())
+    return "it computes the mask's gradient";
+  SmallVector<Value> operands = {op.getQuery(), op.getKey(), op.getValue(),
+                                 op.getResult(), op.getResultGrad()};
+  Type element = cast<RankedTensorType>(operands[0].getType()).getElementType();
+  if (!element.isF16() && !element.isBF16())
+    return "its operands are not f16 or bf16";
+  for (Value operand : operands)
+    if (cast<RankedTensorType>(operand.getType()).getElementType() != element)
+      return "its operands' element types differ";
+  if (std::string reason = shapeIneligibility(operands); !reason.empty())
+    return reason;
+  auto q = cast<RankedTensorType>(op.getQuery().getType());
+  if (cast<RankedTensorType>(op.getLse().getType()).getRank() !=
+      q.getRank() - 1)
+    return "its lse is not of the query's rows";
+  int64_t depth = q.getDimSize(q.getRank() - 1);
+  for (KernelKind kind : {KernelKind::QueryGrad, KernelKind::KeyValueGrad})
+    if (!KernelShape::derivedTile(kind, kGradBlockRows, depth))
+      return "no tile fits its depth in shared memory and registers";
   return "";
 }
 
 /// The identity-layout buffer type of `type`.
 MemRefType bufferType(RankedTensorType type) {
   return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+/// A read-only buffer of `tensor` (for a kernel op).
+Value readOnlyBuffer(OpBuilder &b, Location loc, Value tensor) {
+  return bufferization::ToBufferOp::create(
+      b, loc, bufferType(tensorType(tensor)), tensor, /*read_only=*/true);
 }
 
 /// A new buffer of `type`'s shape, its dynamic sizes those of `like`'s
@@ -158,7 +271,7 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
   if (!blockK)
-    blockK = KernelShape::derivedBlockK(blockQ, depth);
+    blockK = KernelShape::derivedTile(KernelKind::Forward, blockQ, depth);
   b.setInsertionPoint(op);
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   // (Batch dimensions are equal, never broadcast: static ones by the
@@ -172,12 +285,11 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
   if (scaleValue.use_empty())
     scaleValue.getDefiningOp()->erase();
 
-  auto readOnly = [&](Value tensor) {
-    return bufferization::ToBufferOp::create(
-        b, loc, bufferType(tensorType(tensor)), tensor, /*read_only=*/true);
-  };
-  Value qBuffer = readOnly(q), kBuffer = readOnly(k), vBuffer = readOnly(v);
-  Value maskBuffer = op.getMask() ? readOnly(op.getMask()) : Value();
+  Value qBuffer = readOnlyBuffer(b, loc, q),
+        kBuffer = readOnlyBuffer(b, loc, k),
+        vBuffer = readOnlyBuffer(b, loc, v);
+  Value maskBuffer =
+      op.getMask() ? readOnlyBuffer(b, loc, op.getMask()) : Value();
   SmallVector<Value> outputs;
   for (Value result : op->getResults())
     outputs.push_back(
@@ -195,6 +307,50 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
   op.erase();
 }
 
+void toKernelOp(OpBuilder &b, AttentionGradOp op) {
+  Location loc = op.getLoc();
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
+  b.setInsertionPoint(op);
+  checkAttentionGradSizes(b, op);
+  Value scaleValue = defaultScaleOr(b, loc, op.getQuery(), op.getScaleAttr());
+  FloatAttr scale;
+  if (!matchPattern(scaleValue, m_Constant(&scale)))
+    llvm_unreachable("a static depth gives a constant scale");
+  if (scaleValue.use_empty())
+    scaleValue.getDefiningOp()->erase();
+  SmallVector<Value> inputs;
+  for (Value operand : {op.getQuery(), op.getKey(), op.getValue(),
+                        op.getResult(), op.getLse(), op.getResultGrad()})
+    inputs.push_back(readOnlyBuffer(b, loc, operand));
+  Value mask = op.getMask() ? readOnlyBuffer(b, loc, op.getMask()) : Value();
+  // dQ has the query's shape, dK and dV the key's and value's.
+  SmallVector<Value> grads;
+  for (auto [grad, like] : {std::pair(op.getQueryGrad(), op.getQuery()),
+                            std::pair(op.getKeyGrad(), op.getKey()),
+                            std::pair(op.getValueGrad(), op.getValue())})
+    grads.push_back(
+        allocLike(b, loc, cast<RankedTensorType>(grad.getType()), like));
+  GPUAttentionGradOp::create(
+      b, loc, inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5],
+      grads[0], grads[1], grads[2], mask,
+      b.getF32FloatAttr(scale.getValueAsDouble()),
+      op.getCausal() ? b.getUnitAttr() : UnitAttr(),
+      b.getI64IntegerAttr(kGradBlockRows),
+      b.getI64IntegerAttr(KernelShape::derivedTile(KernelKind::QueryGrad,
+                                                   kGradBlockRows, depth)),
+      b.getI64IntegerAttr(KernelShape::derivedTile(KernelKind::KeyValueGrad,
+                                                   kGradBlockRows, depth)));
+  SmallVector<Value> results = {op.getQueryGrad(), op.getKeyGrad(),
+                                op.getValueGrad()};
+  for (auto [result, buffer] : llvm::zip(results, grads))
+    result.replaceAllUsesWith(bufferization::ToTensorOp::create(
+        b, loc, result.getType(), buffer, /*restrict=*/true,
+        /*writable=*/true));
+  // (An unused mask gradient: ineligibility checked.)
+  op.erase();
+}
+
 struct MHAGPUAttentionKernelOpsPass final
     : mha::impl::MHAGPUAttentionKernelOpsPassBase<
           MHAGPUAttentionKernelOpsPass> {
@@ -208,13 +364,18 @@ struct MHAGPUAttentionKernelOpsPass final
       if (auto attention = dyn_cast<AttentionWithLSEOp>(op);
           attention && ineligibility(attention, blockQ, blockK).empty())
         ops.push_back(op);
+      if (auto grad = dyn_cast<AttentionGradOp>(op);
+          grad && ineligibility(grad).empty())
+        ops.push_back(op);
     });
     OpBuilder b(&getContext());
     for (Operation *op : ops) {
       if (auto attention = dyn_cast<AttentionOp>(op))
         toKernelOp(b, attention, blockQ, blockK);
+      else if (auto attention = dyn_cast<AttentionWithLSEOp>(op))
+        toKernelOp(b, attention, blockQ, blockK);
       else
-        toKernelOp(b, cast<AttentionWithLSEOp>(op), blockQ, blockK);
+        toKernelOp(b, cast<AttentionGradOp>(op));
     }
   }
 };
@@ -252,10 +413,12 @@ using Operand = SmallVector<Pair, 4>;
 /// A thread's part of an accumulator: 4 f32 values.
 using Accumulator = SmallVector<Value, 4>;
 
-/// The buffers and sizes a kernel works on: the collapsed [B, S, D]
-/// buffers, and Sq and Sk (uniform values, index).
+/// The buffers and sizes a kernel works on: the [B, S, D] views of the
+/// forward's query, key, value and output and of the backward's dO and
+/// gradients; lse and the backward's D = rowsum(dO ⊙ O) [B, Sq] (f32); Sq
+/// and Sk (uniform values, index).
 struct KernelOperands {
-  Value q, k, v, out, lse, rows, keys;
+  Value q, k, v, out, lse, outGrad, qGrad, kGrad, vGrad, delta, rows, keys;
   /// The mask as one dimension, the batch sizes of the query (to split
   /// a block's batch position), and the mask's strides along the scores'
   /// batch dimensions, rows and keys (0 where it broadcasts); uniform.
@@ -286,13 +449,25 @@ public:
         // log2(e) folded into the scale: exp(x·scale) = exp2(x·scale·log2 e).
         scaleLog2(scale * float(M_LOG2E)), causal(causal), lanes(lanes) {}
 
-  /// The kernel's work for block (`batch`, `queryBlock`) (uniform index
-  /// values), by thread `thread` (the thread id, or in the emulation the
-  /// lanes' ids), with the key and value tiles in `kShared` and `vShared`;
-  /// the emulation also takes its scratch matrices for mma.sync.
-  void build(const KernelOperands &operands, Value batch, Value queryBlock,
-             Value thread, Value kShared, Value vShared,
-             ArrayRef<Value> scratch = {});
+  /// Starts a block's threads: `thread` is the thread id, or in the
+  /// emulation the lanes' ids; the emulation also takes its scratch
+  /// buffers (the matrices of mma.sync and the lanes' staging buffers).
+  void begin(Value thread, ArrayRef<Value> scratchBuffers = {});
+
+  /// The kernels' work for block (`batch`, `block`) (uniform index values)
+  /// with the shared-memory tiles `tile0` and `tile1`:
+  /// * the forward (mha.gpu_attention): a block of query rows, the key and
+  ///   value tiles;
+  void buildForward(const KernelOperands &operands, Value batch, Value block,
+                    Value tile0, Value tile1);
+  /// * the backward's first kernel: a block of query rows, the key and
+  ///   value tiles; D of its rows, then dQ;
+  void buildQueryGrad(const KernelOperands &operands, Value batch, Value block,
+                      Value tile0, Value tile1);
+  /// * the backward's second kernel: a block of key rows, the query and dO
+  ///   tiles; dK and dV.
+  void buildKeyValueGrad(const KernelOperands &operands, Value batch,
+                         Value block, Value tile0, Value tile1);
 
 private:
   /// A per-thread value of `type` broadcast from a uniform one.
@@ -341,23 +516,77 @@ private:
     }
     scatterLanes(flat(buffer), linear(buffer, indices), value, mask);
   }
+  /// Emulated: the module's function `name` of `type`, its body built by
+  /// `body` (given the arguments, returning the results) the first time it
+  /// is asked for. The lanes' loops live in such functions, called from the
+  /// kernel: inline, the host compiler's loop passes take minutes over a
+  /// kernel's thousands of them.
+  func::FuncOp
+  emulationFunction(StringRef name, FunctionType type,
+                    function_ref<SmallVector<Value>(ValueRange)> body) {
+    auto module =
+        b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+    if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+      return existing;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    auto function = func::FuncOp::create(b, loc, name, type);
+    function.setPrivate();
+    // Kept out of line by the host compiler too (LLVM's noinline, which
+    // the conversion to the LLVM dialect carries as `passthrough`).
+    function->setAttr("passthrough",
+                      b.getArrayAttr({b.getStringAttr("noinline")}));
+    b.setInsertionPointToStart(function.addEntryBlock());
+    func::ReturnOp::create(b, loc, body(function.getArguments()));
+    return function;
+  }
+  /// The name of an emulation function for elements of `type`.
+  std::string emulationName(StringRef what, Type type) {
+    std::string name;
+    llvm::raw_string_ostream os(name);
+    os << "__mha_emulated_" << what << "_" << type << "_" << lanes;
+    return name;
+  }
+  /// Emulated: `buffer` as a one-dimensional buffer of dynamic size (the
+  /// argument type of the lanes' functions).
+  Value dynamicFlat(Value buffer) {
+    auto type = cast<MemRefType>(buffer.getType());
+    auto dynamic =
+        MemRefType::get({ShapedType::kDynamic}, type.getElementType());
+    return type == dynamic
+               ? buffer
+               : memref::CastOp::create(b, loc, dynamic, buffer).getResult();
+  }
   /// Emulated: the elements of the one-dimensional `buffer` at the lanes'
-  /// `positions`. A loop over the lanes through the staging buffers, not a
-  /// vector.gather: the host compiler would unroll that into one basic
-  /// block of `lanes` loads, and hundreds of those blocks' scheduling
-  /// takes it minutes.
+  /// `positions`, one lane at a time (a vector.gather would be unrolled by
+  /// the host compiler into one basic block of `lanes` loads).
   Value gatherLanes(Value buffer, Value positions) {
+    buffer = dynamicFlat(buffer);
     Type type = cast<MemRefType>(buffer.getType()).getElementType();
-    Value staged = type.isF32() ? scratch[5] : scratch[4];
-    Value zero = idx(b, loc, 0);
-    vector::StoreOp::create(b, loc, positions, scratch[3], ValueRange{zero});
-    forLanes([&](Value lane) {
-      Value position = memref::LoadOp::create(b, loc, scratch[3], lane);
-      Value x = memref::LoadOp::create(b, loc, buffer, position);
-      memref::StoreOp::create(b, loc, x, staged, lane);
-    });
-    return vector::LoadOp::create(b, loc, VectorType::get({lanes}, type),
-                                  staged, ValueRange{zero});
+    auto vectorType = VectorType::get({lanes}, type);
+    func::FuncOp function = emulationFunction(
+        emulationName("gather", type),
+        b.getFunctionType({buffer.getType(), positions.getType()},
+                          {vectorType}),
+        [&](ValueRange args) -> SmallVector<Value> {
+          Value init = arith::ConstantOp::create(
+              b, loc, vectorType,
+              DenseElementsAttr::get(vectorType, b.getZeroAttr(type)));
+          auto loop = scf::ForOp::create(
+              b, loc, idx(b, loc, 0), idx(b, loc, lanes), idx(b, loc, 1),
+              ValueRange{init},
+              [&](OpBuilder &nb, Location l, Value lane, ValueRange carried) {
+                Value position = vector::ExtractOp::create(
+                    nb, l, args[1], ArrayRef<OpFoldResult>{lane});
+                Value x = memref::LoadOp::create(nb, l, args[0], position);
+                Value next = vector::InsertOp::create(
+                    nb, l, x, carried[0], ArrayRef<OpFoldResult>{lane});
+                scf::YieldOp::create(nb, l, next);
+              });
+          return {loop.getResult(0)};
+        });
+    return func::CallOp::create(b, loc, function, ValueRange{buffer, positions})
+        .getResult(0);
   }
   /// The mask's element at per-thread `position` of its one-dimensional
   /// view: as stored on the GPU; emulated, floats as f32 and booleans as
@@ -365,51 +594,52 @@ private:
   Value loadMask(Value mask, Value position) {
     if (!lanes)
       return memref::LoadOp::create(b, loc, mask, position);
-    Type type = cast<MemRefType>(mask.getType()).getElementType();
-    Value zero = idx(b, loc, 0);
-    vector::StoreOp::create(b, loc, position, scratch[3], ValueRange{zero});
-    forLanes([&](Value lane) {
-      Value at = memref::LoadOp::create(b, loc, scratch[3], lane);
-      Value x = memref::LoadOp::create(b, loc, mask, at);
-      if (type.isInteger(1))
-        x = arith::UIToFPOp::create(b, loc, b.getF32Type(), x);
-      else if (!type.isF32())
-        x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
-      memref::StoreOp::create(b, loc, x, scratch[5], lane);
-    });
-    Value values = vector::LoadOp::create(
-        b, loc, VectorType::get({lanes}, b.getF32Type()), scratch[5],
-        ValueRange{zero});
-    if (!type.isInteger(1))
+    Value values = gatherLanes(mask, position);
+    auto type = cast<VectorType>(values.getType());
+    if (type.getElementType().isInteger(1) || type.getElementType().isF32())
       return values;
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, values,
-                                 f32(0.0f));
+    return arith::ExtFOp::create(
+        b, loc, VectorType::get({lanes}, b.getF32Type()), values);
   }
   /// Emulated: stores the lanes' `values` at their `positions` of the
   /// one-dimensional `buffer` where `mask` holds (null: everywhere).
   void scatterLanes(Value buffer, Value positions, Value values, Value mask) {
+    buffer = dynamicFlat(buffer);
     Type type = cast<MemRefType>(buffer.getType()).getElementType();
-    Value staged = type.isF32() ? scratch[5] : scratch[4];
-    Value zero = idx(b, loc, 0);
-    vector::StoreOp::create(b, loc, positions, scratch[3], ValueRange{zero});
-    vector::StoreOp::create(b, loc, values, staged, ValueRange{zero});
-    // (As bytes: a vector of i1 is stored as packed bits.)
-    Value bytes = arith::ExtUIOp::create(
-        b, loc, VectorType::get({lanes}, b.getI8Type()),
-        mask ? mask : allLanes());
-    vector::StoreOp::create(b, loc, bytes, scratch[6], ValueRange{zero});
-    forLanes([&](Value lane) {
-      Value active = arith::TruncIOp::create(
-          b, loc, b.getI1Type(),
-          memref::LoadOp::create(b, loc, scratch[6], lane));
-      auto branch = scf::IfOp::create(b, loc, active, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(branch.thenBlock());
-      Value position = memref::LoadOp::create(b, loc, scratch[3], lane);
-      Value x = memref::LoadOp::create(b, loc, staged, lane);
-      memref::StoreOp::create(b, loc, x, buffer, position);
-    });
+    if (!mask)
+      mask = allLanes();
+    func::FuncOp function = emulationFunction(
+        emulationName("scatter", type),
+        b.getFunctionType({buffer.getType(), positions.getType(),
+                           values.getType(), mask.getType()},
+                          {}),
+        [&](ValueRange args) -> SmallVector<Value> {
+          forLanes([&](Value lane) {
+            Value active = vector::ExtractOp::create(
+                b, loc, args[3], ArrayRef<OpFoldResult>{lane});
+            auto branch = scf::IfOp::create(b, loc, active, /*withElse=*/false);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(branch.thenBlock());
+            Value position = vector::ExtractOp::create(
+                b, loc, args[1], ArrayRef<OpFoldResult>{lane});
+            Value x = vector::ExtractOp::create(b, loc, args[2],
+                                                ArrayRef<OpFoldResult>{lane});
+            memref::StoreOp::create(b, loc, x, args[0], position);
+          });
+          return {};
+        });
+    func::CallOp::create(b, loc, function,
+                         ValueRange{buffer, positions, values, mask});
   }
+  /// A loop over [`lower`, `upper`) (uniform index values) carrying the
+  /// per-thread f32 values `init`: `body` gets the index and the state and
+  /// returns the next state; returns the final one. On the GPU an scf.for
+  /// with iter_args (registers); emulated, the state in a host buffer
+  /// (hundreds of vectors carried through one loop take the host
+  /// compiler's loop passes minutes).
+  SmallVector<Value>
+  stateLoop(Value lower, Value upper, ArrayRef<Value> init,
+            function_ref<SmallVector<Value>(Value, ArrayRef<Value>)> body);
   /// A host loop over [0, `bound`) with `body` built inside (emulation).
   void forEach(int64_t bound, function_ref<void(Value)> body) {
     auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), idx(b, loc, bound),
@@ -502,10 +732,78 @@ private:
   Accumulator emulatedMmaBody(const Operand &a, const Operand &bOperand,
                               const Accumulator &acc);
 
-  /// The copy of the tile of `blockK` rows from key row `first` of batch
-  /// position `batch` of `source` into `shared` (zeros past `keys`).
+  /// The copy of the tile of `shape.tileRows` rows from row `first` of
+  /// batch position `batch` of `source` into `shared` (zeros past `rows`).
   void copyTile(Value source, Value shared, Value batch, Value first,
-                Value keys, Value thread);
+                Value rows);
+  /// Both tiles of a step (`sources[i]` into `tiles[i]`) copied between two
+  /// barriers: the previous step's readers are done, this one's writers
+  /// too.
+  void stageTiles(ArrayRef<Value> sources, ArrayRef<Value> tiles, Value batch,
+                  Value first, Value rows) {
+    if (!lanes)
+      gpu::BarrierOp::create(b, loc);
+    for (auto [source, tile] : llvm::zip(sources, tiles))
+      copyTile(source, tile, batch, first, rows);
+    if (!lanes)
+      gpu::BarrierOp::create(b, loc);
+  }
+
+  /// The A fragments of the thread's two rows `rows` (clamped into
+  /// `buffer` [B, S, D]) at batch position `batch`, one per 16 columns of
+  /// depth: pair r holds row r % 2, columns 2t + 8·(r / 2) and the next.
+  SmallVector<Operand> rowFragments(Value buffer, Value batch,
+                                    ArrayRef<Value> rows);
+  /// A (16 × depth, `fragments`) times the transpose of rows 8n to 8n + 7
+  /// of the shared `tile`: B pair r holds tile row g + 8n, depth columns
+  /// 2t + 8r and the next (contiguous in the tile's row).
+  Accumulator timesTileRows(ArrayRef<Operand> fragments, Value tile, int64_t n);
+  /// `acc` + A (16 × tile rows, `fragments`) times columns 8nd to 8nd + 7
+  /// of the shared `tile`: B pair r holds tile rows 2t + 8r and the next of
+  /// column g + 8nd (two 16-bit loads).
+  Accumulator timesTileColumns(ArrayRef<Operand> fragments, Value tile,
+                               int64_t nd, Accumulator acc);
+  /// Accumulators of 8 columns each, rounded to the operands' type, as A
+  /// fragments of 16 columns (two tiles): pair r holds row r % 2 of tile
+  /// r / 2. The C fragments of mma.sync are A fragments: no data moves.
+  SmallVector<Operand> asOperands(ArrayRef<Accumulator> tiles);
+  /// The thread's two rows of block `blockIndex` (uniform; 16 rows a warp,
+  /// the thread's g and g + 8 of its warp's), and the same clamped below
+  /// `bound` (a row past the last computes on the last one's data and is
+  /// not stored).
+  struct ThreadRows {
+    Value row[2], clamped[2];
+  };
+  ThreadRows threadRows(Value blockIndex, Value bound);
+  /// Whether the thread stores a value of its row `row`: the row is before
+  /// `bound` and the thread is the first of the row's four.
+  Value rowLeader(Value row, Value bound) {
+    return arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, bound),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, inGroup, c(0)));
+  }
+  /// The key tiles (a uniform count) of query block `blockIndex`: all of
+  /// them, or (causal) up to the one holding the block's last row's key.
+  Value keyTiles(const KernelOperands &operands, Value blockIndex);
+  /// The offset of batch position `batch` (uniform) in the mask.
+  Value maskOffset(const KernelOperands &operands, Value batch);
+  /// The score `raw` (q·k) of (per-thread) `query` and `key` in the base-2
+  /// domain (scale·log2 e folded in), masked as mha.attention masks
+  /// (maskScore, the mask read at `offset` of the batch position), -inf
+  /// for a key past the last, with `boundQuery` a query past the last, and
+  /// (causal) a key after the query.
+  Value score(const KernelOperands &operands, Value raw, Value query, Value key,
+              Value offset, bool boundQuery);
+  /// The probability exp2(`s` − `lse2`) of a base-2 score given its row's
+  /// log-sum-exp in base 2; 0 for a row that saw no key (lse = -inf).
+  Value probability(Value s, Value lse2);
+  /// The thread's part of 16 rows' accumulators per 8 columns of depth
+  /// (pair e of row i: `acc[nd][2i + e]`), times `factor[i]`, rounded and
+  /// stored at rows `rows[i]` of `buffer` [B, S, D] where they are before
+  /// `bound`.
+  void storeRows(ValueRange acc, ArrayRef<Value> factor, Value buffer,
+                 Value batch, ArrayRef<Value> rows, Value bound);
 
   OpBuilder &b;
   Location loc;
@@ -515,11 +813,10 @@ private:
   bool causal;
   int64_t lanes;
   /// The emulation's buffers: the matrices of an mma, A [warps, 16, 16],
-  /// B [warps, 16, 8], C [warps, 16, 8] (f32), then the staging buffers of
-  /// the lanes' loads and stores (positions, f16/bf16 values, f32 values,
-  /// mask bytes); and the lanes' warp, group and thread in group.
+  /// B [warps, 16, 8], C [warps, 16, 8] (f32); and the thread (lanes), its
+  /// warp, group, thread in the group and twice that.
   SmallVector<Value> scratch;
-  Value warp, group, inGroup;
+  Value thread, warp, group, inGroup, twoT;
 };
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
@@ -562,51 +859,39 @@ Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
 Accumulator KernelBuilder::emulatedMma(const Operand &a,
                                        const Operand &bOperand,
                                        const Accumulator &acc) {
-  // One function per module and element type, called for every mma (the
-  // kernel makes hundreds; inlined, they would take the host compiler
-  // minutes).
-  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  // One function per module, element type and block, called for every mma
+  // (a kernel makes hundreds).
   auto halfLanes = VectorType::get({lanes}, element);
   auto f32Lanes = VectorType::get({lanes}, b.getF32Type());
-  std::string name = "__mha_emulated_mma_" +
-                     std::string(element.isBF16() ? "bf16" : "f16") + "_" +
-                     std::to_string(lanes);
-  auto callee = module.lookupSymbol<func::FuncOp>(name);
-  if (!callee) {
-    SmallVector<Type> inputs(12, halfLanes);
-    inputs.append(4, f32Lanes);
-    for (Value matrix : scratch)
-      inputs.push_back(matrix.getType());
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
-    callee = func::FuncOp::create(
-        b, loc, name,
-        b.getFunctionType(inputs, SmallVector<Type>(4, f32Lanes)));
-    callee.setPrivate();
-    Block *entry = callee.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    ValueRange args = entry->getArguments();
-    Operand aArgs, bArgs;
-    for (int64_t r = 0; r < 4; ++r)
-      aArgs.push_back({args[2 * r], args[2 * r + 1]});
-    for (int64_t r = 0; r < 2; ++r)
-      bArgs.push_back({args[8 + 2 * r], args[8 + 2 * r + 1]});
-    Accumulator cArgs(args.begin() + 12, args.begin() + 16);
-    // The function's own lane indices.
-    Value savedWarp = warp, savedGroup = group, savedInGroup = inGroup;
-    SmallVector<Value> savedScratch = scratch;
-    Value thread = vector::StepOp::create(
-        b, loc, VectorType::get({lanes}, b.getIndexType()));
-    warp = arith::DivUIOp::create(b, loc, thread, c(32));
-    Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
-    group = arith::DivUIOp::create(b, loc, lane, c(4));
-    inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
-    scratch.assign(args.begin() + 16, args.end());
-    Accumulator d = emulatedMmaBody(aArgs, bArgs, cArgs);
-    func::ReturnOp::create(b, loc, d);
-    warp = savedWarp, group = savedGroup, inGroup = savedInGroup;
-    scratch = savedScratch;
-  }
+  SmallVector<Type> inputs(12, halfLanes);
+  inputs.append(4, f32Lanes);
+  for (Value matrix : scratch)
+    inputs.push_back(matrix.getType());
+  func::FuncOp callee = emulationFunction(
+      emulationName("mma", element),
+      b.getFunctionType(inputs, SmallVector<Type>(4, f32Lanes)),
+      [&](ValueRange args) -> SmallVector<Value> {
+        Operand aArgs, bArgs;
+        for (int64_t r = 0; r < 4; ++r)
+          aArgs.push_back({args[2 * r], args[2 * r + 1]});
+        for (int64_t r = 0; r < 2; ++r)
+          bArgs.push_back({args[8 + 2 * r], args[8 + 2 * r + 1]});
+        Accumulator cArgs(args.begin() + 12, args.begin() + 16);
+        // The function's own lane indices and matrices.
+        Value savedWarp = warp, savedGroup = group, savedInGroup = inGroup;
+        SmallVector<Value> savedScratch = scratch;
+        Value thread = vector::StepOp::create(
+            b, loc, VectorType::get({lanes}, b.getIndexType()));
+        warp = arith::DivUIOp::create(b, loc, thread, c(32));
+        Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
+        group = arith::DivUIOp::create(b, loc, lane, c(4));
+        inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
+        scratch.assign(args.begin() + 16, args.end());
+        Accumulator d = emulatedMmaBody(aArgs, bArgs, cArgs);
+        warp = savedWarp, group = savedGroup, inGroup = savedInGroup;
+        scratch = savedScratch;
+        return SmallVector<Value>(d.begin(), d.end());
+      });
   SmallVector<Value> operands;
   for (auto [x, y] : a)
     operands.append({x, y});
@@ -681,11 +966,63 @@ Accumulator KernelBuilder::emulatedMmaBody(const Operand &a,
   return d;
 }
 
+SmallVector<Value> KernelBuilder::stateLoop(
+    Value lower, Value upper, ArrayRef<Value> init,
+    function_ref<SmallVector<Value>(Value, ArrayRef<Value>)> body) {
+  Value one = idx(b, loc, 1);
+  if (!lanes) {
+    auto loop = scf::ForOp::create(b, loc, lower, upper, one, init);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> state(loop.getRegionIterArgs());
+    scf::YieldOp::create(b, loc, body(loop.getInductionVar(), state));
+    return SmallVector<Value>(loop.getResults());
+  }
+  auto lanesType = VectorType::get({lanes}, b.getF32Type());
+  Value buffer = memref::AllocOp::create(
+      b, loc, MemRefType::get({int64_t(init.size()), lanes}, b.getF32Type()));
+  auto access = [&](int64_t j, Value value = Value()) -> Value {
+    ValueRange at{idx(b, loc, j), idx(b, loc, 0)};
+    if (value) {
+      vector::StoreOp::create(b, loc, value, buffer, at);
+      return value;
+    }
+    return vector::LoadOp::create(b, loc, lanesType, buffer, at);
+  };
+  for (auto [j, value] : llvm::enumerate(init))
+    access(j, value);
+  auto loop = scf::ForOp::create(b, loc, lower, upper, one);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> state;
+    for (size_t j = 0; j < init.size(); ++j)
+      state.push_back(access(j));
+    for (auto [j, value] : llvm::enumerate(body(loop.getInductionVar(), state)))
+      access(j, value);
+  }
+  SmallVector<Value> results;
+  for (size_t j = 0; j < init.size(); ++j)
+    results.push_back(access(j));
+  memref::DeallocOp::create(b, loc, buffer);
+  return results;
+}
+
+void KernelBuilder::begin(Value threadId, ArrayRef<Value> scratchBuffers) {
+  scratch.assign(scratchBuffers.begin(), scratchBuffers.end());
+  thread = threadId;
+  warp = arith::DivUIOp::create(b, loc, thread, c(32));
+  Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
+  group = arith::DivUIOp::create(b, loc, lane, c(4));
+  inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
+  twoT = mul(inGroup, c(2));
+}
+
 void KernelBuilder::copyTile(Value source, Value shared, Value batch,
-                             Value first, Value keys, Value thread) {
+                             Value first, Value rows) {
   int64_t chunksPerRow = shape.depth / kCopyWidth;
-  int64_t chunks = shape.blockK * chunksPerRow;
-  Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
+  int64_t chunks = shape.tileRows * chunksPerRow;
+  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
   for (int64_t start = 0; start < chunks; start += shape.threads()) {
     Value chunk = add(thread, c(start));
     // The last round may have fewer chunks than threads.
@@ -697,12 +1034,12 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
       Value row = arith::DivUIOp::create(b, loc, chunk, c(chunksPerRow));
       Value column = mul(arith::RemUIOp::create(b, loc, chunk, c(chunksPerRow)),
                          c(kCopyWidth));
-      Value key = add(first, row);
-      Value inRange =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key, keys);
-      // A row past the last key reads the last one (in bounds) and stores
+      Value sourceRow = add(first, row);
+      Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            sourceRow, rows);
+      // A row past the last reads the last one (in bounds) and stores
       // zeros: no branch around the load.
-      Value clamped = arith::MinUIOp::create(b, loc, key, lastKey);
+      Value clamped = arith::MinUIOp::create(b, loc, sourceRow, lastRow);
       if (lanes) {
         Value zeros = arith::ConstantOp::create(
             b, loc, VectorType::get({lanes}, element),
@@ -739,67 +1076,182 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
   }
 }
 
-void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
-                          Value queryBlockIndex, Value thread, Value kShared,
-                          Value vShared, ArrayRef<Value> scratchMatrices) {
-  scratch.assign(scratchMatrices.begin(), scratchMatrices.end());
-  Value q = operands.q, k = operands.k, v = operands.v, out = operands.out;
-  Value rows = perThread(operands.rows), keys = perThread(operands.keys);
-  Value batch = perThread(batchIndex);
-  Value queryBlock = perThread(queryBlockIndex);
-  warp = arith::DivUIOp::create(b, loc, thread, c(32));
-  Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
-  group = arith::DivUIOp::create(b, loc, lane, c(4));
-  inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
-  Value twoT = mul(inGroup, c(2));
-  // The thread's two query rows, and the same clamped into the buffer (a
-  // row past the last computes on the last one's data and is not stored).
-  Value firstRow = add(mul(queryBlock, c(shape.blockQ)), mul(warp, c(16)));
-  Value row[2] = {add(firstRow, group), add(firstRow, add(group, c(8)))};
-  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
-  Value clampedRow[2] = {arith::MinUIOp::create(b, loc, row[0], lastRow),
-                         arith::MinUIOp::create(b, loc, row[1], lastRow)};
-  // The mask's rows of this block's batch position: its offset from the
-  // position's indices (the last batch dimension fastest), then each row's.
-  Value maskRow[2];
-  if (operands.mask) {
-    Value offset = idx(b, loc, 0), rest = batchIndex;
-    for (int64_t d = operands.batchSizes.size() - 1; d >= 0; --d) {
-      Value index =
-          arith::RemUIOp::create(b, loc, rest, operands.batchSizes[d]);
-      rest = arith::DivUIOp::create(b, loc, rest, operands.batchSizes[d]);
-      offset = arith::AddIOp::create(
-          b, loc, offset,
-          arith::MulIOp::create(b, loc, index, operands.maskBatchStrides[d]));
-    }
-    for (int64_t i = 0; i < 2; ++i)
-      maskRow[i] = add(perThread(offset),
-                       mul(clampedRow[i], perThread(operands.maskRowStride)));
-  }
-
-  // The query's A fragments, one per 16 columns of depth, for the whole
-  // kernel: pair r holds row r % 2, columns 2t + 8·(r / 2) and the next.
-  int64_t depthSteps = shape.depth / 16;
-  SmallVector<Operand> queryFragments;
-  for (int64_t kk = 0; kk < depthSteps; ++kk) {
+SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
+                                                 ArrayRef<Value> rows) {
+  SmallVector<Operand> fragments;
+  for (int64_t kk = 0; kk < shape.depth / 16; ++kk) {
     Operand fragment;
     for (int64_t r = 0; r < 4; ++r)
       fragment.push_back(loadPair(
-          q, {batch, clampedRow[r % 2], add(twoT, c(16 * kk + 8 * (r / 2)))}));
-    queryFragments.push_back(fragment);
+          buffer, {batch, rows[r % 2], add(twoT, c(16 * kk + 8 * (r / 2)))}));
+    fragments.push_back(fragment);
   }
+  return fragments;
+}
 
-  // Key tiles (a uniform count): all of them, or (causal) up to the one
-  // holding the block's last row's key.
-  Value tileKeys = idx(b, loc, shape.blockK);
-  Value tiles = arith::CeilDivUIOp::create(b, loc, operands.keys, tileKeys);
-  if (causal) {
-    Value visible = arith::MulIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, queryBlockIndex, idx(b, loc, 1)),
-        idx(b, loc, shape.blockQ));
-    tiles = arith::MinUIOp::create(
-        b, loc, tiles, arith::CeilDivUIOp::create(b, loc, visible, tileKeys));
+Accumulator KernelBuilder::timesTileRows(ArrayRef<Operand> fragments,
+                                         Value tile, int64_t n) {
+  Accumulator acc(4, f32(0.0f));
+  Value tileRow = add(group, c(8 * n));
+  for (auto [kk, fragment] : llvm::enumerate(fragments)) {
+    Operand rowFragment;
+    for (int64_t r = 0; r < 2; ++r)
+      rowFragment.push_back(
+          loadPair(tile, {tileRow, add(twoT, c(16 * kk + 8 * r))}));
+    acc = mma(fragment, rowFragment, acc);
   }
+  return acc;
+}
+
+Accumulator KernelBuilder::timesTileColumns(ArrayRef<Operand> fragments,
+                                            Value tile, int64_t nd,
+                                            Accumulator acc) {
+  Value column = add(group, c(8 * nd));
+  for (auto [kk, fragment] : llvm::enumerate(fragments)) {
+    Operand columnFragment;
+    for (int64_t r = 0; r < 2; ++r) {
+      Value row = add(twoT, c(16 * kk + 8 * r));
+      columnFragment.push_back(
+          {load(tile, {row, column}), load(tile, {add(row, c(1)), column})});
+    }
+    acc = mma(fragment, columnFragment, acc);
+  }
+  return acc;
+}
+
+SmallVector<Operand> KernelBuilder::asOperands(ArrayRef<Accumulator> tiles) {
+  SmallVector<Operand> fragments;
+  for (size_t kk = 0; kk < tiles.size() / 2; ++kk) {
+    Operand fragment;
+    for (int64_t r = 0; r < 4; ++r) {
+      const Accumulator &tile = tiles[2 * kk + r / 2];
+      int64_t i = r % 2;
+      fragment.push_back(
+          {arith::TruncFOp::create(b, loc, halfType(), tile[2 * i]),
+           arith::TruncFOp::create(b, loc, halfType(), tile[2 * i + 1])});
+    }
+    fragments.push_back(fragment);
+  }
+  return fragments;
+}
+
+KernelBuilder::ThreadRows KernelBuilder::threadRows(Value blockIndex,
+                                                    Value bound) {
+  Value first =
+      add(mul(perThread(blockIndex), c(shape.blockRows)), mul(warp, c(16)));
+  ThreadRows rows;
+  rows.row[0] = add(first, group);
+  rows.row[1] = add(first, add(group, c(8)));
+  Value last = arith::SubIOp::create(b, loc, bound, c(1));
+  for (int64_t i = 0; i < 2; ++i)
+    rows.clamped[i] = arith::MinUIOp::create(b, loc, rows.row[i], last);
+  return rows;
+}
+
+Value KernelBuilder::keyTiles(const KernelOperands &operands,
+                              Value blockIndex) {
+  Value tileKeys = idx(b, loc, shape.tileRows);
+  Value tiles = arith::CeilDivUIOp::create(b, loc, operands.keys, tileKeys);
+  if (!causal)
+    return tiles;
+  Value visible = arith::MulIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, blockIndex, idx(b, loc, 1)),
+      idx(b, loc, shape.blockRows));
+  return arith::MinUIOp::create(
+      b, loc, tiles, arith::CeilDivUIOp::create(b, loc, visible, tileKeys));
+}
+
+Value KernelBuilder::maskOffset(const KernelOperands &operands, Value batch) {
+  // The position's indices from its linear index, the last batch dimension
+  // fastest.
+  Value offset = idx(b, loc, 0), rest = batch;
+  for (int64_t d = operands.batchSizes.size() - 1; d >= 0; --d) {
+    Value index = arith::RemUIOp::create(b, loc, rest, operands.batchSizes[d]);
+    rest = arith::DivUIOp::create(b, loc, rest, operands.batchSizes[d]);
+    offset = arith::AddIOp::create(
+        b, loc, offset,
+        arith::MulIOp::create(b, loc, index, operands.maskBatchStrides[d]));
+  }
+  return perThread(offset);
+}
+
+Value KernelBuilder::score(const KernelOperands &operands, Value raw,
+                           Value query, Value key, Value offset,
+                           bool boundQuery) {
+  Value keys = perThread(operands.keys), rows = perThread(operands.rows);
+  Value s;
+  if (operands.mask) {
+    // The mask as mha.attention applies it (maskScore), to the natural
+    // score; then to the base-2 domain. A query or key past the last reads
+    // the last one's element (in bounds; masked below).
+    Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
+    Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
+    Value position =
+        add(add(offset, mul(arith::MinUIOp::create(b, loc, query, lastRow),
+                            perThread(operands.maskRowStride))),
+            mul(arith::MinUIOp::create(b, loc, key, lastKey),
+                perThread(operands.maskKeyStride)));
+    s = arith::MulFOp::create(b, loc, raw, f32(scale));
+    s = maskScore(b, loc, s, loadMask(operands.mask, position), Value(),
+                  Value(), /*causal=*/false);
+    s = arith::MulFOp::create(b, loc, s, f32(float(M_LOG2E)));
+  } else {
+    s = arith::MulFOp::create(b, loc, raw, f32(scaleLog2));
+  }
+  Value visible =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key, keys);
+  if (boundQuery)
+    visible = arith::AndIOp::create(
+        b, loc, visible,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, query, rows));
+  if (causal)
+    visible = arith::AndIOp::create(
+        b, loc, visible,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key, query));
+  return arith::SelectOp::create(b, loc, visible, s,
+                                 f32(-std::numeric_limits<float>::infinity()));
+}
+
+Value KernelBuilder::probability(Value s, Value lse2) {
+  Value unseen =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, lse2,
+                            f32(-std::numeric_limits<float>::infinity()));
+  Value p =
+      math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, s, lse2));
+  return arith::SelectOp::create(b, loc, unseen, f32(0.0f), p);
+}
+
+void KernelBuilder::storeRows(ValueRange acc, ArrayRef<Value> factor,
+                              Value buffer, Value batch, ArrayRef<Value> rows,
+                              Value bound) {
+  for (int64_t i = 0; i < 2; ++i) {
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          rows[i], bound);
+    for (int64_t nd = 0; nd < shape.depth / 8; ++nd) {
+      Value pair[2];
+      for (int64_t e = 0; e < 2; ++e)
+        pair[e] = arith::TruncFOp::create(
+            b, loc, halfType(),
+            arith::MulFOp::create(b, loc, acc[4 * nd + 2 * i + e], factor[i]));
+      storePair({pair[0], pair[1]}, buffer,
+                {batch, rows[i], add(twoT, c(8 * nd))}, inRange);
+    }
+  }
+}
+
+void KernelBuilder::buildForward(const KernelOperands &operands,
+                                 Value batchIndex, Value queryBlockIndex,
+                                 Value kShared, Value vShared) {
+  Value rows = perThread(operands.rows);
+  Value batch = perThread(batchIndex);
+  ThreadRows queries = threadRows(queryBlockIndex, rows);
+  ArrayRef<Value> row = queries.row, clampedRow = queries.clamped;
+  Value offset = operands.mask ? maskOffset(operands, batchIndex) : Value();
+  // The query's fragments, for the whole kernel.
+  SmallVector<Operand> queryFragments =
+      rowFragments(operands.q, batch, clampedRow);
+
+  Value tiles = keyTiles(operands, queryBlockIndex);
 
   Value negInf = f32(-std::numeric_limits<float>::infinity());
   Value zeroF = f32(0.0f);
@@ -809,268 +1261,355 @@ void KernelBuilder::build(const KernelOperands &operands, Value batchIndex,
   // the same).
   SmallVector<Value> init = {negInf, negInf, zeroF, zeroF};
   init.append(4 * outputTiles, zeroF);
-  auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), tiles,
-                                 idx(b, loc, 1), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value tile = perThread(loop.getInductionVar());
-    ValueRange state = loop.getRegionIterArgs();
-    Value firstKey = mul(tile, c(shape.blockK));
-    // The previous tile's readers are done; stage this one.
-    if (!lanes)
-      gpu::BarrierOp::create(b, loc);
-    copyTile(k, kShared, batch, firstKey, keys, thread);
-    copyTile(v, vShared, batch, firstKey, keys, thread);
-    if (!lanes)
-      gpu::BarrierOp::create(b, loc);
+  SmallVector<Value> results = stateLoop(
+      idx(b, loc, 0), tiles, init,
+      [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
+        Value tile = perThread(index);
+        Value firstKey = mul(tile, c(shape.tileRows));
+        stageTiles({operands.k, operands.v}, {kShared, vShared}, batch,
+                   firstKey, perThread(operands.keys));
 
-    // Scores: one accumulator per 8 keys, in the base-2 domain
-    // (scale·log2 e folded in), masked to -inf past the last key and
-    // (causal) after the row. B fragment of 8 keys: pair r holds key row
-    // g, depth columns 2t + 8r and the next, contiguous in the tile's row.
-    int64_t keySteps = shape.blockK / 8;
-    SmallVector<Accumulator> scores; // [n][2·row + e]
-    // (A mask's elements of keys past the last are read at the last key.)
-    Value lastKey = arith::SubIOp::create(b, loc, keys, c(1));
-    Value scaleValue = f32(scaleLog2);
-    for (int64_t n = 0; n < keySteps; ++n) {
-      Accumulator acc(4, zeroF);
-      Value keyRow = add(group, c(8 * n));
-      for (int64_t kk = 0; kk < depthSteps; ++kk) {
-        Operand keyFragment;
-        for (int64_t r = 0; r < 2; ++r)
-          keyFragment.push_back(
-              loadPair(kShared, {keyRow, add(twoT, c(16 * kk + 8 * r))}));
-        acc = mma(queryFragments[kk], keyFragment, acc);
-      }
-      Accumulator values;
-      for (int64_t i = 0; i < 2; ++i)
-        for (int64_t e = 0; e < 2; ++e) {
-          Value key = add(firstKey, add(twoT, c(8 * n + e)));
-          Value s;
-          if (operands.mask) {
-            // The mask as mha.attention applies it (maskScore), to the
-            // natural score; then to the base-2 domain. A key past the
-            // last reads the last one's element (in bounds; masked below).
-            Value position =
-                add(maskRow[i], mul(arith::MinUIOp::create(b, loc, key, lastKey),
-                                    perThread(operands.maskKeyStride)));
-            s = arith::MulFOp::create(b, loc, acc[2 * i + e], f32(scale));
-            s = maskScore(b, loc, s, loadMask(operands.mask, position),
-                          Value(), Value(), /*causal=*/false);
-            s = arith::MulFOp::create(b, loc, s, f32(float(M_LOG2E)));
-          } else {
-            s = arith::MulFOp::create(b, loc, acc[2 * i + e], scaleValue);
-          }
-          Value visible = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::ult, key, keys);
-          if (causal)
-            visible = arith::AndIOp::create(
-                b, loc, visible,
-                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
-                                      row[i]));
-          values.push_back(
-              arith::SelectOp::create(b, loc, visible, s, negInf));
+        // Scores: one accumulator per 8 keys, in the base-2 domain, masked.
+        int64_t keySteps = shape.tileRows / 8;
+        SmallVector<Accumulator> scores; // [n][2·row + e]
+        for (int64_t n = 0; n < keySteps; ++n) {
+          Accumulator acc = timesTileRows(queryFragments, kShared, n);
+          Accumulator values;
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t e = 0; e < 2; ++e)
+              values.push_back(score(operands, acc[2 * i + e], row[i],
+                                     add(firstKey, add(twoT, c(8 * n + e))),
+                                     offset, /*boundQuery=*/false));
+          scores.push_back(values);
         }
-      scores.push_back(values);
-    }
 
-    // The online softmax, per row: the new maximum across the row's four
-    // threads, the rescaling factor and the probabilities (exp2; 0 while
-    // the row has seen no key).
-    SmallVector<Value> next(state.begin(), state.end());
-    Value alpha[2];
-    for (int64_t i = 0; i < 2; ++i) {
-      Value m = state[i];
-      Value tileMax = scores[0][2 * i];
-      for (int64_t n = 0; n < keySteps; ++n)
-        for (int64_t e = 0; e < 2; ++e)
-          if (n || e)
-            tileMax = arith::MaximumFOp::create(b, loc, tileMax,
-                                                scores[n][2 * i + e]);
-      Value mNew =
-          arith::MaximumFOp::create(b, loc, m, acrossRow(tileMax, true));
-      Value unseen = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                           mNew, negInf);
-      auto exp2 = [&](Value x) {
-        Value e = math::Exp2Op::create(
-            b, loc, arith::SubFOp::create(b, loc, x, mNew));
-        return arith::SelectOp::create(b, loc, unseen, zeroF, e).getResult();
-      };
-      alpha[i] = exp2(m);
-      Value sum = arith::MulFOp::create(b, loc, state[2 + i], alpha[i]);
-      for (int64_t n = 0; n < keySteps; ++n)
-        for (int64_t e = 0; e < 2; ++e) {
-          Value p = exp2(scores[n][2 * i + e]);
-          scores[n][2 * i + e] = p;
-          sum = arith::AddFOp::create(b, loc, sum, p);
+        // The online softmax, per row: the new maximum across the row's four
+        // threads, the rescaling factor and the probabilities (exp2; 0 while
+        // the row has seen no key).
+        SmallVector<Value> next(state.begin(), state.end());
+        Value alpha[2];
+        for (int64_t i = 0; i < 2; ++i) {
+          Value m = state[i];
+          Value tileMax = scores[0][2 * i];
+          for (int64_t n = 0; n < keySteps; ++n)
+            for (int64_t e = 0; e < 2; ++e)
+              if (n || e)
+                tileMax = arith::MaximumFOp::create(b, loc, tileMax,
+                                                    scores[n][2 * i + e]);
+          Value mNew =
+              arith::MaximumFOp::create(b, loc, m, acrossRow(tileMax, true));
+          alpha[i] = probability(m, mNew);
+          Value sum = arith::MulFOp::create(b, loc, state[2 + i], alpha[i]);
+          for (int64_t n = 0; n < keySteps; ++n)
+            for (int64_t e = 0; e < 2; ++e) {
+              Value p = probability(scores[n][2 * i + e], mNew);
+              scores[n][2 * i + e] = p;
+              sum = arith::AddFOp::create(b, loc, sum, p);
+            }
+          next[i] = mNew;
+          next[2 + i] = sum;
         }
-      next[i] = mNew;
-      next[2 + i] = sum;
-    }
-    // The probabilities, rounded to the operands' type, as A fragments of
-    // 16 keys (two score tiles): pair r holds row r % 2 of tile r / 2.
-    SmallVector<Operand> probabilities;
-    for (int64_t kk = 0; kk < keySteps / 2; ++kk) {
-      Operand fragment;
-      for (int64_t r = 0; r < 4; ++r) {
-        const Accumulator &tileScores = scores[2 * kk + r / 2];
-        int64_t i = r % 2;
-        fragment.push_back(
-            {arith::TruncFOp::create(b, loc, halfType(), tileScores[2 * i]),
-             arith::TruncFOp::create(b, loc, halfType(),
-                                     tileScores[2 * i + 1])});
-      }
-      probabilities.push_back(fragment);
-    }
-    // acc = α·acc + P·V, an accumulator per 8 columns of the output. B
-    // fragment of 16 keys: pair r holds keys 2t + 8r and the next of
-    // column g (a column of the value tile: two 16-bit loads).
-    for (int64_t nd = 0; nd < outputTiles; ++nd) {
-      Accumulator acc;
-      for (int64_t j = 0; j < 4; ++j)
-        acc.push_back(arith::MulFOp::create(b, loc, state[4 + 4 * nd + j],
-                                            alpha[j / 2]));
-      Value column = add(group, c(8 * nd));
-      for (int64_t kk = 0; kk < keySteps / 2; ++kk) {
-        Operand valueFragment;
-        for (int64_t r = 0; r < 2; ++r) {
-          Value key = add(twoT, c(16 * kk + 8 * r));
-          valueFragment.push_back({load(vShared, {key, column}),
-                                   load(vShared, {add(key, c(1)), column})});
+        // acc = α·acc + P·V, P rounded to the operands' type.
+        SmallVector<Operand> probabilities = asOperands(scores);
+        for (int64_t nd = 0; nd < outputTiles; ++nd) {
+          Accumulator acc;
+          for (int64_t j = 0; j < 4; ++j)
+            acc.push_back(arith::MulFOp::create(b, loc, state[4 + 4 * nd + j],
+                                                alpha[j / 2]));
+          acc = timesTileColumns(probabilities, vShared, nd, acc);
+          for (int64_t j = 0; j < 4; ++j)
+            next[4 + 4 * nd + j] = acc[j];
         }
-        acc = mma(probabilities[kk], valueFragment, acc);
-      }
-      for (int64_t j = 0; j < 4; ++j)
-        next[4 + 4 * nd + j] = acc[j];
-    }
-    scf::YieldOp::create(b, loc, next);
-  }
+        return next;
+      });
 
   // The output: each row divided by its sum (across the row's four
   // threads), zeros for a row that saw no key, stored in the operands'
   // type.
+  Value inverse[2], sum[2];
   for (int64_t i = 0; i < 2; ++i) {
-    Value sum = acrossRow(loop.getResult(2 + i), false);
-    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                           sum, zeroF);
-    Value inverse = arith::SelectOp::create(
-        b, loc, positive, arith::DivFOp::create(b, loc, f32(1.0f), sum), zeroF);
-    Value inRange =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row[i], rows);
-    for (int64_t nd = 0; nd < outputTiles; ++nd) {
-      Value pair[2];
-      for (int64_t e = 0; e < 2; ++e)
-        pair[e] = arith::TruncFOp::create(
-            b, loc, halfType(),
-            arith::MulFOp::create(b, loc, loop.getResult(4 + 4 * nd + 2 * i + e),
-                                  inverse));
-      storePair({pair[0], pair[1]}, out,
-                {batch, row[i], add(twoT, c(8 * nd))}, inRange);
-    }
-    // The log-sum-exp (natural): the maximum back from the base-2 domain
-    // plus log of the sum; -inf for a row that saw no key. One thread of
-    // the row's four stores it.
-    if (operands.lse) {
-      Value lse = arith::AddFOp::create(
-          b, loc,
-          arith::MulFOp::create(b, loc, loop.getResult(i), f32(float(M_LN2))),
-          math::LogOp::create(b, loc, sum));
-      lse = arith::SelectOp::create(
-          b, loc, positive, lse, f32(-std::numeric_limits<float>::infinity()));
-      Value first = arith::AndIOp::create(
-          b, loc, inRange,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, inGroup,
-                                c(0)));
-      store(lse, operands.lse, {batch, row[i]}, first);
-    }
+    sum[i] = acrossRow(results[2 + i], false);
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum[i], zeroF);
+    inverse[i] = arith::SelectOp::create(
+        b, loc, positive, arith::DivFOp::create(b, loc, f32(1.0f), sum[i]),
+        zeroF);
+  }
+  storeRows(ValueRange(results).drop_front(4), inverse, operands.out, batch,
+            row, rows);
+  // The log-sum-exp (natural): the maximum back from the base-2 domain
+  // plus log of the sum; -inf for a row that saw no key. One thread of
+  // the row's four stores it.
+  if (!operands.lse)
+    return;
+  for (int64_t i = 0; i < 2; ++i) {
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum[i], zeroF);
+    Value lse = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, results[i], f32(float(M_LN2))),
+        math::LogOp::create(b, loc, sum[i]));
+    lse = arith::SelectOp::create(b, loc, positive, lse, negInf);
+    store(lse, operands.lse, {batch, row[i]}, rowLeader(row[i], rows));
   }
 }
 
-/// Lowers `op` into one gpu.launch, or (`emulate`) into loops over the
-/// blocks on the host that run each block's threads as vector lanes.
-LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
-  Location loc = op.getLoc();
-  auto queryType = cast<MemRefType>(op.getQuery().getType());
-  Type element = queryType.getElementType();
-  int64_t rank = queryType.getRank();
-  KernelShape shape{int64_t(op.getBlockQ()), int64_t(op.getBlockK()),
-                    queryType.getDimSize(rank - 1)};
+void KernelBuilder::buildQueryGrad(const KernelOperands &operands,
+                                   Value batchIndex, Value queryBlockIndex,
+                                   Value kShared, Value vShared) {
+  Value rows = perThread(operands.rows);
+  Value batch = perThread(batchIndex);
+  ThreadRows queries = threadRows(queryBlockIndex, rows);
+  ArrayRef<Value> row = queries.row, clampedRow = queries.clamped;
+  Value offset = operands.mask ? maskOffset(operands, batchIndex) : Value();
+  SmallVector<Operand> queryFragments =
+      rowFragments(operands.q, batch, clampedRow);
+  SmallVector<Operand> gradFragments =
+      rowFragments(operands.outGrad, batch, clampedRow);
+
+  // D = rowsum(dO ⊙ O) of the thread's rows (across the row's four
+  // threads), in f32, stored for the dK/dV kernel by one thread of the
+  // four; and the rows' log-sum-exp in base 2.
+  SmallVector<Operand> outputFragments =
+      rowFragments(operands.out, batch, clampedRow);
+  Value delta[2] = {f32(0.0f), f32(0.0f)}, lse2[2];
+  auto widen = [&](Value x) {
+    return arith::ExtFOp::create(
+        b, loc,
+        lanes ? Type(VectorType::get({lanes}, b.getF32Type())) : b.getF32Type(),
+        x);
+  };
+  for (auto [grads, outs] : llvm::zip(gradFragments, outputFragments))
+    for (int64_t r = 0; r < 4; ++r)
+      for (auto [x, y] : {std::pair(grads[r].first, outs[r].first),
+                          std::pair(grads[r].second, outs[r].second)})
+        delta[r % 2] = arith::AddFOp::create(
+            b, loc, delta[r % 2],
+            arith::MulFOp::create(b, loc, widen(x), widen(y)));
+  for (int64_t i = 0; i < 2; ++i) {
+    delta[i] = acrossRow(delta[i], false);
+    store(delta[i], operands.delta, {batch, row[i]}, rowLeader(row[i], rows));
+    lse2[i] = arith::MulFOp::create(b, loc,
+                                    load(operands.lse, {batch, clampedRow[i]}),
+                                    f32(float(M_LOG2E)));
+  }
+
+  // Key tiles as the forward's: causal blocks stop at their last row's.
+  Value tiles = keyTiles(operands, queryBlockIndex);
+  int64_t outputTiles = shape.depth / 8;
+  SmallVector<Value> init(4 * outputTiles, f32(0.0f));
+  SmallVector<Value> results = stateLoop(
+      idx(b, loc, 0), tiles, init,
+      [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
+        Value firstKey = mul(perThread(index), c(shape.tileRows));
+        stageTiles({operands.k, operands.v}, {kShared, vShared}, batch,
+                   firstKey, perThread(operands.keys));
+        // Per 8 keys: P from the scores, dP = dO·Vᵀ, dS = P ⊙ (dP − D).
+        SmallVector<Accumulator> scoreGrads;
+        for (int64_t n = 0; n < shape.tileRows / 8; ++n) {
+          Accumulator scores = timesTileRows(queryFragments, kShared, n);
+          Accumulator probGrads = timesTileRows(gradFragments, vShared, n);
+          Accumulator grads;
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t e = 0; e < 2; ++e) {
+              Value s = score(operands, scores[2 * i + e], row[i],
+                              add(firstKey, add(twoT, c(8 * n + e))), offset,
+                              /*boundQuery=*/false);
+              Value p = probability(s, lse2[i]);
+              grads.push_back(arith::MulFOp::create(
+                  b, loc, p,
+                  arith::SubFOp::create(b, loc, probGrads[2 * i + e],
+                                        delta[i])));
+            }
+          scoreGrads.push_back(grads);
+        }
+        // dQ += dS·K, dS rounded to the operands' type.
+        SmallVector<Operand> fragments = asOperands(scoreGrads);
+        SmallVector<Value> next;
+        for (int64_t nd = 0; nd < outputTiles; ++nd) {
+          Accumulator acc(state.begin() + 4 * nd, state.begin() + 4 * nd + 4);
+          acc = timesTileColumns(fragments, kShared, nd, acc);
+          next.append(acc.begin(), acc.end());
+        }
+        return next;
+      });
+  Value factor[2] = {f32(scale), f32(scale)};
+  storeRows(results, factor, operands.qGrad, batch, row, rows);
+}
+
+void KernelBuilder::buildKeyValueGrad(const KernelOperands &operands,
+                                      Value batchIndex, Value keyBlockIndex,
+                                      Value qShared, Value gradShared) {
+  Value rows = perThread(operands.rows), keys = perThread(operands.keys);
+  Value batch = perThread(batchIndex);
+  // The thread's two key rows (C rows; the queries are its columns).
+  ThreadRows keyRows = threadRows(keyBlockIndex, keys);
+  ArrayRef<Value> key = keyRows.row, clampedKey = keyRows.clamped;
+  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
+  Value offset = operands.mask ? maskOffset(operands, batchIndex) : Value();
+  SmallVector<Operand> keyFragments =
+      rowFragments(operands.k, batch, clampedKey);
+  SmallVector<Operand> valueFragments =
+      rowFragments(operands.v, batch, clampedKey);
+
+  // Query tiles: all of them, or (causal) from the one holding the
+  // block's first key.
+  Value tileQueries = idx(b, loc, shape.tileRows);
+  Value tiles = arith::CeilDivUIOp::create(b, loc, operands.rows, tileQueries);
+  Value firstTile = idx(b, loc, 0);
+  if (causal)
+    firstTile = arith::DivUIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, keyBlockIndex,
+                              idx(b, loc, shape.blockRows)),
+        tileQueries);
+  int64_t outputTiles = shape.depth / 8;
+  // Loop state: dK's accumulators, then dV's.
+  SmallVector<Value> init(8 * outputTiles, f32(0.0f));
+  SmallVector<Value> results = stateLoop(
+      firstTile, tiles, init,
+      [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
+        Value firstQuery = mul(perThread(index), c(shape.tileRows));
+        stageTiles({operands.q, operands.outGrad}, {qShared, gradShared}, batch,
+                   firstQuery, rows);
+        // Per 8 queries, transposed: Pᵀ from the scores Sᵀ = K·Qᵀ and the
+        // queries' log-sum-exp, dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D).
+        SmallVector<Accumulator> probabilities, scoreGrads;
+        for (int64_t n = 0; n < shape.tileRows / 8; ++n) {
+          Accumulator scores = timesTileRows(keyFragments, qShared, n);
+          Accumulator probGrads = timesTileRows(valueFragments, gradShared, n);
+          Accumulator p(4), grads(4);
+          for (int64_t e = 0; e < 2; ++e) {
+            Value query = add(firstQuery, add(twoT, c(8 * n + e)));
+            Value clamped = arith::MinUIOp::create(b, loc, query, lastRow);
+            Value lse2 = arith::MulFOp::create(
+                b, loc, load(operands.lse, {batch, clamped}),
+                f32(float(M_LOG2E)));
+            Value delta = load(operands.delta, {batch, clamped});
+            for (int64_t i = 0; i < 2; ++i) {
+              Value s =
+                  score(operands, scores[2 * i + e], query, key[i], offset,
+                        /*boundQuery=*/true);
+              p[2 * i + e] = probability(s, lse2);
+              grads[2 * i + e] = arith::MulFOp::create(
+                  b, loc, p[2 * i + e],
+                  arith::SubFOp::create(b, loc, probGrads[2 * i + e], delta));
+            }
+          }
+          probabilities.push_back(p);
+          scoreGrads.push_back(grads);
+        }
+        // dK += dSᵀ·Q and dV += Pᵀ·dO, both rounded to the operands' type.
+        SmallVector<Operand> pFragments = asOperands(probabilities);
+        SmallVector<Operand> gradFragments = asOperands(scoreGrads);
+        SmallVector<Value> next(8 * outputTiles);
+        for (int64_t nd = 0; nd < outputTiles; ++nd) {
+          Accumulator dk(state.begin() + 4 * nd, state.begin() + 4 * nd + 4);
+          dk = timesTileColumns(gradFragments, qShared, nd, dk);
+          Accumulator dv(state.begin() + 4 * (outputTiles + nd),
+                         state.begin() + 4 * (outputTiles + nd) + 4);
+          dv = timesTileColumns(pFragments, gradShared, nd, dv);
+          for (int64_t j = 0; j < 4; ++j) {
+            next[4 * nd + j] = dk[j];
+            next[4 * (outputTiles + nd) + j] = dv[j];
+          }
+        }
+        return next;
+      });
+  Value scales[2] = {f32(scale), f32(scale)}, ones[2] = {f32(1.0f), f32(1.0f)};
+  storeRows(ValueRange(results).take_front(4 * outputTiles), scales,
+            operands.kGrad, batch, key, keys);
+  storeRows(ValueRange(results).drop_front(4 * outputTiles), ones,
+            operands.vGrad, batch, key, keys);
+}
+
+/// Refuses `shape` if its tiles exceed shared memory or registers, with an
+/// error on `op` naming the tiles.
+LogicalResult checkFits(Operation *op, const KernelShape &shape) {
   if (shape.sharedBytes() > kMaxSharedBytes)
-    return op.emitOpError("tiles of ")
-           << shape.blockQ << " queries x " << shape.blockK
-           << " keys at depth " << shape.depth << " need "
-           << shape.sharedBytes()
-           << " bytes of shared memory for the key and value tiles, more "
-              "than a block's "
-           << kMaxSharedBytes << "; use a smaller block-k";
+    return op->emitOpError()
+           << shape.describe() << " at depth " << shape.depth << " need "
+           << shape.sharedBytes() << " bytes of shared memory for "
+           << shape.tiles() << ", more than a block's " << kMaxSharedBytes
+           << "; use a smaller " << shape.tileOption();
   if (shape.registers() > kMaxRegisters) {
-    InFlightDiagnostic diagnostic = op.emitOpError("tiles of ")
-           << shape.blockQ << " queries x " << shape.blockK
-           << " keys at depth " << shape.depth << " need about "
-           << shape.registers() << " registers per thread, more than the "
-           << kMaxRegisters << " a thread has; ";
-    if (KernelShape::registersFor(shape.depth, 16) > kMaxRegisters)
+    InFlightDiagnostic diagnostic =
+        op->emitOpError() << shape.describe() << " at depth " << shape.depth
+                          << " need about " << shape.registers()
+                          << " registers per thread, more than the "
+                          << kMaxRegisters << " a thread has; ";
+    if (KernelShape::registersFor(shape.kind, shape.depth, 16) > kMaxRegisters)
       diagnostic << "the depth is too large for this kernel";
     else
-      diagnostic << "use a smaller block-k";
+      diagnostic << "use a smaller " << shape.tileOption();
     return diagnostic;
   }
+  return success();
+}
 
-  b.setInsertionPoint(op);
+/// The [B, S, D] views of query, key and value, their lengths and the
+/// mask's strides (`rank`: the buffers' rank).
+KernelOperands kernelOperands(OpBuilder &b, Location loc, Value query,
+                              Value key, Value value, Value mask) {
+  int64_t rank = cast<MemRefType>(query.getType()).getRank();
   KernelOperands operands;
-  operands.q = collapseBatch(b, loc, op.getQuery());
-  operands.k = collapseBatch(b, loc, op.getKey());
-  operands.v = collapseBatch(b, loc, op.getValue());
-  operands.out = collapseBatch(b, loc, op.getOutput());
-  if (op.getLse())
-    operands.lse = collapseBatch(b, loc, op.getLse(), /*rowsOnly=*/true);
-  if (Value mask = op.getMask()) {
-    // Strides of the mask (identity layout) along the scores' dimensions
-    // [B..., Sq, Sk], its dimensions aligned to the right; 0 where it has
-    // none or one of static size 1 (broadcast).
-    auto maskType = cast<MemRefType>(mask.getType());
-    int64_t maskRank = maskType.getRank();
-    SmallVector<Value> strides(rank, idx(b, loc, 0));
-    Value stride = idx(b, loc, 1);
-    for (int64_t md = maskRank - 1; md >= 0; --md) {
-      if (maskType.getDimSize(md) != 1)
-        strides[rank - maskRank + md] = stride;
-      stride = arith::MulIOp::create(b, loc, stride,
-                                     memref::DimOp::create(b, loc, mask, md));
-    }
-    ReassociationIndices all;
-    for (int64_t d = 0; d < maskRank; ++d)
-      all.push_back(d);
-    operands.mask = maskRank == 1
-                        ? mask
-                        : memref::CollapseShapeOp::create(
-                              b, loc, mask, ArrayRef<ReassociationIndices>{all})
-                              .getResult();
-    for (int64_t d = 0; d < rank - 2; ++d) {
-      operands.batchSizes.push_back(
-          memref::DimOp::create(b, loc, op.getQuery(), d));
-      operands.maskBatchStrides.push_back(strides[d]);
-    }
-    operands.maskRowStride = strides[rank - 2];
-    operands.maskKeyStride = strides[rank - 1];
-  }
-  Value batches = memref::DimOp::create(b, loc, operands.q, 0);
+  operands.q = collapseBatch(b, loc, query);
+  operands.k = collapseBatch(b, loc, key);
+  operands.v = collapseBatch(b, loc, value);
   operands.rows = memref::DimOp::create(b, loc, operands.q, 1);
   operands.keys = memref::DimOp::create(b, loc, operands.k, 1);
-  Value zero = idx(b, loc, 0), one = idx(b, loc, 1);
-  Value queryBlocks = arith::CeilDivUIOp::create(
-      b, loc, operands.rows, idx(b, loc, shape.blockQ));
-  float scale = op.getScale().convertToFloat();
-  auto tileShape = SmallVector<int64_t>{shape.blockK, shape.depth + kRowPadding};
+  if (!mask)
+    return operands;
+  // Strides of the mask (identity layout) along the scores' dimensions
+  // [B..., Sq, Sk], its dimensions aligned to the right; 0 where it has
+  // none or one of static size 1 (broadcast).
+  auto maskType = cast<MemRefType>(mask.getType());
+  int64_t maskRank = maskType.getRank();
+  SmallVector<Value> strides(rank, idx(b, loc, 0));
+  Value stride = idx(b, loc, 1);
+  for (int64_t md = maskRank - 1; md >= 0; --md) {
+    if (maskType.getDimSize(md) != 1)
+      strides[rank - maskRank + md] = stride;
+    stride = arith::MulIOp::create(b, loc, stride,
+                                   memref::DimOp::create(b, loc, mask, md));
+  }
+  ReassociationIndices all;
+  for (int64_t d = 0; d < maskRank; ++d)
+    all.push_back(d);
+  operands.mask = maskRank == 1
+                      ? mask
+                      : memref::CollapseShapeOp::create(
+                            b, loc, mask, ArrayRef<ReassociationIndices>{all})
+                            .getResult();
+  for (int64_t d = 0; d < rank - 2; ++d) {
+    operands.batchSizes.push_back(memref::DimOp::create(b, loc, query, d));
+    operands.maskBatchStrides.push_back(strides[d]);
+  }
+  operands.maskRowStride = strides[rank - 2];
+  operands.maskKeyStride = strides[rank - 1];
+  return operands;
+}
 
+/// What a kernel's block does, given its builder (begun), its batch
+/// position and block index, and its two shared-memory tiles.
+using KernelBody =
+    function_ref<void(KernelBuilder &, Value, Value, Value, Value)>;
+
+/// Emits `shape`'s kernel over a grid of `batches` × `blocks` blocks, each
+/// with two shared tiles [tile rows, depth + padding]: a gpu.launch (none
+/// for an empty grid: a CUDA error), or (`emulate`) loops over the blocks
+/// on the host that run each block's threads as the lanes of vectors.
+void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
+              Type element, float scale, bool causal, bool emulate,
+              Value batches, Value blocks, KernelBody body) {
+  OpBuilder::InsertionGuard guard(b);
+  Value zero = idx(b, loc, 0), one = idx(b, loc, 1);
+  auto tileShape =
+      SmallVector<int64_t>{shape.tileRows, shape.depth + kRowPadding};
   if (emulate) {
-    // The tiles and the mma's matrices as host buffers; the grid's blocks
-    // in sequence, each block's threads as the lanes of vectors.
+    // The tiles and the mma's matrices as host buffers.
     auto tileType = MemRefType::get(tileShape, element);
-    Value kShared = memref::AllocOp::create(b, loc, tileType);
-    Value vShared = memref::AllocOp::create(b, loc, tileType);
+    SmallVector<Value> buffers = {memref::AllocOp::create(b, loc, tileType),
+                                  memref::AllocOp::create(b, loc, tileType)};
     SmallVector<Value> scratch;
     const int64_t matrices[3][3] = {{shape.warps(), 16, 16},
                                     {shape.warps(), 16, 8},
@@ -1078,36 +1617,41 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
     for (const auto &matrix : matrices)
       scratch.push_back(memref::AllocOp::create(
           b, loc, MemRefType::get(matrix, b.getF32Type())));
-    // Staging buffers of the lanes' loads and stores: positions, values
-    // (f16/bf16 and f32), mask (bytes).
-    for (Type type : {Type(b.getIndexType()), element, Type(b.getF32Type()),
-                      Type(b.getI8Type())})
-      scratch.push_back(memref::AllocOp::create(
-          b, loc, MemRefType::get({shape.threads()}, type)));
     auto batchLoop = scf::ForOp::create(b, loc, zero, batches, one);
     b.setInsertionPointToStart(batchLoop.getBody());
-    auto blockLoop = scf::ForOp::create(b, loc, zero, queryBlocks, one);
+    auto blockLoop = scf::ForOp::create(b, loc, zero, blocks, one);
     b.setInsertionPointToStart(blockLoop.getBody());
-    Value lanes = vector::StepOp::create(
-        b, loc, VectorType::get({shape.threads()}, b.getIndexType()));
-    KernelBuilder(b, loc, shape, element, scale, op.getCausal(),
-                  shape.threads())
-        .build(operands, batchLoop.getInductionVar(),
-               blockLoop.getInductionVar(), lanes, kShared, vShared, scratch);
+    KernelBuilder builder(b, loc, shape, element, scale, causal,
+                          shape.threads());
+    builder.begin(
+        vector::StepOp::create(
+            b, loc, VectorType::get({shape.threads()}, b.getIndexType())),
+        scratch);
+    body(builder, batchLoop.getInductionVar(), blockLoop.getInductionVar(),
+         buffers[0], buffers[1]);
+    // A block's work as a function of its own (the host compiler's
+    // register allocation takes minutes over all kernels in one).
+    auto module = batchLoop->getParentOfType<ModuleOp>();
+    std::string name;
+    for (int64_t n = 0; name.empty() || module.lookupSymbol(name); ++n)
+      name = "__mha_emulated_block_" + std::to_string(n);
+    IRRewriter rewriter(b);
+    FailureOr<func::FuncOp> outlined =
+        outlineSingleBlockRegion(rewriter, loc, blockLoop.getRegion(), name);
+    if (succeeded(outlined)) {
+      outlined->setPrivate();
+      (*outlined)->setAttr("passthrough",
+                           b.getArrayAttr({b.getStringAttr("noinline")}));
+    }
     b.setInsertionPointAfter(batchLoop);
-    for (Value buffer : {kShared, vShared})
+    buffers.append(scratch);
+    for (Value buffer : buffers)
       memref::DeallocOp::create(b, loc, buffer);
-    for (Value buffer : scratch)
-      memref::DeallocOp::create(b, loc, buffer);
-    op.erase();
-    return success();
+    return;
   }
-
-  // No launch for an empty grid (a CUDA error).
   Value work = arith::AndIOp::create(
       b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, operands.rows,
-                            zero),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, blocks, zero),
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, batches, zero));
   auto branch = scf::IfOp::create(b, loc, work, /*withElse=*/false);
   b.setInsertionPointToStart(branch.thenBlock());
@@ -1115,19 +1659,105 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get(tileShape, element,
                                   MemRefLayoutAttrInterface(), sharedSpace);
-  // Batch positions in x (up to 2^31 - 1 blocks), query blocks in y (up to
-  // 65535).
+  // Batch positions in x (up to 2^31 - 1 blocks), blocks of rows in y (up
+  // to 65535).
   auto launch = gpu::LaunchOp::create(
-      b, loc, batches, queryBlocks, one, idx(b, loc, shape.threads()), one,
-      one, /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      b, loc, batches, blocks, one, idx(b, loc, shape.threads()), one, one,
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, TypeRange{tileType, tileType});
   b.setInsertionPointToStart(&launch.getBody().front());
-  KernelBuilder(b, loc, shape, element, scale, op.getCausal(),
-                /*lanes=*/0)
-      .build(operands, launch.getBlockIds().x, launch.getBlockIds().y,
-             launch.getThreadIds().x, launch.getWorkgroupAttributions()[0],
-             launch.getWorkgroupAttributions()[1]);
+  KernelBuilder builder(b, loc, shape, element, scale, causal, /*lanes=*/0);
+  builder.begin(launch.getThreadIds().x);
+  body(builder, launch.getBlockIds().x, launch.getBlockIds().y,
+       launch.getWorkgroupAttributions()[0],
+       launch.getWorkgroupAttributions()[1]);
   gpu::TerminatorOp::create(b, loc);
+}
+
+/// Lowers `op` into one gpu.launch, or (`emulate`) its emulation.
+LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
+  Location loc = op.getLoc();
+  auto queryType = cast<MemRefType>(op.getQuery().getType());
+  KernelShape shape{KernelKind::Forward, int64_t(op.getBlockQ()),
+                    int64_t(op.getBlockK()),
+                    queryType.getDimSize(queryType.getRank() - 1)};
+  if (failed(checkFits(op, shape)))
+    return failure();
+  b.setInsertionPoint(op);
+  KernelOperands operands = kernelOperands(b, loc, op.getQuery(), op.getKey(),
+                                           op.getValue(), op.getMask());
+  operands.out = collapseBatch(b, loc, op.getOutput());
+  if (op.getLse())
+    operands.lse = collapseBatch(b, loc, op.getLse(), /*rowsOnly=*/true);
+  Value batches = memref::DimOp::create(b, loc, operands.q, 0);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, operands.rows,
+                                            idx(b, loc, shape.blockRows));
+  emitGrid(b, loc, shape, queryType.getElementType(),
+           op.getScale().convertToFloat(), op.getCausal(), emulate, batches,
+           blocks,
+           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
+               Value tile1) {
+             kernel.buildForward(operands, batch, block, tile0, tile1);
+           });
+  op.erase();
+  return success();
+}
+
+/// Lowers `op` into its two kernels (dQ and D over query blocks, then dK
+/// and dV over key blocks), or (`emulate`) their emulation.
+LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionGradOp op, bool emulate) {
+  Location loc = op.getLoc();
+  auto queryType = cast<MemRefType>(op.getQuery().getType());
+  int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
+  int64_t blockRows = op.getBlockRows();
+  KernelShape queryShape{KernelKind::QueryGrad, blockRows,
+                         int64_t(op.getKeyTile()), depth};
+  KernelShape keyShape{KernelKind::KeyValueGrad, blockRows,
+                       int64_t(op.getQueryTile()), depth};
+  if (failed(checkFits(op, queryShape)) || failed(checkFits(op, keyShape)))
+    return failure();
+  b.setInsertionPoint(op);
+  KernelOperands operands = kernelOperands(b, loc, op.getQuery(), op.getKey(),
+                                           op.getValue(), op.getMask());
+  operands.out = collapseBatch(b, loc, op.getOutput());
+  operands.outGrad = collapseBatch(b, loc, op.getOutputGrad());
+  operands.qGrad = collapseBatch(b, loc, op.getQueryGrad());
+  operands.kGrad = collapseBatch(b, loc, op.getKeyGrad());
+  operands.vGrad = collapseBatch(b, loc, op.getValueGrad());
+  operands.lse = collapseBatch(b, loc, op.getLse(), /*rowsOnly=*/true);
+  Value batches = memref::DimOp::create(b, loc, operands.q, 0);
+  // D = rowsum(dO ⊙ O), from the first kernel to the second: device
+  // memory (host memory in the emulation).
+  auto deltaType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                   b.getF32Type());
+  Value delta =
+      emulate ? memref::AllocOp::create(b, loc, deltaType,
+                                        ValueRange{batches, operands.rows})
+                    .getResult()
+              : gpu::AllocOp::create(b, loc, deltaType, Type(), ValueRange(),
+                                     ValueRange{batches, operands.rows},
+                                     ValueRange(), /*hostShared=*/false)
+                    .getMemref();
+  operands.delta = delta;
+  Type element = queryType.getElementType();
+  float scale = op.getScale().convertToFloat();
+  Value rowsPerBlock = idx(b, loc, blockRows);
+  emitGrid(b, loc, queryShape, element, scale, op.getCausal(), emulate, batches,
+           arith::CeilDivUIOp::create(b, loc, operands.rows, rowsPerBlock),
+           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
+               Value tile1) {
+             kernel.buildQueryGrad(operands, batch, block, tile0, tile1);
+           });
+  emitGrid(b, loc, keyShape, element, scale, op.getCausal(), emulate, batches,
+           arith::CeilDivUIOp::create(b, loc, operands.keys, rowsPerBlock),
+           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
+               Value tile1) {
+             kernel.buildKeyValueGrad(operands, batch, block, tile0, tile1);
+           });
+  if (emulate)
+    memref::DeallocOp::create(b, loc, delta);
+  else
+    gpu::DeallocOp::create(b, loc, Type(), ValueRange(), delta);
   op.erase();
   return success();
 }
@@ -1137,12 +1767,20 @@ struct MHAGPULowerAttentionKernelsPass final
           MHAGPULowerAttentionKernelsPass> {
   using Base::Base;
   void runOnOperation() override {
-    SmallVector<GPUAttentionOp> ops;
-    getOperation().walk([&](GPUAttentionOp op) { ops.push_back(op); });
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<GPUAttentionOp, GPUAttentionGradOp>(op))
+        ops.push_back(op);
+    });
     OpBuilder b(&getContext());
-    for (GPUAttentionOp op : ops)
-      if (failed(lowerKernelOp(b, op, emulate)))
+    for (Operation *op : ops) {
+      LogicalResult lowered =
+          isa<GPUAttentionOp>(op)
+              ? lowerKernelOp(b, cast<GPUAttentionOp>(op), emulate)
+              : lowerKernelOp(b, cast<GPUAttentionGradOp>(op), emulate);
+      if (failed(lowered))
         return signalPassFailure();
+    }
   }
 };
 } // namespace

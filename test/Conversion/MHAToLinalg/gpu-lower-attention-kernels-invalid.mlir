@@ -1,6 +1,7 @@
 // Tiles the GPU cannot hold are refused at compile time, naming the op and
 // the tile sizes: the key and value tiles beyond a block's 48 KiB of static
-// shared memory, or a thread's estimated registers beyond 255.
+// shared memory, or a thread's estimated registers beyond 255; for the
+// backward, naming its kernel (dQ, or dK/dV) and the attribute to lower.
 // RUN: mha-opt %s --mha-gpu-lower-attention-kernels --split-input-file -verify-diagnostics
 
 func.func @shared(%q: memref<2x100x256xbf16>, %o: memref<2x100x256xbf16>) {
@@ -25,5 +26,32 @@ func.func @registers_block_k(%q: memref<2x100x16xbf16>, %o: memref<2x100x16xbf16
   // expected-error @+1 {{'mha.gpu_attention' op tiles of 64 queries x 304 keys at depth 16 need about 272 registers per thread, more than the 255 a thread has; use a smaller block-k}}
   mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 304}
       : memref<2x100x16xbf16>, memref<2x100x16xbf16>, memref<2x100x16xbf16>, memref<2x100x16xbf16>
+  return
+}
+
+// -----
+
+func.func @grad_shared(%q: memref<2x100x128xbf16>, %l: memref<2x100xf32>, %g: memref<2x100x128xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op the dQ kernel's tiles of 64 queries x 128 keys at depth 128 need 69632 bytes of shared memory for the key and value tiles, more than a block's 49152; use a smaller key_tile}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %g, %g, %g {scale = 1.0 : f32, block_rows = 64, key_tile = 128, query_tile = 16}
+      : memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100xf32>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>
+  return
+}
+
+// -----
+
+func.func @grad_registers(%q: memref<2x100x128xbf16>, %l: memref<2x100xf32>, %g: memref<2x100x128xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op the dK/dV kernel's tiles of 64 keys x 32 queries at depth 128 need about 272 registers per thread, more than the 255 a thread has; use a smaller query_tile}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %g, %g, %g {scale = 1.0 : f32, block_rows = 64, key_tile = 16, query_tile = 32}
+      : memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100xf32>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>, memref<2x100x128xbf16>
+  return
+}
+
+// -----
+
+func.func @grad_depth(%q: memref<2x100x256xbf16>, %l: memref<2x100xf32>, %g: memref<2x100x256xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op the dQ kernel's tiles of 64 queries x 16 keys at depth 256 need about 308 registers per thread, more than the 255 a thread has; the depth is too large for this kernel}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %g, %g, %g {scale = 1.0 : f32, block_rows = 64, key_tile = 16, query_tile = 16}
+      : memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100xf32>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>
   return
 }

@@ -56,17 +56,22 @@ func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x
   return
 }
 
-// Emulated: the grid's blocks in sequence on the host, a block's 64
-// threads as the lanes of vectors; no GPU op; mma.sync a call of the
-// emulation (the ISA's fragment layout, in f32).
-// EMU-LABEL: func.func @f
+// Emulated: the grid's blocks in sequence on the host, a block's work a
+// function of its own (kept out of line), its 64 threads as the lanes of
+// vectors; no GPU op; mma.sync a call of the emulation (the ISA's fragment
+// layout, in f32); the loop's state in a host buffer.
+// EMU-LABEL: func.func private @__mha_emulated_block_0(
+// EMU-SAME: attributes {passthrough = ["noinline"]}
 // EMU-NOT: gpu.
-// EMU: scf.for %{{.*}} = %c0 to %c6
-// EMU: scf.for %{{.*}} = %c0 to %c2
 // EMU: vector.step : vector<64xindex>
+// EMU: memref.alloc() : memref<20x64xf32>
 // EMU-COUNT-4: call @__mha_emulated_mma_f16_64
 // EMU: vector.shuffle
 // EMU-COUNT-4: call @__mha_emulated_mma_f16_64
+// EMU-LABEL: func.func @f
+// EMU: scf.for %{{.*}} = %c0 to %c6
+// EMU: scf.for %{{.*}} = %c0 to %c2
+// EMU: call @__mha_emulated_block_0(
 
 // With an lse buffer: after the output rows, each row's log-sum-exp (the
 // base-2 maximum times ln 2, plus log of the sum; -inf for a row that saw
@@ -79,9 +84,11 @@ func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x
 // CHECK: %[[STORE:.*]] = arith.andi %{{.*}}, %[[FIRST]]
 // CHECK: scf.if %[[STORE]] {
 // CHECK-NEXT: memref.store %[[LSE]], %{{.*}}[%{{.*}}, %{{.*}}] : memref<2x40xf32>
-// EMU-LABEL: func.func @lse
+// EMU-LABEL: func.func private @__mha_emulated_block_1(
 // EMU: call @__mha_emulated_mma_bf16_64
 // EMU: math.log
+// EMU-LABEL: func.func @lse
+// EMU: call @__mha_emulated_block_1(
 func.func @lse(%q: memref<2x40x32xbf16>, %o: memref<2x40x32xbf16>, %l: memref<2x40xf32>) {
   mha.gpu_attention %q, %q, %q, %o lse(%l : memref<2x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
       : memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x40x32xbf16>
@@ -101,14 +108,85 @@ func.func @lse(%q: memref<2x40x32xbf16>, %o: memref<2x40x32xbf16>, %l: memref<2x
 // CHECK: scf.for
 // CHECK: %[[ELEMENT:.*]] = memref.load %[[FLAT]][%{{.*}}] : memref<3200xf32>
 // CHECK: arith.addf %{{.*}}, %[[ELEMENT]] : f32
-// EMU-LABEL: func.func @masked
+// EMU-LABEL: func.func private @__mha_emulated_block_2(
 // EMU: call @__mha_emulated_mma_bf16_64
-// One emulation function per element type and block, after the functions.
-// EMU: func.func private @__mha_emulated_mma_f16_64(%{{.*}}: vector<64xf16>
-// EMU: func.func private @__mha_emulated_mma_bf16_64(%{{.*}}: vector<64xbf16>
-// EMU-NOT: gpu.
+// EMU-LABEL: func.func @masked
+// EMU: call @__mha_emulated_block_2(
 func.func @masked(%q: memref<2x3x40x32xbf16>, %o: memref<2x3x40x32xbf16>, %m: memref<2x1x40x40xf32>) {
   mha.gpu_attention %q, %q, %q, %o mask(%m : memref<2x1x40x40xf32>) {scale = 0.25 : f32, block_q = 32, block_k = 16}
       : memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>, memref<2x3x40x32xbf16>
+  return
+}
+
+// The backward (mha.gpu_attention_grad, causal, 40 queries and 50 keys at
+// depth 32): D = rowsum(dO ⊙ O) in device memory from the first kernel to
+// the second, freed after them.
+// * dQ: blocks of 32 query rows (2 warps), per warp its rows' D (across the
+//   row's four threads) stored by one thread of four; per tile of 16 keys
+//   the key and value tiles staged between two barriers, S = Q·Kᵀ and
+//   dP = dO·Vᵀ (2 tiles of 8 keys x 2 steps of depth, each), P from the
+//   log-sum-exp (exp2), dQ += dS·K (4 tiles of 8 columns); dQ stored.
+// * dK and dV: blocks of 32 key rows; causal blocks start at the query tile
+//   of their first key; per tile of 32 queries, the query and dO tiles
+//   staged, Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (4 x 2 each), each query's lse and D
+//   read, dV += Pᵀ·dO and dK += dSᵀ·Q (4 x 2 each: 32 mma.sync in all); dK
+//   and dV stored.
+// CHECK-LABEL: func.func @grad
+// CHECK: %[[DELTA:.*]] = gpu.alloc  (%c2, %c40) : memref<?x?xf32>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c64,
+// CHECK: gpu.shuffle  xor
+// CHECK: memref.store %{{.*}}, %[[DELTA]]
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: math.exp2
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: vector.store %{{.*}}, %arg3[
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c64,
+// CHECK: %[[FIRSTKEY:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK: %[[FIRST:.*]] = arith.divui %[[FIRSTKEY]], %c32 : index
+// CHECK: scf.for %{{.*}} = %[[FIRST]] to %c2
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: memref.load %arg2
+// CHECK: memref.load %[[DELTA]]
+// CHECK: math.exp2
+// CHECK-COUNT-28: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: vector.store %{{.*}}, %arg4[
+// CHECK: vector.store %{{.*}}, %arg5[
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc  %[[DELTA]]
+// Emulated: D in host memory, the two kernels' blocks each a function.
+// EMU-LABEL: func.func private @__mha_emulated_block_3(
+// EMU: call @__mha_emulated_mma_bf16_64
+// EMU-LABEL: func.func private @__mha_emulated_block_4(
+// EMU: call @__mha_emulated_mma_bf16_64
+// EMU-LABEL: func.func @grad
+// EMU: %[[DELTA:.*]] = memref.alloc() : memref<2x40xf32>
+// EMU: %[[CAST:.*]] = memref.cast %[[DELTA]]
+// EMU: call @__mha_emulated_block_3(
+// EMU-SAME: %[[CAST]]
+// EMU: call @__mha_emulated_block_4(
+// EMU-SAME: %[[CAST]]
+// EMU: memref.dealloc %[[DELTA]]
+// One function per operation (gather, scatter, mma), element type and
+// block size, after the others, kept out of line, the lanes in a loop.
+// EMU: func.func private @__mha_emulated_gather_f16_64(%{{.*}}: memref<?xf16>, %{{.*}}: vector<64xindex>) -> vector<64xf16> attributes {passthrough = ["noinline"]}
+// EMU: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(
+// EMU: func.func private @__mha_emulated_scatter_f16_64(%{{.*}}: memref<?xf16>, %{{.*}}: vector<64xindex>, %{{.*}}: vector<64xf16>, %{{.*}}: vector<64xi1>) attributes {passthrough = ["noinline"]}
+// EMU: func.func private @__mha_emulated_mma_f16_64(%{{.*}}: vector<64xf16>
+// EMU: func.func private @__mha_emulated_mma_bf16_64(%{{.*}}: vector<64xbf16>
+// EMU-NOT: gpu.
+func.func @grad(%q: memref<2x40x32xbf16>, %k: memref<2x50x32xbf16>, %l: memref<2x40xf32>,
+                %dq: memref<2x40x32xbf16>, %dk: memref<2x50x32xbf16>, %dv: memref<2x50x32xbf16>) {
+  mha.gpu_attention_grad %q, %k, %k, %q, %l, %q, %dq, %dk, %dv
+      {scale = 0.25 : f32, causal, block_rows = 32, key_tile = 16, query_tile = 32}
+      : memref<2x40x32xbf16>, memref<2x50x32xbf16>, memref<2x50x32xbf16>, memref<2x40x32xbf16>, memref<2x40xf32>,
+        memref<2x40x32xbf16>, memref<2x40x32xbf16>, memref<2x50x32xbf16>, memref<2x50x32xbf16>
   return
 }

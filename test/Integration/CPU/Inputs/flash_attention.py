@@ -39,6 +39,7 @@ times larger (the large-logit cases) the same ulps of a score move the
 probabilities 30 times more: 1e-4 there.
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -65,13 +66,14 @@ def tensor(dims, dtype="f32"):
 
 def case(name, b, h, sq, sk, d, dv, causal=False, mask=None, scale=None,
          logit=1.0, lse=False, dynamic=False, grad=False, avx2=False,
-         dtype="f32", tolerance=None):
+         dtype="f32", tolerance=None, mask_grad=True):
     """mask: None, ('bool', shape, fn) or ('add', shape, fn), fn(index
-    tuple) -> value."""
+    tuple) -> value. mask_grad: with grad and an additive mask, whether the
+    backward also returns the mask's gradient."""
     return dict(name=name, b=b, h=h, sq=sq, sk=sk, d=d, dv=dv, causal=causal,
                 mask=mask, scale=scale, logit=logit, lse=lse, dynamic=dynamic,
                 grad=grad, avx2=avx2, dtype=dtype,
-                tolerance=tolerance or TOLERANCE)
+                tolerance=tolerance or TOLERANCE, mask_grad=mask_grad)
 
 
 CASES = [
@@ -156,6 +158,34 @@ CASES = [
          dtype="bf16", tolerance=1e-2),
     case("tc_grad_causal", 1, 2, 150, 150, 64, 64, causal=True, grad=True,
          dtype="bf16", tolerance=1e-2),
+    # The backward's own kernels (dQ over query blocks, dK and dV over key
+    # blocks) round P and dS to the operands' type for their products
+    # (dV = Pt.dO, dK = dSt.Q, dQ = dS.K): 2^-9 relative per term (bf16), in
+    # sums over up to Sk terms of both signs, against 1 + |reference|;
+    # measured under 4e-3 (bf16), bound 1e-2; f16 (2^-11 per term): 2e-3.
+    # Blocks and tiles crossed with Sq < Sk and Sq > Sk, causal or not, depth
+    # 128 (tiles of 16 queries), masks (a padding one, a full-rank boolean
+    # one that empties rows, an additive one without its gradient), dynamic
+    # sizes, f16.
+    case("tc_grad_unequal", 2, 3, 100, 150, 32, 32, grad=True, dtype="bf16",
+         tolerance=1e-2),
+    case("tc_grad_causal_more_rows", 1, 2, 150, 70, 64, 64, causal=True,
+         grad=True, dtype="bf16", tolerance=1e-2),
+    case("tc_grad_d128", 1, 1, 97, 131, 128, 128, causal=True, grad=True,
+         dtype="bf16", tolerance=1e-2),
+    case("tc_grad_padding_mask", 2, 2, 90, 90, 32, 32, grad=True,
+         dtype="bf16", tolerance=1e-2,
+         mask=("bool", (2, 1, 1, 90), lambda i: i[3] < (90 - 17 * i[0]))),
+    case("tc_grad_masked_rows", 1, 2, 70, 70, 16, 16, causal=True, grad=True,
+         dtype="bf16", tolerance=1e-2,
+         mask=("bool", (1, 2, 70, 70), lambda i: i[2] % 5 != 3)),
+    case("tc_grad_bias", 2, 2, 75, 75, 16, 16, scale=0.3, grad=True,
+         dtype="bf16", tolerance=1e-2, mask_grad=False,
+         mask=("add", (75,), lambda i: -1e9 if i[0] % 7 == 0 else 0.1 * (i[0] % 3))),
+    case("tc_grad_dynamic_rows", 2, 3, 45, 61, 16, 16, dynamic="rows",
+         causal=True, grad=True, dtype="bf16", tolerance=1e-2),
+    case("tc_grad_f16", 1, 2, 80, 100, 32, 32, grad=True, dtype="f16",
+         tolerance=2e-3),
     # Masks: a key-padding mask broadcast over heads and queries, an
     # additive one over batch and heads (with causal), a boolean one of full
     # rank that empties some rows.
@@ -218,7 +248,7 @@ def run_case(mha_run, work, c):
         args.append("%do: " + out)
         grad_types = [tensor(show(x), dt) for x in (qd, kd, vd)]
         mask_grad = ""
-        if c["mask"] and c["mask"][0] == "add":
+        if c["mask"] and c["mask"][0] == "add" and c["mask_grad"]:
             mask_grad = ", mask_grad " + mtype
             grad_types.append(mtype)
         body = ("  %%o, %%l = mha.attention_with_lse %%q, %%k, %%v%s%s : %s\n"
@@ -295,6 +325,11 @@ def run_case(mha_run, work, c):
                 c["dtype"], c["dtype"])
             if "format=isa" in config and mma not in run.stdout:
                 return "no %s in the PTX of (%s)" % (mma, config)
+            # With a backward, its two kernels on tensor cores too: three
+            # kernels with mma.sync in all.
+            kernels = sum(mma in entry for entry in run.stdout.split(".entry ")[1:])
+            if "format=isa" in config and kernels < (3 if c["grad"] else 1):
+                return "%d kernels with %s in the PTX of (%s)" % (kernels, mma, config)
         return 0.0
     if GPU == "tiled":
         mha_opt = os.path.join(os.path.dirname(shutil.which(mha_run)),
@@ -350,7 +385,12 @@ def run_case(mha_run, work, c):
 def main(mha_run, work):
     os.makedirs(work, exist_ok=True)
     failures = 0
+    # MHA_FLASH_CASES (a regular expression): only the cases it matches
+    # (for work on one kernel; the tests run every case).
+    only = re.compile(os.environ.get("MHA_FLASH_CASES", ""))
     for c in CASES:
+        if not only.search(c["name"]):
+            continue
         result = run_case(mha_run, work, c)
         if result is None:  # not a case of this mode
             continue
