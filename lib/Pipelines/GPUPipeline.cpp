@@ -75,6 +75,7 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   frontEnd.tensorCoreAttention = options.tensorCores;
   frontEnd.tensorCoreBlockQ = options.attentionBlockQ;
   frontEnd.tensorCoreBlockK = options.attentionBlockK;
+  frontEnd.bf16Attention = options.bf16Attention;
   buildMHAFrontEnd(pm, frontEnd);
   buildMHABufferization(pm);
   // The tiled form's scf.forall over (batch position, query row).

@@ -13,6 +13,7 @@
 
 #include "mha/Conversion/Passes.h"
 #include "mha/Dialect/MHA/Transforms/Passes.h"
+#include "mha/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -39,6 +40,8 @@ static int64_t hostL1DataCacheBytes() {
 void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
   pm.addPass(createMHAParamsToArgumentsPass());
   pm.addPass(createCanonicalizerPass());
+  if (options.bf16Attention)
+    pm.addNestedPass<func::FuncOp>(createMHABF16AttentionPass());
   if (options.tensorCoreAttention) {
     MHAGPUAttentionKernelOpsPassOptions kernels;
     kernels.blockQ = options.tensorCoreBlockQ;

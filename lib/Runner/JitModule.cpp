@@ -558,9 +558,6 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   pipeline.flashAttention = options.flashAttention;
   pipeline.outlineKernels = options.outlineKernels;
   pipeline.bf16Matmuls = options.bf16Matmuls;
-  if (options.bf16Matmuls && options.device != Device::CPU)
-    return jitError("bf16 matrix products (--precision bf16) run on the CPU "
-                    "only; the GPU path computes in f32");
   if (options.threads < 0)
     return jitError("threads must be >= 0 (0: every core), got " +
                     llvm::Twine(options.threads));
@@ -672,6 +669,9 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
       gpuPipeline.chip = gpuChip;
     gpuPipeline.emulate = options.device == Device::GPUEmulation;
     gpuPipeline.tensorCores = options.gpuTensorCores;
+    // Mixed precision on the GPU: attention in bf16 (the tensor-core
+    // kernels'), the other products in f32.
+    gpuPipeline.bf16Attention = options.bf16Matmuls;
     buildMHALowerToGPUPipeline(pm, gpuPipeline);
     pipelineName = "mha-lower-to-gpu";
   } else {

@@ -995,10 +995,12 @@ int mha::runTraining(const TrainingOptions &options) {
   if (lead)
     llvm::errs() << "compiling the training step (forward, backward, "
                  << stringifyOptimizerKind(opt.getKind()) << " update"
-                 << (compileOptions.bf16Matmuls
+                 << (!compileOptions.bf16Matmuls ? ""
+                     : compileOptions.device == Device::CPU
                          ? "; mixed precision: bf16 matrix products, f32 "
                            "parameters and optimizer state"
-                         : "")
+                         : "; mixed precision: bf16 attention, f32 "
+                           "parameters and optimizer state")
                  << ")...\n";
   auto start = std::chrono::steady_clock::now();
   auto trainer =

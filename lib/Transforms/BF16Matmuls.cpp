@@ -4,15 +4,20 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// This file implements mha-bf16-matmuls, the compute half of mixed-precision
-// training and inference: the f32 operands of a model's matrix products are
-// rounded to bf16 (to nearest even) and multiplied into the same f32
-// accumulator, so the products run on bf16 hardware (AVX-512 BF16's dot
-// products, see mha-tile-and-vectorize) while weights, activations, their
-// gradients and the optimizer's state stay f32.
+// This file implements the compute half of mixed-precision training and
+// inference, weights, activations, their gradients and the optimizer's state
+// staying f32:
+// * mha-bf16-matmuls (the CPU): the f32 operands of a model's matrix
+//   products are rounded to bf16 (to nearest even) and multiplied into the
+//   same f32 accumulator, so the products run on bf16 hardware (AVX-512
+//   BF16's dot products, see mha-tile-and-vectorize);
+// * mha-bf16-attention (the GPU): attention, forward and backward, on f32
+//   operands is computed on their bf16 roundings and its results widened
+//   back to f32, so that the tensor-core kernels take it.
 //
 //===----------------------------------------------------------------------===//
 
+#include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -22,6 +27,7 @@
 namespace mlir {
 namespace mha {
 #define GEN_PASS_DEF_MHABF16MATMULSPASS
+#define GEN_PASS_DEF_MHABF16ATTENTIONPASS
 #include "mha/Transforms/Passes.h.inc"
 } // namespace mha
 } // namespace mlir
@@ -29,12 +35,12 @@ namespace mha {
 using namespace mlir;
 
 namespace {
-/// `tensor` (f32) rounded to bf16, element by element.
-Value roundToBF16(OpBuilder &b, Location loc, Value tensor) {
+/// `tensor` (floats) converted to `element`, element by element: rounded
+/// to nearest even (narrower) or exactly (wider).
+Value convertFloats(OpBuilder &b, Location loc, Value tensor, Type element) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  Type bf16 = b.getBF16Type();
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, tensor);
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, bf16);
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, element);
   AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
   SmallVector<utils::IteratorType> iterators(type.getRank(),
                                              utils::IteratorType::parallel);
@@ -43,9 +49,16 @@ Value roundToBF16(OpBuilder &b, Location loc, Value tensor) {
              ValueRange{empty}, ArrayRef<AffineMap>{identity, identity},
              iterators,
              [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-               Value rounded =
-                   arith::TruncFOp::create(nested, nestedLoc, bf16, args[0]);
-               linalg::YieldOp::create(nested, nestedLoc, rounded);
+               Value converted =
+                   element.getIntOrFloatBitWidth() <
+                           type.getElementType().getIntOrFloatBitWidth()
+                       ? arith::TruncFOp::create(nested, nestedLoc, element,
+                                                 args[0])
+                             .getResult()
+                       : arith::ExtFOp::create(nested, nestedLoc, element,
+                                               args[0])
+                             .getResult();
+               linalg::YieldOp::create(nested, nestedLoc, converted);
              })
       .getResult(0);
 }
@@ -75,7 +88,7 @@ struct MHABF16MatmulsPass final
       Location loc = op.getLoc();
       SmallVector<Value> inputs;
       for (Value input : op.getDpsInputs())
-        inputs.push_back(roundToBF16(b, loc, input));
+        inputs.push_back(convertFloats(b, loc, input, b.getBF16Type()));
       // Rebuilt: the body's block arguments take the new element type.
       Operation *product =
           isa<linalg::MatmulOp>(op)
@@ -85,6 +98,64 @@ struct MHABF16MatmulsPass final
                                               op.getDpsInits())
                     .getOperation();
       b.replaceOp(op, product->getResults());
+    }
+  }
+};
+
+struct MHABF16AttentionPass final
+    : mha::impl::MHABF16AttentionPassBase<MHABF16AttentionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (!isa<mha::AttentionOp, mha::AttentionWithLSEOp, mha::AttentionGradOp>(
+              op) ||
+          !getElementTypeOrSelf(op->getOperand(0).getType()).isF32())
+        return;
+      // (A mask's gradient in use stays f32: the additive mask would be
+      // rounded, its gradient with it.)
+      if (auto grad = dyn_cast<mha::AttentionGradOp>(op);
+          grad && grad.getMaskGrad() && !grad.getMaskGrad().use_empty())
+        return;
+      ops.push_back(op);
+    });
+    OpBuilder b(&getContext());
+    Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
+    for (Operation *op : ops) {
+      Location loc = op->getLoc();
+      b.setInsertionPoint(op);
+      // Every f32 operand rounded (query, key, value, an additive mask; the
+      // backward's output and its gradient), but the log-sum-exp.
+      Value lse;
+      if (auto grad = dyn_cast<mha::AttentionGradOp>(op))
+        lse = grad.getLse();
+      SmallVector<Value> operands;
+      for (Value operand : op->getOperands())
+        operands.push_back(
+            operand != lse && getElementTypeOrSelf(operand.getType()).isF32()
+                ? convertFloats(b, loc, operand, bf16)
+                : operand);
+      Operation *rounded = b.clone(*op);
+      rounded->setOperands(operands);
+      // Its results in bf16 but the forward's log-sum-exp, widened back.
+      b.setInsertionPointAfter(rounded);
+      for (auto [index, result] : llvm::enumerate(rounded->getResults())) {
+        if (isa<mha::AttentionWithLSEOp>(op) && index == 1)
+          continue;
+        auto type = cast<RankedTensorType>(result.getType());
+        result.setType(type.clone(bf16));
+      }
+      SmallVector<Value> results;
+      for (auto [index, result] : llvm::enumerate(rounded->getResults()))
+        results.push_back(getElementTypeOrSelf(result.getType()).isBF16() &&
+                                  !op->getResult(index).use_empty()
+                              ? convertFloats(b, loc, result, f32)
+                              : result);
+      for (auto [old, replacement] : llvm::zip(op->getResults(), results))
+        if (!old.use_empty())
+          old.replaceAllUsesWith(replacement);
+      op->erase();
     }
   }
 };

@@ -89,8 +89,9 @@ static cl::opt<mlir::mha::Precision> precision(
              "mha.training's precision when training, else f32)"),
     cl::values(clEnumValN(mlir::mha::Precision::F32, "f32", "f32 throughout"),
                clEnumValN(mlir::mha::Precision::BF16, "bf16",
-                          "mixed precision: bf16 operands, f32 accumulation; "
-                          "parameters, gradients and optimizer state f32")),
+                          "mixed precision: bf16 operands, f32 accumulation "
+                          "(on the GPU: attention's); parameters, gradients "
+                          "and optimizer state f32")),
     cl::init(mlir::mha::Precision::F32), cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "

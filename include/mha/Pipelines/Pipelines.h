@@ -119,6 +119,9 @@ struct FrontEndOptions {
   bool tensorCoreAttention = false;
   int64_t tensorCoreBlockQ = 64;
   int64_t tensorCoreBlockK = 0;
+  /// f32 attention, forward and backward, computed in bf16
+  /// (mha-bf16-attention), first.
+  bool bf16Attention = false;
 };
 
 /// Adds the front end every pipeline shares: parameters to arguments, then
@@ -172,6 +175,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "masks too) by the tensor-core flash-attention kernel "
                      "(mma.sync, sm_80 and later; emulated with "
                      "emulate)"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> bf16Attention{
+      *this, "bf16-attention",
+      llvm::cl::desc("Mixed precision: f32 attention, forward and backward, "
+                     "computed on bf16 roundings of its operands "
+                     "(mha-bf16-attention), so that tensor-cores takes it"),
       llvm::cl::init(false)};
   PassOptions::Option<int64_t> attentionBlockQ{
       *this, "attention-block-q",

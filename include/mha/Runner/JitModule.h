@@ -58,8 +58,11 @@ struct CompileOptions {
   /// Threads of parallel loops: 0 = every core (OpenMP's default), 1 =
   /// sequential code.
   int64_t threads = 0;
-  /// Mixed precision: the model's matrix products take bf16 operands and
-  /// accumulate in f32 (mha-bf16-matmuls); CPU only.
+  /// Mixed precision: on the CPU the model's matrix products take bf16
+  /// operands and accumulate in f32 (mha-bf16-matmuls); on the GPU its
+  /// attention, forward and backward, is computed in bf16
+  /// (mha-lower-to-gpu{bf16-attention}: the tensor-core kernels' with
+  /// gpuTensorCores), the other products in f32.
   bool bf16Matmuls = false;
   /// --device gpu: f16/bf16 attention (static depth a multiple of 16, no
   /// mask) by the tensor-core kernel (mha-lower-to-gpu{tensor-cores}).

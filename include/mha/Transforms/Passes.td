@@ -123,6 +123,31 @@ def MHABF16MatmulsPass : Pass<"mha-bf16-matmuls", "::mlir::func::FuncOp"> {
   ];
 }
 
+def MHABF16AttentionPass : Pass<"mha-bf16-attention", "::mlir::func::FuncOp"> {
+  let summary = "Compute f32 attention, forward and backward, in bf16";
+  let description = [{
+    Mixed precision on the GPU: each `mha.attention`,
+    `mha.attention_with_lse` and `mha.attention_grad` on f32 operands
+    (without a mask gradient in use) gets its f32 operands rounded to bf16
+    (to nearest even: query, key, value, an additive mask, the backward's
+    output and output gradient; not the log-sum-exp) and is computed in
+    bf16, its results (but the log-sum-exp, which stays f32) widened back
+    to f32. The tensor-core kernels (`mha-gpu-attention-kernel-ops`) then
+    take it: bf16 products accumulated in f32, as PyTorch's autocast to
+    bf16 computes attention. Weights, activations, gradients and the
+    optimizer's state stay f32.
+
+    `mha-lower-to-gpu{bf16-attention}` runs it first in its front end;
+    `mha-run --precision bf16 --device gpu` (or `mha.training ... precision
+    = bf16`) selects it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def MHAExpandShapeToReinterpretCastPass
     : Pass<"mha-expand-shape-to-reinterpret-cast"> {
   let summary = "Rewrite memref.expand_shape of contiguous buffers as reinterpret_cast";

@@ -41,7 +41,6 @@ probabilities 30 times more: 1e-4 there.
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 
