@@ -982,7 +982,7 @@ SmallVector<Value> KernelBuilder::stateLoop(
   Value buffer = memref::AllocOp::create(
       b, loc, MemRefType::get({int64_t(init.size()), lanes}, b.getF32Type()));
   auto access = [&](int64_t j, Value value = Value()) -> Value {
-    ValueRange at{idx(b, loc, j), idx(b, loc, 0)};
+    SmallVector<Value, 2> at = {idx(b, loc, j), idx(b, loc, 0)};
     if (value) {
       vector::StoreOp::create(b, loc, value, buffer, at);
       return value;
