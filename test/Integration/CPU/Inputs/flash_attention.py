@@ -185,6 +185,9 @@ CASES = [
          causal=True, grad=True, dtype="bf16", tolerance=1e-2),
     case("tc_grad_f16", 1, 2, 80, 100, 32, 32, grad=True, dtype="f16",
          tolerance=2e-3),
+    # Thousands of positions: 17 query blocks and 17 key blocks, causal.
+    case("tc_grad_long", 1, 2, 1030, 1030, 64, 64, causal=True, grad=True,
+         scale=0.2, dtype="bf16", tolerance=1e-2),
     # Masks: a key-padding mask broadcast over heads and queries, an
     # additive one over batch and heads (with causal), a boolean one of full
     # rank that empties some rows.
