@@ -40,6 +40,11 @@ static int64_t hostL1DataCacheBytes() {
 void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
   pm.addPass(createMHAParamsToArgumentsPass());
   pm.addPass(createCanonicalizerPass());
+  // Attention spelled out step by step (scaled_matmul, mask, softmax,
+  // matmul) computed as one mha.attention: tiled, without the Sq x Sk
+  // matrix, on the attention kernels (training's and generation's builders
+  // fuse their own chains before differentiating or caching).
+  pm.addPass(createMHAFuseAttentionPass());
   if (options.bf16Attention)
     pm.addNestedPass<func::FuncOp>(createMHABF16AttentionPass());
   if (options.tensorCoreAttention) {

@@ -124,9 +124,9 @@ struct FrontEndOptions {
   bool bf16Attention = false;
 };
 
-/// Adds the front end every pipeline shares: parameters to arguments, then
-/// mha to linalg on tensors (attention blocks derived from the host's L1
-/// data cache).
+/// Adds the front end every pipeline shares: parameters to arguments,
+/// attention chains fused (mha-fuse-attention), then mha to linalg on
+/// tensors (attention blocks derived from the host's L1 data cache).
 void buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options);
 
 /// Adds one-shot bufferization across function boundaries (identity
