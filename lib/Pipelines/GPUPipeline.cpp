@@ -41,14 +41,13 @@ static std::string cudaToolkitPath(llvm::StringRef option) {
 }
 
 /// Host code -> LLVM, as on the CPU (memref before arith, so that sizes read
-/// at constant dimensions stay loads from the descriptor); GPU operations,
-/// where there are any, become MLIR's runtime calls (mgpu*).
-static void addHostLowering(OpPassManager &pm, bool gpuCalls) {
+/// at constant dimensions stay loads from the descriptor); GPU operations
+/// become MLIR's runtime calls (mgpu*).
+static void addHostLowering(OpPassManager &pm) {
   pm.addPass(mha::createMHAExpandShapeToReinterpretCastPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  if (gpuCalls)
-    pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createGpuToLLVMConversionPass());
   // Vectors: the attention rows' registers (in kernels, convert-gpu-to-nvvm
   // lowers them; emulated, they are host code).
   pm.addPass(createConvertVectorToLLVMPass());
@@ -88,8 +87,9 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createMHAGPUReductionsInnermostPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
-  if (!options.emulate)
-    pm.addPass(createMHAGPUDeviceBuffersPass());
+  // Emulated too: the host code, its copies and its device buffers are the
+  // GPU's (the emulated runtime's device memory is host memory).
+  pm.addPass(createMHAGPUDeviceBuffersPass());
   // mha.gpu_attention (tensor-cores) on device buffers -> its kernel (or,
   // emulated, its blocks in sequence with their threads as vector lanes).
   MHAGPULowerAttentionKernelsPassOptions kernels;
@@ -104,9 +104,11 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (options.emulate) {
     // The mapped loop nests (grid of blocks, threads with their bounds
-    // checks) run in sequence on the host.
+    // checks) run in sequence on the host; allocations and copies call the
+    // runtime (mgpu*), which mha-run emulates over host memory.
+    pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
     pm.addPass(createSCFToControlFlowPass());
-    addHostLowering(pm, /*gpuCalls=*/false);
+    addHostLowering(pm);
     pm.addPass(createMHAVerifyLLVMLoweringPass());
     return;
   }
@@ -130,7 +132,7 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
-  addHostLowering(pm, /*gpuCalls=*/true);
+  addHostLowering(pm);
 
   // Each kernel module compiled and embedded (cubin by ptxas, or PTX).
   GpuModuleToBinaryPassOptions toBinary;

@@ -15,6 +15,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "mha/Runner/JitModule.h"
+
+#include "EmulatedDevice.h"
+
 #include "mha/Dialect/MHA/IR/MHAOps.h"
 #include "mha/Runner/Model.h"
 #include "mha/Support/ArgumentNames.h"
@@ -278,6 +281,10 @@ struct GPURuntime {
   int (*takeError)(char *, size_t) = nullptr;
   void (*timeKernels)(int) = nullptr;
   double (*takeKernelTime)(int *) = nullptr;
+  void (*takeTraffic)(uint64_t *) = nullptr;
+  void *(*allocate)(uint64_t) = nullptr;
+  void (*release)(void *) = nullptr;
+  void (*copy)(void *, const void *, uint64_t) = nullptr;
   /// The device's architecture, e.g. "sm_90".
   std::string chip;
 };
@@ -339,8 +346,17 @@ static llvm::Expected<const GPURuntime *> loadGPURuntime() {
   runtime.takeKernelTime = reinterpret_cast<double (*)(int *)>(
       llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
           "mhaGpuTakeKernelTime"));
+  runtime.takeTraffic = reinterpret_cast<void (*)(uint64_t *)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuTakeTraffic"));
+  runtime.allocate = reinterpret_cast<void *(*)(uint64_t)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuAllocate"));
+  runtime.release = reinterpret_cast<void (*)(void *)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuRelease"));
+  runtime.copy = reinterpret_cast<void (*)(void *, const void *, uint64_t)>(
+      llvm::sys::DynamicLibrary::SearchForAddressOfSymbol("mhaGpuCopy"));
   if (!runtime.initialize || !runtime.deviceInfo || !runtime.takeError ||
-      !runtime.timeKernels || !runtime.takeKernelTime) {
+      !runtime.timeKernels || !runtime.takeKernelTime || !runtime.takeTraffic ||
+      !runtime.allocate || !runtime.release || !runtime.copy) {
     failure = "--device gpu: " + path + " is not mha's GPU runtime";
     return jitError(failure);
   }
@@ -408,6 +424,24 @@ llvm::Error JitModule::takeGPUError() {
 void JitModule::timeGPUKernels(bool on) {
   if (gpuTimeKernels)
     gpuTimeKernels(on);
+}
+
+std::optional<DeviceUse> JitModule::takeDeviceUse() {
+  DeviceUse use;
+  if (device == Device::GPUEmulation) {
+    use.traffic = emulated_device::ledger().take();
+    use.allocatedBytes = emulated_device::ledger().allocatedBytes();
+    return use;
+  }
+  if (!gpuTakeTraffic)
+    return std::nullopt;
+  uint64_t words[4] = {0, 0, 0, 0};
+  gpuTakeTraffic(words);
+  use.traffic.hostToDevice = words[0];
+  use.traffic.deviceToHost = words[1];
+  use.traffic.deviceToDevice = words[2];
+  use.allocatedBytes = words[3];
+  return use;
 }
 
 std::optional<GPUKernelTime> JitModule::takeGPUKernelTime() {
@@ -533,6 +567,29 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     sig.args.insert(sig.args.end(), paramTypes.begin(), paramTypes.end());
     for (Type t : func.getResultTypes())
       sig.results.push_back(cast<RankedTensorType>(t));
+    sig.residentArgs.assign(sig.args.size(), false);
+    sig.residentResults.assign(sig.results.size(), false);
+    auto resident = options.deviceResident.find(func.getSymName().str());
+    if (resident != options.deviceResident.end() &&
+        options.device != Device::CPU) {
+      // mha-gpu-device-buffers reads the positions (and checks them).
+      for (auto [positions, flags] :
+           {std::pair(&resident->second.arguments, &sig.residentArgs),
+            std::pair(&resident->second.results, &sig.residentResults)})
+        for (int64_t position : *positions) {
+          if (position < 0 || size_t(position) >= flags->size())
+            return jitError(llvm::formatv(
+                "@{0} has no argument or result #{1} to keep on the device",
+                func.getSymName(), position));
+          (*flags)[position] = true;
+        }
+      func->setAttr(kDeviceResidentArgumentsAttr,
+                    DenseI64ArrayAttr::get(module.getContext(),
+                                           resident->second.arguments));
+      func->setAttr(kDeviceResidentResultsAttr,
+                    DenseI64ArrayAttr::get(module.getContext(),
+                                           resident->second.results));
+    }
     jit->signatures[func.getSymName().str()] = std::move(sig);
     func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(module.getContext()));
@@ -552,6 +609,15 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     jit->gpuTakeError = (*runtime)->takeError;
     jit->gpuTimeKernels = (*runtime)->timeKernels;
     jit->gpuTakeKernelTime = (*runtime)->takeKernelTime;
+    jit->gpuTakeTraffic = (*runtime)->takeTraffic;
+    jit->deviceAllocate = (*runtime)->allocate;
+    jit->deviceRelease = (*runtime)->release;
+    jit->deviceCopy = (*runtime)->copy;
+  } else if (options.device == Device::GPUEmulation) {
+    jit->gpuTakeError = &emulated_device::takeError;
+    jit->deviceAllocate = &emulated_device::allocate;
+    jit->deviceRelease = &emulated_device::release;
+    jit->deviceCopy = &emulated_device::copy;
   }
   CPUPipelineOptions pipeline;
   pipeline.vectorize = options.vectorize;
@@ -870,6 +936,13 @@ llvm::Error JitModule::link(llvm::orc::JITTargetMachineBuilder builder,
   bind("malloc", &mhaMalloc);
   bind("aligned_alloc", &mhaAlignedAlloc);
   bind("__truncsfbf2", &mhaTruncSFBF2);
+  // Emulated, the GPU runtime's calls over host memory.
+  if (device == Device::GPUEmulation)
+    emulated_device::forEachFunction([&](llvm::StringRef name, void *address) {
+      symbols[lljit->mangleAndIntern(name)] = {
+          llvm::orc::ExecutorAddr::fromPtr(address),
+          llvm::JITSymbolFlags::Exported};
+    });
   if (llvm::Error err =
           main.define(llvm::orc::absoluteSymbols(std::move(symbols))))
     return err;
@@ -905,9 +978,75 @@ namespace {
 size_t descriptorWords(int64_t rank) { return 3 + 2 * size_t(rank); }
 } // namespace
 
+int64_t DeviceTensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+void DeviceTensor::reset() {
+  if (pointer && release)
+    release(pointer);
+  pointer = nullptr;
+  release = nullptr;
+}
+
+DeviceTensor &DeviceTensor::operator=(DeviceTensor &&other) {
+  if (this != &other) {
+    reset();
+    dtype = other.dtype;
+    shape = std::move(other.shape);
+    pointer = std::exchange(other.pointer, nullptr);
+    release = std::exchange(other.release, nullptr);
+  }
+  return *this;
+}
+
+llvm::Expected<DeviceTensor> JitModule::toDevice(const HostTensor &tensor) {
+  if (!deviceAllocate)
+    return jitError("no device: the code was compiled for the CPU");
+  DeviceTensor device;
+  device.dtype = tensor.dtype;
+  device.shape = tensor.shape;
+  size_t bytes = tensor.data.size();
+  device.pointer = deviceAllocate(bytes);
+  device.release = deviceRelease;
+  if (bytes)
+    deviceCopy(device.pointer, tensor.data.data(), bytes);
+  if (llvm::Error err = takeGPUError())
+    return std::move(err);
+  return device;
+}
+
+llvm::Expected<HostTensor> JitModule::toHost(const DeviceTensor &tensor) {
+  if (!deviceCopy)
+    return jitError("no device: the code was compiled for the CPU");
+  HostTensor host(tensor.dtype, tensor.shape);
+  if (!host.data.empty())
+    deviceCopy(host.data.data(), tensor.data(), host.data.size());
+  if (llvm::Error err = takeGPUError())
+    return std::move(err);
+  return host;
+}
+
 llvm::Expected<std::vector<HostTensor>>
 JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
                 llvm::ArrayRef<std::string> argNames) {
+  std::vector<CallArgument> arguments(args.begin(), args.end());
+  auto results = callOnDevice(name, arguments, argNames);
+  if (!results)
+    return results.takeError();
+  if (!results->device.empty())
+    return jitError("@" + name +
+                    " leaves results on the device: call it with "
+                    "callOnDevice");
+  return std::move(results->host);
+}
+
+llvm::Expected<CallResults>
+JitModule::callOnDevice(llvm::StringRef name, llvm::ArrayRef<CallArgument> args,
+                        llvm::ArrayRef<std::string> argNames) {
   auto it = signatures.find(name.str());
   if (it == signatures.end())
     return jitError("no compiled function @" + name);
@@ -921,25 +1060,35 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
   std::vector<std::vector<int64_t>> descriptors(args.size());
   std::vector<void *> descriptorPtrs(args.size());
   for (size_t i = 0; i < args.size(); ++i) {
-    const HostTensor &t = *args[i];
     RankedTensorType type = sig.args[i];
     std::string what = i < argNames.size() ? "'" + argNames[i] + "'"
                                            : "argument #" + std::to_string(i);
+    if (bool(args[i].device) != sig.residentArgs[i])
+      return jitError(llvm::formatv("@{0}: {1} must be a tensor in {2} memory",
+                                    name, what,
+                                    sig.residentArgs[i] ? "device" : "host"));
+    DType argDType =
+        args[i].device ? args[i].device->dtype : args[i].host->dtype;
+    const std::vector<int64_t> &shape =
+        args[i].device ? args[i].device->shape : args[i].host->shape;
     std::optional<DType> dtype = dtypeOf(type.getElementType());
     bool ok =
-        dtype && *dtype == t.dtype && int64_t(t.shape.size()) == type.getRank();
+        dtype && *dtype == argDType && int64_t(shape.size()) == type.getRank();
     for (int64_t d = 0; ok && d < type.getRank(); ++d)
-      ok = type.isDynamicDim(d) || type.getDimSize(d) == t.shape[d];
+      ok = type.isDynamicDim(d) || type.getDimSize(d) == shape[d];
     if (!ok) {
       std::string expected;
       llvm::raw_string_ostream os(expected);
       os << type;
       return jitError(llvm::formatv("@{0}: {1} expects {2}, got {3}", name,
-                                    what, expected, t.typeString()));
+                                    what, expected,
+                                    HostTensor::typeString(argDType, shape)));
     }
     std::vector<int64_t> &desc = descriptors[i];
     desc.assign(descriptorWords(type.getRank()), 0);
-    auto *data = const_cast<uint8_t *>(t.data.data());
+    auto *data = args[i].device
+                     ? static_cast<uint8_t *>(args[i].device->data())
+                     : const_cast<uint8_t *>(args[i].host->data.data());
     // An empty tensor still needs a non-null base pointer.
     static uint64_t emptyStorage = 0;
     void *base = data ? static_cast<void *>(data) : &emptyStorage;
@@ -948,9 +1097,9 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     desc[2] = 0;
     int64_t stride = 1;
     for (int64_t d = type.getRank() - 1; d >= 0; --d) {
-      desc[3 + d] = t.shape[d];
+      desc[3 + d] = shape[d];
       desc[3 + type.getRank() + d] = stride;
-      stride *= t.shape[d];
+      stride *= shape[d];
     }
     descriptorPtrs[i] = desc.data();
   }
@@ -971,6 +1120,10 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
   // MXCSR at each parallel region: KMP_INHERIT_FP_CONTROL, on by default);
   // the host's own mode is restored on every way out.
   FloatingPointMode fpMode(flushDenormals);
+  // Emulated, what the call leaves on the device is checked.
+  uint64_t deviceBytes = device == Device::GPUEmulation
+                             ? emulated_device::ledger().allocatedBytes()
+                             : 0;
   std::jmp_buf callSite;
   activeCall = &callSite;
   if (setjmp(callSite) != 0) {
@@ -993,13 +1146,17 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     return jitError(llvm::formatv("@{0}: {1}", name,
                                   llvm::toString(std::move(err))));
 
-  // Copy the results out and free their buffers.
+  // Copy the results out and free their buffers; those left on the device
+  // are the caller's.
   std::set<void *> inputs, owned;
-  for (const HostTensor *t : args)
-    inputs.insert(const_cast<uint8_t *>(t->data.data()));
-  std::vector<HostTensor> results;
+  for (const CallArgument &arg : args)
+    if (arg.host)
+      inputs.insert(const_cast<uint8_t *>(arg.host->data.data()));
+  CallResults results;
+  std::vector<HostTensor> &hostResults = results.host;
   size_t word = 0;
-  for (RankedTensorType type : sig.results) {
+  uint64_t residentBytes = 0;
+  for (auto [position, type] : llvm::enumerate(sig.results)) {
     int64_t rank = type.getRank();
     const int64_t *desc = resultStorage.data() + word;
     word += descriptorWords(rank);
@@ -1007,6 +1164,18 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     std::memcpy(&allocated, &desc[0], sizeof(void *));
     std::memcpy(&aligned, &desc[1], sizeof(void *));
     std::vector<int64_t> shape(desc + 3, desc + 3 + rank);
+    if (sig.residentResults[position]) {
+      // mha-gpu-device-buffers returns a fresh, contiguous allocation.
+      DeviceTensor out;
+      out.dtype = *dtypeOf(type.getElementType());
+      out.shape = shape;
+      out.pointer = aligned;
+      out.release = deviceRelease;
+      if (device == Device::GPUEmulation)
+        residentBytes += emulated_device::ledger().sizeOf(aligned);
+      results.device.push_back(std::move(out));
+      continue;
+    }
     HostTensor out(*dtypeOf(type.getElementType()), shape);
     size_t esize = dtypeSize(out.dtype);
     const auto *src = static_cast<const uint8_t *>(aligned) + desc[2] * esize;
@@ -1034,11 +1203,21 @@ JitModule::call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
     }
     if (allocated && !inputs.count(allocated))
       owned.insert(allocated);
-    results.push_back(std::move(out));
+    hostResults.push_back(std::move(out));
   }
   // Free only once every result is copied: several results may share one
   // buffer (a value returned twice, or two that CSE merged).
   for (void *allocated : owned)
     std::free(allocated);
+  // Emulated, the device memory the call leaves allocated is checked: its
+  // results kept on the device, nothing else.
+  if (device == Device::GPUEmulation) {
+    uint64_t left = emulated_device::ledger().allocatedBytes();
+    if (left != deviceBytes + residentBytes)
+      return jitError(llvm::formatv(
+          "@{0}: GPU (emulated): the call left {1} bytes of device memory "
+          "allocated besides the {2} of its results kept there",
+          name, int64_t(left - deviceBytes - residentBytes), residentBytes));
+  }
   return results;
 }

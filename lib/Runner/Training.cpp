@@ -550,6 +550,25 @@ TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
                            "__mha_eval"};
   else
     options.entryPoints = {"__mha_train_step", "__mha_eval"};
+  // On a device, the parameters and the optimizer state stay there between
+  // updates: the step's m, v (its last declared arguments) and parameters
+  // (appended after them) in, the new ones (its results after the loss and
+  // predictions) out; the evaluation reads the same parameters.
+  auto evalFn = module.lookupSymbol<func::FuncOp>("__mha_eval");
+  step->residentState = options.device != Device::CPU && !step->split && evalFn;
+  if (step->residentState) {
+    int64_t n = int64_t(step->params.size());
+    int64_t declared = int64_t(stepFn.getNumArguments());
+    CompileOptions::DeviceResidence train, eval;
+    for (int64_t i = 0; i < 3 * n; ++i) {
+      train.arguments.push_back(declared - 2 * n + i);
+      train.results.push_back(2 + i);
+    }
+    for (int64_t i = 0; i < n; ++i)
+      eval.arguments.push_back(int64_t(evalFn.getNumArguments()) + i);
+    options.deviceResident["__mha_train_step"] = std::move(train);
+    options.deviceResident["__mha_eval"] = std::move(eval);
+  }
   auto jit = JitModule::compile(module, options);
   if (!jit)
     return jit.takeError();
@@ -647,6 +666,8 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
   HostTensor stepTensor(DType::F32, {});
   stepTensor.setFromDouble(0, double(state.step + 1));
   args.push_back(&stepTensor);
+  if (residentState)
+    return updateOnDevice(args, state);
   appendEach(args, state.m, params);
   appendEach(args, state.v, params);
   appendEach(args, state.params, params);
@@ -659,6 +680,68 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
     return result;
   takeUpdate(*out, 2, params, state);
   return result;
+}
+
+llvm::Error TrainingStep::moveStateToDevice(const TrainState &state) {
+  if (deviceState)
+    return llvm::Error::success();
+  DeviceState onDevice;
+  for (auto [map, tensors] :
+       {std::pair(&state.params, &onDevice.params),
+        std::pair(&state.m, &onDevice.m), std::pair(&state.v, &onDevice.v)})
+    for (const ParamInfo &p : params) {
+      auto tensor = jit->toDevice(map->at(p.name));
+      if (!tensor)
+        return tensor.takeError();
+      tensors->push_back(std::move(*tensor));
+    }
+  deviceState = std::move(onDevice);
+  return llvm::Error::success();
+}
+
+llvm::Expected<TrainingStep::Result>
+TrainingStep::updateOnDevice(llvm::ArrayRef<const HostTensor *> hostArgs,
+                             TrainState &state) {
+  if (llvm::Error err = moveStateToDevice(state))
+    return std::move(err);
+  std::vector<CallArgument> args(hostArgs.begin(), hostArgs.end());
+  for (std::vector<DeviceTensor> *tensors :
+       {&deviceState->m, &deviceState->v, &deviceState->params})
+    for (const DeviceTensor &t : *tensors)
+      args.push_back(&t);
+  auto out = jit->callOnDevice("__mha_train_step", args, argNames);
+  if (!out)
+    return out.takeError();
+  double loss = out->host[0].getAsDouble(0);
+  Result result{loss, loss, std::move(out->host[1])};
+  // A bad loss leaves the state as it was (the new tensors are freed).
+  if (!std::isfinite(result.loss))
+    return result;
+  size_t n = params.size();
+  for (size_t i = 0; i < n; ++i) {
+    deviceState->params[i] = std::move(out->device[i]);
+    deviceState->m[i] = std::move(out->device[n + i]);
+    deviceState->v[i] = std::move(out->device[2 * n + i]);
+  }
+  deviceState->hostBehind = true;
+  ++state.step;
+  return result;
+}
+
+llvm::Error TrainingStep::syncState(TrainState &state) {
+  if (!deviceState || !deviceState->hostBehind)
+    return llvm::Error::success();
+  for (auto [map, tensors] : {std::pair(&state.params, &deviceState->params),
+                              std::pair(&state.m, &deviceState->m),
+                              std::pair(&state.v, &deviceState->v)})
+    for (auto [p, tensor] : llvm::zip_equal(params, *tensors)) {
+      auto host = jit->toHost(tensor);
+      if (!host)
+        return host.takeError();
+      (*map)[p.name] = std::move(*host);
+    }
+  deviceState->hostBehind = false;
+  return llvm::Error::success();
 }
 
 llvm::Expected<TrainingStep::Result>
@@ -726,9 +809,23 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
 llvm::Expected<TrainingStep::Result>
 TrainingStep::evaluate(llvm::ArrayRef<const HostTensor *> inputs,
                        const HostTensor &labels, const TrainState &state) {
-  std::vector<const HostTensor *> args = stepArguments(inputs, labels, nullptr);
-  appendEach(args, state.params, params);
-  auto out = jit->call("__mha_eval", args, argNames);
+  std::vector<const HostTensor *> hostArgs =
+      stepArguments(inputs, labels, nullptr);
+  if (residentState) {
+    // The parameters where the updates left them.
+    if (llvm::Error err = moveStateToDevice(state))
+      return std::move(err);
+    std::vector<CallArgument> args(hostArgs.begin(), hostArgs.end());
+    for (const DeviceTensor &t : deviceState->params)
+      args.push_back(&t);
+    auto out = jit->callOnDevice("__mha_eval", args, argNames);
+    if (!out)
+      return out.takeError();
+    double loss = out->host[0].getAsDouble(0);
+    return Result{loss, loss, std::move(out->host[1])};
+  }
+  appendEach(hostArgs, state.params, params);
+  auto out = jit->call("__mha_eval", hostArgs, argNames);
   if (!out)
     return out.takeError();
   double loss = (*out)[0].getAsDouble(0);
@@ -1156,10 +1253,27 @@ int mha::runTraining(const TrainingOptions &options) {
     }
     llvm::outs() << llvm::format(" (%.1f s)\n", record.seconds);
     llvm::outs().flush();
+    // On a device: what crossed between host and device this epoch (the
+    // batches and results; the parameters and optimizer state stay there).
+    if (std::optional<DeviceUse> use = (*trainer)->takeDeviceUse()) {
+      auto mib = [](uint64_t bytes) { return double(bytes) / (1 << 20); };
+      int64_t updates = std::max<int64_t>(batches, 1);
+      llvm::errs() << llvm::formatv(
+          "epoch {0}: host to device {1:F2} MiB, device to host {2:F2} MiB "
+          "({3} and {4} bytes an update, validation included); {5:F2} MiB "
+          "of device memory in use\n",
+          epoch, mib(use->traffic.hostToDevice), mib(use->traffic.deviceToHost),
+          use->traffic.hostToDevice / uint64_t(updates),
+          use->traffic.deviceToHost / uint64_t(updates),
+          mib(use->allocatedBytes));
+    }
 
     bool last = epoch == epochs;
     if (last ||
         (options.checkpointEvery > 0 && epoch % options.checkpointEvery == 0)) {
+      // (The state may be on the device.)
+      if (llvm::Error err = (*trainer)->syncState(state))
+        return reportError(std::move(err));
       if (llvm::Error err =
               saveCheckpoint(options.savePath, state, params))
         return reportError(std::move(err));

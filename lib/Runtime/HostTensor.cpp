@@ -195,7 +195,7 @@ std::string mha::shapeString(llvm::ArrayRef<int64_t> shape) {
   return s;
 }
 
-std::string HostTensor::typeString() const {
+std::string HostTensor::typeString(DType dtype, llvm::ArrayRef<int64_t> shape) {
   std::string s = "tensor<" + shapeString(shape);
   if (!shape.empty())
     s += 'x';

@@ -163,6 +163,36 @@ bool mayBeWritten(Value buffer, llvm::SmallPtrSetImpl<Value> &visited,
   return false;
 }
 
+/// The positions `func`'s attribute `name` lists (of `count`), checked:
+/// each one once, in range, a memref.
+FailureOr<llvm::SmallDenseSet<int64_t>>
+residentPositions(func::FuncOp func, StringRef name, unsigned count) {
+  llvm::SmallDenseSet<int64_t> positions;
+  Attribute attr = func->getAttr(name);
+  if (!attr)
+    return positions;
+  auto list = dyn_cast<DenseI64ArrayAttr>(attr);
+  if (!list)
+    return func.emitError()
+           << "'" << name << "' must be an array<i64: ...> of positions";
+  bool arguments = name == mha::kDeviceResidentArgumentsAttr;
+  for (int64_t position : list.asArrayRef()) {
+    if (position < 0 || position >= int64_t(count))
+      return func.emitError()
+             << "'" << name << "' lists position " << position << " of "
+             << count << (arguments ? " arguments" : " results");
+    Type type = arguments ? func.getArgumentTypes()[position]
+                          : func.getResultTypes()[position];
+    if (!isa<MemRefType>(type))
+      return func.emitError() << "'" << name << "' lists position " << position
+                              << ", which is not a buffer: " << type;
+    if (!positions.insert(position).second)
+      return func.emitError()
+             << "'" << name << "' lists position " << position << " twice";
+  }
+  return positions;
+}
+
 LogicalResult placeBuffers(func::FuncOp func) {
   // The deallocation helper runs on the host, on host lists.
   if (isHostHelper(func)) {
@@ -230,9 +260,16 @@ LogicalResult placeBuffers(func::FuncOp func) {
     }
   }
 
-  // Public functions: host buffers in, host buffers out.
+  // Public functions: host buffers in, host buffers out (but for the
+  // arguments and results marked device-resident).
   if (!func.isPublic())
     return success();
+  FailureOr<llvm::SmallDenseSet<int64_t>> residentArguments = residentPositions(
+      func, mha::kDeviceResidentArgumentsAttr, func.getNumArguments());
+  FailureOr<llvm::SmallDenseSet<int64_t>> residentResults = residentPositions(
+      func, mha::kDeviceResidentResultsAttr, func.getNumResults());
+  if (failed(residentArguments) || failed(residentResults))
+    return failure();
   SmallVector<Value> argumentCopies;
   // Arguments the function updates in place, with their device copies:
   // copied back before it returns.
@@ -241,6 +278,14 @@ LogicalResult placeBuffers(func::FuncOp func) {
   for (BlockArgument arg : entry.getArguments()) {
     if (!isa<MemRefType>(arg.getType()))
       continue;
+    bool resident = residentArguments->contains(arg.getArgNumber());
+    llvm::SmallPtrSet<Value, 8> visited;
+    // A device-resident argument is read where it is, unless the function
+    // writes it: then it works on a device copy, and the caller's buffer
+    // keeps its value.
+    if (resident && !mayBeWritten(arg, visited))
+      continue;
+    visited.clear();
     // Every use but the copy's own (taken before it exists) reads the
     // device copy.
     SmallVector<OpOperand *> uses;
@@ -250,8 +295,8 @@ LogicalResult placeBuffers(func::FuncOp func) {
     for (OpOperand *use : uses)
       use->set(device);
     argumentCopies.push_back(device);
-    llvm::SmallPtrSet<Value, 8> visited;
-    if (mayBeWritten(device, visited,
+    if (!resident &&
+        mayBeWritten(device, visited,
                      /*fill=*/device.getDefiningOp()->getNextNode()))
       writtenArguments.push_back({arg, device});
   }
@@ -262,10 +307,30 @@ LogicalResult placeBuffers(func::FuncOp func) {
                                   argumentCopies.end());
     toFree.insert(constantCopies.begin(), constantCopies.end());
     DenseMap<Value, Value> hostCopies;
+    // Device-resident results: each a fresh device buffer of this
+    // function's that it returns once and does not free; anything else (a
+    // view, a constant, an argument) is copied into one. A buffer returned
+    // several times is copied for all but its last return (each copy
+    // replaces a use, so the count falls to one there).
+    llvm::SmallPtrSet<Value, 8> keptOnDevice;
+    for (OpOperand &operand : ret->getOpOperands()) {
+      Value value = operand.get();
+      if (!residentResults->contains(operand.getOperandNumber()))
+        continue;
+      auto alloc = value.getDefiningOp<gpu::AllocOp>();
+      bool fresh = alloc && !llvm::is_contained(argumentCopies, value) &&
+                   !llvm::is_contained(constantCopies, value) &&
+                   llvm::count(ret->getOperands(), value) == 1;
+      if (fresh) {
+        keptOnDevice.insert(value);
+        continue;
+      }
+      operand.set(copyToDevice(b, ret.getLoc(), value));
+    }
     for (OpOperand &operand : ret->getOpOperands()) {
       Value value = operand.get();
       auto type = dyn_cast<MemRefType>(value.getType());
-      if (!type)
+      if (!type || residentResults->contains(operand.getOperandNumber()))
         continue;
       auto [it, inserted] = hostCopies.try_emplace(value, Value());
       if (inserted) {
@@ -293,7 +358,8 @@ LogicalResult placeBuffers(func::FuncOp func) {
       gpu::MemcpyOp::create(b, ret.getLoc(), Type(), ValueRange(), host,
                             device);
     for (Value device : toFree)
-      gpu::DeallocOp::create(b, ret.getLoc(), Type(), ValueRange(), device);
+      if (!keptOnDevice.contains(device))
+        gpu::DeallocOp::create(b, ret.getLoc(), Type(), ValueRange(), device);
     return WalkResult::advance();
   });
   return failure(result.wasInterrupted());

@@ -5,11 +5,19 @@
 // GPU runtime calls; the kernels' PTX for the chosen chip embedded.
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa" | FileCheck %s
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa chip=sm_90a" | FileCheck %s --check-prefix=SM90
-// Emulated: the same mapped loop nests as host code, no kernels or runtime
-// calls (mha-run --device gpu-emulated).
+// Emulated: the same host code (device buffers, copies, runtime calls for
+// memory) with the mapped loop nests run as host code between them, no
+// kernels launched (mha-run --device gpu-emulated implements the memory
+// calls over host memory).
 // RUN: mha-opt %s --mha-lower-to-gpu="emulate" | FileCheck %s --check-prefix=EMU
 // EMU-LABEL: llvm.func @forward(
-// EMU-NOT: mgpu
+// EMU: llvm.call @mgpuMemAlloc(
+// EMU: llvm.call @mgpuMemcpy(
+// EMU: llvm.intr.maximum
+// EMU: llvm.call @mgpuMemcpy(
+// EMU: llvm.call @mgpuMemFree(
+// EMU-NOT: mgpuLaunchKernel
+// EMU-NOT: mgpuModuleLoad
 // EMU-NOT: gpu.binary
 // An unknown format is rejected when the options are read:
 // RUN: not mha-opt %s --mha-lower-to-gpu="format=foo" 2>&1 | FileCheck %s --check-prefix=BADFORMAT

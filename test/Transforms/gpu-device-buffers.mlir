@@ -160,3 +160,97 @@ func.func @constant_in_loop(%out: memref<4xf32>, %n: index) {
   }
   return
 }
+
+// -----
+
+// Device-resident arguments and results (a training step's parameters and
+// optimizer state, kept on the device by mha-run): %p is read where it is,
+// never copied in or back; %x, a host argument, is copied in; result 0, a
+// fresh device buffer, is returned as it is and not freed; result 1 stays a
+// host copy.
+// CHECK-LABEL: func.func @resident
+// CHECK-SAME: (%[[X:.*]]: memref<8xf32>, %[[P:.*]]: memref<8xf32>)
+// CHECK: %[[DX:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: gpu.memcpy %[[DX]], %[[X]]
+// CHECK-NOT: gpu.memcpy {{.*}}%[[P]]
+// CHECK: %[[NEW:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: linalg.add ins(%[[P]], %[[DX]] : {{.*}}) outs(%[[NEW]] :
+// CHECK: %[[LOSS:.*]] = gpu.alloc () : memref<f32>
+// CHECK: %[[H:.*]] = memref.alloc() : memref<f32>
+// CHECK: gpu.memcpy %[[H]], %[[LOSS]]
+// CHECK-NOT: gpu.dealloc %[[NEW]]
+// CHECK-NOT: gpu.dealloc %[[P]]
+// CHECK: gpu.dealloc %[[DX]]
+// CHECK-NOT: gpu.dealloc %[[NEW]]
+// CHECK: return %[[NEW]], %[[H]] : memref<8xf32>, memref<f32>
+func.func @resident(%x: memref<8xf32>, %p: memref<8xf32>)
+    -> (memref<8xf32>, memref<f32>)
+    attributes {mha.device_resident_arguments = array<i64: 1>,
+                mha.device_resident_results = array<i64: 0>} {
+  %new = memref.alloc() : memref<8xf32>
+  linalg.add ins(%p, %x : memref<8xf32>, memref<8xf32>) outs(%new : memref<8xf32>)
+  %loss = memref.alloc() : memref<f32>
+  return %new, %loss : memref<8xf32>, memref<f32>
+}
+
+// -----
+
+// A resident result that is not a fresh buffer of the function's own (here
+// a resident argument returned unchanged) is copied into a new device
+// buffer, as is a buffer returned twice for its first return, so that each
+// result is the caller's to free; a resident argument the function writes
+// is first copied on the device, so the caller's keeps its value.
+// CHECK-LABEL: func.func @resident_copies
+// CHECK-SAME: (%[[P:.*]]: memref<8xf32>, %[[Q:.*]]: memref<8xf32>)
+// CHECK: %[[DQ:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: gpu.memcpy %[[DQ]], %[[Q]]
+// CHECK: linalg.add ins(%[[P]], %[[P]] : {{.*}}) outs(%[[DQ]] :
+// CHECK: %[[NEW:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: %[[C0:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: gpu.memcpy %[[C0]], %[[P]]
+// CHECK: %[[C1:.*]] = gpu.alloc () : memref<8xf32>
+// CHECK: gpu.memcpy %[[C1]], %[[NEW]]
+// CHECK-NOT: gpu.memcpy %[[Q]]
+// CHECK: gpu.dealloc %[[DQ]]
+// CHECK-NOT: gpu.dealloc
+// CHECK: return %[[C0]], %[[C1]], %[[NEW]]
+func.func @resident_copies(%p: memref<8xf32>, %q: memref<8xf32>)
+    -> (memref<8xf32>, memref<8xf32>, memref<8xf32>)
+    attributes {mha.device_resident_arguments = array<i64: 0, 1>,
+                mha.device_resident_results = array<i64: 0, 1, 2>} {
+  linalg.add ins(%p, %p : memref<8xf32>, memref<8xf32>) outs(%q : memref<8xf32>)
+  %new = memref.alloc() : memref<8xf32>
+  return %p, %new, %new : memref<8xf32>, memref<8xf32>, memref<8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'mha.device_resident_arguments' lists position 2 of 2 arguments}}
+func.func @resident_out_of_range(%x: memref<8xf32>, %p: memref<8xf32>)
+    attributes {mha.device_resident_arguments = array<i64: 2>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'mha.device_resident_results' lists position 0, which is not a buffer: 'index'}}
+func.func @resident_not_a_buffer(%n: index) -> index
+    attributes {mha.device_resident_results = array<i64: 0>} {
+  return %n : index
+}
+
+// -----
+
+// expected-error @+1 {{'mha.device_resident_arguments' lists position 0 twice}}
+func.func @resident_twice(%p: memref<8xf32>)
+    attributes {mha.device_resident_arguments = array<i64: 0, 0>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'mha.device_resident_arguments' must be an array<i64: ...> of positions}}
+func.func @resident_not_an_array(%p: memref<8xf32>)
+    attributes {mha.device_resident_arguments = [0]} {
+  return
+}

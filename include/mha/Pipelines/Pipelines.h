@@ -167,7 +167,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "emulate",
       llvm::cl::desc("Run the block/thread-mapped loop nests sequentially on "
                      "the host CPU instead of launching kernels (checks the "
-                     "GPU mapping's numerics without a GPU)"),
+                     "GPU mapping's numerics without a GPU; the memory "
+                     "calls, mgpu*, are the runner's to emulate)"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> tensorCores{
       *this, "tensor-cores",

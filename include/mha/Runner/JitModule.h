@@ -14,6 +14,7 @@
 #define MHA_RUNNER_JITMODULE_H
 
 #include "mha/Pipelines/Pipelines.h"
+#include "mha/Runtime/DeviceLedger.h"
 #include "mha/Runtime/HostTensor.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -82,6 +83,14 @@ struct CompileOptions {
   /// (with locations), these options, the host CPU and its features, and
   /// the LLVM version; empty: no cache (see defaultCacheDirectory).
   std::string cacheDir;
+  /// On a GPU (or emulated; ignored on the CPU): per function, the
+  /// positions of the arguments and results that stay in device memory,
+  /// passed to and returned by `callOnDevice` as DeviceTensors (positions
+  /// after the module's parameters are appended to the arguments).
+  struct DeviceResidence {
+    std::vector<int64_t> arguments, results;
+  };
+  std::map<std::string, DeviceResidence> deviceResident;
   /// When not empty, only these functions (and the functions they call) are
   /// compiled: training needs its step and evaluation, not the model's other
   /// functions, and code generation time grows with the code.
@@ -104,6 +113,55 @@ struct GPUKernelTime {
   int launches = 0;
 };
 
+/// A tensor in the GPU's memory (or the emulated device's), made by a
+/// JitModule (toDevice, callOnDevice) and freed when destroyed, through
+/// that JitModule's runtime; move-only.
+class DeviceTensor {
+public:
+  DeviceTensor() = default;
+  DeviceTensor(DeviceTensor &&other) { *this = std::move(other); }
+  DeviceTensor &operator=(DeviceTensor &&other);
+  DeviceTensor(const DeviceTensor &) = delete;
+  DeviceTensor &operator=(const DeviceTensor &) = delete;
+  ~DeviceTensor() { reset(); }
+
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  /// The device address of the first element (null when empty).
+  void *data() const { return pointer; }
+  int64_t numElements() const;
+
+private:
+  friend class JitModule;
+  void reset();
+  void *pointer = nullptr;
+  void (*release)(void *) = nullptr;
+};
+
+/// An argument of JitModule::callOnDevice: a host tensor, or a device
+/// tensor for an argument the function keeps on the device.
+struct CallArgument {
+  CallArgument(const HostTensor *host) : host(host) {}
+  CallArgument(const DeviceTensor *device) : device(device) {}
+  const HostTensor *host = nullptr;
+  const DeviceTensor *device = nullptr;
+};
+
+/// The results of JitModule::callOnDevice: those left on the device
+/// (CompileOptions::deviceResident) in `device`, the others in `host`, each
+/// in the function's order.
+struct CallResults {
+  std::vector<HostTensor> host;
+  std::vector<DeviceTensor> device;
+};
+
+/// What crossed between host and device since the last look, and the
+/// device memory in use (JitModule::takeDeviceUse).
+struct DeviceUse {
+  DeviceTraffic traffic;
+  uint64_t allocatedBytes = 0;
+};
+
 class JitModule {
 public:
   /// Lowers a clone of `module` (which is left untouched) and JIT-compiles
@@ -120,6 +178,17 @@ public:
   llvm::Expected<std::vector<HostTensor>>
   call(llvm::StringRef name, llvm::ArrayRef<const HostTensor *> args,
        llvm::ArrayRef<std::string> argNames = {});
+  /// As `call`, for a function with device-resident arguments or results
+  /// (CompileOptions::deviceResident): those arguments are DeviceTensors,
+  /// those results come back as DeviceTensors the caller owns.
+  llvm::Expected<CallResults>
+  callOnDevice(llvm::StringRef name, llvm::ArrayRef<CallArgument> args,
+               llvm::ArrayRef<std::string> argNames = {});
+
+  /// On a GPU (or emulated): a device copy of `tensor`, and a host copy of
+  /// a device tensor. An error on the CPU.
+  llvm::Expected<DeviceTensor> toDevice(const HostTensor &tensor);
+  llvm::Expected<HostTensor> toHost(const DeviceTensor &tensor);
 
   /// On the GPU: times each kernel launch from now on (events on its
   /// stream), or stops. Does nothing on the CPU.
@@ -128,6 +197,10 @@ public:
   /// the device (waiting for them), without the copies between host and
   /// device; std::nullopt on the CPU.
   std::optional<GPUKernelTime> takeGPUKernelTime();
+  /// On the GPU (or emulated): the bytes copied between host and device
+  /// since the last look, and the device memory allocated now;
+  /// std::nullopt on the CPU.
+  std::optional<DeviceUse> takeDeviceUse();
 
   /// Whether the code came from the persistent cache (no code generation).
   bool isFromCache() const { return cachedObject; }
@@ -138,6 +211,8 @@ public:
 private:
   struct Signature {
     std::vector<RankedTensorType> args, results;
+    /// Which arguments and results stay on the device.
+    std::vector<bool> residentArgs, residentResults;
   };
   JitModule() = default;
   static llvm::Error addPackedEntry(llvm::Module &module, llvm::StringRef name);
@@ -160,6 +235,11 @@ private:
   int (*gpuTakeError)(char *, size_t) = nullptr;
   void (*gpuTimeKernels)(int) = nullptr;
   double (*gpuTakeKernelTime)(int *) = nullptr;
+  void (*gpuTakeTraffic)(uint64_t *) = nullptr;
+  /// Device memory outside compiled code (DeviceTensor), synchronous.
+  void *(*deviceAllocate)(uint64_t) = nullptr;
+  void (*deviceRelease)(void *) = nullptr;
+  void (*deviceCopy)(void *, const void *, uint64_t) = nullptr;
 };
 
 } // namespace mha

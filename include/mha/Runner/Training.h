@@ -101,6 +101,11 @@ public:
   /// parameters and optimizer state of `state` move on and its step count
   /// grows by one; dropout draws from (state.seed, update count). When the
   /// loss is not finite, `state` is left as it was.
+  ///
+  /// Compiled for a GPU (or emulated) without the split step, the
+  /// parameters and optimizer state move to the device at the first update
+  /// or evaluation and stay there: `state`'s tensors are then behind until
+  /// syncState, and must not be changed on the host meanwhile.
   llvm::Expected<Result> update(llvm::ArrayRef<const HostTensor *> inputs,
                                 const HostTensor &labels, TrainState &state);
   /// One data-parallel update (needs the split step): this rank computes
@@ -116,6 +121,12 @@ public:
                                   const HostTensor &labels,
                                   const TrainState &state);
   bool isFromCache() const { return jit->isFromCache(); }
+  /// Brings `state`'s parameters and optimizer state up to date from the
+  /// device, where updates left them (nothing to do otherwise).
+  llvm::Error syncState(TrainState &state);
+  /// On a GPU (or emulated): the bytes copied between host and device
+  /// since the last look, and the device memory in use.
+  std::optional<DeviceUse> takeDeviceUse() { return jit->takeDeviceUse(); }
 
 private:
   std::unique_ptr<JitModule> jit;
@@ -124,6 +135,21 @@ private:
   std::vector<std::string> argNames;
   bool takesDropoutKey = false;
   bool split = false;
+  /// Whether the parameters and optimizer state stay on the device.
+  bool residentState = false;
+  /// The device's copies (one per parameter, in `params` order) once they
+  /// are there, and whether the TrainState's host tensors are behind them.
+  struct DeviceState {
+    std::vector<DeviceTensor> params, m, v;
+    bool hostBehind = false;
+  };
+  std::optional<DeviceState> deviceState;
+  llvm::Error moveStateToDevice(const TrainState &state);
+  /// The update with the state on the device (`hostArgs`: inputs, labels,
+  /// dropout key, step).
+  llvm::Expected<Result>
+  updateOnDevice(llvm::ArrayRef<const HostTensor *> hostArgs,
+                 TrainState &state);
   /// Calls `__mha_grad_step` on a batch: sets `result`'s local loss and
   /// predictions and returns one gradient per parameter.
   llvm::Expected<std::vector<HostTensor>>

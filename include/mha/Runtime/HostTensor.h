@@ -79,7 +79,8 @@ struct HostTensor {
   void setInt64(int64_t i, int64_t value);
 
   /// The MLIR-style type text, e.g. "tensor<2x3xf32>".
-  std::string typeString() const;
+  std::string typeString() const { return typeString(dtype, shape); }
+  static std::string typeString(DType dtype, llvm::ArrayRef<int64_t> shape);
 };
 
 /// Formats a shape as "2x3x4" ("" for a scalar).

@@ -40,6 +40,17 @@ constexpr const char *kGPURuntimePrefix = "mgpu";
 /// mha-gpu-map-parallel-loops leaves it alone.
 constexpr const char *kHostFunctionAttr = "mha.host";
 
+/// On a public function (`array<i64: ...>`), in mha-lower-to-gpu: the
+/// arguments that are already in device memory, and the results left there
+/// (fresh device buffers the caller owns and frees through the GPU
+/// runtime), by position after mha-params-to-arguments. mha-run keeps a
+/// training step's parameters and optimizer state on the device this way;
+/// mha-gpu-device-buffers implements it.
+constexpr const char *kDeviceResidentArgumentsAttr =
+    "mha.device_resident_arguments";
+constexpr const char *kDeviceResidentResultsAttr =
+    "mha.device_resident_results";
+
 /// Whether the host that JIT-compiles lowered modules (mha-run, the tests,
 /// the benchmarks) provides the external function `name`: the allocator,
 /// the C math library (what math-to-libm emits), kRuntimeErrorFunction and

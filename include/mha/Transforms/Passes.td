@@ -263,7 +263,16 @@ def MHAGPUDeviceBuffersPass
       buffer before it returns, freeing the device buffers it made and the
       ones it returns;
     * constants (`memref.get_global`, in host memory) are copied to the
-      device where they are used.
+      device where they are used;
+    * a public function's `mha.device_resident_arguments = array<i64: ...>`
+      lists arguments that are already device buffers: they are read where
+      they are (a device copy is made only when the function writes one, so
+      the caller's keeps its value) and never copied back; its
+      `mha.device_resident_results` lists results returned as device
+      buffers, each a fresh allocation the caller owns (a returned view,
+      constant, argument or buffer returned twice is first copied into
+      one). `mha-run` keeps a training step's parameters and optimizer state
+      on the device this way.
 
     A function whose host code still reads or writes buffers outside loops
     (what `mha-gpu-map-parallel-loops` turns into kernels) is rejected

@@ -17,6 +17,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "mha/Runtime/DeviceLedger.h"
+
 #include <cuda.h>
 
 #include <cstdint>
@@ -38,6 +40,9 @@ CUdevice device = 0;
 /// Whether the device has stream-ordered memory pools (cuMemAllocAsync);
 /// else allocations go through cuMemAlloc / cuMemFree.
 bool memoryPools = false;
+
+/// The live allocations and the bytes copied each way (mhaGpuTakeTraffic).
+mlir::mha::DeviceLedger ledger;
 
 /// Kernel timing (mhaGpuTimeKernels): a pair of events around each launch,
 /// read back by mhaGpuTakeKernelTime.
@@ -265,6 +270,17 @@ MHA_GPU_EXPORT double mhaGpuTakeKernelTime(int *launches) {
   return total;
 }
 
+/// The bytes copied host to device, device to host and within the device
+/// since the last call (into traffic[0..2]), and the bytes allocated now
+/// (traffic[3]).
+MHA_GPU_EXPORT void mhaGpuTakeTraffic(uint64_t *traffic) {
+  mlir::mha::DeviceTraffic taken = ledger.take();
+  traffic[0] = taken.hostToDevice;
+  traffic[1] = taken.deviceToHost;
+  traffic[2] = taken.deviceToDevice;
+  traffic[3] = ledger.allocatedBytes();
+}
+
 MHA_GPU_EXPORT void *mgpuStreamCreate() {
   CUstream stream = nullptr;
   if (ready())
@@ -332,12 +348,14 @@ MHA_GPU_EXPORT void *mgpuMemAlloc(uint64_t bytes, void *stream,
          " bytes of GPU memory failed: " + describe(result));
     return nullptr;
   }
+  ledger.allocated(reinterpret_cast<void *>(pointer), bytes);
   return reinterpret_cast<void *>(pointer);
 }
 
 MHA_GPU_EXPORT void mgpuMemFree(void *pointer, void *stream) {
   if (!pointer || !ready())
     return;
+  ledger.freed(pointer);
   if (memoryPools)
     check(cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(pointer),
                          static_cast<CUstream>(stream)),
@@ -350,6 +368,7 @@ MHA_GPU_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes,
                                void *stream) {
   if (bytes == 0 || !ready())
     return;
+  ledger.copied(dst, src, bytes);
   check(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
                       reinterpret_cast<CUdeviceptr>(src), bytes,
                       static_cast<CUstream>(stream)),
@@ -370,6 +389,34 @@ MHA_GPU_EXPORT void mgpuMemset16(void *dst, unsigned short value,
     check(cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
                            static_cast<CUstream>(stream)),
           "cuMemsetD16Async");
+}
+
+// Device memory for mha-run's own use outside compiled code (tensors kept
+// on the device between calls), synchronous: on the context's legacy
+// stream, waited for, so that the compiled code's streams may use it at
+// once (and have finished with it before it is freed: each compiled call
+// waits for its streams before it returns).
+
+MHA_GPU_EXPORT void *mhaGpuAllocate(uint64_t bytes) {
+  void *pointer = mgpuMemAlloc(bytes, nullptr, /*hostShared=*/false);
+  if (pointer)
+    check(cuStreamSynchronize(nullptr), "cuStreamSynchronize");
+  return pointer;
+}
+
+MHA_GPU_EXPORT void mhaGpuRelease(void *pointer) {
+  if (!pointer)
+    return;
+  mgpuMemFree(pointer, nullptr);
+  if (ready())
+    check(cuStreamSynchronize(nullptr), "cuStreamSynchronize");
+}
+
+MHA_GPU_EXPORT void mhaGpuCopy(void *dst, const void *src, uint64_t bytes) {
+  mgpuMemcpy(dst, const_cast<void *>(src), bytes, nullptr);
+  if (bytes && ready())
+    check(cuStreamSynchronize(nullptr),
+          "cuStreamSynchronize (a copy between host and GPU failed)");
 }
 
 MHA_GPU_EXPORT void mgpuSetDefaultDevice(int32_t /*device*/) {
