@@ -161,6 +161,37 @@ int mha::runGeneration(const GenerationOptions &options) {
   auto start = std::chrono::steady_clock::now();
   CompileOptions compile = options.compile;
   compile.entryPoints = {"__mha_prefill", "__mha_decode", entry.name};
+  // On a device the parameters and the key/value cache stay there: the
+  // parameters (appended after each function's declared arguments) go up
+  // once, the cache (the prefill's and the decoding step's results after
+  // the logits, the step's arguments after the token and its position) is
+  // passed from step to step where it is.
+  bool onDevice = compile.device != Device::CPU;
+  if (onDevice) {
+    ModuleOp module = model->getModule();
+    int64_t numParams = int64_t(model->getParams().size());
+    auto paramPositions = [&](llvm::StringRef name,
+                              std::vector<int64_t> positions) {
+      int64_t first =
+          int64_t(module.lookupSymbol<func::FuncOp>(name).getNumArguments());
+      for (int64_t i = 0; i < numParams; ++i)
+        positions.push_back(first + i);
+      return positions;
+    };
+    int64_t numCache = int64_t(
+        module.lookupSymbol<func::FuncOp>("__mha_decode").getNumArguments() -
+        2);
+    std::vector<int64_t> cacheResults, cacheArguments;
+    for (int64_t c = 0; c < numCache; ++c) {
+      cacheResults.push_back(1 + c);
+      cacheArguments.push_back(2 + c);
+    }
+    compile.deviceResident["__mha_prefill"] = {
+        paramPositions("__mha_prefill", {}), cacheResults};
+    compile.deviceResident["__mha_decode"] = {
+        paramPositions("__mha_decode", cacheArguments), cacheResults};
+    compile.deviceResident[entry.name] = {paramPositions(entry.name, {}), {}};
+  }
   auto jit = JitModule::compile(model->getModule(), compile);
   if (!jit)
     return reportError(jit.takeError());
@@ -173,14 +204,25 @@ int mha::runGeneration(const GenerationOptions &options) {
       context ? llvm::formatv("; context {0} positions", context).str()
               : std::string());
 
-  std::vector<const HostTensor *> paramArgs;
-  for (const ParamInfo &p : model->getParams())
-    paramArgs.push_back(&params->at(p.name));
-  auto call = [&](llvm::StringRef name,
-                  std::vector<const HostTensor *> args)
-      -> llvm::Expected<std::vector<HostTensor>> {
+  std::vector<DeviceTensor> deviceParams;
+  std::vector<CallArgument> paramArgs;
+  for (const ParamInfo &p : model->getParams()) {
+    if (!onDevice) {
+      paramArgs.push_back(&params->at(p.name));
+      continue;
+    }
+    auto uploaded = (*jit)->toDevice(params->at(p.name));
+    if (!uploaded)
+      return reportError(uploaded.takeError());
+    deviceParams.push_back(std::move(*uploaded));
+  }
+  for (const DeviceTensor &t : deviceParams)
+    paramArgs.push_back(&t);
+  auto call =
+      [&](llvm::StringRef name,
+          std::vector<CallArgument> args) -> llvm::Expected<CallResults> {
     args.insert(args.end(), paramArgs.begin(), paramArgs.end());
-    return (*jit)->call(name, args);
+    return (*jit)->callOnDevice(name, args);
   };
 
   std::vector<int64_t> tokens(options.prompt.begin(), options.prompt.end());
@@ -195,7 +237,17 @@ int mha::runGeneration(const GenerationOptions &options) {
   llvm::outs() << options.prompt;
   llvm::outs().flush();
 
+  // The key/value cache: on the host, or on the device.
   std::vector<HostTensor> cache;
+  std::vector<DeviceTensor> deviceCache;
+  auto takeCache = [&](CallResults &out) {
+    if (onDevice) {
+      deviceCache = std::move(out.device);
+      return;
+    }
+    cache.assign(std::make_move_iterator(out.host.begin() + 1),
+                 std::make_move_iterator(out.host.end()));
+  };
   int64_t position = 0; // tokens in the cache
   std::vector<float> logits;
   auto prefill = [&](int64_t keep) -> llvm::Error {
@@ -204,9 +256,8 @@ int mha::runGeneration(const GenerationOptions &options) {
     auto out = call("__mha_prefill", {&t});
     if (!out)
       return out.takeError();
-    logits = lastRow((*out)[0]);
-    cache.assign(std::make_move_iterator(out->begin() + 1),
-                 std::make_move_iterator(out->end()));
+    logits = lastRow(out->host[0]);
+    takeCache(*out);
     position = int64_t(ids.size());
     return llvm::Error::success();
   };
@@ -228,7 +279,7 @@ int mha::runGeneration(const GenerationOptions &options) {
       auto out = call(entry.name, {&t});
       if (!out)
         return reportError(out.takeError());
-      logits = lastRow((*out)[0]);
+      logits = lastRow(out->host[0]);
     }
     int64_t next =
         sampleToken(logits, options.temperature, options.topK, rng);
@@ -248,15 +299,16 @@ int mha::runGeneration(const GenerationOptions &options) {
     HostTensor t = tokenTensor(tokenType, {next});
     HostTensor offset(DType::I64, {});
     offset.setFromDouble(0, double(position));
-    std::vector<const HostTensor *> args = {&t, &offset};
+    std::vector<CallArgument> args = {&t, &offset};
     for (const HostTensor &c : cache)
+      args.push_back(&c);
+    for (const DeviceTensor &c : deviceCache)
       args.push_back(&c);
     auto out = call("__mha_decode", args);
     if (!out)
       return reportError(out.takeError());
-    logits = lastRow((*out)[0]);
-    for (size_t c = 0; c < cache.size(); ++c)
-      cache[c] = std::move((*out)[1 + c]);
+    logits = lastRow(out->host[0]);
+    takeCache(*out);
     ++position;
   }
   double seconds = std::chrono::duration<double>(
@@ -279,5 +331,16 @@ int mha::runGeneration(const GenerationOptions &options) {
                 .str()
           : std::string("no cache: the whole prefix recomputed per token)"));
   llvm::errs() << "\n";
+  // On a device: what crossed between host and device (the parameters'
+  // upload included), per token.
+  if (std::optional<DeviceUse> use = (*jit)->takeDeviceUse()) {
+    uint64_t tokens = uint64_t(std::max<int64_t>(options.maxTokens, 1));
+    llvm::errs() << llvm::formatv(
+        "host to device {0} bytes, device to host {1} bytes ({2} and {3} a "
+        "token; parameters{4} on the device)\n",
+        use->traffic.hostToDevice, use->traffic.deviceToHost,
+        use->traffic.hostToDevice / tokens, use->traffic.deviceToHost / tokens,
+        options.useCache ? " and key/value cache" : "");
+  }
   return 0;
 }
