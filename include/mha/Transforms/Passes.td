@@ -270,8 +270,8 @@ def MHAGPUDeviceBuffersPass
       the caller's keeps its value) and never copied back; its
       `mha.device_resident_results` lists results returned as device
       buffers, each a fresh allocation the caller owns (a returned view,
-      constant, argument or buffer returned twice is first copied into
-      one). `mha-run` keeps a training step's parameters and optimizer state
+      constant or argument is first copied into one, as is a buffer
+      returned several times for all its returns but the last). `mha-run` keeps a training step's parameters and optimizer state
       on the device this way.
 
     A function whose host code still reads or writes buffers outside loops
