@@ -553,21 +553,44 @@ TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
   // On a device, the parameters and the optimizer state stay there between
   // updates: the step's m, v (its last declared arguments) and parameters
   // (appended after them) in, the new ones (its results after the loss and
-  // predictions) out; the evaluation reads the same parameters.
+  // predictions) out; the evaluation reads the same parameters. Split (data
+  // parallel), the gradient step reads the parameters there and returns the
+  // gradients to the host (for the sum over the ranks); the update takes
+  // m, v (after the step count) and the parameters (after the gradients)
+  // there and leaves its results, the new parameters, m and v, there.
   auto evalFn = module.lookupSymbol<func::FuncOp>("__mha_eval");
-  step->residentState = options.device != Device::CPU && !step->split && evalFn;
+  auto applyFn = module.lookupSymbol<func::FuncOp>("__mha_apply_update");
+  step->residentState =
+      options.device != Device::CPU && evalFn && (!step->split || applyFn);
   if (step->residentState) {
     int64_t n = int64_t(step->params.size());
-    int64_t declared = int64_t(stepFn.getNumArguments());
-    CompileOptions::DeviceResidence train, eval;
-    for (int64_t i = 0; i < 3 * n; ++i) {
-      train.arguments.push_back(declared - 2 * n + i);
-      train.results.push_back(2 + i);
-    }
-    for (int64_t i = 0; i < n; ++i)
-      eval.arguments.push_back(int64_t(evalFn.getNumArguments()) + i);
-    options.deviceResident["__mha_train_step"] = std::move(train);
+    auto paramsAfter = [&](func::FuncOp fn,
+                           CompileOptions::DeviceResidence &residence) {
+      for (int64_t i = 0; i < n; ++i)
+        residence.arguments.push_back(int64_t(fn.getNumArguments()) + i);
+    };
+    CompileOptions::DeviceResidence eval;
+    paramsAfter(evalFn, eval);
     options.deviceResident["__mha_eval"] = std::move(eval);
+    if (step->split) {
+      CompileOptions::DeviceResidence grad, apply;
+      paramsAfter(stepFn, grad);
+      for (int64_t i = 0; i < 2 * n; ++i)
+        apply.arguments.push_back(1 + i);
+      paramsAfter(applyFn, apply);
+      for (int64_t i = 0; i < 3 * n; ++i)
+        apply.results.push_back(i);
+      options.deviceResident["__mha_grad_step"] = std::move(grad);
+      options.deviceResident["__mha_apply_update"] = std::move(apply);
+    } else {
+      int64_t declared = int64_t(stepFn.getNumArguments());
+      CompileOptions::DeviceResidence train;
+      for (int64_t i = 0; i < 3 * n; ++i) {
+        train.arguments.push_back(declared - 2 * n + i);
+        train.results.push_back(2 + i);
+      }
+      options.deviceResident["__mha_train_step"] = std::move(train);
+    }
   }
   auto jit = JitModule::compile(module, options);
   if (!jit)
@@ -612,6 +635,24 @@ llvm::Error TrainingStep::applyUpdate(std::vector<HostTensor> &grads,
                                       TrainState &state) {
   HostTensor stepTensor(DType::F32, {});
   stepTensor.setFromDouble(0, double(state.step + 1));
+  if (residentState) {
+    if (llvm::Error err = moveStateToDevice(state))
+      return err;
+    std::vector<CallArgument> args = {&stepTensor};
+    for (std::vector<DeviceTensor> *tensors :
+         {&deviceState->m, &deviceState->v})
+      for (const DeviceTensor &t : *tensors)
+        args.push_back(&t);
+    for (const HostTensor &g : grads)
+      args.push_back(&g);
+    for (const DeviceTensor &t : deviceState->params)
+      args.push_back(&t);
+    auto out = jit->callOnDevice("__mha_apply_update", args);
+    if (!out)
+      return out.takeError();
+    takeDeviceUpdate(out->device, 0, state);
+    return llvm::Error::success();
+  }
   std::vector<const HostTensor *> args = {&stepTensor};
   appendEach(args, state.m, params);
   appendEach(args, state.v, params);
@@ -631,10 +672,10 @@ TrainingStep::gradients(llvm::ArrayRef<const HostTensor *> inputs,
                         int64_t dropoutKey, Result &result) {
   HostTensor keyTensor(DType::I64, {});
   keyTensor.setInt64(0, dropoutKey);
-  std::vector<const HostTensor *> args =
-      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr);
-  appendEach(args, state.params, params);
-  auto out = jit->call("__mha_grad_step", args, argNames);
+  auto out = callWithParams(
+      "__mha_grad_step",
+      stepArguments(inputs, labels, takesDropoutKey ? &keyTensor : nullptr),
+      state);
   if (!out)
     return out.takeError();
   result.localLoss = (*out)[0].getAsDouble(0);
@@ -717,16 +758,44 @@ TrainingStep::updateOnDevice(llvm::ArrayRef<const HostTensor *> hostArgs,
   // A bad loss leaves the state as it was (the new tensors are freed).
   if (!std::isfinite(result.loss))
     return result;
+  takeDeviceUpdate(out->device, 0, state);
+  return result;
+}
+
+void TrainingStep::takeDeviceUpdate(std::vector<DeviceTensor> &results,
+                                    size_t first, TrainState &state) {
   size_t n = params.size();
   for (size_t i = 0; i < n; ++i) {
-    deviceState->params[i] = std::move(out->device[i]);
-    deviceState->m[i] = std::move(out->device[n + i]);
-    deviceState->v[i] = std::move(out->device[2 * n + i]);
+    deviceState->params[i] = std::move(results[first + i]);
+    deviceState->m[i] = std::move(results[first + n + i]);
+    deviceState->v[i] = std::move(results[first + 2 * n + i]);
   }
   deviceState->hostBehind = true;
   ++state.step;
-  return result;
 }
+
+llvm::Expected<std::vector<HostTensor>>
+TrainingStep::callWithParams(llvm::StringRef name,
+                             llvm::ArrayRef<const HostTensor *> hostArgs,
+                             const TrainState &state) {
+  if (!residentState) {
+    std::vector<const HostTensor *> args(hostArgs.begin(), hostArgs.end());
+    appendEach(args, state.params, params);
+    return jit->call(name, args, argNames);
+  }
+  // The parameters where the updates left them.
+  if (llvm::Error err = moveStateToDevice(state))
+    return std::move(err);
+  std::vector<CallArgument> args(hostArgs.begin(), hostArgs.end());
+  for (const DeviceTensor &t : deviceState->params)
+    args.push_back(&t);
+  auto out = jit->callOnDevice(name, args, argNames);
+  if (!out)
+    return out.takeError();
+  return std::move(out->host);
+}
+
+void TrainingStep::stateChangedOnHost() { deviceState.reset(); }
 
 llvm::Error TrainingStep::syncState(TrainState &state) {
   if (!deviceState || !deviceState->hostBehind)
@@ -809,23 +878,8 @@ TrainingStep::update(llvm::ArrayRef<const HostTensor *> inputs,
 llvm::Expected<TrainingStep::Result>
 TrainingStep::evaluate(llvm::ArrayRef<const HostTensor *> inputs,
                        const HostTensor &labels, const TrainState &state) {
-  std::vector<const HostTensor *> hostArgs =
-      stepArguments(inputs, labels, nullptr);
-  if (residentState) {
-    // The parameters where the updates left them.
-    if (llvm::Error err = moveStateToDevice(state))
-      return std::move(err);
-    std::vector<CallArgument> args(hostArgs.begin(), hostArgs.end());
-    for (const DeviceTensor &t : deviceState->params)
-      args.push_back(&t);
-    auto out = jit->callOnDevice("__mha_eval", args, argNames);
-    if (!out)
-      return out.takeError();
-    double loss = out->host[0].getAsDouble(0);
-    return Result{loss, loss, std::move(out->host[1])};
-  }
-  appendEach(hostArgs, state.params, params);
-  auto out = jit->call("__mha_eval", hostArgs, argNames);
+  auto out = callWithParams("__mha_eval",
+                            stepArguments(inputs, labels, nullptr), state);
   if (!out)
     return out.takeError();
   double loss = (*out)[0].getAsDouble(0);
@@ -1205,6 +1259,9 @@ int mha::runTraining(const TrainingOptions &options) {
       // The ranks apply the same averaged gradients, so their parameters
       // stay equal; should they drift apart (an MPI whose sums differ by
       // rank), rank 0's are copied to all.
+      // (The state may be on the device.)
+      if (llvm::Error err = (*trainer)->syncState(state))
+        return reportError(std::move(err));
       std::vector<uint64_t> states =
           communicator->allGather(digest(state, params));
       if (std::string bad = ranksDiffering(states); !bad.empty()) {
@@ -1213,6 +1270,7 @@ int mha::runTraining(const TrainingOptions &options) {
                        << " drifted from rank 0's; copying rank 0's\n";
         for (HostTensor *t : stateTensors(state, params))
           communicator->broadcast(t->data, 0);
+        (*trainer)->stateChangedOnHost();
       }
     }
     state.epoch = epoch;

@@ -102,10 +102,10 @@ public:
   /// grows by one; dropout draws from (state.seed, update count). When the
   /// loss is not finite, `state` is left as it was.
   ///
-  /// Compiled for a GPU (or emulated) without the split step, the
-  /// parameters and optimizer state move to the device at the first update
-  /// or evaluation and stay there: `state`'s tensors are then behind until
-  /// syncState, and must not be changed on the host meanwhile.
+  /// Compiled for a GPU (or emulated), the parameters and optimizer state
+  /// move to the device at the first update or evaluation and stay there:
+  /// `state`'s tensors are then behind until syncState; changed on the host
+  /// meanwhile, they are taken again after stateChangedOnHost.
   llvm::Expected<Result> update(llvm::ArrayRef<const HostTensor *> inputs,
                                 const HostTensor &labels, TrainState &state);
   /// One data-parallel update (needs the split step): this rank computes
@@ -124,6 +124,10 @@ public:
   /// Brings `state`'s parameters and optimizer state up to date from the
   /// device, where updates left them (nothing to do otherwise).
   llvm::Error syncState(TrainState &state);
+  /// Drops the device's copy of the state after the caller changed
+  /// `state`'s tensors on the host (after syncState): the next call takes
+  /// them from the host again.
+  void stateChangedOnHost();
   /// On a GPU (or emulated): the bytes copied between host and device
   /// since the last look, and the device memory in use.
   std::optional<DeviceUse> takeDeviceUse() { return jit->takeDeviceUse(); }
@@ -145,6 +149,16 @@ private:
   };
   std::optional<DeviceState> deviceState;
   llvm::Error moveStateToDevice(const TrainState &state);
+  /// Takes the new parameters, m and v (each one per parameter, from
+  /// `first` on) of an update's device results, and counts the update.
+  void takeDeviceUpdate(std::vector<DeviceTensor> &results, size_t first,
+                        TrainState &state);
+  /// Calls `name` on `hostArgs` followed by the parameters (on the device
+  /// when the state is kept there); its results are host tensors.
+  llvm::Expected<std::vector<HostTensor>>
+  callWithParams(llvm::StringRef name,
+                 llvm::ArrayRef<const HostTensor *> hostArgs,
+                 const TrainState &state);
   /// The update with the state on the device (`hostArgs`: inputs, labels,
   /// dropout key, step).
   llvm::Expected<Result>
