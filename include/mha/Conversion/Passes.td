@@ -204,6 +204,11 @@ def MHAGPUAttentionKernelOpsPass
     memory and the registers' estimate: 64 and 64 up to depth 64, 64 and 16
     at depth 128); a depth no tile fits (above 128) leaves it to the per-row
     backward. Key and value batch sizes must be the query's (no broadcast).
+
+    Each attention op left to the rest of the pipeline gets a remark naming
+    the reason (`not on tensor cores: its operands are not f16 or bf16`,
+    `... its depth is not a static multiple of 16`, ...), so that a user who
+    asked for tensor cores learns which ops did not take them and why.
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", "64",

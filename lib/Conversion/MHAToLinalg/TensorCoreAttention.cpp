@@ -163,6 +163,8 @@ struct KernelShape {
 /// The backward's block of rows (both kernels).
 constexpr int64_t kGradBlockRows = 64;
 
+constexpr const char *kNotHalfPrecision = "its operands are not f16 or bf16";
+
 /// Why `operands` (query, key, value, then more of the query's or value's
 /// shape) have no shape the kernels take, or "": one rank of at least 3,
 /// the key's and value's batch sizes the query's (none broadcast), one
@@ -199,7 +201,7 @@ std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK) {
   auto v = cast<RankedTensorType>(op.getValue().getType());
   Type element = q.getElementType();
   if (!element.isF16() && !element.isBF16())
-    return "its operands are not f16 or bf16";
+    return kNotHalfPrecision;
   if (k.getElementType() != element || v.getElementType() != element ||
       cast<RankedTensorType>(op.getResult().getType()).getElementType() !=
           element)
@@ -226,7 +228,7 @@ std::string ineligibility(AttentionGradOp op) {
                                  op.getResult(), op.getResultGrad()};
   Type element = cast<RankedTensorType>(operands[0].getType()).getElementType();
   if (!element.isF16() && !element.isBF16())
-    return "its operands are not f16 or bf16";
+    return kNotHalfPrecision;
   for (Value operand : operands)
     if (cast<RankedTensorType>(operand.getType()).getElementType() != element)
       return "its operands' element types differ";
@@ -358,15 +360,26 @@ struct MHAGPUAttentionKernelOpsPass final
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (auto attention = dyn_cast<AttentionOp>(op);
-          attention && ineligibility(attention, blockQ, blockK).empty())
+      std::string reason;
+      if (auto attention = dyn_cast<AttentionOp>(op))
+        reason = ineligibility(attention, blockQ, blockK);
+      else if (auto attention = dyn_cast<AttentionWithLSEOp>(op))
+        reason = ineligibility(attention, blockQ, blockK);
+      else if (auto grad = dyn_cast<AttentionGradOp>(op))
+        reason = ineligibility(grad);
+      else
+        return;
+      if (reason.empty()) {
         ops.push_back(op);
-      if (auto attention = dyn_cast<AttentionWithLSEOp>(op);
-          attention && ineligibility(attention, blockQ, blockK).empty())
-        ops.push_back(op);
-      if (auto grad = dyn_cast<AttentionGradOp>(op);
-          grad && ineligibility(grad).empty())
-        ops.push_back(op);
+        return;
+      }
+      // Asked for tensor cores, told why not (the per-row kernels compute
+      // it, correctly, on CUDA cores).
+      InFlightDiagnostic remark =
+          op->emitRemark() << "not on tensor cores: " << reason;
+      if (reason == kNotHalfPrecision)
+        remark << " (bf16-attention, mha-run --precision bf16, computes f32 "
+                  "attention on bf16 roundings)";
     });
     OpBuilder b(&getContext());
     for (Operation *op : ops) {

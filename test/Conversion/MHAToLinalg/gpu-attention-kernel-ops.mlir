@@ -3,6 +3,17 @@
 // operands' buffers, an eligible mha.attention_grad mha.gpu_attention_grad,
 // after the host's size checks; every other one is left as it is.
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file | FileCheck %s
+// Each op left as it is is named with the reason, as a remark:
+// RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
+// REMARK: :82:8: remark: not on tensor cores: its operands are not f16 or bf16 (bf16-attention, mha-run --precision bf16, computes f32 attention on bf16 roundings)
+// REMARK: :83:8: remark: not on tensor cores: its depth is not a static multiple of 16
+// REMARK: :84:8: remark: not on tensor cores: it has no batch dimension
+// REMARK: :85:8: remark: not on tensor cores: its depths differ
+// REMARK: :86:8: remark: not on tensor cores: its batch dimensions differ or broadcast
+// REMARK: :87:12: remark: not on tensor cores: its operands are not f16 or bf16
+// REMARK: :180:11: remark: not on tensor cores: no tile fits its depth in shared memory and registers
+// REMARK: :182:11: remark: not on tensor cores: it computes the mask's gradient
+// REMARK: :184:11: remark: not on tensor cores: its operands are not f16 or bf16
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops --split-input-file | FileCheck %s --check-prefix=DERIVED
 
 // Dynamic batch and lengths, causal, default scale 1/sqrt(64): the sizes
