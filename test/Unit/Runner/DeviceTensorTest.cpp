@@ -20,8 +20,13 @@
 #include "mha/Runner/Registration.h"
 #include "mha/Runtime/DeviceLedger.h"
 
+// The emulated device's runtime (private to the runner library).
+#include "Runner/EmulatedDevice.h"
+
 #include "mlir/Parser/Parser.h"
 #include "gtest/gtest.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::mha;
@@ -139,6 +144,34 @@ TEST_F(DeviceTensors, ResidenceOfAMissingPositionIsAnError) {
   ASSERT_FALSE(bool(jit));
   EXPECT_EQ(llvm::toString(jit.takeError()),
             "@step has no argument or result #2 to keep on the device");
+}
+
+TEST(EmulatedDevice, PoisonsMemoryAndReportsMisuse) {
+  // New device memory reads as NaN until written.
+  auto *floats = static_cast<float *>(emulated_device::allocate(16));
+  ASSERT_NE(floats, nullptr);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(std::isnan(floats[i])) << "at " << i;
+  float host[4] = {1, 2, 3, 4};
+  emulated_device::ledger().take();
+  emulated_device::copy(floats, host, sizeof(host));
+  EXPECT_EQ(floats[3], 4.0f);
+  EXPECT_EQ(emulated_device::ledger().take().hostToDevice, sizeof(host));
+  emulated_device::release(floats);
+  char message[256] = {0};
+  EXPECT_EQ(emulated_device::takeError(message, sizeof(message)), 0);
+  // Freed twice, or never the device's: an error the runner reports.
+  emulated_device::release(floats);
+  ASSERT_EQ(emulated_device::takeError(message, sizeof(message)), 1);
+  EXPECT_NE(std::string(message).find("that the device did not allocate, or "
+                                      "freed already"),
+            std::string::npos)
+      << message;
+  emulated_device::release(host);
+  EXPECT_EQ(emulated_device::takeError(message, sizeof(message)), 1);
+  EXPECT_EQ(emulated_device::takeError(message, sizeof(message)), 0);
+  // Nothing for nothing, as cuMemAlloc.
+  EXPECT_EQ(emulated_device::allocate(0), nullptr);
 }
 
 TEST(DeviceLedger, TellsDeviceAddressesAndCountsCopies) {
