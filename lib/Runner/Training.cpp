@@ -650,7 +650,7 @@ llvm::Error TrainingStep::applyUpdate(std::vector<HostTensor> &grads,
     auto out = jit->callOnDevice("__mha_apply_update", args);
     if (!out)
       return out.takeError();
-    takeDeviceUpdate(out->device, 0, state);
+    takeDeviceUpdate(out->device, state);
     return llvm::Error::success();
   }
   std::vector<const HostTensor *> args = {&stepTensor};
@@ -758,17 +758,17 @@ TrainingStep::updateOnDevice(llvm::ArrayRef<const HostTensor *> hostArgs,
   // A bad loss leaves the state as it was (the new tensors are freed).
   if (!std::isfinite(result.loss))
     return result;
-  takeDeviceUpdate(out->device, 0, state);
+  takeDeviceUpdate(out->device, state);
   return result;
 }
 
 void TrainingStep::takeDeviceUpdate(std::vector<DeviceTensor> &results,
-                                    size_t first, TrainState &state) {
+                                    TrainState &state) {
   size_t n = params.size();
   for (size_t i = 0; i < n; ++i) {
-    deviceState->params[i] = std::move(results[first + i]);
-    deviceState->m[i] = std::move(results[first + n + i]);
-    deviceState->v[i] = std::move(results[first + 2 * n + i]);
+    deviceState->params[i] = std::move(results[i]);
+    deviceState->m[i] = std::move(results[n + i]);
+    deviceState->v[i] = std::move(results[2 * n + i]);
   }
   deviceState->hostBehind = true;
   ++state.step;

@@ -149,10 +149,9 @@ private:
   };
   std::optional<DeviceState> deviceState;
   llvm::Error moveStateToDevice(const TrainState &state);
-  /// Takes the new parameters, m and v (each one per parameter, from
-  /// `first` on) of an update's device results, and counts the update.
-  void takeDeviceUpdate(std::vector<DeviceTensor> &results, size_t first,
-                        TrainState &state);
+  /// Takes the new parameters, m and v (each one per parameter, in that
+  /// order) of an update's device results, and counts the update.
+  void takeDeviceUpdate(std::vector<DeviceTensor> &results, TrainState &state);
   /// Calls `name` on `hostArgs` followed by the parameters (on the device
   /// when the state is kept there); its results are host tensors.
   llvm::Expected<std::vector<HostTensor>>
