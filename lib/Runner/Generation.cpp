@@ -169,14 +169,11 @@ int mha::runGeneration(const GenerationOptions &options) {
   bool onDevice = compile.device != Device::CPU;
   if (onDevice) {
     ModuleOp module = model->getModule();
-    int64_t numParams = int64_t(model->getParams().size());
     auto paramPositions = [&](llvm::StringRef name,
                               std::vector<int64_t> positions) {
-      int64_t first =
-          int64_t(module.lookupSymbol<func::FuncOp>(name).getNumArguments());
-      for (int64_t i = 0; i < numParams; ++i)
-        positions.push_back(first + i);
-      return positions;
+      return withParameterPositions(module.lookupSymbol<func::FuncOp>(name),
+                                    model->getParams().size(),
+                                    std::move(positions));
     };
     int64_t numCache = int64_t(
         module.lookupSymbol<func::FuncOp>("__mha_decode").getNumArguments() -

@@ -148,12 +148,10 @@ int mha::runInference(const InferenceOptions &options) {
   // On a device the parameters (after the inputs) stay there across runs.
   CompileOptions compile = options.compile;
   bool onDevice = compile.device != Device::CPU;
-  if (onDevice) {
-    CompileOptions::DeviceResidence &resident =
-        compile.deviceResident[entry.name];
-    for (size_t i = 0; i < model->getParams().size(); ++i)
-      resident.arguments.push_back(int64_t(entry.argTypes.size() + i));
-  }
+  if (onDevice)
+    compile.deviceResident[entry.name].arguments = withParameterPositions(
+        model->getModule().lookupSymbol<func::FuncOp>(entry.name),
+        model->getParams().size());
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(model->getModule(), compile);
   if (!jit)

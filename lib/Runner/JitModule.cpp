@@ -807,6 +807,14 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
   return jit;
 }
 
+std::vector<int64_t>
+mha::withParameterPositions(func::FuncOp fn, size_t numParams,
+                            std::vector<int64_t> positions) {
+  for (size_t i = 0; i < numParams; ++i)
+    positions.push_back(int64_t(fn.getNumArguments() + i));
+  return positions;
+}
+
 std::string mha::defaultCacheDirectory() {
   if (const char *dir = std::getenv("MHA_CACHE_DIR"))
     return llvm::StringRef(dir) == "off" ? std::string() : std::string(dir);

@@ -564,23 +564,20 @@ TrainingStep::compile(ModuleOp module, const FunctionInfo &model,
       options.device != Device::CPU && evalFn && (!step->split || applyFn);
   if (step->residentState) {
     int64_t n = int64_t(step->params.size());
-    auto paramsAfter = [&](func::FuncOp fn,
-                           CompileOptions::DeviceResidence &residence) {
-      for (int64_t i = 0; i < n; ++i)
-        residence.arguments.push_back(int64_t(fn.getNumArguments()) + i);
-    };
-    CompileOptions::DeviceResidence eval;
-    paramsAfter(evalFn, eval);
-    options.deviceResident["__mha_eval"] = std::move(eval);
+    options.deviceResident["__mha_eval"].arguments =
+        withParameterPositions(evalFn, n);
     if (step->split) {
-      CompileOptions::DeviceResidence grad, apply;
-      paramsAfter(stepFn, grad);
+      options.deviceResident["__mha_grad_step"].arguments =
+          withParameterPositions(stepFn, n);
+      // m and v after the step count, then the gradients, then the
+      // parameters.
+      CompileOptions::DeviceResidence apply;
       for (int64_t i = 0; i < 2 * n; ++i)
         apply.arguments.push_back(1 + i);
-      paramsAfter(applyFn, apply);
+      apply.arguments =
+          withParameterPositions(applyFn, n, std::move(apply.arguments));
       for (int64_t i = 0; i < 3 * n; ++i)
         apply.results.push_back(i);
-      options.deviceResident["__mha_grad_step"] = std::move(grad);
       options.deviceResident["__mha_apply_update"] = std::move(apply);
     } else {
       int64_t declared = int64_t(stepFn.getNumArguments());

@@ -17,11 +17,11 @@
 #include "mha/Runtime/DeviceLedger.h"
 #include "mha/Runtime/HostTensor.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ExecutionEngine/ObjectCache.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
 #include <map>
@@ -99,6 +99,13 @@ struct CompileOptions {
   /// optimization, machine code) to stderr.
   bool reportTimes = false;
 };
+
+/// `positions` followed by the positions the module's `numParams`
+/// parameters take among `fn`'s arguments once mha-params-to-arguments has
+/// appended them after its declared ones (for DeviceResidence).
+std::vector<int64_t>
+withParameterPositions(func::FuncOp fn, size_t numParams,
+                       std::vector<int64_t> positions = {});
 
 /// The cache directory mha-run uses: $MHA_CACHE_DIR ("off" disables the
 /// cache), else $XDG_CACHE_HOME/mha, else $HOME/.cache/mha; empty when none
