@@ -392,10 +392,12 @@ MHA_GPU_EXPORT void mgpuMemset16(void *dst, unsigned short value,
 }
 
 // Device memory for mha-run's own use outside compiled code (tensors kept
-// on the device between calls), synchronous: on the context's legacy
-// stream, waited for, so that the compiled code's streams may use it at
-// once (and have finished with it before it is freed: each compiled call
-// waits for its streams before it returns).
+// on the device between calls), on the context's legacy stream. Allocations
+// and copies are waited for, so that the compiled code's streams may use
+// them at once; a free is not (it is stream-ordered, and each compiled call
+// has waited for its streams before it returns, so nothing still uses the
+// memory): a training step replaces three tensors per parameter, and
+// waiting for each would put a synchronization per tensor in every step.
 
 MHA_GPU_EXPORT void *mhaGpuAllocate(uint64_t bytes) {
   void *pointer = mgpuMemAlloc(bytes, nullptr, /*hostShared=*/false);
@@ -408,8 +410,6 @@ MHA_GPU_EXPORT void mhaGpuRelease(void *pointer) {
   if (!pointer)
     return;
   mgpuMemFree(pointer, nullptr);
-  if (ready())
-    check(cuStreamSynchronize(nullptr), "cuStreamSynchronize");
 }
 
 MHA_GPU_EXPORT void mhaGpuCopy(void *dst, const void *src, uint64_t bytes) {
