@@ -261,9 +261,19 @@ LogicalResult placeBuffers(func::FuncOp func) {
   }
 
   // Public functions: host buffers in, host buffers out (but for the
-  // arguments and results marked device-resident).
-  if (!func.isPublic())
+  // arguments and results marked device-resident). A private function is
+  // called on device buffers: residence means nothing there.
+  if (!func.isPublic()) {
+    for (StringRef name :
+         {mha::kDeviceResidentArgumentsAttr, mha::kDeviceResidentResultsAttr})
+      if (func->hasAttr(name))
+        return func.emitError()
+               << "'" << name
+               << "' is for a public function (the runner's entry point); @"
+               << func.getSymName()
+               << " is private and takes and returns device buffers already";
     return success();
+  }
   FailureOr<llvm::SmallDenseSet<int64_t>> residentArguments = residentPositions(
       func, mha::kDeviceResidentArgumentsAttr, func.getNumArguments());
   FailureOr<llvm::SmallDenseSet<int64_t>> residentResults = residentPositions(

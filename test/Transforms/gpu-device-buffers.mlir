@@ -254,3 +254,11 @@ func.func @resident_not_an_array(%p: memref<8xf32>)
     attributes {mha.device_resident_arguments = [0]} {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'mha.device_resident_results' is for a public function (the runner's entry point); @resident_private is private and takes and returns device buffers already}}
+func.func private @resident_private(%p: memref<8xf32>) -> memref<8xf32>
+    attributes {mha.device_resident_results = array<i64: 0>} {
+  return %p : memref<8xf32>
+}
