@@ -119,6 +119,8 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(createGpuKernelOutliningPass());
   // One module of kernels: compiled once (ptxas), loaded once.
   pm.addPass(createMHAGPUMergeKernelModulesPass());
+  // Shared-memory tiles aligned for 16-byte stores and ldmatrix.
+  pm.addNestedPass<gpu::GPUModuleOp>(createMHAGPUAlignSharedMemoryPass());
   // Allocations, copies and launches in order on one stream.
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createSCFToControlFlowPass());
@@ -128,6 +130,8 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   target.chip = options.chip;
   target.features = options.features;
   pm.addPass(createGpuNVVMAttachTarget(target));
+  // The attention kernels' nvgpu.ldmatrix, then everything else.
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVGPUToNVVMPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());

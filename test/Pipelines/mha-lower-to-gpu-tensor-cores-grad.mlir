@@ -6,10 +6,12 @@
 // product on the tensor cores: 128 mma.sync a tile in the forward, 192 in
 // the dQ kernel (8 x 8 for S, as many for dP, 16 x 4 for dS.K), 64 in the
 // dK/dV kernel (2 x 8 for S, as many for dP, 16 x 1 for dS.Q and for P.dO):
-// 384 in all; shared memory, barriers, no local (stack) memory; sm_80 and
-// sm_90a cubins by ptxas. Emulated: no GPU op.
+// 384 in all, their B fragments by ldmatrix; shared memory, barriers, no
+// local (stack) memory; sm_80 and sm_90a cubins by ptxas. Emulated: no GPU op.
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" --mlir-print-ir-after=mha-gpu-attention-kernel-ops -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPS
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=PTX
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=LDM
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | not grep -q "ld\.shared"
 // RUN: mha-opt %s --mha-lower-to-gpu="emulate tensor-cores=1" | FileCheck %s --check-prefix=EMU
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_80 tensor-cores=1" | FileCheck %s --check-prefix=CUBIN80 %}
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_90a tensor-cores=1" | FileCheck %s --check-prefix=CUBIN90 %}
@@ -23,6 +25,12 @@
 // PTX-COUNT-384: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-NOT: mma.sync
 // PTX-NOT: .local
+// Every B fragment by ldmatrix (one per mma.sync), no other read of shared
+// memory (the second RUN's grep): the forward 64 + 64 transposed, dQ 128 +
+// 64 transposed, dK/dV 32 + 32 transposed.
+// LDM: gpu.binary @
+// LDM-COUNT-384: {{ldmatrix.sync.aligned.m8n8.x2(.trans)?.shared.b16}}
+// LDM-NOT: ldmatrix
 // EMU-NOT: gpu.
 // EMU: llvm.func @__mha_emulated_mma_bf16_128
 // EMU-NOT: gpu.

@@ -4,11 +4,14 @@
 // tensor cores' bf16 mma.sync (128 a tile of 64 keys at depth 128: 8 x 8
 // for the scores, 16 x 4 for P.V), the block's barriers, the shuffles
 // across a row's four threads, 16-byte loads of the key and value tiles,
-// shared memory and no local (stack) memory; sm_80 and sm_90a cubins by
-// ptxas. Without the option the same model has no mma.sync; emulated, no
+// the two tiles in shared memory aligned to 16 bytes (mha-gpu-align-shared-
+// memory) and read only by ldmatrix (one a B fragment: 64 of the key tile,
+// 64 transposed of the value tile), no local (stack) memory; sm_80 and
+// sm_90a cubins by ptxas. Without the option the same model has no mma.sync; emulated, no
 // kernel and no GPU op at all.
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" --mlir-print-ir-after=mha-gpu-attention-kernel-ops -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPS
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=PTX
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=LDM
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa" | FileCheck %s --check-prefix=NOTC
 // RUN: mha-opt %s --mha-lower-to-gpu="emulate tensor-cores=1" | FileCheck %s --check-prefix=EMU
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_80 tensor-cores=1" | FileCheck %s --check-prefix=CUBIN80 %}
@@ -27,6 +30,15 @@
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-NOT: mma.sync
 // PTX-NOT: .local
+// LDM: gpu.binary @
+// LDM-SAME: .shared .align 16 .b8 __wg_f_kernel_0[17408]
+// LDM-SAME: .shared .align 16 .b8 __wg_f_kernel_1[17408]
+// LDM-NOT: ld.shared
+// LDM-COUNT-64: ldmatrix.sync.aligned.m8n8.x2.shared.b16
+// LDM-NOT: ld.shared
+// LDM-COUNT-64: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
+// LDM-NOT: ldmatrix
+// LDM-NOT: ld.shared
 // NOTC-NOT: mma.sync
 // EMU-NOT: gpu.
 // EMU: llvm.func @__mha_emulated_mma_bf16_128

@@ -243,7 +243,10 @@ def MHAGPULowerAttentionKernelsPass
     registers (row maxima across the four threads of a row by
     `gpu.shuffle xor`, exp2 with the scale folded in, the row sums reduced
     once at the end), and accumulates P·V with `mma.sync` (P rounded to
-    the operands' type, as the tensor cores take it). Causal blocks stop at
+    the operands' type, as the tensor cores take it). The `mma.sync` B
+    fragments come from the shared tiles by `nvgpu.ldmatrix`, four 8 × 8
+    matrices a load (transposed for the value tile, whose columns are the
+    fragments' rows). Causal blocks stop at
     the tile holding their last row's key. The output rows are divided by
     their sums (zeros for a row that saw no key) and stored in the
     operands' type; with an `lse` buffer, one thread of each row also
@@ -271,8 +274,9 @@ def MHAGPULowerAttentionKernelsPass
     With `emulate`, each op becomes instead loops over the grid's blocks on
     the host that run a block's threads in lockstep as the lanes of vectors
     (loads and stores as gathers and scatters, shuffles as permutations of
-    lanes, no barriers, mma.sync emulated from the PTX ISA's layout of its
-    fragments): the same tiling, fragments, masks and online softmax, run
+    lanes, no barriers, mma.sync and ldmatrix emulated from the PTX ISA's
+    layout of their fragments: ldmatrix's rows read at the addresses the
+    lanes give): the same tiling, fragments, masks and online softmax, run
     on the CPU to check their numerics without a GPU; each block's work is
     a function of its own, and the lanes' loads, stores and mma.sync calls
     of functions kept out of line (`noinline`), so that the host compiler
@@ -290,6 +294,7 @@ def MHAGPULowerAttentionKernelsPass
     "::mlir::memref::MemRefDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect",
   ];

@@ -314,6 +314,27 @@ def MHAGPUMergeKernelModulesPass
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def MHAGPUAlignSharedMemoryPass
+    : Pass<"mha-gpu-align-shared-memory", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Align every kernel's shared-memory buffers for 16-byte access";
+  let description = [{
+    A kernel's workgroup (shared-memory) buffers become, in NVVM, globals
+    aligned to their element type (2 bytes for f16/bf16), but the
+    tensor-core attention kernels store 16 bytes at a time into them and
+    read them with `ldmatrix`, whose row addresses must be 16-byte
+    aligned: ptxas may place such a buffer at any address its declared
+    alignment allows. This pass gives each workgroup attribution of each
+    `gpu.func` in the module an `llvm.align` of `alignment` bytes (keeping
+    a larger one), which `convert-gpu-to-nvvm` carries to the global.
+    Runs after kernel outlining.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", "16",
+           "Bytes each shared-memory buffer is aligned to">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def MHAGPUMapParallelLoopsPass
     : Pass<"mha-gpu-map-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Map the parallel loops of a bufferized model to GPU blocks and threads";

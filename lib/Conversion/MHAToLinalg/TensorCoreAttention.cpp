@@ -32,6 +32,13 @@
 // the natural op, but its lowering to NVVM takes no bf16 operands in LLVM
 // 22: the kernel builds nvvm.mma.sync itself.)
 //
+// The B fragments come from shared memory by ldmatrix (PTX ISA, "Warp-level
+// matrix load instruction: ldmatrix"), two 8 × 8 matrices a load: matrix j
+// has its rows' addresses given by lanes 8j to 8j + 7, and lane 4g + t
+// receives, of each matrix, row g's elements 2t and 2t + 1 (or, with
+// .trans, column g's). A key tile's rows are B fragments as stored; a value
+// tile's columns are, transposed.
+//
 // The same builder also emits the kernel for the host (emulate): a block's
 // threads in lockstep as vector lanes, so CI checks its numerics on a CPU.
 //
@@ -749,6 +756,17 @@ private:
   /// batch position `batch` of `source` into `shared` (zeros past `rows`).
   void copyTile(Value source, Value shared, Value batch, Value first,
                 Value rows);
+  /// A B operand of mma.sync from the shared `tile`: two 8 × 8 matrices,
+  /// the first at (`row`, `column`) and the second at (`row` + `rowStep`,
+  /// `column` + `columnStep`) (per-thread index values, the same in all
+  /// threads), pair j holding row g's elements 2t and 2t + 1 of matrix j,
+  /// or (`transpose`) column g's. On the GPU one nvgpu.ldmatrix (.x2), each
+  /// of lanes 0-15 giving one row's address; emulated, each lane's pairs
+  /// gathered from the addresses that the lanes holding their rows give.
+  /// (Two matrices a load, not four: four keep twice the registers in
+  /// flight, and the backward's dQ kernel at depth 128 then spills.)
+  Operand tileOperand(Value tile, Value row, Value column, int64_t rowStep,
+                      int64_t columnStep, bool transpose);
   /// Both tiles of a step (`sources[i]` into `tiles[i]`) copied between two
   /// barriers: the previous step's readers are done, this one's writers
   /// too.
@@ -768,12 +786,14 @@ private:
   SmallVector<Operand> rowFragments(Value buffer, Value batch,
                                     ArrayRef<Value> rows);
   /// A (16 × depth, `fragments`) times the transpose of rows 8n to 8n + 7
-  /// of the shared `tile`: B pair r holds tile row g + 8n, depth columns
-  /// 2t + 8r and the next (contiguous in the tile's row).
+  /// of the shared `tile`: B pair r of depth step kk holds tile row g + 8n,
+  /// depth columns 16kk + 8r + 2t and the next (ldmatrix, matrices along
+  /// the row).
   Accumulator timesTileRows(ArrayRef<Operand> fragments, Value tile, int64_t n);
   /// `acc` + A (16 × tile rows, `fragments`) times columns 8nd to 8nd + 7
-  /// of the shared `tile`: B pair r holds tile rows 2t + 8r and the next of
-  /// column g + 8nd (two 16-bit loads).
+  /// of the shared `tile`: B pair r of step kk holds tile rows
+  /// 16kk + 8r + 2t and the next of column g + 8nd (ldmatrix with .trans,
+  /// matrices down the columns).
   Accumulator timesTileColumns(ArrayRef<Operand> fragments, Value tile,
                                int64_t nd, Accumulator acc);
   /// Accumulators of 8 columns each, rounded to the operands' type, as A
@@ -829,7 +849,7 @@ private:
   /// B [warps, 16, 8], C [warps, 16, 8] (f32); and the thread (lanes), its
   /// warp, group, thread in the group and twice that.
   SmallVector<Value> scratch;
-  Value thread, warp, group, inGroup, twoT;
+  Value thread, warp, lane, group, inGroup, twoT;
 };
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
@@ -896,9 +916,9 @@ Accumulator KernelBuilder::emulatedMma(const Operand &a,
         Value thread = vector::StepOp::create(
             b, loc, VectorType::get({lanes}, b.getIndexType()));
         warp = arith::DivUIOp::create(b, loc, thread, c(32));
-        Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
-        group = arith::DivUIOp::create(b, loc, lane, c(4));
-        inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
+        Value laneInWarp = arith::RemUIOp::create(b, loc, thread, c(32));
+        group = arith::DivUIOp::create(b, loc, laneInWarp, c(4));
+        inGroup = arith::RemUIOp::create(b, loc, laneInWarp, c(4));
         scratch.assign(args.begin() + 16, args.end());
         Accumulator d = emulatedMmaBody(aArgs, bArgs, cArgs);
         warp = savedWarp, group = savedGroup, inGroup = savedInGroup;
@@ -1025,7 +1045,7 @@ void KernelBuilder::begin(Value threadId, ArrayRef<Value> scratchBuffers) {
   scratch.assign(scratchBuffers.begin(), scratchBuffers.end());
   thread = threadId;
   warp = arith::DivUIOp::create(b, loc, thread, c(32));
-  Value lane = arith::RemUIOp::create(b, loc, thread, c(32));
+  lane = arith::RemUIOp::create(b, loc, thread, c(32));
   group = arith::DivUIOp::create(b, loc, lane, c(4));
   inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
   twoT = mul(inGroup, c(2));
@@ -1102,33 +1122,74 @@ SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
   return fragments;
 }
 
+Operand KernelBuilder::tileOperand(Value tile, Value row, Value column,
+                                   int64_t rowStep, int64_t columnStep,
+                                   bool transpose) {
+  const int64_t count = 2;
+  // Lane 8j + i gives the address of matrix j's row i (lanes 16-31 repeat
+  // lanes 0-15's addresses: unused, but in bounds).
+  Value matrix = arith::RemUIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, lane, c(8)), c(count));
+  Value addressRow = add(add(row, mul(matrix, c(rowStep))),
+                         arith::RemUIOp::create(b, loc, lane, c(8)));
+  Value addressColumn = add(column, mul(matrix, c(columnStep)));
+  Operand pairs;
+  if (!lanes) {
+    auto type = VectorType::get({count, 2}, element);
+    Value loaded = nvgpu::LdMatrixOp::create(
+        b, loc, type, tile, ValueRange{addressRow, addressColumn}, transpose,
+        count);
+    for (int64_t j = 0; j < count; ++j)
+      pairs.push_back(
+          {vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{j, 0}),
+           vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{j, 1})});
+    return pairs;
+  }
+  // Emulated: lane 4g + t of a warp reads, of matrix j, row g at columns 2t
+  // and 2t + 1 from the address given by lane 8j + g of its warp, or
+  // (transposed) rows 2t and 2t + 1 at column g from those of lanes
+  // 8j + 2t and 8j + 2t + 1.
+  Value address = linear(tile, {addressRow, addressColumn});
+  for (int64_t j = 0; j < count; ++j) {
+    Value elements[2];
+    for (int64_t e = 0; e < 2; ++e) {
+      SmallVector<int64_t> giver;
+      for (int64_t l = 0; l < lanes; ++l) {
+        int64_t inWarp = l % 32, g = inWarp / 4, t = inWarp % 4;
+        giver.push_back(l - inWarp + 8 * j + (transpose ? 2 * t + e : g));
+      }
+      Value start = vector::ShuffleOp::create(b, loc, address, address, giver);
+      Value position = add(start, transpose ? group : add(twoT, c(e)));
+      elements[e] = gatherLanes(flat(tile), position);
+    }
+    pairs.push_back({elements[0], elements[1]});
+  }
+  return pairs;
+}
+
 Accumulator KernelBuilder::timesTileRows(ArrayRef<Operand> fragments,
                                          Value tile, int64_t n) {
+  // Depth step kk's B fragment: the matrices at tile rows 8n to 8n + 7,
+  // columns 16kk and 16kk + 8.
   Accumulator acc(4, f32(0.0f));
-  Value tileRow = add(group, c(8 * n));
-  for (auto [kk, fragment] : llvm::enumerate(fragments)) {
-    Operand rowFragment;
-    for (int64_t r = 0; r < 2; ++r)
-      rowFragment.push_back(
-          loadPair(tile, {tileRow, add(twoT, c(16 * kk + 8 * r))}));
-    acc = mma(fragment, rowFragment, acc);
-  }
+  for (auto [kk, fragment] : llvm::enumerate(fragments))
+    acc = mma(fragment,
+              tileOperand(tile, c(8 * n), c(16 * kk), /*rowStep=*/0,
+                          /*columnStep=*/8, /*transpose=*/false),
+              acc);
   return acc;
 }
 
 Accumulator KernelBuilder::timesTileColumns(ArrayRef<Operand> fragments,
                                             Value tile, int64_t nd,
                                             Accumulator acc) {
-  Value column = add(group, c(8 * nd));
-  for (auto [kk, fragment] : llvm::enumerate(fragments)) {
-    Operand columnFragment;
-    for (int64_t r = 0; r < 2; ++r) {
-      Value row = add(twoT, c(16 * kk + 8 * r));
-      columnFragment.push_back(
-          {load(tile, {row, column}), load(tile, {add(row, c(1)), column})});
-    }
-    acc = mma(fragment, columnFragment, acc);
-  }
+  // Step kk's B fragment: the matrices at tile rows 16kk and 16kk + 8,
+  // columns 8nd to 8nd + 7, transposed.
+  for (auto [kk, fragment] : llvm::enumerate(fragments))
+    acc = mma(fragment,
+              tileOperand(tile, c(16 * kk), c(8 * nd), /*rowStep=*/8,
+                          /*columnStep=*/0, /*transpose=*/true),
+              acc);
   return acc;
 }
 

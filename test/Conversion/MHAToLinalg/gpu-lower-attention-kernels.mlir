@@ -13,6 +13,7 @@
 // and value tiles in shared memory, rows padded by 8 elements. (The launch's
 // guard against an empty grid folds away with static sizes.)
 // CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c6, %{{.*}} = %c2, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[KS:.*]] : memref<16x40xf16, #gpu.address_space<workgroup>>, %[[VS:.*]] : memref<16x40xf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[LANE:.*]] = arith.remui %[[T]], %c32
 // The warp's query fragments, two elements (4 bytes) a load, rows clamped
 // into the 40.
 // CHECK: arith.minui %{{.*}}, %c39
@@ -31,8 +32,22 @@
 // CHECK: vector.store %{{.*}}, %[[KS]][{{.*}}] {alignment = 16 : i64} : memref<16x40xf16, #gpu.address_space<workgroup>>, vector<8xf16>
 // CHECK: vector.store %{{.*}}, %[[VS]][{{.*}}] {alignment = 16 : i64}
 // CHECK: gpu.barrier
-// Scores: 2 tiles of 8 keys x 2 steps of 16 of depth on the tensor cores.
-// CHECK-COUNT-4: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[{{.*}}]  {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// Scores: 2 tiles of 8 keys x 2 steps of 16 of depth on the tensor cores,
+// each B fragment one ldmatrix of two 8 x 8 matrices of the key tile
+// (8 keys x 16 of depth). Lane l gives the address of row l % 8 of matrix
+// (l / 8) % 2, 8 columns further for the second.
+// CHECK: %[[EIGHTS:.*]] = arith.divui %[[LANE]], %c8 : index
+// CHECK: %[[MATRIX:.*]] = arith.remui %[[EIGHTS]], %c2 : index
+// CHECK: %[[ROW:.*]] = arith.remui %[[LANE]], %c8 : index
+// CHECK: %[[COLUMN:.*]] = arith.muli %[[MATRIX]], %c8 : index
+// CHECK: nvgpu.ldmatrix %[[KS]][%[[ROW]], %[[COLUMN]]] {numTiles = 2 : i32, transpose = false} : memref<16x40xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[KS]][%[[ROW]], %{{.*}}] {numTiles = 2 : i32, transpose = false}
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[KS]][%{{.*}}, %[[COLUMN]]] {numTiles = 2 : i32, transpose = false}
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[KS]]
+// CHECK: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[{{.*}}]  {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // Masked (past the last key; causal) to -inf, the row maximum across the
 // row's four threads, exp2.
 // CHECK: arith.cmpi ult
@@ -41,9 +56,18 @@
 // CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
 // CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32 : f32
 // CHECK: math.exp2
-// P.V: 4 tiles of 8 output columns, the values' column read from the tile.
-// CHECK: memref.load %[[VS]]
-// CHECK-COUNT-4: nvvm.mma.sync
+// P.V: 4 tiles of 8 output columns, each with the B fragment of its 8
+// value columns (16 keys: two 8 x 8 matrices) by a transposing ldmatrix.
+// CHECK-NOT: memref.load %[[VS]]
+// CHECK: nvgpu.ldmatrix %[[VS]][%[[VROW:.*]], %c0] {numTiles = 2 : i32, transpose = true} : memref<16x40xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[VS]][%[[VROW]], %c8] {numTiles = 2 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[VS]][%[[VROW]], %c16] {numTiles = 2 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[VS]][%[[VROW]], %c24] {numTiles = 2 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // After the keys: the sums across the row, each row stored if it exists.
 // CHECK: gpu.shuffle  xor
@@ -65,8 +89,20 @@ func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x
 // EMU-NOT: gpu.
 // EMU: vector.step : vector<64xindex>
 // EMU: memref.alloc() : memref<20x64xf32>
-// EMU-COUNT-4: call @__mha_emulated_mma_f16_64
+// ldmatrix emulated: lane 4g + t of each warp (32 lanes) reads, of matrix
+// j, row g from the address that lane 8j + g of its warp gives...
+// EMU: %[[KEYROW:.*]] = vector.shuffle %[[ADDRESS:.*]], %[[ADDRESS]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 32, 32, 32, 32, 33,
+// EMU: call @__mha_emulated_gather_f16_64(%{{.*}}, %{{.*}})
+// EMU: vector.shuffle %[[ADDRESS]], %[[ADDRESS]] [8, 8, 8, 8, 9, 9, 9, 9, 10,
+// EMU: call @__mha_emulated_mma_f16_64
+// EMU-COUNT-3: call @__mha_emulated_mma_f16_64
 // EMU: vector.shuffle
+// ... and transposed (the value tile), its column g's elements 2t and
+// 2t + 1 from the addresses of lanes 8j + 2t and 8j + 2t + 1.
+// EMU: vector.shuffle %[[VADDRESS:.*]], %[[VADDRESS]] [0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, {{.*}}, 32, 34, 36, 38,
+// EMU: vector.shuffle %[[VADDRESS]], %[[VADDRESS]] [1, 3, 5, 7, 1, 3, 5, 7,
+// EMU: vector.shuffle %[[VADDRESS]], %[[VADDRESS]] [8, 10, 12, 14, 8, 10, 12, 14,
+// EMU: vector.shuffle %[[VADDRESS]], %[[VADDRESS]] [9, 11, 13, 15, 9, 11, 13, 15,
 // EMU-COUNT-4: call @__mha_emulated_mma_f16_64
 // EMU-LABEL: func.func @f
 // EMU: scf.for %{{.*}} = %c0 to %c6

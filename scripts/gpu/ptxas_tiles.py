@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The tensor-core attention kernels' registers and spills, by ptxas.
+
+For each configuration (kernel, depth, tiles) this lowers one
+mha.gpu_attention or mha.gpu_attention_grad (bf16, causal, dynamic batch and
+lengths: the costliest form) with mha-gpu-lower-attention-kernels, compiles
+its kernels to PTX for the chip and runs `ptxas -v` on each, printing one
+line a configuration:
+
+  forward depth 128 block-k 64: 172 registers, no spills
+  backward depth 128 key-tile 64 query-tile 16: dQ 240 registers, dK/dV 254 registers, no spills
+  backward depth 128 key-tile 64 query-tile 64: refused: ... need about 320 registers ...
+
+With --check it exits nonzero when a configuration the pass accepts spills
+(the pass's estimate of a thread's registers must refuse every tile that
+would). Needs no GPU, only the CUDA toolkit's ptxas.
+
+  python3 scripts/gpu/ptxas_tiles.py build/bin/mha-opt [--chip sm_80]
+      [--check] [CONFIG ...]
+
+A CONFIG is forward:DEPTH:BLOCK_K or backward:DEPTH:KEY_TILE:QUERY_TILE;
+without any, depths 32-256 and tiles 16-128 (the backward with equal
+tiles, and with the tiles the pass derives at each depth).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+LOWER_TO_PTX = (
+    "builtin.module(gpu-launch-sink-index-computations,gpu-kernel-outlining,"
+    "nvvm-attach-target{chip=%s},convert-scf-to-cf,"
+    "gpu.module(convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
+    "reconcile-unrealized-casts),gpu-module-to-binary{format=isa})")
+
+
+def source(config):
+    """The MLIR of one configuration."""
+    kind, depth, *tiles = config
+    t = "memref<?x?x%dxbf16>" % depth
+    if kind == "forward":
+        return ("func.func @f(%%q: %s, %%k: %s, %%v: %s, %%o: %s) {\n"
+                "  mha.gpu_attention %%q, %%k, %%v, %%o {scale = 0.125 : f32, "
+                "causal, block_q = 64, block_k = %d} : %s, %s, %s, %s\n"
+                "  return\n}\n" % ((t,) * 4 + (tiles[0],) + (t,) * 4))
+    lse = "memref<?x?xf32>"
+    return ("func.func @g(%%q: %s, %%k: %s, %%v: %s, %%o: %s, %%l: %s, "
+            "%%do: %s, %%dq: %s, %%dk: %s, %%dv: %s) {\n"
+            "  mha.gpu_attention_grad %%q, %%k, %%v, %%o, %%l, %%do, %%dq, "
+            "%%dk, %%dv {scale = 0.125 : f32, causal, block_rows = 64, "
+            "key_tile = %d, query_tile = %d} : %s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s\n  return\n}\n"
+            % ((t,) * 4 + (lse,) + (t,) * 4 + tuple(tiles) + (t,) * 4 +
+               (lse,) + (t,) * 4))
+
+
+def unescape(text):
+    """An MLIR string attribute's bytes (\\XX hex escapes)."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text[i] != "\\":
+            out += text[i].encode()
+            i += 1
+        elif text[i + 1] in "\\\"":
+            out += text[i + 1].encode()
+            i += 2
+        else:
+            out.append(int(text[i + 1:i + 3], 16))
+            i += 3
+    return out.decode()
+
+
+def measure(mha_opt, ptxas, chip, config, work):
+    """(refusal message or None, [(registers, spill bytes)] per kernel)."""
+    lowered = subprocess.run(
+        [mha_opt, "-", "--mha-gpu-lower-attention-kernels"],
+        input=source(config), capture_output=True, text=True)
+    if lowered.returncode:
+        message = lowered.stderr.strip().splitlines()
+        if not message:
+            return "mha-opt failed", []
+        return re.sub(r"^<stdin>:\d+:\d+: error: ", "", message[0]), []
+    ptx = subprocess.run(
+        [mha_opt, "-", "--pass-pipeline=" + LOWER_TO_PTX % chip],
+        input=lowered.stdout, capture_output=True, text=True)
+    if ptx.returncode:
+        sys.exit("lowering %s to PTX failed:\n%s" % (config, ptx.stderr))
+    kernels = []
+    for n, match in enumerate(
+            re.finditer(r'assembly = "((?:[^"\\]|\\.)*)"', ptx.stdout)):
+        path = os.path.join(work, "kernel%d.ptx" % n)
+        with open(path, "w") as f:
+            f.write(unescape(match.group(1)))
+        info = subprocess.run([ptxas, "-arch=" + chip, "-v", path, "-o",
+                               os.devnull], capture_output=True, text=True)
+        if info.returncode:
+            sys.exit("ptxas failed on %s:\n%s" % (config, info.stderr))
+        registers = re.search(r"Used (\d+) registers", info.stderr)
+        spills = re.search(r"(\d+) bytes spill stores", info.stderr)
+        kernels.append((int(registers.group(1)), int(spills.group(1))))
+    return None, kernels
+
+
+def describe(config):
+    kind, depth, *tiles = config
+    if kind == "forward":
+        return "forward depth %d block-k %d" % (depth, tiles[0])
+    return "backward depth %d key-tile %d query-tile %d" % (depth, *tiles)
+
+
+def parse(text):
+    parts = text.split(":")
+    if parts[0] == "forward" and len(parts) == 3:
+        return ("forward", int(parts[1]), int(parts[2]))
+    if parts[0] == "backward" and len(parts) == 4:
+        return ("backward", int(parts[1]), int(parts[2]), int(parts[3]))
+    raise argparse.ArgumentTypeError(
+        "expected forward:DEPTH:BLOCK_K or backward:DEPTH:KEY_TILE:QUERY_TILE,"
+        " got '%s'" % text)
+
+
+def default_configs():
+    configs = []
+    for depth in (32, 64, 128, 256):
+        for tile in (16, 32, 64, 128):
+            configs.append(("forward", depth, tile))
+            configs.append(("backward", depth, tile, tile))
+    # The backward's derived tiles (64 keys; 64 queries up to depth 64, 16
+    # at depth 128).
+    configs += [("backward", 64, 64, 64), ("backward", 128, 64, 16)]
+    return list(dict.fromkeys(configs))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("mha_opt")
+    parser.add_argument("configs", nargs="*", type=parse)
+    parser.add_argument("--chip", default="sm_80")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if an accepted configuration spills")
+    args = parser.parse_args()
+    cuda = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
+    ptxas = shutil.which("ptxas") or os.path.join(cuda, "bin", "ptxas")
+    if not os.path.exists(ptxas):
+        sys.exit("no ptxas (set CUDA_HOME to the CUDA toolkit)")
+    spilled = []
+    with tempfile.TemporaryDirectory() as work:
+        for config in args.configs or default_configs():
+            refusal, kernels = measure(args.mha_opt, ptxas, args.chip, config,
+                                       work)
+            if refusal:
+                print("%s: refused: %s" % (describe(config), refusal))
+                continue
+            names = ["dQ ", "dK/dV "] if config[0] == "backward" else [""]
+            parts = ["%s%d registers" % (name, registers)
+                     for name, (registers, _) in zip(names, kernels)]
+            spill = sum(s for _, s in kernels)
+            parts.append("spills %d bytes" % spill if spill else "no spills")
+            print("%s: %s" % (describe(config), ", ".join(parts)), flush=True)
+            if spill:
+                spilled.append(describe(config))
+    if args.check and spilled:
+        sys.exit("accepted but spilling: " + "; ".join(spilled))
+
+
+if __name__ == "__main__":
+    main()
