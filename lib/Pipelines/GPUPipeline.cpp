@@ -130,7 +130,7 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   target.chip = options.chip;
   target.features = options.features;
   pm.addPass(createGpuNVVMAttachTarget(target));
-  // The attention kernels' nvgpu.ldmatrix, then everything else.
+  // The attention kernels' nvgpu ops (ldmatrix, cp.async), then the rest.
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVGPUToNVVMPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());

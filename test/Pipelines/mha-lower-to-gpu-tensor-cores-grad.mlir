@@ -6,12 +6,14 @@
 // product on the tensor cores: 128 mma.sync a tile in the forward, 192 in
 // the dQ kernel (8 x 8 for S, as many for dP, 16 x 4 for dS.K), 64 in the
 // dK/dV kernel (2 x 8 for S, as many for dP, 16 x 1 for dS.Q and for P.dO):
-// 384 in all, their B fragments by ldmatrix; shared memory, barriers, no
-// local (stack) memory; sm_80 and sm_90a cubins by ptxas. Emulated: no GPU op.
+// 384 in all, their B fragments by ldmatrix; tiles copied to shared memory
+// by cp.async, barriers, no local (stack) memory; sm_80 and sm_90a cubins by ptxas. Emulated: no GPU op.
 // RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" --mlir-print-ir-after=mha-gpu-attention-kernel-ops -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPS
-// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=PTX
-// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | FileCheck %s --check-prefix=LDM
-// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" | not grep -q "ld\.shared"
+// RUN: mha-opt %s --mha-lower-to-gpu="format=isa tensor-cores=1" -o %t.ptx
+// RUN: FileCheck %s --check-prefix=PTX < %t.ptx
+// RUN: FileCheck %s --check-prefix=LDM < %t.ptx
+// RUN: FileCheck %s --check-prefix=BAR < %t.ptx
+// RUN: not grep -q "ld\.shared" %t.ptx
 // RUN: mha-opt %s --mha-lower-to-gpu="emulate tensor-cores=1" | FileCheck %s --check-prefix=EMU
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_80 tensor-cores=1" | FileCheck %s --check-prefix=CUBIN80 %}
 // RUN: %if ptxas %{ mha-opt %s --mha-lower-to-gpu="format=bin chip=sm_90a tensor-cores=1" | FileCheck %s --check-prefix=CUBIN90 %}
@@ -20,17 +22,19 @@
 // OPS: mha.gpu_attention_grad %{{.*}} {block_rows = 64 : i64, causal, key_tile = 64 : i64, query_tile = 16 : i64, scale = 0.0883883461 : f32} : memref<?x8x?x128xbf16>
 // OPS-NOT: mha.attention
 // PTX: gpu.binary @
-// PTX-SAME: .shared
-// PTX-SAME: bar.sync
 // PTX-COUNT-384: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-NOT: mma.sync
 // PTX-NOT: .local
 // Every B fragment by ldmatrix (one per mma.sync), no other read of shared
-// memory (the second RUN's grep): the forward 64 + 64 transposed, dQ 128 +
-// 64 transposed, dK/dV 32 + 32 transposed.
+// memory: the forward 64 + 64 transposed, dQ 128 + 64 transposed, dK/dV
+// 32 + 32 transposed. The tiles copied by cp.async, barriers.
 // LDM: gpu.binary @
 // LDM-COUNT-384: {{ldmatrix.sync.aligned.m8n8.x2(.trans)?.shared.b16}}
 // LDM-NOT: ldmatrix
+// BAR: gpu.binary @
+// BAR-DAG: cp.async.cg.shared.global
+// BAR-DAG: cp.async.wait_group
+// BAR-DAG: bar.sync
 // EMU-NOT: gpu.
 // EMU: llvm.func @__mha_emulated_mma_bf16_128
 // EMU-NOT: gpu.

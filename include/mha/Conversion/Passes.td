@@ -235,9 +235,11 @@ def MHAGPULowerAttentionKernelsPass
     position (grid: query blocks × batch positions), launched only when
     there are rows. Each warp holds its 16 query rows as `mma.sync` A
     fragments for the whole kernel; per tile of `block_k` keys the block's
-    threads copy the keys and values into shared memory (16-byte loads,
-    rows padded by 8 elements against bank conflicts, zeros past the last
-    key), then each warp computes its 16 × `block_k` scores with
+    threads copy the keys and values into shared memory (`cp.async`, 16
+    bytes a copy, rows padded by 8 elements against bank conflicts, zeros
+    past the last key; the value tile copied while the scores are
+    computed, the next key tile while the softmax and P·V are), then each
+    warp computes its 16 × `block_k` scores with
     `nvvm.mma.sync` (m16n8k16, f32 accumulation), masks keys past the end
     (and, with `causal`, after the row), updates the online softmax in
     registers (row maxima across the four threads of a row by

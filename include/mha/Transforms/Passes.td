@@ -271,8 +271,11 @@ def MHAGPUDeviceBuffersPass
       `mha.device_resident_results` lists results returned as device
       buffers, each a fresh allocation the caller owns (a returned view,
       constant or argument is first copied into one, as is a buffer
-      returned several times for all its returns but the last). `mha-run` keeps a training step's parameters and optimizer state
-      on the device this way.
+      returned several times for all its returns but the last). `mha-run`
+      keeps a training step's parameters and optimizer state on the device
+      this way. A position out of range, of a value that is not a buffer,
+      or listed twice, and either attribute on a private function (called
+      on device buffers already), are errors.
 
     A function whose host code still reads or writes buffers outside loops
     (what `mha-gpu-map-parallel-loops` turns into kernels) is rejected

@@ -753,7 +753,9 @@ private:
                               const Accumulator &acc);
 
   /// The copy of the tile of `shape.tileRows` rows from row `first` of
-  /// batch position `batch` of `source` into `shared` (zeros past `rows`).
+  /// batch position `batch` of `source` into `shared` (zeros past `rows`):
+  /// on the GPU issued (cp.async, 16 bytes a copy, not through registers),
+  /// in shared memory after awaitTiles; emulated, done.
   void copyTile(Value source, Value shared, Value batch, Value first,
                 Value rows);
   /// A B operand of mma.sync from the shared `tile`: two 8 × 8 matrices,
@@ -767,8 +769,24 @@ private:
   /// flight, and the backward's dQ kernel at depth 128 then spills.)
   Operand tileOperand(Value tile, Value row, Value column, int64_t rowStep,
                       int64_t columnStep, bool transpose);
+  /// Waits until the tiles this thread has copied are in shared memory
+  /// (its cp.async copies: they are committed as a group, and all groups
+  /// waited for), then for the block's threads (a barrier): after it, every
+  /// tile copied before is whole, and every thread is done reading what it
+  /// read before. Emulated: nothing (a copy is done when issued, and the
+  /// lanes run in lockstep).
+  void awaitTiles() {
+    if (lanes)
+      return;
+    // commit_group commits every copy issued and not yet committed; the
+    // group's token only orders the wait after it.
+    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
   /// Both tiles of a step (`sources[i]` into `tiles[i]`) copied between two
-  /// barriers: the previous step's readers are done, this one's writers
+  /// barriers: the previous step's readers are done, this one's copies
   /// too.
   void stageTiles(ArrayRef<Value> sources, ArrayRef<Value> tiles, Value batch,
                   Value first, Value rows) {
@@ -776,8 +794,7 @@ private:
       gpu::BarrierOp::create(b, loc);
     for (auto [source, tile] : llvm::zip(sources, tiles))
       copyTile(source, tile, batch, first, rows);
-    if (!lanes)
-      gpu::BarrierOp::create(b, loc);
+    awaitTiles();
   }
 
   /// The A fragments of the thread's two rows `rows` (clamped into
@@ -1085,18 +1102,15 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
         }
         return;
       }
-      // 16 bytes a load and a store.
-      auto chunkType = VectorType::get({kCopyWidth}, element);
-      Value zeros = arith::ConstantOp::create(
-          b, loc, chunkType,
-          DenseElementsAttr::get(chunkType, b.getZeroAttr(element)));
-      auto load = vector::LoadOp::create(b, loc, chunkType, source,
-                                         ValueRange{batch, clamped, column});
-      load.setAlignment(16);
-      Value data = arith::SelectOp::create(b, loc, inRange, load, zeros);
-      auto store = vector::StoreOp::create(b, loc, data, shared,
-                                           ValueRange{row, column});
-      store.setAlignment(16);
+      // 16 bytes a cp.async (cached in L2 only: each block reads a tile
+      // once); a row past the last reads no byte (source size 0) and is
+      // filled with zeros.
+      Value sourceElements =
+          arith::SelectOp::create(b, loc, inRange, c(kCopyWidth), c(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), shared,
+          ValueRange{row, column}, source, ValueRange{batch, clamped, column},
+          b.getIndexAttr(kCopyWidth), sourceElements, b.getUnitAttr());
     };
     if (!active || lanes) {
       copy();
@@ -1335,13 +1349,30 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
   // the same).
   SmallVector<Value> init = {negInf, negInf, zeroF, zeroF};
   init.append(4 * outputTiles, zeroF);
+  // The copies overlap the products (FlashAttention-2's order): the key
+  // tile i + 1 is copied during tile i's softmax and P·V, the value tile i
+  // during its Q·Kᵀ; each waited for (awaitTiles) just before it is read.
+  // No more shared memory than one tile of each.
+  Value keys = perThread(operands.keys);
+  auto copyKeysIf = [&](Value condition, Value firstKey) {
+    auto branch = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(branch.thenBlock());
+    copyTile(operands.k, kShared, batch, firstKey, keys);
+  };
+  Value zero = idx(b, loc, 0);
+  copyKeysIf(
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tiles, zero),
+      c(0));
   SmallVector<Value> results = stateLoop(
-      idx(b, loc, 0), tiles, init,
+      zero, tiles, init,
       [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
         Value tile = perThread(index);
         Value firstKey = mul(tile, c(shape.tileRows));
-        stageTiles({operands.k, operands.v}, {kShared, vShared}, batch,
-                   firstKey, perThread(operands.keys));
+        // Key tile `index` in place; every thread done with the last value
+        // tile, which this one replaces.
+        awaitTiles();
+        copyTile(operands.v, vShared, batch, firstKey, keys);
 
         // Scores: one accumulator per 8 keys, in the base-2 domain, masked.
         int64_t keySteps = shape.tileRows / 8;
@@ -1356,6 +1387,13 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
                                      offset, /*boundQuery=*/false));
           scores.push_back(values);
         }
+        // Value tile `index` in place; every thread done with the key tile,
+        // which the next one replaces.
+        awaitTiles();
+        Value nextIndex = arith::AddIOp::create(b, loc, index, idx(b, loc, 1));
+        copyKeysIf(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         nextIndex, tiles),
+                   mul(perThread(nextIndex), c(shape.tileRows)));
 
         // The online softmax, per row: the new maximum across the row's four
         // threads, the rescaling factor and the probabilities (exp2; 0 while

@@ -22,16 +22,26 @@
 // (and at ceil(50 / 16) = 4).
 // CHECK: %[[LAST:.*]] = arith.ceildivui %{{.*}}, %c16
 // CHECK: %[[TILES:.*]] = arith.minui %[[LAST]], %c4
+// The first key tile's copy, issued before the loop if there is a tile:
+// 16 bytes (8 elements) a cp.async (16 x 32 / 8 = 64 copies, one a
+// thread), a row past the last key (clamped to 49) reading no byte and so
+// zero-filled.
+// CHECK: %[[ANY:.*]] = arith.cmpi ugt, %[[TILES]], %c0
+// CHECK: scf.if %[[ANY]] {
+// CHECK: %[[KEYROW:.*]] = arith.divui %[[T]], %c4
+// CHECK: %[[INRANGE:.*]] = arith.cmpi ult, %[[KEYROW]], %c50
+// CHECK: %[[CLAMPED:.*]] = arith.minui %[[KEYROW]], %c49
+// CHECK: %[[READ:.*]] = arith.select %[[INRANGE]], %c8, %c0
+// CHECK: nvgpu.device_async_copy %{{.*}}[%[[BX]], %[[CLAMPED]], %{{.*}}], %[[KS]][%[[KEYROW]], %{{.*}}], 8, %[[READ]] {bypassL1} : memref<6x50x32xf16> to memref<16x40xf16, #gpu.address_space<workgroup>>
+// CHECK-NEXT: {{^ *}$}}
 // State: two row maxima, two partial row sums, 4 x 32/8 accumulators.
-// CHECK: scf.for %{{.*}} = %c0 to %[[TILES]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// Each tile: a barrier, the copy (16 bytes a load and a store; rows past
-// the last key, clamped to 49, stored as zeros), a barrier.
-// CHECK: gpu.barrier
-// CHECK: arith.minui %{{.*}}, %c49
-// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<6x50x32xf16>, vector<8xf16>
-// CHECK: vector.store %{{.*}}, %[[KS]][{{.*}}] {alignment = 16 : i64} : memref<16x40xf16, #gpu.address_space<workgroup>>, vector<8xf16>
-// CHECK: vector.store %{{.*}}, %[[VS]][{{.*}}] {alignment = 16 : i64}
-// CHECK: gpu.barrier
+// CHECK: scf.for %[[I:.*]] = %c0 to %[[TILES]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// Each tile: the key tile awaited (this thread's copies committed and
+// waited for, then a barrier), the value tile's copy issued...
+// CHECK: %[[GROUP:.*]] = nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy %{{.*}}, %[[VS]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // Scores: 2 tiles of 8 keys x 2 steps of 16 of depth on the tensor cores,
 // each B fragment one ldmatrix of two 8 x 8 matrices of the key tile
 // (8 keys x 16 of depth). Lane l gives the address of row l % 8 of matrix
@@ -53,6 +63,16 @@
 // CHECK: arith.cmpi ult
 // CHECK: arith.cmpi ule
 // CHECK: arith.select %{{.*}}, %{{.*}}, %cst
+// ...then the value tile awaited, and the next key tile's copy issued if
+// there is one, to run during the softmax and P.V.
+// CHECK: nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: %[[NEXT:.*]] = arith.addi %[[I]], %c1
+// CHECK: %[[MORE:.*]] = arith.cmpi ult, %[[NEXT]], %[[TILES]]
+// CHECK: scf.if %[[MORE]] {
+// CHECK: nvgpu.device_async_copy %{{.*}}, %[[KS]][
+// CHECK-NEXT: {{^ *}$}}
 // CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
 // CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32 : f32
 // CHECK: math.exp2
