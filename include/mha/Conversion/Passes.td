@@ -278,7 +278,8 @@ def MHAGPULowerAttentionKernelsPass
     (loads and stores as gathers and scatters, shuffles as permutations of
     lanes, no barriers, mma.sync and ldmatrix emulated from the PTX ISA's
     layout of their fragments: ldmatrix's rows read at the addresses the
-    lanes give): the same tiling, fragments, masks and online softmax, run
+    lanes give; a cp.async copy in flight until the wait, the tile NaN
+    meanwhile): the same tiling, fragments, masks and online softmax, run
     on the CPU to check their numerics without a GPU; each block's work is
     a function of its own, and the lanes' loads, stores and mma.sync calls
     of functions kept out of line (`noinline`), so that the host compiler

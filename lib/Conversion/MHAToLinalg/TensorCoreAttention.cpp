@@ -473,6 +473,13 @@ public:
   /// emulation the lanes' ids; the emulation also takes its scratch
   /// buffers (the matrices of mma.sync and the lanes' staging buffers).
   void begin(Value thread, ArrayRef<Value> scratchBuffers = {});
+  /// Emulated: the shared tiles' landing buffers (same shape) and pending
+  /// flags (memref<i1>, false), for copies in flight.
+  void emulateCopies(ArrayRef<Value> tiles, ArrayRef<Value> landings,
+                     ArrayRef<Value> pending) {
+    for (auto [tile, landing, flag] : llvm::zip(tiles, landings, pending))
+      inFlight[tile] = {landing, flag};
+  }
 
   /// The kernels' work for block (`batch`, `block`) (uniform index values)
   /// with the shared-memory tiles `tile0` and `tile1`:
@@ -773,11 +780,25 @@ private:
   /// (its cp.async copies: they are committed as a group, and all groups
   /// waited for), then for the block's threads (a barrier): after it, every
   /// tile copied before is whole, and every thread is done reading what it
-  /// read before. Emulated: nothing (a copy is done when issued, and the
-  /// lanes run in lockstep).
+  /// read before. Emulated, the copies land here (copyTile left them in
+  /// flight: the tile NaN, the data aside), so a tile read before its wait
+  /// or replaced before its last read gives NaN.
   void awaitTiles() {
-    if (lanes)
+    if (lanes) {
+      // The copies land.
+      for (auto &[tile, copy] : inFlight) {
+        auto [landing, pending] = copy;
+        auto branch = scf::IfOp::create(
+            b, loc, memref::LoadOp::create(b, loc, pending).getResult(),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(branch.thenBlock());
+        memref::CopyOp::create(b, loc, landing, tile);
+        memref::StoreOp::create(
+            b, loc, arith::ConstantIntOp::create(b, loc, 0, 1), pending);
+      }
       return;
+    }
     // commit_group commits every copy issued and not yet committed; the
     // group's token only orders the wait after it.
     Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
@@ -867,6 +888,9 @@ private:
   /// warp, group, thread in the group and twice that.
   SmallVector<Value> scratch;
   Value thread, warp, lane, group, inGroup, twoT;
+  /// The emulation's copies in flight: each shared tile's landing buffer
+  /// and pending flag.
+  llvm::MapVector<Value, std::pair<Value, Value>> inFlight;
 };
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
@@ -1091,15 +1115,28 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
       // zeros: no branch around the load.
       Value clamped = arith::MinUIOp::create(b, loc, sourceRow, lastRow);
       if (lanes) {
+        // In flight until awaitTiles: the data goes to the tile's landing
+        // buffer, the tile's chunk becomes NaN (what a reader before the
+        // wait, or a slow reader of the tile this one replaces, may see).
+        auto type = VectorType::get({lanes}, element);
         Value zeros = arith::ConstantOp::create(
-            b, loc, VectorType::get({lanes}, element),
-            DenseElementsAttr::get(VectorType::get({lanes}, element),
-                                   b.getZeroAttr(element)));
+            b, loc, type, DenseElementsAttr::get(type, b.getZeroAttr(element)));
+        Value nans = arith::ConstantOp::create(
+            b, loc, type,
+            DenseElementsAttr::get(
+                type, b.getFloatAttr(
+                          element,
+                          APFloat::getNaN(
+                              cast<FloatType>(element).getFloatSemantics()))));
+        auto [landing, pending] = inFlight.lookup(shared);
         for (int64_t e = 0; e < kCopyWidth; ++e) {
           Value data = load(source, {batch, clamped, add(column, c(e))});
           data = arith::SelectOp::create(b, loc, inRange, data, zeros);
-          store(data, shared, {row, add(column, c(e))}, active);
+          store(data, landing, {row, add(column, c(e))}, active);
+          store(nans, shared, {row, add(column, c(e))}, active);
         }
+        memref::StoreOp::create(
+            b, loc, arith::ConstantIntOp::create(b, loc, 1, 1), pending);
         return;
       }
       // 16 bytes a cp.async (cached in L2 only: each block reads a tile
@@ -1722,6 +1759,15 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
     auto tileType = MemRefType::get(tileShape, element);
     SmallVector<Value> buffers = {memref::AllocOp::create(b, loc, tileType),
                                   memref::AllocOp::create(b, loc, tileType)};
+    // Where the tiles' copies wait to land, and whether one does.
+    SmallVector<Value> landings, pending;
+    for (int i = 0; i < 2; ++i) {
+      landings.push_back(memref::AllocOp::create(b, loc, tileType));
+      pending.push_back(
+          memref::AllocOp::create(b, loc, MemRefType::get({}, b.getI1Type())));
+      memref::StoreOp::create(
+          b, loc, arith::ConstantIntOp::create(b, loc, 0, 1), pending.back());
+    }
     SmallVector<Value> scratch;
     const int64_t matrices[3][3] = {{shape.warps(), 16, 16},
                                     {shape.warps(), 16, 8},
@@ -1735,6 +1781,7 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
     b.setInsertionPointToStart(blockLoop.getBody());
     KernelBuilder builder(b, loc, shape, element, scale, causal,
                           shape.threads());
+    builder.emulateCopies({buffers[0], buffers[1]}, landings, pending);
     builder.begin(
         vector::StepOp::create(
             b, loc, VectorType::get({shape.threads()}, b.getIndexType())),
@@ -1757,6 +1804,8 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
     }
     b.setInsertionPointAfter(batchLoop);
     buffers.append(scratch);
+    buffers.append(landings);
+    buffers.append(pending);
     for (Value buffer : buffers)
       memref::DeallocOp::create(b, loc, buffer);
     return;

@@ -107,8 +107,19 @@ func.func @f(%q: memref<2x3x40x32xf16>, %k: memref<2x3x50x32xf16>, %v: memref<2x
 // EMU-LABEL: func.func private @__mha_emulated_block_0(
 // EMU-SAME: attributes {passthrough = ["noinline"]}
 // EMU-NOT: gpu.
+// EMU: %[[NAN:.*]] = arith.constant dense<0x7E00> : vector<64xf16>
 // EMU: vector.step : vector<64xindex>
+// cp.async emulated: a copy is in flight until the wait, its data aside in
+// the tile's landing buffer and the tile's chunk NaN (the first key tile's
+// copy, before the loop); at the wait, each pending copy lands.
+// EMU: scf.if
+// EMU: call @__mha_emulated_scatter_f16_64(%{{.*}}, %{{.*}}, %[[NAN]],
+// EMU: memref.store %true, %[[PENDING:arg[0-9]+]][] : memref<i1>
 // EMU: memref.alloc() : memref<20x64xf32>
+// EMU: %[[LANDS:.*]] = memref.load %[[PENDING]][] : memref<i1>
+// EMU-NEXT: scf.if %[[LANDS]] {
+// EMU-NEXT: memref.copy %{{.*}}, %{{.*}} : memref<16x40xf16> to memref<16x40xf16>
+// EMU-NEXT: memref.store %false, %[[PENDING]][] : memref<i1>
 // ldmatrix emulated: lane 4g + t of each warp (32 lanes) reads, of matrix
 // j, row g from the address that lane 8j + g of its warp gives...
 // EMU: %[[KEYROW:.*]] = vector.shuffle %[[ADDRESS:.*]], %[[ADDRESS]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 32, 32, 32, 32, 33,
