@@ -99,6 +99,11 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   mapping.blockSize = options.blockSize;
   mapping.convert = !options.emulate;
   pm.addNestedPass<func::FuncOp>(createMHAGPUMapParallelLoopsPass(mapping));
+  buildMHAGPUKernelsToLLVMPipeline(pm, options);
+}
+
+void mha::buildMHAGPUKernelsToLLVMPipeline(OpPassManager &pm,
+                                           const GPUPipelineOptions &options) {
   pm.addPass(createMHAAssertsToRuntimeErrorsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());

@@ -102,4 +102,10 @@ void mha::registerMHAPipelines() {
       "Lower an mha model to the LLVM dialect for the host with its kernels "
       "compiled for an NVIDIA GPU (buffers in GPU memory)",
       buildMHALowerToGPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "mha-gpu-kernels-to-llvm",
+      "The second half of mha-lower-to-gpu: host code on device buffers "
+      "with gpu.launch kernels to the LLVM dialect, the kernels compiled "
+      "through NVVM",
+      buildMHAGPUKernelsToLLVMPipeline);
 }

@@ -4,8 +4,9 @@
 For each configuration (kernel, depth, tiles) this lowers one
 mha.gpu_attention or mha.gpu_attention_grad (bf16, causal, dynamic batch and
 lengths: the costliest form) with mha-gpu-lower-attention-kernels, compiles
-its kernels to PTX for the chip and runs `ptxas -v` on each, printing one
-line a configuration:
+its kernels to PTX for the chip by the rest of mha-lower-to-gpu
+(mha-gpu-kernels-to-llvm) and runs `ptxas -v` on them, printing one line a
+configuration:
 
   forward depth 128 block-k 64: 172 registers, no spills
   backward depth 128 key-tile 64 query-tile 16: dQ 240 registers, dK/dV 254 registers, no spills
@@ -31,11 +32,8 @@ import subprocess
 import sys
 import tempfile
 
-LOWER_TO_PTX = (
-    "builtin.module(gpu-launch-sink-index-computations,gpu-kernel-outlining,"
-    "nvvm-attach-target{chip=%s},convert-scf-to-cf,"
-    "gpu.module(convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
-    "reconcile-unrealized-casts),gpu-module-to-binary{format=isa})")
+# The kernel half of mha-lower-to-gpu, as the pipeline runs it.
+LOWER_TO_PTX = "--mha-gpu-kernels-to-llvm=format=isa chip=%s"
 
 
 def source(config):
@@ -86,23 +84,31 @@ def measure(mha_opt, ptxas, chip, config, work):
             return "mha-opt failed", []
         return re.sub(r"^<stdin>:\d+:\d+: error: ", "", message[0]), []
     ptx = subprocess.run(
-        [mha_opt, "-", "--pass-pipeline=" + LOWER_TO_PTX % chip],
+        [mha_opt, "-", LOWER_TO_PTX % chip],
         input=lowered.stdout, capture_output=True, text=True)
     if ptx.returncode:
         sys.exit("lowering %s to PTX failed:\n%s" % (config, ptx.stderr))
     kernels = []
     for n, match in enumerate(
             re.finditer(r'assembly = "((?:[^"\\]|\\.)*)"', ptx.stdout)):
-        path = os.path.join(work, "kernel%d.ptx" % n)
+        text = unescape(match.group(1))
+        path = os.path.join(work, "module%d.ptx" % n)
         with open(path, "w") as f:
-            f.write(unescape(match.group(1)))
+            f.write(text)
         info = subprocess.run([ptxas, "-arch=" + chip, "-v", path, "-o",
                                os.devnull], capture_output=True, text=True)
         if info.returncode:
             sys.exit("ptxas failed on %s:\n%s" % (config, info.stderr))
-        registers = re.search(r"Used (\d+) registers", info.stderr)
-        spills = re.search(r"(\d+) bytes spill stores", info.stderr)
-        kernels.append((int(registers.group(1)), int(spills.group(1))))
+        # One module may hold several kernels: ptxas reports each after
+        # "Compiling entry function"; they are listed in the PTX's order.
+        reports = {}
+        for report in info.stderr.split("Compiling entry function")[1:]:
+            name = re.match(r"\s*'([^']+)'", report).group(1)
+            registers = re.search(r"Used (\d+) registers", report)
+            spills = re.search(r"(\d+) bytes spill stores", report)
+            reports[name] = (int(registers.group(1)), int(spills.group(1)))
+        order = re.findall(r"\.entry\s+([A-Za-z_0-9$]+)", text)
+        kernels += [reports[name] for name in order]
     return None, kernels
 
 

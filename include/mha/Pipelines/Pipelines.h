@@ -212,6 +212,16 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
 void buildMHALowerToGPUPipeline(OpPassManager &pm,
                                 const GPUPipelineOptions &options);
 
+/// Builds `mha-gpu-kernels-to-llvm`, the second half of `mha-lower-to-gpu`:
+/// from host code on device buffers with its kernels at the gpu.launch
+/// level (after mha-gpu-map-parallel-loops and
+/// mha-gpu-lower-attention-kernels) to the LLVM dialect, the kernels
+/// outlined into one module, lowered through NVVM and compiled for `chip`
+/// (with `emulate`, the launches' loop nests stay host code). Of the
+/// options it reads chip, features, format, cuda-path and emulate.
+void buildMHAGPUKernelsToLLVMPipeline(OpPassManager &pm,
+                                      const GPUPipelineOptions &options);
+
 /// Registers the pipelines with the global pass-pipeline registry.
 void registerMHAPipelines();
 
