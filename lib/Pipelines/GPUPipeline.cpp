@@ -76,6 +76,12 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   frontEnd.tensorCoreBlockK = options.attentionBlockK;
   frontEnd.bf16Attention = options.bf16Attention;
   buildMHAFrontEnd(pm, frontEnd);
+  if (options.bf16Matmuls)
+    pm.addNestedPass<func::FuncOp>(mha::createMHABF16MatmulsPass());
+  // f16/bf16 products (those of bf16-matmuls too) to the tensor-core
+  // matmul kernel.
+  if (options.tensorCores)
+    pm.addNestedPass<func::FuncOp>(mha::createMHAGPUMatmulKernelOpsPass());
   buildMHABufferization(pm);
   // The tiled form's scf.forall over (batch position, query row).
   pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
@@ -92,9 +98,9 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(createMHAGPUDeviceBuffersPass());
   // mha.gpu_attention (tensor-cores) on device buffers -> its kernel (or,
   // emulated, its blocks in sequence with their threads as vector lanes).
-  MHAGPULowerAttentionKernelsPassOptions kernels;
+  MHAGPULowerTensorCoreKernelsPassOptions kernels;
   kernels.emulate = options.emulate;
-  pm.addPass(createMHAGPULowerAttentionKernelsPass(kernels));
+  pm.addPass(createMHAGPULowerTensorCoreKernelsPass(kernels));
   MHAGPUMapParallelLoopsPassOptions mapping;
   mapping.blockSize = options.blockSize;
   mapping.convert = !options.emulate;

@@ -735,9 +735,10 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
       gpuPipeline.chip = gpuChip;
     gpuPipeline.emulate = options.device == Device::GPUEmulation;
     gpuPipeline.tensorCores = options.gpuTensorCores;
-    // Mixed precision on the GPU: attention in bf16 (the tensor-core
-    // kernels'), the other products in f32.
+    // Mixed precision on the GPU as on the CPU: every matrix product, and
+    // attention, on bf16 operands (the tensor-core kernels take them).
     gpuPipeline.bf16Attention = options.bf16Matmuls;
+    gpuPipeline.bf16Matmuls = options.bf16Matmuls;
     buildMHALowerToGPUPipeline(pm, gpuPipeline);
     pipelineName = "mha-lower-to-gpu";
   } else {

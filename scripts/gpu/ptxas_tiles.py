@@ -3,7 +3,7 @@
 
 For each configuration (kernel, depth, tiles) this lowers one
 mha.gpu_attention or mha.gpu_attention_grad (bf16, causal, dynamic batch and
-lengths: the costliest form) with mha-gpu-lower-attention-kernels, compiles
+lengths: the costliest form) with mha-gpu-lower-tensor-core-kernels, compiles
 its kernels to PTX for the chip by the rest of mha-lower-to-gpu
 (mha-gpu-kernels-to-llvm) and runs `ptxas -v` on them, printing one line a
 configuration:
@@ -76,7 +76,7 @@ def unescape(text):
 def measure(mha_opt, ptxas, chip, config, work):
     """(refusal message or None, [(registers, spill bytes)] per kernel)."""
     lowered = subprocess.run(
-        [mha_opt, "-", "--mha-gpu-lower-attention-kernels"],
+        [mha_opt, "-", "--mha-gpu-lower-tensor-core-kernels"],
         input=source(config), capture_output=True, text=True)
     if lowered.returncode:
         message = lowered.stderr.strip().splitlines()

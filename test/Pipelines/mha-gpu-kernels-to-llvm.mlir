@@ -5,8 +5,8 @@
 // through NVVM (ldmatrix, cp.async, mma.sync) into PTX for the chip, the
 // host launching it through MLIR's GPU runtime calls; emulated, no kernel
 // and no GPU op.
-// RUN: mha-opt %s --mha-gpu-lower-attention-kernels --mha-gpu-kernels-to-llvm="format=isa chip=sm_90a" | FileCheck %s
-// RUN: mha-opt %s --mha-gpu-lower-attention-kernels=emulate --mha-gpu-kernels-to-llvm=emulate | FileCheck %s --check-prefix=EMU
+// RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels --mha-gpu-kernels-to-llvm="format=isa chip=sm_90a" | FileCheck %s
+// RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels=emulate --mha-gpu-kernels-to-llvm=emulate | FileCheck %s --check-prefix=EMU
 
 // CHECK: llvm.func @f(
 // CHECK: llvm.call @mgpuStreamCreate

@@ -90,8 +90,8 @@ static cl::opt<mlir::mha::Precision> precision(
     cl::values(clEnumValN(mlir::mha::Precision::F32, "f32", "f32 throughout"),
                clEnumValN(mlir::mha::Precision::BF16, "bf16",
                           "mixed precision: bf16 operands, f32 accumulation "
-                          "(on the GPU: attention's); parameters, gradients "
-                          "and optimizer state f32")),
+                          "(matrix products and attention); parameters, "
+                          "gradients and optimizer state f32")),
     cl::init(mlir::mha::Precision::F32), cl::cat(category));
 static cl::opt<bool> noVectorize("no-vectorize",
                                  cl::desc("Scalar loops, no tiling (default: tiled, "

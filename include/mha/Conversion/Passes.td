@@ -189,7 +189,7 @@ def MHAGPUAttentionKernelOpsPass
     checks of the operands' sizes (on the host). Other attention ops are
     left to the rest of the pipeline. `block-q` (query rows per block of
     threads, 16 per warp) and `block-k` (keys per shared-memory tile) set
-    the kernel's tiles; `mha-gpu-lower-attention-kernels` checks them
+    the kernel's tiles; `mha-gpu-lower-tensor-core-kernels` checks them
     against the GPU's shared memory and registers. With `block-k=0` (the
     default) each op gets the largest tile of 64, 32 or 16 keys that fits
     its depth, and an op no tile fits (a depth above 256) is left to the
@@ -225,10 +225,50 @@ def MHAGPUAttentionKernelOpsPass
   ];
 }
 
-def MHAGPULowerAttentionKernelsPass
-    : Pass<"mha-gpu-lower-attention-kernels", "::mlir::ModuleOp"> {
-  let summary = "Lower mha.gpu_attention and mha.gpu_attention_grad to "
-                "tensor-core flash-attention kernels (gpu.launch)";
+def MHAGPUMatmulKernelOpsPass
+    : Pass<"mha-gpu-matmul-kernel-ops", "::mlir::func::FuncOp"> {
+  let summary = "Give eligible matrix products to the tensor-core matmul "
+                "kernel";
+  let description = [{
+    Each `linalg.matmul` or `linalg.batch_matmul` on tensors the tensor-core
+    kernel computes — lhs and rhs both f16 or both bf16, an f32 accumulator,
+    the default indexing maps (no transposed operand), K and N static
+    multiples of 8 — becomes `mha.gpu_matmul` on its operands' buffers
+    (`bufferization.to_buffer`, a new output buffer, and
+    `bufferization.to_tensor` of it for the result), after the run-time
+    check that the batch sizes and M agree (on the host). An accumulator
+    that is a `linalg.fill` of zero is not read (no `init`). These are the
+    products of f16/bf16 models (dense layers, `mha.matmul`: f32
+    accumulation) and of f32 ones under `mha-bf16-matmuls`
+    (`mha-lower-to-gpu{bf16-matmuls}`, `mha-run --precision bf16`).
+
+    A product of f16/bf16 operands left to the rest of the pipeline (one
+    thread per output element on CUDA cores) gets a remark naming the reason;
+    f32 products, the usual case of f32 models, are left silently.
+  }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", "64",
+           "Output rows per block of threads (a multiple of 16: 16 a warp)">,
+    Option<"blockN", "block-n", "int64_t", "128",
+           "Output columns per block (a multiple of 16)">,
+    Option<"blockK", "block-k", "int64_t", "32",
+           "Columns of lhs (rows of rhs) per shared-memory stage (a multiple "
+           "of 16)">,
+  ];
+  let dependentDialects = [
+    "::mlir::mha::MHADialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def MHAGPULowerTensorCoreKernelsPass
+    : Pass<"mha-gpu-lower-tensor-core-kernels", "::mlir::ModuleOp"> {
+  let summary = "Lower mha.gpu_attention, mha.gpu_attention_grad and "
+                "mha.gpu_matmul to tensor-core kernels (gpu.launch)";
   let description = [{
     Each `mha.gpu_attention` (on device buffers) becomes one `gpu.launch`:
     a block of `block_q / 16` warps per `block_q` query rows of a batch
@@ -246,7 +286,7 @@ def MHAGPULowerAttentionKernelsPass
     `gpu.shuffle xor`, exp2 with the scale folded in, the row sums reduced
     once at the end), and accumulates P·V with `mma.sync` (P rounded to
     the operands' type, as the tensor cores take it). The `mma.sync` B
-    fragments come from the shared tiles by `nvgpu.ldmatrix`, four 8 × 8
+    fragments come from the shared tiles by `nvgpu.ldmatrix`, two 8 × 8
     matrices a load (transposed for the value tile, whose columns are the
     fragments' rows). Causal blocks stop at
     the tile holding their last row's key. The output rows are divided by
@@ -267,6 +307,18 @@ def MHAGPULowerAttentionKernelsPass
     dPᵀ = V·dOᵀ, dV += Pᵀ·dO and dK += dSᵀ·Q, both stored. No atomics: each
     gradient element has one writer (the scores are computed twice, once
     per kernel).
+
+    Each `mha.gpu_matmul` becomes one kernel: a block of `block_m / 16`
+    warps per `block_m` × `block_n` tile of the output of a batch position
+    (grid: column tiles × row tiles × batch positions), each warp 16 rows of
+    it in `mma.sync` accumulators (f32), started from `init` or zeros. Per
+    step of `block_k` the block's threads copy the lhs's `block_m` ×
+    `block_k` tile and the rhs's `block_k` × `block_n` tile into shared
+    memory (`cp.async`, zeros past the last row or column), two stages:
+    step i + 1's tiles are copied while step i's are multiplied. The lhs's
+    A fragments come by `ldmatrix`, the rhs's B fragments by `ldmatrix`
+    with `.trans` (its columns). The accumulators are stored as f32 pairs,
+    rows and columns past the output's last skipped.
 
     The tiles must fit the GPU: the two shared-memory tiles within 48 KiB
     (the static limit of a block) and an estimate of the registers a thread

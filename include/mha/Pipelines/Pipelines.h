@@ -173,15 +173,22 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<bool> tensorCores{
       *this, "tensor-cores",
       llvm::cl::desc("Attention in f16/bf16 (static depth a multiple of 16, "
-                     "masks too) by the tensor-core flash-attention kernel "
-                     "(mma.sync, sm_80 and later; emulated with "
-                     "emulate)"),
+                     "masks too) by the tensor-core flash-attention kernel, "
+                     "and f16/bf16 matrix products (K and N static multiples "
+                     "of 8) by the tensor-core matmul kernel (mma.sync, "
+                     "sm_80 and later; emulated with emulate)"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> bf16Attention{
       *this, "bf16-attention",
       llvm::cl::desc("Mixed precision: f32 attention, forward and backward, "
                      "computed on bf16 roundings of its operands "
                      "(mha-bf16-attention), so that tensor-cores takes it"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> bf16Matmuls{
+      *this, "bf16-matmuls",
+      llvm::cl::desc("Mixed precision: the f32 matrix products' operands "
+                     "rounded to bf16, f32 accumulation (mha-bf16-matmuls), "
+                     "so that tensor-cores takes them"),
       llvm::cl::init(false)};
   PassOptions::Option<int64_t> attentionBlockQ{
       *this, "attention-block-q",
@@ -215,7 +222,7 @@ void buildMHALowerToGPUPipeline(OpPassManager &pm,
 /// Builds `mha-gpu-kernels-to-llvm`, the second half of `mha-lower-to-gpu`:
 /// from host code on device buffers with its kernels at the gpu.launch
 /// level (after mha-gpu-map-parallel-loops and
-/// mha-gpu-lower-attention-kernels) to the LLVM dialect, the kernels
+/// mha-gpu-lower-tensor-core-kernels) to the LLVM dialect, the kernels
 /// outlined into one module, lowered through NVVM and compiled for `chip`
 /// (with `emulate`, the launches' loop nests stay host code). Of the
 /// options it reads chip, features, format, cuda-path and emulate.

@@ -75,7 +75,7 @@ struct ConvertMHAToLinalgPass final
                            scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<MHADialect>();
     // mha.gpu_attention(_grad) is already on buffers: the GPU pipeline lowers
-    // it after bufferization (mha-gpu-lower-attention-kernels).
+    // it after bufferization (mha-gpu-lower-tensor-core-kernels).
     target
         .addLegalOp<ParamOp, TrainingOp, GPUAttentionOp, GPUAttentionGradOp>();
     RewritePatternSet patterns(&getContext());

@@ -10,7 +10,7 @@
 //   mha.attention_with_lse (f16/bf16, static depth a multiple of 16) becomes
 //   mha.gpu_attention on its operands' buffers, after the host's checks of
 //   their sizes;
-// * mha-gpu-lower-attention-kernels: mha.gpu_attention becomes one
+// * mha-gpu-lower-tensor-core-kernels: mha.gpu_attention becomes one
 //   gpu.launch, the flash-attention forward as FlashAttention-2 computes it
 //   on Ampere and later: a block of warps per block of query rows, 16 rows
 //   a warp; keys and values staged in shared memory a tile at a time; Q·Kᵀ
@@ -60,7 +60,8 @@
 namespace mlir {
 namespace mha {
 #define GEN_PASS_DEF_MHAGPUATTENTIONKERNELOPSPASS
-#define GEN_PASS_DEF_MHAGPULOWERATTENTIONKERNELSPASS
+#define GEN_PASS_DEF_MHAGPUMATMULKERNELOPSPASS
+#define GEN_PASS_DEF_MHAGPULOWERTENSORCOREKERNELSPASS
 #include "mha/Conversion/Passes.h.inc"
 } // namespace mha
 } // namespace mlir
@@ -86,19 +87,33 @@ constexpr int64_t kRowPadding = 8;
 constexpr int64_t kCopyWidth = 8;
 
 /// Which kernel a shape is of: the forward, or one of the backward's two.
-enum class KernelKind { Forward, QueryGrad, KeyValueGrad };
+enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 
 /// A kernel's tiles and what they need of the GPU: blocks of `blockRows`
 /// rows, 16 a warp (query rows; key rows in the backward's dK/dV kernel),
 /// and two shared-memory tiles of `tileRows` rows of the other side (keys
-/// and values; queries and dO in the dK/dV kernel) at `depth`.
+/// and values; queries and dO in the dK/dV kernel) at `depth`. The matmul
+/// kernel: blocks of `blockRows` × `depth` outputs (M × N), `tileRows` of
+/// K a step, two stages of an lhs tile [blockRows, tileRows] and an rhs
+/// tile [tileRows, depth].
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
   int64_t warps() const { return blockRows / 16; }
   int64_t threads() const { return 32 * warps(); }
+  /// The shared-memory tiles' shapes (rows padded by kRowPadding elements).
+  SmallVector<SmallVector<int64_t, 2>> tileShapes() const {
+    if (kind != KernelKind::Matmul)
+      return {{tileRows, depth + kRowPadding}, {tileRows, depth + kRowPadding}};
+    SmallVector<int64_t, 2> lhs = {blockRows, tileRows + kRowPadding},
+                            rhs = {tileRows, depth + kRowPadding};
+    return {lhs, rhs, lhs, rhs};
+  }
   int64_t sharedBytes() const {
-    return 2 * tileRows * (depth + kRowPadding) * 2;
+    int64_t elements = 0;
+    for (ArrayRef<int64_t> tile : tileShapes())
+      elements += tile[0] * tile[1];
+    return 2 * elements;
   }
   /// 32-bit registers of a thread, estimated from what stays live, plus 32
   /// for indices, addresses and loads in flight:
@@ -114,9 +129,13 @@ struct KernelShape {
   /// * dK/dV: the key's and value's fragments (depth/4 each), dK's and dV's
   ///   accumulators (depth/2 each), the scores and dP (tile/2 each), the
   ///   fragments of P and dS (tile/4 each).
+  /// * matmul: the accumulators (depth/2: 16 rows × N a warp), a step's
+  ///   A fragments (tile/4).
   /// ptxas decides; this refuses tiles that would spill.
   static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
     switch (kind) {
+    case KernelKind::Matmul:
+      return depth / 2 + tile / 4 + 32;
     case KernelKind::Forward:
       return 3 * depth / 4 + 3 * tile / 4 + 32;
     case KernelKind::QueryGrad:
@@ -151,18 +170,23 @@ struct KernelShape {
     case KernelKind::KeyValueGrad:
       return "the dK/dV kernel's tiles of " + rows + " keys x " + tile +
              " queries";
+    case KernelKind::Matmul:
+      return "tiles of " + rows + " x " + std::to_string(depth) +
+             " outputs and " + tile + " of K";
     }
     llvm_unreachable("a kernel kind");
   }
   /// What the two shared-memory tiles hold.
   StringRef tiles() const {
     return kind == KernelKind::KeyValueGrad ? "the query and dO tiles"
+           : kind == KernelKind::Matmul     ? "two stages of lhs and rhs tiles"
                                             : "the key and value tiles";
   }
   /// The option or attribute that sets the tile.
   StringRef tileOption() const {
     return kind == KernelKind::Forward     ? "block-k"
            : kind == KernelKind::QueryGrad ? "key_tile"
+           : kind == KernelKind::Matmul    ? "block_m, block_n or block_k"
                                            : "query_tile";
   }
 };
@@ -402,7 +426,98 @@ struct MHAGPUAttentionKernelOpsPass final
 } // namespace
 
 //===----------------------------------------------------------------------===//
-// mha-gpu-lower-attention-kernels
+// mha-gpu-matmul-kernel-ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Why the tensor-core matmul kernel cannot compute `op` (a linalg.matmul
+/// or linalg.batch_matmul of f16/bf16 operands), or "" when it can.
+std::string matmulIneligibility(linalg::LinalgOp op, bool userMaps) {
+  if (!op.hasPureTensorSemantics())
+    return "it is not on tensors";
+  if (userMaps)
+    return "an operand is transposed (indexing maps)";
+  auto lhs = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+  auto rhs = cast<RankedTensorType>(op.getDpsInputs()[1].getType());
+  auto acc = cast<RankedTensorType>(op.getDpsInits()[0].getType());
+  if (rhs.getElementType() != lhs.getElementType())
+    return "its operands' element types differ";
+  if (!acc.getElementType().isF32())
+    return "its accumulator is not f32";
+  int64_t rank = lhs.getRank();
+  for (auto [what, size] :
+       {std::pair("K (the lhs's columns)", lhs.getDimSize(rank - 1)),
+        std::pair("N (the rhs's columns)", rhs.getDimSize(rank - 1))})
+    if (ShapedType::isDynamic(size) || size % 8 != 0 || size == 0)
+      return std::string(what) + " is not a static multiple of 8";
+  return "";
+}
+
+/// `op` (eligible) as mha.gpu_matmul on its operands' buffers, after the
+/// host's checks of their dynamic sizes.
+void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
+                int64_t blockN, int64_t blockK) {
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1],
+        acc = op.getDpsInits()[0];
+  int64_t rank = tensorType(lhs).getRank();
+  // (Static sizes agree by the linalg op's verifier.)
+  checkSameSize(b, op, lhs, rank - 1, "lhs", rhs, rank - 2, "rhs");
+  checkSameSize(b, op, lhs, rank - 2, "lhs", acc, rank - 2, "init");
+  checkSameSize(b, op, rhs, rank - 1, "rhs", acc, rank - 1, "init");
+  if (rank == 3) {
+    checkSameSize(b, op, lhs, 0, "lhs", rhs, 0, "rhs");
+    checkSameSize(b, op, lhs, 0, "lhs", acc, 0, "init");
+  }
+  // An accumulator of zeros is not read.
+  Value init;
+  auto fill = acc.getDefiningOp<linalg::FillOp>();
+  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    init = readOnlyBuffer(b, loc, acc);
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  Value output = allocLike(b, loc, resultType, acc);
+  GPUMatmulOp::create(b, loc, readOnlyBuffer(b, loc, lhs),
+                      readOnlyBuffer(b, loc, rhs), output, init,
+                      b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
+                      b.getI64IntegerAttr(blockK));
+  op->getResult(0).replaceAllUsesWith(bufferization::ToTensorOp::create(
+      b, loc, resultType, output, /*restrict=*/true, /*writable=*/true));
+  op->erase();
+}
+
+struct MHAGPUMatmulKernelOpsPass final
+    : mha::impl::MHAGPUMatmulKernelOpsPassBase<MHAGPUMatmulKernelOpsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> ops;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      bool userMaps;
+      if (auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation()))
+        userMaps = matmul.hasUserDefinedMaps();
+      else if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op.getOperation()))
+        userMaps = batch.hasUserDefinedMaps();
+      else
+        return;
+      Type element = getElementTypeOrSelf(op.getDpsInputs()[0].getType());
+      // f32 products (f32 models) stay on CUDA cores without a word.
+      if (!element.isF16() && !element.isBF16())
+        return;
+      std::string reason = matmulIneligibility(op, userMaps);
+      if (reason.empty())
+        ops.push_back(op);
+      else
+        op->emitRemark() << "not on tensor cores: " << reason;
+    });
+    OpBuilder b(&getContext());
+    for (linalg::LinalgOp op : ops)
+      toKernelOp(b, op, blockM, blockN, blockK);
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// mha-gpu-lower-tensor-core-kernels
 //===----------------------------------------------------------------------===//
 
 namespace {
@@ -445,6 +560,13 @@ struct KernelOperands {
   Value mask;
   SmallVector<Value> batchSizes, maskBatchStrides;
   Value maskRowStride, maskKeyStride;
+};
+
+/// The buffers and sizes of a matmul kernel: lhs [B, M, K], rhs [B, K, N],
+/// output and (if any) init [B, M, N]; M (uniform, index); K and N static.
+struct MatmulOperands {
+  Value lhs, rhs, out, init, rows;
+  int64_t k, n;
 };
 
 /// Builds what one thread of the kernel does, in one of two forms:
@@ -495,6 +617,11 @@ public:
   ///   tiles; dK and dV.
   void buildKeyValueGrad(const KernelOperands &operands, Value batch,
                          Value block, Value tile0, Value tile1);
+  /// * the matmul (mha.gpu_matmul): output tile (`rowTile`, `columnTile`)
+  ///   of batch position `batch`, with the lhs and rhs tiles of two stages
+  ///   (`tiles`: lhs 0, rhs 0, lhs 1, rhs 1).
+  void buildMatmul(const MatmulOperands &operands, Value batch, Value rowTile,
+                   Value columnTile, ArrayRef<Value> tiles);
 
 private:
   /// A per-thread value of `type` broadcast from a uniform one.
@@ -696,16 +823,17 @@ private:
   }
 
   /// Two consecutive elements of `buffer` at `indices` (the second one
-  /// column further): on the GPU one 4-byte load.
+  /// column further): on the GPU one load (4 bytes of f16/bf16, 8 of f32).
   Pair loadPair(Value buffer, ArrayRef<Value> indices) {
     if (lanes) {
       SmallVector<Value> next(indices);
       next.back() = add(next.back(), c(1));
       return {load(buffer, indices), load(buffer, next)};
     }
-    auto pair = vector::LoadOp::create(
-        b, loc, VectorType::get({2}, element), buffer, indices);
-    pair.setAlignment(4);
+    Type type = cast<MemRefType>(buffer.getType()).getElementType();
+    auto pair = vector::LoadOp::create(b, loc, VectorType::get({2}, type),
+                                       buffer, indices);
+    pair.setAlignment(type.getIntOrFloatBitWidth() / 4);
     return {vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0}),
             vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1})};
   }
@@ -722,11 +850,12 @@ private:
     auto branch = scf::IfOp::create(b, loc, mask, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(branch.thenBlock());
-    Value packed = vector::FromElementsOp::create(
-        b, loc, VectorType::get({2}, element),
-        ValueRange{pair.first, pair.second});
+    Type type = pair.first.getType();
+    Value packed =
+        vector::FromElementsOp::create(b, loc, VectorType::get({2}, type),
+                                       ValueRange{pair.first, pair.second});
     auto store = vector::StoreOp::create(b, loc, packed, buffer, indices);
-    store.setAlignment(4);
+    store.setAlignment(type.getIntOrFloatBitWidth() / 4);
   }
 
   /// The value of the thread `mask` lanes away (xor), on the GPU a
@@ -764,7 +893,29 @@ private:
   /// on the GPU issued (cp.async, 16 bytes a copy, not through registers),
   /// in shared memory after awaitTiles; emulated, done.
   void copyTile(Value source, Value shared, Value batch, Value first,
-                Value rows);
+                Value rows) {
+    copyTile(source, shared, batch, first, rows, Value(), Value(),
+             shape.tileRows, shape.depth);
+  }
+  /// The same for a tile of `tileRows` × `tileColumns` (a multiple of 8)
+  /// from row `first` and column `firstColumn` (per-thread; null: 0), zeros
+  /// past `rows` and past `columns` (null: no bound).
+  void copyTile(Value source, Value shared, Value batch, Value first,
+                Value rows, Value firstColumn, Value columns, int64_t tileRows,
+                int64_t tileColumns);
+  /// `x` where `condition` (uniform i1) holds, else `y`: one of two shared
+  /// tiles (a stage of a pipeline); emulated, their copies in flight too.
+  Value pickTile(Value condition, Value x, Value y) {
+    Value tile = arith::SelectOp::create(b, loc, condition, x, y);
+    if (lanes) {
+      auto [landingX, pendingX] = inFlight.lookup(x);
+      auto [landingY, pendingY] = inFlight.lookup(y);
+      picked[tile] = {
+          arith::SelectOp::create(b, loc, condition, landingX, landingY),
+          arith::SelectOp::create(b, loc, condition, pendingX, pendingY)};
+    }
+    return tile;
+  }
   /// A B operand of mma.sync from the shared `tile`: two 8 × 8 matrices,
   /// the first at (`row`, `column`) and the second at (`row` + `rowStep`,
   /// `column` + `columnStep`) (per-thread index values, the same in all
@@ -891,6 +1042,8 @@ private:
   /// The emulation's copies in flight: each shared tile's landing buffer
   /// and pending flag.
   llvm::MapVector<Value, std::pair<Value, Value>> inFlight;
+  /// The same for the tiles pickTile chose (landing and flag chosen alike).
+  DenseMap<Value, std::pair<Value, Value>> picked;
 };
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
@@ -1093,10 +1246,14 @@ void KernelBuilder::begin(Value threadId, ArrayRef<Value> scratchBuffers) {
 }
 
 void KernelBuilder::copyTile(Value source, Value shared, Value batch,
-                             Value first, Value rows) {
-  int64_t chunksPerRow = shape.depth / kCopyWidth;
-  int64_t chunks = shape.tileRows * chunksPerRow;
+                             Value first, Value rows, Value firstColumn,
+                             Value columns, int64_t tileRows,
+                             int64_t tileColumns) {
+  int64_t chunksPerRow = tileColumns / kCopyWidth;
+  int64_t chunks = tileRows * chunksPerRow;
   Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
+  Value lastChunk =
+      columns ? arith::SubIOp::create(b, loc, columns, c(kCopyWidth)) : Value();
   for (int64_t start = 0; start < chunks; start += shape.threads()) {
     Value chunk = add(thread, c(start));
     // The last round may have fewer chunks than threads.
@@ -1112,8 +1269,19 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
       Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             sourceRow, rows);
       // A row past the last reads the last one (in bounds) and stores
-      // zeros: no branch around the load.
+      // zeros: no branch around the load. Likewise a chunk past the last
+      // column (columns are a multiple of 8: a chunk is all in or all out).
       Value clamped = arith::MinUIOp::create(b, loc, sourceRow, lastRow);
+      Value sourceColumn = column;
+      if (firstColumn)
+        sourceColumn = add(firstColumn, column);
+      if (columns) {
+        inRange = arith::AndIOp::create(
+            b, loc, inRange,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                  sourceColumn, columns));
+        sourceColumn = arith::MinUIOp::create(b, loc, sourceColumn, lastChunk);
+      }
       if (lanes) {
         // In flight until awaitTiles: the data goes to the tile's landing
         // buffer, the tile's chunk becomes NaN (what a reader before the
@@ -1128,9 +1296,11 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
                           element,
                           APFloat::getNaN(
                               cast<FloatType>(element).getFloatSemantics()))));
-        auto [landing, pending] = inFlight.lookup(shared);
+        auto [landing, pending] = inFlight.count(shared)
+                                      ? inFlight.lookup(shared)
+                                      : picked.lookup(shared);
         for (int64_t e = 0; e < kCopyWidth; ++e) {
-          Value data = load(source, {batch, clamped, add(column, c(e))});
+          Value data = load(source, {batch, clamped, add(sourceColumn, c(e))});
           data = arith::SelectOp::create(b, loc, inRange, data, zeros);
           store(data, landing, {row, add(column, c(e))}, active);
           store(nans, shared, {row, add(column, c(e))}, active);
@@ -1146,8 +1316,9 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
           arith::SelectOp::create(b, loc, inRange, c(kCopyWidth), c(0));
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), shared,
-          ValueRange{row, column}, source, ValueRange{batch, clamped, column},
-          b.getIndexAttr(kCopyWidth), sourceElements, b.getUnitAttr());
+          ValueRange{row, column}, source,
+          ValueRange{batch, clamped, sourceColumn}, b.getIndexAttr(kCopyWidth),
+          sourceElements, b.getUnitAttr());
     };
     if (!active || lanes) {
       copy();
@@ -1673,19 +1844,131 @@ void KernelBuilder::buildKeyValueGrad(const KernelOperands &operands,
 
 /// Refuses `shape` if its tiles exceed shared memory or registers, with an
 /// error on `op` naming the tiles.
+void KernelBuilder::buildMatmul(const MatmulOperands &operands,
+                                Value batchIndex, Value rowTile,
+                                Value columnTile, ArrayRef<Value> tiles) {
+  Value rows = perThread(operands.rows);
+  Value batch = perThread(batchIndex);
+  Value depthK = c(operands.k), columns = c(operands.n);
+  ThreadRows outputRows = threadRows(rowTile, rows);
+  Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
+  Value firstColumn = mul(perThread(columnTile), c(shape.depth));
+  int64_t blockK = shape.tileRows;
+  int64_t steps = llvm::divideCeil(operands.k, blockK);
+  int64_t columnTiles = shape.depth / 8;
+
+  // The thread's output columns of each 8: 2t and 2t + 1 (clamped into the
+  // buffer for reading; past N nothing is stored).
+  SmallVector<Value> column, clampedColumn;
+  for (int64_t nd = 0; nd < columnTiles; ++nd) {
+    column.push_back(add(firstColumn, add(twoT, c(8 * nd))));
+    clampedColumn.push_back(
+        arith::MinUIOp::create(b, loc, column.back(), c(operands.n - 2)));
+  }
+  // The accumulators (4 per 8 columns: row 0 columns 2t, 2t + 1, row 1 the
+  // same), from init or zeros.
+  SmallVector<Value> init;
+  for (int64_t nd = 0; nd < columnTiles; ++nd)
+    for (int64_t i = 0; i < 2; ++i) {
+      if (!operands.init) {
+        init.append(2, f32(0.0f));
+        continue;
+      }
+      Pair pair = loadPair(operands.init,
+                           {batch, outputRows.clamped[i], clampedColumn[nd]});
+      init.append({pair.first, pair.second});
+    }
+
+  // Step s's tiles: lhs rows [firstRow, + blockRows) × K columns
+  // [s·blockK, + blockK), rhs K rows [s·blockK, + blockK) × columns
+  // [firstColumn, + N block), zeros past M, K and N.
+  auto copyStep = [&](Value step, Value lhsTile, Value rhsTile) {
+    Value firstK = mul(step, c(blockK));
+    copyTile(operands.lhs, lhsTile, batch, firstRow, rows, firstK, depthK,
+             shape.blockRows, blockK);
+    copyTile(operands.rhs, rhsTile, batch, firstK, depthK, firstColumn, columns,
+             blockK, shape.depth);
+  };
+  Value zero = idx(b, loc, 0);
+  copyStep(c(0), tiles[0], tiles[1]);
+  Value stepCount = idx(b, loc, steps);
+  SmallVector<Value> results = stateLoop(
+      zero, stepCount, init,
+      [&](Value step, ArrayRef<Value> state) -> SmallVector<Value> {
+        // Step `step`'s tiles in place; every thread done with the other
+        // stage (read by the step before), which the next step's copies
+        // replace while this one's products run.
+        awaitTiles();
+        Value even = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(b, loc, step, idx(b, loc, 2)), zero);
+        Value lhsTile = pickTile(even, tiles[0], tiles[2]);
+        Value rhsTile = pickTile(even, tiles[1], tiles[3]);
+        Value next = arith::AddIOp::create(b, loc, step, idx(b, loc, 1));
+        {
+          auto branch = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
+                                    stepCount),
+              /*withElse=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(branch.thenBlock());
+          copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
+                   pickTile(even, tiles[3], tiles[1]));
+        }
+        // The warp's A fragments: its 16 rows of the lhs tile, by ldmatrix
+        // (matrices at rows 16w and 16w + 8; columns 16kk, then 16kk + 8).
+        Value warpRow = mul(warp, c(16));
+        SmallVector<Operand> fragments;
+        for (int64_t kk = 0; kk < blockK / 16; ++kk) {
+          Operand fragment;
+          for (int64_t half = 0; half < 2; ++half) {
+            Operand pairs = tileOperand(lhsTile, warpRow, c(16 * kk + 8 * half),
+                                        /*rowStep=*/8, /*columnStep=*/0,
+                                        /*transpose=*/false);
+            fragment.append(pairs.begin(), pairs.end());
+          }
+          fragments.push_back(fragment);
+        }
+        // acc += A · (the rhs tile's columns 8nd to 8nd + 7).
+        SmallVector<Value> nextState;
+        for (int64_t nd = 0; nd < columnTiles; ++nd) {
+          Accumulator acc(state.begin() + 4 * nd, state.begin() + 4 * nd + 4);
+          acc = timesTileColumns(fragments, rhsTile, nd, acc);
+          nextState.append(acc.begin(), acc.end());
+        }
+        return nextState;
+      });
+
+  for (int64_t nd = 0; nd < columnTiles; ++nd) {
+    Value inColumns = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            column[nd], columns);
+    for (int64_t i = 0; i < 2; ++i) {
+      Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           outputRows.row[i], rows);
+      storePair({results[4 * nd + 2 * i], results[4 * nd + 2 * i + 1]},
+                operands.out, {batch, outputRows.row[i], column[nd]},
+                arith::AndIOp::create(b, loc, inRows, inColumns));
+    }
+  }
+}
+
 LogicalResult checkFits(Operation *op, const KernelShape &shape) {
+  std::string where = shape.kind == KernelKind::Matmul
+                          ? ""
+                          : " at depth " + std::to_string(shape.depth);
   if (shape.sharedBytes() > kMaxSharedBytes)
     return op->emitOpError()
-           << shape.describe() << " at depth " << shape.depth << " need "
-           << shape.sharedBytes() << " bytes of shared memory for "
-           << shape.tiles() << ", more than a block's " << kMaxSharedBytes
-           << "; use a smaller " << shape.tileOption();
+           << shape.describe() << where << " need " << shape.sharedBytes()
+           << " bytes of shared memory for " << shape.tiles()
+           << ", more than a block's " << kMaxSharedBytes << "; use a smaller "
+           << shape.tileOption();
   if (shape.registers() > kMaxRegisters) {
-    InFlightDiagnostic diagnostic =
-        op->emitOpError() << shape.describe() << " at depth " << shape.depth
-                          << " need about " << shape.registers()
-                          << " registers per thread, more than the "
-                          << kMaxRegisters << " a thread has; ";
+    InFlightDiagnostic diagnostic = op->emitOpError()
+                                    << shape.describe() << where
+                                    << " need about " << shape.registers()
+                                    << " registers per thread, more than the "
+                                    << kMaxRegisters << " a thread has; ";
     if (KernelShape::registersFor(shape.kind, shape.depth, 16) > kMaxRegisters)
       diagnostic << "the depth is too large for this kernel";
     else
@@ -1738,30 +2021,29 @@ KernelOperands kernelOperands(OpBuilder &b, Location loc, Value query,
   return operands;
 }
 
-/// What a kernel's block does, given its builder (begun), its batch
-/// position and block index, and its two shared-memory tiles.
+/// What a kernel's block does, given its builder (begun), its block's x and
+/// y indices and its shared-memory tiles.
 using KernelBody =
-    function_ref<void(KernelBuilder &, Value, Value, Value, Value)>;
+    function_ref<void(KernelBuilder &, Value, Value, ArrayRef<Value>)>;
 
-/// Emits `shape`'s kernel over a grid of `batches` × `blocks` blocks, each
-/// with two shared tiles [tile rows, depth + padding]: a gpu.launch (none
-/// for an empty grid: a CUDA error), or (`emulate`) loops over the blocks
-/// on the host that run each block's threads as the lanes of vectors.
+/// Emits `shape`'s kernel over a grid of `gridX` × `gridY` blocks, each
+/// with the shared tiles of `shape.tileShapes()`: a gpu.launch (none for an
+/// empty grid: a CUDA error), or (`emulate`) loops over the blocks on the
+/// host that run each block's threads as the lanes of vectors.
 void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
-              Type element, float scale, bool causal, bool emulate,
-              Value batches, Value blocks, KernelBody body) {
+              Type element, float scale, bool causal, bool emulate, Value gridX,
+              Value gridY, KernelBody body) {
   OpBuilder::InsertionGuard guard(b);
   Value zero = idx(b, loc, 0), one = idx(b, loc, 1);
-  auto tileShape =
-      SmallVector<int64_t>{shape.tileRows, shape.depth + kRowPadding};
+  SmallVector<SmallVector<int64_t, 2>> tileShapes = shape.tileShapes();
   if (emulate) {
     // The tiles and the mma's matrices as host buffers.
-    auto tileType = MemRefType::get(tileShape, element);
-    SmallVector<Value> buffers = {memref::AllocOp::create(b, loc, tileType),
-                                  memref::AllocOp::create(b, loc, tileType)};
+    SmallVector<Value> buffers;
     // Where the tiles' copies wait to land, and whether one does.
     SmallVector<Value> landings, pending;
-    for (int i = 0; i < 2; ++i) {
+    for (ArrayRef<int64_t> tileShape : tileShapes) {
+      auto tileType = MemRefType::get(tileShape, element);
+      buffers.push_back(memref::AllocOp::create(b, loc, tileType));
       landings.push_back(memref::AllocOp::create(b, loc, tileType));
       pending.push_back(
           memref::AllocOp::create(b, loc, MemRefType::get({}, b.getI1Type())));
@@ -1775,19 +2057,19 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
     for (const auto &matrix : matrices)
       scratch.push_back(memref::AllocOp::create(
           b, loc, MemRefType::get(matrix, b.getF32Type())));
-    auto batchLoop = scf::ForOp::create(b, loc, zero, batches, one);
+    auto batchLoop = scf::ForOp::create(b, loc, zero, gridX, one);
     b.setInsertionPointToStart(batchLoop.getBody());
-    auto blockLoop = scf::ForOp::create(b, loc, zero, blocks, one);
+    auto blockLoop = scf::ForOp::create(b, loc, zero, gridY, one);
     b.setInsertionPointToStart(blockLoop.getBody());
     KernelBuilder builder(b, loc, shape, element, scale, causal,
                           shape.threads());
-    builder.emulateCopies({buffers[0], buffers[1]}, landings, pending);
+    builder.emulateCopies(buffers, landings, pending);
     builder.begin(
         vector::StepOp::create(
             b, loc, VectorType::get({shape.threads()}, b.getIndexType())),
         scratch);
     body(builder, batchLoop.getInductionVar(), blockLoop.getInductionVar(),
-         buffers[0], buffers[1]);
+         buffers);
     // A block's work as a function of its own (the host compiler's
     // register allocation takes minutes over all kernels in one).
     auto module = batchLoop->getParentOfType<ModuleOp>();
@@ -1812,26 +2094,26 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
   }
   Value work = arith::AndIOp::create(
       b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, blocks, zero),
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, batches, zero));
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, gridY, zero),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, gridX, zero));
   auto branch = scf::IfOp::create(b, loc, work, /*withElse=*/false);
   b.setInsertionPointToStart(branch.thenBlock());
   auto sharedSpace =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  auto tileType = MemRefType::get(tileShape, element,
-                                  MemRefLayoutAttrInterface(), sharedSpace);
-  // Batch positions in x (up to 2^31 - 1 blocks), blocks of rows in y (up
-  // to 65535).
+  SmallVector<Type> tileTypes;
+  for (ArrayRef<int64_t> tileShape : tileShapes)
+    tileTypes.push_back(MemRefType::get(
+        tileShape, element, MemRefLayoutAttrInterface(), sharedSpace));
+  // Up to 2^31 - 1 blocks in x, 65535 in y.
   auto launch = gpu::LaunchOp::create(
-      b, loc, batches, blocks, one, idx(b, loc, shape.threads()), one, one,
+      b, loc, gridX, gridY, one, idx(b, loc, shape.threads()), one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-      /*asyncDependencies=*/{}, TypeRange{tileType, tileType});
+      /*asyncDependencies=*/{}, tileTypes);
   b.setInsertionPointToStart(&launch.getBody().front());
   KernelBuilder builder(b, loc, shape, element, scale, causal, /*lanes=*/0);
   builder.begin(launch.getThreadIds().x);
   body(builder, launch.getBlockIds().x, launch.getBlockIds().y,
-       launch.getWorkgroupAttributions()[0],
-       launch.getWorkgroupAttributions()[1]);
+       SmallVector<Value>(launch.getWorkgroupAttributions()));
   gpu::TerminatorOp::create(b, loc);
 }
 
@@ -1856,9 +2138,9 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
   emitGrid(b, loc, shape, queryType.getElementType(),
            op.getScale().convertToFloat(), op.getCausal(), emulate, batches,
            blocks,
-           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
-               Value tile1) {
-             kernel.buildForward(operands, batch, block, tile0, tile1);
+           [&](KernelBuilder &kernel, Value batch, Value block,
+               ArrayRef<Value> tiles) {
+             kernel.buildForward(operands, batch, block, tiles[0], tiles[1]);
            });
   op.erase();
   return success();
@@ -1905,15 +2187,16 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionGradOp op, bool emulate) {
   Value rowsPerBlock = idx(b, loc, blockRows);
   emitGrid(b, loc, queryShape, element, scale, op.getCausal(), emulate, batches,
            arith::CeilDivUIOp::create(b, loc, operands.rows, rowsPerBlock),
-           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
-               Value tile1) {
-             kernel.buildQueryGrad(operands, batch, block, tile0, tile1);
+           [&](KernelBuilder &kernel, Value batch, Value block,
+               ArrayRef<Value> tiles) {
+             kernel.buildQueryGrad(operands, batch, block, tiles[0], tiles[1]);
            });
   emitGrid(b, loc, keyShape, element, scale, op.getCausal(), emulate, batches,
            arith::CeilDivUIOp::create(b, loc, operands.keys, rowsPerBlock),
-           [&](KernelBuilder &kernel, Value batch, Value block, Value tile0,
-               Value tile1) {
-             kernel.buildKeyValueGrad(operands, batch, block, tile0, tile1);
+           [&](KernelBuilder &kernel, Value batch, Value block,
+               ArrayRef<Value> tiles) {
+             kernel.buildKeyValueGrad(operands, batch, block, tiles[0],
+                                      tiles[1]);
            });
   if (emulate)
     memref::DeallocOp::create(b, loc, delta);
@@ -1923,14 +2206,71 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionGradOp op, bool emulate) {
   return success();
 }
 
-struct MHAGPULowerAttentionKernelsPass final
-    : mha::impl::MHAGPULowerAttentionKernelsPassBase<
-          MHAGPULowerAttentionKernelsPass> {
+/// `buffer` [M, X] as [1, M, X]; a [B, M, X] buffer as it is.
+Value withBatch(OpBuilder &b, Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 3)
+    return buffer;
+  SmallVector<int64_t> shape = {1};
+  llvm::append_range(shape, type.getShape());
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
+  for (int64_t d = 0; d < 2; ++d)
+    sizes.push_back(
+        type.isDynamicDim(d)
+            ? OpFoldResult(memref::DimOp::create(b, loc, buffer, d).getResult())
+            : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+  return memref::ExpandShapeOp::create(
+      b, loc, MemRefType::get(shape, type.getElementType()), buffer,
+      ArrayRef<ReassociationIndices>{{0, 1}, {2}}, sizes);
+}
+
+/// Lowers `op` into one gpu.launch, or (`emulate`) its emulation: a block
+/// per output tile of block_m × block_n, column tiles fastest (blocks
+/// that run together share the lhs rows), in x; batch positions in y.
+LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
+  Location loc = op.getLoc();
+  auto lhsType = cast<MemRefType>(op.getLhs().getType());
+  auto rhsType = cast<MemRefType>(op.getRhs().getType());
+  KernelShape shape{KernelKind::Matmul, int64_t(op.getBlockM()),
+                    int64_t(op.getBlockK()), int64_t(op.getBlockN())};
+  if (failed(checkFits(op, shape)))
+    return failure();
+  b.setInsertionPoint(op);
+  MatmulOperands operands;
+  operands.lhs = withBatch(b, loc, op.getLhs());
+  operands.rhs = withBatch(b, loc, op.getRhs());
+  operands.out = withBatch(b, loc, op.getOutput());
+  if (op.getInit())
+    operands.init = withBatch(b, loc, op.getInit());
+  operands.rows = memref::DimOp::create(b, loc, operands.lhs, 1);
+  operands.k = lhsType.getDimSize(lhsType.getRank() - 1);
+  operands.n = rhsType.getDimSize(rhsType.getRank() - 1);
+  Value batches = memref::DimOp::create(b, loc, operands.lhs, 0);
+  Value rowTiles = arith::CeilDivUIOp::create(b, loc, operands.rows,
+                                              idx(b, loc, shape.blockRows));
+  Value columnTiles = idx(b, loc, llvm::divideCeil(operands.n, shape.depth));
+  emitGrid(b, loc, shape, lhsType.getElementType(), /*scale=*/1.0f,
+           /*causal=*/false, emulate,
+           arith::MulIOp::create(b, loc, rowTiles, columnTiles), batches,
+           [&](KernelBuilder &kernel, Value tile, Value batch,
+               ArrayRef<Value> tiles) {
+             kernel.buildMatmul(
+                 operands, batch,
+                 arith::DivUIOp::create(b, loc, tile, columnTiles),
+                 arith::RemUIOp::create(b, loc, tile, columnTiles), tiles);
+           });
+  op.erase();
+  return success();
+}
+
+struct MHAGPULowerTensorCoreKernelsPass final
+    : mha::impl::MHAGPULowerTensorCoreKernelsPassBase<
+          MHAGPULowerTensorCoreKernelsPass> {
   using Base::Base;
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<GPUAttentionOp, GPUAttentionGradOp>(op))
+      if (isa<GPUAttentionOp, GPUAttentionGradOp, GPUMatmulOp>(op))
         ops.push_back(op);
     });
     OpBuilder b(&getContext());
@@ -1938,6 +2278,8 @@ struct MHAGPULowerAttentionKernelsPass final
       LogicalResult lowered =
           isa<GPUAttentionOp>(op)
               ? lowerKernelOp(b, cast<GPUAttentionOp>(op), emulate)
+          : isa<GPUMatmulOp>(op)
+              ? lowerKernelOp(b, cast<GPUMatmulOp>(op), emulate)
               : lowerKernelOp(b, cast<GPUAttentionGradOp>(op), emulate);
       if (failed(lowered))
         return signalPassFailure();

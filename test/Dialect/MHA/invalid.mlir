@@ -1070,3 +1070,123 @@ func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x8xf32>) {
   mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 40} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
   return
 }
+
+// -----
+
+func.func @f(%x: memref<2x3x8x8xbf16>, %y: memref<2x3x8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects matrices or a batch of them (rank 2 or 3), got an lhs of rank 4}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 32} : memref<2x3x8x8xbf16>, memref<2x3x8x8xbf16>, memref<2x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<2x8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the rhs buffer to have the lhs's rank 2, got 3}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<2x8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32, strided<[16, 1]>>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output buffer to have the identity layout}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32, strided<[16, 1]>>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<8x8xf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the rhs's elements to be the lhs's 'bf16', got 'f16'}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x16xbf16>, %w: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the rhs's rows to be the lhs's columns, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x16xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<9x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output's rows to be the lhs's, got 9 and 8}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<9x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<8x16xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output's columns to be the rhs's, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x16xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<2x8x8xbf16>, %w: memref<3x8x8xbf16>, %y: memref<2x8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the rhs's batch size to be the lhs's, got 3 and 2}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<2x8x8xbf16>, memref<3x8x8xbf16>, memref<2x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<2x8x8xbf16>, %y: memref<4x8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output's batch size to be the lhs's, got 4 and 2}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 32} : memref<2x8x8xbf16>, memref<2x8x8xbf16>, memref<4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>, %i: memref<8x16xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the init buffer to have the output's shape, got 'memref<8x16xf32>'}}
+  mha.gpu_matmul %x, %x, %y init(%i : memref<8x16xf32>) {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xbf16>, %w: memref<12x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects K (the lhs's columns) to be a static positive multiple of 8 (rows copied 16 bytes at a time), got 12}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x12xbf16>, memref<12x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<8x?xbf16>, %y: memref<8x?xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects N (the rhs's columns) to be a static positive multiple of 8 (rows copied 16 bytes at a time), got ?}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x?xbf16>, memref<8x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_n to be a multiple of 16 in [16, 256], got 272}}
+  mha.gpu_matmul %x, %x, %y {block_m = 48, block_n = 272, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_m to be a multiple of 16 in [16, 512], got 40}}
+  mha.gpu_matmul %x, %x, %y {block_m = 40, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_k to be a multiple of 16 in [16, 256], got 8}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 8} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}

@@ -379,3 +379,79 @@ LogicalResult GPUAttentionGradOp::verify() {
     return failure();
   return verifyTile(*this, "query_tile", getQueryTile(), 1024);
 }
+
+//===----------------------------------------------------------------------===//
+// GPUMatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GPUMatmulOp::verify() {
+  auto lhs = cast<MemRefType>(getLhs().getType());
+  auto rhs = cast<MemRefType>(getRhs().getType());
+  auto output = cast<MemRefType>(getOutput().getType());
+  int64_t rank = lhs.getRank();
+  if (rank != 2 && rank != 3)
+    return emitOpError("expects matrices or a batch of them (rank 2 or 3), "
+                       "got an lhs of rank ")
+           << rank;
+  SmallVector<std::pair<StringRef, MemRefType>> buffers = {
+      {"lhs", lhs}, {"rhs", rhs}, {"output", output}};
+  if (Value init = getInit())
+    buffers.push_back({"init", cast<MemRefType>(init.getType())});
+  for (auto [name, type] : buffers) {
+    if (type.getRank() != rank)
+      return emitOpError("expects the ")
+             << name << " buffer to have the lhs's rank " << rank << ", got "
+             << type.getRank();
+    if (!type.getLayout().isIdentity())
+      return emitOpError("expects the ")
+             << name << " buffer to have the identity layout, got " << type;
+  }
+  if (rhs.getElementType() != lhs.getElementType())
+    return emitOpError("expects the rhs's elements to be the lhs's ")
+           << lhs.getElementType() << ", got " << rhs.getElementType();
+  auto compatible = [](int64_t x, int64_t y) {
+    return ShapedType::isDynamic(x) || ShapedType::isDynamic(y) || x == y;
+  };
+  int64_t m = rank - 2, n = rank - 1;
+  // (name, size, name, size) pairs that must agree: K, M, N, the batch.
+  struct Agreement {
+    StringRef what;
+    int64_t x, y;
+  };
+  SmallVector<Agreement> agreements = {
+      {"the rhs's rows to be the lhs's columns", rhs.getDimSize(m),
+       lhs.getDimSize(n)},
+      {"the output's rows to be the lhs's", output.getDimSize(m),
+       lhs.getDimSize(m)},
+      {"the output's columns to be the rhs's", output.getDimSize(n),
+       rhs.getDimSize(n)}};
+  if (rank == 3) {
+    agreements.push_back({"the rhs's batch size to be the lhs's",
+                          rhs.getDimSize(0), lhs.getDimSize(0)});
+    agreements.push_back({"the output's batch size to be the lhs's",
+                          output.getDimSize(0), lhs.getDimSize(0)});
+  }
+  if (Value init = getInit())
+    if (cast<MemRefType>(init.getType()).getShape() != output.getShape())
+      return emitOpError("expects the init buffer to have the output's "
+                         "shape, got ")
+             << init.getType();
+  for (const Agreement &agreement : agreements)
+    if (!compatible(agreement.x, agreement.y))
+      return emitOpError("expects ") << agreement.what << ", got "
+                                     << agreement.x << " and " << agreement.y;
+  for (auto [what, size] :
+       {std::pair(StringRef("K (the lhs's columns)"), lhs.getDimSize(n)),
+        std::pair(StringRef("N (the rhs's columns)"), rhs.getDimSize(n))})
+    if (ShapedType::isDynamic(size) || size <= 0 || size % 8 != 0)
+      return emitOpError("expects ")
+             << what
+             << " to be a static positive multiple of 8 (rows copied 16 "
+                "bytes at a time), got "
+             << (ShapedType::isDynamic(size) ? std::string("?")
+                                             : std::to_string(size));
+  if (failed(verifyTile(*this, "block_m", getBlockM(), 512)) ||
+      failed(verifyTile(*this, "block_n", getBlockN(), 256)))
+    return failure();
+  return verifyTile(*this, "block_k", getBlockK(), 256);
+}

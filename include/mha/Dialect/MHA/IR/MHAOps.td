@@ -1052,7 +1052,7 @@ def MHA_GPUAttentionOp : MHA_Op<"gpu_attention", [AttrSizedOperandSegments]> {
     it broadcasts to [B..., Sq, Sk], its dimensions of static size 1
     broadcast) on buffers in GPU memory, the form
     `mha-gpu-attention-kernel-ops` gives an eligible `mha.attention` in
-    `mha-lower-to-gpu{tensor-cores}` and `mha-gpu-lower-attention-kernels`
+    `mha-lower-to-gpu{tensor-cores}` and `mha-gpu-lower-tensor-core-kernels`
     turns into one kernel: a block of `block_q / 16` warps per `block_q`
     query rows of a batch position (16 rows a warp), keys and values staged
     in shared memory `block_k` rows at a time, Q·Kᵀ and P·V on tensor cores
@@ -1101,7 +1101,7 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
     `mha-lower-to-gpu{tensor-cores}`: from the forward's operands, its
     output O, the rows' log-sum-exp `lse` and dO it writes dQ, dK and dV,
     FlashAttention-2's backward without atomics.
-    `mha-gpu-lower-attention-kernels` turns it into two kernels on tensor
+    `mha-gpu-lower-tensor-core-kernels` turns it into two kernels on tensor
     cores (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation):
 
     * over blocks of `block_rows` query rows (16 a warp), keys and values
@@ -1148,6 +1148,45 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
     type($key) `,` type($value) `,` type($output) `,` type($lse) `,`
     type($output_grad) `,` type($query_grad) `,` type($key_grad) `,`
     type($value_grad)
+  }];
+  let hasVerifier = 1;
+}
+
+def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
+  let summary = "A matrix product on GPU buffers, computed by one tensor-core kernel";
+  let description = [{
+    `output = init + lhs · rhs` (`init` absent: zeros) on buffers in GPU
+    memory: lhs [B, M, K] or [M, K] and rhs [B, K, N] or [K, N], both f16 or
+    both bf16; init and output [B, M, N] or [M, N], f32: the products exact
+    in f32 and summed in f32, as `linalg.matmul` of such operands defines
+    them. It is the form `mha-gpu-matmul-kernel-ops` gives an eligible
+    `linalg.matmul` or `linalg.batch_matmul` in
+    `mha-lower-to-gpu{tensor-cores}`, and `mha-gpu-lower-tensor-core-kernels`
+    turns it into one kernel: a block of `block_m / 16` warps per
+    `block_m` × `block_n` tile of the output (16 rows a warp), the operands
+    staged in shared memory `block_k` columns of lhs (rows of rhs) at a
+    time, `mma.sync` m16n8k16 with f32 accumulators.
+
+    K and N must be static multiples of 8 (the kernel copies rows 16 bytes
+    a copy); M and the batch size may be dynamic; every buffer has the
+    identity layout and its data starts 16 bytes aligned, as device
+    allocations (`gpu.alloc`) do. Sizes must agree at run time (checked on
+    the host before the op, where it is made).
+
+    ```mlir
+    mha.gpu_matmul %x, %w, %y init(%bias : memref<?x512xf32>)
+        {block_m = 64 : i64, block_n = 128 : i64, block_k = 32 : i64}
+      : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
+    ```
+  }];
+  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$lhs,
+                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$rhs,
+                       Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
+                       Arg<Optional<MemRefOf<[F32]>>, "", [MemRead]>:$init,
+                       I64Attr:$block_m, I64Attr:$block_n, I64Attr:$block_k);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $output (`init` `(` $init^ `:` type($init) `)`)?
+    attr-dict `:` type($lhs) `,` type($rhs) `,` type($output)
   }];
   let hasVerifier = 1;
 }

@@ -2,7 +2,7 @@
 // the tile sizes: the key and value tiles beyond a block's 48 KiB of static
 // shared memory, or a thread's estimated registers beyond 255; for the
 // backward, naming its kernel (dQ, or dK/dV) and the attribute to lower.
-// RUN: mha-opt %s --mha-gpu-lower-attention-kernels --split-input-file -verify-diagnostics
+// RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels --split-input-file -verify-diagnostics
 
 func.func @shared(%q: memref<2x100x256xbf16>, %o: memref<2x100x256xbf16>) {
   // expected-error @+1 {{'mha.gpu_attention' op tiles of 64 queries x 64 keys at depth 256 need 67584 bytes of shared memory for the key and value tiles, more than a block's 49152; use a smaller block-k}}

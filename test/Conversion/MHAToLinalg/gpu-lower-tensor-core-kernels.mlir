@@ -1,10 +1,10 @@
-// mha-gpu-lower-attention-kernels: mha.gpu_attention as one kernel (a block
+// mha-gpu-lower-tensor-core-kernels: mha.gpu_attention as one kernel (a block
 // of block_q/16 warps per block_q query rows of a batch position, keys and
 // values staged in shared memory block_k rows at a time, Q.K^T and P.V on
 // the tensor cores, the online softmax in registers), and the same
 // computation emulated on the host (each block's threads as vector lanes).
-// RUN: mha-opt %s --mha-gpu-lower-attention-kernels -canonicalize -cse | FileCheck %s
-// RUN: mha-opt %s --mha-gpu-lower-attention-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
+// RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels -canonicalize -cse | FileCheck %s
+// RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
 
 // Causal, f16, 40 queries and 50 keys, depth 32, blocks of 32 queries (2
 // warps, 64 threads) and tiles of 16 keys.
