@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The tensor-core attention kernels' registers and spills, by ptxas.
+"""The tensor-core kernels' registers and spills, by ptxas.
 
 For each configuration (kernel, depth, tiles) this lowers one
 mha.gpu_attention or mha.gpu_attention_grad (bf16, causal, dynamic batch and
-lengths: the costliest form) with mha-gpu-lower-tensor-core-kernels, compiles
+lengths: the costliest form) or mha.gpu_matmul (bf16, dynamic rows, with an
+init) with mha-gpu-lower-tensor-core-kernels, compiles
 its kernels to PTX for the chip by the rest of mha-lower-to-gpu
 (mha-gpu-kernels-to-llvm) and runs `ptxas -v` on them, printing one line a
 configuration:
@@ -11,6 +12,7 @@ configuration:
   forward depth 128 block-k 64: 172 registers, no spills
   backward depth 128 key-tile 64 query-tile 16: dQ 240 registers, dK/dV 254 registers, no spills
   backward depth 128 key-tile 64 query-tile 64: refused: ... need about 320 registers ...
+  matmul block-m 64 block-n 128 block-k 32: 95 registers, no spills
 
 With --check it exits nonzero when a configuration the pass accepts spills
 (the pass's estimate of a thread's registers must refuse every tile that
@@ -19,9 +21,11 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
   python3 scripts/gpu/ptxas_tiles.py build/bin/mha-opt [--chip sm_80]
       [--check] [CONFIG ...]
 
-A CONFIG is forward:DEPTH:BLOCK_K or backward:DEPTH:KEY_TILE:QUERY_TILE;
-without any, depths 32-256 and tiles 16-128 (the backward with equal
-tiles, and with the tiles the pass derives at each depth).
+A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
+matmul:BLOCK_M:BLOCK_N:BLOCK_K; without any, depths 32-256 and tiles 16-128
+(the backward with equal tiles, and with the tiles the pass derives at each
+depth), and matmul tiles from 64 x 64 to 128 x 256 (the default 64 x 128 x
+32 among them).
 """
 
 import argparse
@@ -39,6 +43,14 @@ LOWER_TO_PTX = "--mha-gpu-kernels-to-llvm=format=isa chip=%s"
 def source(config):
     """The MLIR of one configuration."""
     kind, depth, *tiles = config
+    if kind == "matmul":
+        # K = 512, N = 1024; rows dynamic.
+        x, w, y = ("memref<?x512xbf16>", "memref<512x1024xbf16>",
+                   "memref<?x1024xf32>")
+        return ("func.func @m(%%x: %s, %%w: %s, %%y: %s, %%i: %s) {\n"
+                "  mha.gpu_matmul %%x, %%w, %%y init(%%i : %s) {block_m = %d, "
+                "block_n = %d, block_k = %d} : %s, %s, %s\n  return\n}\n"
+                % (x, w, y, y, y, depth, tiles[0], tiles[1], x, w, y))
     t = "memref<?x?x%dxbf16>" % depth
     if kind == "forward":
         return ("func.func @f(%%q: %s, %%k: %s, %%v: %s, %%o: %s) {\n"
@@ -116,6 +128,8 @@ def describe(config):
     kind, depth, *tiles = config
     if kind == "forward":
         return "forward depth %d block-k %d" % (depth, tiles[0])
+    if kind == "matmul":
+        return "matmul block-m %d block-n %d block-k %d" % (depth, *tiles)
     return "backward depth %d key-tile %d query-tile %d" % (depth, *tiles)
 
 
@@ -123,11 +137,11 @@ def parse(text):
     parts = text.split(":")
     if parts[0] == "forward" and len(parts) == 3:
         return ("forward", int(parts[1]), int(parts[2]))
-    if parts[0] == "backward" and len(parts) == 4:
-        return ("backward", int(parts[1]), int(parts[2]), int(parts[3]))
+    if parts[0] in ("backward", "matmul") and len(parts) == 4:
+        return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
     raise argparse.ArgumentTypeError(
-        "expected forward:DEPTH:BLOCK_K or backward:DEPTH:KEY_TILE:QUERY_TILE,"
-        " got '%s'" % text)
+        "expected forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
+        "or matmul:BLOCK_M:BLOCK_N:BLOCK_K, got '%s'" % text)
 
 
 def default_configs():
@@ -139,6 +153,10 @@ def default_configs():
     # The backward's derived tiles (64 keys; 64 queries up to depth 64, 16
     # at depth 128).
     configs += [("backward", 64, 64, 64), ("backward", 128, 64, 16)]
+    for block_m, block_n, block_k in ((64, 64, 32), (64, 128, 32),
+                                      (128, 128, 32), (64, 256, 32),
+                                      (64, 128, 64), (128, 256, 64)):
+        configs.append(("matmul", block_m, block_n, block_k))
     return list(dict.fromkeys(configs))
 
 

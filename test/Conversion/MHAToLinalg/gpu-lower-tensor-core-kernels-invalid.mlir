@@ -55,3 +55,12 @@ func.func @grad_depth(%q: memref<2x100x256xbf16>, %l: memref<2x100xf32>, %g: mem
       : memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100xf32>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>, memref<2x100x256xbf16>
   return
 }
+
+// -----
+
+func.func @matmul_shared(%x: memref<?x512xbf16>, %w: memref<512x1024xbf16>, %y: memref<?x1024xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op tiles of 64 x 128 outputs and 64 of K need 53248 bytes of shared memory for two stages of lhs and rhs tiles, more than a block's 49152; use a smaller block_m, block_n or block_k}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 128, block_k = 64}
+      : memref<?x512xbf16>, memref<512x1024xbf16>, memref<?x1024xf32>
+  return
+}
