@@ -1147,8 +1147,8 @@ int mha::runTraining(const TrainingOptions &options) {
                      : compileOptions.device == Device::CPU
                          ? "; mixed precision: bf16 matrix products, f32 "
                            "parameters and optimizer state"
-                         : "; mixed precision: bf16 attention, f32 "
-                           "parameters and optimizer state")
+                         : "; mixed precision: bf16 matrix products and "
+                           "attention, f32 parameters and optimizer state")
                  << ")...\n";
   auto start = std::chrono::steady_clock::now();
   auto trainer =

@@ -406,8 +406,9 @@ struct MHAGPUAttentionKernelOpsPass final
       }
       // Asked for tensor cores, told why not (the per-row kernels compute
       // it, correctly, on CUDA cores).
-      InFlightDiagnostic remark =
-          op->emitRemark() << "not on tensor cores: " << reason;
+      // (At the op's location, without the op: the user wrote it.)
+      InFlightDiagnostic remark = emitRemark(op->getLoc())
+                                  << "not on tensor cores: " << reason;
       if (reason == kNotHalfPrecision)
         remark << " (bf16-attention, mha-run --precision bf16, computes f32 "
                   "attention on bf16 roundings)";
@@ -445,16 +446,18 @@ std::string matmulIneligibility(linalg::LinalgOp op, bool userMaps) {
   if (!acc.getElementType().isF32())
     return "its accumulator is not f32";
   int64_t rank = lhs.getRank();
+  // (Dynamic ones are checked at run time.)
   for (auto [what, size] :
        {std::pair("K (the lhs's columns)", lhs.getDimSize(rank - 1)),
         std::pair("N (the rhs's columns)", rhs.getDimSize(rank - 1))})
-    if (ShapedType::isDynamic(size) || size % 8 != 0 || size == 0)
-      return std::string(what) + " is not a static multiple of 8";
+    if (!ShapedType::isDynamic(size) && size % 8 != 0)
+      return std::string(what) + " is not a multiple of 8";
   return "";
 }
 
 /// `op` (eligible) as mha.gpu_matmul on its operands' buffers, after the
-/// host's checks of their dynamic sizes.
+/// host's checks of their dynamic sizes; with a dynamic K or N, only when
+/// both are multiples of 8 at run time (else `op` as it was).
 void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
                 int64_t blockN, int64_t blockK) {
   Location loc = op.getLoc();
@@ -462,6 +465,36 @@ void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
   Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1],
         acc = op.getDpsInits()[0];
   int64_t rank = tensorType(lhs).getRank();
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  // Whether the dynamic ones of K and N are multiples of 8.
+  Value aligned;
+  for (auto [operand, dim] :
+       {std::pair(lhs, rank - 1), std::pair(rhs, rank - 1)}) {
+    if (!tensorType(operand).isDynamicDim(dim))
+      continue;
+    Value size = tensor::DimOp::create(b, loc, operand, dim);
+    Value multiple = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, loc, size,
+                               arith::ConstantIndexOp::create(b, loc, 8)),
+        arith::ConstantIndexOp::create(b, loc, 0));
+    aligned = aligned
+                  ? arith::AndIOp::create(b, loc, aligned, multiple).getResult()
+                  : multiple;
+  }
+  scf::IfOp dispatch;
+  if (aligned) {
+    dispatch = scf::IfOp::create(b, loc, TypeRange{resultType}, aligned,
+                                 /*withThenRegion=*/true,
+                                 /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(dispatch.elseBlock());
+    Operation *other = b.clone(*op);
+    scf::YieldOp::create(b, loc, other->getResult(0));
+  }
+  OpBuilder::InsertionGuard guard(b);
+  if (dispatch)
+    b.setInsertionPointToStart(dispatch.thenBlock());
   // (Static sizes agree by the linalg op's verifier.)
   checkSameSize(b, op, lhs, rank - 1, "lhs", rhs, rank - 2, "rhs");
   checkSameSize(b, op, lhs, rank - 2, "lhs", acc, rank - 2, "init");
@@ -475,14 +508,18 @@ void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
   auto fill = acc.getDefiningOp<linalg::FillOp>();
   if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
     init = readOnlyBuffer(b, loc, acc);
-  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
   Value output = allocLike(b, loc, resultType, acc);
   GPUMatmulOp::create(b, loc, readOnlyBuffer(b, loc, lhs),
                       readOnlyBuffer(b, loc, rhs), output, init,
                       b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
                       b.getI64IntegerAttr(blockK));
-  op->getResult(0).replaceAllUsesWith(bufferization::ToTensorOp::create(
-      b, loc, resultType, output, /*restrict=*/true, /*writable=*/true));
+  Value result = bufferization::ToTensorOp::create(
+      b, loc, resultType, output, /*restrict=*/true, /*writable=*/true);
+  if (dispatch) {
+    scf::YieldOp::create(b, loc, result);
+    result = dispatch.getResult(0);
+  }
+  op->getResult(0).replaceAllUsesWith(result);
   op->erase();
 }
 
@@ -507,7 +544,7 @@ struct MHAGPUMatmulKernelOpsPass final
       if (reason.empty())
         ops.push_back(op);
       else
-        op->emitRemark() << "not on tensor cores: " << reason;
+        emitRemark(op.getLoc()) << "not on tensor cores: " << reason;
     });
     OpBuilder b(&getContext());
     for (linalg::LinalgOp op : ops)
@@ -563,10 +600,10 @@ struct KernelOperands {
 };
 
 /// The buffers and sizes of a matmul kernel: lhs [B, M, K], rhs [B, K, N],
-/// output and (if any) init [B, M, N]; M (uniform, index); K and N static.
+/// output and (if any) init [B, M, N]; M, K, N and the steps of K (uniform
+/// index values; K and N multiples of 8).
 struct MatmulOperands {
-  Value lhs, rhs, out, init, rows;
-  int64_t k, n;
+  Value lhs, rhs, out, init, rows, k, n, steps;
 };
 
 /// Builds what one thread of the kernel does, in one of two forms:
@@ -1849,12 +1886,11 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
                                 Value columnTile, ArrayRef<Value> tiles) {
   Value rows = perThread(operands.rows);
   Value batch = perThread(batchIndex);
-  Value depthK = c(operands.k), columns = c(operands.n);
+  Value depthK = perThread(operands.k), columns = perThread(operands.n);
   ThreadRows outputRows = threadRows(rowTile, rows);
   Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
   Value firstColumn = mul(perThread(columnTile), c(shape.depth));
   int64_t blockK = shape.tileRows;
-  int64_t steps = llvm::divideCeil(operands.k, blockK);
   int64_t columnTiles = shape.depth / 8;
 
   // The thread's output columns of each 8: 2t and 2t + 1 (clamped into the
@@ -1862,8 +1898,8 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
   SmallVector<Value> column, clampedColumn;
   for (int64_t nd = 0; nd < columnTiles; ++nd) {
     column.push_back(add(firstColumn, add(twoT, c(8 * nd))));
-    clampedColumn.push_back(
-        arith::MinUIOp::create(b, loc, column.back(), c(operands.n - 2)));
+    clampedColumn.push_back(arith::MinUIOp::create(
+        b, loc, column.back(), arith::SubIOp::create(b, loc, columns, c(2))));
   }
   // The accumulators (4 per 8 columns: row 0 columns 2t, 2t + 1, row 1 the
   // same), from init or zeros.
@@ -1890,8 +1926,18 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
              blockK, shape.depth);
   };
   Value zero = idx(b, loc, 0);
-  copyStep(c(0), tiles[0], tiles[1]);
-  Value stepCount = idx(b, loc, steps);
+  Value stepCount = operands.steps;
+  {
+    // (None without K.)
+    auto branch = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, stepCount,
+                              zero),
+        /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(branch.thenBlock());
+    copyStep(c(0), tiles[0], tiles[1]);
+  }
   SmallVector<Value> results = stateLoop(
       zero, stepCount, init,
       [&](Value step, ArrayRef<Value> state) -> SmallVector<Value> {
@@ -2230,7 +2276,6 @@ Value withBatch(OpBuilder &b, Location loc, Value buffer) {
 LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   Location loc = op.getLoc();
   auto lhsType = cast<MemRefType>(op.getLhs().getType());
-  auto rhsType = cast<MemRefType>(op.getRhs().getType());
   KernelShape shape{KernelKind::Matmul, int64_t(op.getBlockM()),
                     int64_t(op.getBlockK()), int64_t(op.getBlockN())};
   if (failed(checkFits(op, shape)))
@@ -2243,12 +2288,15 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   if (op.getInit())
     operands.init = withBatch(b, loc, op.getInit());
   operands.rows = memref::DimOp::create(b, loc, operands.lhs, 1);
-  operands.k = lhsType.getDimSize(lhsType.getRank() - 1);
-  operands.n = rhsType.getDimSize(rhsType.getRank() - 1);
+  operands.k = memref::DimOp::create(b, loc, operands.lhs, 2);
+  operands.n = memref::DimOp::create(b, loc, operands.rhs, 2);
+  operands.steps = arith::CeilDivUIOp::create(b, loc, operands.k,
+                                              idx(b, loc, shape.tileRows));
   Value batches = memref::DimOp::create(b, loc, operands.lhs, 0);
   Value rowTiles = arith::CeilDivUIOp::create(b, loc, operands.rows,
                                               idx(b, loc, shape.blockRows));
-  Value columnTiles = idx(b, loc, llvm::divideCeil(operands.n, shape.depth));
+  Value columnTiles =
+      arith::CeilDivUIOp::create(b, loc, operands.n, idx(b, loc, shape.depth));
   emitGrid(b, loc, shape, lhsType.getElementType(), /*scale=*/1.0f,
            /*causal=*/false, emulate,
            arith::MulIOp::create(b, loc, rowTiles, columnTiles), batches,

@@ -1,16 +1,17 @@
 // mha-gpu-matmul-kernel-ops: an eligible linalg.matmul or
 // linalg.batch_matmul (f16/bf16 operands, f32 accumulator, default maps, K
-// and N static multiples of 8) becomes mha.gpu_matmul on its operands'
+// and N multiples of 8: static ones here, dynamic ones at run time, the
+// product kept for the other case) becomes mha.gpu_matmul on its operands'
 // buffers, after the host's checks of the dynamic sizes; an f16/bf16
 // product left as it is gets a remark naming the reason; an f32 one is left
 // without a word.
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="block-m=32 block-n=64 block-k=16" --split-input-file | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // REMARK-NOT: remark
-// REMARK: :82:8: remark: not on tensor cores: K (the lhs's columns) is not a static multiple of 8
-// REMARK: :83:8: remark: not on tensor cores: N (the rhs's columns) is not a static multiple of 8
-// REMARK: :84:8: remark: not on tensor cores: its accumulator is not f32
-// REMARK: :86:8: remark: not on tensor cores: an operand is transposed (indexing maps)
+// REMARK: :109:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
+// REMARK: :110:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
+// REMARK: :111:8: remark: not on tensor cores: its accumulator is not f32
+// REMARK: :113:8: remark: not on tensor cores: an operand is transposed (indexing maps)
 // REMARK-NOT: remark
 
 // Dynamic rows, an accumulator of zeros: not read (no init); M checked on
@@ -67,6 +68,32 @@ func.func @batch_init(%a: tensor<3x17x64xf16>, %b: tensor<3x64x24xf16>, %c: tens
 func.func @dynamic_batch(%a: tensor<?x?x16xbf16>, %b: tensor<?x16x8xbf16>, %c: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
   %y = linalg.batch_matmul ins(%a, %b : tensor<?x?x16xbf16>, tensor<?x16x8xbf16>) outs(%c : tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
   return %y : tensor<?x?x8xf32>
+}
+
+// -----
+
+// A dynamic K (a weight's gradient: K the rows) and N: the kernel when both
+// are multiples of 8 at run time, else the product as it was.
+// CHECK-LABEL: func.func @dynamic_k
+// CHECK-SAME: (%[[X:.*]]: tensor<48x?xbf16>, %[[DY:.*]]: tensor<?x?xbf16>, %[[ACC:.*]]: tensor<48x?xf32>)
+// CHECK: %[[K:.*]] = tensor.dim %[[X]], %c1
+// CHECK: %[[KR:.*]] = arith.remui %[[K]], %c8
+// CHECK: %[[KOK:.*]] = arith.cmpi eq, %[[KR]], %c0
+// CHECK: %[[N:.*]] = tensor.dim %[[DY]], %c1
+// CHECK: %[[NR:.*]] = arith.remui %[[N]], %c8
+// CHECK: %[[NOK:.*]] = arith.cmpi eq, %[[NR]], %c0
+// CHECK: %[[OK:.*]] = arith.andi %[[KOK]], %[[NOK]]
+// CHECK: %[[Y:.*]] = scf.if %[[OK]] -> (tensor<48x?xf32>) {
+// CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %[[OUT:.*]] init(%{{.*}} : memref<48x?xf32>)
+// CHECK: %[[T:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK: scf.yield %[[T]]
+// CHECK: } else {
+// CHECK: %[[L:.*]] = linalg.matmul ins(%[[X]], %[[DY]] : tensor<48x?xbf16>, tensor<?x?xbf16>) outs(%[[ACC]] : tensor<48x?xf32>)
+// CHECK: scf.yield %[[L]]
+// CHECK: return %[[Y]]
+func.func @dynamic_k(%x: tensor<48x?xbf16>, %dy: tensor<?x?xbf16>, %acc: tensor<48x?xf32>) -> tensor<48x?xf32> {
+  %y = linalg.matmul ins(%x, %dy : tensor<48x?xbf16>, tensor<?x?xbf16>) outs(%acc : tensor<48x?xf32>) -> tensor<48x?xf32>
+  return %y : tensor<48x?xf32>
 }
 
 // -----

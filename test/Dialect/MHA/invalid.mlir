@@ -1154,16 +1154,16 @@ func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>, %i: memref<8x16xf32>) {
 // -----
 
 func.func @f(%x: memref<8x12xbf16>, %w: memref<12x8xbf16>, %y: memref<8x8xf32>) {
-  // expected-error @+1 {{'mha.gpu_matmul' op expects K (the lhs's columns) to be a static positive multiple of 8 (rows copied 16 bytes at a time), got 12}}
+  // expected-error @+1 {{'mha.gpu_matmul' op expects K (the lhs's columns) to be a multiple of 8 (rows copied 16 bytes at a time), got 12}}
   mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x12xbf16>, memref<12x8xbf16>, memref<8x8xf32>
   return
 }
 
 // -----
 
-func.func @f(%x: memref<8x8xbf16>, %w: memref<8x?xbf16>, %y: memref<8x?xf32>) {
-  // expected-error @+1 {{'mha.gpu_matmul' op expects N (the rhs's columns) to be a static positive multiple of 8 (rows copied 16 bytes at a time), got ?}}
-  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x?xbf16>, memref<8x?xf32>
+func.func @f(%x: memref<8x8xbf16>, %w: memref<8x20xbf16>, %y: memref<8x20xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects N (the rhs's columns) to be a multiple of 8 (rows copied 16 bytes at a time), got 20}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x20xbf16>, memref<8x20xf32>
   return
 }
 

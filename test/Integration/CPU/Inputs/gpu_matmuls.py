@@ -13,7 +13,9 @@ The sizes cross every boundary of the kernel's tiles (64 rows, 128 columns,
 K = 8 (half of one mma's k, the rest zero-filled), 24, 40 (a partial step),
 64 (two whole steps), 136 (five steps: both stages reused); N = 8, 24, 136
 and 264 (partial column tiles); a batch of 3; dynamic rows; with a bias
-(the accumulators start from it) and without.
+(the accumulators start from it) and without; a weight's gradient, whose K
+(the rows) is dynamic: 72 (the kernel) and 13 (not a multiple of 8: the
+CUDA-core loops, chosen at run time).
 
 Inputs are multiples of 1/8 in [-2, 2], exact in f16 and bf16; every product
 is then a multiple of 1/64 and every partial sum below 2^11 in magnitude, so
@@ -40,6 +42,12 @@ CASES = [
     ("dense_k136", "bf16", (3, 136), (136, 24), False, False, "dense"),
     ("batch_matmul", "bf16", (3, 17, 64), (3, 64, 24), False, False, "matmul"),
     ("dense_f16_dynamic", "f16", (130, 48), (48, 264), True, True, "dense"),
+    # A weight's gradient xᵀ·dy: K the rows, dynamic (a multiple of 8 at run
+    # time: the kernel; else the loops on CUDA cores).
+    ("weight_grad_k72", "bf16", (72, 48), (72, 40), False, True,
+     "dense_weight_grad"),
+    ("weight_grad_k13", "bf16", (13, 48), (13, 40), False, True,
+     "dense_weight_grad"),
 ]
 
 
@@ -50,9 +58,13 @@ def tensor(dims, dtype):
 def model(c):
     name, dtype, xs, ws, bias, dynamic, op = c
     xtype = tensor(("?",) + xs[1:] if dynamic else xs, dtype)
-    wtype = tensor(ws, dtype)
-    out = tuple(xs[:-1]) + (ws[-1],)
-    otype = tensor(("?",) + out[1:] if dynamic else out, dtype)
+    if op == "dense_weight_grad":
+        wtype = tensor(("?",) + ws[1:], dtype)
+        otype = tensor((xs[-1], ws[-1]), dtype)
+    else:
+        wtype = tensor(ws, dtype)
+        out = tuple(xs[:-1]) + (ws[-1],)
+        otype = tensor(("?",) + out[1:] if dynamic else out, dtype)
     args = "%%x: %s, %%w: %s" % (xtype, wtype)
     operands = "%x, %w"
     types = "%s, %s" % (xtype, wtype)
@@ -80,6 +92,10 @@ def size(shape):
 
 def reference(c, x, w, b):
     _, _, xs, ws, _, _, op = c
+    if op == "dense_weight_grad":
+        rows, m, n = xs[0], xs[1], ws[1]
+        return [sum(x[r * m + i] * w[r * n + j] for r in range(rows))
+                for i in range(m) for j in range(n)]
     k, n = ws[-2], ws[-1]
     rows = size(xs[:-1])
     batch_rows = xs[-2] if op == "matmul" else rows

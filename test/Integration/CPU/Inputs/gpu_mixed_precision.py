@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
 """Checks mha-run --precision bf16 on the GPU path (here --device
-gpu-emulated): attention, forward and backward, computed on the bf16
-roundings of its f32 operands (by the tensor-core kernels with
---gpu-tensor-cores), everything else in f32.
+gpu-emulated): as on the CPU, every matrix product on the bf16 roundings of
+its f32 operands with f32 accumulation (by the tensor-core matmul kernel
+with --gpu-tensor-cores), and attention, forward and backward, likewise (by
+the tensor-core attention kernels); everything else in f32.
 
   gpu_mixed_precision.py MHA_RUN WORKDIR
 
 * Inference of examples/gpt.mlir (causal attention of depth 32, 4 heads, 2
   layers) on tokens [2, 40] against the CPU's f32 run: its logits within
-  2e-2 of their largest magnitude. Rounding an attention's query, key and
-  value to bf16 moves each by at most 2^-9 (2e-3) relative, its scores and
-  output by a few times that, in each of the two layers; the rest of the
-  model is f32 (measured: 4.5e-3). The bf16 run must also differ from the
-  f32 one (the rounding really happens), and the tensor-core kernels agree
-  with the per-row kernels on the same bf16 operands within 1e-2 (both
-  accumulate in f32; the tensor cores also round the probabilities and
-  the output to bf16, 2^-9 relative each, in each layer; measured 3.4e-3).
+  3e-2 of their largest magnitude. Rounding an operand to bf16 (8 bits of
+  precision) moves it by at most 2^-8 (3.9e-3) relative; each product's
+  result then moves by about that much (the errors of a sum of products
+  partly cancel), and the two layers' products (projections, attention,
+  feed-forward, the output head: about ten in sequence) add up (measured:
+  1.0e-2). The bf16 run must also differ from the f32 one (the rounding
+  really happens), and the tensor-core kernels agree with the CUDA-core
+  loops on the same bf16 operands within 2e-2: both accumulate in f32, but
+  the tensor-core attention also rounds the probabilities and its output
+  to bf16 (2^-8 relative each, in each layer), and a difference that moves
+  an activation across a bf16 rounding boundary changes the next product's
+  operand by a whole bf16 step (measured 7e-3).
 * One epoch of the seed classifier's training (attention of depth 64, 8
   heads, over 16 positions; 16 examples in batches of 8) against the CPU's
   f32 run: the run says it is mixed, and its final loss is within 2e-2 of
@@ -33,7 +38,7 @@ import npy  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
 SEED = os.path.join(ROOT, "examples", "seed_classifier.mlir")
 GPT = os.path.join(ROOT, "examples", "gpt.mlir")
-BOUND, TC_BOUND = 2e-2, 1e-2
+BOUND, TC_BOUND = 3e-2, 2e-2
 
 
 def run(mha_run, model, args):
@@ -92,14 +97,14 @@ def main(mha_run, work):
         log = run(mha_run, SEED, ["--train", "--data", data, "--labels", labels,
                             "--epochs", "1", "--batch-size", "8", "--save",
                             os.path.join(work, name + ".safetensors")] + args)
-        if name == "bf16" and "mixed precision: bf16 attention" not in log:
+        if name == "bf16" and "mixed precision: bf16 matrix products and attention" not in log:
             failures += 1
             print("FAIL the bf16 run does not say it is mixed: %s" % log[-500:])
         found = re.findall(r"epoch 1/1: loss ([0-9.]+)", log)
         loss[name] = float(found[-1]) if found else None
     ok = None not in loss.values() and abs(loss["f32"] - loss["bf16"]) <= 2e-2
     failures += not ok
-    print("%s training: final loss %s (f32, CPU) and %s (bf16 attention)" % (
+    print("%s training: final loss %s (f32, CPU) and %s (mixed bf16)" % (
         "ok" if ok else "FAIL", loss["f32"], loss["bf16"]))
     print("%d failures" % failures)
     return 1 if failures else 0

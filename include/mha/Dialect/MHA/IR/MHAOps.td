@@ -1167,11 +1167,12 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
     staged in shared memory `block_k` columns of lhs (rows of rhs) at a
     time, `mma.sync` m16n8k16 with f32 accumulators.
 
-    K and N must be static multiples of 8 (the kernel copies rows 16 bytes
-    a copy); M and the batch size may be dynamic; every buffer has the
-    identity layout and its data starts 16 bytes aligned, as device
-    allocations (`gpu.alloc`) do. Sizes must agree at run time (checked on
-    the host before the op, where it is made).
+    K and N must be multiples of 8 (the kernel copies rows 16 bytes a
+    copy): static ones are checked by the verifier, dynamic ones on the host
+    where the op is made (which runs the product another way otherwise);
+    every buffer has the identity layout and its data starts 16 bytes
+    aligned, as device allocations (`gpu.alloc`) do. Sizes must agree at run
+    time (checked on the host before the op, where it is made).
 
     ```mlir
     mha.gpu_matmul %x, %w, %y init(%bias : memref<?x512xf32>)
