@@ -10,8 +10,10 @@
 # (attention cases of the flash test, the example models, training the seed
 # classifier on both) and the attention benchmark against PyTorch's SDPA;
 # logs go to $OUT (or /tmp/mha-gpu) too. MHA_CHECKS picks some of
-# "attention tensor-cores models bench" (default: all; "attention" includes
-# the tensor-core kernel's cases).
+# "attention tensor-cores models bench matmul" (default: attention models
+# bench; "attention" includes the tensor-core kernel's cases; "matmul": the
+# tensor-core matmul kernel against exact products, and against
+# torch.matmul).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -45,4 +47,10 @@ if [[ $checks == *" bench "* ]]; then
   echo "== attention against PyTorch SDPA (MHA_BENCH_ARGS adds --backward, --dtypes, ...)"
   timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_attention.py "$run" "$work/bench" \
     --lengths ${MHA_BENCH_LENGTHS:-512 2048} ${MHA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+fi
+if [[ $checks == *" matmul "* ]]; then
+  echo "== tensor-core matmul kernel (--gpu-tensor-cores) against exact products"
+  timeout 120 python3 test/Integration/CPU/Inputs/gpu_matmuls.py "$run" - "$work/mm" gpu 2>&1 | tee "$out/matmul.log"
+  echo "== dense layers against torch.matmul"
+  timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm" 2>&1 | tee "$out/bench-matmul.log"
 fi

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""A dense layer's matrix product on the GPU: mha-run --device gpu
+--gpu-tensor-cores (the tensor-core matmul kernel, mha.gpu_matmul) against
+torch.matmul on the same GPU (cuBLAS), side by side (device-check.sh).
+
+  bench_matmul.py MHA_RUN WORKDIR [--rows 16384] [--sizes 1024 2048 4096]
+                  [--dtypes bf16 f16] [--no-tensor-cores]
+
+Each case is `mha.dense %x, %w` with x [rows, K] and w [K, N], K = N = each
+size, in the dtype (f32 accumulation; the result rounded to the dtype). mha:
+timed by mha-run --repeat 5, the median of the kernels' own GPU time (CUDA
+events around each launch: the product's kernel and the rounding of its f32
+result to the dtype) and of the whole call (with the copies of the inputs
+to the device and of the result back). PyTorch: torch.matmul of the same
+shapes and dtype on the device (cuBLAS; its result already in the dtype),
+CUDA events, median of 10 after 3 warm-ups. TFLOP/s: 2·rows·K·N / time.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+
+def torch_time(rows, k, n, dtype):
+    import torch
+    x = torch.randn(rows, k, device="cuda", dtype=dtype)
+    w = torch.randn(k, n, device="cuda", dtype=dtype)
+    for _ in range(3):
+        torch.matmul(x, w)
+    times = []
+    for _ in range(10):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.matmul(x, w)
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return sorted(times)[len(times) // 2]
+
+
+def mha_time(mha_run, work, rows, k, n, dtype, extra):
+    model = os.path.join(work, "dense_%d_%d_%d_%s.mlir" % (rows, k, n, dtype))
+    x = "tensor<%dx%dx%s>" % (rows, k, dtype)
+    w = "tensor<%dx%dx%s>" % (k, n, dtype)
+    y = "tensor<%dx%dx%s>" % (rows, n, dtype)
+    with open(model, "w") as f:
+        f.write("func.func @f(%%x: %s, %%w: %s) -> %s {\n"
+                "  %%y = mha.dense %%x, %%w : %s, %s\n"
+                "  return %%y : %s\n}\n" % (x, w, y, x, w, y))
+    proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"]
+                          + extra, capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    call = re.search(r"median time per run: ([0-9.]+) ms", text)
+    kernels = re.search(r"median GPU kernel time per run: ([0-9.]+) ms", text)
+    if proc.returncode != 0 or not call or not kernels:
+        return None, text[-600:]
+    return (float(call.group(1)) / 1e3, float(kernels.group(1)) / 1e3), ""
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mha_run")
+    parser.add_argument("work")
+    parser.add_argument("--rows", type=int, default=16384)
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        default=[1024, 2048, 4096])
+    parser.add_argument("--dtypes", nargs="+", default=["bf16"],
+                        choices=["bf16", "f16"])
+    parser.add_argument("--no-tensor-cores", action="store_true",
+                        help="mha-run without --gpu-tensor-cores (the "
+                             "CUDA-core loops)")
+    args = parser.parse_args()
+    import torch
+    torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16}
+    os.makedirs(args.work, exist_ok=True)
+    extra = [] if args.no_tensor_cores else ["--gpu-tensor-cores"]
+    print("dense layer x [%d, K] . w [K, N]%s" % (
+        args.rows, ", mha-run --gpu-tensor-cores" if extra else ""))
+    print("| K = N | dtype | mha call (ms) | mha kernels (ms) | mha TFLOP/s "
+          "| torch.matmul (ms) | torch TFLOP/s | mha / torch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        for dtype in args.dtypes:
+            flops = 2.0 * args.rows * size * size
+            mine, err = mha_time(args.mha_run, args.work, args.rows, size,
+                                 size, dtype, extra)
+            theirs = torch_time(args.rows, size, size, torch_dtypes[dtype])
+            if mine is None:
+                print("| %d | %s | failed: %s |" % (size, dtype,
+                                                    err.replace("\n", " ")))
+            else:
+                call, kernels = mine
+                print("| %d | %s | %.2f | %.3f | %.1f | %.3f | %.1f | %.3f |"
+                      % (size, dtype, call * 1e3, kernels * 1e3,
+                         flops / kernels / 1e12, theirs * 1e3,
+                         flops / theirs / 1e12, theirs / kernels))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
