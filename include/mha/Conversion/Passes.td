@@ -310,7 +310,7 @@ def MHAGPULowerTensorCoreKernelsPass
 
     Each `mha.gpu_matmul` becomes one kernel: a block of `block_m / 16`
     warps per `block_m` × `block_n` tile of the output of a batch position
-    (grid: column tiles × row tiles × batch positions), each warp 16 rows of
+    (grid: column tiles × row tiles × batch positions, in x), each warp 16 rows of
     it in `mma.sync` accumulators (f32), started from `init` or zeros. Per
     step of `block_k` the block's threads copy the lhs's `block_m` ×
     `block_k` tile and the rhs's `block_k` × `block_n` tile into shared

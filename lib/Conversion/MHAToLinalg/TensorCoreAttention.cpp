@@ -2271,8 +2271,10 @@ Value withBatch(OpBuilder &b, Location loc, Value buffer) {
 }
 
 /// Lowers `op` into one gpu.launch, or (`emulate`) its emulation: a block
-/// per output tile of block_m × block_n, column tiles fastest (blocks
-/// that run together share the lhs rows), in x; batch positions in y.
+/// per output tile of block_m × block_n of each batch position, all in x
+/// (up to 2^31 - 1 blocks: y would limit the batch to 65535), column tiles
+/// fastest (blocks that run together share the lhs rows), then row tiles,
+/// then batch positions.
 LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   Location loc = op.getLoc();
   auto lhsType = cast<MemRefType>(op.getLhs().getType());
@@ -2297,16 +2299,18 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
                                               idx(b, loc, shape.blockRows));
   Value columnTiles =
       arith::CeilDivUIOp::create(b, loc, operands.n, idx(b, loc, shape.depth));
-  emitGrid(b, loc, shape, lhsType.getElementType(), /*scale=*/1.0f,
-           /*causal=*/false, emulate,
-           arith::MulIOp::create(b, loc, rowTiles, columnTiles), batches,
-           [&](KernelBuilder &kernel, Value tile, Value batch,
-               ArrayRef<Value> tiles) {
-             kernel.buildMatmul(
-                 operands, batch,
-                 arith::DivUIOp::create(b, loc, tile, columnTiles),
-                 arith::RemUIOp::create(b, loc, tile, columnTiles), tiles);
-           });
+  Value tilesPerBatch = arith::MulIOp::create(b, loc, rowTiles, columnTiles);
+  emitGrid(
+      b, loc, shape, lhsType.getElementType(), /*scale=*/1.0f,
+      /*causal=*/false, emulate,
+      arith::MulIOp::create(b, loc, tilesPerBatch, batches), idx(b, loc, 1),
+      [&](KernelBuilder &kernel, Value block, Value, ArrayRef<Value> tiles) {
+        Value tile = arith::RemUIOp::create(b, loc, block, tilesPerBatch);
+        kernel.buildMatmul(
+            operands, arith::DivUIOp::create(b, loc, block, tilesPerBatch),
+            arith::DivUIOp::create(b, loc, tile, columnTiles),
+            arith::RemUIOp::create(b, loc, tile, columnTiles), tiles);
+      });
   op.erase();
   return success();
 }

@@ -16,8 +16,8 @@
 // CHECK-DAG: %[[WB:.*]] = memref.expand_shape %[[W]] {{\[\[}}0, 1], [2]] output_shape [1, 40, 24]
 // CHECK-DAG: %[[YB:.*]] = memref.expand_shape %[[Y]]
 // CHECK-DAG: %[[IB:.*]] = memref.expand_shape %[[I]]
-// Output tiles (row tiles x 2 column tiles) in x, the batch in y; no launch
-// without rows. Two stages of an lhs tile [32, 16 + 8] and an rhs tile
+// Output tiles (row tiles x 2 column tiles x the batch of 1) in x; no
+// launch without rows. Two stages of an lhs tile [32, 16 + 8] and an rhs tile
 // [16, 16 + 8] (rows padded by 8 elements).
 // CHECK: %[[M:.*]] = memref.dim %[[XB]], %c1
 // CHECK: %[[ROWTILES:.*]] = arith.ceildivui %[[M]], %c32
@@ -25,21 +25,24 @@
 // CHECK: %[[ANY:.*]] = arith.cmpi ugt, %[[TILES]], %c0
 // CHECK: scf.if %[[ANY]] {
 // CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[A0:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>, %[[A1:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>, %[[B1:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>)
-// The block's row tile and column tile (column tiles fastest).
-// CHECK-DAG: %[[ROWTILE:.*]] = arith.divui %[[BX]], %c2
-// CHECK-DAG: %[[COLTILE:.*]] = arith.remui %[[BX]], %c2
+// The block's tile of its batch position (the batch position, then its
+// row tile and column tile, column tiles fastest).
+// CHECK-DAG: %[[TILE:.*]] = arith.remui %[[BX]], %[[TILES]]
+// CHECK-DAG: %[[BATCHPOS:.*]] = arith.divui %[[BX]], %[[TILES]]
+// CHECK-DAG: %[[ROWTILE:.*]] = arith.divui %[[TILE]], %c2
+// CHECK-DAG: %[[COLTILE:.*]] = arith.remui %[[TILE]], %c2
 // The accumulators start from init (two f32 a load, 8 bytes), rows and
 // columns clamped into it (columns to N - 2 = 22).
 // CHECK: arith.minui %{{.*}}, %c22
-// CHECK-COUNT-4: vector.load %[[IB]][%c0, %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<1x?x24xf32>, vector<2xf32>
+// CHECK-COUNT-4: vector.load %[[IB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<1x?x24xf32>, vector<2xf32>
 // Step 0's tiles before the loop: the lhs tile, a cp.async of 8 elements
 // (16 bytes) a thread, none past M or K (then 0 bytes read: zero-filled);
 // the rhs tile (32 chunks, threads 0-31), none past K or N.
-// CHECK: nvgpu.device_async_copy %[[XB]][%c0, %{{.*}}, %{{.*}}], %[[A0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_copy %[[XB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}], %[[A0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: %[[RHSTHREADS:.*]] = arith.cmpi ult, %[[T]], %c32
 // CHECK: scf.if %[[RHSTHREADS]] {
 // CHECK: arith.cmpi ult, %{{.*}}, %c24
-// CHECK: nvgpu.device_async_copy %[[WB]][%c0, %{{.*}}, %{{.*}}], %[[B0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_copy %[[WB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}], %[[B0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // Three steps; each waits for its tiles (and for every thread to be done
 // with the other stage), picks its stage, starts the next step's copies
 // into the other one, then multiplies.
@@ -76,7 +79,7 @@
 // CHECK: %[[STORE:.*]] = arith.andi %[[INROWS]], %[[INCOLUMNS]]
 // CHECK: scf.if %[[STORE]] {
 // CHECK: %[[PAIR:.*]] = vector.from_elements %[[ACC]]#0, %[[ACC]]#1 : vector<2xf32>
-// CHECK: vector.store %[[PAIR]], %[[YB]][%c0, %{{.*}}, %{{.*}}] {alignment = 8 : i64}
+// CHECK: vector.store %[[PAIR]], %[[YB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}] {alignment = 8 : i64}
 // CHECK-COUNT-3: vector.store %{{.*}}, %[[YB]]
 // CHECK: gpu.terminator
 
