@@ -113,7 +113,7 @@ def MHAAttentionGradToLoopsPass
   let summary = "Lower mha.attention_grad to per-row parallel loops";
   let description = [{
     Each `mha.attention_grad` with static depths (and no additive mask
-    gradient in use) becomes two `scf.forall` loops on tensors whose
+    gradient in use) becomes three `scf.forall` loops on tensors whose
     iterations each own one row of the gradients, so that no Sq × Sk
     matrix exists and no element is written by two iterations:
 
@@ -121,11 +121,15 @@ def MHAAttentionGradToLoopsPass
       or j ≤ i when causal), s = mask(scale·q_i·k_j), P = exp(s − lse_i)
       (0 where s is −inf), dS = P·(dO_i·v_j − D_i), dQ_i += dS·k_j; then
       dQ_i ·= scale, and D_i stored for the second loop;
-    * over key rows j: over the queries that see key j, the same P and dS,
-      dV_j += P·dO_i, dK_j += dS·q_i; then dK_j ·= scale.
+    * over key rows j: over the queries that see key j, the same P,
+      dV_j += P·dO_i;
+    * over key rows j again: the same P and dS, dK_j += dS·q_i; then
+      dK_j ·= scale.
 
     The rows are vectors (a GPU thread's registers). The GPU pipeline maps
-    each loop to one kernel of a thread per row. Sizes are checked on the
+    each loop to one kernel of a thread per row; dV and dK have a loop each
+    (the scores computed once more) so that a thread holds fewer rows: with
+    both in one loop the key-row kernel spilled heavily. Sizes are checked on the
     host before the loops. Other `mha.attention_grad` ops are left to
     `convert-mha-to-linalg`'s decomposition.
   }];

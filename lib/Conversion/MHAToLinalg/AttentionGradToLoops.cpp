@@ -14,12 +14,18 @@
 //    s = mask(scale·q_i·k_j), P = exp(s − lse_i) (0 where s is −inf),
 //    dP = dO_i·v_j, dS = P·(dP − D_i), dQ_i += dS·k_j; finally
 //    dQ_i ·= scale. D_i is kept for the second loop.
-//  * Over key rows j: over the queries i that see key j, the same P and
-//    dS recomputed, dV_j += P·dO_i, dK_j += dS·q_i; dK_j ·= scale.
+//  * Over key rows j: over the queries i that see key j, P recomputed,
+//    dV_j += P·dO_i.
+//  * Over key rows j again: the same P and dS recomputed, dK_j += dS·q_i;
+//    dK_j ·= scale.
 //
-// The scores are computed twice (FlashAttention's backward computes them
-// once and accumulates dK, dV across query blocks instead; a thread per
-// row cannot). The rows are vectors (a thread's registers): the depths
+// The scores are computed three times (FlashAttention's backward computes
+// them once and accumulates dK, dV across query blocks instead; a thread
+// per row cannot). dK and dV have loops of their own so that a thread
+// holds fewer rows: with both, a key-row thread held its key, value, dK
+// and dV rows and each query's q and dO rows, six rows of D floats, and
+// spilled (by ptxas at D = 64, 3284 bytes of spill stores; measured in
+// docs/GPU.md). The rows are vectors (a thread's registers): the depths
 // must be static. Ops asking for an additive mask's gradient (an Sq × Sk
 // result) or with dynamic depths are left to the decomposition.
 //
@@ -91,7 +97,8 @@ public:
     keys = tensor::DimOp::create(rewriter, loc, op.getKey(), rank - 2);
 
     auto [dq, rowDots] = queryRows();
-    auto [dk, dv] = keyRows(rowDots);
+    Value dv = valueRows();
+    Value dk = keyRows(rowDots);
     SmallVector<Value> results = {dq, dk, dv};
     if (Value maskGrad = op.getMaskGrad()) {
       // Unused (applies() checked): a placeholder of its type.
@@ -127,12 +134,10 @@ private:
     return readRowF32(b, l, source, at(batch, {row, c0}), n);
   }
 
-  /// P and dS of (query i, key j): P = exp(s − lse) (0 where s is −inf),
-  /// dS = P·(dO_i·v_j − D_i).
-  std::pair<Value, Value> probAndGrad(OpBuilder &b, Location l,
-                                      ValueRange batch, Value i, Value j,
-                                      Value qRow, Value kRow, Value dORow,
-                                      Value vRow, Value lse, Value dRow) {
+  /// P of (query i, key j): exp(s − lse), 0 where the masked score s is
+  /// −inf.
+  Value probability(OpBuilder &b, Location l, ValueRange batch, Value i,
+                    Value j, Value qRow, Value kRow, Value lse) {
     Value s = arith::MulFOp::create(b, l, rowDot(b, l, qRow, kRow), scale);
     Value maskElement;
     if (Value mask = op.getMask())
@@ -140,7 +145,16 @@ private:
           b, l, mask, maskIndices(mask, rank, batch, i, j, c0));
     // (Causal exclusion is the loops' bounds.)
     s = maskScore(b, l, s, maskElement, Value(), Value(), /*causal=*/false);
-    Value p = guardedExp(b, l, s, lse, s);
+    return guardedExp(b, l, s, lse, s);
+  }
+
+  /// P and dS of (query i, key j): P as probability() gives it,
+  /// dS = P·(dO_i·v_j − D_i).
+  std::pair<Value, Value> probAndGrad(OpBuilder &b, Location l,
+                                      ValueRange batch, Value i, Value j,
+                                      Value qRow, Value kRow, Value dORow,
+                                      Value vRow, Value lse, Value dRow) {
+    Value p = probability(b, l, batch, i, j, qRow, kRow, lse);
     Value dp = rowDot(b, l, dORow, vRow);
     Value ds = arith::MulFOp::create(b, l, p,
                                      arith::SubFOp::create(b, l, dp, dRow));
@@ -253,36 +267,82 @@ private:
     return {loop.getResult(0), loop.getResult(1)};
   }
 
-  /// dK and dV, one key row per iteration.
-  std::pair<Value, Value> keyRows(Value rowDots) {
+  /// The empty result of `t`'s shape and type.
+  Value emptyLike(Value t) {
+    return tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, t),
+        cast<RankedTensorType>(t.getType()).getElementType());
+  }
+
+  /// A loop over the queries that see key `j` (causal: i >= j) carrying
+  /// `init`, `body` given the query and the state.
+  scf::ForOp queryLoop(OpBuilder &b, Value j, ValueRange init,
+                       function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                       Value, ValueRange)>
+                           body) {
+    Value start = op.getCausal()
+                      ? arith::MinSIOp::create(b, loc, j, queries).getResult()
+                      : c0;
+    return scf::ForOp::create(
+        b, loc, start, queries, c1, init,
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          scf::YieldOp::create(nb, l, body(nb, l, i, acc));
+        });
+  }
+
+  /// The f32 zero vector of `n`.
+  Value zeros(OpBuilder &b, int64_t n) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(VectorType::get({n}, f32(b)), 0.0f));
+  }
+
+  /// dV, one key row per iteration: its key row, dV's row, and each
+  /// query's q and dO rows.
+  Value valueRows() {
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     Value dO = op.getResultGrad();
-    auto emptyLike = [&](Value t) -> Value {
-      return tensor::EmptyOp::create(
-          rewriter, loc, tensor::getMixedSizes(rewriter, loc, t),
-          cast<RankedTensorType>(t.getType()).getElementType());
-    };
-    Value dkInit = emptyLike(k), dvInit = emptyLike(v);
+    Value dvInit = emptyLike(v);
     OpBuilder::InsertionGuard guard(rewriter);
-    scf::ForallOp loop = rowLoop(k, keys, {dkInit, dvInit});
+    scf::ForallOp loop = rowLoop(k, keys, {dvInit});
+    SmallVector<Value> ivs = loop.getInductionVars();
+    ValueRange batch = ValueRange(ivs).drop_back();
+    Value j = ivs.back();
+    OpBuilder &b = rewriter;
+    Value kRow = readRow(b, loc, k, batch, j, depth);
+    scf::ForOp queries = queryLoop(
+        b, j, ValueRange{zeros(b, columns)},
+        [&](OpBuilder &nb, Location l, Value i,
+            ValueRange acc) -> SmallVector<Value> {
+          Value qRow = readRow(nb, l, q, batch, i, depth);
+          Value lse =
+              tensor::ExtractOp::create(nb, l, op.getLse(), at(batch, {i}));
+          Value p = probability(nb, l, batch, i, j, qRow, kRow, lse);
+          Value dORow = readRow(nb, l, dO, batch, i, columns);
+          return {rowAxpy(nb, l, p, dORow, acc[0])};
+        });
+    writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
+             queries.getResult(0), Value(), columns);
+    return loop.getResult(0);
+  }
+
+  /// dK, one key row per iteration: its key and value rows, dK's row, and
+  /// each query's q and dO rows.
+  Value keyRows(Value rowDots) {
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Value dO = op.getResultGrad();
+    Value dkInit = emptyLike(k);
+    OpBuilder::InsertionGuard guard(rewriter);
+    scf::ForallOp loop = rowLoop(k, keys, {dkInit});
     SmallVector<Value> ivs = loop.getInductionVars();
     ValueRange batch = ValueRange(ivs).drop_back();
     Value j = ivs.back();
     OpBuilder &b = rewriter;
     Value kRow = readRow(b, loc, k, batch, j, depth);
     Value vRow = readRow(b, loc, v, batch, j, columns);
-    // Causal: the queries i >= j.
-    Value start = op.getCausal()
-                      ? arith::MinSIOp::create(b, loc, j, queries).getResult()
-                      : c0;
-    Value zeroK = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(VectorType::get({depth}, f32(b)), 0.0f));
-    Value zeroV = arith::ConstantOp::create(
-        b, loc,
-        DenseElementsAttr::get(VectorType::get({columns}, f32(b)), 0.0f));
-    auto queryLoop = scf::ForOp::create(
-        b, loc, start, queries, c1, ValueRange{zeroK, zeroV},
-        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+    scf::ForOp queries = queryLoop(
+        b, j, ValueRange{zeros(b, depth)},
+        [&](OpBuilder &nb, Location l, Value i,
+            ValueRange acc) -> SmallVector<Value> {
           Value qRow = readRow(nb, l, q, batch, i, depth);
           Value dORow = readRow(nb, l, dO, batch, i, columns);
           Value lse =
@@ -291,15 +351,12 @@ private:
               tensor::ExtractOp::create(nb, l, rowDots, at(batch, {i}));
           auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
                                      vRow, lse, dRow);
-          scf::YieldOp::create(nb, l,
-                               ValueRange{rowAxpy(nb, l, ds, qRow, acc[0]),
-                                          rowAxpy(nb, l, p, dORow, acc[1])});
+          (void)p;
+          return {rowAxpy(nb, l, ds, qRow, acc[0])};
         });
     writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
-             queryLoop.getResult(0), scale, depth);
-    writeRow(b, loc, loop, loop.getRegionIterArgs()[1], batch, j,
-             queryLoop.getResult(1), Value(), columns);
-    return {loop.getResult(0), loop.getResult(1)};
+             queries.getResult(0), scale, depth);
+    return loop.getResult(0);
   }
 
   RewriterBase &rewriter;

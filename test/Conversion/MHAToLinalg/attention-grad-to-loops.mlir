@@ -1,12 +1,13 @@
 // RUN: mha-opt %s -mha-attention-grad-to-loops -canonicalize -cse -split-input-file | FileCheck %s
 
-// attention_grad as two parallel loops, one row of the gradients per
+// attention_grad as three parallel loops, one row of the gradients per
 // iteration, no Sq x Sk tensor: the sizes checked first (on the host); over
 // query rows (batch, head, i): D_i = dO_i·O_i, the keys j <= i (causal),
 // s = mask(scale·q_i·k_j), P = exp(s - lse_i) (0 where s is -inf),
 // dS = P·(dO_i·v_j - D_i), dQ_i += dS·k_j, then dQ_i·scale rounded to bf16,
-// D_i kept; over key rows j: the queries i >= j, dK_j += dS·q_i,
-// dV_j += P·dO_i, then dK_j·scale.
+// D_i kept; over key rows j: the queries i >= j, dV_j += P·dO_i (no value
+// row, no D); over key rows j again: dK_j += dS·q_i, then dK_j·scale (a
+// thread holds fewer rows than with dK and dV in one loop).
 // CHECK-LABEL: func.func @grad
 // CHECK-SAME: (%[[Q:[^ ]+]]: tensor<2x4x?x16xbf16>{{.*}}, %[[K:[^ ]+]]: tensor<2x4x?x16xbf16>{{.*}}, %[[V:[^ ]+]]: tensor<2x4x?x8xbf16>{{.*}}, %[[O:[^ ]+]]: tensor<2x4x?x8xbf16>{{.*}}, %[[LSE:[^ ]+]]: tensor<2x4x?xf32>{{.*}}, %[[DO:[^ ]+]]: tensor<2x4x?x8xbf16>{{.*}}, %[[M:[^ ]+]]: tensor<2x1x1x?xi1>
 // CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
@@ -51,11 +52,24 @@
 // CHECK: arith.truncf %[[DQS]] : vector<16xf32> to vector<16xbf16>
 // CHECK: tensor.insert %[[DI]]
 // CHECK: scf.forall.in_parallel
-// CHECK: %[[COLS:.*]]:2 = scf.forall (%[[B2:.*]], %[[H2:.*]], %[[J2:.*]]) in (2, 4, %[[SK]]) shared_outs
+// CHECK: %[[DVS:.*]] = scf.forall (%[[B3:.*]], %[[H3:.*]], %[[J3:.*]]) in (2, 4, %[[SK]]) shared_outs
+// CHECK: %[[START3:.*]] = arith.minsi %[[J3]], %[[SQ]]
+// CHECK: %[[V3:.*]] = scf.for %[[I3:.*]] = %[[START3]] to %[[SQ]] step %{{.*}} iter_args(%[[DV:.*]] = %{{.*}}) -> (vector<8xf32>)
+// CHECK-NOT: %[[ROWS]]#1
+// CHECK: %[[KEEP3:.*]] = tensor.extract %[[M]][%[[B3]], %{{.*}}, %{{.*}}, %[[J3]]]
+// CHECK: arith.select %[[KEEP3]]
+// CHECK: math.exp
+// CHECK: %[[P3:.*]] = arith.select
+// CHECK: %[[DOR3:.*]] = arith.extf {{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: %[[PB:.*]] = vector.broadcast %[[P3]] : f32 to vector<8xf32>
+// CHECK: %[[DVN:.*]] = vector.fma %[[PB]], %[[DOR3]], %[[DV]]
+// CHECK: scf.yield %[[DVN]]
+// CHECK: arith.truncf %[[V3]] : vector<8xf32> to vector<8xbf16>
+// CHECK: %[[DKS:.*]] = scf.forall (%[[B2:.*]], %[[H2:.*]], %[[J2:.*]]) in (2, 4, %[[SK]]) shared_outs
 // CHECK: %[[START:.*]] = arith.minsi %[[J2]], %[[SQ]]
-// CHECK: %[[KV:.*]]:2 = scf.for %[[I2:.*]] = %[[START]] to %[[SQ]] step %{{.*}} iter_args(%[[DK:.*]] = %{{.*}}, %[[DV:.*]] = %{{.*}}) -> (vector<16xf32>, vector<8xf32>)
+// CHECK: %[[KV:.*]] = scf.for %[[I2:.*]] = %[[START]] to %[[SQ]] step %{{.*}} iter_args(%[[DK:.*]] = %{{.*}}) -> (vector<16xf32>)
 // CHECK: %[[QR2:.*]] = arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
-// CHECK: %[[DOR2:.*]] = arith.extf {{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: arith.extf {{.*}} : vector<8xbf16> to vector<8xf32>
 // CHECK: tensor.extract %[[LSE]][%[[B2]], %[[H2]], %[[I2]]]
 // CHECK: %[[DI2:.*]] = tensor.extract %[[ROWS]]#1[%[[B2]], %[[H2]], %[[I2]]]
 // CHECK: %[[KEEP2:.*]] = tensor.extract %[[M]][%[[B2]], %{{.*}}, %{{.*}}, %[[J2]]]
@@ -65,11 +79,9 @@
 // CHECK: %[[DS2:.*]] = arith.mulf %[[P2]], %{{.*}}
 // CHECK: %[[DSB2:.*]] = vector.broadcast %[[DS2]] : f32 to vector<16xf32>
 // CHECK: %[[DKN:.*]] = vector.fma %[[DSB2]], %[[QR2]], %[[DK]]
-// CHECK: %[[PB:.*]] = vector.broadcast %[[P2]] : f32 to vector<8xf32>
-// CHECK: %[[DVN:.*]] = vector.fma %[[PB]], %[[DOR2]], %[[DV]]
-// CHECK: scf.yield %[[DKN]], %[[DVN]]
-// CHECK: arith.mulf %[[KV]]#0, %[[SCALEV]]
-// CHECK: return %[[ROWS]]#0, %[[COLS]]#0, %[[COLS]]#1
+// CHECK: scf.yield %[[DKN]]
+// CHECK: arith.mulf %[[KV]], %[[SCALEV]]
+// CHECK: return %[[ROWS]]#0, %[[DKS]], %[[DVS]]
 func.func @grad(%q: tensor<2x4x?x16xbf16>, %k: tensor<2x4x?x16xbf16>, %v: tensor<2x4x?x8xbf16>, %o: tensor<2x4x?x8xbf16>,
                 %lse: tensor<2x4x?xf32>, %do: tensor<2x4x?x8xbf16>, %m: tensor<2x1x1x?xi1>)
     -> (tensor<2x4x?x16xbf16>, tensor<2x4x?x16xbf16>, tensor<2x4x?x8xbf16>) {
