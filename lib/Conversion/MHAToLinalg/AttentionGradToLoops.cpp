@@ -296,67 +296,71 @@ private:
         b, loc, DenseElementsAttr::get(VectorType::get({n}, f32(b)), 0.0f));
   }
 
-  /// dV, one key row per iteration: its key row, dV's row, and each
-  /// query's q and dO rows.
-  Value valueRows() {
-    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-    Value dO = op.getResultGrad();
-    Value dvInit = emptyLike(v);
+  /// A parallel loop over key rows j, its result like `like` ([batch...,
+  /// keys, n]): `body` gives each row (f32, `n`) from the batch position,
+  /// j and the key row; the row is written times `factor` (if any).
+  Value
+  keyRowLoop(Value like, int64_t n, Value factor,
+             function_ref<Value(OpBuilder &, ValueRange, Value, Value)> body) {
     OpBuilder::InsertionGuard guard(rewriter);
-    scf::ForallOp loop = rowLoop(k, keys, {dvInit});
+    scf::ForallOp loop = rowLoop(op.getKey(), keys, {emptyLike(like)});
     SmallVector<Value> ivs = loop.getInductionVars();
     ValueRange batch = ValueRange(ivs).drop_back();
     Value j = ivs.back();
-    OpBuilder &b = rewriter;
-    Value kRow = readRow(b, loc, k, batch, j, depth);
-    scf::ForOp queries = queryLoop(
-        b, j, ValueRange{zeros(b, columns)},
-        [&](OpBuilder &nb, Location l, Value i,
-            ValueRange acc) -> SmallVector<Value> {
-          Value qRow = readRow(nb, l, q, batch, i, depth);
-          Value lse =
-              tensor::ExtractOp::create(nb, l, op.getLse(), at(batch, {i}));
-          Value p = probability(nb, l, batch, i, j, qRow, kRow, lse);
-          Value dORow = readRow(nb, l, dO, batch, i, columns);
-          return {rowAxpy(nb, l, p, dORow, acc[0])};
-        });
-    writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
-             queries.getResult(0), Value(), columns);
+    Value kRow = readRow(rewriter, loc, op.getKey(), batch, j, depth);
+    writeRow(rewriter, loc, loop, loop.getRegionIterArgs()[0], batch, j,
+             body(rewriter, batch, j, kRow), factor, n);
     return loop.getResult(0);
+  }
+
+  /// dV, one key row per iteration: its key row, dV's row, and each
+  /// query's q and dO rows.
+  Value valueRows() {
+    Value q = op.getQuery(), dO = op.getResultGrad();
+    return keyRowLoop(
+        op.getValue(), columns, Value(),
+        [&](OpBuilder &b, ValueRange batch, Value j, Value kRow) -> Value {
+          return queryLoop(b, j, ValueRange{zeros(b, columns)},
+                           [&](OpBuilder &nb, Location l, Value i,
+                               ValueRange acc) -> SmallVector<Value> {
+                             Value qRow = readRow(nb, l, q, batch, i, depth);
+                             Value lse = tensor::ExtractOp::create(
+                                 nb, l, op.getLse(), at(batch, {i}));
+                             Value p = probability(nb, l, batch, i, j, qRow,
+                                                   kRow, lse);
+                             Value dORow =
+                                 readRow(nb, l, dO, batch, i, columns);
+                             return {rowAxpy(nb, l, p, dORow, acc[0])};
+                           })
+              .getResult(0);
+        });
   }
 
   /// dK, one key row per iteration: its key and value rows, dK's row, and
   /// each query's q and dO rows.
   Value keyRows(Value rowDots) {
-    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-    Value dO = op.getResultGrad();
-    Value dkInit = emptyLike(k);
-    OpBuilder::InsertionGuard guard(rewriter);
-    scf::ForallOp loop = rowLoop(k, keys, {dkInit});
-    SmallVector<Value> ivs = loop.getInductionVars();
-    ValueRange batch = ValueRange(ivs).drop_back();
-    Value j = ivs.back();
-    OpBuilder &b = rewriter;
-    Value kRow = readRow(b, loc, k, batch, j, depth);
-    Value vRow = readRow(b, loc, v, batch, j, columns);
-    scf::ForOp queries = queryLoop(
-        b, j, ValueRange{zeros(b, depth)},
-        [&](OpBuilder &nb, Location l, Value i,
-            ValueRange acc) -> SmallVector<Value> {
-          Value qRow = readRow(nb, l, q, batch, i, depth);
-          Value dORow = readRow(nb, l, dO, batch, i, columns);
-          Value lse =
-              tensor::ExtractOp::create(nb, l, op.getLse(), at(batch, {i}));
-          Value dRow =
-              tensor::ExtractOp::create(nb, l, rowDots, at(batch, {i}));
-          auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow, kRow, dORow,
-                                     vRow, lse, dRow);
-          (void)p;
-          return {rowAxpy(nb, l, ds, qRow, acc[0])};
+    Value q = op.getQuery(), v = op.getValue(), dO = op.getResultGrad();
+    return keyRowLoop(
+        op.getKey(), depth, scale,
+        [&](OpBuilder &b, ValueRange batch, Value j, Value kRow) -> Value {
+          Value vRow = readRow(b, loc, v, batch, j, columns);
+          return queryLoop(
+                     b, j, ValueRange{zeros(b, depth)},
+                     [&](OpBuilder &nb, Location l, Value i,
+                         ValueRange acc) -> SmallVector<Value> {
+                       Value qRow = readRow(nb, l, q, batch, i, depth);
+                       Value dORow = readRow(nb, l, dO, batch, i, columns);
+                       Value lse = tensor::ExtractOp::create(nb, l, op.getLse(),
+                                                             at(batch, {i}));
+                       Value dRow = tensor::ExtractOp::create(nb, l, rowDots,
+                                                              at(batch, {i}));
+                       auto [p, ds] = probAndGrad(nb, l, batch, i, j, qRow,
+                                                  kRow, dORow, vRow, lse, dRow);
+                       (void)p;
+                       return {rowAxpy(nb, l, ds, qRow, acc[0])};
+                     })
+              .getResult(0);
         });
-    writeRow(b, loc, loop, loop.getRegionIterArgs()[0], batch, j,
-             queries.getResult(0), scale, depth);
-    return loop.getResult(0);
   }
 
   RewriterBase &rewriter;

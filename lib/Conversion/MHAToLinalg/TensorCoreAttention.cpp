@@ -831,6 +831,13 @@ private:
   SmallVector<Value>
   stateLoop(Value lower, Value upper, ArrayRef<Value> init,
             function_ref<SmallVector<Value>(Value, ArrayRef<Value>)> body);
+  /// `body` built inside an scf.if on `condition` (uniform i1).
+  void ifThen(Value condition, function_ref<void()> body) {
+    auto branch = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(branch.thenBlock());
+    body();
+  }
   /// A host loop over [0, `bound`) with `body` built inside (emulation).
   void forEach(int64_t bound, function_ref<void(Value)> body) {
     auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), idx(b, loc, bound),
@@ -1600,10 +1607,8 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
   // No more shared memory than one tile of each.
   Value keys = perThread(operands.keys);
   auto copyKeysIf = [&](Value condition, Value firstKey) {
-    auto branch = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(branch.thenBlock());
-    copyTile(operands.k, kShared, batch, firstKey, keys);
+    ifThen(condition,
+           [&] { copyTile(operands.k, kShared, batch, firstKey, keys); });
   };
   Value zero = idx(b, loc, 0);
   copyKeysIf(
@@ -1927,17 +1932,10 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
   };
   Value zero = idx(b, loc, 0);
   Value stepCount = operands.steps;
-  {
-    // (None without K.)
-    auto branch = scf::IfOp::create(
-        b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, stepCount,
-                              zero),
-        /*withElse=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(branch.thenBlock());
-    copyStep(c(0), tiles[0], tiles[1]);
-  }
+  // (None without K.)
+  ifThen(
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, stepCount, zero),
+      [&] { copyStep(c(0), tiles[0], tiles[1]); });
   SmallVector<Value> results = stateLoop(
       zero, stepCount, init,
       [&](Value step, ArrayRef<Value> state) -> SmallVector<Value> {
@@ -1951,17 +1949,12 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
         Value lhsTile = pickTile(even, tiles[0], tiles[2]);
         Value rhsTile = pickTile(even, tiles[1], tiles[3]);
         Value next = arith::AddIOp::create(b, loc, step, idx(b, loc, 1));
-        {
-          auto branch = scf::IfOp::create(
-              b, loc,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
-                                    stepCount),
-              /*withElse=*/false);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(branch.thenBlock());
-          copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
-                   pickTile(even, tiles[3], tiles[1]));
-        }
+        ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
+                                     stepCount),
+               [&] {
+                 copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
+                          pickTile(even, tiles[3], tiles[1]));
+               });
         // The warp's A fragments: its 16 rows of the lhs tile, by ldmatrix
         // (matrices at rows 16w and 16w + 8; columns 16kk, then 16kk + 8).
         Value warpRow = mul(warp, c(16));
