@@ -12,7 +12,7 @@ configuration:
   forward depth 128 block-k 64: 172 registers, no spills
   backward depth 128 key-tile 64 query-tile 16: dQ 240 registers, dK/dV 254 registers, no spills
   backward depth 128 key-tile 64 query-tile 64: refused: ... need about 320 registers ...
-  matmul block-m 64 block-n 128 block-k 32: 126 registers, no spills
+  matmul block-m 128 block-n 128 block-k 32: 242 registers, no spills
 
 With --check it exits nonzero when a configuration the pass accepts spills
 (the pass's estimate of a thread's registers must refuse every tile that
@@ -24,8 +24,8 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
 A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
 matmul:BLOCK_M:BLOCK_N:BLOCK_K; without any, depths 32-256 and tiles 16-128
 (the backward with equal tiles, and with the tiles the pass derives at each
-depth), and matmul tiles from 64 x 64 to 128 x 256 (the default 64 x 128 x
-32 among them).
+depth), and matmul tiles from 64 x 64 to 128 x 128 (the default
+128 x 128 x 32 among them) and two the pass refuses.
 """
 
 import argparse
@@ -153,9 +153,9 @@ def default_configs():
     # The backward's derived tiles (64 keys; 64 queries up to depth 64, 16
     # at depth 128).
     configs += [("backward", 64, 64, 64), ("backward", 128, 64, 16)]
-    for block_m, block_n, block_k in ((64, 64, 32), (64, 128, 32),
-                                      (128, 128, 32), (64, 256, 32),
-                                      (64, 128, 64), (128, 256, 64)):
+    for block_m, block_n, block_k in ((64, 64, 32), (128, 64, 32),
+                                      (64, 128, 32), (128, 128, 32),
+                                      (64, 256, 32), (128, 128, 64)):
         configs.append(("matmul", block_m, block_n, block_k))
     return list(dict.fromkeys(configs))
 

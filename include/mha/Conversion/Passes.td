@@ -251,8 +251,8 @@ def MHAGPUMatmulKernelOpsPass
     f32 products, the usual case of f32 models, are left silently.
   }];
   let options = [
-    Option<"blockM", "block-m", "int64_t", "64",
-           "Output rows per block of threads (a multiple of 16: 16 a warp)">,
+    Option<"blockM", "block-m", "int64_t", "128",
+           "Output rows per block of threads (a multiple of 32: 32 a warp)">,
     Option<"blockN", "block-n", "int64_t", "128",
            "Output columns per block (a multiple of 16)">,
     Option<"blockK", "block-k", "int64_t", "32",
@@ -312,16 +312,18 @@ def MHAGPULowerTensorCoreKernelsPass
     gradient element has one writer (the scores are computed twice, once
     per kernel).
 
-    Each `mha.gpu_matmul` becomes one kernel: a block of `block_m / 16`
+    Each `mha.gpu_matmul` becomes one kernel: a block of `block_m / 32`
     warps per `block_m` × `block_n` tile of the output of a batch position
-    (grid: column tiles × row tiles × batch positions, in x), each warp 16 rows of
-    it in `mma.sync` accumulators (f32), started from `init` or zeros. Per
+    (grid: column tiles × row tiles × batch positions, in x), each warp 32
+    rows of it (two tiles of 16) in `mma.sync` accumulators (f32), started
+    from `init` or zeros. Per
     step of `block_k` the block's threads copy the lhs's `block_m` ×
     `block_k` tile and the rhs's `block_k` × `block_n` tile into shared
     memory (`cp.async`, zeros past the last row or column), two stages:
     step i + 1's tiles are copied while step i's are multiplied. The lhs's
     A fragments come by `ldmatrix`, the rhs's B fragments by `ldmatrix`
-    with `.trans` (its columns). The accumulators are stored as f32 pairs,
+    with `.trans` (its columns), each B fragment used by both of a warp's
+    row tiles. The accumulators are stored as f32 pairs,
     rows and columns past the output's last skipped.
 
     The tiles must fit the GPU: the two shared-memory tiles within 48 KiB

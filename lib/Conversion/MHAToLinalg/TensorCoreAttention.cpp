@@ -85,6 +85,9 @@ constexpr int64_t kMaxRegisters = 255;
 constexpr int64_t kRowPadding = 8;
 /// Elements one thread copies per load (16 bytes of f16/bf16).
 constexpr int64_t kCopyWidth = 8;
+/// Output rows a warp of the matmul kernel owns: two tiles of 16, so that
+/// each B fragment read from shared memory serves two mma.sync.
+constexpr int64_t kMatmulWarpRows = 32;
 
 /// Which kernel a shape is of: the forward, or one of the backward's two.
 enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
@@ -99,7 +102,9 @@ enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
-  int64_t warps() const { return blockRows / 16; }
+  int64_t warps() const {
+    return blockRows / (kind == KernelKind::Matmul ? kMatmulWarpRows : 16);
+  }
   int64_t threads() const { return 32 * warps(); }
   /// The shared-memory tiles' shapes (rows padded by kRowPadding elements).
   SmallVector<SmallVector<int64_t, 2>> tileShapes() const {
@@ -129,13 +134,13 @@ struct KernelShape {
   /// * dK/dV: the key's and value's fragments (depth/4 each), dK's and dV's
   ///   accumulators (depth/2 each), the scores and dP (tile/2 each), the
   ///   fragments of P and dS (tile/4 each).
-  /// * matmul: the accumulators (depth/2: 16 rows × N a warp), a step's
-  ///   A fragments (tile/4).
+  /// * matmul: the accumulators (depth: 32 rows × N a warp), a step's A
+  ///   fragments (tile/2).
   /// ptxas decides; this refuses tiles that would spill.
   static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
     switch (kind) {
     case KernelKind::Matmul:
-      return depth / 2 + tile / 4 + 32;
+      return depth + tile / 2 + 32;
     case KernelKind::Forward:
       return 3 * depth / 4 + 3 * tile / 4 + 32;
     case KernelKind::QueryGrad:
@@ -1892,33 +1897,45 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
   Value rows = perThread(operands.rows);
   Value batch = perThread(batchIndex);
   Value depthK = perThread(operands.k), columns = perThread(operands.n);
-  ThreadRows outputRows = threadRows(rowTile, rows);
   Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
   Value firstColumn = mul(perThread(columnTile), c(shape.depth));
   int64_t blockK = shape.tileRows;
   int64_t columnTiles = shape.depth / 8;
-
-  // The thread's output columns of each 8: 2t and 2t + 1 (clamped into the
-  // buffer for reading; past N nothing is stored).
+  const int64_t rowTiles = kMatmulWarpRows / 16;
+  // The thread's output rows: g and g + 8 of each of its warp's 16-row
+  // tiles (clamped into the buffer for reading; past M nothing is stored).
+  Value warpRow = mul(warp, c(kMatmulWarpRows));
+  SmallVector<Value> row, clampedRow; // [2·mt + i]
+  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
+  for (int64_t mt = 0; mt < rowTiles; ++mt)
+    for (int64_t i = 0; i < 2; ++i) {
+      row.push_back(
+          add(add(firstRow, warpRow), add(group, c(16 * mt + 8 * i))));
+      clampedRow.push_back(arith::MinUIOp::create(b, loc, row.back(), lastRow));
+    }
+  // Its output columns of each 8: 2t and 2t + 1 (likewise clamped).
   SmallVector<Value> column, clampedColumn;
   for (int64_t nd = 0; nd < columnTiles; ++nd) {
     column.push_back(add(firstColumn, add(twoT, c(8 * nd))));
     clampedColumn.push_back(arith::MinUIOp::create(
         b, loc, column.back(), arith::SubIOp::create(b, loc, columns, c(2))));
   }
-  // The accumulators (4 per 8 columns: row 0 columns 2t, 2t + 1, row 1 the
-  // same), from init or zeros.
+  // The accumulators, 4 per row tile and 8 columns (row g: columns 2t,
+  // 2t + 1; row g + 8: the same), at 4·(mt·columnTiles + nd); from init or
+  // zeros.
+  auto at = [&](int64_t mt, int64_t nd) { return 4 * (mt * columnTiles + nd); };
   SmallVector<Value> init;
-  for (int64_t nd = 0; nd < columnTiles; ++nd)
-    for (int64_t i = 0; i < 2; ++i) {
-      if (!operands.init) {
-        init.append(2, f32(0.0f));
-        continue;
+  for (int64_t mt = 0; mt < rowTiles; ++mt)
+    for (int64_t nd = 0; nd < columnTiles; ++nd)
+      for (int64_t i = 0; i < 2; ++i) {
+        if (!operands.init) {
+          init.append(2, f32(0.0f));
+          continue;
+        }
+        Pair pair = loadPair(
+            operands.init, {batch, clampedRow[2 * mt + i], clampedColumn[nd]});
+        init.append({pair.first, pair.second});
       }
-      Pair pair = loadPair(operands.init,
-                           {batch, outputRows.clamped[i], clampedColumn[nd]});
-      init.append({pair.first, pair.second});
-    }
 
   // Step s's tiles: lhs rows [firstRow, + blockRows) × K columns
   // [s·blockK, + blockK), rhs K rows [s·blockK, + blockK) × columns
@@ -1955,41 +1972,53 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
                  copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
                           pickTile(even, tiles[3], tiles[1]));
                });
-        // The warp's A fragments: its 16 rows of the lhs tile, by ldmatrix
-        // (matrices at rows 16w and 16w + 8; columns 16kk, then 16kk + 8).
-        Value warpRow = mul(warp, c(16));
-        SmallVector<Operand> fragments;
-        for (int64_t kk = 0; kk < blockK / 16; ++kk) {
-          Operand fragment;
-          for (int64_t half = 0; half < 2; ++half) {
-            Operand pairs = tileOperand(lhsTile, warpRow, c(16 * kk + 8 * half),
-                                        /*rowStep=*/8, /*columnStep=*/0,
-                                        /*transpose=*/false);
-            fragment.append(pairs.begin(), pairs.end());
+        // The warp's A fragments of each row tile and 16 of K, by ldmatrix
+        // (matrices at rows 32w + 16mt and + 8; columns 16kk, then
+        // 16kk + 8).
+        SmallVector<SmallVector<Operand>> fragments(rowTiles);
+        for (int64_t mt = 0; mt < rowTiles; ++mt)
+          for (int64_t kk = 0; kk < blockK / 16; ++kk) {
+            Operand fragment;
+            for (int64_t half = 0; half < 2; ++half) {
+              Operand pairs = tileOperand(
+                  lhsTile, add(warpRow, c(16 * mt)), c(16 * kk + 8 * half),
+                  /*rowStep=*/8, /*columnStep=*/0, /*transpose=*/false);
+              fragment.append(pairs.begin(), pairs.end());
+            }
+            fragments[mt].push_back(fragment);
           }
-          fragments.push_back(fragment);
-        }
-        // acc += A · (the rhs tile's columns 8nd to 8nd + 7).
-        SmallVector<Value> nextState;
-        for (int64_t nd = 0; nd < columnTiles; ++nd) {
-          Accumulator acc(state.begin() + 4 * nd, state.begin() + 4 * nd + 4);
-          acc = timesTileColumns(fragments, rhsTile, nd, acc);
-          nextState.append(acc.begin(), acc.end());
-        }
+        // acc += A · (the rhs tile's columns 8nd to 8nd + 7): each B
+        // fragment (ldmatrix .trans of 16 of K) for every row tile.
+        SmallVector<Value> nextState(state.begin(), state.end());
+        for (int64_t nd = 0; nd < columnTiles; ++nd)
+          for (int64_t kk = 0; kk < blockK / 16; ++kk) {
+            Operand columnsOperand =
+                tileOperand(rhsTile, c(16 * kk), c(8 * nd), /*rowStep=*/8,
+                            /*columnStep=*/0, /*transpose=*/true);
+            for (int64_t mt = 0; mt < rowTiles; ++mt) {
+              auto first = nextState.begin() + at(mt, nd);
+              Accumulator acc = mma(fragments[mt][kk], columnsOperand,
+                                    Accumulator(first, first + 4));
+              std::copy(acc.begin(), acc.end(), first);
+            }
+          }
         return nextState;
       });
 
-  for (int64_t nd = 0; nd < columnTiles; ++nd) {
-    Value inColumns = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            column[nd], columns);
-    for (int64_t i = 0; i < 2; ++i) {
-      Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                           outputRows.row[i], rows);
-      storePair({results[4 * nd + 2 * i], results[4 * nd + 2 * i + 1]},
-                operands.out, {batch, outputRows.row[i], column[nd]},
-                arith::AndIOp::create(b, loc, inRows, inColumns));
+  for (int64_t mt = 0; mt < rowTiles; ++mt)
+    for (int64_t nd = 0; nd < columnTiles; ++nd) {
+      Value inColumns = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              column[nd], columns);
+      for (int64_t i = 0; i < 2; ++i) {
+        Value outputRow = row[2 * mt + i];
+        Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             outputRow, rows);
+        storePair(
+            {results[at(mt, nd) + 2 * i], results[at(mt, nd) + 2 * i + 1]},
+            operands.out, {batch, outputRow, column[nd]},
+            arith::AndIOp::create(b, loc, inRows, inColumns));
+      }
     }
-  }
 }
 
 LogicalResult checkFits(Operation *op, const KernelShape &shape) {
@@ -2008,7 +2037,10 @@ LogicalResult checkFits(Operation *op, const KernelShape &shape) {
                                     << " need about " << shape.registers()
                                     << " registers per thread, more than the "
                                     << kMaxRegisters << " a thread has; ";
-    if (KernelShape::registersFor(shape.kind, shape.depth, 16) > kMaxRegisters)
+    if (shape.kind == KernelKind::Matmul)
+      diagnostic << "use a smaller block_n or block_k";
+    else if (KernelShape::registersFor(shape.kind, shape.depth, 16) >
+             kMaxRegisters)
       diagnostic << "the depth is too large for this kernel";
     else
       diagnostic << "use a smaller " << shape.tileOption();

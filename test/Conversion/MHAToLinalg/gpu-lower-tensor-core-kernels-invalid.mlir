@@ -64,3 +64,12 @@ func.func @matmul_shared(%x: memref<?x512xbf16>, %w: memref<512x1024xbf16>, %y: 
       : memref<?x512xbf16>, memref<512x1024xbf16>, memref<?x1024xf32>
   return
 }
+
+// -----
+
+func.func @matmul_registers(%x: memref<?x512xbf16>, %w: memref<512x1024xbf16>, %y: memref<?x1024xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op tiles of 64 x 256 outputs and 32 of K need about 304 registers per thread, more than the 255 a thread has; use a smaller block_n or block_k}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 256, block_k = 32}
+      : memref<?x512xbf16>, memref<512x1024xbf16>, memref<?x1024xf32>
+  return
+}

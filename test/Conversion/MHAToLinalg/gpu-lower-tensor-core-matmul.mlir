@@ -1,5 +1,6 @@
 // mha-gpu-lower-tensor-core-kernels: mha.gpu_matmul as one kernel (a block
-// of block_m/16 warps per block_m x block_n outputs, lhs and rhs tiles of
+// of block_m/32 warps per block_m x block_n outputs, 32 rows a warp in two
+// tiles of 16, lhs and rhs tiles of
 // block_k staged in shared memory in two stages, mma.sync with f32
 // accumulators started from init), and the same computation emulated on
 // the host (each block's threads as vector lanes).
@@ -7,7 +8,7 @@
 // RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
 
 // Dynamic M, K = 40 (three steps of 16: the last one half zeros), N = 24
-// (two column tiles of 16: the second half past N), blocks of 32 rows (2
+// (two column tiles of 16: the second half past N), blocks of 64 rows (2
 // warps, 64 threads).
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME: (%[[X:.*]]: memref<?x40xbf16> {{.*}}, %[[W:.*]]: memref<40x24xbf16> {{.*}}, %[[Y:.*]]: memref<?x24xf32> {{.*}}, %[[I:.*]]: memref<?x24xf32>
@@ -17,27 +18,29 @@
 // CHECK-DAG: %[[YB:.*]] = memref.expand_shape %[[Y]]
 // CHECK-DAG: %[[IB:.*]] = memref.expand_shape %[[I]]
 // Output tiles (row tiles x 2 column tiles x the batch of 1) in x; no
-// launch without rows. Two stages of an lhs tile [32, 16 + 8] and an rhs tile
+// launch without rows. Two stages of an lhs tile [64, 16 + 8] and an rhs tile
 // [16, 16 + 8] (rows padded by 8 elements).
 // CHECK: %[[M:.*]] = memref.dim %[[XB]], %c1
-// CHECK: %[[ROWTILES:.*]] = arith.ceildivui %[[M]], %c32
+// CHECK: %[[ROWTILES:.*]] = arith.ceildivui %[[M]], %c64
 // CHECK: %[[TILES:.*]] = arith.muli %[[ROWTILES]], %c2
 // CHECK: %[[ANY:.*]] = arith.cmpi ugt, %[[TILES]], %c0
 // CHECK: scf.if %[[ANY]] {
-// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[A0:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>, %[[A1:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>, %[[B1:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[A0:.*]] : memref<64x24xbf16, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>, %[[A1:.*]] : memref<64x24xbf16, #gpu.address_space<workgroup>>, %[[B1:.*]] : memref<16x24xbf16, #gpu.address_space<workgroup>>)
 // The block's tile of its batch position (the batch position, then its
 // row tile and column tile, column tiles fastest).
 // CHECK-DAG: %[[TILE:.*]] = arith.remui %[[BX]], %[[TILES]]
 // CHECK-DAG: %[[BATCHPOS:.*]] = arith.divui %[[BX]], %[[TILES]]
 // CHECK-DAG: %[[ROWTILE:.*]] = arith.divui %[[TILE]], %c2
 // CHECK-DAG: %[[COLTILE:.*]] = arith.remui %[[TILE]], %c2
-// The accumulators start from init (two f32 a load, 8 bytes), rows and
-// columns clamped into it (columns to N - 2 = 22).
+// The accumulators start from init (two f32 a load, 8 bytes: 2 row tiles x
+// 2 rows x 2 column tiles), rows and columns clamped into it (columns to
+// N - 2 = 22).
 // CHECK: arith.minui %{{.*}}, %c22
-// CHECK-COUNT-4: vector.load %[[IB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<1x?x24xf32>, vector<2xf32>
-// Step 0's tiles before the loop: the lhs tile, a cp.async of 8 elements
+// CHECK-COUNT-8: vector.load %[[IB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<1x?x24xf32>, vector<2xf32>
+// Step 0's tiles before the loop: the lhs tile, two cp.async of 8 elements
 // (16 bytes) a thread, none past M or K (then 0 bytes read: zero-filled);
 // the rhs tile (32 chunks, threads 0-31), none past K or N.
+// CHECK: nvgpu.device_async_copy %[[XB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}], %[[A0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: nvgpu.device_async_copy %[[XB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}], %[[A0]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: %[[RHSTHREADS:.*]] = arith.cmpi ult, %[[T]], %c32
 // CHECK: scf.if %[[RHSTHREADS]] {
@@ -46,7 +49,7 @@
 // Three steps; each waits for its tiles (and for every thread to be done
 // with the other stage), picks its stage, starts the next step's copies
 // into the other one, then multiplies.
-// CHECK: %[[ACC:.*]]:8 = scf.for %[[S:.*]] = %c0 to %c3 step %c1 iter_args
+// CHECK: %[[ACC:.*]]:16 = scf.for %[[S:.*]] = %c0 to %c3 step %c1 iter_args
 // CHECK: %[[GROUP:.*]] = nvgpu.device_async_create_group
 // CHECK: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
 // CHECK: gpu.barrier
@@ -61,14 +64,18 @@
 // CHECK: %[[NEXTRHS:.*]] = arith.select %[[EVEN]], %[[B1]], %[[B0]]
 // CHECK: nvgpu.device_async_copy %[[XB]][{{.*}}], %[[NEXTLHS]][{{.*}}], 8
 // CHECK: nvgpu.device_async_copy %[[WB]][{{.*}}], %[[NEXTRHS]][{{.*}}], 8
-// The warp's A fragment from the lhs tile (two ldmatrix, columns 0 and 8),
-// then per 8 output columns a B fragment of the rhs tile's columns
-// (.trans) and an mma.sync.
-// CHECK: nvgpu.ldmatrix %[[LHS]][%{{.*}}, %c0] {numTiles = 2 : i32, transpose = false}
-// CHECK: nvgpu.ldmatrix %[[LHS]][%{{.*}}, %c8] {numTiles = 2 : i32, transpose = false}
+// The warp's A fragments of its two row tiles from the lhs tile (two
+// ldmatrix each, columns 0 and 8), then per 8 output columns a B fragment
+// of the rhs tile's columns (.trans), used by an mma.sync of each row tile.
+// CHECK: nvgpu.ldmatrix %[[LHS]][%[[ROW0:.*]], %c0] {numTiles = 2 : i32, transpose = false}
+// CHECK: nvgpu.ldmatrix %[[LHS]][%[[ROW0]], %c8] {numTiles = 2 : i32, transpose = false}
+// CHECK: nvgpu.ldmatrix %[[LHS]][%[[ROW1:.*]], %c0] {numTiles = 2 : i32, transpose = false}
+// CHECK: nvgpu.ldmatrix %[[LHS]][%[[ROW1]], %c8] {numTiles = 2 : i32, transpose = false}
 // CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %c0] {numTiles = 2 : i32, transpose = true}
-// CHECK: nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: nvvm.mma.sync A[{{.*}}] B[%[[BA:.*]], %[[BB:.*]]] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: nvvm.mma.sync A[{{.*}}] B[%[[BA]], %[[BB]]]
 // CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %c8] {numTiles = 2 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
 // CHECK: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
@@ -80,7 +87,7 @@
 // CHECK: scf.if %[[STORE]] {
 // CHECK: %[[PAIR:.*]] = vector.from_elements %[[ACC]]#0, %[[ACC]]#1 : vector<2xf32>
 // CHECK: vector.store %[[PAIR]], %[[YB]][%[[BATCHPOS]], %{{.*}}, %{{.*}}] {alignment = 8 : i64}
-// CHECK-COUNT-3: vector.store %{{.*}}, %[[YB]]
+// CHECK-COUNT-7: vector.store %{{.*}}, %[[YB]]
 // CHECK: gpu.terminator
 
 // Emulated: each block a function of its own, run in sequence over the
@@ -88,10 +95,10 @@
 // chosen by the step's parity, the copies in flight until the next wait.
 // EMU-LABEL: func.func private @__mha_emulated_block_0
 // EMU: scf.for
-// EMU: memref.copy %{{.*}}, %{{.*}} : memref<32x24xbf16> to memref<32x24xbf16>
+// EMU: memref.copy %{{.*}}, %{{.*}} : memref<64x24xbf16> to memref<64x24xbf16>
 // EMU: %[[EVEN:.*]] = arith.cmpi eq
 // EMU: scf.if
-// EMU-DAG: arith.select %[[EVEN]], %{{.*}}, %{{.*}} : memref<32x24xbf16>
+// EMU-DAG: arith.select %[[EVEN]], %{{.*}}, %{{.*}} : memref<64x24xbf16>
 // EMU-DAG: %[[PENDING:.*]] = arith.select %[[EVEN]], %{{.*}}, %{{.*}} : memref<i1>
 // EMU: memref.store %true, %[[PENDING]][] : memref<i1>
 // EMU: func.call @__mha_emulated_mma_bf16_64
@@ -100,7 +107,7 @@
 // EMU-NOT: gpu.launch
 // EMU: call @__mha_emulated_block_0
 func.func @matmul(%x: memref<?x40xbf16>, %w: memref<40x24xbf16>, %y: memref<?x24xf32>, %i: memref<?x24xf32>) {
-  mha.gpu_matmul %x, %w, %y init(%i : memref<?x24xf32>) {block_m = 32, block_n = 16, block_k = 16}
+  mha.gpu_matmul %x, %w, %y init(%i : memref<?x24xf32>) {block_m = 64, block_n = 16, block_k = 16}
       : memref<?x40xbf16>, memref<40x24xbf16>, memref<?x24xf32>
   return
 }

@@ -1190,3 +1190,11 @@ func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
   mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 8} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_m to be a multiple of 32 (32 rows a warp), got 48}}
+  mha.gpu_matmul %x, %x, %y {block_m = 48, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}

@@ -452,5 +452,9 @@ LogicalResult GPUMatmulOp::verify() {
   if (failed(verifyTile(*this, "block_m", getBlockM(), 512)) ||
       failed(verifyTile(*this, "block_n", getBlockN(), 256)))
     return failure();
+  if (getBlockM() % 32 != 0)
+    return emitOpError("expects block_m to be a multiple of 32 (32 rows a "
+                       "warp), got ")
+           << getBlockM();
   return verifyTile(*this, "block_k", getBlockK(), 256);
 }

@@ -1162,8 +1162,8 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
     them. It is the form `mha-gpu-matmul-kernel-ops` gives an eligible
     `linalg.matmul` or `linalg.batch_matmul` in
     `mha-lower-to-gpu{tensor-cores}`, and `mha-gpu-lower-tensor-core-kernels`
-    turns it into one kernel: a block of `block_m / 16` warps per
-    `block_m` × `block_n` tile of the output (16 rows a warp), the operands
+    turns it into one kernel: a block of `block_m / 32` warps per
+    `block_m` × `block_n` tile of the output (32 rows a warp), the operands
     staged in shared memory `block_k` columns of lhs (rows of rhs) at a
     time, `mma.sync` m16n8k16 with f32 accumulators.
 
@@ -1176,7 +1176,7 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
 
     ```mlir
     mha.gpu_matmul %x, %w, %y init(%bias : memref<?x512xf32>)
-        {block_m = 64 : i64, block_n = 128 : i64, block_k = 32 : i64}
+        {block_m = 128 : i64, block_n = 128 : i64, block_k = 32 : i64}
       : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
     ```
   }];
