@@ -210,11 +210,7 @@ private:
   std::pair<Value, Value> queryRows() {
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     Value dO = op.getResultGrad();
-    Value dqInit = tensor::EmptyOp::create(rewriter, loc,
-                                           tensor::getMixedSizes(rewriter, loc,
-                                                                 q),
-                                           cast<RankedTensorType>(q.getType())
-                                               .getElementType());
+    Value dqInit = emptyLike(q);
     SmallVector<OpFoldResult> rowSizes =
         tensor::getMixedSizes(rewriter, loc, op.getLse());
     Value dInit = tensor::EmptyOp::create(rewriter, loc, rowSizes, f32(rewriter));
@@ -236,10 +232,8 @@ private:
     if (op.getCausal())
       end = arith::MinSIOp::create(b, loc, keys,
                                    arith::AddIOp::create(b, loc, i, c1));
-    Value zero = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(VectorType::get({depth}, f32(b)), 0.0f));
     auto keyLoop = scf::ForOp::create(
-        b, loc, c0, end, c1, ValueRange{zero},
+        b, loc, c0, end, c1, ValueRange{zeros(b, depth)},
         [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
           Value kRow = readRow(nb, l, k, batch, j, depth);
           Value vRow = readRow(nb, l, v, batch, j, columns);

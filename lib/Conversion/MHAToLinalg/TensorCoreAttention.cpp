@@ -102,9 +102,11 @@ enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
-  int64_t warps() const {
-    return blockRows / (kind == KernelKind::Matmul ? kMatmulWarpRows : 16);
+  /// Rows a warp owns (in tiles of 16).
+  int64_t warpRows() const {
+    return kind == KernelKind::Matmul ? kMatmulWarpRows : 16;
   }
+  int64_t warps() const { return blockRows / warpRows(); }
   int64_t threads() const { return 32 * warps(); }
   /// The shared-memory tiles' shapes (rows padded by kRowPadding elements).
   SmallVector<SmallVector<int64_t, 2>> tileShapes() const {
@@ -1038,14 +1040,14 @@ private:
   /// fragments of 16 columns (two tiles): pair r holds row r % 2 of tile
   /// r / 2. The C fragments of mma.sync are A fragments: no data moves.
   SmallVector<Operand> asOperands(ArrayRef<Accumulator> tiles);
-  /// The thread's two rows of block `blockIndex` (uniform; 16 rows a warp,
-  /// the thread's g and g + 8 of its warp's), and the same clamped below
-  /// `bound` (a row past the last computes on the last one's data and is
-  /// not stored).
+  /// The thread's two rows of block `blockIndex` (uniform) in its warp's
+  /// 16-row tile `tile` (the thread's g and g + 8 of it; a warp owns
+  /// shape.warpRows() rows), and the same clamped below `bound` (a row past
+  /// the last computes on the last one's data and is not stored).
   struct ThreadRows {
     Value row[2], clamped[2];
   };
-  ThreadRows threadRows(Value blockIndex, Value bound);
+  ThreadRows threadRows(Value blockIndex, Value bound, int64_t tile = 0);
   /// Whether the thread stores a value of its row `row`: the row is before
   /// `bound` and the thread is the first of the row's four.
   Value rowLeader(Value row, Value bound) {
@@ -1481,9 +1483,9 @@ SmallVector<Operand> KernelBuilder::asOperands(ArrayRef<Accumulator> tiles) {
 }
 
 KernelBuilder::ThreadRows KernelBuilder::threadRows(Value blockIndex,
-                                                    Value bound) {
-  Value first =
-      add(mul(perThread(blockIndex), c(shape.blockRows)), mul(warp, c(16)));
+                                                    Value bound, int64_t tile) {
+  Value first = add(mul(perThread(blockIndex), c(shape.blockRows)),
+                    add(mul(warp, c(shape.warpRows())), c(16 * tile)));
   ThreadRows rows;
   rows.row[0] = add(first, group);
   rows.row[1] = add(first, add(group, c(8)));
@@ -1901,18 +1903,16 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
   Value firstColumn = mul(perThread(columnTile), c(shape.depth));
   int64_t blockK = shape.tileRows;
   int64_t columnTiles = shape.depth / 8;
-  const int64_t rowTiles = kMatmulWarpRows / 16;
+  const int64_t rowTiles = shape.warpRows() / 16;
   // The thread's output rows: g and g + 8 of each of its warp's 16-row
   // tiles (clamped into the buffer for reading; past M nothing is stored).
-  Value warpRow = mul(warp, c(kMatmulWarpRows));
+  Value warpRow = mul(warp, c(shape.warpRows()));
   SmallVector<Value> row, clampedRow; // [2·mt + i]
-  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
-  for (int64_t mt = 0; mt < rowTiles; ++mt)
-    for (int64_t i = 0; i < 2; ++i) {
-      row.push_back(
-          add(add(firstRow, warpRow), add(group, c(16 * mt + 8 * i))));
-      clampedRow.push_back(arith::MinUIOp::create(b, loc, row.back(), lastRow));
-    }
+  for (int64_t mt = 0; mt < rowTiles; ++mt) {
+    ThreadRows tileRows = threadRows(rowTile, rows, mt);
+    row.append({tileRows.row[0], tileRows.row[1]});
+    clampedRow.append({tileRows.clamped[0], tileRows.clamped[1]});
+  }
   // Its output columns of each 8: 2t and 2t + 1 (likewise clamped).
   SmallVector<Value> column, clampedColumn;
   for (int64_t nd = 0; nd < columnTiles; ++nd) {
