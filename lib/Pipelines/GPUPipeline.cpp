@@ -76,8 +76,13 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   frontEnd.tensorCoreBlockK = options.attentionBlockK;
   frontEnd.bf16Attention = options.bf16Attention;
   buildMHAFrontEnd(pm, frontEnd);
-  if (options.bf16Matmuls)
-    pm.addNestedPass<func::FuncOp>(mha::createMHABF16MatmulsPass());
+  if (options.bf16Matmuls) {
+    // Transposed operands rounded first: the matmul kernel reads them in
+    // place.
+    mha::MHABF16MatmulsPassOptions rounding;
+    rounding.roundBeforeTransposes = true;
+    pm.addNestedPass<func::FuncOp>(mha::createMHABF16MatmulsPass(rounding));
+  }
   // f16/bf16 products (those of bf16-matmuls too) to the tensor-core
   // matmul kernel.
   if (options.tensorCores)

@@ -87,8 +87,31 @@ struct MHABF16MatmulsPass final
       b.setInsertionPoint(op);
       Location loc = op.getLoc();
       SmallVector<Value> inputs;
-      for (Value input : op.getDpsInputs())
-        inputs.push_back(convertFloats(b, loc, input, b.getBF16Type()));
+      SmallVector<linalg::TransposeOp> replaced;
+      for (Value input : op.getDpsInputs()) {
+        // (round-before-transposes) A transposed operand rounded before its
+        // transpose (the same values, half the bytes moved), which the
+        // GPU's matmul kernel then reads in place.
+        auto transpose = input.getDefiningOp<linalg::TransposeOp>();
+        if (!roundBeforeTransposes || !transpose ||
+            !transpose.hasPureTensorSemantics()) {
+          inputs.push_back(convertFloats(b, loc, input, b.getBF16Type()));
+          continue;
+        }
+        replaced.push_back(transpose);
+        Value rounded =
+            convertFloats(b, loc, transpose.getInput(), b.getBF16Type());
+        // (Its sizes from the rounded tensor's: the f32 transpose goes.)
+        SmallVector<OpFoldResult> sizes;
+        SmallVector<OpFoldResult> roundedSizes =
+            tensor::getMixedSizes(b, loc, rounded);
+        for (int64_t d : transpose.getPermutation())
+          sizes.push_back(roundedSizes[d]);
+        Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getBF16Type());
+        inputs.push_back(linalg::TransposeOp::create(b, loc, rounded, empty,
+                                                     transpose.getPermutation())
+                             .getResult()[0]);
+      }
       // Rebuilt: the body's block arguments take the new element type.
       Operation *product =
           isa<linalg::MatmulOp>(op)
@@ -98,6 +121,10 @@ struct MHABF16MatmulsPass final
                                               op.getDpsInits())
                     .getOperation();
       b.replaceOp(op, product->getResults());
+      // The f32 transposes that nothing else reads.
+      for (linalg::TransposeOp transpose : replaced)
+        if (transpose->use_empty())
+          b.eraseOp(transpose);
     }
   }
 };

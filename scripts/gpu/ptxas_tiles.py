@@ -22,10 +22,11 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
       [--check] [CONFIG ...]
 
 A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
-matmul:BLOCK_M:BLOCK_N:BLOCK_K; without any, depths 32-256 and tiles 16-128
-(the backward with equal tiles, and with the tiles the pass derives at each
-depth), and matmul tiles from 64 x 64 to 128 x 128 (the default
-128 x 128 x 32 among them) and two the pass refuses.
+matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed);
+without any, depths 32-256 and tiles 16-128 (the backward with equal tiles,
+and with the tiles the pass derives at each depth), matmul tiles from
+64 x 64 to 128 x 128 (the default 128 x 128 x 32 among them) and two the
+pass refuses, and the default tiles with each operand transposed.
 """
 
 import argparse
@@ -44,13 +45,19 @@ def source(config):
     """The MLIR of one configuration."""
     kind, depth, *tiles = config
     if kind == "matmul":
-        # K = 512, N = 1024; rows dynamic.
+        # K = 512, N = 1024; rows dynamic; the operands as stored.
+        transposed = tiles[2] if len(tiles) > 2 else ""
         x, w, y = ("memref<?x512xbf16>", "memref<512x1024xbf16>",
                    "memref<?x1024xf32>")
+        flags = ""
+        if transposed in ("lhs", "both"):
+            x, flags = "memref<512x?xbf16>", flags + ", lhs_transposed"
+        if transposed in ("rhs", "both"):
+            w, flags = "memref<1024x512xbf16>", flags + ", rhs_transposed"
         return ("func.func @m(%%x: %s, %%w: %s, %%y: %s, %%i: %s) {\n"
                 "  mha.gpu_matmul %%x, %%w, %%y init(%%i : %s) {block_m = %d, "
-                "block_n = %d, block_k = %d} : %s, %s, %s\n  return\n}\n"
-                % (x, w, y, y, y, depth, tiles[0], tiles[1], x, w, y))
+                "block_n = %d, block_k = %d%s} : %s, %s, %s\n  return\n}\n"
+                % (x, w, y, y, y, depth, tiles[0], tiles[1], flags, x, w, y))
     t = "memref<?x?x%dxbf16>" % depth
     if kind == "forward":
         return ("func.func @f(%%q: %s, %%k: %s, %%v: %s, %%o: %s) {\n"
@@ -129,7 +136,10 @@ def describe(config):
     if kind == "forward":
         return "forward depth %d block-k %d" % (depth, tiles[0])
     if kind == "matmul":
-        return "matmul block-m %d block-n %d block-k %d" % (depth, *tiles)
+        text = "matmul block-m %d block-n %d block-k %d" % (depth, *tiles[:2])
+        if len(tiles) > 2:
+            text += " %s transposed" % tiles[2]
+        return text
     return "backward depth %d key-tile %d query-tile %d" % (depth, *tiles)
 
 
@@ -139,9 +149,13 @@ def parse(text):
         return ("forward", int(parts[1]), int(parts[2]))
     if parts[0] in ("backward", "matmul") and len(parts) == 4:
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
+    if (parts[0] == "matmul" and len(parts) == 5 and
+            parts[4] in ("lhs", "rhs", "both")):
+        return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]),
+                parts[4])
     raise argparse.ArgumentTypeError(
         "expected forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
-        "or matmul:BLOCK_M:BLOCK_N:BLOCK_K, got '%s'" % text)
+        "or matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], got '%s'" % text)
 
 
 def default_configs():
@@ -157,6 +171,9 @@ def default_configs():
                                       (64, 128, 32), (128, 128, 32),
                                       (64, 256, 32), (128, 128, 64)):
         configs.append(("matmul", block_m, block_n, block_k))
+    # The default tiles with transposed operands (read in place).
+    for transposed in ("lhs", "rhs", "both"):
+        configs.append(("matmul", 128, 128, 32, transposed))
     return list(dict.fromkeys(configs))
 
 

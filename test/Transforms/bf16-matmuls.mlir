@@ -1,4 +1,5 @@
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-bf16-matmuls))' | FileCheck %s
+// RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-bf16-matmuls{round-before-transposes}))' | FileCheck %s --check-prefix=BEFORE
 // RUN: mha-opt %s -pass-pipeline='builtin.module(func.func(mha-bf16-matmuls))' | mha-opt -pass-pipeline='builtin.module(func.func(mha-bf16-matmuls))' | FileCheck %s --check-prefix=TWICE
 
 // Both operands of a model's matmul are rounded to bf16 (arith.truncf, to
@@ -51,4 +52,33 @@ func.func @untouched(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x3
   %mapped = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %bt : tensor<8x16xf32>, tensor<32x16xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
   return %loop, %half, %mapped : tensor<8x32xf32>, tensor<8x32xf32>, tensor<8x32xf32>
+}
+
+// A transposed operand: by default rounded after its transpose (the CPU's
+// tile-and-vectorize tiles f32 transposes); with round-before-transposes
+// (the GPU's pipeline) rounded before it: the transpose moves bf16 (the
+// same values, half the bytes), its sizes from the rounded tensor, the f32
+// transpose gone; it stays the matmul's operand (which the GPU's
+// tensor-core matmul kernel reads in place).
+// CHECK-LABEL: func.func @transposed
+// CHECK: %[[AT:.*]] = linalg.transpose ins(%{{.*}} : tensor<16x?xf32>)
+// CHECK: %[[AH:.*]] = linalg.generic {{.*}} ins(%[[AT]] : tensor<?x16xf32>) outs(%{{.*}} : tensor<?x16xbf16>)
+// CHECK: linalg.matmul ins(%[[AH]], %{{.*}} : tensor<?x16xbf16>, tensor<16x32xbf16>)
+// BEFORE-LABEL: func.func @transposed
+// BEFORE-SAME: (%[[A:[^ ]+]]: tensor<16x?xf32>, %[[B:[^ ]+]]: tensor<16x32xf32>, %[[C:[^ ]+]]: tensor<?x32xf32>)
+// BEFORE-NOT: linalg.transpose
+// BEFORE: %[[AH:.*]] = linalg.generic {{.*}} ins(%[[A]] : tensor<16x?xf32>) outs(%{{.*}} : tensor<16x?xbf16>)
+// BEFORE-NOT: linalg.transpose
+// BEFORE: %[[M:.*]] = tensor.dim %[[AH]], %c1
+// BEFORE: tensor.empty(%[[M]]) : tensor<?x16xbf16>
+// BEFORE: %[[AT:.*]] = linalg.transpose ins(%[[AH]] : tensor<16x?xbf16>) outs(%{{.*}} : tensor<?x16xbf16>) permutation = [1, 0]
+// BEFORE: %[[BH:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<16x32xf32>)
+// BEFORE: linalg.matmul ins(%[[AT]], %[[BH]] : tensor<?x16xbf16>, tensor<16x32xbf16>) outs(%[[C]] : tensor<?x32xf32>)
+func.func @transposed(%a: tensor<16x?xf32>, %b: tensor<16x32xf32>, %c: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %c1 = arith.constant 1 : index
+  %m = tensor.dim %a, %c1 : tensor<16x?xf32>
+  %e = tensor.empty(%m) : tensor<?x16xf32>
+  %at = linalg.transpose ins(%a : tensor<16x?xf32>) outs(%e : tensor<?x16xf32>) permutation = [1, 0]
+  %r = linalg.matmul ins(%at, %b : tensor<?x16xf32>, tensor<16x32xf32>) outs(%c : tensor<?x32xf32>) -> tensor<?x32xf32>
+  return %r : tensor<?x32xf32>
 }

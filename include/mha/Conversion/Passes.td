@@ -236,11 +236,16 @@ def MHAGPUMatmulKernelOpsPass
   let description = [{
     Each `linalg.matmul` or `linalg.batch_matmul` on tensors the tensor-core
     kernel computes — lhs and rhs both f16 or both bf16, an f32 accumulator,
-    the default indexing maps (no transposed operand), K and N static
-    multiples of 8 — becomes `mha.gpu_matmul` on its operands' buffers
-    (`bufferization.to_buffer`, a new output buffer, and
-    `bufferization.to_tensor` of it for the result), after the run-time
-    check that the batch sizes and M agree (on the host). An accumulator
+    the default indexing maps or ones that transpose an operand, each
+    operand's rows (its last dimension) and N multiples of 8 — becomes
+    `mha.gpu_matmul` on its operands' buffers (`bufferization.to_buffer`, a
+    new output buffer, and `bufferization.to_tensor` of it for the result),
+    after the run-time checks that the sizes agree (on the host). A
+    dynamic size that must be a multiple of 8 is checked at run time: the
+    kernel when it is, the product as it was otherwise (an `scf.if`). An
+    operand that is a `linalg.transpose` of its last two dimensions is read
+    in place (`lhs_transposed` / `rhs_transposed`: the transpose's input),
+    the transpose dropped when nothing else uses it. An accumulator
     that is a `linalg.fill` of zero is not read (no `init`). These are the
     products of f16/bf16 models (dense layers, `mha.matmul`: f32
     accumulation) and of f32 ones under `mha-bf16-matmuls`

@@ -115,7 +115,20 @@ def MHABF16MatmulsPass : Pass<"mha-bf16-matmuls", "::mlir::func::FuncOp"> {
     `mha-lower-to-cpu{bf16-matmuls}` runs it after `convert-mha-to-linalg`;
     `mha.training ... precision = bf16` and `mha-run --precision bf16` select
     it.
+
+    With `round-before-transposes` (`mha-lower-to-gpu{bf16-matmuls}`), an
+    operand that is a `linalg.transpose` is rounded before it: the transpose
+    moves bf16 and stays the product's operand, which the GPU's
+    tensor-core matmul kernel then reads in place
+    (`mha-gpu-matmul-kernel-ops`). The CPU keeps the f32 transpose, which
+    `mha-tile-and-vectorize` tiles.
   }];
+  let options = [
+    Option<"roundBeforeTransposes", "round-before-transposes", "bool",
+           "false",
+           "Round a transposed operand before its transpose (the transpose "
+           "then moves bf16 and feeds the product)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",

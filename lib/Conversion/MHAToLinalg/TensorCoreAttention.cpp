@@ -54,6 +54,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <cmath>
 
@@ -98,10 +99,12 @@ enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 /// and values; queries and dO in the dK/dV kernel) at `depth`. The matmul
 /// kernel: blocks of `blockRows` × `depth` outputs (M × N), `tileRows` of
 /// K a step, two stages of an lhs tile [blockRows, tileRows] and an rhs
-/// tile [tileRows, depth].
+/// tile [tileRows, depth], each transposed (as the operand is stored) when
+/// `lhsTransposed` / `rhsTransposed`.
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
+  bool lhsTransposed = false, rhsTransposed = false;
   /// Rows a warp owns (in tiles of 16).
   int64_t warpRows() const {
     return kind == KernelKind::Matmul ? kMatmulWarpRows : 16;
@@ -114,6 +117,10 @@ struct KernelShape {
       return {{tileRows, depth + kRowPadding}, {tileRows, depth + kRowPadding}};
     SmallVector<int64_t, 2> lhs = {blockRows, tileRows + kRowPadding},
                             rhs = {tileRows, depth + kRowPadding};
+    if (lhsTransposed)
+      lhs = {tileRows, blockRows + kRowPadding};
+    if (rhsTransposed)
+      rhs = {depth, tileRows + kRowPadding};
     return {lhs, rhs, lhs, rhs};
   }
   int64_t sharedBytes() const {
@@ -438,48 +445,120 @@ struct MHAGPUAttentionKernelOpsPass final
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// A product's operands as the kernel reads them: each the tensor it is
+/// stored in, and whether that is the operand's transpose (the product's
+/// indexing map transposes it, or it is a linalg.transpose of its last two
+/// dimensions, read in place).
+struct MatmulSources {
+  Value lhs, rhs;
+  bool lhsTransposed = false, rhsTransposed = false;
+};
+
+/// Whether `permutation` swaps the last two dimensions only.
+bool swapsLastTwo(ArrayRef<int64_t> permutation) {
+  int64_t rank = permutation.size();
+  for (int64_t d = 0; d < rank; ++d)
+    if (permutation[d] != (d < rank - 2 ? d : 2 * rank - 3 - d))
+      return false;
+  return true;
+}
+
+/// The sources of `op` (a linalg.matmul or linalg.batch_matmul), or why the
+/// kernel cannot read them: an indexing map that is neither the default
+/// nor its transpose.
+FailureOr<MatmulSources> matmulSources(linalg::LinalgOp op,
+                                       std::string &reason) {
+  MLIRContext *context = op.getContext();
+  int64_t loops = op.getNumLoops(), batch = loops - 3;
+  // Loops (batch,) m, n, k.
+  auto map = [&](int64_t x, int64_t y) {
+    SmallVector<AffineExpr> results;
+    for (int64_t d = 0; d < batch; ++d)
+      results.push_back(getAffineDimExpr(d, context));
+    results.push_back(getAffineDimExpr(batch + x, context));
+    results.push_back(getAffineDimExpr(batch + y, context));
+    return AffineMap::get(loops, 0, results, context);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  MatmulSources sources;
+  sources.lhs = op.getDpsInputs()[0];
+  sources.rhs = op.getDpsInputs()[1];
+  auto refuse = [&](const char *why) -> FailureOr<MatmulSources> {
+    reason = why;
+    return failure();
+  };
+  if (maps[0] == map(2, 0))
+    sources.lhsTransposed = true;
+  else if (maps[0] != map(0, 2))
+    return refuse("the lhs's indexing map is neither the default one nor "
+                  "its transpose");
+  if (maps[1] == map(1, 2))
+    sources.rhsTransposed = true;
+  else if (maps[1] != map(2, 1))
+    return refuse("the rhs's indexing map is neither the default one nor "
+                  "its transpose");
+  if (maps[2] != map(0, 1))
+    return refuse("the output's indexing map is not the default one");
+  // A transpose of the last two dimensions read in place.
+  for (auto [source, transposed] :
+       {std::pair(&sources.lhs, &sources.lhsTransposed),
+        std::pair(&sources.rhs, &sources.rhsTransposed)})
+    if (auto transpose = source->getDefiningOp<linalg::TransposeOp>();
+        transpose && transpose.hasPureTensorSemantics() &&
+        swapsLastTwo(transpose.getPermutation())) {
+      *source = transpose.getInput();
+      *transposed = !*transposed;
+    }
+  return sources;
+}
+
 /// Why the tensor-core matmul kernel cannot compute `op` (a linalg.matmul
-/// or linalg.batch_matmul of f16/bf16 operands), or "" when it can.
-std::string matmulIneligibility(linalg::LinalgOp op, bool userMaps) {
-  if (!op.hasPureTensorSemantics())
-    return "it is not on tensors";
-  if (userMaps)
-    return "an operand is transposed (indexing maps)";
-  auto lhs = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
-  auto rhs = cast<RankedTensorType>(op.getDpsInputs()[1].getType());
+/// or linalg.batch_matmul of f16/bf16 operands) from `sources`, or "" when
+/// it can.
+std::string matmulIneligibility(linalg::LinalgOp op,
+                                const MatmulSources &sources) {
+  auto lhs = cast<RankedTensorType>(sources.lhs.getType());
+  auto rhs = cast<RankedTensorType>(sources.rhs.getType());
   auto acc = cast<RankedTensorType>(op.getDpsInits()[0].getType());
   if (rhs.getElementType() != lhs.getElementType())
     return "its operands' element types differ";
   if (!acc.getElementType().isF32())
     return "its accumulator is not f32";
+  // (The maps give both operands the output's rank.)
   int64_t rank = lhs.getRank();
-  // (Dynamic ones are checked at run time.)
+  // Each operand's rows are copied 16 bytes at a time, the outputs stored
+  // in pairs. (Dynamic sizes are checked at run time.)
   for (auto [what, size] :
-       {std::pair("K (the lhs's columns)", lhs.getDimSize(rank - 1)),
-        std::pair("N (the rhs's columns)", rhs.getDimSize(rank - 1))})
+       {std::pair(sources.lhsTransposed ? "M (the transposed lhs's columns)"
+                                        : "K (the lhs's columns)",
+                  lhs.getDimSize(rank - 1)),
+        std::pair(sources.rhsTransposed ? "K (the transposed rhs's columns)"
+                                        : "N (the rhs's columns)",
+                  rhs.getDimSize(rank - 1)),
+        std::pair("N (the output's columns)", acc.getDimSize(rank - 1))})
     if (!ShapedType::isDynamic(size) && size % 8 != 0)
       return std::string(what) + " is not a multiple of 8";
   return "";
 }
 
-/// `op` (eligible) as mha.gpu_matmul on its operands' buffers, after the
-/// host's checks of their dynamic sizes; with a dynamic K or N, only when
-/// both are multiples of 8 at run time (else `op` as it was).
-void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
-                int64_t blockN, int64_t blockK) {
+/// `op` (eligible) as mha.gpu_matmul on the buffers of `sources`, after
+/// the host's checks of their dynamic sizes; with a dynamic size that must
+/// be a multiple of 8 (an operand's rows, N), only when all are at run time
+/// (else `op` as it was).
+void toKernelOp(OpBuilder &b, linalg::LinalgOp op, const MatmulSources &sources,
+                int64_t blockM, int64_t blockN, int64_t blockK) {
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
-  Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1],
-        acc = op.getDpsInits()[0];
+  Value lhs = sources.lhs, rhs = sources.rhs, acc = op.getDpsInits()[0];
   int64_t rank = tensorType(lhs).getRank();
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-  // Whether the dynamic ones of K and N are multiples of 8.
+  // Whether the dynamic ones of the rows and N are multiples of 8 (N is
+  // the rhs's rows unless it is transposed).
   Value aligned;
-  for (auto [operand, dim] :
-       {std::pair(lhs, rank - 1), std::pair(rhs, rank - 1)}) {
-    if (!tensorType(operand).isDynamicDim(dim))
+  for (Value operand : {lhs, rhs, sources.rhsTransposed ? acc : Value()}) {
+    if (!operand || !tensorType(operand).isDynamicDim(rank - 1))
       continue;
-    Value size = tensor::DimOp::create(b, loc, operand, dim);
+    Value size = tensor::DimOp::create(b, loc, operand, rank - 1);
     Value multiple = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
         arith::RemUIOp::create(b, loc, size,
@@ -502,10 +581,16 @@ void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
   OpBuilder::InsertionGuard guard(b);
   if (dispatch)
     b.setInsertionPointToStart(dispatch.thenBlock());
-  // (Static sizes agree by the linalg op's verifier.)
-  checkSameSize(b, op, lhs, rank - 1, "lhs", rhs, rank - 2, "rhs");
-  checkSameSize(b, op, lhs, rank - 2, "lhs", acc, rank - 2, "init");
-  checkSameSize(b, op, rhs, rank - 1, "rhs", acc, rank - 1, "init");
+  // M, K and N of each operand as stored (static sizes agree by the linalg
+  // op's verifier).
+  int64_t rows = rank - 2, columns = rank - 1;
+  int64_t lhsM = sources.lhsTransposed ? columns : rows;
+  int64_t lhsK = sources.lhsTransposed ? rows : columns;
+  int64_t rhsK = sources.rhsTransposed ? columns : rows;
+  int64_t rhsN = sources.rhsTransposed ? rows : columns;
+  checkSameSize(b, op, lhs, lhsK, "lhs", rhs, rhsK, "rhs");
+  checkSameSize(b, op, lhs, lhsM, "lhs", acc, rows, "init");
+  checkSameSize(b, op, rhs, rhsN, "rhs", acc, columns, "init");
   if (rank == 3) {
     checkSameSize(b, op, lhs, 0, "lhs", rhs, 0, "rhs");
     checkSameSize(b, op, lhs, 0, "lhs", acc, 0, "init");
@@ -516,10 +601,12 @@ void toKernelOp(OpBuilder &b, linalg::LinalgOp op, int64_t blockM,
   if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
     init = readOnlyBuffer(b, loc, acc);
   Value output = allocLike(b, loc, resultType, acc);
-  GPUMatmulOp::create(b, loc, readOnlyBuffer(b, loc, lhs),
-                      readOnlyBuffer(b, loc, rhs), output, init,
-                      b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
-                      b.getI64IntegerAttr(blockK));
+  UnitAttr unit = b.getUnitAttr();
+  GPUMatmulOp::create(
+      b, loc, readOnlyBuffer(b, loc, lhs), readOnlyBuffer(b, loc, rhs), output,
+      init, b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
+      b.getI64IntegerAttr(blockK), sources.lhsTransposed ? unit : UnitAttr(),
+      sources.rhsTransposed ? unit : UnitAttr());
   Value result = bufferization::ToTensorOp::create(
       b, loc, resultType, output, /*restrict=*/true, /*writable=*/true);
   if (dispatch) {
@@ -534,28 +621,37 @@ struct MHAGPUMatmulKernelOpsPass final
     : mha::impl::MHAGPUMatmulKernelOpsPassBase<MHAGPUMatmulKernelOpsPass> {
   using Base::Base;
   void runOnOperation() override {
-    SmallVector<linalg::LinalgOp> ops;
+    SmallVector<std::pair<linalg::LinalgOp, MatmulSources>> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
-      bool userMaps;
-      if (auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation()))
-        userMaps = matmul.hasUserDefinedMaps();
-      else if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op.getOperation()))
-        userMaps = batch.hasUserDefinedMaps();
-      else
+      if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op.getOperation()))
         return;
       Type element = getElementTypeOrSelf(op.getDpsInputs()[0].getType());
       // f32 products (f32 models) stay on CUDA cores without a word.
       if (!element.isF16() && !element.isBF16())
         return;
-      std::string reason = matmulIneligibility(op, userMaps);
+      std::string reason;
+      FailureOr<MatmulSources> sources;
+      if (!op.hasPureTensorSemantics())
+        reason = "it is not on tensors";
+      else if (sources = matmulSources(op, reason); succeeded(sources))
+        reason = matmulIneligibility(op, *sources);
       if (reason.empty())
-        ops.push_back(op);
+        ops.push_back({op, *sources});
       else
         emitRemark(op.getLoc()) << "not on tensor cores: " << reason;
     });
     OpBuilder b(&getContext());
-    for (linalg::LinalgOp op : ops)
-      toKernelOp(b, op, blockM, blockN, blockK);
+    SetVector<Operation *> transposes;
+    for (auto &[op, sources] : ops) {
+      for (Value input : op.getDpsInputs())
+        if (auto transpose = input.getDefiningOp<linalg::TransposeOp>())
+          transposes.insert(transpose);
+      toKernelOp(b, op, sources, blockM, blockN, blockK);
+    }
+    // The transposes read in place, unless something else uses them.
+    for (Operation *transpose : transposes)
+      if (transpose->use_empty())
+        transpose->erase();
   }
 };
 } // namespace
@@ -606,9 +702,10 @@ struct KernelOperands {
   Value maskRowStride, maskKeyStride;
 };
 
-/// The buffers and sizes of a matmul kernel: lhs [B, M, K], rhs [B, K, N],
-/// output and (if any) init [B, M, N]; M, K, N and the steps of K (uniform
-/// index values; K and N multiples of 8).
+/// The buffers and sizes of a matmul kernel: lhs [B, M, K] (transposed:
+/// [B, K, M]), rhs [B, K, N] (transposed: [B, N, K]), output and (if any)
+/// init [B, M, N]; M, K, N and the steps of K (uniform index values; the
+/// operands' rows and N multiples of 8).
 struct MatmulOperands {
   Value lhs, rhs, out, init, rows, k, n, steps;
 };
@@ -1939,13 +2036,22 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
 
   // Step s's tiles: lhs rows [firstRow, + blockRows) × K columns
   // [s·blockK, + blockK), rhs K rows [s·blockK, + blockK) × columns
-  // [firstColumn, + N block), zeros past M, K and N.
+  // [firstColumn, + N block), zeros past M, K and N; a transposed operand's
+  // as it is stored (the transposed window).
   auto copyStep = [&](Value step, Value lhsTile, Value rhsTile) {
     Value firstK = mul(step, c(blockK));
-    copyTile(operands.lhs, lhsTile, batch, firstRow, rows, firstK, depthK,
-             shape.blockRows, blockK);
-    copyTile(operands.rhs, rhsTile, batch, firstK, depthK, firstColumn, columns,
-             blockK, shape.depth);
+    if (shape.lhsTransposed)
+      copyTile(operands.lhs, lhsTile, batch, firstK, depthK, firstRow, rows,
+               blockK, shape.blockRows);
+    else
+      copyTile(operands.lhs, lhsTile, batch, firstRow, rows, firstK, depthK,
+               shape.blockRows, blockK);
+    if (shape.rhsTransposed)
+      copyTile(operands.rhs, rhsTile, batch, firstColumn, columns, firstK,
+               depthK, shape.depth, blockK);
+    else
+      copyTile(operands.rhs, rhsTile, batch, firstK, depthK, firstColumn,
+               columns, blockK, shape.depth);
   };
   Value zero = idx(b, loc, 0);
   Value stepCount = operands.steps;
@@ -1974,27 +2080,39 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
                });
         // The warp's A fragments of each row tile and 16 of K, by ldmatrix
         // (matrices at rows 32w + 16mt and + 8; columns 16kk, then
-        // 16kk + 8).
+        // 16kk + 8); transposed, the same matrices of the stored tile's
+        // rows 16kk and 16kk + 8, columns 32w + 16mt and + 8, by ldmatrix
+        // .trans.
         SmallVector<SmallVector<Operand>> fragments(rowTiles);
         for (int64_t mt = 0; mt < rowTiles; ++mt)
           for (int64_t kk = 0; kk < blockK / 16; ++kk) {
             Operand fragment;
             for (int64_t half = 0; half < 2; ++half) {
-              Operand pairs = tileOperand(
-                  lhsTile, add(warpRow, c(16 * mt)), c(16 * kk + 8 * half),
-                  /*rowStep=*/8, /*columnStep=*/0, /*transpose=*/false);
+              Value m = add(warpRow, c(16 * mt)), k = c(16 * kk + 8 * half);
+              Operand pairs =
+                  shape.lhsTransposed
+                      ? tileOperand(lhsTile, k, m, /*rowStep=*/0,
+                                    /*columnStep=*/8, /*transpose=*/true)
+                      : tileOperand(lhsTile, m, k, /*rowStep=*/8,
+                                    /*columnStep=*/0, /*transpose=*/false);
               fragment.append(pairs.begin(), pairs.end());
             }
             fragments[mt].push_back(fragment);
           }
         // acc += A · (the rhs tile's columns 8nd to 8nd + 7): each B
-        // fragment (ldmatrix .trans of 16 of K) for every row tile.
+        // fragment (ldmatrix .trans of 16 of K; transposed, ldmatrix of the
+        // stored tile's rows 8nd to 8nd + 7) for every row tile.
         SmallVector<Value> nextState(state.begin(), state.end());
         for (int64_t nd = 0; nd < columnTiles; ++nd)
           for (int64_t kk = 0; kk < blockK / 16; ++kk) {
             Operand columnsOperand =
-                tileOperand(rhsTile, c(16 * kk), c(8 * nd), /*rowStep=*/8,
-                            /*columnStep=*/0, /*transpose=*/true);
+                shape.rhsTransposed
+                    ? tileOperand(rhsTile, c(8 * nd), c(16 * kk),
+                                  /*rowStep=*/0, /*columnStep=*/8,
+                                  /*transpose=*/false)
+                    : tileOperand(rhsTile, c(16 * kk), c(8 * nd),
+                                  /*rowStep=*/8, /*columnStep=*/0,
+                                  /*transpose=*/true);
             for (int64_t mt = 0; mt < rowTiles; ++mt) {
               auto first = nextState.begin() + at(mt, nd);
               Accumulator acc = mma(fragments[mt][kk], columnsOperand,
@@ -2303,8 +2421,9 @@ Value withBatch(OpBuilder &b, Location loc, Value buffer) {
 LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   Location loc = op.getLoc();
   auto lhsType = cast<MemRefType>(op.getLhs().getType());
-  KernelShape shape{KernelKind::Matmul, int64_t(op.getBlockM()),
-                    int64_t(op.getBlockK()), int64_t(op.getBlockN())};
+  KernelShape shape{KernelKind::Matmul,      int64_t(op.getBlockM()),
+                    int64_t(op.getBlockK()), int64_t(op.getBlockN()),
+                    op.getLhsTransposed(),   op.getRhsTransposed()};
   if (failed(checkFits(op, shape)))
     return failure();
   b.setInsertionPoint(op);
@@ -2314,9 +2433,12 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   operands.out = withBatch(b, loc, op.getOutput());
   if (op.getInit())
     operands.init = withBatch(b, loc, op.getInit());
-  operands.rows = memref::DimOp::create(b, loc, operands.lhs, 1);
-  operands.k = memref::DimOp::create(b, loc, operands.lhs, 2);
-  operands.n = memref::DimOp::create(b, loc, operands.rhs, 2);
+  operands.rows =
+      memref::DimOp::create(b, loc, operands.lhs, shape.lhsTransposed ? 2 : 1);
+  operands.k =
+      memref::DimOp::create(b, loc, operands.lhs, shape.lhsTransposed ? 1 : 2);
+  operands.n =
+      memref::DimOp::create(b, loc, operands.rhs, shape.rhsTransposed ? 1 : 2);
   operands.steps = arith::CeilDivUIOp::create(b, loc, operands.k,
                                               idx(b, loc, shape.tileRows));
   Value batches = memref::DimOp::create(b, loc, operands.lhs, 0);

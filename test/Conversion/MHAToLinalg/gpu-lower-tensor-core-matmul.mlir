@@ -111,3 +111,47 @@ func.func @matmul(%x: memref<?x40xbf16>, %w: memref<40x24xbf16>, %y: memref<?x24
       : memref<?x40xbf16>, memref<40x24xbf16>, memref<?x24xf32>
   return
 }
+
+// Both operands transposed, read as they are stored: lhs [K, M] = [40, ?],
+// rhs [N, K] = [24, 40]; blocks of 64 x 32 outputs. M is the lhs's columns.
+// The stages' tiles are the stored windows: lhs [16 of K, 64 + 8], rhs [32
+// of N, 16 + 8]; the lhs's copies bounded by K (rows) and M (columns), the
+// rhs's by N (rows) and K (columns). The A fragments by ldmatrix .trans of
+// the lhs tile, the B fragments by ldmatrix of the rhs tile's rows (no
+// .trans): the same fragments as the untransposed kernel's.
+// CHECK-LABEL: func.func @transposed
+// CHECK-SAME: (%[[X:.*]]: memref<40x?xbf16> {{.*}}, %[[W:.*]]: memref<24x40xbf16>
+// CHECK-DAG: %[[XB:.*]] = memref.expand_shape %[[X]] {{\[\[}}0, 1], [2]] output_shape [1, 40, %{{.*}}] : memref<40x?xbf16> into memref<1x40x?xbf16>
+// CHECK-DAG: %[[WB:.*]] = memref.expand_shape %[[W]]
+// CHECK: %[[M:.*]] = memref.dim %[[XB]], %c2
+// CHECK: %[[ROWTILES:.*]] = arith.ceildivui %[[M]], %c64
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %[[ROWTILES]], {{.*}} workgroup(%[[A0:.*]] : memref<16x72xbf16, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>, %[[A1:.*]] : memref<16x72xbf16, #gpu.address_space<workgroup>>, %[[B1:.*]] : memref<32x24xbf16, #gpu.address_space<workgroup>>)
+// CHECK: arith.cmpi ult, %{{.*}}, %c40
+// CHECK: arith.cmpi ult, %{{.*}}, %[[M]]
+// CHECK: nvgpu.device_async_copy %[[XB]][{{.*}}], %[[A0]][{{.*}}], 8
+// CHECK: arith.cmpi ult, %{{.*}}, %c24
+// CHECK: arith.cmpi ult, %{{.*}}, %c40
+// CHECK: nvgpu.device_async_copy %[[WB]][{{.*}}], %[[B0]][{{.*}}], 8
+// CHECK: scf.for
+// CHECK: %[[LHS:.*]] = arith.select %{{.*}}, %[[A0]], %[[A1]]
+// CHECK: %[[RHS:.*]] = arith.select %{{.*}}, %[[B0]], %[[B1]]
+// CHECK-COUNT-4: nvgpu.ldmatrix %[[LHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = true}
+// CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false}
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false}
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false}
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false}
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: scf.yield
+// EMU-LABEL: func.func @transposed
+// EMU-NOT: gpu.launch
+// EMU: call @__mha_emulated_block_1
+func.func @transposed(%x: memref<40x?xbf16>, %w: memref<24x40xbf16>, %y: memref<?x24xf32>) {
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 32, block_k = 16, lhs_transposed, rhs_transposed}
+      : memref<40x?xbf16>, memref<24x40xbf16>, memref<?x24xf32>
+  return
+}

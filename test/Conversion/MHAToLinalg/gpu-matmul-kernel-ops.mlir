@@ -1,17 +1,21 @@
 // mha-gpu-matmul-kernel-ops: an eligible linalg.matmul or
-// linalg.batch_matmul (f16/bf16 operands, f32 accumulator, default maps, K
-// and N multiples of 8: static ones here, dynamic ones at run time, the
-// product kept for the other case) becomes mha.gpu_matmul on its operands'
-// buffers, after the host's checks of the dynamic sizes; an f16/bf16
-// product left as it is gets a remark naming the reason; an f32 one is left
-// without a word.
+// linalg.batch_matmul (f16/bf16 operands, f32 accumulator, default maps or
+// transposed operands, each operand's rows and N multiples of 8: static
+// ones here, dynamic ones at run time, the product kept for the other case)
+// becomes mha.gpu_matmul on its operands' buffers, after the host's checks
+// of the dynamic sizes; an operand that is a linalg.transpose of its last
+// two dimensions is read in place (the transpose dropped when nothing else
+// uses it); an f16/bf16 product left as it is gets a remark naming the
+// reason; an f32 one is left without a word.
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="block-m=32 block-n=64 block-k=16" --split-input-file | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // REMARK-NOT: remark
-// REMARK: :109:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
-// REMARK: :110:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
-// REMARK: :111:8: remark: not on tensor cores: its accumulator is not f32
-// REMARK: :113:8: remark: not on tensor cores: an operand is transposed (indexing maps)
+// REMARK: :116:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
+// REMARK: :117:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
+// REMARK: :118:8: remark: not on tensor cores: its accumulator is not f32
+// REMARK: :120:8: remark: not on tensor cores: the rhs's indexing map is neither the default one nor its transpose
+// REMARK: :122:8: remark: not on tensor cores: M (the transposed lhs's columns) is not a multiple of 8
+// REMARK: :124:8: remark: not on tensor cores: K (the transposed rhs's columns) is not a multiple of 8
 // REMARK-NOT: remark
 
 // Dynamic rows, an accumulator of zeros: not read (no init); M checked on
@@ -99,18 +103,123 @@ func.func @dynamic_k(%x: tensor<48x?xbf16>, %dy: tensor<?x?xbf16>, %acc: tensor<
 // -----
 
 // Left as they are: K or N not a multiple of 8, an f16 accumulator, f32
-// operands (no remark), a transposed operand.
+// operands (no remark), an rhs broadcast along N (neither map), a
+// transposed lhs whose M is not a multiple of 8, a transposed rhs whose K
+// is not.
 // CHECK-LABEL: func.func @left
 // CHECK-NOT: mha.gpu_matmul
-// CHECK-COUNT-4: linalg.matmul
+// CHECK-COUNT-7: linalg.matmul
 // CHECK-NOT: mha.gpu_matmul
 func.func @left(%x: tensor<4x12xbf16>, %w: tensor<12x8xbf16>, %v: tensor<8x12xbf16>, %acc: tensor<4x8xf32>, %acc12: tensor<4x12xf32>,
-                %h: tensor<4x8xf16>, %ht: tensor<8x8xf16>, %hacc: tensor<4x8xf16>, %f: tensor<4x8xf32>, %f8: tensor<8x8xf32>, %t: tensor<8x8xbf16>, %s: tensor<4x8xbf16>) -> (tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>) {
+                %h: tensor<4x8xf16>, %ht: tensor<8x8xf16>, %hacc: tensor<4x8xf16>, %f: tensor<4x8xf32>, %f8: tensor<8x8xf32>, %r: tensor<8xbf16>, %s: tensor<4x8xbf16>,
+                %u: tensor<8x4xbf16>, %t: tensor<8x8xbf16>, %y: tensor<12x8xbf16>, %z: tensor<8x12xbf16>, %acc8: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) {
   %a = linalg.matmul ins(%x, %w : tensor<4x12xbf16>, tensor<12x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
   %b = linalg.matmul ins(%s, %v : tensor<4x8xbf16>, tensor<8x12xbf16>) outs(%acc12 : tensor<4x12xf32>) -> tensor<4x12xf32>
   %c = linalg.matmul ins(%h, %ht : tensor<4x8xf16>, tensor<8x8xf16>) outs(%hacc : tensor<4x8xf16>) -> tensor<4x8xf16>
   %d = linalg.matmul ins(%f, %f8 : tensor<4x8xf32>, tensor<8x8xf32>) outs(%f : tensor<4x8xf32>) -> tensor<4x8xf32>
-  %e = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
-         ins(%s, %t : tensor<4x8xbf16>, tensor<8x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
-  return %a, %b, %c, %d, %e : tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>
+  %e = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k)>, affine_map<(m, n, k) -> (m, n)>]
+         ins(%s, %r : tensor<4x8xbf16>, tensor<8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %g = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>]
+         ins(%u, %t : tensor<8x4xbf16>, tensor<8x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %i = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+         ins(%y, %z : tensor<12x8xbf16>, tensor<8x12xbf16>) outs(%acc8 : tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %a, %b, %c, %d, %e, %g, %i : tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>
+}
+
+// -----
+
+// Transposed operands by their indexing maps: read as they are stored, the
+// kernel told which are transposed; sizes checked where M, K and N are in
+// each (K: the lhs's rows and the rhs's columns); the rhs's dynamic K, its
+// rows' length, a multiple of 8 at run time.
+// CHECK-LABEL: func.func @transposed_maps
+// CHECK-SAME: (%[[A:.*]]: tensor<?x24xbf16>, %[[B:.*]]: tensor<40x?xbf16>, %[[C:.*]]: tensor<24x40xf32>)
+// CHECK: %[[KB:.*]] = tensor.dim %[[B]], %c1
+// CHECK: %[[KR:.*]] = arith.remui %[[KB]], %c8
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[KR]], %c0
+// CHECK: scf.if %[[OK]]
+// CHECK: %[[K1:.*]] = tensor.dim %[[A]], %c0
+// CHECK: %[[K2:.*]] = tensor.dim %[[B]], %c1
+// CHECK: arith.cmpi eq, %[[K1]], %[[K2]]
+// CHECK: cf.assert {{.*}}dimension 0 of 'lhs' does not match dimension 1 of 'rhs'
+// CHECK-DAG: %[[AB:.*]] = bufferization.to_buffer %[[A]] read_only : tensor<?x24xbf16> to memref<?x24xbf16>
+// CHECK-DAG: %[[BB:.*]] = bufferization.to_buffer %[[B]] read_only : tensor<40x?xbf16> to memref<40x?xbf16>
+// CHECK: mha.gpu_matmul %[[AB]], %[[BB]], %{{.*}} init(%{{.*}} : memref<24x40xf32>) {block_k = 16 : i64, block_m = 32 : i64, block_n = 64 : i64, lhs_transposed, rhs_transposed} : memref<?x24xbf16>, memref<40x?xbf16>, memref<24x40xf32>
+// CHECK: } else {
+// CHECK: linalg.matmul indexing_maps
+func.func @transposed_maps(%a: tensor<?x24xbf16>, %b: tensor<40x?xbf16>, %c: tensor<24x40xf32>) -> tensor<24x40xf32> {
+  %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+         ins(%a, %b : tensor<?x24xbf16>, tensor<40x?xbf16>) outs(%c : tensor<24x40xf32>) -> tensor<24x40xf32>
+  return %y : tensor<24x40xf32>
+}
+
+// -----
+
+// A dense layer's gradients: dW = xᵀ · dy and dx = dy · Wᵀ, the transposes
+// read in place and dropped. The batch's rows are K of dW: its rows, not
+// columns, of x and dy, so a dynamic count needs no run-time dispatch.
+// CHECK-LABEL: func.func @dense_grads
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xbf16>, %[[W:.*]]: tensor<64x32xbf16>, %[[DY:.*]]: tensor<?x32xbf16>)
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: scf.if
+// CHECK: cf.assert {{.*}}dimension 0 of 'lhs' does not match dimension 0 of 'rhs'
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only
+// CHECK: %[[DYB:.*]] = bufferization.to_buffer %[[DY]] read_only
+// CHECK: mha.gpu_matmul %[[XB]], %[[DYB]], %{{.*}} {{{.*}}lhs_transposed} : memref<?x64xbf16>, memref<?x32xbf16>, memref<64x32xf32>
+// CHECK: %[[DYB2:.*]] = bufferization.to_buffer %[[DY]] read_only
+// CHECK: %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only
+// CHECK: mha.gpu_matmul %[[DYB2]], %[[WB]], %{{.*}} {{{.*}}rhs_transposed} : memref<?x32xbf16>, memref<64x32xbf16>, memref<?x64xf32>
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: linalg.matmul
+func.func @dense_grads(%x: tensor<?x64xbf16>, %w: tensor<64x32xbf16>, %dy: tensor<?x32xbf16>) -> (tensor<64x32xf32>, tensor<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %rows = tensor.dim %x, %c0 : tensor<?x64xbf16>
+  %xt0 = tensor.empty(%rows) : tensor<64x?xbf16>
+  %xt = linalg.transpose ins(%x : tensor<?x64xbf16>) outs(%xt0 : tensor<64x?xbf16>) permutation = [1, 0]
+  %dw0 = tensor.empty() : tensor<64x32xf32>
+  %dwz = linalg.fill ins(%zero : f32) outs(%dw0 : tensor<64x32xf32>) -> tensor<64x32xf32>
+  %dw = linalg.matmul ins(%xt, %dy : tensor<64x?xbf16>, tensor<?x32xbf16>) outs(%dwz : tensor<64x32xf32>) -> tensor<64x32xf32>
+  %wt0 = tensor.empty() : tensor<32x64xbf16>
+  %wt = linalg.transpose ins(%w : tensor<64x32xbf16>) outs(%wt0 : tensor<32x64xbf16>) permutation = [1, 0]
+  %dx0 = tensor.empty(%rows) : tensor<?x64xf32>
+  %dxz = linalg.fill ins(%zero : f32) outs(%dx0 : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %dx = linalg.matmul ins(%dy, %wt : tensor<?x32xbf16>, tensor<32x64xbf16>) outs(%dxz : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %dw, %dx : tensor<64x32xf32>, tensor<?x64xf32>
+}
+
+// -----
+
+// A batch's transpose (of its last two dimensions) read in place (kept for
+// the run-time fallback and for its other use); a transposed map of a
+// transpose reads the stored operand as it is; a dynamic N of a transposed
+// rhs is checked on the output (N is the rhs's rows).
+// CHECK-LABEL: func.func @batch_transposes
+// CHECK-SAME: (%[[A:.*]]: tensor<2x8x16xf16>, %[[B:.*]]: tensor<2x?x16xf16>, %[[C:.*]]: tensor<2x8x?xf32>, %[[D:.*]]: tensor<2x8x16xf16>)
+// CHECK: linalg.transpose ins(%[[A]]
+// CHECK: %[[BT:.*]] = linalg.transpose ins(%[[B]] : tensor<2x?x16xf16>)
+// CHECK: %[[N:.*]] = tensor.dim %[[C]], %c2
+// CHECK: %[[NR:.*]] = arith.remui %[[N]], %c8
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[NR]], %c0
+// CHECK: scf.if %[[OK]]
+// CHECK: %[[AB:.*]] = bufferization.to_buffer %[[A]] read_only
+// CHECK: %[[BB:.*]] = bufferization.to_buffer %[[B]] read_only
+// CHECK: mha.gpu_matmul %[[AB]], %[[BB]], %{{.*}} init({{.*}}) {block_k = 16 : i64, block_m = 32 : i64, block_n = 64 : i64, rhs_transposed} : memref<2x8x16xf16>, memref<2x?x16xf16>, memref<2x8x?xf32>
+// CHECK: } else {
+// CHECK: linalg.batch_matmul
+// CHECK: %[[DB:.*]] = bufferization.to_buffer %[[D]] read_only
+// CHECK: %[[BB2:.*]] = bufferization.to_buffer %[[B]] read_only
+// CHECK: mha.gpu_matmul %[[DB]], %[[BB2]], %{{.*}} {{{.*}}, rhs_transposed} : memref<2x8x16xf16>, memref<2x?x16xf16>, memref<2x8x?xf32>
+// CHECK: return {{.*}}, %[[BT]]
+func.func @batch_transposes(%a: tensor<2x8x16xf16>, %b: tensor<2x?x16xf16>, %c: tensor<2x8x?xf32>, %d: tensor<2x8x16xf16>) -> (tensor<2x8x?xf32>, tensor<2x8x?xf32>, tensor<2x16x?xf16>) {
+  %c1 = arith.constant 1 : index
+  %n = tensor.dim %b, %c1 : tensor<2x?x16xf16>
+  %at0 = tensor.empty() : tensor<2x16x8xf16>
+  %at = linalg.transpose ins(%a : tensor<2x8x16xf16>) outs(%at0 : tensor<2x16x8xf16>) permutation = [0, 2, 1]
+  %bt0 = tensor.empty(%n) : tensor<2x16x?xf16>
+  %bt = linalg.transpose ins(%b : tensor<2x?x16xf16>) outs(%bt0 : tensor<2x16x?xf16>) permutation = [0, 2, 1]
+  %y = linalg.batch_matmul indexing_maps = [affine_map<(b, m, n, k) -> (b, k, m)>, affine_map<(b, m, n, k) -> (b, k, n)>, affine_map<(b, m, n, k) -> (b, m, n)>]
+         ins(%at, %bt : tensor<2x16x8xf16>, tensor<2x16x?xf16>) outs(%c : tensor<2x8x?xf32>) -> tensor<2x8x?xf32>
+  %z = linalg.batch_matmul ins(%d, %bt : tensor<2x8x16xf16>, tensor<2x16x?xf16>) outs(%c : tensor<2x8x?xf32>) -> tensor<2x8x?xf32>
+  return %y, %z, %bt : tensor<2x8x?xf32>, tensor<2x8x?xf32>, tensor<2x16x?xf16>
 }

@@ -1169,6 +1169,62 @@ func.func @f(%x: memref<8x8xbf16>, %w: memref<8x20xbf16>, %y: memref<8x20xf32>) 
 
 // -----
 
+func.func @f(%x: memref<8x16xbf16>, %w: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the transposed rhs's columns to be the lhs's columns, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, rhs_transposed} : memref<8x16xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<16x8xbf16>, %w: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the rhs's rows to be the transposed lhs's rows, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, lhs_transposed} : memref<16x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x16xbf16>, %w: memref<8x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output's rows to be the transposed lhs's columns, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, lhs_transposed} : memref<8x16xbf16>, memref<8x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<16x8xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects the output's columns to be the transposed rhs's rows, got 8 and 16}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, rhs_transposed} : memref<8x8xbf16>, memref<16x8xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xbf16>, %w: memref<8x8xbf16>, %y: memref<12x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects M (the transposed lhs's columns) to be a multiple of 8 (rows copied 16 bytes at a time), got 12}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, lhs_transposed} : memref<8x12xbf16>, memref<8x8xbf16>, memref<12x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<12x8xbf16>, %w: memref<8x12xbf16>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects K (the transposed rhs's columns) to be a multiple of 8 (rows copied 16 bytes at a time), got 12}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, lhs_transposed, rhs_transposed} : memref<12x8xbf16>, memref<8x12xbf16>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xbf16>, %w: memref<12x8xbf16>, %y: memref<8x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects N (the output's columns) to be a multiple of 8 (rows copied 16 bytes at a time), got 12}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 32, rhs_transposed} : memref<8x8xbf16>, memref<12x8xbf16>, memref<8x12xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
   // expected-error @+1 {{'mha.gpu_matmul' op expects block_n to be a multiple of 16 in [16, 256], got 272}}
   mha.gpu_matmul %x, %x, %y {block_m = 48, block_n = 272, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>

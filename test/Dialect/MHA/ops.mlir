@@ -296,13 +296,18 @@ func.func @gpu_attention(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf16>, %
 
 // CHECK-LABEL: func.func @gpu_matmul
 func.func @gpu_matmul(%x: memref<?x256xbf16>, %w: memref<256x512xbf16>, %y: memref<?x512xf32>,
-                      %a: memref<3x?x64xf16>, %b: memref<3x64x24xf16>, %c: memref<3x?x24xf32>) {
+                      %a: memref<3x?x64xf16>, %b: memref<3x64x24xf16>, %c: memref<3x?x24xf32>,
+                      %xt: memref<256x?xbf16>, %wt: memref<512x256xbf16>) {
   // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} init(%{{.*}} : memref<?x512xf32>) {block_k = 32 : i64, block_m = 64 : i64, block_n = 128 : i64} : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
   mha.gpu_matmul %x, %w, %y init(%y : memref<?x512xf32>) {block_m = 64, block_n = 128, block_k = 32}
       : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
   // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 16 : i64, block_m = 32 : i64, block_n = 16 : i64} : memref<3x?x64xf16>, memref<3x64x24xf16>, memref<3x?x24xf32>
   mha.gpu_matmul %a, %b, %c {block_m = 32, block_n = 16, block_k = 16}
       : memref<3x?x64xf16>, memref<3x64x24xf16>, memref<3x?x24xf32>
+  // Transposed operands: lhs [K, M], rhs [N, K].
+  // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 32 : i64, block_m = 64 : i64, block_n = 128 : i64, lhs_transposed, rhs_transposed} : memref<256x?xbf16>, memref<512x256xbf16>, memref<?x512xf32>
+  mha.gpu_matmul %xt, %wt, %y {block_m = 64, block_n = 128, block_k = 32, lhs_transposed, rhs_transposed}
+      : memref<256x?xbf16>, memref<512x256xbf16>, memref<?x512xf32>
   return
 }
 

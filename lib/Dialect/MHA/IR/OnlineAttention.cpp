@@ -412,19 +412,32 @@ LogicalResult GPUMatmulOp::verify() {
   auto compatible = [](int64_t x, int64_t y) {
     return ShapedType::isDynamic(x) || ShapedType::isDynamic(y) || x == y;
   };
-  int64_t m = rank - 2, n = rank - 1;
+  // The dimensions of M, K and N in each operand (rows, then columns; the
+  // transposed ones swapped).
+  int64_t rows = rank - 2, columns = rank - 1;
+  bool lhsT = getLhsTransposed(), rhsT = getRhsTransposed();
+  int64_t lhsM = lhsT ? columns : rows, lhsK = lhsT ? rows : columns;
+  int64_t rhsK = rhsT ? columns : rows, rhsN = rhsT ? rows : columns;
+  StringRef lhsName = lhsT ? "transposed lhs" : "lhs",
+            rhsName = rhsT ? "transposed rhs" : "rhs";
   // (name, size, name, size) pairs that must agree: K, M, N, the batch.
   struct Agreement {
-    StringRef what;
+    std::string what;
     int64_t x, y;
   };
+  auto side = [&](int64_t d) {
+    return std::string(d == rank - 2 ? "rows" : "columns");
+  };
   SmallVector<Agreement> agreements = {
-      {"the rhs's rows to be the lhs's columns", rhs.getDimSize(m),
-       lhs.getDimSize(n)},
-      {"the output's rows to be the lhs's", output.getDimSize(m),
-       lhs.getDimSize(m)},
-      {"the output's columns to be the rhs's", output.getDimSize(n),
-       rhs.getDimSize(n)}};
+      {"the " + rhsName.str() + "'s " + side(rhsK) + " to be the " +
+           lhsName.str() + "'s " + side(lhsK),
+       rhs.getDimSize(rhsK), lhs.getDimSize(lhsK)},
+      {std::string("the output's rows to be the ") +
+           (lhsT ? "transposed lhs's columns" : "lhs's"),
+       output.getDimSize(rows), lhs.getDimSize(lhsM)},
+      {std::string("the output's columns to be the ") +
+           (rhsT ? "transposed rhs's rows" : "rhs's"),
+       output.getDimSize(columns), rhs.getDimSize(rhsN)}};
   if (rank == 3) {
     agreements.push_back({"the rhs's batch size to be the lhs's",
                           rhs.getDimSize(0), lhs.getDimSize(0)});
@@ -440,9 +453,16 @@ LogicalResult GPUMatmulOp::verify() {
     if (!compatible(agreement.x, agreement.y))
       return emitOpError("expects ") << agreement.what << ", got "
                                      << agreement.x << " and " << agreement.y;
+  // Rows are copied 16 bytes at a time, outputs stored in pairs.
+  std::string lhsRows = std::string(lhsT ? "M" : "K") + " (the " +
+                        lhsName.str() + "'s columns)",
+              rhsRows = std::string(rhsT ? "K" : "N") + " (the " +
+                        rhsName.str() + "'s columns)";
   for (auto [what, size] :
-       {std::pair(StringRef("K (the lhs's columns)"), lhs.getDimSize(n)),
-        std::pair(StringRef("N (the rhs's columns)"), rhs.getDimSize(n))})
+       {std::pair(StringRef(lhsRows), lhs.getDimSize(columns)),
+        std::pair(StringRef(rhsRows), rhs.getDimSize(columns)),
+        std::pair(StringRef("N (the output's columns)"),
+                  output.getDimSize(columns))})
     if (!ShapedType::isDynamic(size) && size % 8 != 0)
       return emitOpError("expects ")
              << what

@@ -13,14 +13,18 @@ a GPU: scripts/gpu/device-check.sh); MHA_OPT checks that each product
 reaches the kernel (mha-opt's mha-gpu-matmul-kernel-ops makes one
 mha.gpu_matmul of it), "-" skips that check.
 
-The sizes cross every boundary of the kernel's tiles (64 rows, 128 columns,
-32 of K a step, two stages): one row; 70 and 130 rows (a partial row tile);
-K = 8 (half of one mma's k, the rest zero-filled), 24, 40 (a partial step),
-64 (two whole steps), 136 (five steps: both stages reused); N = 8, 24, 136
-and 264 (partial column tiles); a batch of 3; dynamic rows; with a bias
-(the accumulators start from it) and without; a weight's gradient, whose K
-(the rows) is dynamic: 72 (the kernel) and 13 (not a multiple of 8: the
-CUDA-core loops, chosen at run time).
+The sizes cross every boundary of the kernel's tiles (128 rows, 128
+columns, 32 of K a step, two stages): one row; 70, 130 and 136 rows (a
+partial row tile); K = 8 (half of one mma's k, the rest zero-filled), 24,
+40 (a partial step), 64 (two whole steps), 72, 136 (five steps: both stages
+reused), 1030 (33 steps); N = 8, 24, 136 and 264 (partial column tiles); a
+batch of 3; dynamic rows; with a bias (the accumulators start from it) and
+without. Transposed operands are read in place (the kernel's lhs_transposed
+/ rhs_transposed, checked in mha-opt's output): a weight's gradient xᵀ·dy,
+whose K (the batch's rows, dynamic) is then the operands' rows, so 13 and
+1030 run in the kernel too; x·wᵀ (a dense layer's input gradient) with a
+bias; mha.scaled_matmul (a·bᵀ, scaled by 0.5: exact); a product of two
+transposes.
 
 Inputs are multiples of 1/8 in [-2, 2], exact in f16 and bf16; every product
 is then a multiple of 1/64 and every partial sum below 2^11 in magnitude, so
@@ -39,24 +43,37 @@ import npy  # noqa: E402
 
 TOLERANCE = {"bf16": 4e-3, "f16": 5e-4}
 
-# name, dtype, x shape, w shape, bias, dynamic rows, op
+# name, dtype, x shape, w shape (as stored), bias, dynamic rows, op, the
+# kernel's transposed operands
 CASES = [
-    ("dense_bias_crossing", "bf16", (2, 35, 40), (40, 136), True, False, "dense"),
-    ("dense_one_row", "bf16", (1, 24), (24, 8), False, False, "dense"),
-    ("dense_k8", "bf16", (5, 8), (8, 16), True, False, "dense"),
-    ("dense_k136", "bf16", (3, 136), (136, 24), False, False, "dense"),
-    ("batch_matmul", "bf16", (3, 17, 64), (3, 64, 24), False, False, "matmul"),
-    ("dense_f16_dynamic", "f16", (130, 48), (48, 264), True, True, "dense"),
-    # A weight's gradient xᵀ·dy: K the rows, dynamic (a multiple of 8 at run
-    # time: the kernel; else the loops on CUDA cores).
+    ("dense_bias_crossing", "bf16", (2, 35, 40), (40, 136), True, False,
+     "dense", ""),
+    ("dense_one_row", "bf16", (1, 24), (24, 8), False, False, "dense", ""),
+    ("dense_k8", "bf16", (5, 8), (8, 16), True, False, "dense", ""),
+    ("dense_k136", "bf16", (3, 136), (136, 24), False, False, "dense", ""),
+    ("batch_matmul", "bf16", (3, 17, 64), (3, 64, 24), False, False, "matmul",
+     ""),
+    ("dense_f16_dynamic", "f16", (130, 48), (48, 264), True, True, "dense",
+     ""),
+    # A weight's gradient xᵀ·dy: K the rows, dynamic; x read in place.
     ("weight_grad_k72", "bf16", (72, 48), (72, 40), False, True,
-     "dense_weight_grad"),
+     "dense_weight_grad", "lhs"),
     ("weight_grad_k13", "bf16", (13, 48), (13, 40), False, True,
-     "dense_weight_grad"),
+     "dense_weight_grad", "lhs"),
+    ("weight_grad_k1030", "bf16", (1030, 48), (1030, 40), False, True,
+     "dense_weight_grad", "lhs"),
+    # x·wᵀ, w stored [N, K] (a dense layer's input gradient), a bias.
+    ("dense_transposed_w", "bf16", (2, 35, 40), (136, 40), True, True,
+     "dense_wt", "rhs"),
+    ("scaled_matmul", "f16", (3, 17, 64), (3, 24, 64), False, False,
+     "scaled_matmul", "rhs"),
+    # xᵀ·wᵀ of a batch: x stored [B, K, M], w [B, N, K].
+    ("matmul_both_transposed", "bf16", (2, 72, 136), (2, 264, 72), False,
+     False, "matmul_tt", "lhs rhs"),
     # Thousands of rows: 2060 (17 row tiles of 128, the last partial), 8
     # steps of K, 3 column tiles (the last of 8 columns), a bias.
     ("dense_2060_rows", "bf16", (2, 1030, 256), (256, 264), True, True,
-     "dense"),
+     "dense", ""),
 ]
 
 
@@ -64,28 +81,50 @@ def tensor(dims, dtype):
     return "tensor<%sx%s>" % ("x".join(str(d) for d in dims), dtype)
 
 
+def output_shape(c):
+    """The product's shape [..., M, N]."""
+    _, _, xs, ws, _, _, op, _ = c
+    if op == "dense_weight_grad":
+        return (xs[-1], ws[-1])
+    if op in ("dense_wt", "scaled_matmul"):
+        return tuple(xs[:-1]) + (ws[-2],)
+    if op == "matmul_tt":
+        return (xs[0], xs[2], ws[1])
+    return tuple(xs[:-1]) + (ws[-1],)
+
+
 def model(c):
-    name, dtype, xs, ws, bias, dynamic, op = c
+    name, dtype, xs, ws, bias, dynamic, op, _ = c
     xtype = tensor(("?",) + xs[1:] if dynamic else xs, dtype)
+    wtype = tensor(ws, dtype)
+    out = output_shape(c)
     if op == "dense_weight_grad":
         wtype = tensor(("?",) + ws[1:], dtype)
-        otype = tensor((xs[-1], ws[-1]), dtype)
-    else:
-        wtype = tensor(ws, dtype)
-        out = tuple(xs[:-1]) + (ws[-1],)
-        otype = tensor(("?",) + out[1:] if dynamic else out, dtype)
+    elif dynamic:
+        out = ("?",) + out[1:]
+    otype = tensor(out, dtype)
     args = "%%x: %s, %%w: %s" % (xtype, wtype)
-    operands = "%x, %w"
-    types = "%s, %s" % (xtype, wtype)
     if bias:
-        btype = tensor((ws[-1],), dtype)
-        args += ", %%b: %s" % btype
+        args += ", %%b: %s" % tensor((out[-1],), dtype)
+    body = []
+    x, w = "%x", "%w"
+    if op == "dense_wt":
+        body.append("%%wt = mha.transpose %%w perm = [1, 0] : %s" % wtype)
+        w, wtype, op = "%wt", tensor(ws[::-1], dtype), "dense"
+    if op == "matmul_tt":
+        body.append("%%xt = mha.transpose %%x perm = [0, 2, 1] : %s" % xtype)
+        body.append("%%wt = mha.transpose %%w perm = [0, 2, 1] : %s" % wtype)
+        x, xtype = "%xt", tensor((xs[0], xs[2], xs[1]), dtype)
+        w, wtype, op = "%wt", tensor((ws[0], ws[2], ws[1]), dtype), "matmul"
+    operands, types = "%s, %s" % (x, w), "%s, %s" % (xtype, wtype)
+    if bias:
         operands += ", %b"
-        types += ", " + btype
-    return ("func.func @%s(%s) -> %s {\n"
-            "  %%y = mha.%s %s : %s\n"
-            "  return %%y : %s\n}\n" % (name, args, otype, op, operands, types,
-                                         otype))
+        types += ", " + tensor((out[-1],), dtype)
+    attrs = " {scale = 0.5 : f32}" if op == "scaled_matmul" else ""
+    body.append("%%y = mha.%s %s%s : %s" % (op, operands, attrs, types))
+    return ("func.func @%s(%s) -> %s {\n%s\n  return %%y : %s\n}\n" %
+            (name, args, otype, "".join("  %s\n" % line for line in body),
+             otype))
 
 
 def values(seed, count):
@@ -100,23 +139,45 @@ def size(shape):
 
 
 def reference(c, x, w, b):
-    _, _, xs, ws, _, _, op = c
+    """The exact product, from the operands as stored."""
+    _, _, xs, ws, _, _, op, _ = c
+    out = output_shape(c)
+    m, n = out[-2], out[-1]
+    batches = size(out[:-2])
     if op == "dense_weight_grad":
-        rows, m, n = xs[0], xs[1], ws[1]
-        return [sum(x[r * m + i] * w[r * n + j] for r in range(rows))
-                for i in range(m) for j in range(n)]
-    k, n = ws[-2], ws[-1]
-    rows = size(xs[:-1])
-    batch_rows = xs[-2] if op == "matmul" else rows
-    out = []
-    for r in range(rows):
-        wbase = (r // batch_rows) * k * n if op == "matmul" else 0
-        for j in range(n):
-            s = b[j] if b else 0.0
-            for i in range(k):
-                s += x[r * k + i] * w[wbase + i * n + j]
-            out.append(s)
-    return out
+        rows = xs[0]
+        a = lambda q, i, r: x[r * m + i]          # noqa: E731
+        bb = lambda q, r, j: w[r * n + j]         # noqa: E731
+        k = rows
+    elif op in ("dense", "dense_wt"):
+        k = xs[-1]
+        m, batches = size(xs[:-1]), 1
+        a = lambda q, i, r: x[i * k + r]          # noqa: E731
+        if op == "dense":
+            bb = lambda q, r, j: w[r * n + j]     # noqa: E731
+        else:
+            bb = lambda q, r, j: w[j * k + r]     # noqa: E731
+    elif op == "matmul":
+        k = xs[-1]
+        a = lambda q, i, r: x[(q * m + i) * k + r]  # noqa: E731
+        bb = lambda q, r, j: w[(q * k + r) * n + j]  # noqa: E731
+    elif op == "scaled_matmul":
+        k = xs[-1]
+        a = lambda q, i, r: x[(q * m + i) * k + r]  # noqa: E731
+        bb = lambda q, r, j: 0.5 * w[(q * n + j) * k + r]  # noqa: E731
+    else:  # matmul_tt: x [B, K, M], w [B, N, K]
+        k = xs[1]
+        a = lambda q, i, r: x[(q * k + r) * m + i]  # noqa: E731
+        bb = lambda q, r, j: w[(q * n + j) * k + r]  # noqa: E731
+    result = []
+    for q in range(batches):
+        for i in range(m):
+            for j in range(n):
+                s = b[j] if b else 0.0
+                for r in range(k):
+                    s += a(q, i, r) * bb(q, r, j)
+                result.append(s)
+    return result
 
 
 def main(mha_run, mha_opt, work, device="gpu-emulated"):
@@ -133,18 +194,24 @@ def main(mha_run, mha_opt, work, device="gpu-emulated"):
              "--convert-mha-to-linalg", "--canonicalize",
              "--mha-gpu-matmul-kernel-ops"], capture_output=True, text=True)
         kernels = front.stdout.count("mha.gpu_matmul") if front else 1
-        if front and (front.returncode != 0 or kernels != 1):
-            print("FAIL %s: %d mha.gpu_matmul (want 1)\n%s" %
-                  (name, kernels, front.stderr[-2000:]))
+        transposed = " ".join(
+            side for side in ("lhs", "rhs")
+            if front and side + "_transposed" in front.stdout)
+        if front and (front.returncode != 0 or kernels != 1 or
+                      transposed != c[7]):
+            print("FAIL %s: %d mha.gpu_matmul (want 1), transposed '%s' "
+                  "(want '%s')\n%s" % (name, kernels, transposed, c[7],
+                                        front.stderr[-2000:]))
             failures += 1
             continue
         x = values(1, size(xs))
         w = values(2, size(ws))
-        b = values(3, ws[-1]) if bias else None
+        b = values(3, output_shape(c)[-1]) if bias else None
         code = "f2" if dtype == "f16" else "f4"
         args = [mha_run, path, "--device", device,
                 "--gpu-tensor-cores", "--output", os.path.join(work, name)]
-        for arg, shape, data in (("x", xs, x), ("w", ws, w), ("b", (ws[-1],), b)):
+        for arg, shape, data in (("x", xs, x), ("w", ws, w),
+                                 ("b", output_shape(c)[-1:], b)):
             if data is None:
                 continue
             file = os.path.join(work, "%s_%s.npy" % (name, arg))

@@ -1167,24 +1167,38 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
     staged in shared memory `block_k` columns of lhs (rows of rhs) at a
     time, `mma.sync` m16n8k16 with f32 accumulators.
 
-    K and N must be multiples of 8 (the kernel copies rows 16 bytes a
-    copy): static ones are checked by the verifier, dynamic ones on the host
-    where the op is made (which runs the product another way otherwise);
-    every buffer has the identity layout and its data starts 16 bytes
-    aligned, as device allocations (`gpu.alloc`) do. Sizes must agree at run
-    time (checked on the host before the op, where it is made).
+    `lhs_transposed`: lhs holds the lhs's transpose, [B, K, M] or [K, M];
+    `rhs_transposed`: rhs holds the rhs's transpose, [B, N, K] or [N, K]
+    (a dense layer's gradients, `mha.matmul` without `untransposed`). The
+    kernel reads them in place: their tiles are staged as they are stored,
+    and `ldmatrix` (with or without `.trans`) gives the same fragments.
+
+    Each operand's rows (its last dimension: K or M of the lhs, N or K of
+    the rhs) and N must be multiples of 8 (the kernel copies rows 16 bytes
+    a copy and stores pairs of outputs): static ones are checked by the
+    verifier, dynamic ones on the host where the op is made (which runs the
+    product another way otherwise); every buffer has the identity layout and
+    its data starts 16 bytes aligned, as device allocations (`gpu.alloc`)
+    do. Sizes must agree at run time (checked on the host before the op,
+    where it is made).
 
     ```mlir
     mha.gpu_matmul %x, %w, %y init(%bias : memref<?x512xf32>)
         {block_m = 128 : i64, block_n = 128 : i64, block_k = 32 : i64}
       : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
+    // dx = dy · wᵀ, w read in place.
+    mha.gpu_matmul %dy, %w, %dx
+        {block_m = 128 : i64, block_n = 128 : i64, block_k = 32 : i64,
+         rhs_transposed}
+      : memref<?x512xbf16>, memref<256x512xbf16>, memref<?x256xf32>
     ```
   }];
   let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$lhs,
                        Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$rhs,
                        Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
                        Arg<Optional<MemRefOf<[F32]>>, "", [MemRead]>:$init,
-                       I64Attr:$block_m, I64Attr:$block_n, I64Attr:$block_k);
+                       I64Attr:$block_m, I64Attr:$block_n, I64Attr:$block_k,
+                       UnitAttr:$lhs_transposed, UnitAttr:$rhs_transposed);
   let assemblyFormat = [{
     $lhs `,` $rhs `,` $output (`init` `(` $init^ `:` type($init) `)`)?
     attr-dict `:` type($lhs) `,` type($rhs) `,` type($output)
