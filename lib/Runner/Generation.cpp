@@ -201,24 +201,18 @@ int mha::runGeneration(const GenerationOptions &options) {
       context ? llvm::formatv("; context {0} positions", context).str()
               : std::string());
 
+  // The parameters uploaded once (on a GPU) for every call.
+  std::vector<const HostTensor *> paramTensors;
+  for (const ParamInfo &p : model->getParams())
+    paramTensors.push_back(&params->at(p.name));
   std::vector<DeviceTensor> deviceParams;
-  std::vector<CallArgument> paramArgs;
-  for (const ParamInfo &p : model->getParams()) {
-    if (!onDevice) {
-      paramArgs.push_back(&params->at(p.name));
-      continue;
-    }
-    auto uploaded = (*jit)->toDevice(params->at(p.name));
-    if (!uploaded)
-      return reportError(uploaded.takeError());
-    deviceParams.push_back(std::move(*uploaded));
-  }
-  for (const DeviceTensor &t : deviceParams)
-    paramArgs.push_back(&t);
+  auto paramArgs = (*jit)->residentArguments(paramTensors, deviceParams);
+  if (!paramArgs)
+    return reportError(paramArgs.takeError());
   auto call =
       [&](llvm::StringRef name,
           std::vector<CallArgument> args) -> llvm::Expected<CallResults> {
-    args.insert(args.end(), paramArgs.begin(), paramArgs.end());
+    args.insert(args.end(), paramArgs->begin(), paramArgs->end());
     return (*jit)->callOnDevice(name, args);
   };
 

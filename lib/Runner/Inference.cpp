@@ -169,21 +169,18 @@ int mha::runInference(const InferenceOptions &options) {
   std::vector<std::string> argNames = entry.argNames;
   for (auto &input : inputs)
     args.push_back(&*input);
-  std::vector<DeviceTensor> deviceParams;
-  uint64_t uploaded = 0;
+  // The parameters uploaded once (on a GPU) for every repetition.
+  std::vector<const HostTensor *> paramTensors;
   for (const ParamInfo &param : model->getParams()) {
     argNames.push_back("@" + param.name);
-    if (!onDevice) {
-      args.push_back(&params.at(param.name));
-      continue;
-    }
-    auto tensor = (*jit)->toDevice(params.at(param.name));
-    if (!tensor)
-      return reportError(tensor.takeError());
-    deviceParams.push_back(std::move(*tensor));
+    paramTensors.push_back(&params.at(param.name));
   }
-  for (const DeviceTensor &t : deviceParams)
-    args.push_back(&t);
+  std::vector<DeviceTensor> deviceParams;
+  auto paramArgs = (*jit)->residentArguments(paramTensors, deviceParams);
+  if (!paramArgs)
+    return reportError(paramArgs.takeError());
+  args.insert(args.end(), paramArgs->begin(), paramArgs->end());
+  uint64_t uploaded = 0;
   if (std::optional<DeviceUse> use = (*jit)->takeDeviceUse())
     uploaded = use->traffic.hostToDevice;
 

@@ -1028,6 +1028,25 @@ llvm::Expected<DeviceTensor> JitModule::toDevice(const HostTensor &tensor) {
   return device;
 }
 
+llvm::Expected<std::vector<CallArgument>>
+JitModule::residentArguments(llvm::ArrayRef<const HostTensor *> tensors,
+                             std::vector<DeviceTensor> &copies) {
+  std::vector<CallArgument> arguments(tensors.begin(), tensors.end());
+  copies.clear();
+  if (device == Device::CPU)
+    return arguments;
+  // (All copies first: the arguments point into the vector.)
+  for (const HostTensor *tensor : tensors) {
+    auto copy = toDevice(*tensor);
+    if (!copy)
+      return copy.takeError();
+    copies.push_back(std::move(*copy));
+  }
+  for (auto [argument, copy] : llvm::zip(arguments, copies))
+    argument = CallArgument(&copy);
+  return arguments;
+}
+
 llvm::Expected<HostTensor> JitModule::toHost(const DeviceTensor &tensor) {
   if (!deviceCopy)
     return jitError("no device: the code was compiled for the CPU");

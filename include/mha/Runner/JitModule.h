@@ -196,6 +196,13 @@ public:
   /// a device tensor. An error on the CPU.
   llvm::Expected<DeviceTensor> toDevice(const HostTensor &tensor);
   llvm::Expected<HostTensor> toHost(const DeviceTensor &tensor);
+  /// `tensors` as call arguments kept where the code runs (a model's
+  /// parameters across calls): on the CPU the host tensors themselves; on
+  /// a GPU (or emulated) device copies, made here once and owned by
+  /// `copies` (replaced), which must outlive the arguments.
+  llvm::Expected<std::vector<CallArgument>>
+  residentArguments(llvm::ArrayRef<const HostTensor *> tensors,
+                    std::vector<DeviceTensor> &copies);
 
   /// On the GPU: times each kernel launch from now on (events on its
   /// stream), or stops. Does nothing on the CPU.
