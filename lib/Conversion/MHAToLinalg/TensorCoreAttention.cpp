@@ -1105,16 +1105,11 @@ private:
     nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
     gpu::BarrierOp::create(b, loc);
   }
-  /// Both tiles of a step (`sources[i]` into `tiles[i]`) copied between two
-  /// barriers: the previous step's readers are done, this one's copies
-  /// too.
-  void stageTiles(ArrayRef<Value> sources, ArrayRef<Value> tiles, Value batch,
-                  Value first, Value rows) {
+  /// A barrier of the block's threads: every thread done with what it read
+  /// before (emulated, nothing: the threads are in lockstep).
+  void syncThreads() {
     if (!lanes)
       gpu::BarrierOp::create(b, loc);
-    for (auto [source, tile] : llvm::zip(sources, tiles))
-      copyTile(source, tile, batch, first, rows);
-    awaitTiles();
   }
 
   /// The A fragments of the thread's two rows `rows` (clamped into
@@ -1860,20 +1855,43 @@ void KernelBuilder::buildQueryGrad(const KernelOperands &operands,
   }
 
   // Key tiles as the forward's: causal blocks stop at their last row's.
+  // The copies overlap the products: the key tile i is copied during tile
+  // i's dP = dO·Vᵀ, the value tile i + 1 during tile i's scores, dS and dQ
+  // (each waited for just before it is read; no more shared memory than
+  // one tile of each).
   Value tiles = keyTiles(operands, queryBlockIndex);
+  Value keys = perThread(operands.keys);
+  Value zero = idx(b, loc, 0);
+  ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tiles, zero),
+         [&] { copyTile(operands.v, vShared, batch, c(0), keys); });
   int64_t outputTiles = shape.depth / 8;
   SmallVector<Value> init(4 * outputTiles, f32(0.0f));
   SmallVector<Value> results = stateLoop(
-      idx(b, loc, 0), tiles, init,
+      zero, tiles, init,
       [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
         Value firstKey = mul(perThread(index), c(shape.tileRows));
-        stageTiles({operands.k, operands.v}, {kShared, vShared}, batch,
-                   firstKey, perThread(operands.keys));
-        // Per 8 keys: P from the scores, dP = dO·Vᵀ, dS = P ⊙ (dP − D).
+        // Value tile `index` in place; every thread done with the last key
+        // tile, which this one replaces.
+        awaitTiles();
+        copyTile(operands.k, kShared, batch, firstKey, keys);
+        // Per 8 keys: dP = dO·Vᵀ.
+        SmallVector<Accumulator> probGrads;
+        for (int64_t n = 0; n < shape.tileRows / 8; ++n)
+          probGrads.push_back(timesTileRows(gradFragments, vShared, n));
+        // Key tile `index` in place; every thread done with the value tile,
+        // which the next one replaces.
+        awaitTiles();
+        Value nextIndex = arith::AddIOp::create(b, loc, index, idx(b, loc, 1));
+        ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                     nextIndex, tiles),
+               [&] {
+                 copyTile(operands.v, vShared, batch,
+                          mul(perThread(nextIndex), c(shape.tileRows)), keys);
+               });
+        // Per 8 keys: P from the scores, dS = P ⊙ (dP − D).
         SmallVector<Accumulator> scoreGrads;
         for (int64_t n = 0; n < shape.tileRows / 8; ++n) {
           Accumulator scores = timesTileRows(queryFragments, kShared, n);
-          Accumulator probGrads = timesTileRows(gradFragments, vShared, n);
           Accumulator grads;
           for (int64_t i = 0; i < 2; ++i)
             for (int64_t e = 0; e < 2; ++e) {
@@ -1883,7 +1901,7 @@ void KernelBuilder::buildQueryGrad(const KernelOperands &operands,
               Value p = probability(s, lse2[i]);
               grads.push_back(arith::MulFOp::create(
                   b, loc, p,
-                  arith::SubFOp::create(b, loc, probGrads[2 * i + e],
+                  arith::SubFOp::create(b, loc, probGrads[n][2 * i + e],
                                         delta[i])));
             }
           scoreGrads.push_back(grads);
@@ -1930,13 +1948,21 @@ void KernelBuilder::buildKeyValueGrad(const KernelOperands &operands,
         tileQueries);
   int64_t outputTiles = shape.depth / 8;
   // Loop state: dK's accumulators, then dV's.
+  // (Both tiles are read until the tile's last products, so their copies
+  // do not overlap them: the dO tile's copy during dK += dSᵀ·Q, tried,
+  // took the dK/dV kernel at depth 64 from 234 registers to 255 for sm_80
+  // and 24 bytes of spills for sm_90a.)
   SmallVector<Value> init(8 * outputTiles, f32(0.0f));
   SmallVector<Value> results = stateLoop(
       firstTile, tiles, init,
       [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
         Value firstQuery = mul(perThread(index), c(shape.tileRows));
-        stageTiles({operands.q, operands.outGrad}, {qShared, gradShared}, batch,
-                   firstQuery, rows);
+        // Both tiles `index` copied between two barriers: every thread is
+        // done with the previous ones, and then these are in place.
+        syncThreads();
+        copyTile(operands.q, qShared, batch, firstQuery, rows);
+        copyTile(operands.outGrad, gradShared, batch, firstQuery, rows);
+        awaitTiles();
         // Per 8 queries, transposed: Pᵀ from the scores Sᵀ = K·Qᵀ and the
         // queries' log-sum-exp, dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D).
         SmallVector<Accumulator> probabilities, scoreGrads;

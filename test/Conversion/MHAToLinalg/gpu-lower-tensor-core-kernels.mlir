@@ -189,40 +189,58 @@ func.func @masked(%q: memref<2x3x40x32xbf16>, %o: memref<2x3x40x32xbf16>, %m: me
 // depth 32): D = rowsum(dO ⊙ O) in device memory from the first kernel to
 // the second, freed after them.
 // * dQ: blocks of 32 query rows (2 warps), per warp its rows' D (across the
-//   row's four threads) stored by one thread of four; per tile of 16 keys
-//   the key and value tiles staged between two barriers, S = Q·Kᵀ and
-//   dP = dO·Vᵀ (2 tiles of 8 keys x 2 steps of depth, each), P from the
-//   log-sum-exp (exp2), dQ += dS·K (4 tiles of 8 columns); dQ stored.
+//   row's four threads) stored by one thread of four; the value tile 0
+//   copied before the loop; per tile of 16 keys: its value tile waited for,
+//   its key tile's copies started, dP = dO·Vᵀ (2 tiles of 8 keys x 2 steps
+//   of depth) while they fly; the key tile waited for, the next value
+//   tile's copies started, S = Q·Kᵀ (2 x 2), P from the log-sum-exp
+//   (exp2), dQ += dS·K (4 tiles of 8 columns) while they fly; dQ stored.
 // * dK and dV: blocks of 32 key rows; causal blocks start at the query tile
 //   of their first key; per tile of 32 queries, the query and dO tiles
-//   staged, Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (4 x 2 each), each query's lse and D
-//   read, dV += Pᵀ·dO and dK += dSᵀ·Q (4 x 2 each: 32 mma.sync in all); dK
+//   staged between two barriers (both are read to the tile's last
+//   products), Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (4 x 2 each), each query's lse and
+//   D read, dV += Pᵀ·dO and dK += dSᵀ·Q (4 x 2 each: 32 mma.sync in all); dK
 //   and dV stored.
 // CHECK-LABEL: func.func @grad
 // CHECK: %[[DELTA:.*]] = gpu.alloc  (%c2, %c40) : memref<?x?xf32>
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c64,
 // CHECK: gpu.shuffle  xor
 // CHECK: memref.store %{{.*}}, %[[DELTA]]
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy
 // CHECK: scf.for
-// CHECK: gpu.barrier
-// CHECK: gpu.barrier
-// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: }
+// CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp2
 // CHECK-COUNT-4: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK: vector.store %{{.*}}, %arg3[
 // CHECK: gpu.terminator
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c64,
 // CHECK: %[[FIRSTKEY:.*]] = arith.muli %{{.*}}, %c32 : index
 // CHECK: %[[FIRST:.*]] = arith.divui %[[FIRSTKEY]], %c32 : index
+// CHECK-NOT: nvgpu.device_async_copy
 // CHECK: scf.for %{{.*}} = %[[FIRST]] to %c2
 // CHECK: gpu.barrier
-// CHECK: gpu.barrier
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: memref.load %arg2
 // CHECK: memref.load %[[DELTA]]
 // CHECK: math.exp2
 // CHECK-COUNT-28: nvvm.mma.sync
+// CHECK-NOT: nvgpu.device_async_copy
 // CHECK: scf.yield
 // CHECK: vector.store %{{.*}}, %arg4[
 // CHECK: vector.store %{{.*}}, %arg5[
