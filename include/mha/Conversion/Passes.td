@@ -234,8 +234,10 @@ def MHAGPUMatmulKernelOpsPass
   let summary = "Give eligible matrix products to the tensor-core matmul "
                 "kernel";
   let description = [{
-    Each `linalg.matmul` or `linalg.batch_matmul` on tensors the tensor-core
-    kernel computes — lhs and rhs both f16 or both bf16, an f32 accumulator,
+    Each `linalg.matmul` or `linalg.batch_matmul` on tensors, outside loops
+    (not a fused lowering's tile, whose loop may become a kernel), that the
+    tensor-core kernel computes — lhs and rhs both f16 or both bf16, an f32
+    accumulator,
     the default indexing maps or ones that transpose an operand, each
     operand's rows (its last dimension) and N multiples of 8 — becomes
     `mha.gpu_matmul` on its operands' buffers (`bufferization.to_buffer`, a

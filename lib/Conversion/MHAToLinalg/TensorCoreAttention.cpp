@@ -54,6 +54,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <cmath>
@@ -623,7 +624,11 @@ struct MHAGPUMatmulKernelOpsPass final
   void runOnOperation() override {
     SmallVector<std::pair<linalg::LinalgOp, MatmulSources>> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op.getOperation()))
+      // A model's products, not the tiles of a fused lowering's loops
+      // (whose loops may become kernels themselves: a kernel launches no
+      // kernel).
+      if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op.getOperation()) ||
+          op->getParentOfType<LoopLikeOpInterface>())
         return;
       Type element = getElementTypeOrSelf(op.getDpsInputs()[0].getType());
       // f32 products (f32 models) stay on CUDA cores without a word.

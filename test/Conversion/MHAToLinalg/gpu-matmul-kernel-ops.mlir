@@ -223,3 +223,24 @@ func.func @batch_transposes(%a: tensor<2x8x16xf16>, %b: tensor<2x?x16xf16>, %c: 
   %z = linalg.batch_matmul ins(%d, %bt : tensor<2x8x16xf16>, tensor<2x16x?xf16>) outs(%c : tensor<2x8x?xf32>) -> tensor<2x8x?xf32>
   return %y, %z, %bt : tensor<2x8x?xf32>, tensor<2x8x?xf32>, tensor<2x16x?xf16>
 }
+
+// -----
+
+// A product inside a loop (a fused lowering's tile; the loop may become a
+// kernel, which launches no kernel) is left as it is, without a remark.
+// CHECK-LABEL: func.func @in_loop
+// CHECK-NOT: mha.gpu_matmul
+// CHECK: scf.forall
+// CHECK: linalg.matmul
+// CHECK-NOT: mha.gpu_matmul
+func.func @in_loop(%x: tensor<4x32x64xbf16>, %w: tensor<64x16xbf16>, %acc: tensor<4x32x16xf32>) -> tensor<4x32x16xf32> {
+  %r = scf.forall (%i) in (4) shared_outs(%o = %acc) -> (tensor<4x32x16xf32>) {
+    %xs = tensor.extract_slice %x[%i, 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
+    %os = tensor.extract_slice %o[%i, 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xf32> to tensor<32x16xf32>
+    %p = linalg.matmul ins(%xs, %w : tensor<32x64xbf16>, tensor<64x16xbf16>) outs(%os : tensor<32x16xf32>) -> tensor<32x16xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %p into %o[%i, 0, 0] [1, 32, 16] [1, 1, 1] : tensor<32x16xf32> into tensor<4x32x16xf32>
+    }
+  }
+  return %r : tensor<4x32x16xf32>
+}
