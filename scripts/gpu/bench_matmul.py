@@ -4,10 +4,17 @@
 torch.matmul on the same GPU (cuBLAS), side by side (device-check.sh).
 
   bench_matmul.py MHA_RUN WORKDIR [--rows 16384] [--sizes 1024 2048 4096]
-                  [--dtypes bf16 f16] [--no-tensor-cores]
+                  [--dtypes bf16 f16] [--layouts nn tn nt]
+                  [--no-tensor-cores]
 
-Each case is `mha.dense %x, %w` with x [rows, K] and w [K, N], K = N = each
-size, in the dtype (f32 accumulation; the result rounded to the dtype). mha:
+Each case is one of a dense layer's products, K = N = each size, in the
+dtype (f32 accumulation; the result rounded to the dtype):
+  nn  the forward, `mha.dense %x, %w`: x [rows, K] · w [K, N];
+  tn  the weight's gradient, `mha.dense_weight_grad %x, %dy`: xᵀ · dy, x
+      [rows, K] and dy [rows, N] read in place (the kernel's lhs_transposed);
+  nt  the input's gradient, `mha.dense %dy, (mha.transpose %w)`: dy · wᵀ,
+      w [K, N] read in place (rhs_transposed).
+Each is 2·rows·K·N flops. mha:
 timed by mha-run --repeat 5, the median of the kernels' own GPU time (CUDA
 events around each launch: the product's kernel and the rounding of its f32
 result to the dtype) and of the whole call (with the copies of the inputs
@@ -22,33 +29,51 @@ import subprocess
 import sys
 
 
-def torch_time(rows, k, n, dtype):
+def torch_time(rows, k, n, dtype, layout):
     import torch
     x = torch.randn(rows, k, device="cuda", dtype=dtype)
     w = torch.randn(k, n, device="cuda", dtype=dtype)
+    dy = torch.randn(rows, n, device="cuda", dtype=dtype)
+    product = {"nn": lambda: torch.matmul(x, w),
+               "tn": lambda: torch.matmul(x.t(), dy),
+               "nt": lambda: torch.matmul(dy, w.t())}[layout]
     for _ in range(3):
-        torch.matmul(x, w)
+        product()
     times = []
     for _ in range(10):
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         start.record()
-        torch.matmul(x, w)
+        product()
         end.record()
         torch.cuda.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
     return sorted(times)[len(times) // 2]
 
 
-def mha_time(mha_run, work, rows, k, n, dtype, extra):
-    model = os.path.join(work, "dense_%d_%d_%d_%s.mlir" % (rows, k, n, dtype))
-    x = "tensor<%dx%dx%s>" % (rows, k, dtype)
-    w = "tensor<%dx%dx%s>" % (k, n, dtype)
-    y = "tensor<%dx%dx%s>" % (rows, n, dtype)
-    with open(model, "w") as f:
-        f.write("func.func @f(%%x: %s, %%w: %s) -> %s {\n"
+def model_text(rows, k, n, dtype, layout):
+    def t(*dims):
+        return "tensor<%s>" % "x".join([str(d) for d in dims] + [dtype])
+    x, w, dy = t(rows, k), t(k, n), t(rows, n)
+    if layout == "nn":
+        return ("func.func @f(%%x: %s, %%w: %s) -> %s {\n"
                 "  %%y = mha.dense %%x, %%w : %s, %s\n"
-                "  return %%y : %s\n}\n" % (x, w, y, x, w, y))
+                "  return %%y : %s\n}\n" % (x, w, dy, x, w, dy))
+    if layout == "tn":
+        return ("func.func @f(%%x: %s, %%dy: %s) -> %s {\n"
+                "  %%y = mha.dense_weight_grad %%x, %%dy : %s, %s\n"
+                "  return %%y : %s\n}\n" % (x, dy, w, x, dy, w))
+    return ("func.func @f(%%dy: %s, %%w: %s) -> %s {\n"
+            "  %%wt = mha.transpose %%w perm = [1, 0] : %s\n"
+            "  %%y = mha.dense %%dy, %%wt : %s, %s\n"
+            "  return %%y : %s\n}\n" % (dy, w, x, w, dy, t(n, k), x))
+
+
+def mha_time(mha_run, work, rows, k, n, dtype, layout, extra):
+    model = os.path.join(work, "dense_%s_%d_%d_%d_%s.mlir" %
+                         (layout, rows, k, n, dtype))
+    with open(model, "w") as f:
+        f.write(model_text(rows, k, n, dtype, layout))
     proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"]
                           + extra, capture_output=True, text=True)
     text = proc.stdout + proc.stderr
@@ -68,6 +93,8 @@ def main():
                         default=[1024, 2048, 4096])
     parser.add_argument("--dtypes", nargs="+", default=["bf16"],
                         choices=["bf16", "f16"])
+    parser.add_argument("--layouts", nargs="+", default=["nn", "tn", "nt"],
+                        choices=["nn", "tn", "nt"])
     parser.add_argument("--no-tensor-cores", action="store_true",
                         help="mha-run without --gpu-tensor-cores (the "
                              "CUDA-core loops)")
@@ -76,27 +103,30 @@ def main():
     torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16}
     os.makedirs(args.work, exist_ok=True)
     extra = [] if args.no_tensor_cores else ["--gpu-tensor-cores"]
-    print("dense layer x [%d, K] . w [K, N]%s" % (
+    print("dense layer products, %d rows%s" % (
         args.rows, ", mha-run --gpu-tensor-cores" if extra else ""))
-    print("| K = N | dtype | mha call (ms) | mha kernels (ms) | mha TFLOP/s "
-          "| torch.matmul (ms) | torch TFLOP/s | mha / torch |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| product | K = N | dtype | mha call (ms) | mha kernels (ms) "
+          "| mha TFLOP/s | torch.matmul (ms) | torch TFLOP/s | mha / torch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
-        for dtype in args.dtypes:
-            flops = 2.0 * args.rows * size * size
-            mine, err = mha_time(args.mha_run, args.work, args.rows, size,
-                                 size, dtype, extra)
-            theirs = torch_time(args.rows, size, size, torch_dtypes[dtype])
-            if mine is None:
-                print("| %d | %s | failed: %s |" % (size, dtype,
-                                                    err.replace("\n", " ")))
-            else:
-                call, kernels = mine
-                print("| %d | %s | %.2f | %.3f | %.1f | %.3f | %.1f | %.3f |"
-                      % (size, dtype, call * 1e3, kernels * 1e3,
-                         flops / kernels / 1e12, theirs * 1e3,
-                         flops / theirs / 1e12, theirs / kernels))
-            sys.stdout.flush()
+        for layout in args.layouts:
+            for dtype in args.dtypes:
+                flops = 2.0 * args.rows * size * size
+                mine, err = mha_time(args.mha_run, args.work, args.rows, size,
+                                     size, dtype, layout, extra)
+                theirs = torch_time(args.rows, size, size,
+                                    torch_dtypes[dtype], layout)
+                if mine is None:
+                    print("| %s | %d | %s | failed: %s |" % (
+                        layout, size, dtype, err.replace("\n", " ")))
+                else:
+                    call, kernels = mine
+                    print("| %s | %d | %s | %.2f | %.3f | %.1f | %.3f | %.1f "
+                          "| %.3f |" % (layout, size, dtype, call * 1e3,
+                                        kernels * 1e3, flops / kernels / 1e12,
+                                        theirs * 1e3, flops / theirs / 1e12,
+                                        theirs / kernels))
+                sys.stdout.flush()
 
 
 if __name__ == "__main__":

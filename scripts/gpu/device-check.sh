@@ -51,6 +51,6 @@ fi
 if [[ $checks == *" matmul "* ]]; then
   echo "== tensor-core matmul kernel (--gpu-tensor-cores) against exact products"
   timeout 120 python3 test/Integration/CPU/Inputs/gpu_matmuls.py "$run" - "$work/mm" gpu 2>&1 | tee "$out/matmul.log"
-  echo "== dense layers against torch.matmul"
-  timeout ${MHA_BENCH_TIMEOUT:-100} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm" 2>&1 | tee "$out/bench-matmul.log"
+  echo "== dense layers' products (forward, weight and input gradients) against torch.matmul"
+  timeout ${MHA_BENCH_TIMEOUT:-150} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm" 2>&1 | tee "$out/bench-matmul.log"
 fi
