@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir {
 namespace mha {
@@ -87,7 +88,8 @@ struct MHABF16MatmulsPass final
       b.setInsertionPoint(op);
       Location loc = op.getLoc();
       SmallVector<Value> inputs;
-      SmallVector<linalg::TransposeOp> replaced;
+      // (A set: one transpose may be both operands.)
+      llvm::SetVector<Operation *> replaced;
       for (Value input : op.getDpsInputs()) {
         // (round-before-transposes) A transposed operand rounded before its
         // transpose (the same values, half the bytes moved), which the
@@ -98,7 +100,7 @@ struct MHABF16MatmulsPass final
           inputs.push_back(convertFloats(b, loc, input, b.getBF16Type()));
           continue;
         }
-        replaced.push_back(transpose);
+        replaced.insert(transpose);
         Value rounded =
             convertFloats(b, loc, transpose.getInput(), b.getBF16Type());
         // (Its sizes from the rounded tensor's: the f32 transpose goes.)
@@ -122,7 +124,7 @@ struct MHABF16MatmulsPass final
                     .getOperation();
       b.replaceOp(op, product->getResults());
       // The f32 transposes that nothing else reads.
-      for (linalg::TransposeOp transpose : replaced)
+      for (Operation *transpose : replaced)
         if (transpose->use_empty())
           b.eraseOp(transpose);
     }

@@ -82,3 +82,20 @@ func.func @transposed(%a: tensor<16x?xf32>, %b: tensor<16x32xf32>, %c: tensor<?x
   %r = linalg.matmul ins(%at, %b : tensor<?x16xf32>, tensor<16x32xf32>) outs(%c : tensor<?x32xf32>) -> tensor<?x32xf32>
   return %r : tensor<?x32xf32>
 }
+
+// One transpose as both operands: rounded once, the f32 transpose erased
+// once.
+// BEFORE-LABEL: func.func @same_transpose
+// BEFORE: %[[AH:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8x8xbf16>)
+// BEFORE: %[[T1:.*]] = linalg.transpose ins(%[[AH]]
+// BEFORE: %[[AH2:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8x8xbf16>)
+// BEFORE: %[[T2:.*]] = linalg.transpose ins(%[[AH2]]
+// BEFORE: linalg.matmul ins(%[[T1]], %[[T2]] : tensor<8x8xbf16>, tensor<8x8xbf16>)
+// BEFORE-NOT: linalg.transpose
+// BEFORE: return
+func.func @same_transpose(%a: tensor<8x8xf32>, %c: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  %e = tensor.empty() : tensor<8x8xf32>
+  %at = linalg.transpose ins(%a : tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) permutation = [1, 0]
+  %r = linalg.matmul ins(%at, %at : tensor<8x8xf32>, tensor<8x8xf32>) outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %r : tensor<8x8xf32>
+}
