@@ -207,7 +207,7 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
     // dV = Pᵀ·dO; dP = dO·Vᵀ; D = rowsum(dO ⊙ O); dS = P ⊙ (dP - D).
     Value dV = MatmulOp::create(
         rewriter, loc,
-        TransposeOp::create(rewriter, loc, probs, swapPerm(rank)), dO);
+        TransposeOp::create(rewriter, loc, probs, lastTwoSwapped(rank)), dO);
     Value dP = ScaledMatmulOp::create(rewriter, loc, dO, v, nullptr,
                                       rewriter.getF32FloatAttr(1.0));
     Value rowDot = reduceF32(
@@ -243,7 +243,7 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
     Value dQ = MatmulOp::create(rewriter, loc, scaledDS, k);
     Value dK = MatmulOp::create(
         rewriter, loc,
-        TransposeOp::create(rewriter, loc, scaledDS, swapPerm(rank)), q);
+        TransposeOp::create(rewriter, loc, scaledDS, lastTwoSwapped(rank)), q);
     auto back = [&](Value grad, Value like) {
       return castElements(rewriter, loc, grad,
                           tensorType(like).getElementType());
@@ -255,12 +255,6 @@ struct AttentionGradLowering final : MHAPattern<AttentionGradOp> {
       results.push_back(maskGrad);
     replaceOpCasting(rewriter, op, results);
     return success();
-  }
-
-  static SmallVector<int64_t> swapPerm(int64_t rank) {
-    auto perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
-    std::swap(perm[rank - 1], perm[rank - 2]);
-    return perm;
   }
 };
 } // namespace

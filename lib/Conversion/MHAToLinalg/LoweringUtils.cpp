@@ -432,11 +432,16 @@ void checkMatmulSizes(OpBuilder &b, Operation *op, Value lhs, Value rhs) {
   checkSameSize(b, op, lhs, rank - 1, "lhs", rhs, rank - 2, "rhs");
 }
 
+SmallVector<int64_t> lastTwoSwapped(int64_t rank) {
+  auto perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(perm[rank - 1], perm[rank - 2]);
+  return perm;
+}
+
 /// Transposes the last two dimensions of `v`.
 Value transposeLastTwo(OpBuilder &b, Location loc, Value v) {
   int64_t rank = tensorType(v).getRank();
-  auto perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
-  std::swap(perm[rank - 1], perm[rank - 2]);
+  SmallVector<int64_t> perm = lastTwoSwapped(rank);
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, v);
   std::swap(sizes[rank - 1], sizes[rank - 2]);
   Value init = emptyTensor(b, loc, sizes, tensorType(v).getElementType());

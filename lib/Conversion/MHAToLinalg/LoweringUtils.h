@@ -148,6 +148,9 @@ Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
 /// Run-time checks of lhs [..., M, K] x rhs [..., K, N]: batch and K sizes.
 void checkMatmulSizes(OpBuilder &b, Operation *op, Value lhs, Value rhs);
 
+/// The permutation of `rank` dimensions that swaps the last two.
+SmallVector<int64_t> lastTwoSwapped(int64_t rank);
+
 /// Transposes the last two dimensions of `v`.
 Value transposeLastTwo(OpBuilder &b, Location loc, Value v);
 

@@ -455,15 +455,6 @@ struct MatmulSources {
   bool lhsTransposed = false, rhsTransposed = false;
 };
 
-/// Whether `permutation` swaps the last two dimensions only.
-bool swapsLastTwo(ArrayRef<int64_t> permutation) {
-  int64_t rank = permutation.size();
-  for (int64_t d = 0; d < rank; ++d)
-    if (permutation[d] != (d < rank - 2 ? d : 2 * rank - 3 - d))
-      return false;
-  return true;
-}
-
 /// The sources of `op` (a linalg.matmul or linalg.batch_matmul), or why the
 /// kernel cannot read them: an indexing map that is neither the default
 /// nor its transpose.
@@ -506,7 +497,8 @@ FailureOr<MatmulSources> matmulSources(linalg::LinalgOp op,
         std::pair(&sources.rhs, &sources.rhsTransposed)})
     if (auto transpose = source->getDefiningOp<linalg::TransposeOp>();
         transpose && transpose.hasPureTensorSemantics() &&
-        swapsLastTwo(transpose.getPermutation())) {
+        transpose.getPermutation() ==
+            ArrayRef(lastTwoSwapped(transpose.getPermutation().size()))) {
       *source = transpose.getInput();
       *transposed = !*transposed;
     }
