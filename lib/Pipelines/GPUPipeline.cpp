@@ -84,9 +84,14 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(mha::createMHABF16MatmulsPass(rounding));
   }
   // f16/bf16 products (those of bf16-matmuls too) to the tensor-core
-  // matmul kernel.
-  if (options.tensorCores)
-    pm.addNestedPass<func::FuncOp>(mha::createMHAGPUMatmulKernelOpsPass());
+  // matmul kernel, f32 ones to the tiled one on CUDA cores.
+  if (options.tensorCores || options.f32MatmulKernel) {
+    mha::MHAGPUMatmulKernelOpsPassOptions matmuls;
+    matmuls.tensorCores = options.tensorCores;
+    matmuls.f32 = options.f32MatmulKernel;
+    pm.addNestedPass<func::FuncOp>(
+        mha::createMHAGPUMatmulKernelOpsPass(matmuls));
+  }
   buildMHABufferization(pm);
   // The tiled form's scf.forall over (batch position, query row).
   pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());

@@ -268,6 +268,12 @@ static void optimizeModule(llvm::Module &module, llvm::TargetMachine *tm,
   passes.run(module, modules);
 }
 
+/// Whether the GPU pipeline gives f32 products to its tiled kernel: as
+/// asked, else on a GPU and not emulated.
+static bool f32MatmulKernel(const CompileOptions &options) {
+  return options.gpuF32MatmulKernel.value_or(options.device == Device::GPU);
+}
+
 static llvm::Error jitError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
@@ -663,17 +669,20 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     llvm::raw_string_ostream os(key);
     // The format's revision, and the compiler's build: no run loads code
     // another build of mha compiled.
-    os << "mha-object-cache-5\n" << build << "\n" << LLVM_VERSION_STRING << "\n"
-       << builder->getTargetTriple().str() << "\n" << builder->getCPU()
-       << "\n" << builder->getFeatures().getString() << "\n"
+    os << "mha-object-cache-5\n"
+       << build << "\n"
+       << LLVM_VERSION_STRING << "\n"
+       << builder->getTargetTriple().str() << "\n"
+       << builder->getCPU() << "\n"
+       << builder->getFeatures().getString() << "\n"
        << "vectorize=" << options.vectorize
        << " flash=" << options.flashAttention
        << " outline=" << options.outlineKernels
        << " bf16-matmuls=" << options.bf16Matmuls
        << " tensor-cores=" << options.gpuTensorCores
+       << " f32-matmul-kernel=" << f32MatmulKernel(options)
        << " threads=" << options.threads << " level=" << level << "\n"
-       << "device=" << int(options.device) << " "
-       << gpuChip << "\n";
+       << "device=" << int(options.device) << " " << gpuChip << "\n";
     // Locations are part of the code (run-time error messages name them).
     lowered->print(os, OpPrintingFlags().enableDebugInfo());
     llvm::SmallString<256> path(options.cacheDir);
@@ -735,6 +744,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
       gpuPipeline.chip = gpuChip;
     gpuPipeline.emulate = options.device == Device::GPUEmulation;
     gpuPipeline.tensorCores = options.gpuTensorCores;
+    gpuPipeline.f32MatmulKernel = f32MatmulKernel(options);
     // Mixed precision on the GPU as on the CPU: every matrix product, and
     // attention, on bf16 operands (the tensor-core kernels take them).
     gpuPipeline.bf16Attention = options.bf16Matmuls;

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A dense layer's matrix product on the GPU: mha-run --device gpu
---gpu-tensor-cores (the tensor-core matmul kernel, mha.gpu_matmul) against
-torch.matmul on the same GPU (cuBLAS), side by side (device-check.sh).
+--gpu-tensor-cores (the tensor-core matmul kernel, mha.gpu_matmul; in f32
+the tiled CUDA-core kernel, --gpu-f32-matmuls tiled) against torch.matmul
+on the same GPU (cuBLAS; in f32 without TF32, which rounds the operands to
+10 bits), side by side (device-check.sh).
 
   bench_matmul.py MHA_RUN WORKDIR [--rows 16384] [--sizes 1024 2048 4096]
-                  [--dtypes bf16 f16] [--layouts nn tn nt]
+                  [--dtypes bf16 f16 f32] [--layouts nn tn nt]
                   [--no-tensor-cores]
 
 Each case is one of a dense layer's products, K = N = each size, in the
@@ -92,7 +94,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[1024, 2048, 4096])
     parser.add_argument("--dtypes", nargs="+", default=["bf16"],
-                        choices=["bf16", "f16"])
+                        choices=["bf16", "f16", "f32"])
     parser.add_argument("--layouts", nargs="+", default=["nn", "tn", "nt"],
                         choices=["nn", "tn", "nt"])
     parser.add_argument("--no-tensor-cores", action="store_true",
@@ -100,11 +102,17 @@ def main():
                              "CUDA-core loops)")
     args = parser.parse_args()
     import torch
-    torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16}
+    torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16,
+                    "f32": torch.float32}
+    # f32 products in f32 (cuBLAS's SIMT or its f32 tensor-core emulation
+    # off: the same arithmetic as mha's kernel).
+    torch.backends.cuda.matmul.allow_tf32 = False
     os.makedirs(args.work, exist_ok=True)
-    extra = [] if args.no_tensor_cores else ["--gpu-tensor-cores"]
-    print("dense layer products, %d rows%s" % (
-        args.rows, ", mha-run --gpu-tensor-cores" if extra else ""))
+    extra = ["--gpu-f32-matmuls", "tiled"]
+    if not args.no_tensor_cores:
+        extra.append("--gpu-tensor-cores")
+    print("dense layer products, %d rows, mha-run %s" % (
+        args.rows, " ".join(extra)))
     print("| product | K = N | dtype | mha call (ms) | mha kernels (ms) "
           "| mha TFLOP/s | torch.matmul (ms) | torch TFLOP/s | mha / torch |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

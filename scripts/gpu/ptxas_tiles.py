@@ -3,8 +3,8 @@
 
 For each configuration (kernel, depth, tiles) this lowers one
 mha.gpu_attention or mha.gpu_attention_grad (bf16, causal, dynamic batch and
-lengths: the costliest form) or mha.gpu_matmul (bf16, dynamic rows, with an
-init) with mha-gpu-lower-tensor-core-kernels, compiles
+lengths: the costliest form) or mha.gpu_matmul (bf16 or f32, dynamic rows,
+with an init) with mha-gpu-lower-tensor-core-kernels, compiles
 its kernels to PTX for the chip by the rest of mha-lower-to-gpu
 (mha-gpu-kernels-to-llvm) and runs `ptxas -v` on them, printing one line a
 configuration:
@@ -13,6 +13,7 @@ configuration:
   backward depth 128 key-tile 64 query-tile 16: dQ 240 registers, dK/dV 254 registers, no spills
   backward depth 128 key-tile 64 query-tile 64: refused: ... need about 320 registers ...
   matmul block-m 128 block-n 128 block-k 32: 242 registers, no spills
+  f32 matmul block-m 128 block-n 128 block-k 16: 167 registers, no spills
 
 With --check it exits nonzero when a configuration the pass accepts spills
 (the pass's estimate of a thread's registers must refuse every tile that
@@ -22,11 +23,15 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
       [--check] [CONFIG ...]
 
 A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
-matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed);
+matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed; bf16
+operands, on tensor cores), or matmul32:... the same with f32 operands (the
+CUDA-core kernel);
 without any, depths 32-256 and tiles 16-128 (the backward with equal tiles,
 and with the tiles the pass derives at each depth), matmul tiles from
 64 x 64 to 128 x 128 (the default 128 x 128 x 32 among them) and two the
-pass refuses, and the default tiles with each operand transposed.
+pass refuses, and the default tiles with each operand transposed; the f32
+kernel's default 128 x 128 x 16 in each layout, 64 x 64 x 16, 192 x 128 x 16
+and two the pass refuses.
 """
 
 import argparse
@@ -44,16 +49,17 @@ LOWER_TO_PTX = "--mha-gpu-kernels-to-llvm=format=isa chip=%s"
 def source(config):
     """The MLIR of one configuration."""
     kind, depth, *tiles = config
-    if kind == "matmul":
+    if kind in ("matmul", "matmul32"):
         # K = 512, N = 1024; rows dynamic; the operands as stored.
+        e = "f32" if kind == "matmul32" else "bf16"
         transposed = tiles[2] if len(tiles) > 2 else ""
-        x, w, y = ("memref<?x512xbf16>", "memref<512x1024xbf16>",
+        x, w, y = ("memref<?x512x%s>" % e, "memref<512x1024x%s>" % e,
                    "memref<?x1024xf32>")
         flags = ""
         if transposed in ("lhs", "both"):
-            x, flags = "memref<512x?xbf16>", flags + ", lhs_transposed"
+            x, flags = "memref<512x?x%s>" % e, flags + ", lhs_transposed"
         if transposed in ("rhs", "both"):
-            w, flags = "memref<1024x512xbf16>", flags + ", rhs_transposed"
+            w, flags = "memref<1024x512x%s>" % e, flags + ", rhs_transposed"
         return ("func.func @m(%%x: %s, %%w: %s, %%y: %s, %%i: %s) {\n"
                 "  mha.gpu_matmul %%x, %%w, %%y init(%%i : %s) {block_m = %d, "
                 "block_n = %d, block_k = %d%s} : %s, %s, %s\n  return\n}\n"
@@ -135,8 +141,10 @@ def describe(config):
     kind, depth, *tiles = config
     if kind == "forward":
         return "forward depth %d block-k %d" % (depth, tiles[0])
-    if kind == "matmul":
+    if kind in ("matmul", "matmul32"):
         text = "matmul block-m %d block-n %d block-k %d" % (depth, *tiles[:2])
+        if kind == "matmul32":
+            text = "f32 " + text
         if len(tiles) > 2:
             text += " %s transposed" % tiles[2]
         return text
@@ -147,15 +155,16 @@ def parse(text):
     parts = text.split(":")
     if parts[0] == "forward" and len(parts) == 3:
         return ("forward", int(parts[1]), int(parts[2]))
-    if parts[0] in ("backward", "matmul") and len(parts) == 4:
+    if parts[0] in ("backward", "matmul", "matmul32") and len(parts) == 4:
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
-    if (parts[0] == "matmul" and len(parts) == 5 and
+    if (parts[0] in ("matmul", "matmul32") and len(parts) == 5 and
             parts[4] in ("lhs", "rhs", "both")):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]),
                 parts[4])
     raise argparse.ArgumentTypeError(
         "expected forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
-        "or matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], got '%s'" % text)
+        "or matmul[32]:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], got '%s'"
+        % text)
 
 
 def default_configs():
@@ -174,6 +183,12 @@ def default_configs():
     # The default tiles with transposed operands (read in place).
     for transposed in ("lhs", "rhs", "both"):
         configs.append(("matmul", 128, 128, 32, transposed))
+    # The f32 kernel (CUDA cores): its default tiles in each layout.
+    configs.append(("matmul32", 128, 128, 16))
+    for transposed in ("lhs", "rhs", "both"):
+        configs.append(("matmul32", 128, 128, 16, transposed))
+    configs += [("matmul32", 64, 64, 16), ("matmul32", 192, 128, 16),
+                ("matmul32", 128, 128, 32), ("matmul32", 256, 128, 8)]
     return list(dict.fromkeys(configs))
 
 

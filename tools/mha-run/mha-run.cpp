@@ -108,6 +108,23 @@ static cl::opt<bool> gpuTensorCores(
              "depth a multiple of 16; masks too) by the tensor-core "
              "flash-attention kernel (mma.sync; sm_80 and later)"),
     cl::cat(category));
+namespace {
+/// --gpu-f32-matmuls: which code runs the GPU's f32 matrix products.
+enum class F32Matmuls { Auto, Tiled, Loops };
+} // namespace
+static cl::opt<F32Matmuls> gpuF32Matmuls(
+    "gpu-f32-matmuls",
+    cl::desc("With --device gpu or gpu-emulated: what computes f32 matrix "
+             "products (rows and N multiples of 4)"),
+    cl::values(clEnumValN(F32Matmuls::Auto, "auto",
+                          "tiled on a GPU, loops emulated (the tiled "
+                          "kernel's emulation compiles for seconds a "
+                          "kernel; default)"),
+               clEnumValN(F32Matmuls::Tiled, "tiled",
+                          "the shared-memory tiled kernel on CUDA cores"),
+               clEnumValN(F32Matmuls::Loops, "loops",
+                          "one thread per output element")),
+    cl::init(F32Matmuls::Auto), cl::cat(category));
 static cl::opt<bool> inlineKernels(
     "inline-kernels",
     cl::desc("Compile every matmul's register-block kernel in place instead "
@@ -318,6 +335,11 @@ int main(int argc, char **argv) {
                     "--device gpu (or gpu-emulated), or drop it\n";
     return 1;
   }
+  if (gpuF32Matmuls != F32Matmuls::Auto && device == mlir::mha::Device::CPU) {
+    llvm::errs() << "mha-run: error: --gpu-f32-matmuls is a GPU option: add "
+                    "--device gpu (or gpu-emulated), or drop it\n";
+    return 1;
+  }
 
   // Started by mpirun: data-parallel training, one process per rank.
   std::unique_ptr<mlir::mha::Communicator> world;
@@ -364,6 +386,8 @@ int main(int argc, char **argv) {
   compileOptions.outlineKernels = !inlineKernels;
   compileOptions.bf16Matmuls = precision == mlir::mha::Precision::BF16;
   compileOptions.gpuTensorCores = gpuTensorCores;
+  if (gpuF32Matmuls != F32Matmuls::Auto)
+    compileOptions.gpuF32MatmulKernel = gpuF32Matmuls == F32Matmuls::Tiled;
   compileOptions.threads = threads;
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;

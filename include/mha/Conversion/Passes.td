@@ -231,40 +231,54 @@ def MHAGPUAttentionKernelOpsPass
 
 def MHAGPUMatmulKernelOpsPass
     : Pass<"mha-gpu-matmul-kernel-ops", "::mlir::func::FuncOp"> {
-  let summary = "Give eligible matrix products to the tensor-core matmul "
-                "kernel";
+  let summary = "Give eligible matrix products to the tiled matmul kernels";
   let description = [{
     Each `linalg.matmul` or `linalg.batch_matmul` on tensors, outside loops
-    (not a fused lowering's tile, whose loop may become a kernel), that the
-    tensor-core kernel computes — lhs and rhs both f16 or both bf16, an f32
-    accumulator,
-    the default indexing maps or ones that transpose an operand, each
-    operand's rows (its last dimension) and N multiples of 8 — becomes
-    `mha.gpu_matmul` on its operands' buffers (`bufferization.to_buffer`, a
-    new output buffer, and `bufferization.to_tensor` of it for the result),
-    after the run-time checks that the sizes agree (on the host). A
-    dynamic size that must be a multiple of 8 is checked at run time: the
-    kernel when it is, the product as it was otherwise (an `scf.if`). An
-    operand that is a `linalg.transpose` of its last two dimensions is read
-    in place (`lhs_transposed` / `rhs_transposed`: the transpose's input),
-    the transpose dropped when nothing else uses it. An accumulator
-    that is a `linalg.fill` of zero is not read (no `init`). These are the
-    products of f16/bf16 models (dense layers, `mha.matmul`: f32
+    (not a fused lowering's tile, whose loop may become a kernel), that a
+    tiled matmul kernel computes — lhs and rhs both f16 or both bf16
+    (`tensor-cores`: the tensor-core kernel) or both f32 (`f32`: the
+    shared-memory tiled kernel on CUDA cores), an f32 accumulator, the
+    default indexing maps or ones that transpose an operand, each operand's
+    rows (its last dimension) and N multiples of 16 bytes of elements (8
+    of f16/bf16, 4 of f32) — becomes `mha.gpu_matmul` on its operands'
+    buffers (`bufferization.to_buffer`, a new output buffer, and
+    `bufferization.to_tensor` of it for the result), after the run-time
+    checks that the sizes agree (on the host). A dynamic size that must be
+    such a multiple is checked at run time: the kernel when it is, the
+    product as it was otherwise (an `scf.if`). An operand that is a
+    `linalg.transpose` of its last two dimensions is read in place
+    (`lhs_transposed` / `rhs_transposed`: the transpose's input), the
+    transpose dropped when nothing else uses it. An accumulator that is a
+    `linalg.fill` of zero is not read (no `init`). These are the products
+    of f32 models, of f16/bf16 ones (dense layers, `mha.matmul`: f32
     accumulation) and of f32 ones under `mha-bf16-matmuls`
     (`mha-lower-to-gpu{bf16-matmuls}`, `mha-run --precision bf16`).
 
-    A product of f16/bf16 operands left to the rest of the pipeline (one
-    thread per output element on CUDA cores) gets a remark naming the reason;
-    f32 products, the usual case of f32 models, are left silently.
+    A product of a kind the options select that stays to the rest of the
+    pipeline (one thread per output element) gets a remark naming the
+    reason.
   }];
   let options = [
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "f16/bf16 products to the tensor-core kernel (mma.sync)">,
+    Option<"f32", "f32", "bool", "true",
+           "f32 products to the shared-memory tiled kernel on CUDA cores">,
     Option<"blockM", "block-m", "int64_t", "128",
-           "Output rows per block of threads (a multiple of 32: 32 a warp)">,
+           "Output rows per block of the tensor-core kernel (a multiple of "
+           "32: 32 a warp)">,
     Option<"blockN", "block-n", "int64_t", "128",
-           "Output columns per block (a multiple of 16)">,
-    Option<"blockK", "block-k", "int64_t", "32",
-           "Columns of lhs (rows of rhs) per shared-memory stage (a multiple "
+           "Output columns per block of the tensor-core kernel (a multiple "
            "of 16)">,
+    Option<"blockK", "block-k", "int64_t", "32",
+           "Columns of lhs (rows of rhs) per shared-memory stage of the "
+           "tensor-core kernel (a multiple of 16)">,
+    Option<"f32BlockM", "f32-block-m", "int64_t", "128",
+           "Output rows per block of the f32 kernel (a multiple of 64)">,
+    Option<"f32BlockN", "f32-block-n", "int64_t", "128",
+           "Output columns per block of the f32 kernel (a multiple of 64)">,
+    Option<"f32BlockK", "f32-block-k", "int64_t", "16",
+           "Columns of lhs (rows of rhs) per shared-memory stage of the f32 "
+           "kernel (a multiple of 4)">,
   ];
   let dependentDialects = [
     "::mlir::mha::MHADialect",

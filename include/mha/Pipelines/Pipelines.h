@@ -178,6 +178,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "of 8) by the tensor-core matmul kernel (mma.sync, "
                      "sm_80 and later; emulated with emulate)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> f32MatmulKernel{
+      *this, "f32-matmul-kernel",
+      llvm::cl::desc("f32 matrix products (rows and N multiples of 4) by "
+                     "the shared-memory tiled matmul kernel on CUDA cores "
+                     "(else one thread per output element)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> bf16Attention{
       *this, "bf16-attention",
       llvm::cl::desc("Mixed precision: f32 attention, forward and backward, "

@@ -68,6 +68,11 @@ struct CompileOptions {
   /// --device gpu: f16/bf16 attention (static depth a multiple of 16, no
   /// mask) by the tensor-core kernel (mha-lower-to-gpu{tensor-cores}).
   bool gpuTensorCores = false;
+  /// f32 matrix products by the GPU's shared-memory tiled kernel
+  /// (mha-lower-to-gpu{f32-matmul-kernel}) rather than one thread per
+  /// output; unset: on --device gpu, not emulated (its emulation compiles
+  /// for seconds a kernel: tests of whole models ask for it explicitly).
+  std::optional<bool> gpuF32MatmulKernel;
   /// Comma-separated "+feature" / "-feature" changes to the host CPU's
   /// features, e.g. "-avx512f" to generate AVX2 code on an AVX-512 host.
   std::string targetFeatures;

@@ -81,12 +81,16 @@ namespace {
 constexpr int64_t kMaxSharedBytes = 48 * 1024;
 /// Registers a thread can address.
 constexpr int64_t kMaxRegisters = 255;
-/// Elements each shared-memory row is padded by: rows then start 16 bytes
-/// apart modulo 128, so the 8 groups of a warp reading a B fragment hit
-/// different banks.
-constexpr int64_t kRowPadding = 8;
-/// Elements one thread copies per load (16 bytes of f16/bf16).
-constexpr int64_t kCopyWidth = 8;
+/// Bytes each shared-memory row is padded by (8 f16/bf16 elements): rows
+/// then start 16 bytes apart modulo 128, so the 8 groups of a warp reading
+/// a B fragment hit different banks.
+constexpr int64_t kRowPaddingBytes = 16;
+/// Bytes one thread copies per load (cp.async's largest, 8 f16/bf16
+/// elements or 4 f32 ones).
+constexpr int64_t kCopyBytes = 16;
+/// Threads of a block of the f32 matmul kernel: 16 × 16, each with
+/// `block_m / 16` × `block_n / 16` outputs.
+constexpr int64_t kSimtThreads = 256;
 /// Output rows a warp of the matmul kernel owns: two tiles of 16, so that
 /// each B fragment read from shared memory serves two mma.sync.
 constexpr int64_t kMatmulWarpRows = 32;
@@ -101,34 +105,44 @@ enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 /// kernel: blocks of `blockRows` × `depth` outputs (M × N), `tileRows` of
 /// K a step, two stages of an lhs tile [blockRows, tileRows] and an rhs
 /// tile [tileRows, depth], each transposed (as the operand is stored) when
-/// `lhsTransposed` / `rhsTransposed`.
+/// `lhsTransposed` / `rhsTransposed`; its operands' elements
+/// `elementBytes` wide (2: on tensor cores, 4: f32 on CUDA cores).
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
   bool lhsTransposed = false, rhsTransposed = false;
+  int64_t elementBytes = 2;
+  /// Whether this is the f32 matmul kernel (CUDA cores, no warp roles).
+  bool simt() const { return kind == KernelKind::Matmul && elementBytes == 4; }
+  /// Elements a copy moves, and each shared-memory row is padded by.
+  int64_t copyWidth() const { return kCopyBytes / elementBytes; }
+  int64_t padding() const { return kRowPaddingBytes / elementBytes; }
   /// Rows a warp owns (in tiles of 16).
   int64_t warpRows() const {
     return kind == KernelKind::Matmul ? kMatmulWarpRows : 16;
   }
-  int64_t warps() const { return blockRows / warpRows(); }
+  int64_t warps() const {
+    return simt() ? kSimtThreads / 32 : blockRows / warpRows();
+  }
   int64_t threads() const { return 32 * warps(); }
-  /// The shared-memory tiles' shapes (rows padded by kRowPadding elements).
+  /// The shared-memory tiles' shapes (rows padded by padding() elements).
   SmallVector<SmallVector<int64_t, 2>> tileShapes() const {
+    int64_t pad = padding();
     if (kind != KernelKind::Matmul)
-      return {{tileRows, depth + kRowPadding}, {tileRows, depth + kRowPadding}};
-    SmallVector<int64_t, 2> lhs = {blockRows, tileRows + kRowPadding},
-                            rhs = {tileRows, depth + kRowPadding};
+      return {{tileRows, depth + pad}, {tileRows, depth + pad}};
+    SmallVector<int64_t, 2> lhs = {blockRows, tileRows + pad},
+                            rhs = {tileRows, depth + pad};
     if (lhsTransposed)
-      lhs = {tileRows, blockRows + kRowPadding};
+      lhs = {tileRows, blockRows + pad};
     if (rhsTransposed)
-      rhs = {depth, tileRows + kRowPadding};
+      rhs = {depth, tileRows + pad};
     return {lhs, rhs, lhs, rhs};
   }
   int64_t sharedBytes() const {
     int64_t elements = 0;
     for (ArrayRef<int64_t> tile : tileShapes())
       elements += tile[0] * tile[1];
-    return 2 * elements;
+    return elementBytes * elements;
   }
   /// 32-bit registers of a thread, estimated from what stays live, plus 32
   /// for indices, addresses and loads in flight:
@@ -160,7 +174,14 @@ struct KernelShape {
     }
     llvm_unreachable("a kernel kind");
   }
-  int64_t registers() const { return registersFor(kind, depth, tileRows); }
+  /// * the f32 matmul: its outputs (blockRows/16 × depth/16), and a step's
+  ///   4 of K of its rows and columns (4 · (blockRows/16 + depth/16)).
+  int64_t registers() const {
+    if (simt())
+      return (blockRows / 16) * (depth / 16) + 4 * (blockRows / 16) +
+             4 * (depth / 16) + 32;
+    return registersFor(kind, depth, tileRows);
+  }
   bool fits() const {
     return sharedBytes() <= kMaxSharedBytes && registers() <= kMaxRegisters;
   }
@@ -505,9 +526,9 @@ FailureOr<MatmulSources> matmulSources(linalg::LinalgOp op,
   return sources;
 }
 
-/// Why the tensor-core matmul kernel cannot compute `op` (a linalg.matmul
-/// or linalg.batch_matmul of f16/bf16 operands) from `sources`, or "" when
-/// it can.
+/// Why the tiled matmul kernels cannot compute `op` (a linalg.matmul or
+/// linalg.batch_matmul of f16/bf16 or f32 operands) from `sources`, or ""
+/// when one can.
 std::string matmulIneligibility(linalg::LinalgOp op,
                                 const MatmulSources &sources) {
   auto lhs = cast<RankedTensorType>(sources.lhs.getType());
@@ -520,7 +541,8 @@ std::string matmulIneligibility(linalg::LinalgOp op,
   // (The maps give both operands the output's rank.)
   int64_t rank = lhs.getRank();
   // Each operand's rows are copied 16 bytes at a time, the outputs stored
-  // in pairs. (Dynamic sizes are checked at run time.)
+  // in groups. (Dynamic sizes are checked at run time.)
+  int64_t multiple = GPUMatmulOp::rowMultiple(lhs.getElementType());
   for (auto [what, size] :
        {std::pair(sources.lhsTransposed ? "M (the transposed lhs's columns)"
                                         : "K (the lhs's columns)",
@@ -529,83 +551,86 @@ std::string matmulIneligibility(linalg::LinalgOp op,
                                         : "N (the rhs's columns)",
                   rhs.getDimSize(rank - 1)),
         std::pair("N (the output's columns)", acc.getDimSize(rank - 1))})
-    if (!ShapedType::isDynamic(size) && size % 8 != 0)
-      return std::string(what) + " is not a multiple of 8";
+    if (!ShapedType::isDynamic(size) && size % multiple != 0)
+      return std::string(what) + " is not a multiple of " +
+             std::to_string(multiple);
   return "";
 }
 
 /// `op` (eligible) as mha.gpu_matmul on the buffers of `sources`, after
 /// the host's checks of their dynamic sizes; with a dynamic size that must
-/// be a multiple of 8 (an operand's rows, N), only when all are at run time
-/// (else `op` as it was).
+/// be a multiple of 16 bytes of elements (an operand's rows, N), only when
+/// all are at run time (else `op` as it was).
 void toKernelOp(OpBuilder &b, linalg::LinalgOp op, const MatmulSources &sources,
                 int64_t blockM, int64_t blockN, int64_t blockK) {
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value lhs = sources.lhs, rhs = sources.rhs, acc = op.getDpsInits()[0];
   int64_t rank = tensorType(lhs).getRank();
+  int64_t multiple = GPUMatmulOp::rowMultiple(tensorType(lhs).getElementType());
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-  // Whether the dynamic ones of the rows and N are multiples of 8 (N is
-  // the rhs's rows unless it is transposed).
+  // Whether the dynamic ones of the rows and N are multiples (N is the
+  // rhs's rows unless it is transposed).
   Value aligned;
   for (Value operand : {lhs, rhs, sources.rhsTransposed ? acc : Value()}) {
     if (!operand || !tensorType(operand).isDynamicDim(rank - 1))
       continue;
     Value size = tensor::DimOp::create(b, loc, operand, rank - 1);
-    Value multiple = arith::CmpIOp::create(
+    Value isMultiple = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
-        arith::RemUIOp::create(b, loc, size,
-                               arith::ConstantIndexOp::create(b, loc, 8)),
+        arith::RemUIOp::create(
+            b, loc, size, arith::ConstantIndexOp::create(b, loc, multiple)),
         arith::ConstantIndexOp::create(b, loc, 0));
-    aligned = aligned
-                  ? arith::AndIOp::create(b, loc, aligned, multiple).getResult()
-                  : multiple;
+    aligned =
+        aligned ? arith::AndIOp::create(b, loc, aligned, isMultiple).getResult()
+                : isMultiple;
   }
+  // The result's buffer, written by the kernel or (a dynamic size not a
+  // multiple) by the product as it was: the dispatch yields no buffer (a
+  // buffer chosen at run time would have no allocation the GPU pipeline
+  // could free after returning it).
+  Value output = allocLike(b, loc, resultType, acc);
   scf::IfOp dispatch;
   if (aligned) {
-    dispatch = scf::IfOp::create(b, loc, TypeRange{resultType}, aligned,
-                                 /*withThenRegion=*/true,
+    dispatch = scf::IfOp::create(b, loc, TypeRange{}, aligned,
                                  /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(dispatch.elseBlock());
     Operation *other = b.clone(*op);
-    scf::YieldOp::create(b, loc, other->getResult(0));
+    auto store = bufferization::MaterializeInDestinationOp::create(
+        b, loc, TypeRange{}, other->getResult(0), output);
+    store.setRestrict(true);
+    store.setWritable(true);
   }
-  OpBuilder::InsertionGuard guard(b);
-  if (dispatch)
-    b.setInsertionPointToStart(dispatch.thenBlock());
-  // M, K and N of each operand as stored (static sizes agree by the linalg
-  // op's verifier).
-  int64_t rows = rank - 2, columns = rank - 1;
-  int64_t lhsM = sources.lhsTransposed ? columns : rows;
-  int64_t lhsK = sources.lhsTransposed ? rows : columns;
-  int64_t rhsK = sources.rhsTransposed ? columns : rows;
-  int64_t rhsN = sources.rhsTransposed ? rows : columns;
-  checkSameSize(b, op, lhs, lhsK, "lhs", rhs, rhsK, "rhs");
-  checkSameSize(b, op, lhs, lhsM, "lhs", acc, rows, "init");
-  checkSameSize(b, op, rhs, rhsN, "rhs", acc, columns, "init");
-  if (rank == 3) {
-    checkSameSize(b, op, lhs, 0, "lhs", rhs, 0, "rhs");
-    checkSameSize(b, op, lhs, 0, "lhs", acc, 0, "init");
+  {
+    OpBuilder::InsertionGuard guard(b);
+    if (dispatch)
+      b.setInsertionPointToStart(dispatch.thenBlock());
+    // (Static sizes agree by the linalg op's verifier.)
+    MatmulDims dims =
+        GPUMatmulOp::dims(rank, sources.lhsTransposed, sources.rhsTransposed);
+    int64_t rows = rank - 2, columns = rank - 1;
+    checkSameSize(b, op, lhs, dims.lhsK, "lhs", rhs, dims.rhsK, "rhs");
+    checkSameSize(b, op, lhs, dims.lhsM, "lhs", acc, rows, "init");
+    checkSameSize(b, op, rhs, dims.rhsN, "rhs", acc, columns, "init");
+    if (rank == 3) {
+      checkSameSize(b, op, lhs, 0, "lhs", rhs, 0, "rhs");
+      checkSameSize(b, op, lhs, 0, "lhs", acc, 0, "init");
+    }
+    // An accumulator of zeros is not read.
+    Value init;
+    auto fill = acc.getDefiningOp<linalg::FillOp>();
+    if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+      init = readOnlyBuffer(b, loc, acc);
+    UnitAttr unit = b.getUnitAttr();
+    GPUMatmulOp::create(
+        b, loc, readOnlyBuffer(b, loc, lhs), readOnlyBuffer(b, loc, rhs),
+        output, init, b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
+        b.getI64IntegerAttr(blockK), sources.lhsTransposed ? unit : UnitAttr(),
+        sources.rhsTransposed ? unit : UnitAttr());
   }
-  // An accumulator of zeros is not read.
-  Value init;
-  auto fill = acc.getDefiningOp<linalg::FillOp>();
-  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
-    init = readOnlyBuffer(b, loc, acc);
-  Value output = allocLike(b, loc, resultType, acc);
-  UnitAttr unit = b.getUnitAttr();
-  GPUMatmulOp::create(
-      b, loc, readOnlyBuffer(b, loc, lhs), readOnlyBuffer(b, loc, rhs), output,
-      init, b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
-      b.getI64IntegerAttr(blockK), sources.lhsTransposed ? unit : UnitAttr(),
-      sources.rhsTransposed ? unit : UnitAttr());
   Value result = bufferization::ToTensorOp::create(
       b, loc, resultType, output, /*restrict=*/true, /*writable=*/true);
-  if (dispatch) {
-    scf::YieldOp::create(b, loc, result);
-    result = dispatch.getResult(0);
-  }
   op->getResult(0).replaceAllUsesWith(result);
   op->erase();
 }
@@ -623,8 +648,10 @@ struct MHAGPUMatmulKernelOpsPass final
           op->getParentOfType<LoopLikeOpInterface>())
         return;
       Type element = getElementTypeOrSelf(op.getDpsInputs()[0].getType());
-      // f32 products (f32 models) stay on CUDA cores without a word.
-      if (!element.isF16() && !element.isBF16())
+      bool half = element.isF16() || element.isBF16();
+      // Products of other kinds (f64, integers; those the options leave
+      // out) stay on the loops without a word.
+      if (!(half && tensorCores) && !(element.isF32() && f32))
         return;
       std::string reason;
       FailureOr<MatmulSources> sources;
@@ -635,7 +662,9 @@ struct MHAGPUMatmulKernelOpsPass final
       if (reason.empty())
         ops.push_back({op, *sources});
       else
-        emitRemark(op.getLoc()) << "not on tensor cores: " << reason;
+        emitRemark(op.getLoc()) << (half ? "not on tensor cores: "
+                                         : "not in the f32 matmul kernel: ")
+                                << reason;
     });
     OpBuilder b(&getContext());
     SetVector<Operation *> transposes;
@@ -643,7 +672,10 @@ struct MHAGPUMatmulKernelOpsPass final
       for (Value input : op.getDpsInputs())
         if (auto transpose = input.getDefiningOp<linalg::TransposeOp>())
           transposes.insert(transpose);
-      toKernelOp(b, op, sources, blockM, blockN, blockK);
+      if (getElementTypeOrSelf(sources.lhs.getType()).isF32())
+        toKernelOp(b, op, sources, f32BlockM, f32BlockN, f32BlockK);
+      else
+        toKernelOp(b, op, sources, blockM, blockN, blockK);
     }
     // The transposes read in place, unless something else uses them.
     for (Operation *transpose : transposes)
@@ -762,6 +794,23 @@ public:
                    Value columnTile, ArrayRef<Value> tiles);
 
 private:
+  /// The matmul kernels' products (one step's tiles, the accumulators;
+  /// returns the next accumulators).
+  using MatmulStep =
+      function_ref<SmallVector<Value>(Value, Value, ArrayRef<Value>)>;
+  /// The steps of K of an output tile from row `firstRow` and column
+  /// `firstColumn` (per-thread) with the two stages of `tiles`: each step
+  /// waits for its tiles, issues the next step's copies into the other
+  /// stage and runs `step` on its own while they fly; returns the final
+  /// accumulators (`init` where K is 0).
+  SmallVector<Value> matmulSteps(const MatmulOperands &operands, Value batch,
+                                 Value firstRow, Value firstColumn,
+                                 ArrayRef<Value> tiles, ArrayRef<Value> init,
+                                 MatmulStep step);
+  /// The f32 matmul (shape.simt()): buildMatmul's work on CUDA cores.
+  void buildSimtMatmul(const MatmulOperands &operands, Value batch,
+                       Value rowTile, Value columnTile, ArrayRef<Value> tiles);
+
   /// A per-thread value of `type` broadcast from a uniform one.
   Value perThread(Value uniform) {
     if (!lanes)
@@ -861,21 +910,29 @@ private:
         b.getFunctionType({buffer.getType(), positions.getType()},
                           {vectorType}),
         [&](ValueRange args) -> SmallVector<Value> {
-          Value init = arith::ConstantOp::create(
-              b, loc, vectorType,
-              DenseElementsAttr::get(vectorType, b.getZeroAttr(type)));
-          auto loop = scf::ForOp::create(
-              b, loc, idx(b, loc, 0), idx(b, loc, lanes), idx(b, loc, 1),
-              ValueRange{init},
-              [&](OpBuilder &nb, Location l, Value lane, ValueRange carried) {
-                Value position = vector::ExtractOp::create(
-                    nb, l, args[1], ArrayRef<OpFoldResult>{lane});
-                Value x = memref::LoadOp::create(nb, l, args[0], position);
-                Value next = vector::InsertOp::create(
-                    nb, l, x, carried[0], ArrayRef<OpFoldResult>{lane});
-                scf::YieldOp::create(nb, l, next);
-              });
-          return {loop.getResult(0)};
+          // Lane by lane into a stack buffer, read as one vector (a vector
+          // carried through the loop, one lane inserted at a dynamic
+          // position each time, costs the host a copy of the whole vector
+          // per lane). Booleans staged as bytes: a vector of i1 is loaded
+          // as packed bits, a buffer of i1 holds a byte each.
+          bool boolean = type.isInteger(1);
+          Type staged = boolean ? b.getI8Type() : type;
+          Value staging = memref::AllocaOp::create(
+              b, loc, MemRefType::get({lanes}, staged));
+          forLanes([&](Value lane) {
+            Value position = vector::ExtractOp::create(
+                b, loc, args[1], ArrayRef<OpFoldResult>{lane});
+            Value x = memref::LoadOp::create(b, loc, args[0], position);
+            if (boolean)
+              x = arith::ExtUIOp::create(b, loc, staged, x);
+            memref::StoreOp::create(b, loc, x, staging, lane);
+          });
+          Value all =
+              vector::LoadOp::create(b, loc, VectorType::get({lanes}, staged),
+                                     staging, ValueRange{idx(b, loc, 0)});
+          if (boolean)
+            all = arith::TruncIOp::create(b, loc, vectorType, all);
+          return {all};
         });
     return func::CallOp::create(b, loc, function, ValueRange{buffer, positions})
         .getResult(0);
@@ -967,40 +1024,59 @@ private:
     return position;
   }
 
-  /// Two consecutive elements of `buffer` at `indices` (the second one
-  /// column further): on the GPU one load (4 bytes of f16/bf16, 8 of f32).
-  Pair loadPair(Value buffer, ArrayRef<Value> indices) {
+  /// `n` (2 or 4) consecutive elements of `buffer` from `indices` (the
+  /// next ones columns further): on the GPU one load (n elements' bytes,
+  /// aligned to them).
+  SmallVector<Value> loadRun(Value buffer, ArrayRef<Value> indices, int64_t n) {
+    SmallVector<Value> elements;
     if (lanes) {
-      SmallVector<Value> next(indices);
-      next.back() = add(next.back(), c(1));
-      return {load(buffer, indices), load(buffer, next)};
+      SmallVector<Value> at(indices);
+      for (int64_t e = 0; e < n; ++e) {
+        elements.push_back(load(buffer, at));
+        at.back() = add(at.back(), c(1));
+      }
+      return elements;
     }
     Type type = cast<MemRefType>(buffer.getType()).getElementType();
-    auto pair = vector::LoadOp::create(b, loc, VectorType::get({2}, type),
-                                       buffer, indices);
-    pair.setAlignment(type.getIntOrFloatBitWidth() / 4);
-    return {vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0}),
-            vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1})};
+    auto run = vector::LoadOp::create(b, loc, VectorType::get({n}, type),
+                                      buffer, indices);
+    run.setAlignment(n * type.getIntOrFloatBitWidth() / 8);
+    for (int64_t e = 0; e < n; ++e)
+      elements.push_back(
+          vector::ExtractOp::create(b, loc, run, ArrayRef<int64_t>{e}));
+    return elements;
   }
-  /// Stores `pair` at `indices` and the next column where `mask` holds.
-  void storePair(Pair pair, Value buffer, ArrayRef<Value> indices,
-                 Value mask) {
+  /// Stores `values` at `indices` and the next columns where `mask`
+  /// (per-thread i1) holds.
+  void storeRun(ArrayRef<Value> values, Value buffer, ArrayRef<Value> indices,
+                Value mask) {
     if (lanes) {
-      SmallVector<Value> next(indices);
-      next.back() = add(next.back(), c(1));
-      store(pair.first, buffer, indices, mask);
-      store(pair.second, buffer, next, mask);
+      SmallVector<Value> at(indices);
+      for (Value value : values) {
+        store(value, buffer, at, mask);
+        at.back() = add(at.back(), c(1));
+      }
       return;
     }
     auto branch = scf::IfOp::create(b, loc, mask, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(branch.thenBlock());
-    Type type = pair.first.getType();
-    Value packed =
-        vector::FromElementsOp::create(b, loc, VectorType::get({2}, type),
-                                       ValueRange{pair.first, pair.second});
+    Type type = values.front().getType();
+    int64_t n = values.size();
+    Value packed = vector::FromElementsOp::create(
+        b, loc, VectorType::get({n}, type), values);
     auto store = vector::StoreOp::create(b, loc, packed, buffer, indices);
-    store.setAlignment(type.getIntOrFloatBitWidth() / 4);
+    store.setAlignment(n * type.getIntOrFloatBitWidth() / 8);
+  }
+  /// Two consecutive elements of `buffer` at `indices` (the second one
+  /// column further): on the GPU one load (4 bytes of f16/bf16, 8 of f32).
+  Pair loadPair(Value buffer, ArrayRef<Value> indices) {
+    SmallVector<Value> pair = loadRun(buffer, indices, 2);
+    return {pair[0], pair[1]};
+  }
+  /// Stores `pair` at `indices` and the next column where `mask` holds.
+  void storePair(Pair pair, Value buffer, ArrayRef<Value> indices, Value mask) {
+    storeRun({pair.first, pair.second}, buffer, indices, mask);
   }
 
   /// The value of the thread `mask` lanes away (xor), on the GPU a
@@ -1389,11 +1465,12 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
                              Value first, Value rows, Value firstColumn,
                              Value columns, int64_t tileRows,
                              int64_t tileColumns) {
-  int64_t chunksPerRow = tileColumns / kCopyWidth;
+  const int64_t width = shape.copyWidth();
+  int64_t chunksPerRow = tileColumns / width;
   int64_t chunks = tileRows * chunksPerRow;
   Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
   Value lastChunk =
-      columns ? arith::SubIOp::create(b, loc, columns, c(kCopyWidth)) : Value();
+      columns ? arith::SubIOp::create(b, loc, columns, c(width)) : Value();
   for (int64_t start = 0; start < chunks; start += shape.threads()) {
     Value chunk = add(thread, c(start));
     // The last round may have fewer chunks than threads.
@@ -1403,8 +1480,8 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
                                      c(chunks));
     auto copy = [&] {
       Value row = arith::DivUIOp::create(b, loc, chunk, c(chunksPerRow));
-      Value column = mul(arith::RemUIOp::create(b, loc, chunk, c(chunksPerRow)),
-                         c(kCopyWidth));
+      Value column =
+          mul(arith::RemUIOp::create(b, loc, chunk, c(chunksPerRow)), c(width));
       Value sourceRow = add(first, row);
       Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             sourceRow, rows);
@@ -1439,7 +1516,7 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
         auto [landing, pending] = inFlight.count(shared)
                                       ? inFlight.lookup(shared)
                                       : picked.lookup(shared);
-        for (int64_t e = 0; e < kCopyWidth; ++e) {
+        for (int64_t e = 0; e < width; ++e) {
           Value data = load(source, {batch, clamped, add(sourceColumn, c(e))});
           data = arith::SelectOp::create(b, loc, inRange, data, zeros);
           store(data, landing, {row, add(column, c(e))}, active);
@@ -1453,11 +1530,11 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
       // once); a row past the last reads no byte (source size 0) and is
       // filled with zeros.
       Value sourceElements =
-          arith::SelectOp::create(b, loc, inRange, c(kCopyWidth), c(0));
+          arith::SelectOp::create(b, loc, inRange, c(width), c(0));
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), shared,
           ValueRange{row, column}, source,
-          ValueRange{batch, clamped, sourceColumn}, b.getIndexAttr(kCopyWidth),
+          ValueRange{batch, clamped, sourceColumn}, b.getIndexAttr(width),
           sourceElements, b.getUnitAttr());
     };
     if (!active || lanes) {
@@ -2016,9 +2093,11 @@ void KernelBuilder::buildKeyValueGrad(const KernelOperands &operands,
 void KernelBuilder::buildMatmul(const MatmulOperands &operands,
                                 Value batchIndex, Value rowTile,
                                 Value columnTile, ArrayRef<Value> tiles) {
+  if (shape.simt())
+    return buildSimtMatmul(operands, batchIndex, rowTile, columnTile, tiles);
   Value rows = perThread(operands.rows);
   Value batch = perThread(batchIndex);
-  Value depthK = perThread(operands.k), columns = perThread(operands.n);
+  Value columns = perThread(operands.n);
   Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
   Value firstColumn = mul(perThread(columnTile), c(shape.depth));
   int64_t blockK = shape.tileRows;
@@ -2057,50 +2136,10 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
         init.append({pair.first, pair.second});
       }
 
-  // Step s's tiles: lhs rows [firstRow, + blockRows) × K columns
-  // [s·blockK, + blockK), rhs K rows [s·blockK, + blockK) × columns
-  // [firstColumn, + N block), zeros past M, K and N; a transposed operand's
-  // as it is stored (the transposed window).
-  auto copyStep = [&](Value step, Value lhsTile, Value rhsTile) {
-    Value firstK = mul(step, c(blockK));
-    if (shape.lhsTransposed)
-      copyTile(operands.lhs, lhsTile, batch, firstK, depthK, firstRow, rows,
-               blockK, shape.blockRows);
-    else
-      copyTile(operands.lhs, lhsTile, batch, firstRow, rows, firstK, depthK,
-               shape.blockRows, blockK);
-    if (shape.rhsTransposed)
-      copyTile(operands.rhs, rhsTile, batch, firstColumn, columns, firstK,
-               depthK, shape.depth, blockK);
-    else
-      copyTile(operands.rhs, rhsTile, batch, firstK, depthK, firstColumn,
-               columns, blockK, shape.depth);
-  };
-  Value zero = idx(b, loc, 0);
-  Value stepCount = operands.steps;
-  // (None without K.)
-  ifThen(
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, stepCount, zero),
-      [&] { copyStep(c(0), tiles[0], tiles[1]); });
-  SmallVector<Value> results = stateLoop(
-      zero, stepCount, init,
-      [&](Value step, ArrayRef<Value> state) -> SmallVector<Value> {
-        // Step `step`'s tiles in place; every thread done with the other
-        // stage (read by the step before), which the next step's copies
-        // replace while this one's products run.
-        awaitTiles();
-        Value even = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::eq,
-            arith::RemUIOp::create(b, loc, step, idx(b, loc, 2)), zero);
-        Value lhsTile = pickTile(even, tiles[0], tiles[2]);
-        Value rhsTile = pickTile(even, tiles[1], tiles[3]);
-        Value next = arith::AddIOp::create(b, loc, step, idx(b, loc, 1));
-        ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
-                                     stepCount),
-               [&] {
-                 copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
-                          pickTile(even, tiles[3], tiles[1]));
-               });
+  SmallVector<Value> results = matmulSteps(
+      operands, batch, firstRow, firstColumn, tiles, init,
+      [&](Value lhsTile, Value rhsTile,
+          ArrayRef<Value> state) -> SmallVector<Value> {
         // The warp's A fragments of each row tile and 16 of K, by ldmatrix
         // (matrices at rows 32w + 16mt and + 8; columns 16kk, then
         // 16kk + 8); transposed, the same matrices of the stored tile's
@@ -2162,6 +2201,191 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
     }
 }
 
+SmallVector<Value> KernelBuilder::matmulSteps(const MatmulOperands &operands,
+                                              Value batch, Value firstRow,
+                                              Value firstColumn,
+                                              ArrayRef<Value> tiles,
+                                              ArrayRef<Value> init,
+                                              MatmulStep step) {
+  Value rows = perThread(operands.rows);
+  Value depthK = perThread(operands.k), columns = perThread(operands.n);
+  int64_t blockK = shape.tileRows;
+  // Step s's tiles: lhs rows [firstRow, + blockRows) × K columns
+  // [s·blockK, + blockK), rhs K rows [s·blockK, + blockK) × columns
+  // [firstColumn, + N block), zeros past M, K and N; a transposed operand's
+  // as it is stored (the transposed window).
+  auto copyStep = [&](Value index, Value lhsTile, Value rhsTile) {
+    Value firstK = mul(index, c(blockK));
+    if (shape.lhsTransposed)
+      copyTile(operands.lhs, lhsTile, batch, firstK, depthK, firstRow, rows,
+               blockK, shape.blockRows);
+    else
+      copyTile(operands.lhs, lhsTile, batch, firstRow, rows, firstK, depthK,
+               shape.blockRows, blockK);
+    if (shape.rhsTransposed)
+      copyTile(operands.rhs, rhsTile, batch, firstColumn, columns, firstK,
+               depthK, shape.depth, blockK);
+    else
+      copyTile(operands.rhs, rhsTile, batch, firstK, depthK, firstColumn,
+               columns, blockK, shape.depth);
+  };
+  Value zero = idx(b, loc, 0);
+  Value stepCount = operands.steps;
+  // (None without K.)
+  ifThen(
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, stepCount, zero),
+      [&] { copyStep(c(0), tiles[0], tiles[1]); });
+  return stateLoop(
+      zero, stepCount, init,
+      [&](Value index, ArrayRef<Value> state) -> SmallVector<Value> {
+        // Step `index`'s tiles in place; every thread done with the other
+        // stage (read by the step before), which the next step's copies
+        // replace while this one's products run.
+        awaitTiles();
+        Value even = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(b, loc, index, idx(b, loc, 2)), zero);
+        Value lhsTile = pickTile(even, tiles[0], tiles[2]);
+        Value rhsTile = pickTile(even, tiles[1], tiles[3]);
+        Value next = arith::AddIOp::create(b, loc, index, idx(b, loc, 1));
+        ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
+                                     stepCount),
+               [&] {
+                 copyStep(perThread(next), pickTile(even, tiles[2], tiles[0]),
+                          pickTile(even, tiles[3], tiles[1]));
+               });
+        return step(lhsTile, rhsTile, state);
+      });
+}
+
+void KernelBuilder::buildSimtMatmul(const MatmulOperands &operands,
+                                    Value batchIndex, Value rowTile,
+                                    Value columnTile, ArrayRef<Value> tiles) {
+  Value rows = perThread(operands.rows), columns = perThread(operands.n);
+  Value batch = perThread(batchIndex);
+  Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
+  Value firstColumn = mul(perThread(columnTile), c(shape.depth));
+  // 16 × 16 threads (tx fastest). Thread (ty, tx) owns the tile's rows
+  // 4·(16h + ty) + i and columns 4·(16g + tx) + j (i, j < 4): groups of 4
+  // read from the tiles 16 bytes a load, the groups of a row of threads
+  // side by side (a warp's loads of a tile row are 256 contiguous bytes, or
+  // two addresses).
+  Value tx = arith::RemUIOp::create(b, loc, thread, c(16));
+  Value ty = arith::DivUIOp::create(b, loc, thread, c(16));
+  const int64_t rowGroups = shape.blockRows / 64,
+                columnGroups = shape.depth / 64;
+  const int64_t threadRows = 4 * rowGroups, threadColumns = 4 * columnGroups;
+  // The first row (column) of each of the thread's groups in the tile.
+  SmallVector<Value> rowGroup, columnGroup;
+  for (int64_t h = 0; h < rowGroups; ++h)
+    rowGroup.push_back(mul(add(ty, c(16 * h)), c(4)));
+  for (int64_t g = 0; g < columnGroups; ++g)
+    columnGroup.push_back(mul(add(tx, c(16 * g)), c(4)));
+  // The accumulators, row r and column j of the thread's at
+  // r·threadColumns + j; from init (a group past N reads the last one, N
+  // being a multiple of 4; a row past M the last row: nothing is stored
+  // there) or zeros.
+  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
+  Value lastGroup = arith::SubIOp::create(b, loc, columns, c(4));
+  SmallVector<Value> init;
+  for (int64_t r = 0; r < threadRows; ++r)
+    for (int64_t g = 0; g < columnGroups; ++g) {
+      if (!operands.init) {
+        init.append(4, f32(0.0f));
+        continue;
+      }
+      Value row = arith::MinUIOp::create(
+          b, loc, add(firstRow, add(rowGroup[r / 4], c(r % 4))), lastRow);
+      Value column = arith::MinUIOp::create(
+          b, loc, add(firstColumn, columnGroup[g]), lastGroup);
+      llvm::append_range(init, loadRun(operands.init, {batch, row, column}, 4));
+    }
+  int64_t blockK = shape.tileRows;
+  SmallVector<Value> results = matmulSteps(
+      operands, batch, firstRow, firstColumn, tiles, init,
+      [&](Value lhsTile, Value rhsTile,
+          ArrayRef<Value> state) -> SmallVector<Value> {
+        // 4 of K at `firstK` (per-thread index) of the tiles.
+        auto quarter = [&](Value firstK,
+                           ArrayRef<Value> in) -> SmallVector<Value> {
+          SmallVector<Value> acc(in.begin(), in.end());
+          auto k = [&](int64_t kk) { return add(firstK, c(kk)); };
+          // The thread's rows' 4 of K, a[r][kk] at 4r + kk, and its
+          // columns', bv[kk][j] at kk·threadColumns + j: 16 bytes a load
+          // along the tile's rows (K of an untransposed lhs and of a
+          // transposed rhs, M and N otherwise).
+          SmallVector<Value> a(4 * threadRows), bv(4 * threadColumns);
+          for (int64_t r = 0; r < threadRows; ++r) {
+            Value m = add(rowGroup[r / 4], c(r % 4));
+            if (shape.lhsTransposed) {
+              if (r % 4 != 0)
+                continue;
+              for (int64_t kk = 0; kk < 4; ++kk) {
+                SmallVector<Value> run = loadRun(lhsTile, {k(kk), m}, 4);
+                for (int64_t i = 0; i < 4; ++i)
+                  a[4 * (r + i) + kk] = run[i];
+              }
+              continue;
+            }
+            SmallVector<Value> run = loadRun(lhsTile, {m, firstK}, 4);
+            std::copy(run.begin(), run.end(), a.begin() + 4 * r);
+          }
+          for (int64_t j = 0; j < threadColumns; ++j) {
+            Value n = add(columnGroup[j / 4], c(j % 4));
+            if (!shape.rhsTransposed) {
+              if (j % 4 != 0)
+                continue;
+              for (int64_t kk = 0; kk < 4; ++kk) {
+                SmallVector<Value> run = loadRun(rhsTile, {k(kk), n}, 4);
+                std::copy(run.begin(), run.end(),
+                          bv.begin() + kk * threadColumns + j);
+              }
+              continue;
+            }
+            SmallVector<Value> run = loadRun(rhsTile, {n, firstK}, 4);
+            for (int64_t kk = 0; kk < 4; ++kk)
+              bv[kk * threadColumns + j] = run[kk];
+          }
+          // K in order, one fused multiply-add a product.
+          for (int64_t kk = 0; kk < 4; ++kk)
+            for (int64_t r = 0; r < threadRows; ++r)
+              for (int64_t j = 0; j < threadColumns; ++j) {
+                Value &out = acc[r * threadColumns + j];
+                out = math::FmaOp::create(b, loc, a[4 * r + kk],
+                                          bv[kk * threadColumns + j], out);
+              }
+          return acc;
+        };
+        // On the GPU unrolled (the accumulators stay registers, the
+        // tiles' offsets constants); emulated, a loop (the host compiler
+        // takes seconds over a step's thousands of lane-wide operations).
+        if (lanes)
+          return stateLoop(idx(b, loc, 0), idx(b, loc, blockK / 4), state,
+                           [&](Value kq, ArrayRef<Value> in) {
+                             return quarter(mul(perThread(kq), c(4)), in);
+                           });
+        SmallVector<Value> acc(state.begin(), state.end());
+        for (int64_t kq = 0; kq < blockK / 4; ++kq)
+          acc = quarter(c(4 * kq), acc);
+        return acc;
+      });
+
+  for (int64_t r = 0; r < threadRows; ++r) {
+    Value row = add(firstRow, add(rowGroup[r / 4], c(r % 4)));
+    Value inRows =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rows);
+    for (int64_t g = 0; g < columnGroups; ++g) {
+      Value column = add(firstColumn, columnGroup[g]);
+      Value inColumns = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              column, columns);
+      auto first = results.begin() + r * threadColumns + 4 * g;
+      storeRun(SmallVector<Value>(first, first + 4), operands.out,
+               {batch, row, column},
+               arith::AndIOp::create(b, loc, inRows, inColumns));
+    }
+  }
+}
+
 LogicalResult checkFits(Operation *op, const KernelShape &shape) {
   std::string where = shape.kind == KernelKind::Matmul
                           ? ""
@@ -2178,7 +2402,9 @@ LogicalResult checkFits(Operation *op, const KernelShape &shape) {
                                     << " need about " << shape.registers()
                                     << " registers per thread, more than the "
                                     << kMaxRegisters << " a thread has; ";
-    if (shape.kind == KernelKind::Matmul)
+    if (shape.simt())
+      diagnostic << "use a smaller block_m or block_n";
+    else if (shape.kind == KernelKind::Matmul)
       diagnostic << "use a smaller block_n or block_k";
     else if (KernelShape::registersFor(shape.kind, shape.depth, 16) >
              kMaxRegisters)
@@ -2444,9 +2670,13 @@ Value withBatch(OpBuilder &b, Location loc, Value buffer) {
 LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   Location loc = op.getLoc();
   auto lhsType = cast<MemRefType>(op.getLhs().getType());
-  KernelShape shape{KernelKind::Matmul,      int64_t(op.getBlockM()),
-                    int64_t(op.getBlockK()), int64_t(op.getBlockN()),
-                    op.getLhsTransposed(),   op.getRhsTransposed()};
+  KernelShape shape{KernelKind::Matmul,
+                    int64_t(op.getBlockM()),
+                    int64_t(op.getBlockK()),
+                    int64_t(op.getBlockN()),
+                    op.getLhsTransposed(),
+                    op.getRhsTransposed(),
+                    lhsType.getElementTypeBitWidth() / 8};
   if (failed(checkFits(op, shape)))
     return failure();
   b.setInsertionPoint(op);
@@ -2456,12 +2686,12 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
   operands.out = withBatch(b, loc, op.getOutput());
   if (op.getInit())
     operands.init = withBatch(b, loc, op.getInit());
-  operands.rows =
-      memref::DimOp::create(b, loc, operands.lhs, shape.lhsTransposed ? 2 : 1);
-  operands.k =
-      memref::DimOp::create(b, loc, operands.lhs, shape.lhsTransposed ? 1 : 2);
-  operands.n =
-      memref::DimOp::create(b, loc, operands.rhs, shape.rhsTransposed ? 1 : 2);
+  // (The batched views' dimensions.)
+  MatmulDims dims =
+      GPUMatmulOp::dims(3, shape.lhsTransposed, shape.rhsTransposed);
+  operands.rows = memref::DimOp::create(b, loc, operands.lhs, dims.lhsM);
+  operands.k = memref::DimOp::create(b, loc, operands.lhs, dims.lhsK);
+  operands.n = memref::DimOp::create(b, loc, operands.rhs, dims.rhsN);
   operands.steps = arith::CeilDivUIOp::create(b, loc, operands.k,
                                               idx(b, loc, shape.tileRows));
   Value batches = memref::DimOp::create(b, loc, operands.lhs, 0);

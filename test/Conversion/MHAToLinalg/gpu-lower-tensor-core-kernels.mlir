@@ -260,9 +260,13 @@ func.func @masked(%q: memref<2x3x40x32xbf16>, %o: memref<2x3x40x32xbf16>, %m: me
 // EMU-SAME: %[[CAST]]
 // EMU: memref.dealloc %[[DELTA]]
 // One function per operation (gather, scatter, mma), element type and
-// block size, after the others, kept out of line, the lanes in a loop.
+// block size, after the others, kept out of line, the lanes in a loop (a
+// gather's lanes into a stack buffer, read as one vector).
 // EMU: func.func private @__mha_emulated_gather_f16_64(%{{.*}}: memref<?xf16>, %{{.*}}: vector<64xindex>) -> vector<64xf16> attributes {passthrough = ["noinline"]}
-// EMU: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(
+// EMU: %[[STAGING:.*]] = memref.alloca() : memref<64xf16>
+// EMU: scf.for %[[LANE:.*]] = %c0 to %c64 step %c1 {
+// EMU: memref.store %{{.*}}, %[[STAGING]][%[[LANE]]]
+// EMU: vector.load %[[STAGING]][%c0] : memref<64xf16>, vector<64xf16>
 // EMU: func.func private @__mha_emulated_scatter_f16_64(%{{.*}}: memref<?xf16>, %{{.*}}: vector<64xindex>, %{{.*}}: vector<64xf16>, %{{.*}}: vector<64xi1>) attributes {passthrough = ["noinline"]}
 // EMU: func.func private @__mha_emulated_mma_f16_64(%{{.*}}: vector<64xf16>
 // EMU: func.func private @__mha_emulated_mma_bf16_64(%{{.*}}: vector<64xbf16>

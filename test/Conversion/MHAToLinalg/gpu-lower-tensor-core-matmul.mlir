@@ -2,8 +2,10 @@
 // of block_m/32 warps per block_m x block_n outputs, 32 rows a warp in two
 // tiles of 16, lhs and rhs tiles of
 // block_k staged in shared memory in two stages, mma.sync with f32
-// accumulators started from init), and the same computation emulated on
-// the host (each block's threads as vector lanes).
+// accumulators started from init; f32 operands: 256 threads on CUDA cores,
+// each with a block of outputs, fused multiply-adds from 16-byte loads of
+// the tiles), and the same computation emulated on the host (each block's
+// threads as vector lanes).
 // RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels -canonicalize -cse | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
 
@@ -153,5 +155,86 @@ func.func @matmul(%x: memref<?x40xbf16>, %w: memref<40x24xbf16>, %y: memref<?x24
 func.func @transposed(%x: memref<40x?xbf16>, %w: memref<24x40xbf16>, %y: memref<?x24xf32>) {
   mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 32, block_k = 16, lhs_transposed, rhs_transposed}
       : memref<40x?xbf16>, memref<24x40xbf16>, memref<?x24xf32>
+  return
+}
+
+// f32 operands: the CUDA-core kernel. 256 threads a block (16 x 16), each
+// with 4 x 4 outputs of a 64 x 64 block (block_m / 16 x block_n / 16) in
+// groups of 4; tiles of 8 of K padded by 16 bytes (lhs [64, 8 + 4], rhs
+// [8, 64 + 4]) copied 16 bytes (4 elements) at a time, two stages; dynamic
+// M, K = 40 (five steps), N = 72 (a second column tile of 8). Each 4 of K:
+// the thread's 4 rows' 4 of K from the lhs tile (one 16-byte load a row),
+// its 4 columns at each of the 4 of K from the rhs tile (one load a row of
+// K), 64 fused multiply-adds; two such a step. The accumulators start from
+// init (loaded 4 at a time) and are stored 4 at a time.
+// CHECK-LABEL: func.func @f32
+// CHECK-SAME: (%[[X:.*]]: memref<?x40xf32> {{.*}}, %[[W:.*]]: memref<40x72xf32> {{.*}}, %[[Y:.*]]: memref<?x72xf32> {{.*}}, %[[I:.*]]: memref<?x72xf32>
+// CHECK-DAG: %[[XB:.*]] = memref.expand_shape %[[X]]
+// CHECK-DAG: %[[WB:.*]] = memref.expand_shape %[[W]]
+// CHECK-DAG: %[[YB:.*]] = memref.expand_shape %[[Y]]
+// CHECK-DAG: %[[IB:.*]] = memref.expand_shape %[[I]]
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[A0:.*]] : memref<64x12xf32, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<8x68xf32, #gpu.address_space<workgroup>>, %[[A1:.*]] : memref<64x12xf32, #gpu.address_space<workgroup>>, %[[B1:.*]] : memref<8x68xf32, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-4: vector.load %[[IB]][{{.*}}] {alignment = 16 : i64} : memref<1x?x72xf32>, vector<4xf32>
+// CHECK: nvgpu.device_async_copy %[[XB]][{{.*}}], %[[A0]][{{.*}}], 4
+// CHECK: nvgpu.device_async_copy %[[WB]][{{.*}}], %[[B0]][{{.*}}], 4
+// CHECK: scf.for %{{.*}} = %c0 to %c5 step %c1 iter_args
+// CHECK: %[[LHS:.*]] = arith.select %{{.*}}, %[[A0]], %[[A1]]
+// CHECK: %[[RHS:.*]] = arith.select %{{.*}}, %[[B0]], %[[B1]]
+// CHECK: nvgpu.device_async_copy %[[XB]]
+// CHECK: nvgpu.device_async_copy %[[WB]]
+// CHECK-COUNT-4: vector.load %[[LHS]][%{{.*}}, %c0] {alignment = 16 : i64} : memref<64x12xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK: vector.load %[[RHS]][%c0, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[RHS]][%c1, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[RHS]][%c2, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[RHS]][%c3, %{{.*}}] {alignment = 16 : i64}
+// CHECK-COUNT-64: math.fma
+// CHECK-COUNT-4: vector.load %[[LHS]][%{{.*}}, %c4] {alignment = 16 : i64}
+// CHECK: vector.load %[[RHS]][%c4, %{{.*}}] {alignment = 16 : i64}
+// CHECK-COUNT-3: vector.load %[[RHS]]
+// CHECK-COUNT-64: math.fma
+// CHECK-NOT: math.fma
+// CHECK: scf.yield
+// CHECK-COUNT-4: vector.store %{{.*}}, %[[YB]][{{.*}}] {alignment = 16 : i64} : memref<1x?x72xf32>, vector<4xf32>
+// CHECK-NOT: nvvm.mma.sync
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: gpu.terminator
+// EMU-LABEL: func.func @f32
+// EMU-NOT: gpu.launch
+// EMU: call @__mha_emulated_block_2
+func.func @f32(%x: memref<?x40xf32>, %w: memref<40x72xf32>, %y: memref<?x72xf32>, %i: memref<?x72xf32>) {
+  mha.gpu_matmul %x, %w, %y init(%i : memref<?x72xf32>) {block_m = 64, block_n = 64, block_k = 8}
+      : memref<?x40xf32>, memref<40x72xf32>, memref<?x72xf32>
+  return
+}
+
+// Both f32 operands transposed, read in place: the tiles as stored (lhs
+// [8, 64 + 4], rhs [64, 8 + 4]); the thread's rows' 4 of K by one load a
+// row of K of the lhs tile, its columns' by one load a column of the rhs
+// tile; no init (zeros).
+// CHECK-LABEL: func.func @f32_transposed
+// CHECK: gpu.launch {{.*}} workgroup(%[[A0:.*]] : memref<8x68xf32, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<64x12xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<8x68xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x12xf32, #gpu.address_space<workgroup>>)
+// CHECK-NOT: vector.load
+// CHECK: scf.for
+// CHECK: %[[LHS:.*]] = arith.select %{{.*}}, %[[A0]], %{{.*}}
+// CHECK: %[[RHS:.*]] = arith.select %{{.*}}, %[[B0]], %{{.*}}
+// CHECK: vector.load %[[LHS]][%c0, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[LHS]][%c1, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[LHS]][%c2, %{{.*}}] {alignment = 16 : i64}
+// CHECK: vector.load %[[LHS]][%c3, %{{.*}}] {alignment = 16 : i64}
+// CHECK-COUNT-4: vector.load %[[RHS]][%{{.*}}, %c0] {alignment = 16 : i64}
+// CHECK-COUNT-64: math.fma
+// CHECK: vector.load %[[LHS]][%c4, %{{.*}}] {alignment = 16 : i64}
+// CHECK-COUNT-3: vector.load %[[LHS]]
+// CHECK-COUNT-4: vector.load %[[RHS]][%{{.*}}, %c4] {alignment = 16 : i64}
+// CHECK-COUNT-64: math.fma
+// CHECK-NOT: math.fma
+// CHECK: scf.yield
+// CHECK-COUNT-4: vector.store
+// EMU-LABEL: func.func @f32_transposed
+// EMU-NOT: gpu.launch
+// EMU: call @__mha_emulated_block_3
+func.func @f32_transposed(%x: memref<40x?xf32>, %w: memref<72x40xf32>, %y: memref<?x72xf32>) {
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 8, lhs_transposed, rhs_transposed}
+      : memref<40x?xf32>, memref<72x40xf32>, memref<?x72xf32>
   return
 }

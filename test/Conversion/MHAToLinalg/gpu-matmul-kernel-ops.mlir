@@ -5,17 +5,32 @@
 // becomes mha.gpu_matmul on its operands' buffers, after the host's checks
 // of the dynamic sizes; an operand that is a linalg.transpose of its last
 // two dimensions is read in place (the transpose dropped when nothing else
-// uses it); an f16/bf16 product left as it is gets a remark naming the
-// reason; an f32 one is left without a word.
-// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="block-m=32 block-n=64 block-k=16" --split-input-file | FileCheck %s
+// uses it); a product of f16/bf16 (tensor-cores) or f32 (f32: the CUDA-core
+// kernel, rows and N multiples of 4, tiles of its own) left as it is gets a
+// remark naming the reason; other products are left without a word, and so
+// are the kinds the options turn off.
+// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="block-m=32 block-n=64 block-k=16 f32-block-m=64 f32-block-n=192 f32-block-k=8" --split-input-file | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
+// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tensor-cores=0 f32=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=NONE
+// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tensor-cores=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=F32
+// NONE-NOT: mha.gpu_matmul
+// NONE-NOT: remark
+// F32-NOT: remark: not on tensor cores
+// F32-NOT: mha.gpu_matmul {{.*}}bf16
+// F32-NOT: mha.gpu_matmul {{.*}}f16
+// F32: mha.gpu_matmul {{.*}}xf32>, memref<{{.*}}xf32>, memref<{{.*}}xf32>
+// F32-NOT: remark: not on tensor cores
+// F32-NOT: mha.gpu_matmul {{.*}}bf16
+// F32-NOT: mha.gpu_matmul {{.*}}f16
 // REMARK-NOT: remark
-// REMARK: :116:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
-// REMARK: :117:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
-// REMARK: :118:8: remark: not on tensor cores: its accumulator is not f32
-// REMARK: :120:8: remark: not on tensor cores: the rhs's indexing map is neither the default one nor its transpose
-// REMARK: :122:8: remark: not on tensor cores: M (the transposed lhs's columns) is not a multiple of 8
-// REMARK: :124:8: remark: not on tensor cores: K (the transposed rhs's columns) is not a multiple of 8
+// REMARK: :133:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
+// REMARK: :134:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
+// REMARK: :135:8: remark: not on tensor cores: its accumulator is not f32
+// REMARK: :137:8: remark: not on tensor cores: the rhs's indexing map is neither the default one nor its transpose
+// REMARK: :139:8: remark: not on tensor cores: M (the transposed lhs's columns) is not a multiple of 8
+// REMARK: :141:8: remark: not on tensor cores: K (the transposed rhs's columns) is not a multiple of 8
+// REMARK: :303:8: remark: not in the f32 matmul kernel: K (the lhs's columns) is not a multiple of 4
+// REMARK: :304:8: remark: not in the f32 matmul kernel: N (the rhs's columns) is not a multiple of 4
 // REMARK-NOT: remark
 
 // Dynamic rows, an accumulator of zeros: not read (no init); M checked on
@@ -23,11 +38,11 @@
 // CHECK-LABEL: func.func @zeros
 // CHECK-SAME: (%[[X:.*]]: tensor<?x40xbf16>, %[[W:.*]]: tensor<40x136xbf16>)
 // CHECK: %[[ACC:.*]] = linalg.fill
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x136xf32>
 // CHECK: %[[M1:.*]] = tensor.dim %[[X]], %c0
 // CHECK: %[[M2:.*]] = tensor.dim %[[ACC]], %c0
 // CHECK: %[[SAME:.*]] = arith.cmpi eq, %[[M1]], %[[M2]]
 // CHECK: cf.assert %[[SAME]], "{{.*}}gpu-matmul-kernel-ops.mlir:{{[0-9]+}}:8: 'linalg.matmul' op: dimension 0 of 'lhs' does not match dimension 0 of 'init' at run time"
-// CHECK-DAG: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x136xf32>
 // CHECK-DAG: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<?x40xbf16> to memref<?x40xbf16>
 // CHECK-DAG: %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<40x136xbf16> to memref<40x136xbf16>
 // CHECK: mha.gpu_matmul %[[XB]], %[[WB]], %[[OUT]] {block_k = 16 : i64, block_m = 32 : i64, block_n = 64 : i64} : memref<?x40xbf16>, memref<40x136xbf16>, memref<?x136xf32>
@@ -77,7 +92,8 @@ func.func @dynamic_batch(%a: tensor<?x?x16xbf16>, %b: tensor<?x16x8xbf16>, %c: t
 // -----
 
 // A dynamic K (a weight's gradient: K the rows) and N: the kernel when both
-// are multiples of 8 at run time, else the product as it was.
+// are multiples of 8 at run time, else the product as it was, each writing
+// the one result buffer (the dispatch yields no buffer).
 // CHECK-LABEL: func.func @dynamic_k
 // CHECK-SAME: (%[[X:.*]]: tensor<48x?xbf16>, %[[DY:.*]]: tensor<?x?xbf16>, %[[ACC:.*]]: tensor<48x?xf32>)
 // CHECK: %[[K:.*]] = tensor.dim %[[X]], %c1
@@ -87,13 +103,14 @@ func.func @dynamic_batch(%a: tensor<?x?x16xbf16>, %b: tensor<?x16x8xbf16>, %c: t
 // CHECK: %[[NR:.*]] = arith.remui %[[N]], %c8
 // CHECK: %[[NOK:.*]] = arith.cmpi eq, %[[NR]], %c0
 // CHECK: %[[OK:.*]] = arith.andi %[[KOK]], %[[NOK]]
-// CHECK: %[[Y:.*]] = scf.if %[[OK]] -> (tensor<48x?xf32>) {
-// CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %[[OUT:.*]] init(%{{.*}} : memref<48x?xf32>)
-// CHECK: %[[T:.*]] = bufferization.to_tensor %[[OUT]]
-// CHECK: scf.yield %[[T]]
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<48x?xf32>
+// CHECK: scf.if %[[OK]] {
+// CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %[[OUT]] init(%{{.*}} : memref<48x?xf32>)
 // CHECK: } else {
 // CHECK: %[[L:.*]] = linalg.matmul ins(%[[X]], %[[DY]] : tensor<48x?xbf16>, tensor<?x?xbf16>) outs(%[[ACC]] : tensor<48x?xf32>)
-// CHECK: scf.yield %[[L]]
+// CHECK: bufferization.materialize_in_destination %[[L]] in restrict writable %[[OUT]] : (tensor<48x?xf32>, memref<48x?xf32>) -> ()
+// CHECK: }
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<48x?xf32> to tensor<48x?xf32>
 // CHECK: return %[[Y]]
 func.func @dynamic_k(%x: tensor<48x?xbf16>, %dy: tensor<?x?xbf16>, %acc: tensor<48x?xf32>) -> tensor<48x?xf32> {
   %y = linalg.matmul ins(%x, %dy : tensor<48x?xbf16>, tensor<?x?xbf16>) outs(%acc : tensor<48x?xf32>) -> tensor<48x?xf32>
@@ -102,7 +119,7 @@ func.func @dynamic_k(%x: tensor<48x?xbf16>, %dy: tensor<?x?xbf16>, %acc: tensor<
 
 // -----
 
-// Left as they are: K or N not a multiple of 8, an f16 accumulator, f32
+// Left as they are: K or N not a multiple of 8, an f16 accumulator, f64
 // operands (no remark), an rhs broadcast along N (neither map), a
 // transposed lhs whose M is not a multiple of 8, a transposed rhs whose K
 // is not.
@@ -111,19 +128,19 @@ func.func @dynamic_k(%x: tensor<48x?xbf16>, %dy: tensor<?x?xbf16>, %acc: tensor<
 // CHECK-COUNT-7: linalg.matmul
 // CHECK-NOT: mha.gpu_matmul
 func.func @left(%x: tensor<4x12xbf16>, %w: tensor<12x8xbf16>, %v: tensor<8x12xbf16>, %acc: tensor<4x8xf32>, %acc12: tensor<4x12xf32>,
-                %h: tensor<4x8xf16>, %ht: tensor<8x8xf16>, %hacc: tensor<4x8xf16>, %f: tensor<4x8xf32>, %f8: tensor<8x8xf32>, %r: tensor<8xbf16>, %s: tensor<4x8xbf16>,
-                %u: tensor<8x4xbf16>, %t: tensor<8x8xbf16>, %y: tensor<12x8xbf16>, %z: tensor<8x12xbf16>, %acc8: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) {
+                %h: tensor<4x8xf16>, %ht: tensor<8x8xf16>, %hacc: tensor<4x8xf16>, %f: tensor<4x8xf64>, %f8: tensor<8x8xf64>, %r: tensor<8xbf16>, %s: tensor<4x8xbf16>,
+                %u: tensor<8x4xbf16>, %t: tensor<8x8xbf16>, %y: tensor<12x8xbf16>, %z: tensor<8x12xbf16>, %acc8: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf64>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) {
   %a = linalg.matmul ins(%x, %w : tensor<4x12xbf16>, tensor<12x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
   %b = linalg.matmul ins(%s, %v : tensor<4x8xbf16>, tensor<8x12xbf16>) outs(%acc12 : tensor<4x12xf32>) -> tensor<4x12xf32>
   %c = linalg.matmul ins(%h, %ht : tensor<4x8xf16>, tensor<8x8xf16>) outs(%hacc : tensor<4x8xf16>) -> tensor<4x8xf16>
-  %d = linalg.matmul ins(%f, %f8 : tensor<4x8xf32>, tensor<8x8xf32>) outs(%f : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %d = linalg.matmul ins(%f, %f8 : tensor<4x8xf64>, tensor<8x8xf64>) outs(%f : tensor<4x8xf64>) -> tensor<4x8xf64>
   %e = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k)>, affine_map<(m, n, k) -> (m, n)>]
          ins(%s, %r : tensor<4x8xbf16>, tensor<8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
   %g = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>]
          ins(%u, %t : tensor<8x4xbf16>, tensor<8x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
   %i = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
          ins(%y, %z : tensor<12x8xbf16>, tensor<8x12xbf16>) outs(%acc8 : tensor<8x8xf32>) -> tensor<8x8xf32>
-  return %a, %b, %c, %d, %e, %g, %i : tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>
+  return %a, %b, %c, %d, %e, %g, %i : tensor<4x8xf32>, tensor<4x12xf32>, tensor<4x8xf16>, tensor<4x8xf64>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>
 }
 
 // -----
@@ -243,4 +260,47 @@ func.func @in_loop(%x: tensor<4x32x64xbf16>, %w: tensor<64x16xbf16>, %acc: tenso
     }
   }
   return %r : tensor<4x32x16xf32>
+}
+
+// -----
+
+// f32 operands: the CUDA-core kernel with its own tiles (f32-block-*); a
+// dense layer's input gradient dy·wᵀ, w read in place; a dynamic N checked
+// to be a multiple of 4 at run time.
+// CHECK-LABEL: func.func @f32
+// CHECK-SAME: (%[[DY:.*]]: tensor<?x12xf32>, %[[W:.*]]: tensor<20x12xf32>, %[[A:.*]]: tensor<8x16xf32>, %[[B:.*]]: tensor<16x?xf32>, %[[C:.*]]: tensor<8x?xf32>)
+// CHECK-NOT: linalg.transpose
+// CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 8 : i64, block_m = 64 : i64, block_n = 192 : i64, rhs_transposed} : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
+// CHECK: %[[N:.*]] = tensor.dim %[[B]], %c1
+// CHECK: %[[NR:.*]] = arith.remui %[[N]], %c4
+// CHECK: %[[NOK:.*]] = arith.cmpi eq, %[[NR]], %c0
+// CHECK: scf.if %[[NOK]] {
+// CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} init(%{{.*}} : memref<8x?xf32>) {block_k = 8 : i64, block_m = 64 : i64, block_n = 192 : i64} : memref<8x16xf32>, memref<16x?xf32>, memref<8x?xf32>
+// CHECK: } else {
+// CHECK: linalg.matmul
+// CHECK: bufferization.materialize_in_destination
+func.func @f32(%dy: tensor<?x12xf32>, %w: tensor<20x12xf32>, %a: tensor<8x16xf32>, %b: tensor<16x?xf32>, %c: tensor<8x?xf32>) -> (tensor<?x20xf32>, tensor<8x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = tensor.dim %dy, %c0 : tensor<?x12xf32>
+  %te = tensor.empty() : tensor<12x20xf32>
+  %wt = linalg.transpose ins(%w : tensor<20x12xf32>) outs(%te : tensor<12x20xf32>) permutation = [1, 0]
+  %empty = tensor.empty(%m) : tensor<?x20xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x20xf32>) -> tensor<?x20xf32>
+  %dx = linalg.matmul ins(%dy, %wt : tensor<?x12xf32>, tensor<12x20xf32>) outs(%acc : tensor<?x20xf32>) -> tensor<?x20xf32>
+  %y = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x?xf32>) outs(%c : tensor<8x?xf32>) -> tensor<8x?xf32>
+  return %dx, %y : tensor<?x20xf32>, tensor<8x?xf32>
+}
+
+// -----
+
+// f32 products the kernel cannot read: K or N not a multiple of 4.
+// CHECK-LABEL: func.func @f32_left
+// CHECK-NOT: mha.gpu_matmul
+// CHECK-COUNT-2: linalg.matmul
+// CHECK-NOT: mha.gpu_matmul
+func.func @f32_left(%x: tensor<4x6xf32>, %w: tensor<6x8xf32>, %acc: tensor<4x8xf32>, %v: tensor<8x10xf32>, %acc10: tensor<4x10xf32>, %s: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x10xf32>) {
+  %a = linalg.matmul ins(%x, %w : tensor<4x6xf32>, tensor<6x8xf32>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %b = linalg.matmul ins(%s, %v : tensor<4x8xf32>, tensor<8x10xf32>) outs(%acc10 : tensor<4x10xf32>) -> tensor<4x10xf32>
+  return %a, %b : tensor<4x8xf32>, tensor<4x10xf32>
 }

@@ -1254,3 +1254,53 @@ func.func @f(%x: memref<8x8xbf16>, %y: memref<8x8xf32>) {
   mha.gpu_matmul %x, %x, %y {block_m = 48, block_n = 64, block_k = 32} : memref<8x8xbf16>, memref<8x8xbf16>, memref<8x8xf32>
   return
 }
+
+// -----
+
+// f32 operands (the CUDA-core kernel): rows and N multiples of 4, its own
+// tile rules.
+func.func @f(%x: memref<8x6xf32>, %w: memref<6x8xf32>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects K (the lhs's columns) to be a multiple of 4 (rows copied 16 bytes at a time), got 6}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 16} : memref<8x6xf32>, memref<6x8xf32>, memref<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xf32>, %w: memref<10x8xf32>, %y: memref<8x10xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects N (the output's columns) to be a multiple of 4 (rows copied 16 bytes at a time), got 10}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 16, rhs_transposed} : memref<8x8xf32>, memref<10x8xf32>, memref<8x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_m of f32 operands to be a multiple of 64 (16 threads of groups of 4), got 32}}
+  mha.gpu_matmul %x, %w, %y {block_m = 32, block_n = 64, block_k = 16} : memref<8x12xf32>, memref<12x12xf32>, memref<8x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_n of f32 operands to be a multiple of 64 (16 threads of groups of 4), got 48}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 48, block_k = 16} : memref<8x12xf32>, memref<12x12xf32>, memref<8x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_k of f32 operands to be a multiple of 4 in [4, 64], got 6}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 6} : memref<8x12xf32>, memref<12x12xf32>, memref<8x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xf64>, %y: memref<8x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op operand #0 must be memref of 16-bit float or bfloat16 type or 32-bit float values}}
+  mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 16} : memref<8x8xf64>, memref<8x8xf64>, memref<8x8xf32>
+  return
+}

@@ -297,7 +297,8 @@ func.func @gpu_attention(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf16>, %
 // CHECK-LABEL: func.func @gpu_matmul
 func.func @gpu_matmul(%x: memref<?x256xbf16>, %w: memref<256x512xbf16>, %y: memref<?x512xf32>,
                       %a: memref<3x?x64xf16>, %b: memref<3x64x24xf16>, %c: memref<3x?x24xf32>,
-                      %xt: memref<256x?xbf16>, %wt: memref<512x256xbf16>) {
+                      %xt: memref<256x?xbf16>, %wt: memref<512x256xbf16>,
+                      %f: memref<?x12xf32>, %fw: memref<20x12xf32>, %fy: memref<?x20xf32>) {
   // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} init(%{{.*}} : memref<?x512xf32>) {block_k = 32 : i64, block_m = 64 : i64, block_n = 128 : i64} : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
   mha.gpu_matmul %x, %w, %y init(%y : memref<?x512xf32>) {block_m = 64, block_n = 128, block_k = 32}
       : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
@@ -308,6 +309,10 @@ func.func @gpu_matmul(%x: memref<?x256xbf16>, %w: memref<256x512xbf16>, %y: memr
   // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 32 : i64, block_m = 64 : i64, block_n = 128 : i64, lhs_transposed, rhs_transposed} : memref<256x?xbf16>, memref<512x256xbf16>, memref<?x512xf32>
   mha.gpu_matmul %xt, %wt, %y {block_m = 64, block_n = 128, block_k = 32, lhs_transposed, rhs_transposed}
       : memref<256x?xbf16>, memref<512x256xbf16>, memref<?x512xf32>
+  // f32 operands (the CUDA-core kernel).
+  // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 16 : i64, block_m = 128 : i64, block_n = 64 : i64, rhs_transposed} : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
+  mha.gpu_matmul %f, %fw, %fy {block_m = 128, block_n = 64, block_k = 16, rhs_transposed}
+      : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
   return
 }
 

@@ -412,12 +412,10 @@ LogicalResult GPUMatmulOp::verify() {
   auto compatible = [](int64_t x, int64_t y) {
     return ShapedType::isDynamic(x) || ShapedType::isDynamic(y) || x == y;
   };
-  // The dimensions of M, K and N in each operand (rows, then columns; the
-  // transposed ones swapped).
+  MatmulDims dims =
+      GPUMatmulOp::dims(rank, getLhsTransposed(), getRhsTransposed());
   int64_t rows = rank - 2, columns = rank - 1;
   bool lhsT = getLhsTransposed(), rhsT = getRhsTransposed();
-  int64_t lhsM = lhsT ? columns : rows, lhsK = lhsT ? rows : columns;
-  int64_t rhsK = rhsT ? columns : rows, rhsN = rhsT ? rows : columns;
   StringRef lhsName = lhsT ? "transposed lhs" : "lhs",
             rhsName = rhsT ? "transposed rhs" : "rhs";
   // (name, size, name, size) pairs that must agree: K, M, N, the batch.
@@ -429,15 +427,15 @@ LogicalResult GPUMatmulOp::verify() {
     return std::string(d == rank - 2 ? "rows" : "columns");
   };
   SmallVector<Agreement> agreements = {
-      {"the " + rhsName.str() + "'s " + side(rhsK) + " to be the " +
-           lhsName.str() + "'s " + side(lhsK),
-       rhs.getDimSize(rhsK), lhs.getDimSize(lhsK)},
+      {"the " + rhsName.str() + "'s " + side(dims.rhsK) + " to be the " +
+           lhsName.str() + "'s " + side(dims.lhsK),
+       rhs.getDimSize(dims.rhsK), lhs.getDimSize(dims.lhsK)},
       {std::string("the output's rows to be the ") +
            (lhsT ? "transposed lhs's columns" : "lhs's"),
-       output.getDimSize(rows), lhs.getDimSize(lhsM)},
+       output.getDimSize(rows), lhs.getDimSize(dims.lhsM)},
       {std::string("the output's columns to be the ") +
            (rhsT ? "transposed rhs's rows" : "rhs's"),
-       output.getDimSize(columns), rhs.getDimSize(rhsN)}};
+       output.getDimSize(columns), rhs.getDimSize(dims.rhsN)}};
   if (rank == 3) {
     agreements.push_back({"the rhs's batch size to be the lhs's",
                           rhs.getDimSize(0), lhs.getDimSize(0)});
@@ -453,7 +451,8 @@ LogicalResult GPUMatmulOp::verify() {
     if (!compatible(agreement.x, agreement.y))
       return emitOpError("expects ") << agreement.what << ", got "
                                      << agreement.x << " and " << agreement.y;
-  // Rows are copied 16 bytes at a time, outputs stored in pairs.
+  // Rows are copied 16 bytes at a time, outputs stored in groups.
+  int64_t multiple = rowMultiple(lhs.getElementType());
   std::string lhsRows = std::string(lhsT ? "M" : "K") + " (the " +
                         lhsName.str() + "'s columns)",
               rhsRows = std::string(rhsT ? "K" : "N") + " (the " +
@@ -463,15 +462,29 @@ LogicalResult GPUMatmulOp::verify() {
         std::pair(StringRef(rhsRows), rhs.getDimSize(columns)),
         std::pair(StringRef("N (the output's columns)"),
                   output.getDimSize(columns))})
-    if (!ShapedType::isDynamic(size) && size % 8 != 0)
+    if (!ShapedType::isDynamic(size) && size % multiple != 0)
       return emitOpError("expects ")
-             << what
-             << " to be a multiple of 8 (rows copied 16 bytes at a time), "
-                "got "
-             << size;
+             << what << " to be a multiple of " << multiple
+             << " (rows copied 16 bytes at a time), got " << size;
   if (failed(verifyTile(*this, "block_m", getBlockM(), 512)) ||
       failed(verifyTile(*this, "block_n", getBlockN(), 256)))
     return failure();
+  if (lhs.getElementType().isF32()) {
+    // 16 × 16 threads, each with 4-row and 4-column groups of outputs.
+    for (auto [name, tile] :
+         {std::pair("block_m", getBlockM()), std::pair("block_n", getBlockN())})
+      if (tile % 64 != 0)
+        return emitOpError("expects ")
+               << name
+               << " of f32 operands to be a multiple of 64 (16 threads "
+                  "of groups of 4), got "
+               << tile;
+    if (getBlockK() <= 0 || getBlockK() % 4 != 0 || getBlockK() > 64)
+      return emitOpError("expects block_k of f32 operands to be a multiple "
+                         "of 4 in [4, 64], got ")
+             << getBlockK();
+    return success();
+  }
   if (getBlockM() % 32 != 0)
     return emitOpError("expects block_m to be a multiple of 32 (32 rows a "
                        "warp), got ")

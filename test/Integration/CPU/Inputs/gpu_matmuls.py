@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Checks the GPU's tensor-core matmul kernel (mha.gpu_matmul, from
-mha-lower-to-gpu{tensor-cores}) without a GPU: each model's f16/bf16 dense
-layers and matrix products run with mha-run --device gpu-emulated
---gpu-tensor-cores (the kernel's blocks in sequence on the CPU, each block's
-threads as vector lanes, mma.sync, ldmatrix and cp.async emulated from the
-PTX ISA), against products computed here exactly.
+"""Checks the GPU's tiled matmul kernels (mha.gpu_matmul, from
+mha-lower-to-gpu) without a GPU: each model's dense layers and matrix
+products run with mha-run --device gpu-emulated --gpu-tensor-cores
+--gpu-f32-matmuls tiled (the
+kernel's blocks in sequence on the CPU, each block's threads as vector
+lanes, mma.sync, ldmatrix and cp.async emulated from the PTX ISA), against
+products computed here exactly: f16/bf16 ones on the tensor-core kernel,
+f32 ones on the CUDA-core kernel (256 threads, 8 × 8 outputs a thread in
+groups of 4, 16 of K a step).
 
-  gpu_matmuls.py MHA_RUN MHA_OPT WORKDIR [DEVICE]
+  gpu_matmuls.py MHA_RUN MHA_OPT WORKDIR [DEVICE [KIND]]
 
 DEVICE is mha-run's --device, gpu-emulated by default (gpu on a machine with
 a GPU: scripts/gpu/device-check.sh); MHA_OPT checks that each product
 reaches the kernel (mha-opt's mha-gpu-matmul-kernel-ops makes one
-mha.gpu_matmul of it), "-" skips that check.
+mha.gpu_matmul of it), "-" skips that check. KIND picks the cases: "half"
+(f16/bf16), "f32" or "all" (the default).
 
 The sizes cross every boundary of the kernel's tiles (128 rows, 128
 columns, 32 of K a step, two stages): one row; 70, 130 and 136 rows (a
@@ -24,15 +28,22 @@ without. Transposed operands are read in place (the kernel's lhs_transposed
 whose K (the batch's rows, dynamic) is then the operands' rows, so 13 and
 1030 run in the kernel too; x·wᵀ (a dense layer's input gradient) with a
 bias; mha.scaled_matmul (a·bᵀ, scaled by 0.5: exact); a product of two
-transposes.
+transposes. The f32 kernel's cases cross its tiles likewise (128 × 128
+outputs, 16 of K a step, two stages): K = 4 (a quarter of a step), 40, 64
+and 72; 13 rows of K for a weight's gradient; N = 12, 24, 136, 200 and 264;
+300 and 70 rows, a batch, dynamic rows, a bias, each transposed layout.
+A dynamic K is checked on the host (f32: 40 in the kernel, 6 in the
+loops; bf16: 40 and 12), each writing the same result buffer.
 
 Inputs are multiples of 1/8 in [-2, 2], exact in f16 and bf16; every product
 is then a multiple of 1/64 and every partial sum below 2^11 in magnitude, so
 f32 accumulation is exact in any order (and so is this script's reference in
 double precision) and the only error is the result's
 rounding to its type: at most half an ulp, a relative 2^-8 (3.9e-3) for bf16
-(8 bits of precision) and 2^-11 (4.9e-4) for f16 (11). Tolerance on
-|got - exact| / (1 + |exact|): 4e-3 (bf16) and 5e-4 (f16). A wrong fragment, tile or stage is off by O(1).
+(8 bits of precision) and 2^-11 (4.9e-4) for f16 (11). An f32 result is
+exact (every partial sum fits f32's 24 bits). Tolerance on |got - exact| /
+(1 + |exact|): 4e-3 (bf16), 5e-4 (f16) and 1e-6 (f32, i.e. exact but for
+the reading of the .npy). A wrong fragment, tile or stage is off by O(1).
 """
 import os
 import subprocess
@@ -41,7 +52,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 import npy  # noqa: E402
 
-TOLERANCE = {"bf16": 4e-3, "f16": 5e-4}
+TOLERANCE = {"bf16": 4e-3, "f16": 5e-4, "f32": 1e-6}
 
 # name, dtype, x shape, w shape (as stored), bias, dynamic rows, op, the
 # kernel's transposed operands
@@ -74,6 +85,28 @@ CASES = [
     # steps of K, 3 column tiles (the last of 8 columns), a bias.
     ("dense_2060_rows", "bf16", (2, 1030, 256), (256, 264), True, True,
      "dense", ""),
+    # The f32 kernel: 70 rows, K = 40 (two and a half steps), N = 136 (a
+    # second column tile of 8), a bias.
+    ("f32_dense_bias_crossing", "f32", (2, 35, 40), (40, 136), True, False,
+     "dense", ""),
+    ("f32_dense_k4", "f32", (5, 4), (4, 12), True, False, "dense", ""),
+    ("f32_batch_matmul", "f32", (3, 17, 64), (3, 64, 24), False, False,
+     "matmul", ""),
+    # 300 rows (3 row tiles), 4 steps, 2 column tiles, dynamic rows.
+    ("f32_dense_300_rows", "f32", (300, 64), (64, 200), True, True, "dense",
+     ""),
+    ("f32_weight_grad_k13", "f32", (13, 48), (13, 40), False, True,
+     "dense_weight_grad", "lhs"),
+    ("f32_dense_transposed_w", "f32", (2, 35, 40), (136, 40), True, True,
+     "dense_wt", "rhs"),
+    ("f32_matmul_both_transposed", "f32", (2, 72, 136), (2, 264, 72), False,
+     False, "matmul_tt", "lhs rhs"),
+    # A dynamic K, checked on the host: 40 runs in the kernel, 6 (not a
+    # multiple of 4) in the loops, each into the same result buffer.
+    ("f32_dynamic_k40", "f32", (70, 40), (40, 24), True, "k", "dense", ""),
+    ("f32_dynamic_k6", "f32", (70, 6), (6, 24), True, "k", "dense", ""),
+    ("dynamic_k40", "bf16", (70, 40), (40, 24), True, "k", "dense", ""),
+    ("dynamic_k12", "bf16", (70, 12), (12, 24), True, "k", "dense", ""),
 ]
 
 
@@ -97,6 +130,11 @@ def model(c):
     name, dtype, xs, ws, bias, dynamic, op, _ = c
     xtype = tensor(("?",) + xs[1:] if dynamic else xs, dtype)
     wtype = tensor(ws, dtype)
+    if dynamic == "k":
+        # K dynamic too: checked on the host (the kernel when it is a
+        # multiple of the kernel's row copies, the loops otherwise).
+        xtype = tensor(("?",) * len(xs), dtype)
+        wtype = tensor(("?",) + ws[1:], dtype)
     out = output_shape(c)
     if op == "dense_weight_grad":
         wtype = tensor(("?",) + ws[1:], dtype)
@@ -180,11 +218,13 @@ def reference(c, x, w, b):
     return result
 
 
-def main(mha_run, mha_opt, work, device="gpu-emulated"):
+def main(mha_run, mha_opt, work, device="gpu-emulated", kind="all"):
     os.makedirs(work, exist_ok=True)
     failures = 0
     for c in CASES:
         name, dtype, xs, ws, bias = c[:5]
+        if kind != "all" and (dtype == "f32") != (kind == "f32"):
+            continue
         path = os.path.join(work, name + ".mlir")
         with open(path, "w") as f:
             f.write(model(c))
@@ -207,9 +247,10 @@ def main(mha_run, mha_opt, work, device="gpu-emulated"):
         x = values(1, size(xs))
         w = values(2, size(ws))
         b = values(3, output_shape(c)[-1]) if bias else None
-        code = "f2" if dtype == "f16" else "f4"
+        code = "f2" if dtype == "f16" else "f4"  # (bf16 read from f32)
         args = [mha_run, path, "--device", device,
-                "--gpu-tensor-cores", "--output", os.path.join(work, name)]
+                "--gpu-tensor-cores", "--gpu-f32-matmuls", "tiled",
+                "--output", os.path.join(work, name)]
         for arg, shape, data in (("x", xs, x), ("w", ws, w),
                                  ("b", output_shape(c)[-1:], b)):
             if data is None:
@@ -237,4 +278,4 @@ def main(mha_run, mha_opt, work, device="gpu-emulated"):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

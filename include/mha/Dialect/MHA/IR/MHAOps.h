@@ -25,6 +25,16 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
 
+namespace mlir {
+namespace mha {
+/// The dimensions of M, K and N in a matrix product's operands
+/// (mha.gpu_matmul: the lhs's M and K, the rhs's K and N).
+struct MatmulDims {
+  int64_t lhsM, lhsK, rhsK, rhsN;
+};
+} // namespace mha
+} // namespace mlir
+
 #define GET_OP_CLASSES
 #include "mha/Dialect/MHA/IR/MHAOps.h.inc"
 

@@ -1153,48 +1153,54 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
 }
 
 def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
-  let summary = "A matrix product on GPU buffers, computed by one tensor-core kernel";
+  let summary = "A matrix product on GPU buffers, computed by one tiled kernel";
   let description = [{
     `output = init + lhs · rhs` (`init` absent: zeros) on buffers in GPU
-    memory: lhs [B, M, K] or [M, K] and rhs [B, K, N] or [K, N], both f16 or
-    both bf16; init and output [B, M, N] or [M, N], f32: the products exact
-    in f32 and summed in f32, as `linalg.matmul` of such operands defines
+    memory: lhs [B, M, K] or [M, K] and rhs [B, K, N] or [K, N], both f16,
+    both bf16 or both f32; init and output [B, M, N] or [M, N], f32: the
+    products summed in f32, as `linalg.matmul` of such operands defines
     them. It is the form `mha-gpu-matmul-kernel-ops` gives an eligible
-    `linalg.matmul` or `linalg.batch_matmul` in
-    `mha-lower-to-gpu{tensor-cores}`, and `mha-gpu-lower-tensor-core-kernels`
-    turns it into one kernel: a block of `block_m / 32` warps per
-    `block_m` × `block_n` tile of the output (32 rows a warp), the operands
-    staged in shared memory `block_k` columns of lhs (rows of rhs) at a
-    time, `mma.sync` m16n8k16 with f32 accumulators.
+    `linalg.matmul` or `linalg.batch_matmul` in `mha-lower-to-gpu`, and
+    `mha-gpu-lower-tensor-core-kernels` turns it into one kernel, a block of
+    threads per `block_m` × `block_n` tile of the output, the operands
+    staged in shared memory `block_k` columns of lhs (rows of rhs) at a time
+    (two stages: the next step's copies overlap this one's products):
+
+    * f16/bf16 operands, on tensor cores: `block_m / 32` warps (32 rows a
+      warp), `mma.sync` m16n8k16 with f32 accumulators, the products exact
+      in f32;
+    * f32 operands, on CUDA cores: 256 threads, each with a
+      `block_m / 16` × `block_n / 16` block of accumulators (fused
+      multiply-adds in f32, K in order), read from the tiles 16 bytes a
+      load.
 
     `lhs_transposed`: lhs holds the lhs's transpose, [B, K, M] or [K, M];
     `rhs_transposed`: rhs holds the rhs's transpose, [B, N, K] or [N, K]
     (a dense layer's gradients, `mha.matmul` without `untransposed`). The
-    kernel reads them in place: their tiles are staged as they are stored,
-    and `ldmatrix` (with or without `.trans`) gives the same fragments.
+    kernel reads them in place: their tiles are staged as they are stored.
 
     Each operand's rows (its last dimension: K or M of the lhs, N or K of
-    the rhs) and N must be multiples of 8 (the kernel copies rows 16 bytes
-    a copy and stores pairs of outputs): static ones are checked by the
-    verifier, dynamic ones on the host where the op is made (which runs the
-    product another way otherwise); every buffer has the identity layout and
-    its data starts 16 bytes aligned, as device allocations (`gpu.alloc`)
-    do. Sizes must agree at run time (checked on the host before the op,
-    where it is made).
+    the rhs) and N must be multiples of 16 bytes of elements (8 of f16/bf16,
+    4 of f32: the kernel copies rows 16 bytes a copy and stores outputs in
+    groups): static ones are checked by the verifier, dynamic ones on the
+    host where the op is made (which runs the product another way
+    otherwise); every buffer has the identity layout and its data starts 16
+    bytes aligned, as device allocations (`gpu.alloc`) do. Sizes must agree
+    at run time (checked on the host before the op, where it is made).
 
     ```mlir
     mha.gpu_matmul %x, %w, %y init(%bias : memref<?x512xf32>)
         {block_m = 128 : i64, block_n = 128 : i64, block_k = 32 : i64}
       : memref<?x256xbf16>, memref<256x512xbf16>, memref<?x512xf32>
-    // dx = dy · wᵀ, w read in place.
+    // dx = dy · wᵀ, w read in place, on CUDA cores.
     mha.gpu_matmul %dy, %w, %dx
-        {block_m = 128 : i64, block_n = 128 : i64, block_k = 32 : i64,
+        {block_m = 128 : i64, block_n = 128 : i64, block_k = 16 : i64,
          rhs_transposed}
-      : memref<?x512xbf16>, memref<256x512xbf16>, memref<?x256xf32>
+      : memref<?x512xf32>, memref<256x512xf32>, memref<?x256xf32>
     ```
   }];
-  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$lhs,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$rhs,
+  let arguments = (ins Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$lhs,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$rhs,
                        Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
                        Arg<Optional<MemRefOf<[F32]>>, "", [MemRead]>:$init,
                        I64Attr:$block_m, I64Attr:$block_n, I64Attr:$block_k,
@@ -1202,6 +1208,28 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
   let assemblyFormat = [{
     $lhs `,` $rhs `,` $output (`init` `(` $init^ `:` type($init) `)`)?
     attr-dict `:` type($lhs) `,` type($rhs) `,` type($output)
+  }];
+  let extraClassDeclaration = [{
+    /// Where M, K and N are in the operands of a product of rank `rank`
+    /// (2 or 3), each stored as it is or (`lhsTransposed`,
+    /// `rhsTransposed`) transposed: the one statement of the layouts that
+    /// the verifier, the pass that makes the op and its kernel share.
+    static MatmulDims dims(int64_t rank, bool lhsTransposed,
+                           bool rhsTransposed) {
+      int64_t rows = rank - 2, columns = rank - 1;
+      return {lhsTransposed ? columns : rows, lhsTransposed ? rows : columns,
+              rhsTransposed ? columns : rows, rhsTransposed ? rows : columns};
+    }
+    MatmulDims dims() {
+      return dims(getOutput().getType().getRank(), getLhsTransposed(),
+                  getRhsTransposed());
+    }
+    /// The multiple the kernel needs of each operand's rows (its last
+    /// dimension) and of N for operands of `element`: 16 bytes of them
+    /// (8 of f16/bf16, 4 of f32).
+    static int64_t rowMultiple(Type element) {
+      return 128 / element.getIntOrFloatBitWidth();
+    }
   }];
   let hasVerifier = 1;
 }
