@@ -1118,9 +1118,10 @@ private:
     copyTile(source, shared, batch, first, rows, Value(), Value(),
              shape.tileRows, shape.depth);
   }
-  /// The same for a tile of `tileRows` × `tileColumns` (a multiple of 8)
-  /// from row `first` and column `firstColumn` (per-thread; null: 0), zeros
-  /// past `rows` and past `columns` (null: no bound).
+  /// The same for a tile of `tileRows` × `tileColumns` (a multiple of
+  /// shape.copyWidth()) from row `first` and column `firstColumn`
+  /// (per-thread; null: 0), zeros past `rows` and past `columns` (null: no
+  /// bound).
   void copyTile(Value source, Value shared, Value batch, Value first,
                 Value rows, Value firstColumn, Value columns, int64_t tileRows,
                 int64_t tileColumns);
@@ -1487,7 +1488,8 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
                                             sourceRow, rows);
       // A row past the last reads the last one (in bounds) and stores
       // zeros: no branch around the load. Likewise a chunk past the last
-      // column (columns are a multiple of 8: a chunk is all in or all out).
+      // column (columns are a multiple of the copy width: a chunk is all in
+      // or all out).
       Value clamped = arith::MinUIOp::create(b, loc, sourceRow, lastRow);
       Value sourceColumn = column;
       if (firstColumn)

@@ -1220,10 +1220,6 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
       return {lhsTransposed ? columns : rows, lhsTransposed ? rows : columns,
               rhsTransposed ? columns : rows, rhsTransposed ? rows : columns};
     }
-    MatmulDims dims() {
-      return dims(getOutput().getType().getRank(), getLhsTransposed(),
-                  getRhsTransposed());
-    }
     /// The multiple the kernel needs of each operand's rows (its last
     /// dimension) and of N for operands of `element`: 16 bytes of them
     /// (8 of f16/bf16, 4 of f32).
