@@ -68,7 +68,7 @@ def compare(mha_run, work, name, model, extra, target):
         for g, w in zip(got, want):
             if g != g:
                 return "NaN in the GPU's results"
-            worst = max(worst, abs(g - w) / (1 + abs(w)))
+            worst = npy.worst([worst, abs(g - w) / (1 + abs(w))])
     return worst
 
 
@@ -108,7 +108,7 @@ def check_state(work, target):
     for name, (shape, values) in saved["cpu"].items():
         state_bytes += 4 * len(values)
         got = saved[target][name][1]
-        worst = max([worst] + [abs(g - w) for g, w in zip(got, values)])
+        worst = npy.worst([worst] + [abs(g - w) for g, w in zip(got, values)])
     if worst > 1e-3:
         return "saved parameters differ by up to %.3g" % worst
     with open(os.path.join(work, "seed_%s.err" % target)) as f:

@@ -64,14 +64,14 @@ def main(argv):
     loss.backward()
     worst = 0.0
     mha_loss = np.load("%s/result0.npy" % argv[4])
-    worst = max(worst, abs(float(mha_loss) - loss.item()) / max(abs(loss.item()), 1e-12))
+    worst = npy.worst([worst, abs(float(mha_loss) - loss.item()) / max(abs(loss.item()), 1e-12)])
     print("loss: mha %.7f torch %.7f" % (float(mha_loss), loss.item()))
     for i, name in enumerate(PARAMS):
         ours = np.load("%s/result%d.npy" % (argv[4], i + 1))
         theirs = params[name].grad.numpy()
         scale = max(np.abs(theirs).max(), 1e-5)
         diff = np.abs(ours - theirs).max() / scale
-        worst = max(worst, diff)
+        worst = npy.worst([worst, diff])
         print("d loss / d %-3s max relative difference %.2e" % (name, diff))
     print("worst: %.2e" % worst)
     return 0 if worst <= 1e-4 else 1

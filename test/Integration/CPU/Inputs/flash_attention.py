@@ -380,7 +380,7 @@ def run_case(mha_run, work, c):
                 if g != w:
                     return "infinite value differs: %r vs %r" % (g, w)
                 continue
-            worst = max(worst, abs(g - w) / (1 + abs(w)))
+            worst = npy.worst([worst, abs(g - w) / (1 + abs(w))])
     return worst
 
 

@@ -148,7 +148,7 @@ def main(mha_run, work):
     failures = 0
     for dtype in ("f16", "bf16"):
         for name, got, want in zip(NAMES, results[dtype], results["f32"]):
-            worst = max(abs(g - w) / (1 + abs(w)) for g, w in zip(got, want))
+            worst = npy.worst(abs(g - w) / (1 + abs(w)) for g, w in zip(got, want))
             ok = len(got) == len(want) and worst <= TOLERANCE[dtype]
             failures += not ok
             print("%s %s %s: max relative difference %.2g" %

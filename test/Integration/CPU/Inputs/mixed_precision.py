@@ -68,7 +68,7 @@ def main(mha_run, work, features=""):
         return npy.read(os.path.join(out, "result0.npy"))
 
     def worst(got, want):
-        return max(abs(g - e) / s for g, e, s in zip(got, want, scale))
+        return npy.worst(abs(g - e) / s for g, e, s in zip(got, want, scale))
 
     failures = 0
     bf16 = run("bf16", ["--precision", "bf16"])

@@ -27,8 +27,8 @@ def main(x_path, y_path, offset, base):
             x0, x1 = x[row * d + 2 * i], x[row * d + 2 * i + 1]
             want = (x0 * math.cos(theta) - x1 * math.sin(theta),
                     x0 * math.sin(theta) + x1 * math.cos(theta))
-            worst = max(worst, abs(y[row * d + 2 * i] - want[0]),
-                        abs(y[row * d + 2 * i + 1] - want[1]))
+            worst = npy.worst([worst, abs(y[row * d + 2 * i] - want[0]),
+                               abs(y[row * d + 2 * i + 1] - want[1])])
     ok = len(y) == len(x) == b * h * s * d and worst <= 3e-4
     print("%s: %d values, largest difference %.3g" %
           ("ok" if ok else "FAIL", len(y), worst))

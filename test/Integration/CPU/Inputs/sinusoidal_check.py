@@ -25,7 +25,7 @@ def main(path, s, d, offset):
         for c in range(d):
             angle = p / 10000 ** (2 * (c // 2) / d)
             want = math.sin(angle) if c % 2 == 0 else math.cos(angle)
-            worst = max(worst, abs(got[r * d + c] - want))
+            worst = npy.worst([worst, abs(got[r * d + c] - want)])
     ok = len(got) == s * d and worst <= 4e-5
     print("%s: %d values, largest difference %.3g" %
           ("ok" if ok else "FAIL", len(got), worst))
