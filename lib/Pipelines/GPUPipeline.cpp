@@ -84,11 +84,13 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(mha::createMHABF16MatmulsPass(rounding));
   }
   // f16/bf16 products (those of bf16-matmuls too) to the tensor-core
-  // matmul kernel, f32 ones to the tiled one on CUDA cores.
-  if (options.tensorCores || options.f32MatmulKernel) {
+  // matmul kernel, f32 ones to the tiled one on CUDA cores (tf32-matmuls:
+  // to the tensor-core one, rounded to TF32).
+  if (options.tensorCores || options.f32MatmulKernel || options.tf32Matmuls) {
     mha::MHAGPUMatmulKernelOpsPassOptions matmuls;
     matmuls.tensorCores = options.tensorCores;
     matmuls.f32 = options.f32MatmulKernel;
+    matmuls.tf32 = options.tf32Matmuls;
     pm.addNestedPass<func::FuncOp>(
         mha::createMHAGPUMatmulKernelOpsPass(matmuls));
   }

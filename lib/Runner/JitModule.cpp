@@ -681,6 +681,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
        << " bf16-matmuls=" << options.bf16Matmuls
        << " tensor-cores=" << options.gpuTensorCores
        << " f32-matmul-kernel=" << f32MatmulKernel(options)
+       << " tf32-matmuls=" << options.gpuTf32Matmuls
        << " threads=" << options.threads << " level=" << level << "\n"
        << "device=" << int(options.device) << " " << gpuChip << "\n";
     // Locations are part of the code (run-time error messages name them).
@@ -745,6 +746,7 @@ JitModule::compile(ModuleOp module, const CompileOptions &options) {
     gpuPipeline.emulate = options.device == Device::GPUEmulation;
     gpuPipeline.tensorCores = options.gpuTensorCores;
     gpuPipeline.f32MatmulKernel = f32MatmulKernel(options);
+    gpuPipeline.tf32Matmuls = options.gpuTf32Matmuls;
     // Mixed precision on the GPU as on the CPU: every matrix product, and
     // attention, on bf16 operands (the tensor-core kernels take them).
     gpuPipeline.bf16Attention = options.bf16Matmuls;

@@ -3,10 +3,12 @@
 --gpu-tensor-cores (the tensor-core matmul kernel, mha.gpu_matmul; in f32
 the tiled CUDA-core kernel, --gpu-f32-matmuls tiled) against torch.matmul
 on the same GPU (cuBLAS; in f32 without TF32, which rounds the operands to
-10 bits), side by side (device-check.sh).
+10 bits), side by side (device-check.sh). The dtype tf32 is f32 operands
+on tensor cores rounded to TF32: mha-run --gpu-f32-matmuls tf32 against
+torch.matmul with torch.backends.cuda.matmul.allow_tf32.
 
   bench_matmul.py MHA_RUN WORKDIR [--rows 16384] [--sizes 1024 2048 4096]
-                  [--dtypes bf16 f16 f32] [--layouts nn tn nt]
+                  [--dtypes bf16 f16 f32 tf32] [--layouts nn tn nt]
                   [--no-tensor-cores]
 
 Each case is one of a dense layer's products, K = N = each size, in the
@@ -31,8 +33,9 @@ import subprocess
 import sys
 
 
-def torch_time(rows, k, n, dtype, layout):
+def torch_time(rows, k, n, dtype, layout, tf32=False):
     import torch
+    torch.backends.cuda.matmul.allow_tf32 = tf32
     x = torch.randn(rows, k, device="cuda", dtype=dtype)
     w = torch.randn(k, n, device="cuda", dtype=dtype)
     dy = torch.randn(rows, n, device="cuda", dtype=dtype)
@@ -74,6 +77,10 @@ def model_text(rows, k, n, dtype, layout):
 def mha_time(mha_run, work, rows, k, n, dtype, layout, extra):
     model = os.path.join(work, "dense_%s_%d_%d_%d_%s.mlir" %
                          (layout, rows, k, n, dtype))
+    if dtype == "tf32":
+        dtype, extra = "f32", extra + ["--gpu-f32-matmuls", "tf32"]
+    else:
+        extra = extra + ["--gpu-f32-matmuls", "tiled"]
     with open(model, "w") as f:
         f.write(model_text(rows, k, n, dtype, layout))
     proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"]
@@ -94,7 +101,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[1024, 2048, 4096])
     parser.add_argument("--dtypes", nargs="+", default=["bf16"],
-                        choices=["bf16", "f16", "f32"])
+                        choices=["bf16", "f16", "f32", "tf32"])
     parser.add_argument("--layouts", nargs="+", default=["nn", "tn", "nt"],
                         choices=["nn", "tn", "nt"])
     parser.add_argument("--no-tensor-cores", action="store_true",
@@ -103,12 +110,11 @@ def main():
     args = parser.parse_args()
     import torch
     torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16,
-                    "f32": torch.float32}
-    # f32 products in f32 (cuBLAS's SIMT or its f32 tensor-core emulation
-    # off: the same arithmetic as mha's kernel).
-    torch.backends.cuda.matmul.allow_tf32 = False
+                    "f32": torch.float32, "tf32": torch.float32}
+    # f32 products in f32 (TF32 off: the same arithmetic as mha's CUDA-core
+    # kernel), tf32 ones with TF32 on (as mha's --gpu-f32-matmuls tf32).
     os.makedirs(args.work, exist_ok=True)
-    extra = ["--gpu-f32-matmuls", "tiled"]
+    extra = []
     if not args.no_tensor_cores:
         extra.append("--gpu-tensor-cores")
     print("dense layer products, %d rows, mha-run %s" % (
@@ -123,7 +129,8 @@ def main():
                 mine, err = mha_time(args.mha_run, args.work, args.rows, size,
                                      size, dtype, layout, extra)
                 theirs = torch_time(args.rows, size, size,
-                                    torch_dtypes[dtype], layout)
+                                    torch_dtypes[dtype], layout,
+                                    tf32=dtype == "tf32")
                 if mine is None:
                     print("| %s | %d | %s | failed: %s |" % (
                         layout, size, dtype, err.replace("\n", " ")))

@@ -49,10 +49,12 @@ if [[ $checks == *" bench "* ]]; then
     --lengths ${MHA_BENCH_LENGTHS:-512 2048} ${MHA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
 fi
 if [[ $checks == *" matmul "* ]]; then
-  echo "== matmul kernels (tensor cores; f32 on CUDA cores) against exact products"
+  echo "== matmul kernels (tensor cores; f32 on CUDA cores; TF32) against exact products"
   timeout 120 python3 test/Integration/CPU/Inputs/gpu_matmuls.py "$run" - "$work/mm" gpu 2>&1 | tee "$out/matmul.log"
   echo "== dense layers' products (forward, weight and input gradients) against torch.matmul"
   timeout ${MHA_BENCH_TIMEOUT:-150} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm" 2>&1 | tee "$out/bench-matmul.log"
   echo "== the same in f32: the tiled CUDA-core kernel against torch.matmul without TF32"
   timeout ${MHA_BENCH_TIMEOUT:-150} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm32" --dtypes f32 --sizes 1024 4096 2>&1 | tee "$out/bench-matmul-f32.log"
+  echo "== and on tensor cores in TF32 (--gpu-f32-matmuls tf32) against torch.matmul with TF32"
+  timeout ${MHA_BENCH_TIMEOUT:-150} python3 scripts/gpu/bench_matmul.py "$run" "$work/bench-mm-tf32" --dtypes tf32 --sizes 1024 4096 2>&1 | tee "$out/bench-matmul-tf32.log"
 fi

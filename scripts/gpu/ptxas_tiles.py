@@ -25,13 +25,16 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
 A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
 matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed; bf16
 operands, on tensor cores), or matmul32:... the same with f32 operands (the
-CUDA-core kernel);
+CUDA-core kernel), or tf32:... with f32 operands on tensor cores (tf32);
 without any, depths 32-256 and tiles 16-128 (the backward with equal tiles,
 and with the tiles the pass derives at each depth), matmul tiles from
 64 x 64 to 128 x 128 (the default 128 x 128 x 32 among them) and two the
 pass refuses, and the default tiles with each operand transposed; the f32
 kernel's default 128 x 128 x 16 in each layout, 64 x 64 x 16, 192 x 128 x 16
-and two the pass refuses.
+and two the pass refuses; the TF32 kernel's default 128 x 128 x 16 in each
+layout, the largest tiles its register estimate accepts with 16 and 32 of K
+(128 x 112 x 16, 32 x 64 x 32, 64 x 64 x 32), and four it refuses (three
+that spilled when accepted, and one for shared memory).
 """
 
 import argparse
@@ -49,13 +52,13 @@ LOWER_TO_PTX = "--mha-gpu-kernels-to-llvm=format=isa chip=%s"
 def source(config):
     """The MLIR of one configuration."""
     kind, depth, *tiles = config
-    if kind in ("matmul", "matmul32"):
+    if kind in ("matmul", "matmul32", "tf32"):
         # K = 512, N = 1024; rows dynamic; the operands as stored.
-        e = "f32" if kind == "matmul32" else "bf16"
+        e = "bf16" if kind == "matmul" else "f32"
         transposed = tiles[2] if len(tiles) > 2 else ""
         x, w, y = ("memref<?x512x%s>" % e, "memref<512x1024x%s>" % e,
                    "memref<?x1024xf32>")
-        flags = ""
+        flags = ", tf32" if kind == "tf32" else ""
         if transposed in ("lhs", "both"):
             x, flags = "memref<512x?x%s>" % e, flags + ", lhs_transposed"
         if transposed in ("rhs", "both"):
@@ -141,10 +144,10 @@ def describe(config):
     kind, depth, *tiles = config
     if kind == "forward":
         return "forward depth %d block-k %d" % (depth, tiles[0])
-    if kind in ("matmul", "matmul32"):
+    if kind in ("matmul", "matmul32", "tf32"):
         text = "matmul block-m %d block-n %d block-k %d" % (depth, *tiles[:2])
-        if kind == "matmul32":
-            text = "f32 " + text
+        if kind != "matmul":
+            text = ("f32 " if kind == "matmul32" else "tf32 ") + text
         if len(tiles) > 2:
             text += " %s transposed" % tiles[2]
         return text
@@ -155,15 +158,17 @@ def parse(text):
     parts = text.split(":")
     if parts[0] == "forward" and len(parts) == 3:
         return ("forward", int(parts[1]), int(parts[2]))
-    if parts[0] in ("backward", "matmul", "matmul32") and len(parts) == 4:
+    if (parts[0] in ("backward", "matmul", "matmul32", "tf32") and
+            len(parts) == 4):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
-    if (parts[0] in ("matmul", "matmul32") and len(parts) == 5 and
+    if (parts[0] in ("matmul", "matmul32", "tf32") and len(parts) == 5 and
             parts[4] in ("lhs", "rhs", "both")):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]),
                 parts[4])
     raise argparse.ArgumentTypeError(
         "expected forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
-        "or matmul[32]:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], got '%s'"
+        "or matmul|matmul32|tf32:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], "
+        "got '%s'"
         % text)
 
 
@@ -189,6 +194,15 @@ def default_configs():
         configs.append(("matmul32", 128, 128, 16, transposed))
     configs += [("matmul32", 64, 64, 16), ("matmul32", 192, 128, 16),
                 ("matmul32", 128, 128, 32), ("matmul32", 256, 128, 8)]
+    # The TF32 kernel (tensor cores, f32 tiles): its default tiles in each
+    # layout, and others.
+    configs.append(("tf32", 128, 128, 16))
+    for transposed in ("lhs", "rhs", "both"):
+        configs.append(("tf32", 128, 128, 16, transposed))
+    configs += [("tf32", 64, 64, 32), ("tf32", 32, 64, 32),
+                ("tf32", 128, 112, 16), ("tf32", 128, 160, 16),
+                ("tf32", 32, 80, 32), ("tf32", 32, 64, 48),
+                ("tf32", 128, 128, 32)]
     return list(dict.fromkeys(configs))
 
 

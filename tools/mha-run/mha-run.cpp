@@ -110,7 +110,7 @@ static cl::opt<bool> gpuTensorCores(
     cl::cat(category));
 namespace {
 /// --gpu-f32-matmuls: which code runs the GPU's f32 matrix products.
-enum class F32Matmuls { Auto, Tiled, Loops };
+enum class F32Matmuls { Auto, Tiled, TF32, Loops };
 } // namespace
 static cl::opt<F32Matmuls> gpuF32Matmuls(
     "gpu-f32-matmuls",
@@ -122,6 +122,10 @@ static cl::opt<F32Matmuls> gpuF32Matmuls(
                           "kernel; default)"),
                clEnumValN(F32Matmuls::Tiled, "tiled",
                           "the shared-memory tiled kernel on CUDA cores"),
+               clEnumValN(F32Matmuls::TF32, "tf32",
+                          "the tensor-core kernel on TF32 roundings of the "
+                          "operands (10 bits of mantissa, as PyTorch's "
+                          "allow_tf32; sm_80 and later)"),
                clEnumValN(F32Matmuls::Loops, "loops",
                           "one thread per output element")),
     cl::init(F32Matmuls::Auto), cl::cat(category));
@@ -388,6 +392,7 @@ int main(int argc, char **argv) {
   compileOptions.gpuTensorCores = gpuTensorCores;
   if (gpuF32Matmuls != F32Matmuls::Auto)
     compileOptions.gpuF32MatmulKernel = gpuF32Matmuls == F32Matmuls::Tiled;
+  compileOptions.gpuTf32Matmuls = gpuF32Matmuls == F32Matmuls::TF32;
   compileOptions.threads = threads;
   compileOptions.targetFeatures = targetFeatures;
   compileOptions.printIRAfterAll = printIRAfterAll;

@@ -237,7 +237,10 @@ def MHAGPUMatmulKernelOpsPass
     (not a fused lowering's tile, whose loop may become a kernel), that a
     tiled matmul kernel computes — lhs and rhs both f16 or both bf16
     (`tensor-cores`: the tensor-core kernel) or both f32 (`f32`: the
-    shared-memory tiled kernel on CUDA cores), an f32 accumulator, the
+    shared-memory tiled kernel on CUDA cores; `tf32`: the tensor-core
+    kernel on TF32 roundings of them, `mha.gpu_matmul`'s `tf32`, an opt-in
+    as PyTorch's `allow_tf32`: it keeps 10 bits of each operand's
+    mantissa), an f32 accumulator, the
     default indexing maps or ones that transpose an operand, each operand's
     rows (its last dimension) and N multiples of 16 bytes of elements (8
     of f16/bf16, 4 of f32) — becomes `mha.gpu_matmul` on its operands'
@@ -263,6 +266,10 @@ def MHAGPUMatmulKernelOpsPass
            "f16/bf16 products to the tensor-core kernel (mma.sync)">,
     Option<"f32", "f32", "bool", "true",
            "f32 products to the shared-memory tiled kernel on CUDA cores">,
+    Option<"tf32", "tf32", "bool", "false",
+           "f32 products to the tensor-core kernel on TF32 operands (each "
+           "rounded to 10 bits of mantissa; with the f32-block-* tiles), "
+           "instead of the CUDA-core kernel">,
     Option<"blockM", "block-m", "int64_t", "128",
            "Output rows per block of the tensor-core kernel (a multiple of "
            "32: 32 a warp)">,
@@ -273,12 +280,14 @@ def MHAGPUMatmulKernelOpsPass
            "Columns of lhs (rows of rhs) per shared-memory stage of the "
            "tensor-core kernel (a multiple of 16)">,
     Option<"f32BlockM", "f32-block-m", "int64_t", "128",
-           "Output rows per block of the f32 kernel (a multiple of 64)">,
+           "Output rows per block of the f32 kernel (a multiple of 64; "
+           "with tf32, of 32)">,
     Option<"f32BlockN", "f32-block-n", "int64_t", "128",
-           "Output columns per block of the f32 kernel (a multiple of 64)">,
+           "Output columns per block of the f32 kernel (a multiple of 64; "
+           "with tf32, of 16)">,
     Option<"f32BlockK", "f32-block-k", "int64_t", "16",
            "Columns of lhs (rows of rhs) per shared-memory stage of the f32 "
-           "kernel (a multiple of 4)">,
+           "kernel (a multiple of 4; with tf32, of 8)">,
   ];
   let dependentDialects = [
     "::mlir::mha::MHADialect",

@@ -184,6 +184,14 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "the shared-memory tiled matmul kernel on CUDA cores "
                      "(else one thread per output element)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> tf32Matmuls{
+      *this, "tf32-matmuls",
+      llvm::cl::desc("f32 matrix products (rows and N multiples of 4) by "
+                     "the tensor-core matmul kernel on TF32 roundings of "
+                     "their operands (10 bits of mantissa, as PyTorch's "
+                     "allow_tf32; mma.sync m16n8k8, sm_80 and later), "
+                     "instead of the CUDA-core kernel"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> bf16Attention{
       *this, "bf16-attention",
       llvm::cl::desc("Mixed precision: f32 attention, forward and backward, "

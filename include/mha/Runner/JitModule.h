@@ -73,6 +73,10 @@ struct CompileOptions {
   /// output; unset: on --device gpu, not emulated (its emulation compiles
   /// for seconds a kernel: tests of whole models ask for it explicitly).
   std::optional<bool> gpuF32MatmulKernel;
+  /// f32 matrix products by the GPU's tensor-core kernel on TF32 roundings
+  /// of their operands (mha-lower-to-gpu{tf32-matmuls}): an opt-in, as
+  /// PyTorch's allow_tf32.
+  bool gpuTf32Matmuls = false;
   /// Comma-separated "+feature" / "-feature" changes to the host CPU's
   /// features, e.g. "-avx512f" to generate AVX2 code on an AVX-512 host.
   std::string targetFeatures;

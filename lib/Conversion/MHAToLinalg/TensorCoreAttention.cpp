@@ -106,14 +106,18 @@ enum class KernelKind { Forward, QueryGrad, KeyValueGrad, Matmul };
 /// K a step, two stages of an lhs tile [blockRows, tileRows] and an rhs
 /// tile [tileRows, depth], each transposed (as the operand is stored) when
 /// `lhsTransposed` / `rhsTransposed`; its operands' elements
-/// `elementBytes` wide (2: on tensor cores, 4: f32 on CUDA cores).
+/// `elementBytes` wide (2: on tensor cores, 4: f32 on CUDA cores, or with
+/// `tf32` on tensor cores, mma.sync m16n8k8 on their TF32 roundings).
 struct KernelShape {
   KernelKind kind;
   int64_t blockRows, tileRows, depth;
   bool lhsTransposed = false, rhsTransposed = false;
   int64_t elementBytes = 2;
+  bool tf32 = false;
   /// Whether this is the f32 matmul kernel (CUDA cores, no warp roles).
-  bool simt() const { return kind == KernelKind::Matmul && elementBytes == 4; }
+  bool simt() const {
+    return kind == KernelKind::Matmul && elementBytes == 4 && !tf32;
+  }
   /// Elements a copy moves, and each shared-memory row is padded by.
   int64_t copyWidth() const { return kCopyBytes / elementBytes; }
   int64_t padding() const { return kRowPaddingBytes / elementBytes; }
@@ -160,6 +164,15 @@ struct KernelShape {
   ///   fragments of P and dS (tile/4 each).
   /// * matmul: the accumulators (depth: 32 rows × N a warp), a step's A
   ///   fragments (tile/2).
+  /// * TF32 matmul (registers()): the accumulators (depth), a step's B
+  ///   registers (depth·tile/32: ptxas issues a step's loads early), its A
+  ///   registers three times over (3·tile: as loaded, as rounded, and the
+  ///   next ones in flight), 8 more. Against ptxas for sm_80 and sm_90a
+  ///   (CUDA 13): of 128 x 64 to 128 x 160 outputs with 16 of K, 32 x 64
+  ///   to 32 x 80 with 32 and 32 x 64 with 48, the tiles that spilled
+  ///   (128 x 160 x 16, 32 x 80 x 32, 32 x 64 x 48) are above 255 and
+  ///   those that did not below, but for 128 x 144 x 16 (255 registers, no
+  ///   spill), refused.
   /// ptxas decides; this refuses tiles that would spill.
   static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
     switch (kind) {
@@ -180,6 +193,8 @@ struct KernelShape {
     if (simt())
       return (blockRows / 16) * (depth / 16) + 4 * (blockRows / 16) +
              4 * (depth / 16) + 32;
+    if (tf32)
+      return depth + depth * tileRows / 32 + 3 * tileRows + 8;
     return registersFor(kind, depth, tileRows);
   }
   bool fits() const {
@@ -562,7 +577,7 @@ std::string matmulIneligibility(linalg::LinalgOp op,
 /// be a multiple of 16 bytes of elements (an operand's rows, N), only when
 /// all are at run time (else `op` as it was).
 void toKernelOp(OpBuilder &b, linalg::LinalgOp op, const MatmulSources &sources,
-                int64_t blockM, int64_t blockN, int64_t blockK) {
+                int64_t blockM, int64_t blockN, int64_t blockK, bool tf32) {
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value lhs = sources.lhs, rhs = sources.rhs, acc = op.getDpsInits()[0];
@@ -627,7 +642,7 @@ void toKernelOp(OpBuilder &b, linalg::LinalgOp op, const MatmulSources &sources,
         b, loc, readOnlyBuffer(b, loc, lhs), readOnlyBuffer(b, loc, rhs),
         output, init, b.getI64IntegerAttr(blockM), b.getI64IntegerAttr(blockN),
         b.getI64IntegerAttr(blockK), sources.lhsTransposed ? unit : UnitAttr(),
-        sources.rhsTransposed ? unit : UnitAttr());
+        sources.rhsTransposed ? unit : UnitAttr(), tf32 ? unit : UnitAttr());
   }
   Value result = bufferization::ToTensorOp::create(
       b, loc, resultType, output, /*restrict=*/true, /*writable=*/true);
@@ -651,7 +666,7 @@ struct MHAGPUMatmulKernelOpsPass final
       bool half = element.isF16() || element.isBF16();
       // Products of other kinds (f64, integers; those the options leave
       // out) stay on the loops without a word.
-      if (!(half && tensorCores) && !(element.isF32() && f32))
+      if (!(half && tensorCores) && !(element.isF32() && (f32 || tf32)))
         return;
       std::string reason;
       FailureOr<MatmulSources> sources;
@@ -673,9 +688,9 @@ struct MHAGPUMatmulKernelOpsPass final
         if (auto transpose = input.getDefiningOp<linalg::TransposeOp>())
           transposes.insert(transpose);
       if (getElementTypeOrSelf(sources.lhs.getType()).isF32())
-        toKernelOp(b, op, sources, f32BlockM, f32BlockN, f32BlockK);
+        toKernelOp(b, op, sources, f32BlockM, f32BlockN, f32BlockK, tf32);
       else
-        toKernelOp(b, op, sources, blockM, blockN, blockK);
+        toKernelOp(b, op, sources, blockM, blockN, blockK, /*tf32=*/false);
     }
     // The transposes read in place, unless something else uses them.
     for (Operation *transpose : transposes)
@@ -810,6 +825,34 @@ private:
   /// The f32 matmul (shape.simt()): buildMatmul's work on CUDA cores.
   void buildSimtMatmul(const MatmulOperands &operands, Value batch,
                        Value rowTile, Value columnTile, ArrayRef<Value> tiles);
+  /// The f32 matmul's view of one thread (`threadId`, per-thread) of the
+  /// block of output tile (`rowTile`, `columnTile`) at batch position
+  /// `batch` (uniform): that tile's first row and column, M and N, and the
+  /// tile rows (shape.blockRows / 16) and columns (shape.depth / 16) whose
+  /// outputs the thread sums (row r, column j at r·columns + j of its
+  /// accumulators).
+  struct SimtThread {
+    Value batch, firstRow, firstColumn, rows, columns;
+    SmallVector<Value> row, column;
+  };
+  SimtThread simtThread(Value threadId, Value batch, Value rowTile,
+                        Value columnTile, Value rows, Value columns);
+  /// Its accumulators' first values: from `init` (null: zeros).
+  SmallVector<Value> simtInit(const SimtThread &at, Value init);
+  /// The products of one step's tiles (block_k of K, in order) added to
+  /// its accumulators `state`.
+  SmallVector<Value> simtStep(const SimtThread &at, Value lhsTile,
+                              Value rhsTile, ArrayRef<Value> state);
+  /// Stores its accumulators `acc` in `out` (those inside M and N).
+  void simtStore(const SimtThread &at, ArrayRef<Value> acc, Value out);
+  /// Emulated: `body` for each lane in turn, built as the GPU's code for
+  /// one thread (lanes = 0; the lane's id the argument `thread`), in a
+  /// function of its own that takes `args` (uniform values and buffers; the
+  /// body gets the function's arguments in their place). For a thread's
+  /// work that no other thread's depends on: lane-wide vectors of it cost
+  /// the host compiler seconds per kernel.
+  void eachLane(StringRef what, ValueRange args,
+                function_ref<void(Value thread, ValueRange args)> body);
 
   /// A per-thread value of `type` broadcast from a uniform one.
   Value perThread(Value uniform) {
@@ -1104,9 +1147,23 @@ private:
   /// `acc` + A·B (m16n8k16, row-major A, column-major B, f32 accumulators).
   Accumulator mma(const Operand &a, const Operand &bOperand,
                   const Accumulator &acc);
-  Accumulator emulatedMma(const Operand &a, const Operand &bOperand,
+  /// The same on TF32 operands (m16n8k8, shape.tf32): A 4 registers, B 2,
+  /// each one element rounded by toTf32.
+  Accumulator mmaTf32(ArrayRef<Value> a, ArrayRef<Value> bOperand,
+                      const Accumulator &acc);
+  /// nvvm.mma.sync m16n8k`k` of row-major A and column-major B registers
+  /// of `type`, f32 accumulators `acc`.
+  Accumulator nvvmMma(ValueRange a, ValueRange bOperand, const Accumulator &acc,
+                      int64_t k, NVVM::MMATypes type);
+  /// An f32 element as a TF32 operand register: rounded to 10 bits of
+  /// mantissa, to nearest with ties away from zero (cvt.rna.tf32.f32, an
+  /// i32 on the GPU; emulated, the rounded f32).
+  Value toTf32(Value x);
+  /// Emulated mma.sync: the operands' registers' elements in order (A
+  /// register r element e at A[2r + e], likewise B; TF32: one a register).
+  Accumulator emulatedMma(ArrayRef<Value> a, ArrayRef<Value> bOperand,
                           const Accumulator &acc);
-  Accumulator emulatedMmaBody(const Operand &a, const Operand &bOperand,
+  Accumulator emulatedMmaBody(ArrayRef<Value> a, ArrayRef<Value> bOperand,
                               const Accumulator &acc);
 
   /// The copy of the tile of `shape.tileRows` rows from row `first` of
@@ -1149,6 +1206,16 @@ private:
   /// flight, and the backward's dQ kernel at depth 128 then spills.)
   Operand tileOperand(Value tile, Value row, Value column, int64_t rowStep,
                       int64_t columnStep, bool transpose);
+  /// The same two matrices of 32-bit elements (TF32 operands: 8 rows of 4
+  /// elements each, not transposed): element t of row g of each.
+  SmallVector<Value> tileWords(Value tile, Value row, Value column,
+                               int64_t rowStep, int64_t columnStep);
+  /// ldmatrix .x2 of tileOperand: each matrix's register of the thread,
+  /// its 32 bits as elements of `element` (2 of f16/bf16, 1 of f32).
+  SmallVector<SmallVector<Value, 2>> loadMatrices(Value tile, Value row,
+                                                  Value column, int64_t rowStep,
+                                                  int64_t columnStep,
+                                                  bool transpose);
   /// Waits until the tiles this thread has copied are in shared memory
   /// (its cp.async copies: they are committed as a group, and all groups
   /// waited for), then for the block's threads (a barrier): after it, every
@@ -1265,8 +1332,14 @@ private:
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
                                const Accumulator &acc) {
-  if (lanes)
-    return emulatedMma(a, bOperand, acc);
+  if (lanes) {
+    SmallVector<Value> aElements, bElements;
+    for (auto [x, y] : a)
+      aElements.append({x, y});
+    for (auto [x, y] : bOperand)
+      bElements.append({x, y});
+    return emulatedMma(aElements, bElements, acc);
+  }
   // One 32-bit register per pair: f16 pairs as vector<2xf16> (NVVM's
   // f16x2), bf16 pairs as i32.
   auto registers = [&](const Operand &operand) {
@@ -1283,15 +1356,26 @@ Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
     }
     return values;
   };
+  return nvvmMma(registers(a), registers(bOperand), acc, 16,
+                 element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16);
+}
+
+Accumulator KernelBuilder::mmaTf32(ArrayRef<Value> a, ArrayRef<Value> bOperand,
+                                   const Accumulator &acc) {
+  if (lanes)
+    return emulatedMma(a, bOperand, acc);
+  return nvvmMma(a, bOperand, acc, 8, NVVM::MMATypes::tf32);
+}
+
+Accumulator KernelBuilder::nvvmMma(ValueRange a, ValueRange bOperand,
+                                   const Accumulator &acc, int64_t k,
+                                   NVVM::MMATypes type) {
   Type f32Type = b.getF32Type();
   auto resultType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {f32Type, f32Type, f32Type, f32Type});
-  NVVM::MMATypes ptx =
-      element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value result = NVVM::MmaOp::create(
-      b, loc, resultType, registers(a), registers(bOperand), acc,
-      ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{ptx, ptx},
+      b, loc, resultType, a, bOperand, acc, ArrayRef<int64_t>{16, 8, k},
+      std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
   Accumulator d;
@@ -1300,27 +1384,55 @@ Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
   return d;
 }
 
-Accumulator KernelBuilder::emulatedMma(const Operand &a,
-                                       const Operand &bOperand,
+Value KernelBuilder::toTf32(Value x) {
+  if (!lanes)
+    return NVVM::ConvertFloatToTF32Op::create(
+        b, loc, b.getI32Type(), x, NVVM::FPRoundingMode::RNA,
+        NVVM::SaturationMode::NONE, /*relu=*/false);
+  // Half of TF32's last place (2^-11 of the leading bit: bit 12) added to
+  // the magnitude's bits, the 13 bits below TF32's 10 cleared: to nearest,
+  // ties away from zero, a carry into the exponent rounding up a binade
+  // (to infinity past the largest). Infinities and NaNs as they are.
+  auto intType = VectorType::get({lanes}, b.getI32Type());
+  auto splat = [&](uint32_t value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, intType,
+        DenseElementsAttr::get(intType,
+                               b.getI32IntegerAttr(int32_t(value)).getValue()));
+  };
+  Value bits = arith::BitcastOp::create(b, loc, intType, x);
+  Value exponent = arith::AndIOp::create(b, loc, bits, splat(0x7f800000u));
+  Value special = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        exponent, splat(0x7f800000u));
+  Value rounded = arith::AndIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, bits, splat(0x1000u)),
+      splat(0xffffe000u));
+  return arith::BitcastOp::create(
+      b, loc, x.getType(),
+      arith::SelectOp::create(b, loc, special, bits, rounded));
+}
+
+Accumulator KernelBuilder::emulatedMma(ArrayRef<Value> a,
+                                       ArrayRef<Value> bOperand,
                                        const Accumulator &acc) {
   // One function per module, element type and block, called for every mma
   // (a kernel makes hundreds).
-  auto halfLanes = VectorType::get({lanes}, element);
   auto f32Lanes = VectorType::get({lanes}, b.getF32Type());
-  SmallVector<Type> inputs(12, halfLanes);
+  SmallVector<Type> inputs;
+  for (Value operand : llvm::concat<const Value>(a, bOperand))
+    inputs.push_back(operand.getType());
   inputs.append(4, f32Lanes);
   for (Value matrix : scratch)
     inputs.push_back(matrix.getType());
+  const int64_t aCount = a.size(), bCount = bOperand.size();
   func::FuncOp callee = emulationFunction(
-      emulationName("mma", element),
+      emulationName(shape.tf32 ? "mma_tf32" : "mma", element),
       b.getFunctionType(inputs, SmallVector<Type>(4, f32Lanes)),
       [&](ValueRange args) -> SmallVector<Value> {
-        Operand aArgs, bArgs;
-        for (int64_t r = 0; r < 4; ++r)
-          aArgs.push_back({args[2 * r], args[2 * r + 1]});
-        for (int64_t r = 0; r < 2; ++r)
-          bArgs.push_back({args[8 + 2 * r], args[8 + 2 * r + 1]});
-        Accumulator cArgs(args.begin() + 12, args.begin() + 16);
+        SmallVector<Value> aArgs(args.take_front(aCount)),
+            bArgs(args.slice(aCount, bCount));
+        Accumulator cArgs(args.begin() + aCount + bCount,
+                          args.begin() + aCount + bCount + 4);
         // The function's own lane indices and matrices.
         Value savedWarp = warp, savedGroup = group, savedInGroup = inGroup;
         SmallVector<Value> savedScratch = scratch;
@@ -1330,25 +1442,22 @@ Accumulator KernelBuilder::emulatedMma(const Operand &a,
         Value laneInWarp = arith::RemUIOp::create(b, loc, thread, c(32));
         group = arith::DivUIOp::create(b, loc, laneInWarp, c(4));
         inGroup = arith::RemUIOp::create(b, loc, laneInWarp, c(4));
-        scratch.assign(args.begin() + 16, args.end());
+        scratch.assign(args.begin() + aCount + bCount + 4, args.end());
         Accumulator d = emulatedMmaBody(aArgs, bArgs, cArgs);
         warp = savedWarp, group = savedGroup, inGroup = savedInGroup;
         scratch = savedScratch;
         return SmallVector<Value>(d.begin(), d.end());
       });
-  SmallVector<Value> operands;
-  for (auto [x, y] : a)
-    operands.append({x, y});
-  for (auto [x, y] : bOperand)
-    operands.append({x, y});
+  SmallVector<Value> operands(a.begin(), a.end());
+  operands.append(bOperand.begin(), bOperand.end());
   operands.append(acc.begin(), acc.end());
   operands.append(scratch.begin(), scratch.end());
   auto call = func::CallOp::create(b, loc, callee, operands);
   return Accumulator(call.getResults().begin(), call.getResults().end());
 }
 
-Accumulator KernelBuilder::emulatedMmaBody(const Operand &a,
-                                           const Operand &bOperand,
+Accumulator KernelBuilder::emulatedMmaBody(ArrayRef<Value> a,
+                                           ArrayRef<Value> bOperand,
                                            const Accumulator &acc) {
   auto f32Lanes = VectorType::get({lanes}, b.getF32Type());
   Value zero = idx(b, loc, 0);
@@ -1361,20 +1470,25 @@ Accumulator KernelBuilder::emulatedMmaBody(const Operand &a,
     return linear(matrix, {warp, row, column});
   };
   Value twoT = mul(inGroup, c(2));
-  // Which element of which matrix each lane holds (PTX ISA, mma.m16n8k16):
-  // A register r, element e: row g + 8·(r % 2), column 2t + 8·(r / 2) + e;
-  // B register r, element e: row 2t + 8r + e, column g; C value j: row
-  // g + 8·(j / 2), column 2t + j % 2.
-  for (int64_t r = 0; r < 4; ++r)
-    for (int64_t e = 0; e < 2; ++e)
-      put(scratch[0],
-          at(scratch[0], add(group, c(8 * (r % 2))),
-             add(twoT, c(8 * (r / 2) + e))),
-          e ? a[r].second : a[r].first);
-  for (int64_t r = 0; r < 2; ++r)
-    for (int64_t e = 0; e < 2; ++e)
-      put(scratch[1], at(scratch[1], add(twoT, c(8 * r + e)), group),
-          e ? bOperand[r].second : bOperand[r].first);
+  // Which element of which matrix each lane holds (PTX ISA):
+  // * mma.m16n8k16 (f16/bf16): A register r, element e: row g + 8·(r % 2),
+  //   column 2t + 8·(r / 2) + e; B register r, element e: row 2t + 8r + e,
+  //   column g;
+  // * mma.m16n8k8 (TF32): A register r: row g + 8·(r % 2), column
+  //   t + 4·(r / 2); B register r: row t + 4r, column g;
+  // * both: C value j: row g + 8·(j / 2), column 2t + j % 2.
+  const bool tf32 = shape.tf32;
+  for (auto [i, value] : llvm::enumerate(a)) {
+    int64_t r = tf32 ? i : i / 2, e = tf32 ? 0 : i % 2;
+    Value column =
+        tf32 ? add(inGroup, c(4 * (r / 2))) : add(twoT, c(8 * (r / 2) + e));
+    put(scratch[0], at(scratch[0], add(group, c(8 * (r % 2))), column), value);
+  }
+  for (auto [i, value] : llvm::enumerate(bOperand)) {
+    Value row =
+        tf32 ? add(inGroup, c(4 * i)) : add(twoT, c(8 * (i / 2) + i % 2));
+    put(scratch[1], at(scratch[1], row, group), value);
+  }
   SmallVector<Value> cPositions;
   for (int64_t j = 0; j < 4; ++j) {
     cPositions.push_back(
@@ -1383,13 +1497,14 @@ Accumulator KernelBuilder::emulatedMmaBody(const Operand &a,
   }
   // C += A·B for every warp, in f32.
   Value one = idx(b, loc, 1);
+  const int64_t k = tf32 ? 8 : 16;
   forEach(shape.warps(), [&](Value w) {
     forEach(16, [&](Value i) {
       forEach(8, [&](Value n) {
         Value sum = memref::LoadOp::create(b, loc, scratch[2],
                                            ValueRange{w, i, n});
         auto kLoop = scf::ForOp::create(
-            b, loc, zero, idx(b, loc, 16), one, ValueRange{sum},
+            b, loc, zero, idx(b, loc, k), one, ValueRange{sum},
             [&](OpBuilder &nb, Location l, Value kk, ValueRange carried) {
               Value x =
                   memref::LoadOp::create(nb, l, scratch[0], ValueRange{w, i, kk});
@@ -1421,6 +1536,13 @@ SmallVector<Value> KernelBuilder::stateLoop(
     SmallVector<Value> state(loop.getRegionIterArgs());
     scf::YieldOp::create(b, loc, body(loop.getInductionVar(), state));
     return SmallVector<Value>(loop.getResults());
+  }
+  if (init.empty()) {
+    auto loop = scf::ForOp::create(b, loc, lower, upper, one);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar(), {});
+    return {};
   }
   auto lanesType = VectorType::get({lanes}, b.getF32Type());
   Value buffer = memref::AllocOp::create(
@@ -1566,7 +1688,30 @@ SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
 Operand KernelBuilder::tileOperand(Value tile, Value row, Value column,
                                    int64_t rowStep, int64_t columnStep,
                                    bool transpose) {
+  Operand pairs;
+  for (const SmallVector<Value, 2> &pair :
+       loadMatrices(tile, row, column, rowStep, columnStep, transpose))
+    pairs.push_back({pair[0], pair[1]});
+  return pairs;
+}
+
+SmallVector<Value> KernelBuilder::tileWords(Value tile, Value row, Value column,
+                                            int64_t rowStep,
+                                            int64_t columnStep) {
+  SmallVector<Value> words;
+  for (const SmallVector<Value, 2> &word :
+       loadMatrices(tile, row, column, rowStep, columnStep, false))
+    words.push_back(word[0]);
+  return words;
+}
+
+SmallVector<SmallVector<Value, 2>>
+KernelBuilder::loadMatrices(Value tile, Value row, Value column,
+                            int64_t rowStep, int64_t columnStep,
+                            bool transpose) {
   const int64_t count = 2;
+  // Elements of a 32-bit register.
+  const int64_t perRegister = 32 / element.getIntOrFloatBitWidth();
   // Lane 8j + i gives the address of matrix j's row i (lanes 16-31 repeat
   // lanes 0-15's addresses: unused, but in bounds).
   Value matrix = arith::RemUIOp::create(
@@ -1574,38 +1719,42 @@ Operand KernelBuilder::tileOperand(Value tile, Value row, Value column,
   Value addressRow = add(add(row, mul(matrix, c(rowStep))),
                          arith::RemUIOp::create(b, loc, lane, c(8)));
   Value addressColumn = add(column, mul(matrix, c(columnStep)));
-  Operand pairs;
+  SmallVector<SmallVector<Value, 2>> registers;
   if (!lanes) {
-    auto type = VectorType::get({count, 2}, element);
+    auto type = VectorType::get({count, perRegister}, element);
     Value loaded = nvgpu::LdMatrixOp::create(
         b, loc, type, tile, ValueRange{addressRow, addressColumn}, transpose,
         count);
-    for (int64_t j = 0; j < count; ++j)
-      pairs.push_back(
-          {vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{j, 0}),
-           vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{j, 1})});
-    return pairs;
+    for (int64_t j = 0; j < count; ++j) {
+      SmallVector<Value, 2> elements;
+      for (int64_t e = 0; e < perRegister; ++e)
+        elements.push_back(
+            vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{j, e}));
+      registers.push_back(elements);
+    }
+    return registers;
   }
-  // Emulated: lane 4g + t of a warp reads, of matrix j, row g at columns 2t
-  // and 2t + 1 from the address given by lane 8j + g of its warp, or
-  // (transposed) rows 2t and 2t + 1 at column g from those of lanes
-  // 8j + 2t and 8j + 2t + 1.
+  // Emulated: lane 4g + t of a warp reads, of matrix j, row g at the
+  // register's elements perRegister·t + e from the address given by lane
+  // 8j + g of its warp, or (transposed, 16-bit elements) rows 2t and
+  // 2t + 1 at column g from those of lanes 8j + 2t and 8j + 2t + 1.
   Value address = linear(tile, {addressRow, addressColumn});
   for (int64_t j = 0; j < count; ++j) {
-    Value elements[2];
-    for (int64_t e = 0; e < 2; ++e) {
+    SmallVector<Value, 2> elements;
+    for (int64_t e = 0; e < perRegister; ++e) {
       SmallVector<int64_t> giver;
       for (int64_t l = 0; l < lanes; ++l) {
         int64_t inWarp = l % 32, g = inWarp / 4, t = inWarp % 4;
         giver.push_back(l - inWarp + 8 * j + (transpose ? 2 * t + e : g));
       }
       Value start = vector::ShuffleOp::create(b, loc, address, address, giver);
-      Value position = add(start, transpose ? group : add(twoT, c(e)));
-      elements[e] = gatherLanes(flat(tile), position);
+      Value position = add(
+          start, transpose ? group : add(mul(inGroup, c(perRegister)), c(e)));
+      elements.push_back(gatherLanes(flat(tile), position));
     }
-    pairs.push_back({elements[0], elements[1]});
+    registers.push_back(elements);
   }
-  return pairs;
+  return registers;
 }
 
 Accumulator KernelBuilder::timesTileRows(ArrayRef<Operand> fragments,
@@ -2138,10 +2287,68 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
         init.append({pair.first, pair.second});
       }
 
+  // TF32 (shape.tf32): mma.sync m16n8k8, each register one element,
+  // rounded as it is read. A (16 × 8) register r: row g + 8·(r % 2),
+  // column t + 4·(r / 2), two ldmatrix of 8 rows × 4 elements (rows 0-7
+  // and 8-15, then the same 4 columns on); a transposed lhs's tile holds
+  // them down its columns, read one element a load (lane 4g + t at row
+  // t + 4·(r / 2), column g + 8·(r % 2): banks 4t + g for rows 16 bytes
+  // more than a multiple of 128 apart, no conflict). B (8 × 8) register r:
+  // row t + 4r, column g: one element a load from an untransposed rhs's
+  // tile (likewise conflict-free), ldmatrix of its rows from a transposed
+  // one's (columns 8nd + g, K 4 at a time).
+  auto tf32Step = [&](Value lhsTile, Value rhsTile,
+                      ArrayRef<Value> state) -> SmallVector<Value> {
+    auto rounded = [&](ArrayRef<Value> elements) {
+      SmallVector<Value> words;
+      for (Value x : elements)
+        words.push_back(toTf32(x));
+      return words;
+    };
+    SmallVector<SmallVector<SmallVector<Value>>> fragments(rowTiles);
+    for (int64_t mt = 0; mt < rowTiles; ++mt)
+      for (int64_t kk = 0; kk < blockK / 8; ++kk) {
+        Value m = add(warpRow, c(16 * mt));
+        SmallVector<Value> a;
+        if (shape.lhsTransposed) {
+          for (int64_t r = 0; r < 4; ++r)
+            a.push_back(load(lhsTile, {add(inGroup, c(8 * kk + 4 * (r / 2))),
+                                       add(m, add(group, c(8 * (r % 2))))}));
+        } else {
+          for (int64_t half = 0; half < 2; ++half)
+            llvm::append_range(a, tileWords(lhsTile, m, c(8 * kk + 4 * half),
+                                            /*rowStep=*/8, /*columnStep=*/0));
+        }
+        fragments[mt].push_back(rounded(a));
+      }
+    SmallVector<Value> nextState(state.begin(), state.end());
+    for (int64_t nd = 0; nd < columnTiles; ++nd)
+      for (int64_t kk = 0; kk < blockK / 8; ++kk) {
+        SmallVector<Value> bWords;
+        if (shape.rhsTransposed) {
+          bWords = tileWords(rhsTile, c(8 * nd), c(8 * kk), /*rowStep=*/0,
+                             /*columnStep=*/4);
+        } else {
+          for (int64_t r = 0; r < 2; ++r)
+            bWords.push_back(load(rhsTile, {add(inGroup, c(8 * kk + 4 * r)),
+                                            add(group, c(8 * nd))}));
+        }
+        bWords = rounded(bWords);
+        for (int64_t mt = 0; mt < rowTiles; ++mt) {
+          auto first = nextState.begin() + at(mt, nd);
+          Accumulator acc =
+              mmaTf32(fragments[mt][kk], bWords, Accumulator(first, first + 4));
+          std::copy(acc.begin(), acc.end(), first);
+        }
+      }
+    return nextState;
+  };
   SmallVector<Value> results = matmulSteps(
       operands, batch, firstRow, firstColumn, tiles, init,
       [&](Value lhsTile, Value rhsTile,
           ArrayRef<Value> state) -> SmallVector<Value> {
+        if (shape.tf32)
+          return tf32Step(lhsTile, rhsTile, state);
         // The warp's A fragments of each row tile and 16 of K, by ldmatrix
         // (matrices at rows 32w + 16mt and + 8; columns 16kk, then
         // 16kk + 8); transposed, the same matrices of the stored tile's
@@ -2260,132 +2467,230 @@ SmallVector<Value> KernelBuilder::matmulSteps(const MatmulOperands &operands,
       });
 }
 
-void KernelBuilder::buildSimtMatmul(const MatmulOperands &operands,
-                                    Value batchIndex, Value rowTile,
-                                    Value columnTile, ArrayRef<Value> tiles) {
-  Value rows = perThread(operands.rows), columns = perThread(operands.n);
-  Value batch = perThread(batchIndex);
-  Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
-  Value firstColumn = mul(perThread(columnTile), c(shape.depth));
+KernelBuilder::SimtThread KernelBuilder::simtThread(Value threadId, Value batch,
+                                                    Value rowTile,
+                                                    Value columnTile,
+                                                    Value rows, Value columns) {
+  SimtThread at;
+  at.batch = perThread(batch);
+  at.firstRow = mul(perThread(rowTile), c(shape.blockRows));
+  at.firstColumn = mul(perThread(columnTile), c(shape.depth));
+  at.rows = perThread(rows);
+  at.columns = perThread(columns);
   // 16 × 16 threads (tx fastest). Thread (ty, tx) owns the tile's rows
-  // 4·(16h + ty) + i and columns 4·(16g + tx) + j (i, j < 4): groups of 4
-  // read from the tiles 16 bytes a load, the groups of a row of threads
-  // side by side (a warp's loads of a tile row are 256 contiguous bytes, or
-  // two addresses).
-  Value tx = arith::RemUIOp::create(b, loc, thread, c(16));
-  Value ty = arith::DivUIOp::create(b, loc, thread, c(16));
-  const int64_t rowGroups = shape.blockRows / 64,
-                columnGroups = shape.depth / 64;
-  const int64_t threadRows = 4 * rowGroups, threadColumns = 4 * columnGroups;
-  // The first row (column) of each of the thread's groups in the tile.
-  SmallVector<Value> rowGroup, columnGroup;
-  for (int64_t h = 0; h < rowGroups; ++h)
-    rowGroup.push_back(mul(add(ty, c(16 * h)), c(4)));
-  for (int64_t g = 0; g < columnGroups; ++g)
-    columnGroup.push_back(mul(add(tx, c(16 * g)), c(4)));
-  // The accumulators, row r and column j of the thread's at
-  // r·threadColumns + j; from init (a group past N reads the last one, N
-  // being a multiple of 4; a row past M the last row: nothing is stored
-  // there) or zeros.
-  Value lastRow = arith::SubIOp::create(b, loc, rows, c(1));
-  Value lastGroup = arith::SubIOp::create(b, loc, columns, c(4));
-  SmallVector<Value> init;
-  for (int64_t r = 0; r < threadRows; ++r)
-    for (int64_t g = 0; g < columnGroups; ++g) {
-      if (!operands.init) {
-        init.append(4, f32(0.0f));
+  // 4·(16h + ty) + i (i < 4): groups of 4, read from an lhs tile 16 bytes
+  // a load (a quarter-warp's 8 threads read one address). Its columns:
+  // 4·(16g + tx) + j (j < 4), likewise groups of 4 (a quarter-warp's loads
+  // of an rhs tile row are 128 contiguous bytes); of a transposed rhs, read
+  // along K from the rows of its tile, tx + 16j: a quarter-warp reads 8
+  // consecutive tile rows, (block_k + 4)·4 bytes apart, which is 16 bytes
+  // times an odd number for block_k a multiple of 8, so their 16-byte runs
+  // fall in the 8 distinct groups of 4 banks (with groups of 4 columns the
+  // rows were 4·(block_k + 4)·4 bytes apart, 2 of the 8: a 4-way conflict).
+  Value tx = arith::RemUIOp::create(b, loc, threadId, c(16));
+  Value ty = arith::DivUIOp::create(b, loc, threadId, c(16));
+  for (int64_t r = 0; r < shape.blockRows / 16; ++r)
+    at.row.push_back(add(mul(add(ty, c(16 * (r / 4))), c(4)), c(r % 4)));
+  for (int64_t j = 0; j < shape.depth / 16; ++j)
+    at.column.push_back(
+        shape.rhsTransposed
+            ? add(tx, c(16 * j))
+            : add(mul(add(tx, c(16 * (j / 4))), c(4)), c(j % 4)));
+  return at;
+}
+
+/// The f32 matmul's outputs of a thread are read and written in runs of 4
+/// columns, or of 1 for a transposed rhs (its columns 16 apart: a warp's
+/// stores of a row are then 64 contiguous bytes).
+static int64_t simtRun(const KernelShape &shape) {
+  return shape.rhsTransposed ? 1 : 4;
+}
+
+SmallVector<Value> KernelBuilder::simtInit(const SimtThread &at, Value init) {
+  const int64_t run = simtRun(shape);
+  // A run past N reads the last one (N being a multiple of 4), a row past
+  // M the last row: nothing is stored there.
+  Value lastRow = arith::SubIOp::create(b, loc, at.rows, c(1));
+  Value lastRun = arith::SubIOp::create(b, loc, at.columns, c(run));
+  SmallVector<Value> acc;
+  for (Value tileRow : at.row)
+    for (size_t j = 0; j < at.column.size(); j += run) {
+      if (!init) {
+        acc.append(run, f32(0.0f));
         continue;
       }
-      Value row = arith::MinUIOp::create(
-          b, loc, add(firstRow, add(rowGroup[r / 4], c(r % 4))), lastRow);
+      Value row =
+          arith::MinUIOp::create(b, loc, add(at.firstRow, tileRow), lastRow);
       Value column = arith::MinUIOp::create(
-          b, loc, add(firstColumn, columnGroup[g]), lastGroup);
-      llvm::append_range(init, loadRun(operands.init, {batch, row, column}, 4));
+          b, loc, add(at.firstColumn, at.column[j]), lastRun);
+      llvm::append_range(acc, loadRun(init, {at.batch, row, column}, run));
     }
-  int64_t blockK = shape.tileRows;
-  SmallVector<Value> results = matmulSteps(
-      operands, batch, firstRow, firstColumn, tiles, init,
-      [&](Value lhsTile, Value rhsTile,
-          ArrayRef<Value> state) -> SmallVector<Value> {
-        // 4 of K at `firstK` (per-thread index) of the tiles.
-        auto quarter = [&](Value firstK,
-                           ArrayRef<Value> in) -> SmallVector<Value> {
-          SmallVector<Value> acc(in.begin(), in.end());
-          auto k = [&](int64_t kk) { return add(firstK, c(kk)); };
-          // The thread's rows' 4 of K, a[r][kk] at 4r + kk, and its
-          // columns', bv[kk][j] at kk·threadColumns + j: 16 bytes a load
-          // along the tile's rows (K of an untransposed lhs and of a
-          // transposed rhs, M and N otherwise).
-          SmallVector<Value> a(4 * threadRows), bv(4 * threadColumns);
-          for (int64_t r = 0; r < threadRows; ++r) {
-            Value m = add(rowGroup[r / 4], c(r % 4));
-            if (shape.lhsTransposed) {
-              if (r % 4 != 0)
-                continue;
-              for (int64_t kk = 0; kk < 4; ++kk) {
-                SmallVector<Value> run = loadRun(lhsTile, {k(kk), m}, 4);
-                for (int64_t i = 0; i < 4; ++i)
-                  a[4 * (r + i) + kk] = run[i];
-              }
-              continue;
-            }
-            SmallVector<Value> run = loadRun(lhsTile, {m, firstK}, 4);
-            std::copy(run.begin(), run.end(), a.begin() + 4 * r);
-          }
-          for (int64_t j = 0; j < threadColumns; ++j) {
-            Value n = add(columnGroup[j / 4], c(j % 4));
-            if (!shape.rhsTransposed) {
-              if (j % 4 != 0)
-                continue;
-              for (int64_t kk = 0; kk < 4; ++kk) {
-                SmallVector<Value> run = loadRun(rhsTile, {k(kk), n}, 4);
-                std::copy(run.begin(), run.end(),
-                          bv.begin() + kk * threadColumns + j);
-              }
-              continue;
-            }
-            SmallVector<Value> run = loadRun(rhsTile, {n, firstK}, 4);
-            for (int64_t kk = 0; kk < 4; ++kk)
-              bv[kk * threadColumns + j] = run[kk];
-          }
-          // K in order, one fused multiply-add a product.
-          for (int64_t kk = 0; kk < 4; ++kk)
-            for (int64_t r = 0; r < threadRows; ++r)
-              for (int64_t j = 0; j < threadColumns; ++j) {
-                Value &out = acc[r * threadColumns + j];
-                out = math::FmaOp::create(b, loc, a[4 * r + kk],
-                                          bv[kk * threadColumns + j], out);
-              }
-          return acc;
-        };
-        // On the GPU unrolled (the accumulators stay registers, the
-        // tiles' offsets constants); emulated, a loop (the host compiler
-        // takes seconds over a step's thousands of lane-wide operations).
-        if (lanes)
-          return stateLoop(idx(b, loc, 0), idx(b, loc, blockK / 4), state,
-                           [&](Value kq, ArrayRef<Value> in) {
-                             return quarter(mul(perThread(kq), c(4)), in);
-                           });
-        SmallVector<Value> acc(state.begin(), state.end());
-        for (int64_t kq = 0; kq < blockK / 4; ++kq)
-          acc = quarter(c(4 * kq), acc);
-        return acc;
-      });
+  return acc;
+}
 
-  for (int64_t r = 0; r < threadRows; ++r) {
-    Value row = add(firstRow, add(rowGroup[r / 4], c(r % 4)));
+SmallVector<Value> KernelBuilder::simtStep(const SimtThread &at, Value lhsTile,
+                                           Value rhsTile,
+                                           ArrayRef<Value> state) {
+  const int64_t threadRows = at.row.size(), threadColumns = at.column.size();
+  // 4 of K from `firstK` (a constant) of the tiles.
+  auto quarter = [&](int64_t firstK, ArrayRef<Value> in) -> SmallVector<Value> {
+    SmallVector<Value> acc(in.begin(), in.end());
+    // The thread's rows' 4 of K, a[r][kk] at 4r + kk, and its columns',
+    // bv[kk][j] at kk·threadColumns + j: 16 bytes a load along the tile's
+    // rows (K of an untransposed lhs and of a transposed rhs, M and N
+    // otherwise; there a group of 4 rows or columns a load).
+    SmallVector<Value> a(4 * threadRows), bv(4 * threadColumns);
+    for (int64_t r = 0; r < threadRows; ++r) {
+      Value m = at.row[r];
+      if (!shape.lhsTransposed) {
+        SmallVector<Value> run = loadRun(lhsTile, {m, c(firstK)}, 4);
+        std::copy(run.begin(), run.end(), a.begin() + 4 * r);
+        continue;
+      }
+      if (r % 4 != 0)
+        continue;
+      for (int64_t kk = 0; kk < 4; ++kk) {
+        SmallVector<Value> run = loadRun(lhsTile, {c(firstK + kk), m}, 4);
+        for (int64_t i = 0; i < 4; ++i)
+          a[4 * (r + i) + kk] = run[i];
+      }
+    }
+    for (int64_t j = 0; j < threadColumns; ++j) {
+      Value n = at.column[j];
+      if (shape.rhsTransposed) {
+        SmallVector<Value> run = loadRun(rhsTile, {n, c(firstK)}, 4);
+        for (int64_t kk = 0; kk < 4; ++kk)
+          bv[kk * threadColumns + j] = run[kk];
+        continue;
+      }
+      if (j % 4 != 0)
+        continue;
+      for (int64_t kk = 0; kk < 4; ++kk) {
+        SmallVector<Value> run = loadRun(rhsTile, {c(firstK + kk), n}, 4);
+        std::copy(run.begin(), run.end(), bv.begin() + kk * threadColumns + j);
+      }
+    }
+    // K in order, one fused multiply-add a product.
+    for (int64_t kk = 0; kk < 4; ++kk)
+      for (int64_t r = 0; r < threadRows; ++r)
+        for (int64_t j = 0; j < threadColumns; ++j) {
+          Value &out = acc[r * threadColumns + j];
+          out = math::FmaOp::create(b, loc, a[4 * r + kk],
+                                    bv[kk * threadColumns + j], out);
+        }
+    return acc;
+  };
+  // Unrolled: the accumulators stay registers, the tiles' offsets are
+  // constants.
+  SmallVector<Value> acc(state.begin(), state.end());
+  for (int64_t kq = 0; kq < shape.tileRows / 4; ++kq)
+    acc = quarter(4 * kq, acc);
+  return acc;
+}
+
+void KernelBuilder::simtStore(const SimtThread &at, ArrayRef<Value> acc,
+                              Value out) {
+  const int64_t run = simtRun(shape), threadColumns = at.column.size();
+  for (auto [r, tileRow] : llvm::enumerate(at.row)) {
+    Value row = add(at.firstRow, tileRow);
     Value inRows =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rows);
-    for (int64_t g = 0; g < columnGroups; ++g) {
-      Value column = add(firstColumn, columnGroup[g]);
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, at.rows);
+    for (int64_t j = 0; j < threadColumns; j += run) {
+      Value column = add(at.firstColumn, at.column[j]);
       Value inColumns = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                              column, columns);
-      auto first = results.begin() + r * threadColumns + 4 * g;
-      storeRun(SmallVector<Value>(first, first + 4), operands.out,
-               {batch, row, column},
+                                              column, at.columns);
+      storeRun(acc.slice(r * threadColumns + j, run), out,
+               {at.batch, row, column},
                arith::AndIOp::create(b, loc, inRows, inColumns));
     }
   }
+}
+
+void KernelBuilder::eachLane(
+    StringRef what, ValueRange args,
+    function_ref<void(Value thread, ValueRange args)> body) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  std::string name;
+  for (int64_t n = 0; name.empty() || module.lookupSymbol(name); ++n)
+    name = ("__mha_emulated_" + what + "_" + Twine(n)).str();
+  func::FuncOp callee = emulationFunction(
+      name, b.getFunctionType(TypeRange(args), {}),
+      [&](ValueRange arguments) -> SmallVector<Value> {
+        const int64_t threads = lanes;
+        lanes = 0;
+        forEach(threads, [&](Value thread) { body(thread, arguments); });
+        lanes = threads;
+        return {};
+      });
+  func::CallOp::create(b, loc, callee, args);
+}
+
+void KernelBuilder::buildSimtMatmul(const MatmulOperands &operands,
+                                    Value batchIndex, Value rowTile,
+                                    Value columnTile, ArrayRef<Value> tiles) {
+  if (!lanes) {
+    SimtThread at = simtThread(thread, batchIndex, rowTile, columnTile,
+                               operands.rows, operands.n);
+    SmallVector<Value> results =
+        matmulSteps(operands, at.batch, at.firstRow, at.firstColumn, tiles,
+                    simtInit(at, operands.init),
+                    [&](Value lhsTile, Value rhsTile, ArrayRef<Value> state) {
+                      return simtStep(at, lhsTile, rhsTile, state);
+                    });
+    simtStore(at, results, operands.out);
+    return;
+  }
+  // Emulated: the copies as every kernel's (lane-wide, cp.async's flight
+  // emulated), the rest lane by lane, the accumulators in a host buffer
+  // [value, lane] between the two.
+  auto f32Type = b.getF32Type();
+  const int64_t count = (shape.blockRows / 16) * (shape.depth / 16);
+  Value accBuffer =
+      memref::AllocOp::create(b, loc, MemRefType::get({count, lanes}, f32Type));
+  SmallVector<Value> frame = {batchIndex,    rowTile,    columnTile,
+                              operands.rows, operands.n, operands.out,
+                              accBuffer};
+  if (operands.init)
+    frame.push_back(operands.init);
+  auto threadAt = [&](Value thread, ValueRange args) {
+    return simtThread(thread, args[0], args[1], args[2], args[3], args[4]);
+  };
+  auto accumulators = [&](Value thread, ValueRange args) {
+    SmallVector<Value> acc;
+    for (int64_t j = 0; j < count; ++j)
+      acc.push_back(memref::LoadOp::create(b, loc, args[6],
+                                           ValueRange{idx(b, loc, j), thread}));
+    return acc;
+  };
+  auto keep = [&](Value thread, ValueRange args, ArrayRef<Value> acc) {
+    for (auto [j, value] : llvm::enumerate(acc))
+      memref::StoreOp::create(b, loc, value, args[6],
+                              ValueRange{idx(b, loc, j), thread});
+  };
+  eachLane("simt_init", frame, [&](Value thread, ValueRange args) {
+    keep(thread, args,
+         simtInit(threadAt(thread, args), args.size() > 7 ? args[7] : Value()));
+  });
+  Value firstRow = mul(perThread(rowTile), c(shape.blockRows));
+  Value firstColumn = mul(perThread(columnTile), c(shape.depth));
+  matmulSteps(
+      operands, perThread(batchIndex), firstRow, firstColumn, tiles,
+      /*init=*/{},
+      [&](Value lhsTile, Value rhsTile, ArrayRef<Value>) -> SmallVector<Value> {
+        SmallVector<Value> stepArgs(frame);
+        stepArgs.append({lhsTile, rhsTile});
+        eachLane("simt_step", stepArgs, [&](Value thread, ValueRange args) {
+          keep(thread, args,
+               simtStep(threadAt(thread, args), args.end()[-2], args.end()[-1],
+                        accumulators(thread, args)));
+        });
+        return {};
+      });
+  eachLane("simt_store", frame, [&](Value thread, ValueRange args) {
+    simtStore(threadAt(thread, args), accumulators(thread, args), args[5]);
+  });
+  memref::DeallocOp::create(b, loc, accBuffer);
 }
 
 LogicalResult checkFits(Operation *op, const KernelShape &shape) {
@@ -2482,9 +2787,12 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
     // Where the tiles' copies wait to land, and whether one does.
     SmallVector<Value> landings, pending;
     for (ArrayRef<int64_t> tileShape : tileShapes) {
+      // Aligned as shared memory is for 16-byte accesses (the f32 kernel's
+      // emulated steps load the tiles with the GPU's vector loads).
       auto tileType = MemRefType::get(tileShape, element);
-      buffers.push_back(memref::AllocOp::create(b, loc, tileType));
-      landings.push_back(memref::AllocOp::create(b, loc, tileType));
+      IntegerAttr alignment = b.getI64IntegerAttr(kCopyBytes);
+      buffers.push_back(memref::AllocOp::create(b, loc, tileType, alignment));
+      landings.push_back(memref::AllocOp::create(b, loc, tileType, alignment));
       pending.push_back(
           memref::AllocOp::create(b, loc, MemRefType::get({}, b.getI1Type())));
       memref::StoreOp::create(
@@ -2678,7 +2986,8 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUMatmulOp op, bool emulate) {
                     int64_t(op.getBlockN()),
                     op.getLhsTransposed(),
                     op.getRhsTransposed(),
-                    lhsType.getElementTypeBitWidth() / 8};
+                    lhsType.getElementTypeBitWidth() / 8,
+                    op.getTf32()};
   if (failed(checkFits(op, shape)))
     return failure();
   b.setInsertionPoint(op);

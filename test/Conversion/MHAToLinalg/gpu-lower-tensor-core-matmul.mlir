@@ -4,8 +4,10 @@
 // block_k staged in shared memory in two stages, mma.sync with f32
 // accumulators started from init; f32 operands: 256 threads on CUDA cores,
 // each with a block of outputs, fused multiply-adds from 16-byte loads of
-// the tiles), and the same computation emulated on the host (each block's
-// threads as vector lanes).
+// the tiles; f32 operands with tf32: the tensor-core kernel, mma.sync
+// m16n8k8 on TF32 roundings), and the same computation emulated on the host
+// (each block's threads as vector lanes; the f32 kernel's own work lane by
+// lane).
 // RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels -canonicalize -cse | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-lower-tensor-core-kernels=emulate -canonicalize -cse | FileCheck %s --check-prefix=EMU
 
@@ -229,7 +231,14 @@ func.func @f32(%x: memref<?x40xf32>, %w: memref<40x72xf32>, %y: memref<?x72xf32>
 // CHECK-COUNT-64: math.fma
 // CHECK-NOT: math.fma
 // CHECK: scf.yield
-// CHECK-COUNT-4: vector.store
+// CHECK-COUNT-16: vector.store %{{.*}} {alignment = 4 : i64} : memref<1x?x72xf32>, vector<1xf32>
+// CHECK-NOT: vector.store
+// CHECK: gpu.terminator
+// Emulated, the copies lane-wide, each thread's own work (its first
+// accumulators, a step's products, its stores) lane by lane: functions
+// that loop over the 256 lanes running the GPU thread's scalar code, the
+// accumulators in a host buffer [value, lane] (checked at the end of the
+// file, where the module's emulation functions are).
 // EMU-LABEL: func.func @f32_transposed
 // EMU-NOT: gpu.launch
 // EMU: call @__mha_emulated_block_3
@@ -238,3 +247,78 @@ func.func @f32_transposed(%x: memref<40x?xf32>, %w: memref<72x40xf32>, %y: memre
       : memref<40x?xf32>, memref<72x40xf32>, memref<?x72xf32>
   return
 }
+
+// TF32 (f32 operands, tf32): the tensor-core kernel's warps (64 rows: 2
+// warps of 32, 64 threads) on f32 tiles (rows padded by 4 elements), each
+// step of 8 of K one mma.sync m16n8k8 on TF32 operands a warp tile and 8
+// columns. A: two ldmatrix of 32-bit elements (rows g and g + 8, then 4
+// columns on) a row tile; B: one element a load from the untransposed rhs
+// tile (rows t and t + 4, column g); every element rounded by
+// cvt.rna.tf32.f32 (nvvm.convert.float.to.tf32, to nearest, ties away) as
+// it is read. The C layout is the f16 kernel's: stored as pairs.
+// CHECK-LABEL: func.func @tf32
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[A0:.*]] : memref<64x12xf32, #gpu.address_space<workgroup>>, %[[B0:.*]] : memref<8x36xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x12xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<8x36xf32, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy {{.*}}, 4, {{.*}} : memref<1x?x40xf32> to memref<64x12xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: %[[LHS:.*]] = arith.select %{{.*}}, %[[A0]], %{{.*}}
+// CHECK: %[[RHS:.*]] = arith.select %{{.*}}, %[[B0]], %{{.*}}
+// CHECK: nvgpu.ldmatrix %[[LHS]][%{{.*}}, %c0] {numTiles = 2 : i32, transpose = false} : memref<64x12xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
+// CHECK: nvgpu.ldmatrix %[[LHS]][%{{.*}}, %c4] {numTiles = 2 : i32, transpose = false} : memref<64x12xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
+// CHECK-COUNT-4: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[LHS]]
+// CHECK-COUNT-4: nvvm.convert.float.to.tf32
+// CHECK: %[[B:.*]] = memref.load %[[RHS]][%{{.*}}, %{{.*}}] : memref<8x36xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[RHS]]
+// CHECK-COUNT-2: nvvm.convert.float.to.tf32
+// CHECK: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[{{.*}}]  {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK-COUNT-7: nvvm.mma.sync {{.*}}tf32{{.*}}k = 8
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: vector.store %{{.*}} {alignment = 8 : i64} : memref<1x?x72xf32>, vector<2xf32>
+// CHECK: gpu.terminator
+// EMU-LABEL: func.func private @__mha_emulated_block_4
+// EMU: arith.bitcast %{{.*}} : vector<64xf32> to vector<64xi32>
+// EMU: arith.addi %{{.*}}, %cst{{.*}} : vector<64xi32>
+// EMU: func.call @__mha_emulated_mma_tf32_f32_64
+// EMU-LABEL: func.func @tf32(
+// EMU-NOT: gpu.launch
+// EMU: call @__mha_emulated_block_4
+func.func @tf32(%x: memref<?x40xf32>, %w: memref<40x72xf32>, %y: memref<?x72xf32>, %i: memref<?x72xf32>) {
+  mha.gpu_matmul %x, %w, %y init(%i : memref<?x72xf32>) {block_m = 64, block_n = 32, block_k = 8, tf32}
+      : memref<?x40xf32>, memref<40x72xf32>, memref<?x72xf32>
+  return
+}
+
+// TF32, both operands transposed: A one element a load from the lhs tile
+// [K, M] (rows t and t + 4, columns g and g + 8), B by ldmatrix of the rhs
+// tile's rows [N, K] (8 columns of N, K 4 at a time).
+// CHECK-LABEL: func.func @tf32_transposed
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c32, {{.*}} workgroup(%[[A0:[a-z0-9]+]] : memref<8x36xf32, #gpu.address_space<workgroup>>, %[[B0:[a-z0-9]+]] : memref<16x12xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: %[[LHS:.*]] = arith.select %{{.*}}, %[[A0]], %{{.*}}
+// CHECK: %[[RHS:.*]] = arith.select %{{.*}}, %[[B0]], %{{.*}}
+// CHECK-COUNT-4: memref.load %[[LHS]][%{{.*}}, %{{.*}}] : memref<8x36xf32, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.ldmatrix %[[RHS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false} : memref<16x12xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
+// CHECK: nvvm.mma.sync {{.*}}tf32{{.*}}k = 8
+// CHECK-NOT: ldmatrix %[[LHS]]
+// CHECK: scf.yield
+func.func @tf32_transposed(%x: memref<40x?xf32>, %w: memref<72x40xf32>, %y: memref<?x72xf32>) {
+  mha.gpu_matmul %x, %w, %y {block_m = 32, block_n = 16, block_k = 8, lhs_transposed, rhs_transposed, tf32}
+      : memref<40x?xf32>, memref<72x40xf32>, memref<?x72xf32>
+  return
+}
+
+// The emulation functions, at the end of the module: @f32_transposed's
+// step and stores lane by lane; the TF32 mma.sync (m16n8k8: 8 of K).
+// EMU-LABEL: func.func private @__mha_emulated_simt_step_1(
+// EMU-SAME: memref<16x256xf32>, %{{.*}}: memref<8x68xf32>, %{{.*}}: memref<64x12xf32>)
+// EMU: scf.for %[[LANE:.*]] = %c0 to %c256 step %c1 {
+// EMU-COUNT-16: memref.load %{{.*}}[%{{.*}}, %[[LANE]]] : memref<16x256xf32>
+// EMU: vector.load %{{.*}} {alignment = 16 : i64} : memref<8x68xf32>, vector<4xf32>
+// EMU-COUNT-64: math.fma {{.*}} : f32
+// EMU-COUNT-16: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %[[LANE]]] : memref<16x256xf32>
+// EMU-LABEL: func.func private @__mha_emulated_simt_store_1(
+// EMU: scf.for
+// EMU-COUNT-16: vector.store %{{.*}} : memref<1x?x72xf32>, vector<1xf32>
+// EMU-LABEL: func.func private @__mha_emulated_mma_tf32_f32_64(
+// EMU: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args

@@ -8,29 +8,44 @@
 // uses it); a product of f16/bf16 (tensor-cores) or f32 (f32: the CUDA-core
 // kernel, rows and N multiples of 4, tiles of its own) left as it is gets a
 // remark naming the reason; other products are left without a word, and so
-// are the kinds the options turn off.
+// are the kinds the options turn off. With tf32, f32 products become
+// mha.gpu_matmul with tf32 (the tensor-core kernel on TF32 roundings), on
+// the f32 tiles, even with f32=0; other products as they were.
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="block-m=32 block-n=64 block-k=16 f32-block-m=64 f32-block-n=192 f32-block-k=8" --split-input-file | FileCheck %s
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tensor-cores=0 f32=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=NONE
 // RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tensor-cores=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=F32
+// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tensor-cores=0 f32=0 tf32=1" --split-input-file 2>&1 | FileCheck %s --check-prefix=TF32
+// RUN: mha-opt %s --mha-gpu-matmul-kernel-ops="tf32=1" --split-input-file 2>&1 | FileCheck %s --check-prefix=TF32-HALF
 // NONE-NOT: mha.gpu_matmul
 // NONE-NOT: remark
 // F32-NOT: remark: not on tensor cores
 // F32-NOT: mha.gpu_matmul {{.*}}bf16
 // F32-NOT: mha.gpu_matmul {{.*}}f16
+// F32-NOT: tf32
 // F32: mha.gpu_matmul {{.*}}xf32>, memref<{{.*}}xf32>, memref<{{.*}}xf32>
+// F32-NOT: tf32
 // F32-NOT: remark: not on tensor cores
 // F32-NOT: mha.gpu_matmul {{.*}}bf16
 // F32-NOT: mha.gpu_matmul {{.*}}f16
+// TF32-NOT: mha.gpu_matmul {{.*}}bf16
+// TF32-NOT: mha.gpu_matmul {{.*}}f16
+// TF32-NOT: mha.gpu_matmul {{.*[^2]}}} : memref<{{[0-9x?]*}}xf32>
+// TF32: mha.gpu_matmul {{.*}}block_k = 16 : i64, block_m = 128 : i64, block_n = 128 : i64{{.*}}tf32} : memref<{{.*}}xf32>, memref<{{.*}}xf32>, memref<{{.*}}xf32>
+// TF32-NOT: mha.gpu_matmul {{.*}}bf16
+// TF32-NOT: mha.gpu_matmul {{.*}}f16
+// TF32-NOT: mha.gpu_matmul {{.*[^2]}}} : memref<{{[0-9x?]*}}xf32>
+// TF32-HALF: mha.gpu_matmul {{.*}}bf16
+// TF32-HALF: mha.gpu_matmul {{.*}}tf32} : memref<{{.*}}xf32>
 // REMARK-NOT: remark
-// REMARK: :133:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
-// REMARK: :134:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
-// REMARK: :135:8: remark: not on tensor cores: its accumulator is not f32
-// REMARK: :137:8: remark: not on tensor cores: the rhs's indexing map is neither the default one nor its transpose
-// REMARK: :139:8: remark: not on tensor cores: M (the transposed lhs's columns) is not a multiple of 8
-// REMARK: :141:8: remark: not on tensor cores: K (the transposed rhs's columns) is not a multiple of 8
-// REMARK: :303:8: remark: not in the f32 matmul kernel: K (the lhs's columns) is not a multiple of 4
-// REMARK: :304:8: remark: not in the f32 matmul kernel: N (the rhs's columns) is not a multiple of 4
+// REMARK: :148:8: remark: not on tensor cores: K (the lhs's columns) is not a multiple of 8
+// REMARK: :149:8: remark: not on tensor cores: N (the rhs's columns) is not a multiple of 8
+// REMARK: :150:8: remark: not on tensor cores: its accumulator is not f32
+// REMARK: :152:8: remark: not on tensor cores: the rhs's indexing map is neither the default one nor its transpose
+// REMARK: :154:8: remark: not on tensor cores: M (the transposed lhs's columns) is not a multiple of 8
+// REMARK: :156:8: remark: not on tensor cores: K (the transposed rhs's columns) is not a multiple of 8
+// REMARK: :318:8: remark: not in the f32 matmul kernel: K (the lhs's columns) is not a multiple of 4
+// REMARK: :319:8: remark: not in the f32 matmul kernel: N (the rhs's columns) is not a multiple of 4
 // REMARK-NOT: remark
 
 // Dynamic rows, an accumulator of zeros: not read (no init); M checked on

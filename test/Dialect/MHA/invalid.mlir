@@ -1299,6 +1299,30 @@ func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) 
 
 // -----
 
+func.func @f(%x: memref<8x16xbf16>, %y: memref<8x16xf32>, %w: memref<16x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects f32 operands with tf32 (TF32 rounds f32 ones), got 'bf16'}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 16, tf32} : memref<8x16xbf16>, memref<16x16xbf16>, memref<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_k with tf32 to be a multiple of 8 in [8, 64], got 4}}
+  mha.gpu_matmul %x, %w, %y {block_m = 64, block_n = 64, block_k = 4, tf32} : memref<8x12xf32>, memref<12x12xf32>, memref<8x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x12xf32>, %y: memref<8x12xf32>, %w: memref<12x12xf32>) {
+  // expected-error @+1 {{'mha.gpu_matmul' op expects block_m to be a multiple of 32 (32 rows a warp), got 48}}
+  mha.gpu_matmul %x, %w, %y {block_m = 48, block_n = 64, block_k = 8, tf32} : memref<8x12xf32>, memref<12x12xf32>, memref<8x12xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: memref<8x8xf64>, %y: memref<8x8xf32>) {
   // expected-error @+1 {{'mha.gpu_matmul' op operand #0 must be memref of 16-bit float or bfloat16 type or 32-bit float values}}
   mha.gpu_matmul %x, %x, %y {block_m = 64, block_n = 64, block_k = 16} : memref<8x8xf64>, memref<8x8xf64>, memref<8x8xf32>

@@ -313,6 +313,11 @@ func.func @gpu_matmul(%x: memref<?x256xbf16>, %w: memref<256x512xbf16>, %y: memr
   // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 16 : i64, block_m = 128 : i64, block_n = 64 : i64, rhs_transposed} : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
   mha.gpu_matmul %f, %fw, %fy {block_m = 128, block_n = 64, block_k = 16, rhs_transposed}
       : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
+  // f32 operands on tensor cores, rounded to TF32 (block_m a multiple of
+  // 32, block_k of 8).
+  // CHECK: mha.gpu_matmul %{{.*}}, %{{.*}}, %{{.*}} {block_k = 8 : i64, block_m = 32 : i64, block_n = 16 : i64, rhs_transposed, tf32} : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
+  mha.gpu_matmul %f, %fw, %fy {block_m = 32, block_n = 16, block_k = 8, rhs_transposed, tf32}
+      : memref<?x12xf32>, memref<20x12xf32>, memref<?x20xf32>
   return
 }
 

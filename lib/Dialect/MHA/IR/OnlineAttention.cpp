@@ -469,7 +469,11 @@ LogicalResult GPUMatmulOp::verify() {
   if (failed(verifyTile(*this, "block_m", getBlockM(), 512)) ||
       failed(verifyTile(*this, "block_n", getBlockN(), 256)))
     return failure();
-  if (lhs.getElementType().isF32()) {
+  if (getTf32() && !lhs.getElementType().isF32())
+    return emitOpError("expects f32 operands with tf32 (TF32 rounds f32 "
+                       "ones), got ")
+           << lhs.getElementType();
+  if (lhs.getElementType().isF32() && !getTf32()) {
     // 16 × 16 threads, each with 4-row and 4-column groups of outputs.
     for (auto [name, tile] :
          {std::pair("block_m", getBlockM()), std::pair("block_n", getBlockN())})
@@ -489,5 +493,11 @@ LogicalResult GPUMatmulOp::verify() {
     return emitOpError("expects block_m to be a multiple of 32 (32 rows a "
                        "warp), got ")
            << getBlockM();
-  return verifyTile(*this, "block_k", getBlockK(), 256);
+  // mma.sync m16n8k8 on TF32 operands: 8 of K an instruction.
+  if (getTf32() &&
+      (getBlockK() <= 0 || getBlockK() % 8 != 0 || getBlockK() > 64))
+    return emitOpError("expects block_k with tf32 to be a multiple of 8 in "
+                       "[8, 64], got ")
+           << getBlockK();
+  return getTf32() ? success() : verifyTile(*this, "block_k", getBlockK(), 256);
 }

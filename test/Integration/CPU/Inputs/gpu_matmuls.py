@@ -15,7 +15,8 @@ DEVICE is mha-run's --device, gpu-emulated by default (gpu on a machine with
 a GPU: scripts/gpu/device-check.sh); MHA_OPT checks that each product
 reaches the kernel (mha-opt's mha-gpu-matmul-kernel-ops makes one
 mha.gpu_matmul of it), "-" skips that check. KIND picks the cases: "half"
-(f16/bf16), "f32" or "all" (the default).
+(f16/bf16), "f32", "tf32" (f32 products on tensor cores, --gpu-f32-matmuls
+tf32) or "all" (the default).
 
 The sizes cross every boundary of the kernel's tiles (128 rows, 128
 columns, 32 of K a step, two stages): one row; 70, 130 and 136 rows (a
@@ -44,7 +45,15 @@ rounding to its type: at most half an ulp, a relative 2^-8 (3.9e-3) for bf16
 exact (every partial sum fits f32's 24 bits). Tolerance on |got - exact| /
 (1 + |exact|): 4e-3 (bf16), 5e-4 (f16) and 1e-6 (f32, i.e. exact but for
 the reading of the .npy). A wrong fragment, tile or stage is off by O(1).
+
+The TF32 cases take inputs with full f32 mantissas, which TF32 rounds (to
+11 significant bits, nearest, ties away from zero), and compare with the
+exact product of the rounded operands, within twice K·2^-24 times the sum
+of its terms' magnitudes (tf32_check); the unrounded operands' product
+must lie more than 10 such bounds away somewhere, so that a kernel that
+does not round, or rounds another way, fails.
 """
+import math
 import os
 import subprocess
 import sys
@@ -107,6 +116,22 @@ CASES = [
     ("f32_dynamic_k6", "f32", (70, 6), (6, 24), True, "k", "dense", ""),
     ("dynamic_k40", "bf16", (70, 40), (40, 24), True, "k", "dense", ""),
     ("dynamic_k12", "bf16", (70, 12), (12, 24), True, "k", "dense", ""),
+    # f32 products on tensor cores, rounded to TF32 (--gpu-f32-matmuls
+    # tf32): 128 x 128 outputs, 16 of K a step (two mma.sync m16n8k8), on
+    # inputs with full f32 mantissas. 70 rows, K = 72 (4.5 steps), N = 136
+    # (a second column tile), a bias; a transposed lhs (read one element a
+    # load) with 13 rows of K; a transposed rhs (ldmatrix of its rows); a
+    # batch of two transposes; a dynamic K of 40 (the kernel) and of 6 (the
+    # loops: exact f32 products, not TF32).
+    ("tf32_dense_bias", "tf32", (70, 72), (72, 136), True, True, "dense", ""),
+    ("tf32_weight_grad_k13", "tf32", (13, 48), (13, 40), False, True,
+     "dense_weight_grad", "lhs"),
+    ("tf32_dense_transposed_w", "tf32", (2, 35, 40), (136, 40), True, True,
+     "dense_wt", "rhs"),
+    ("tf32_matmul_both_transposed", "tf32", (2, 72, 40), (2, 24, 72), False,
+     False, "matmul_tt", "lhs rhs"),
+    ("tf32_dynamic_k40", "tf32", (70, 40), (40, 24), True, "k", "dense", ""),
+    ("tf32_dynamic_k6", "tf32", (70, 6), (6, 24), True, "k", "dense", ""),
 ]
 
 
@@ -128,6 +153,7 @@ def output_shape(c):
 
 def model(c):
     name, dtype, xs, ws, bias, dynamic, op, _ = c
+    dtype = "f32" if dtype == "tf32" else dtype
     xtype = tensor(("?",) + xs[1:] if dynamic else xs, dtype)
     wtype = tensor(ws, dtype)
     if dynamic == "k":
@@ -169,6 +195,27 @@ def values(seed, count):
     return [((i * 7 + seed * 13) % 33 - 16) / 8 for i in range(count)]
 
 
+def fine_values(seed, count):
+    """Values in [-2, 2] with full f32 mantissas (TF32 rounds them)."""
+    return [npy.to_f32(((i * 7919 + seed * 104729) % 2003 - 1001) / 500.3)
+            for i in range(count)]
+
+
+def to_tf32(v):
+    """v rounded to TF32's 11 significant bits, to nearest with ties away
+    from zero (cvt.rna.tf32.f32), from the definition (not the bits)."""
+    if v == 0 or math.isinf(v) or math.isnan(v):
+        return v
+    m, e = math.frexp(abs(v))  # m in [0.5, 1)
+    return math.copysign(math.floor(m * 2 ** 11 + 0.5) * 2.0 ** (e - 11), v)
+
+
+def reduction(c):
+    """The product's K."""
+    _, _, xs, _, _, _, op, _ = c
+    return {"dense_weight_grad": xs[0], "matmul_tt": xs[1]}.get(op, xs[-1])
+
+
 def size(shape):
     n = 1
     for d in shape:
@@ -176,8 +223,10 @@ def size(shape):
     return n
 
 
-def reference(c, x, w, b):
-    """The exact product, from the operands as stored."""
+def reference(c, x, w, b, operand=lambda v: v):
+    """The exact product, from the operands as stored (each through
+    `operand`: TF32's rounding), and each output's sum of the magnitudes
+    of its terms (the bias and the products)."""
     _, _, xs, ws, _, _, op, _ = c
     out = output_shape(c)
     m, n = out[-2], out[-1]
@@ -207,15 +256,44 @@ def reference(c, x, w, b):
         k = xs[1]
         a = lambda q, i, r: x[(q * k + r) * m + i]  # noqa: E731
         bb = lambda q, r, j: w[(q * n + j) * k + r]  # noqa: E731
-    result = []
+    result, magnitude = [], []
     for q in range(batches):
         for i in range(m):
             for j in range(n):
                 s = b[j] if b else 0.0
+                total = abs(s)
                 for r in range(k):
-                    s += a(q, i, r) * bb(q, r, j)
+                    term = operand(a(q, i, r)) * operand(bb(q, r, j))
+                    s += term
+                    total += abs(term)
                 result.append(s)
-    return result
+                magnitude.append(total)
+    return result, magnitude
+
+
+def tf32_check(c, got, x, w, b, loops):
+    """Whether `got` is the product of the TF32 roundings of x and w (of x
+    and w themselves where the product runs in the loops), and a report.
+
+    Each product of two TF32 values (11 significant bits each) is exact in
+    f32 (22 bits); the f32 sum of K of them and the bias errs by at most
+    about K·u·(the sum of their magnitudes), u = 2^-24 for rounding to
+    nearest: the bound is twice that (tensor cores need not round their
+    sums to nearest). The same inputs' unrounded product must be farther
+    than 10 bounds from the rounded one somewhere, or the check could not
+    tell TF32 from f32."""
+    rounded, magnitude = reference(c, x, w, b, to_tf32)
+    exact, _ = reference(c, x, w, b)
+    want, other = (exact, rounded) if loops else (rounded, exact)
+    bound = [max(2 * (reduction(c) + 1) * 2.0 ** -24 * m, 1e-30)
+             for m in magnitude]
+    if len(got) != len(want):
+        return False, "%d values, not %d" % (len(got), len(want))
+    worst = npy.worst(abs(g - e) / d for g, e, d in zip(got, want, bound))
+    apart = npy.worst(abs(o - e) / d for o, e, d in zip(other, want, bound))
+    ok = worst <= 1 and apart > 10
+    return ok, ("largest difference %.2g of its bound; %s %.3g bounds "
+                "away" % (worst, "TF32" if loops else "unrounded", apart))
 
 
 def main(mha_run, mha_opt, work, device="gpu-emulated", kind="all"):
@@ -223,8 +301,13 @@ def main(mha_run, mha_opt, work, device="gpu-emulated", kind="all"):
     failures = 0
     for c in CASES:
         name, dtype, xs, ws, bias = c[:5]
-        if kind != "all" and (dtype == "f32") != (kind == "f32"):
+        group = dtype if dtype in ("f32", "tf32") else "half"
+        if kind != "all" and group != kind:
             continue
+        # A TF32 case runs in the loops where an operand's rows (its last
+        # dimension, as stored) or N are not multiples of 4.
+        loops = dtype == "tf32" and any(
+            d % 4 for d in (xs[-1], ws[-1], output_shape(c)[-1]))
         path = os.path.join(work, name + ".mlir")
         with open(path, "w") as f:
             f.write(model(c))
@@ -232,24 +315,29 @@ def main(mha_run, mha_opt, work, device="gpu-emulated", kind="all"):
         front = mha_opt != "-" and subprocess.run(
             [mha_opt, path, "--mha-params-to-arguments",
              "--convert-mha-to-linalg", "--canonicalize",
-             "--mha-gpu-matmul-kernel-ops"], capture_output=True, text=True)
+             "--mha-gpu-matmul-kernel-ops" +
+             ("=tf32=1" if dtype == "tf32" else "")],
+            capture_output=True, text=True)
         kernels = front.stdout.count("mha.gpu_matmul") if front else 1
         transposed = " ".join(
             side for side in ("lhs", "rhs")
             if front and side + "_transposed" in front.stdout)
         if front and (front.returncode != 0 or kernels != 1 or
-                      transposed != c[7]):
+                      transposed != c[7] or
+                      (dtype == "tf32") != ("tf32" in front.stdout)):
             print("FAIL %s: %d mha.gpu_matmul (want 1), transposed '%s' "
                   "(want '%s')\n%s" % (name, kernels, transposed, c[7],
                                         front.stderr[-2000:]))
             failures += 1
             continue
-        x = values(1, size(xs))
-        w = values(2, size(ws))
-        b = values(3, output_shape(c)[-1]) if bias else None
+        inputs = fine_values if dtype == "tf32" else values
+        x = inputs(1, size(xs))
+        w = inputs(2, size(ws))
+        b = inputs(3, output_shape(c)[-1]) if bias else None
         code = "f2" if dtype == "f16" else "f4"  # (bf16 read from f32)
         args = [mha_run, path, "--device", device,
-                "--gpu-tensor-cores", "--gpu-f32-matmuls", "tiled",
+                "--gpu-tensor-cores", "--gpu-f32-matmuls",
+                "tf32" if dtype == "tf32" else "tiled",
                 "--output", os.path.join(work, name)]
         for arg, shape, data in (("x", xs, x), ("w", ws, w),
                                  ("b", output_shape(c)[-1:], b)):
@@ -266,9 +354,15 @@ def main(mha_run, mha_opt, work, device="gpu-emulated", kind="all"):
             failures += 1
             continue
         got = npy.read(os.path.join(work, name, "result0.npy"))
-        want = reference(c, x, w, b)
-        worst = max(abs(g - float(e)) / (1 + abs(float(e)))
-                    for g, e in zip(got, want))
+        want, _ = reference(c, x, w, b)
+        if dtype == "tf32":
+            ok, report = tf32_check(c, got, x, w, b, loops)
+            failures += not ok
+            print("%s %s: %d values, %s" % ("ok" if ok else "FAIL", name,
+                                            len(want), report))
+            continue
+        worst = npy.worst(abs(g - float(e)) / (1 + abs(float(e)))
+                          for g, e in zip(got, want))
         ok = len(got) == len(want) and worst <= TOLERANCE[dtype]
         failures += not ok
         print("%s %s: %d values, max relative difference %.2g" %

@@ -1172,12 +1172,22 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
     * f32 operands, on CUDA cores: 256 threads, each with a
       `block_m / 16` × `block_n / 16` block of accumulators (fused
       multiply-adds in f32, K in order), read from the tiles 16 bytes a
-      load.
+      load;
+    * f32 operands with `tf32`, on tensor cores: as f16/bf16 but
+      `mma.sync` m16n8k8 on TF32 operands, each element rounded to 10 bits
+      of mantissa (to nearest, ties away from zero: `cvt.rna.tf32.f32`) as
+      it is read from the tiles, with f32 accumulators (what PyTorch's
+      `allow_tf32` computes; not `linalg.matmul`'s f32 products, hence an
+      opt-in).
 
     `lhs_transposed`: lhs holds the lhs's transpose, [B, K, M] or [K, M];
     `rhs_transposed`: rhs holds the rhs's transpose, [B, N, K] or [N, K]
     (a dense layer's gradients, `mha.matmul` without `untransposed`). The
     kernel reads them in place: their tiles are staged as they are stored.
+
+    Tiles: `block_m` a multiple of 32 (64 for f32 on CUDA cores), `block_n`
+    a multiple of 16 (64 for f32 on CUDA cores), `block_k` a multiple of 16
+    (f16/bf16), 8 (`tf32`) or 4 (f32 on CUDA cores).
 
     Each operand's rows (its last dimension: K or M of the lhs, N or K of
     the rhs) and N must be multiples of 16 bytes of elements (8 of f16/bf16,
@@ -1204,7 +1214,8 @@ def MHA_GPUMatmulOp : MHA_Op<"gpu_matmul"> {
                        Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
                        Arg<Optional<MemRefOf<[F32]>>, "", [MemRead]>:$init,
                        I64Attr:$block_m, I64Attr:$block_n, I64Attr:$block_k,
-                       UnitAttr:$lhs_transposed, UnitAttr:$rhs_transposed);
+                       UnitAttr:$lhs_transposed, UnitAttr:$rhs_transposed,
+                       UnitAttr:$tf32);
   let assemblyFormat = [{
     $lhs `,` $rhs `,` $output (`init` `(` $init^ `:` type($init) `)`)?
     attr-dict `:` type($lhs) `,` type($rhs) `,` type($output)
