@@ -706,6 +706,15 @@ struct MHAGPUMatmulKernelOpsPass final
 
 namespace {
 /// An index constant.
+/// The first free name `__mha_emulated_<what>_<n>` of `module` (an
+/// emulation's function of its own).
+std::string freshEmulationName(ModuleOp module, StringRef what) {
+  std::string name;
+  for (int64_t n = 0; name.empty() || module.lookupSymbol(name); ++n)
+    name = ("__mha_emulated_" + what + "_" + Twine(n)).str();
+  return name;
+}
+
 Value idx(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
@@ -2609,13 +2618,11 @@ void KernelBuilder::simtStore(const SimtThread &at, ArrayRef<Value> acc,
 void KernelBuilder::eachLane(
     StringRef what, ValueRange args,
     function_ref<void(Value thread, ValueRange args)> body) {
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  std::string name;
-  for (int64_t n = 0; name.empty() || module.lookupSymbol(name); ++n)
-    name = ("__mha_emulated_" + what + "_" + Twine(n)).str();
   func::FuncOp callee = emulationFunction(
-      name, b.getFunctionType(TypeRange(args), {}),
+      freshEmulationName(
+          b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>(),
+          what),
+      b.getFunctionType(TypeRange(args), {}),
       [&](ValueRange arguments) -> SmallVector<Value> {
         const int64_t threads = lanes;
         lanes = 0;
@@ -2820,10 +2827,8 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
          buffers);
     // A block's work as a function of its own (the host compiler's
     // register allocation takes minutes over all kernels in one).
-    auto module = batchLoop->getParentOfType<ModuleOp>();
-    std::string name;
-    for (int64_t n = 0; name.empty() || module.lookupSymbol(name); ++n)
-      name = "__mha_emulated_block_" + std::to_string(n);
+    std::string name =
+        freshEmulationName(batchLoop->getParentOfType<ModuleOp>(), "block");
     IRRewriter rewriter(b);
     FailureOr<func::FuncOp> outlined =
         outlineSingleBlockRegion(rewriter, loc, blockLoop.getRegion(), name);
