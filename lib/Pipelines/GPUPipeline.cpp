@@ -72,6 +72,7 @@ void mha::buildMHALowerToGPUPipeline(OpPassManager &pm,
   frontEnd.flashAttention = false;
   frontEnd.rowLoopAttention = true;
   frontEnd.tensorCoreAttention = options.tensorCores;
+  frontEnd.tf32Attention = options.tf32Matmuls;
   frontEnd.tensorCoreBlockQ = options.attentionBlockQ;
   frontEnd.tensorCoreBlockK = options.attentionBlockK;
   frontEnd.bf16Attention = options.bf16Attention;

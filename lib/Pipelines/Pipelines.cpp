@@ -47,10 +47,12 @@ void mha::buildMHAFrontEnd(OpPassManager &pm, const FrontEndOptions &options) {
   pm.addPass(createMHAFuseAttentionPass());
   if (options.bf16Attention)
     pm.addNestedPass<func::FuncOp>(createMHABF16AttentionPass());
-  if (options.tensorCoreAttention) {
+  if (options.tensorCoreAttention || options.tf32Attention) {
     MHAGPUAttentionKernelOpsPassOptions kernels;
     kernels.blockQ = options.tensorCoreBlockQ;
     kernels.blockK = options.tensorCoreBlockK;
+    kernels.tensorCores = options.tensorCoreAttention;
+    kernels.tf32 = options.tf32Attention;
     pm.addNestedPass<func::FuncOp>(createMHAGPUAttentionKernelOpsPass(kernels));
   }
   if (options.rowLoopAttention) {

@@ -3,7 +3,7 @@
 scaled_dot_product_attention on the same GPU, side by side (device-check.sh).
 
   bench_attention.py MHA_RUN WORKDIR [--lengths 512 2048 ...] [--dims 64 128]
-                     [--dtypes f32 bf16] [--backward] [--tensor-cores]
+                     [--dtypes f32 bf16 tf32] [--backward] [--tensor-cores]
 
 Shapes: B*S = 16k, H*D = 2048 (issue 12), causal or not. mha: the model
 file's mha.attention (with --backward, mha.attention_with_lse then
@@ -17,7 +17,10 @@ backward of the output's sum). TFLOP/s with the FlashAttention convention:
 forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
 With --tensor-cores, mha-run also gets --gpu-tensor-cores (f16/bf16
 attention by the tensor-core kernels: the forward, and the backward at
-depths up to 128; f32 is unchanged).
+depths up to 128; f32 is unchanged). The dtype tf32 is f32 attention with
+mha-run --gpu-f32-matmuls tf32 (the tensor-core forward on TF32 roundings;
+training's backward stays in f32) against SDPA in f32 with PyTorch's
+allow_tf32 set (matmul and cuDNN).
 """
 import argparse
 import os
@@ -25,11 +28,15 @@ import re
 import subprocess
 import sys
 
-DTYPES = {"f32": "f32", "bf16": "bf16"}
+# The model's element type, and mha-run's extra flags, per dtype.
+DTYPES = {"f32": ("f32", []), "bf16": ("bf16", []),
+          "tf32": ("f32", ["--gpu-f32-matmuls", "tf32"])}
 
 
-def torch_time(b, h, s, d, causal, dtype, backward):
+def torch_time(b, h, s, d, causal, dtype, backward, tf32=False):
     import torch
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=dtype,
                            requires_grad=backward) for _ in range(3))
     f = torch.nn.functional.scaled_dot_product_attention
@@ -71,12 +78,13 @@ def model_text(b, h, s, d, causal, dtype, backward):
 
 
 def mha_time(mha_run, work, b, h, s, d, causal, dtype, backward, extra):
+    element, flags = DTYPES[dtype]
     model = os.path.join(work, "attn_%d_%d_%d_%d_%d_%s_%d.mlir" % (
         b, h, s, d, causal, dtype, backward))
     with open(model, "w") as f:
-        f.write(model_text(b, h, s, d, causal, dtype, backward))
+        f.write(model_text(b, h, s, d, causal, element, backward))
     proc = subprocess.run([mha_run, model, "--device", "gpu", "--repeat", "5"]
-                          + extra,
+                          + extra + flags,
                           capture_output=True, text=True)
     m = re.search(r"median time per run: ([0-9.]+) ms", proc.stdout + proc.stderr)
     k = re.search(r"median GPU kernel time per run: ([0-9.]+) ms",
@@ -98,7 +106,8 @@ def main():
     parser.add_argument("--tensor-cores", action="store_true")
     args = parser.parse_args()
     import torch
-    torch_dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
+    torch_dtypes = {"f32": torch.float32, "bf16": torch.bfloat16,
+                    "tf32": torch.float32}
     os.makedirs(args.work, exist_ok=True)
     what = "forward+backward" if args.backward else "forward"
     extra = ["--gpu-tensor-cores"] if args.tensor_cores else []
@@ -123,7 +132,7 @@ def main():
                     mine, err = mha_time(args.mha_run, args.work, b, h, s, d,
                                          causal, dtype, args.backward, extra)
                     same = torch_time(b, h, s, d, causal, torch_dtypes[dtype],
-                                      args.backward)
+                                      args.backward, tf32=dtype == "tf32")
                     bf16 = torch_time(b, h, s, d, causal, torch.bfloat16,
                                       args.backward)
                     if mine is None:

@@ -38,6 +38,8 @@ fi
 if [[ $checks == *" tensor-cores "* || $checks == *" attention "* ]]; then
   echo "== tensor-core attention kernels (--gpu-tensor-cores, forward and backward) against the CPU's decomposition"
   timeout 240 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/tc" gpu-tensor-cores 2>&1 | tee "$out/tensor-cores.log"
+  echo "== f32 attention on the tensor-core forward in TF32 (--gpu-f32-matmuls tf32) against the CPU's decomposition"
+  timeout 120 python3 test/Integration/CPU/Inputs/flash_attention.py "$run" "$work/tf32" gpu-tf32 2>&1 | tee "$out/tf32-attention.log"
 fi
 if [[ $checks == *" models "* ]]; then
   echo "== example models and training: GPU against CPU"

@@ -22,7 +22,8 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
   python3 scripts/gpu/ptxas_tiles.py build/bin/mha-opt [--chip sm_80]
       [--check] [CONFIG ...]
 
-A CONFIG is forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE or
+A CONFIG is forward:DEPTH:BLOCK_K (tf32-forward:DEPTH:BLOCK_K: f32
+operands, on their TF32 roundings), backward:DEPTH:KEY_TILE:QUERY_TILE or
 matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed; bf16
 operands, on tensor cores), or matmul32:... the same with f32 operands (the
 CUDA-core kernel), or tf32:... with f32 operands on tensor cores (tf32);
@@ -34,7 +35,9 @@ kernel's default 128 x 128 x 16 in each layout, 64 x 64 x 16, 192 x 128 x 16
 and two the pass refuses; the TF32 kernel's default 128 x 128 x 16 in each
 layout, the largest tiles its register estimate accepts with 16 and 32 of K
 (128 x 112 x 16, 32 x 64 x 32, 64 x 64 x 32), and four it refuses (three
-that spilled when accepted, and one for shared memory).
+that spilled when accepted, and one for shared memory); the TF32 attention
+forward's derived tiles at depths 32, 64 and 128, its largest depth (144),
+and three tiles it refuses.
 """
 
 import argparse
@@ -68,11 +71,14 @@ def source(config):
                 "block_n = %d, block_k = %d%s} : %s, %s, %s\n  return\n}\n"
                 % (x, w, y, y, y, depth, tiles[0], tiles[1], flags, x, w, y))
     t = "memref<?x?x%dxbf16>" % depth
-    if kind == "forward":
+    if kind in ("forward", "tf32-forward"):
+        flags = ""
+        if kind == "tf32-forward":
+            t, flags = "memref<?x?x%dxf32>" % depth, ", tf32"
         return ("func.func @f(%%q: %s, %%k: %s, %%v: %s, %%o: %s) {\n"
                 "  mha.gpu_attention %%q, %%k, %%v, %%o {scale = 0.125 : f32, "
-                "causal, block_q = 64, block_k = %d} : %s, %s, %s, %s\n"
-                "  return\n}\n" % ((t,) * 4 + (tiles[0],) + (t,) * 4))
+                "causal, block_q = 64, block_k = %d%s} : %s, %s, %s, %s\n"
+                "  return\n}\n" % ((t,) * 4 + (tiles[0], flags) + (t,) * 4))
     lse = "memref<?x?xf32>"
     return ("func.func @g(%%q: %s, %%k: %s, %%v: %s, %%o: %s, %%l: %s, "
             "%%do: %s, %%dq: %s, %%dk: %s, %%dv: %s) {\n"
@@ -142,8 +148,10 @@ def measure(mha_opt, ptxas, chip, config, work):
 
 def describe(config):
     kind, depth, *tiles = config
-    if kind == "forward":
-        return "forward depth %d block-k %d" % (depth, tiles[0])
+    if kind in ("forward", "tf32-forward"):
+        return "%s depth %d block-k %d" % (
+            "forward" if kind == "forward" else "tf32 forward", depth,
+            tiles[0])
     if kind in ("matmul", "matmul32", "tf32"):
         text = "matmul block-m %d block-n %d block-k %d" % (depth, *tiles[:2])
         if kind != "matmul":
@@ -156,8 +164,8 @@ def describe(config):
 
 def parse(text):
     parts = text.split(":")
-    if parts[0] == "forward" and len(parts) == 3:
-        return ("forward", int(parts[1]), int(parts[2]))
+    if parts[0] in ("forward", "tf32-forward") and len(parts) == 3:
+        return (parts[0], int(parts[1]), int(parts[2]))
     if (parts[0] in ("backward", "matmul", "matmul32", "tf32") and
             len(parts) == 4):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
@@ -166,7 +174,7 @@ def parse(text):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]),
                 parts[4])
     raise argparse.ArgumentTypeError(
-        "expected forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
+        "expected [tf32-]forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
         "or matmul|matmul32|tf32:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], "
         "got '%s'"
         % text)
@@ -203,6 +211,13 @@ def default_configs():
                 ("tf32", 128, 112, 16), ("tf32", 128, 160, 16),
                 ("tf32", 32, 80, 32), ("tf32", 32, 64, 48),
                 ("tf32", 128, 128, 32)]
+    # The TF32 attention forward (f32 tiles): the tiles derived at depths
+    # 32, 64 and 128, 16 keys at 128, the largest depth accepted (144),
+    # the two that spilled when accepted, and one over shared memory.
+    configs += [("tf32-forward", 32, 64), ("tf32-forward", 64, 64),
+                ("tf32-forward", 128, 32), ("tf32-forward", 128, 16),
+                ("tf32-forward", 144, 32), ("tf32-forward", 160, 32),
+                ("tf32-forward", 192, 16), ("tf32-forward", 128, 64)]
     return list(dict.fromkeys(configs))
 
 

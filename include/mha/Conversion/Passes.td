@@ -199,6 +199,16 @@ def MHAGPUAttentionKernelOpsPass
     its depth, and an op no tile fits (a depth above 256) is left to the
     rest of the pipeline.
 
+    With `tf32`, each `mha.attention` of f32 operands of that shape also
+    becomes `mha.gpu_attention`, with `tf32`: its two products on tensor
+    cores on TF32 roundings of their operands, an opt-in (as PyTorch's
+    `allow_tf32`); its tiles derived as above, from 64, 32 or 16 keys
+    (f32 tiles take twice the shared memory: 32 keys at depth 128). Not
+    `mha.attention_with_lse`: training's backward recomputes the scores
+    from that log-sum-exp in f32 (the per-row kernels), which must be the
+    same scores. `tensor-cores=0` leaves f16/bf16 attention to the rest of
+    the pipeline.
+
     Each `mha.attention_grad` of f16 or bf16 operands of that shape whose
     additive mask's gradient, if any, is unused becomes likewise
     `mha.gpu_attention_grad` (after the run-time checks of all its
@@ -220,6 +230,12 @@ def MHAGPUAttentionKernelOpsPass
     Option<"blockK", "block-k", "int64_t", "0",
            "Keys per shared-memory tile (a multiple of 16; 0: the largest "
            "of 64, 32, 16 that fits the depth)">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "f16/bf16 attention (forward and backward) to the tensor-core "
+           "kernels">,
+    Option<"tf32", "tf32", "bool", "false",
+           "f32 mha.attention (not the forward of training) to the "
+           "tensor-core forward on TF32 roundings of its operands">,
   ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",

@@ -173,6 +173,15 @@ struct KernelShape {
   ///   (128 x 160 x 16, 32 x 80 x 32, 32 x 64 x 48) are above 255 and
   ///   those that did not below, but for 128 x 144 x 16 (255 registers, no
   ///   spill), refused.
+  /// * TF32 forward (registers()): the output accumulators (depth/2), the
+  ///   query's registers (depth/2: one f32 element each), depth/2 more and
+  ///   tile/2 (the scores), 16 more: a fit to ptxas for sm_80 (CUDA 13,
+  ///   blocks of 64 queries), where the value loads ptxas issues ahead cost
+  ///   more than the rounded probabilities. Of 110-255 registers measured
+  ///   for depths 16-192 and tiles of 16-128 keys, the tiles that spilled
+  ///   (depth 160 with 32 keys, 192 with 16) are above 255, the rest below
+  ///   but for depth 160 and 176 with 16 keys (238 and 255 registers, no
+  ///   spill), refused.
   /// ptxas decides; this refuses tiles that would spill.
   static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
     switch (kind) {
@@ -193,6 +202,8 @@ struct KernelShape {
     if (simt())
       return (blockRows / 16) * (depth / 16) + 4 * (blockRows / 16) +
              4 * (depth / 16) + 32;
+    if (tf32 && kind == KernelKind::Forward)
+      return 3 * depth / 2 + tileRows / 2 + 16;
     if (tf32)
       return depth + depth * tileRows / 32 + 3 * tileRows + 8;
     return registersFor(kind, depth, tileRows);
@@ -200,11 +211,18 @@ struct KernelShape {
   bool fits() const {
     return sharedBytes() <= kMaxSharedBytes && registers() <= kMaxRegisters;
   }
+  /// An attention kernel's shape: f16/bf16 operands, or (`tf32`) f32 ones.
+  static KernelShape attention(KernelKind kind, int64_t blockRows,
+                               int64_t tileRows, int64_t depth,
+                               bool tf32 = false) {
+    return KernelShape{kind,  blockRows, tileRows,     depth,
+                       false, false,     tf32 ? 4 : 2, tf32};
+  }
   /// The largest tile (64, 32 or 16 rows) that fits at `depth`, or 0.
-  static int64_t derivedTile(KernelKind kind, int64_t blockRows,
-                             int64_t depth) {
+  static int64_t derivedTile(KernelKind kind, int64_t blockRows, int64_t depth,
+                             bool tf32 = false) {
     for (int64_t tile : {64, 32, 16})
-      if (KernelShape{kind, blockRows, tile, depth}.fits())
+      if (attention(kind, blockRows, tile, depth, tf32).fits())
         return tile;
     return 0;
   }
@@ -274,15 +292,23 @@ std::string shapeIneligibility(ArrayRef<Value> operands) {
   return "";
 }
 
+constexpr const char *kTrainingTf32 =
+    "TF32 is for inference's attention: training's backward recomputes the "
+    "scores in f32 from this forward's log-sum-exp";
+
 /// Why the tensor-core kernel cannot compute `op` (mha.attention or
-/// mha.attention_with_lse), or "" when it can.
+/// mha.attention_with_lse), or "" when it can; f32 operands only with
+/// `tf32` (on their TF32 roundings), and then only for mha.attention.
 template <typename OpTy>
-std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK) {
+std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK, bool tf32) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
   auto k = cast<RankedTensorType>(op.getKey().getType());
   auto v = cast<RankedTensorType>(op.getValue().getType());
   Type element = q.getElementType();
-  if (!element.isF16() && !element.isBF16())
+  tf32 = tf32 && element.isF32();
+  if (tf32 && isa<AttentionWithLSEOp>(op.getOperation()))
+    return kTrainingTf32;
+  if (!element.isF16() && !element.isBF16() && !tf32)
     return kNotHalfPrecision;
   if (k.getElementType() != element || v.getElementType() != element ||
       cast<RankedTensorType>(op.getResult().getType()).getElementType() !=
@@ -296,7 +322,8 @@ std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK) {
   // Derived tiles: none fits this depth (given ones are checked when the
   // kernel is built, and refused there with the reason).
   int64_t depth = q.getDimSize(rank - 1);
-  if (!blockK && !KernelShape::derivedTile(KernelKind::Forward, blockQ, depth))
+  if (!blockK &&
+      !KernelShape::derivedTile(KernelKind::Forward, blockQ, depth, tf32))
     return "no tile of keys fits its depth in shared memory and registers";
   return "";
 }
@@ -354,8 +381,10 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
   Location loc = op.getLoc();
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
+  // (f32 reaches here only as TF32.)
+  bool tf32 = queryType.getElementType().isF32();
   if (!blockK)
-    blockK = KernelShape::derivedTile(KernelKind::Forward, blockQ, depth);
+    blockK = KernelShape::derivedTile(KernelKind::Forward, blockQ, depth, tf32);
   b.setInsertionPoint(op);
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   // (Batch dimensions are equal, never broadcast: static ones by the
@@ -379,11 +408,12 @@ void toKernelOp(OpBuilder &b, OpTy op, int64_t blockQ, int64_t blockK) {
     outputs.push_back(
         allocLike(b, loc, cast<RankedTensorType>(result.getType()), q));
   GPUAttentionOp::create(b, loc, qBuffer, kBuffer, vBuffer, outputs[0],
-                         outputs.size() > 1 ? outputs[1] : Value(),
-                         maskBuffer, b.getF32FloatAttr(scale.getValueAsDouble()),
+                         outputs.size() > 1 ? outputs[1] : Value(), maskBuffer,
+                         b.getF32FloatAttr(scale.getValueAsDouble()),
                          op.getCausal() ? b.getUnitAttr() : UnitAttr(),
                          b.getI64IntegerAttr(blockQ),
-                         b.getI64IntegerAttr(blockK));
+                         b.getI64IntegerAttr(blockK),
+                         tf32 ? b.getUnitAttr() : UnitAttr());
   for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
     result.replaceAllUsesWith(bufferization::ToTensorOp::create(
         b, loc, result.getType(), buffer, /*restrict=*/true,
@@ -442,15 +472,22 @@ struct MHAGPUAttentionKernelOpsPass final
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
+      // Only the ops asked about: every one with tensor-cores, the f32
+      // forward ones with tf32.
+      if (!isa<AttentionOp, AttentionWithLSEOp, AttentionGradOp>(op))
+        return;
+      bool f32 = cast<RankedTensorType>(op->getOperand(0).getType())
+                     .getElementType()
+                     .isF32();
+      if (!tensorCores && !(tf32 && f32 && !isa<AttentionGradOp>(op)))
+        return;
       std::string reason;
       if (auto attention = dyn_cast<AttentionOp>(op))
-        reason = ineligibility(attention, blockQ, blockK);
+        reason = ineligibility(attention, blockQ, blockK, tf32);
       else if (auto attention = dyn_cast<AttentionWithLSEOp>(op))
-        reason = ineligibility(attention, blockQ, blockK);
-      else if (auto grad = dyn_cast<AttentionGradOp>(op))
-        reason = ineligibility(grad);
+        reason = ineligibility(attention, blockQ, blockK, tf32);
       else
-        return;
+        reason = ineligibility(cast<AttentionGradOp>(op));
       if (reason.empty()) {
         ops.push_back(op);
         return;
@@ -1282,6 +1319,33 @@ private:
   /// fragments of 16 columns (two tiles): pair r holds row r % 2 of tile
   /// r / 2. The C fragments of mma.sync are A fragments: no data moves.
   SmallVector<Operand> asOperands(ArrayRef<Accumulator> tiles);
+
+  // The TF32 forward's products (mma.sync m16n8k8): A register r holds row
+  // g + 8·(r % 2), column t + 4·(r / 2); B register r holds k row t + 4r,
+  // column g; C as m16n8k16's. Every element is rounded as it is read.
+  SmallVector<Value> roundedTf32(ArrayRef<Value> elements);
+  /// The thread's A registers of its two rows `rows` of `buffer` [B, S, D]
+  /// at batch position `batch`, one set of 4 per 8 columns of depth.
+  SmallVector<SmallVector<Value>> rowWords(Value buffer, Value batch,
+                                           ArrayRef<Value> rows);
+  /// A (16 × depth, `words`) times the transpose of rows 8n to 8n + 7 of
+  /// the shared `tile`: B register r of depth step kk is tile row g + 8n,
+  /// column 8kk + 4r + t (ldmatrix of 8 rows × 4 elements, two matrices
+  /// along the row).
+  Accumulator timesTileRowsTf32(ArrayRef<SmallVector<Value>> words, Value tile,
+                                int64_t n);
+  /// Accumulators of 8 keys each (C layout), rounded, as A registers of
+  /// those 8 keys in a permuted k order (k t ↔ key 2t, k t + 4 ↔ key
+  /// 2t + 1), so that a thread's own accumulators are its A registers:
+  /// register r is tile[(r % 2)·2 + r / 2]. The B side reads its rows in
+  /// the same order.
+  SmallVector<SmallVector<Value>> asTf32Operands(ArrayRef<Accumulator> tiles);
+  /// `acc` + those A registers (8 keys each) times columns 8nd to 8nd + 7
+  /// of the shared `tile`: B register r of keys 8n on is the tile's row
+  /// 8n + 2t + r, column g + 8nd (one element a load; rows of D + 4
+  /// words, D a multiple of 16: banks 8t + g on, no conflict).
+  Accumulator timesTileColumnsTf32(ArrayRef<SmallVector<Value>> words,
+                                   Value tile, int64_t nd, Accumulator acc);
   /// The thread's two rows of block `blockIndex` (uniform) in its warp's
   /// 16-row tile `tile` (the thread's g and g + 8 of it; a warp owns
   /// shape.warpRows() rows), and the same clamped below `bound` (a row past
@@ -1792,6 +1856,62 @@ Accumulator KernelBuilder::timesTileColumns(ArrayRef<Operand> fragments,
   return acc;
 }
 
+SmallVector<Value> KernelBuilder::roundedTf32(ArrayRef<Value> elements) {
+  SmallVector<Value> words;
+  for (Value x : elements)
+    words.push_back(toTf32(x));
+  return words;
+}
+
+SmallVector<SmallVector<Value>>
+KernelBuilder::rowWords(Value buffer, Value batch, ArrayRef<Value> rows) {
+  SmallVector<SmallVector<Value>> words;
+  for (int64_t kk = 0; kk < shape.depth / 8; ++kk) {
+    SmallVector<Value> a;
+    for (int64_t r = 0; r < 4; ++r)
+      a.push_back(load(
+          buffer, {batch, rows[r % 2], add(inGroup, c(8 * kk + 4 * (r / 2)))}));
+    words.push_back(roundedTf32(a));
+  }
+  return words;
+}
+
+Accumulator KernelBuilder::timesTileRowsTf32(ArrayRef<SmallVector<Value>> words,
+                                             Value tile, int64_t n) {
+  Accumulator acc(4, f32(0.0f));
+  for (auto [kk, a] : llvm::enumerate(words))
+    acc = mmaTf32(a,
+                  roundedTf32(tileWords(tile, c(8 * n), c(8 * kk),
+                                        /*rowStep=*/0, /*columnStep=*/4)),
+                  acc);
+  return acc;
+}
+
+SmallVector<SmallVector<Value>>
+KernelBuilder::asTf32Operands(ArrayRef<Accumulator> tiles) {
+  SmallVector<SmallVector<Value>> words;
+  for (const Accumulator &tile : tiles) {
+    SmallVector<Value> a;
+    for (int64_t r = 0; r < 4; ++r)
+      a.push_back(tile[2 * (r % 2) + r / 2]);
+    words.push_back(roundedTf32(a));
+  }
+  return words;
+}
+
+Accumulator
+KernelBuilder::timesTileColumnsTf32(ArrayRef<SmallVector<Value>> words,
+                                    Value tile, int64_t nd, Accumulator acc) {
+  for (auto [n, a] : llvm::enumerate(words)) {
+    SmallVector<Value> bWords;
+    for (int64_t r = 0; r < 2; ++r)
+      bWords.push_back(
+          load(tile, {add(twoT, c(8 * n + r)), add(group, c(8 * nd))}));
+    acc = mmaTf32(a, roundedTf32(bWords), acc);
+  }
+  return acc;
+}
+
 SmallVector<Operand> KernelBuilder::asOperands(ArrayRef<Accumulator> tiles) {
   SmallVector<Operand> fragments;
   for (size_t kk = 0; kk < tiles.size() / 2; ++kk) {
@@ -1902,10 +2022,12 @@ void KernelBuilder::storeRows(ValueRange acc, ArrayRef<Value> factor,
                                           rows[i], bound);
     for (int64_t nd = 0; nd < shape.depth / 8; ++nd) {
       Value pair[2];
-      for (int64_t e = 0; e < 2; ++e)
-        pair[e] = arith::TruncFOp::create(
-            b, loc, halfType(),
-            arith::MulFOp::create(b, loc, acc[4 * nd + 2 * i + e], factor[i]));
+      for (int64_t e = 0; e < 2; ++e) {
+        pair[e] =
+            arith::MulFOp::create(b, loc, acc[4 * nd + 2 * i + e], factor[i]);
+        if (!element.isF32())
+          pair[e] = arith::TruncFOp::create(b, loc, halfType(), pair[e]);
+      }
       storePair({pair[0], pair[1]}, buffer,
                 {batch, rows[i], add(twoT, c(8 * nd))}, inRange);
     }
@@ -1920,9 +2042,14 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
   ThreadRows queries = threadRows(queryBlockIndex, rows);
   ArrayRef<Value> row = queries.row, clampedRow = queries.clamped;
   Value offset = operands.mask ? maskOffset(operands, batchIndex) : Value();
-  // The query's fragments, for the whole kernel.
-  SmallVector<Operand> queryFragments =
-      rowFragments(operands.q, batch, clampedRow);
+  // The query's fragments (TF32: registers, rounded), for the whole
+  // kernel.
+  SmallVector<Operand> queryFragments;
+  SmallVector<SmallVector<Value>> queryWords;
+  if (shape.tf32)
+    queryWords = rowWords(operands.q, batch, clampedRow);
+  else
+    queryFragments = rowFragments(operands.q, batch, clampedRow);
 
   Value tiles = keyTiles(operands, queryBlockIndex);
 
@@ -1961,7 +2088,9 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
         int64_t keySteps = shape.tileRows / 8;
         SmallVector<Accumulator> scores; // [n][2·row + e]
         for (int64_t n = 0; n < keySteps; ++n) {
-          Accumulator acc = timesTileRows(queryFragments, kShared, n);
+          Accumulator acc = shape.tf32
+                                ? timesTileRowsTf32(queryWords, kShared, n)
+                                : timesTileRows(queryFragments, kShared, n);
           Accumulator values;
           for (int64_t i = 0; i < 2; ++i)
             for (int64_t e = 0; e < 2; ++e)
@@ -2004,14 +2133,22 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
           next[i] = mNew;
           next[2 + i] = sum;
         }
-        // acc = α·acc + P·V, P rounded to the operands' type.
-        SmallVector<Operand> probabilities = asOperands(scores);
+        // acc = α·acc + P·V, P rounded to the operands' type (TF32: as it
+        // is read).
+        SmallVector<Operand> probabilities;
+        SmallVector<SmallVector<Value>> probabilityWords;
+        if (shape.tf32)
+          probabilityWords = asTf32Operands(scores);
+        else
+          probabilities = asOperands(scores);
         for (int64_t nd = 0; nd < outputTiles; ++nd) {
           Accumulator acc;
           for (int64_t j = 0; j < 4; ++j)
             acc.push_back(arith::MulFOp::create(b, loc, state[4 + 4 * nd + j],
                                                 alpha[j / 2]));
-          acc = timesTileColumns(probabilities, vShared, nd, acc);
+          acc = shape.tf32
+                    ? timesTileColumnsTf32(probabilityWords, vShared, nd, acc)
+                    : timesTileColumns(probabilities, vShared, nd, acc);
           for (int64_t j = 0; j < 4; ++j)
             next[4 + 4 * nd + j] = acc[j];
         }
@@ -2308,12 +2445,6 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
   // one's (columns 8nd + g, K 4 at a time).
   auto tf32Step = [&](Value lhsTile, Value rhsTile,
                       ArrayRef<Value> state) -> SmallVector<Value> {
-    auto rounded = [&](ArrayRef<Value> elements) {
-      SmallVector<Value> words;
-      for (Value x : elements)
-        words.push_back(toTf32(x));
-      return words;
-    };
     SmallVector<SmallVector<SmallVector<Value>>> fragments(rowTiles);
     for (int64_t mt = 0; mt < rowTiles; ++mt)
       for (int64_t kk = 0; kk < blockK / 8; ++kk) {
@@ -2328,7 +2459,7 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
             llvm::append_range(a, tileWords(lhsTile, m, c(8 * kk + 4 * half),
                                             /*rowStep=*/8, /*columnStep=*/0));
         }
-        fragments[mt].push_back(rounded(a));
+        fragments[mt].push_back(roundedTf32(a));
       }
     SmallVector<Value> nextState(state.begin(), state.end());
     for (int64_t nd = 0; nd < columnTiles; ++nd)
@@ -2342,7 +2473,7 @@ void KernelBuilder::buildMatmul(const MatmulOperands &operands,
             bWords.push_back(load(rhsTile, {add(inGroup, c(8 * kk + 4 * r)),
                                             add(group, c(8 * nd))}));
         }
-        bWords = rounded(bWords);
+        bWords = roundedTf32(bWords);
         for (int64_t mt = 0; mt < rowTiles; ++mt) {
           auto first = nextState.begin() + at(mt, nd);
           Accumulator acc =
@@ -2720,8 +2851,9 @@ LogicalResult checkFits(Operation *op, const KernelShape &shape) {
       diagnostic << "use a smaller block_m or block_n";
     else if (shape.kind == KernelKind::Matmul)
       diagnostic << "use a smaller block_n or block_k";
-    else if (KernelShape::registersFor(shape.kind, shape.depth, 16) >
-             kMaxRegisters)
+    else if (KernelShape::attention(shape.kind, shape.blockRows, 16,
+                                    shape.depth, shape.tf32)
+                 .registers() > kMaxRegisters)
       diagnostic << "the depth is too large for this kernel";
     else
       diagnostic << "use a smaller " << shape.tileOption();
@@ -2874,9 +3006,9 @@ void emitGrid(OpBuilder &b, Location loc, const KernelShape &shape,
 LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionOp op, bool emulate) {
   Location loc = op.getLoc();
   auto queryType = cast<MemRefType>(op.getQuery().getType());
-  KernelShape shape{KernelKind::Forward, int64_t(op.getBlockQ()),
-                    int64_t(op.getBlockK()),
-                    queryType.getDimSize(queryType.getRank() - 1)};
+  KernelShape shape = KernelShape::attention(
+      KernelKind::Forward, int64_t(op.getBlockQ()), int64_t(op.getBlockK()),
+      queryType.getDimSize(queryType.getRank() - 1), op.getTf32());
   if (failed(checkFits(op, shape)))
     return failure();
   b.setInsertionPoint(op);

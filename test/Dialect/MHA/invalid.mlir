@@ -913,6 +913,22 @@ func.func @f(%q: memref<2x8x16xbf16>, %k: memref<2x8x16xf16>) {
 
 // -----
 
+func.func @f(%q: memref<2x8x16xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects f16 or bf16 buffers, or f32 ones with tf32 (the kernel computes on tensor cores), got f32}}
+  mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xbf16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op expects f32 buffers with tf32 (TF32 roundings of f32 operands), got 'bf16'}}
+  mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 64, tf32} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
 func.func @f(%q: memref<2x8x16xbf16>, %v: memref<2x8x16xbf16, strided<[256, 32, 1]>>) {
   // expected-error @+1 {{'mha.gpu_attention' op expects the value buffer to have the identity layout}}
   mha.gpu_attention %q, %q, %v, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16, strided<[256, 32, 1]>>, memref<2x8x16xbf16>
@@ -977,9 +993,9 @@ func.func @f(%q: memref<2x8x16xbf16>) {
 
 // -----
 
-func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x8x16xf32>) {
-  // expected-error @+1 {{'mha.gpu_attention' op operand #3 must be memref of 16-bit float or bfloat16 type values}}
-  mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xf32>
+func.func @f(%q: memref<2x8x16xbf16>, %o: memref<2x8x16xi16>) {
+  // expected-error @+1 {{'mha.gpu_attention' op operand #3 must be memref of 16-bit float or bfloat16 type or 32-bit float values}}
+  mha.gpu_attention %q, %q, %q, %o {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xi16>
   return
 }
 

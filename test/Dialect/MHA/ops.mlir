@@ -278,7 +278,8 @@ func.func @online_attention(%q: tensor<2x8x16x64xf32>, %k: tensor<2x1x32x64xbf16
 
 // CHECK-LABEL: func.func @gpu_attention
 func.func @gpu_attention(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf16>, %o: memref<?x8x?x64xbf16>,
-                         %h: memref<2x5x32xf16>, %l: memref<2x5xf32>, %m: memref<5x1xi1>) {
+                         %h: memref<2x5x32xf16>, %l: memref<2x5xf32>, %m: memref<5x1xi1>,
+                         %f: memref<2x5x64xf32>) {
   // CHECK: mha.gpu_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {block_k = 64 : i64, block_q = 64 : i64, causal, scale = 1.250000e-01 : f32} : memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>
   mha.gpu_attention %q, %k, %k, %o {scale = 0.125 : f32, causal, block_q = 64, block_k = 64}
       : memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>
@@ -291,6 +292,10 @@ func.func @gpu_attention(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf16>, %
   // CHECK: mha.gpu_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} lse(%{{.*}} : memref<2x5xf32>) mask(%{{.*}} : memref<5x1xi1>) {block_k = 16 : i64, block_q = 16 : i64, scale = 1.000000e+00 : f32}
   mha.gpu_attention %h, %h, %h, %h lse(%l : memref<2x5xf32>) mask(%m : memref<5x1xi1>) {scale = 1.0 : f32, block_q = 16, block_k = 16}
       : memref<2x5x32xf16>, memref<2x5x32xf16>, memref<2x5x32xf16>, memref<2x5x32xf16>
+  // f32 buffers on their TF32 roundings.
+  // CHECK: mha.gpu_attention %{{.*}} {block_k = 32 : i64, block_q = 64 : i64, causal, scale = 1.250000e-01 : f32, tf32} : memref<2x5x64xf32>
+  mha.gpu_attention %f, %f, %f, %f {scale = 0.125 : f32, causal, block_q = 64, block_k = 32, tf32}
+      : memref<2x5x64xf32>, memref<2x5x64xf32>, memref<2x5x64xf32>, memref<2x5x64xf32>
   return
 }
 

@@ -351,6 +351,16 @@ LogicalResult GPUAttentionOp::verify() {
           *this, {{"query", getQuery()}, {"output", getOutput()}},
           {{"key", getKey()}, {"value", getValue()}}, getLse(), getMask())))
     return failure();
+  // f32 operands only on their TF32 roundings (the kernel has no f32
+  // products), and TF32 only of f32 ones.
+  Type element = cast<MemRefType>(getQuery().getType()).getElementType();
+  if (getTf32() && !element.isF32())
+    return emitOpError("expects f32 buffers with tf32 (TF32 roundings of "
+                       "f32 operands), got ")
+           << element;
+  if (!getTf32() && element.isF32())
+    return emitOpError("expects f16 or bf16 buffers, or f32 ones with tf32 "
+                       "(the kernel computes on tensor cores), got f32");
   // (A block is 16 rows a warp: at most 32 warps.)
   if (failed(verifyTile(*this, "block_q", getBlockQ(), 512)))
     return failure();

@@ -8,8 +8,8 @@ on every core (batch elements in parallel through OpenMP), on one thread
 inputs.
 
   flash_attention.py MHA_RUN WORKDIR [gpu | gpu-tensor-cores | gpu-emulated |
-                                      gpu-emulated-tensor-cores |
-                                      gpu-compile | tiled]
+                                      gpu-emulated-tensor-cores | gpu-tf32 |
+                                      gpu-emulated-tf32 | gpu-compile | tiled]
 
 With `gpu` (on a machine with an NVIDIA GPU: Integration/GPU,
 scripts/gpu/device-check.sh) or `gpu-emulated` (the GPU pipeline's mapped
@@ -17,7 +17,10 @@ loop nests run on the CPU) the variants are mha-run --device <that>
 against the CPU's decomposition; `gpu-tensor-cores` runs the cases the
 tensor-core kernel takes (tc_*) with mha-run --device gpu --gpu-tensor-cores
 against it, and `gpu-emulated-tensor-cores` the same with the kernel emulated
-on the CPU (--device gpu-emulated: each block's threads as vector lanes). With `gpu-compile`, each model is only
+on the CPU (--device gpu-emulated: each block's threads as vector lanes).
+`gpu-tf32` and `gpu-emulated-tf32` likewise run the tf32_* cases (f32
+operands) with --gpu-f32-matmuls tf32: the tensor-core forward on their
+TF32 roundings. With `gpu-compile`, each model is only
 compiled by mha-opt --mha-lower-to-gpu to sm_80 and sm_90a cubins (no GPU
 needed; ptxas from the CUDA toolkit), the tc_* cases also with tensor-cores=1
 (checking that the PTX holds the kernel's f16/bf16 mma.sync). With `tiled`, the model is first rewritten
@@ -200,6 +203,30 @@ CASES = [
     case("tc_masked_rows", 1, 2, 70, 70, 16, 16, dtype="bf16",
          tolerance=1e-2,
          mask=("bool", (1, 2, 70, 70), lambda i: i[2] % 5 != 3)),
+    # f32 attention on tensor cores, on TF32 roundings (--gpu-f32-matmuls
+    # tf32): each element of Q, K, V and P keeps 10 bits of mantissa
+    # (2^-11 relative). A score moves by at most scale·2·2^-11·Σ|q_d·k_d|:
+    # for inputs uniform in [-1, 1] that sum has mean D/4 and deviation
+    # 0.22·sqrt(D), so 5 deviations over it bound it (25 at D = 64, 45 at
+    # 128): 3e-3 (D = 64, scale 1/8) and 3.9e-3 (D = 128). A weighted mean
+    # of values in [-1, 1] whose weights move by e^Δs moves by at most 2Δs,
+    # 8e-3; P's and V's roundings add 2^-11 each: bound 1e-2 (measured
+    # 6e-5 to 2.6e-4). Scales are the default 1/sqrt(D). attention_with_lse (training's forward) stays in f32:
+    # f32 bound.
+    case("tf32_odd", 2, 3, 37, 45, 32, 32, tolerance=1e-2),
+    case("tf32_causal_unequal", 1, 2, 70, 150, 64, 64, causal=True,
+         tolerance=1e-2),
+    case("tf32_d128", 1, 2, 200, 131, 128, 128, tolerance=1e-2),
+    case("tf32_causal_long", 1, 2, 1030, 1030, 64, 64, causal=True,
+         tolerance=1e-2),
+    case("tf32_dynamic_rows", 2, 3, 45, 61, 16, 16, dynamic="rows",
+         tolerance=1e-2),
+    case("tf32_padding_mask", 2, 2, 80, 90, 32, 32, tolerance=1e-2,
+         mask=("bool", (2, 1, 1, 90), lambda i: i[3] < 90 - 30 * i[0])),
+    case("tf32_additive_causal", 1, 2, 60, 75, 32, 32, causal=True,
+         tolerance=1e-2,
+         mask=("add", (60, 75), lambda i: -0.05 * abs(i[0] - i[1]))),
+    case("tf32_lse_f32", 2, 2, 90, 90, 32, 32, causal=True, lse=True),
 ]
 
 
@@ -303,6 +330,11 @@ def run_case(mha_run, work, c):
     variants = [("flash", []), ("flash_1thread", ["--threads", "1"]),
                 ("reference", ["--decomposed-attention"])]
     models = {}
+    # The TF32 cases are f32 attention as the others: only their own modes
+    # and the compile check run them.
+    tf32 = c["name"].startswith("tf32_")
+    if tf32 and GPU not in ("gpu-tf32", "gpu-emulated-tf32", "gpu-compile"):
+        return None
     if GPU == "gpu-compile":
         # The whole GPU pipeline, to sm_80 and sm_90a cubins (ptxas), on a
         # machine without a GPU: what fails only past the emulated stages
@@ -316,6 +348,11 @@ def run_case(mha_run, work, c):
             configs += ["chip=sm_80 format=isa tensor-cores=1"] + [
                 "chip=%s format=bin tensor-cores=1" % chip
                 for chip in ("sm_80", "sm_90a")]
+        if tf32:
+            # The TF32 forward (not training's, which stays in f32).
+            configs += ["chip=sm_80 format=isa tf32-matmuls=1"] + [
+                "chip=%s format=bin tf32-matmuls=1" % chip
+                for chip in ("sm_80", "sm_90a")]
         for config in configs:
             run = subprocess.run(
                 [mha_opt, model, "--mha-lower-to-gpu=" + config],
@@ -325,6 +362,12 @@ def run_case(mha_run, work, c):
                     config, run.returncode, run.stderr[-2000:])
             mma = "mma.sync.aligned.m16n8k16.row.col.f32.%s.%s.f32" % (
                 c["dtype"], c["dtype"])
+            if tf32:
+                mma = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+                if "format=isa" in config and c["lse"]:
+                    if mma in run.stdout:
+                        return "training's forward on TF32 in (%s)" % config
+                    continue
             if "format=isa" in config and mma not in run.stdout:
                 return "no %s in the PTX of (%s)" % (mma, config)
             # With a backward, its two kernels on tensor cores too: three
@@ -351,6 +394,12 @@ def run_case(mha_run, work, c):
             return None
         device = "gpu" if GPU == "gpu-tensor-cores" else "gpu-emulated"
         variants = [(GPU, ["--device", device, "--gpu-tensor-cores"]),
+                    ("reference", ["--decomposed-attention"])]
+    elif GPU in ("gpu-tf32", "gpu-emulated-tf32"):
+        if not c["name"].startswith("tf32_"):
+            return None
+        device = "gpu" if GPU == "gpu-tf32" else "gpu-emulated"
+        variants = [(GPU, ["--device", device, "--gpu-f32-matmuls", "tf32"]),
                     ("reference", ["--decomposed-attention"])]
     elif GPU:
         variants = [(GPU, ["--device", GPU]),

@@ -1058,11 +1058,16 @@ def MHA_GPUAttentionOp : MHA_Op<"gpu_attention", [AttrSizedOperandSegments]> {
     in shared memory `block_k` rows at a time, Q·Kᵀ and P·V on tensor cores
     (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation), the online
     softmax in registers. A row whose keys are all excluded gives zeros.
+    With `tf32` the operands are f32 and the two products run on their
+    TF32 roundings (`mma.sync` m16n8k8 `.tf32`, each element of Q, K, V
+    and P rounded to 10 bits of mantissa, as PyTorch's `allow_tf32`),
+    an opt-in.
 
     Operands: query [B..., Sq, D], key [B..., Sk, D], value [B..., Sk, D]
     and the output [B..., Sq, D] it writes (with `lse`, also each row's
     log-sum-exp, f32 [B..., Sq], as `mha.attention_with_lse` gives it: -inf
-    for a row that saw no key), all f16 or all bf16 with an
+    for a row that saw no key), all f16 or all bf16 (all f32 with `tf32`,
+    and only then) with an
     identity layout, at least one batch dimension, D static and a multiple
     of 16. Batch sizes and lengths must agree at run time (checked on the
     host before the op, where it is made), and the buffers' data must start
@@ -1076,15 +1081,15 @@ def MHA_GPUAttentionOp : MHA_Op<"gpu_attention", [AttrSizedOperandSegments]> {
         memref<?x8x?x64xbf16>
     ```
   }];
-  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$query,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$key,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$value,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$output,
+  let arguments = (ins Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$query,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$key,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$value,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemWrite]>:$output,
                        Arg<Optional<MemRefOf<[F32]>>, "", [MemWrite]>:$lse,
                        Arg<Optional<MemRefOf<[I1, F32, F16, BF16]>>, "",
                            [MemRead]>:$mask,
                        F32Attr:$scale, UnitAttr:$causal,
-                       I64Attr:$block_q, I64Attr:$block_k);
+                       I64Attr:$block_q, I64Attr:$block_k, UnitAttr:$tf32);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output (`lse` `(` $lse^ `:` type($lse) `)`)?
     (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
