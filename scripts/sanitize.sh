@@ -48,12 +48,8 @@ if [ "${1:-}" = "--build-only" ]; then
 fi
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:allocator_may_return_null=1:allow_user_poisoning=0"
 export UBSAN_OPTIONS="abort_on_error=1:halt_on_error=1:print_stacktrace=1"
-# The GPU kernels' emulation tests run in the first suite (scripts/test.sh)
-# only: their time goes to compiling and running the emulated kernels (JIT
-# code, not instrumented), while the passes that build those kernels run
-# under the sanitizers in the Conversion and Pipelines tests and in
-# gpu-compile.test. Under ASan they took about a third of this suite
-# (36 min on 2 cores, 2026-11-28), which kept .ci/run near its limit.
-export LIT_FILTER_OUT=${LIT_FILTER_OUT:-'gpu-emulated-(tensor-cores|tensor-core-matmuls|f32-matmuls|tf32-matmuls|tf32-attention)\.test'}
+# The kernel sweeps (flash-attention.test, the gpu-emulated-*.test files,
+# gpu-compile.test, tensor-core-tiles-ptxas.test) are `UNSUPPORTED: asan`:
+# here sanitized-kernels.test runs representatives of them.
 cmake --build build-asan --target check-mha
 echo "sanitize: the suite passed under ASan + UBSan"

@@ -5,12 +5,12 @@
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file | FileCheck %s
 // Each op left as it is is named with the reason, as a remark:
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops="block-q=32 block-k=48" --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
-// REMARK: :82:8: remark: not on tensor cores: its operands are not f16 or bf16 (bf16-attention, mha-run --precision bf16, computes f32 attention on bf16 roundings)
+// REMARK: :82:8: remark: not on tensor cores: its operands are not f16 or bf16 (tf32, mha-run --gpu-f32-matmuls tf32, computes f32 attention on TF32 roundings; bf16-attention, mha-run --precision bf16, on bf16 roundings)
 // REMARK: :83:8: remark: not on tensor cores: its depth is not a static multiple of 16
 // REMARK: :84:8: remark: not on tensor cores: it has no batch dimension
 // REMARK: :85:8: remark: not on tensor cores: its depths differ
 // REMARK: :86:8: remark: not on tensor cores: its batch dimensions differ or broadcast
-// REMARK: :87:12: remark: not on tensor cores: its operands are not f16 or bf16
+// REMARK: :87:12: remark: not on tensor cores: its operands are not f16 or bf16 (bf16-attention, mha-run --precision bf16, computes f32 attention on bf16 roundings)
 // REMARK: :180:11: remark: not on tensor cores: no tile fits its depth in shared memory and registers
 // REMARK: :182:11: remark: not on tensor cores: it computes the mask's gradient
 // REMARK: :184:11: remark: not on tensor cores: its operands are not f16 or bf16

@@ -441,7 +441,8 @@ def main(mha_run, work):
     os.makedirs(work, exist_ok=True)
     failures = 0
     # MHA_FLASH_CASES (a regular expression): only the cases it matches
-    # (for work on one kernel; the tests run every case).
+    # (for work on one kernel, and the sanitized suite's representatives,
+    # sanitized-kernels.test; the other tests run every case).
     only = re.compile(os.environ.get("MHA_FLASH_CASES", ""))
     for c in CASES:
         if not only.search(c["name"]):
