@@ -23,6 +23,7 @@ training's backward stays in f32) against SDPA in f32 with PyTorch's
 allow_tf32 set (matmul and cuDNN).
 """
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -33,10 +34,29 @@ DTYPES = {"f32": ("f32", []), "bf16": ("bf16", []),
           "tf32": ("f32", ["--gpu-f32-matmuls", "tf32"])}
 
 
-def torch_time(b, h, s, d, causal, dtype, backward, tf32=False):
+@contextlib.contextmanager
+def torch_tf32(allowed):
+    """PyTorch's TF32 switches (matmul and cuDNN) set for one measurement,
+    and restored after it."""
     import torch
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
+    saved = (torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32) = saved
+
+
+def torch_time(b, h, s, d, causal, dtype, backward, tf32=False):
+    with torch_tf32(tf32):
+        return torch_median(b, h, s, d, causal, dtype, backward)
+
+
+def torch_median(b, h, s, d, causal, dtype, backward):
+    import torch
     q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=dtype,
                            requires_grad=backward) for _ in range(3))
     f = torch.nn.functional.scaled_dot_product_attention

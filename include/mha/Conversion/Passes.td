@@ -196,8 +196,8 @@ def MHAGPUAttentionKernelOpsPass
     the kernel's tiles; `mha-gpu-lower-tensor-core-kernels` checks them
     against the GPU's shared memory and registers. With `block-k=0` (the
     default) each op gets the largest tile of 64, 32 or 16 keys that fits
-    its depth, and an op no tile fits (a depth above 256) is left to the
-    rest of the pipeline.
+    its depth, and an op no tile fits (f16/bf16 above depth 256, TF32
+    above 144) is left to the rest of the pipeline.
 
     With `tf32`, each `mha.attention` of f32 operands of that shape also
     becomes `mha.gpu_attention`, with `tf32`: its two products on tensor

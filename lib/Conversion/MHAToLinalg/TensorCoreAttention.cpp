@@ -497,7 +497,11 @@ struct MHAGPUAttentionKernelOpsPass final
       // (At the op's location, without the op: the user wrote it.)
       InFlightDiagnostic remark = emitRemark(op->getLoc())
                                   << "not on tensor cores: " << reason;
-      if (reason == kNotHalfPrecision)
+      if (reason == kNotHalfPrecision && isa<AttentionOp>(op))
+        remark << " (tf32, mha-run --gpu-f32-matmuls tf32, computes f32 "
+                  "attention on TF32 roundings; bf16-attention, mha-run "
+                  "--precision bf16, on bf16 roundings)";
+      else if (reason == kNotHalfPrecision)
         remark << " (bf16-attention, mha-run --precision bf16, computes f32 "
                   "attention on bf16 roundings)";
     });
