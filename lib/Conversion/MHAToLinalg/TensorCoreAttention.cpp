@@ -774,11 +774,15 @@ Value collapseBatch(OpBuilder &b, Location loc, Value buffer,
   return memref::CollapseShapeOp::create(b, loc, buffer, groups);
 }
 
-/// An operand register of mma.sync: two f16/bf16 elements (packed into one
-/// 32-bit register only at the mma).
+/// Two f16/bf16 elements of a row (loaded or stored together).
 using Pair = std::pair<Value, Value>;
-/// A thread's part of an mma.sync operand: A 4 pairs, B 2.
-using Operand = SmallVector<Pair, 4>;
+/// An operand register of mma.sync, as its elements: two f16/bf16 (packed
+/// into one 32-bit register only at the mma), or one f32 already rounded to
+/// TF32.
+using Register = SmallVector<Value, 2>;
+/// A thread's part of an mma.sync operand: A 4 registers, B 2 (m16n8k16 on
+/// f16/bf16, m16n8k8 on TF32).
+using Operand = SmallVector<Register, 4>;
 /// A thread's part of an accumulator: 4 f32 values.
 using Accumulator = SmallVector<Value, 4>;
 
@@ -1194,7 +1198,9 @@ private:
     return value;
   }
 
-  /// `acc` + A·B (m16n8k16, row-major A, column-major B, f32 accumulators).
+  /// `acc` + A·B (row-major A, column-major B, f32 accumulators):
+  /// m16n8k16 on registers of two f16/bf16 elements, m16n8k8 (mmaTf32) on
+  /// registers of one TF32 word.
   Accumulator mma(const Operand &a, const Operand &bOperand,
                   const Accumulator &acc);
   /// The same on TF32 operands (m16n8k8, shape.tf32): A 4 registers, B 2,
@@ -1303,53 +1309,45 @@ private:
       gpu::BarrierOp::create(b, loc);
   }
 
+  // The attention kernels' products. Each helper takes and gives
+  // f16/bf16 fragments (mma.sync m16n8k16) or, with shape.tf32, TF32 ones
+  // (m16n8k8, every element rounded by toTf32 once, as it is read).
+  // m16n8k16: A pair r holds row g + 8·(r % 2), columns 2t + 8·(r / 2) and
+  // the next; B pair r, k rows 2t + 8r and the next of column g.
+  // m16n8k8: A register r holds row g + 8·(r % 2), column t + 4·(r / 2); B
+  // register r, k row t + 4r of column g. Both: C value j holds row
+  // g + 8·(j / 2), column 2t + j % 2.
+
   /// The A fragments of the thread's two rows `rows` (clamped into
   /// `buffer` [B, S, D]) at batch position `batch`, one per 16 columns of
-  /// depth: pair r holds row r % 2, columns 2t + 8·(r / 2) and the next.
+  /// depth (TF32: per 8).
   SmallVector<Operand> rowFragments(Value buffer, Value batch,
                                     ArrayRef<Value> rows);
   /// A (16 × depth, `fragments`) times the transpose of rows 8n to 8n + 7
-  /// of the shared `tile`: B pair r of depth step kk holds tile row g + 8n,
-  /// depth columns 16kk + 8r + 2t and the next (ldmatrix, matrices along
-  /// the row).
+  /// of the shared `tile`: depth step kk's B is tile row g + 8n, depth
+  /// columns 16kk + 8r + 2t and the next (TF32: 8kk + 4r + t), by ldmatrix
+  /// of two matrices along the row.
   Accumulator timesTileRows(ArrayRef<Operand> fragments, Value tile, int64_t n);
-  /// `acc` + A (16 × tile rows, `fragments`) times columns 8nd to 8nd + 7
-  /// of the shared `tile`: B pair r of step kk holds tile rows
-  /// 16kk + 8r + 2t and the next of column g + 8nd (ldmatrix with .trans,
-  /// matrices down the columns).
+  /// `acc` + A (16 × tile rows, `fragments` from asOperands) times columns
+  /// 8nd to 8nd + 7 of the shared `tile`: step kk's B pair r holds tile
+  /// rows 16kk + 8r + 2t and the next of column g + 8nd (ldmatrix with
+  /// .trans, matrices down the columns). TF32: register r of keys 8kk on
+  /// is tile row 8kk + 2t + r, column g + 8nd, in asOperands' permuted k
+  /// order (one element a load; rows of D + 4 words, D a multiple of 16:
+  /// banks 8t + g on, no conflict).
   Accumulator timesTileColumns(ArrayRef<Operand> fragments, Value tile,
                                int64_t nd, Accumulator acc);
   /// Accumulators of 8 columns each, rounded to the operands' type, as A
-  /// fragments of 16 columns (two tiles): pair r holds row r % 2 of tile
-  /// r / 2. The C fragments of mma.sync are A fragments: no data moves.
+  /// fragments: pair r holds row r % 2 of tile r / 2 of each two tiles. The
+  /// C fragments of mma.sync are A fragments: no data moves. TF32: one
+  /// fragment per tile, its 8 columns in a permuted k order (k t ↔ column
+  /// 2t, k t + 4 ↔ column 2t + 1), so that a thread's own accumulators are
+  /// its registers: register r is tile[2·(r % 2) + r / 2].
   SmallVector<Operand> asOperands(ArrayRef<Accumulator> tiles);
-
-  // The TF32 forward's products (mma.sync m16n8k8): A register r holds row
-  // g + 8·(r % 2), column t + 4·(r / 2); B register r holds k row t + 4r,
-  // column g; C as m16n8k16's. Every element is rounded as it is read.
+  /// Elements rounded to TF32 (toTf32), each one register.
+  Operand tf32Registers(ArrayRef<Value> elements);
+  /// The same elements rounded, as values (the TF32 matmul's registers).
   SmallVector<Value> roundedTf32(ArrayRef<Value> elements);
-  /// The thread's A registers of its two rows `rows` of `buffer` [B, S, D]
-  /// at batch position `batch`, one set of 4 per 8 columns of depth.
-  SmallVector<SmallVector<Value>> rowWords(Value buffer, Value batch,
-                                           ArrayRef<Value> rows);
-  /// A (16 × depth, `words`) times the transpose of rows 8n to 8n + 7 of
-  /// the shared `tile`: B register r of depth step kk is tile row g + 8n,
-  /// column 8kk + 4r + t (ldmatrix of 8 rows × 4 elements, two matrices
-  /// along the row).
-  Accumulator timesTileRowsTf32(ArrayRef<SmallVector<Value>> words, Value tile,
-                                int64_t n);
-  /// Accumulators of 8 keys each (C layout), rounded, as A registers of
-  /// those 8 keys in a permuted k order (k t ↔ key 2t, k t + 4 ↔ key
-  /// 2t + 1), so that a thread's own accumulators are its A registers:
-  /// register r is tile[(r % 2)·2 + r / 2]. The B side reads its rows in
-  /// the same order.
-  SmallVector<SmallVector<Value>> asTf32Operands(ArrayRef<Accumulator> tiles);
-  /// `acc` + those A registers (8 keys each) times columns 8nd to 8nd + 7
-  /// of the shared `tile`: B register r of keys 8n on is the tile's row
-  /// 8n + 2t + r, column g + 8nd (one element a load; rows of D + 4
-  /// words, D a multiple of 16: banks 8t + g on, no conflict).
-  Accumulator timesTileColumnsTf32(ArrayRef<SmallVector<Value>> words,
-                                   Value tile, int64_t nd, Accumulator acc);
   /// The thread's two rows of block `blockIndex` (uniform) in its warp's
   /// 16-row tile `tile` (the thread's g and g + 8 of it; a warp owns
   /// shape.warpRows() rows), and the same clamped below `bound` (a row past
@@ -1409,21 +1407,23 @@ private:
 
 Accumulator KernelBuilder::mma(const Operand &a, const Operand &bOperand,
                                const Accumulator &acc) {
-  if (lanes) {
-    SmallVector<Value> aElements, bElements;
-    for (auto [x, y] : a)
-      aElements.append({x, y});
-    for (auto [x, y] : bOperand)
-      bElements.append({x, y});
-    return emulatedMma(aElements, bElements, acc);
-  }
+  auto elements = [](const Operand &operand) {
+    SmallVector<Value> values;
+    for (const Register &r : operand)
+      values.append(r.begin(), r.end());
+    return values;
+  };
+  if (a.front().size() == 1) // TF32 words
+    return mmaTf32(elements(a), elements(bOperand), acc);
+  if (lanes)
+    return emulatedMma(elements(a), elements(bOperand), acc);
   // One 32-bit register per pair: f16 pairs as vector<2xf16> (NVVM's
   // f16x2), bf16 pairs as i32.
   auto registers = [&](const Operand &operand) {
     SmallVector<Value> values;
-    for (auto [x, y] : operand) {
+    for (const Register &r : operand) {
       Value pair = vector::FromElementsOp::create(
-          b, loc, VectorType::get({2}, element), ValueRange{x, y});
+          b, loc, VectorType::get({2}, element), ValueRange(r));
       if (element.isBF16()) {
         Value word = vector::BitCastOp::create(
             b, loc, VectorType::get({1}, b.getI32Type()), pair);
@@ -1752,11 +1752,23 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
 SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
                                                  ArrayRef<Value> rows) {
   SmallVector<Operand> fragments;
+  if (shape.tf32) {
+    for (int64_t kk = 0; kk < shape.depth / 8; ++kk) {
+      SmallVector<Value> a;
+      for (int64_t r = 0; r < 4; ++r)
+        a.push_back(load(buffer, {batch, rows[r % 2],
+                                  add(inGroup, c(8 * kk + 4 * (r / 2)))}));
+      fragments.push_back(tf32Registers(a));
+    }
+    return fragments;
+  }
   for (int64_t kk = 0; kk < shape.depth / 16; ++kk) {
     Operand fragment;
-    for (int64_t r = 0; r < 4; ++r)
-      fragment.push_back(loadPair(
-          buffer, {batch, rows[r % 2], add(twoT, c(16 * kk + 8 * (r / 2)))}));
+    for (int64_t r = 0; r < 4; ++r) {
+      auto [x, y] = loadPair(
+          buffer, {batch, rows[r % 2], add(twoT, c(16 * kk + 8 * (r / 2)))});
+      fragment.push_back({x, y});
+    }
     fragments.push_back(fragment);
   }
   return fragments;
@@ -1768,7 +1780,7 @@ Operand KernelBuilder::tileOperand(Value tile, Value row, Value column,
   Operand pairs;
   for (const SmallVector<Value, 2> &pair :
        loadMatrices(tile, row, column, rowStep, columnStep, transpose))
-    pairs.push_back({pair[0], pair[1]});
+    pairs.push_back(pair);
   return pairs;
 }
 
@@ -1841,8 +1853,11 @@ Accumulator KernelBuilder::timesTileRows(ArrayRef<Operand> fragments,
   Accumulator acc(4, f32(0.0f));
   for (auto [kk, fragment] : llvm::enumerate(fragments))
     acc = mma(fragment,
-              tileOperand(tile, c(8 * n), c(16 * kk), /*rowStep=*/0,
-                          /*columnStep=*/8, /*transpose=*/false),
+              shape.tf32
+                  ? tf32Registers(tileWords(tile, c(8 * n), c(8 * kk),
+                                            /*rowStep=*/0, /*columnStep=*/4))
+                  : tileOperand(tile, c(8 * n), c(16 * kk), /*rowStep=*/0,
+                                /*columnStep=*/8, /*transpose=*/false),
               acc);
   return acc;
 }
@@ -1852,11 +1867,20 @@ Accumulator KernelBuilder::timesTileColumns(ArrayRef<Operand> fragments,
                                             Accumulator acc) {
   // Step kk's B fragment: the matrices at tile rows 16kk and 16kk + 8,
   // columns 8nd to 8nd + 7, transposed.
-  for (auto [kk, fragment] : llvm::enumerate(fragments))
-    acc = mma(fragment,
-              tileOperand(tile, c(16 * kk), c(8 * nd), /*rowStep=*/8,
-                          /*columnStep=*/0, /*transpose=*/true),
-              acc);
+  for (auto [kk, fragment] : llvm::enumerate(fragments)) {
+    if (!shape.tf32) {
+      acc = mma(fragment,
+                tileOperand(tile, c(16 * kk), c(8 * nd), /*rowStep=*/8,
+                            /*columnStep=*/0, /*transpose=*/true),
+                acc);
+      continue;
+    }
+    SmallVector<Value> column;
+    for (int64_t r = 0; r < 2; ++r)
+      column.push_back(
+          load(tile, {add(twoT, c(8 * kk + r)), add(group, c(8 * nd))}));
+    acc = mma(fragment, tf32Registers(column), acc);
+  }
   return acc;
 }
 
@@ -1867,57 +1891,24 @@ SmallVector<Value> KernelBuilder::roundedTf32(ArrayRef<Value> elements) {
   return words;
 }
 
-SmallVector<SmallVector<Value>>
-KernelBuilder::rowWords(Value buffer, Value batch, ArrayRef<Value> rows) {
-  SmallVector<SmallVector<Value>> words;
-  for (int64_t kk = 0; kk < shape.depth / 8; ++kk) {
-    SmallVector<Value> a;
-    for (int64_t r = 0; r < 4; ++r)
-      a.push_back(load(
-          buffer, {batch, rows[r % 2], add(inGroup, c(8 * kk + 4 * (r / 2)))}));
-    words.push_back(roundedTf32(a));
-  }
-  return words;
-}
-
-Accumulator KernelBuilder::timesTileRowsTf32(ArrayRef<SmallVector<Value>> words,
-                                             Value tile, int64_t n) {
-  Accumulator acc(4, f32(0.0f));
-  for (auto [kk, a] : llvm::enumerate(words))
-    acc = mmaTf32(a,
-                  roundedTf32(tileWords(tile, c(8 * n), c(8 * kk),
-                                        /*rowStep=*/0, /*columnStep=*/4)),
-                  acc);
-  return acc;
-}
-
-SmallVector<SmallVector<Value>>
-KernelBuilder::asTf32Operands(ArrayRef<Accumulator> tiles) {
-  SmallVector<SmallVector<Value>> words;
-  for (const Accumulator &tile : tiles) {
-    SmallVector<Value> a;
-    for (int64_t r = 0; r < 4; ++r)
-      a.push_back(tile[2 * (r % 2) + r / 2]);
-    words.push_back(roundedTf32(a));
-  }
-  return words;
-}
-
-Accumulator
-KernelBuilder::timesTileColumnsTf32(ArrayRef<SmallVector<Value>> words,
-                                    Value tile, int64_t nd, Accumulator acc) {
-  for (auto [n, a] : llvm::enumerate(words)) {
-    SmallVector<Value> bWords;
-    for (int64_t r = 0; r < 2; ++r)
-      bWords.push_back(
-          load(tile, {add(twoT, c(8 * n + r)), add(group, c(8 * nd))}));
-    acc = mmaTf32(a, roundedTf32(bWords), acc);
-  }
-  return acc;
+Operand KernelBuilder::tf32Registers(ArrayRef<Value> elements) {
+  Operand registers;
+  for (Value x : elements)
+    registers.push_back({toTf32(x)});
+  return registers;
 }
 
 SmallVector<Operand> KernelBuilder::asOperands(ArrayRef<Accumulator> tiles) {
   SmallVector<Operand> fragments;
+  if (shape.tf32) {
+    for (const Accumulator &tile : tiles) {
+      SmallVector<Value> a;
+      for (int64_t r = 0; r < 4; ++r)
+        a.push_back(tile[2 * (r % 2) + r / 2]);
+      fragments.push_back(tf32Registers(a));
+    }
+    return fragments;
+  }
   for (size_t kk = 0; kk < tiles.size() / 2; ++kk) {
     Operand fragment;
     for (int64_t r = 0; r < 4; ++r) {
@@ -2046,14 +2037,9 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
   ThreadRows queries = threadRows(queryBlockIndex, rows);
   ArrayRef<Value> row = queries.row, clampedRow = queries.clamped;
   Value offset = operands.mask ? maskOffset(operands, batchIndex) : Value();
-  // The query's fragments (TF32: registers, rounded), for the whole
-  // kernel.
-  SmallVector<Operand> queryFragments;
-  SmallVector<SmallVector<Value>> queryWords;
-  if (shape.tf32)
-    queryWords = rowWords(operands.q, batch, clampedRow);
-  else
-    queryFragments = rowFragments(operands.q, batch, clampedRow);
+  // The query's fragments (TF32: rounded once), for the whole kernel.
+  SmallVector<Operand> queryFragments =
+      rowFragments(operands.q, batch, clampedRow);
 
   Value tiles = keyTiles(operands, queryBlockIndex);
 
@@ -2092,9 +2078,7 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
         int64_t keySteps = shape.tileRows / 8;
         SmallVector<Accumulator> scores; // [n][2·row + e]
         for (int64_t n = 0; n < keySteps; ++n) {
-          Accumulator acc = shape.tf32
-                                ? timesTileRowsTf32(queryWords, kShared, n)
-                                : timesTileRows(queryFragments, kShared, n);
+          Accumulator acc = timesTileRows(queryFragments, kShared, n);
           Accumulator values;
           for (int64_t i = 0; i < 2; ++i)
             for (int64_t e = 0; e < 2; ++e)
@@ -2139,20 +2123,13 @@ void KernelBuilder::buildForward(const KernelOperands &operands,
         }
         // acc = α·acc + P·V, P rounded to the operands' type (TF32: as it
         // is read).
-        SmallVector<Operand> probabilities;
-        SmallVector<SmallVector<Value>> probabilityWords;
-        if (shape.tf32)
-          probabilityWords = asTf32Operands(scores);
-        else
-          probabilities = asOperands(scores);
+        SmallVector<Operand> probabilities = asOperands(scores);
         for (int64_t nd = 0; nd < outputTiles; ++nd) {
           Accumulator acc;
           for (int64_t j = 0; j < 4; ++j)
             acc.push_back(arith::MulFOp::create(b, loc, state[4 + 4 * nd + j],
                                                 alpha[j / 2]));
-          acc = shape.tf32
-                    ? timesTileColumnsTf32(probabilityWords, vShared, nd, acc)
-                    : timesTileColumns(probabilities, vShared, nd, acc);
+          acc = timesTileColumns(probabilities, vShared, nd, acc);
           for (int64_t j = 0; j < 4; ++j)
             next[4 + 4 * nd + j] = acc[j];
         }
@@ -2216,8 +2193,7 @@ void KernelBuilder::buildQueryGrad(const KernelOperands &operands,
   };
   for (auto [grads, outs] : llvm::zip(gradFragments, outputFragments))
     for (int64_t r = 0; r < 4; ++r)
-      for (auto [x, y] : {std::pair(grads[r].first, outs[r].first),
-                          std::pair(grads[r].second, outs[r].second)})
+      for (auto [x, y] : llvm::zip(grads[r], outs[r]))
         delta[r % 2] = arith::AddFOp::create(
             b, loc, delta[r % 2],
             arith::MulFOp::create(b, loc, widen(x), widen(y)));
