@@ -18,9 +18,9 @@ forward 4*B*H*S*S*D, halved when causal; forward+backward 3.5x that.
 With --tensor-cores, mha-run also gets --gpu-tensor-cores (f16/bf16
 attention by the tensor-core kernels: the forward, and the backward at
 depths up to 128; f32 is unchanged). The dtype tf32 is f32 attention with
-mha-run --gpu-f32-matmuls tf32 (the tensor-core forward on TF32 roundings;
-training's backward stays in f32) against SDPA in f32 with PyTorch's
-allow_tf32 set (matmul and cuDNN).
+mha-run --gpu-f32-matmuls tf32 (the tensor-core kernels on TF32 roundings:
+the forward, and the backward at depths up to 80) against SDPA in f32 with
+PyTorch's allow_tf32 set (matmul and cuDNN).
 """
 import argparse
 import contextlib

@@ -23,7 +23,8 @@ would). Needs no GPU, only the CUDA toolkit's ptxas.
       [--check] [CONFIG ...]
 
 A CONFIG is forward:DEPTH:BLOCK_K (tf32-forward:DEPTH:BLOCK_K: f32
-operands, on their TF32 roundings), backward:DEPTH:KEY_TILE:QUERY_TILE or
+operands, on their TF32 roundings), backward:DEPTH:KEY_TILE:QUERY_TILE
+(tf32-backward:... likewise) or
 matmul:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both] (the operands transposed; bf16
 operands, on tensor cores), or matmul32:... the same with f32 operands (the
 CUDA-core kernel), or tf32:... with f32 operands on tensor cores (tf32);
@@ -37,7 +38,8 @@ layout, the largest tiles its register estimate accepts with 16 and 32 of K
 (128 x 112 x 16, 32 x 64 x 32, 64 x 64 x 32), and four it refuses (three
 that spilled when accepted, and one for shared memory); the TF32 attention
 forward's derived tiles at depths 32, 64 and 128, its largest depth (144),
-and three tiles it refuses.
+and three tiles it refuses; the TF32 backward's (tf32-backward:...) derived
+tiles at depths 32, 64 and 80 (its largest), and three it refuses.
 """
 
 import argparse
@@ -80,14 +82,17 @@ def source(config):
                 "causal, block_q = 64, block_k = %d%s} : %s, %s, %s, %s\n"
                 "  return\n}\n" % ((t,) * 4 + (tiles[0], flags) + (t,) * 4))
     lse = "memref<?x?xf32>"
+    flags = ""
+    if kind == "tf32-backward":
+        t, flags = "memref<?x?x%dxf32>" % depth, ", tf32"
     return ("func.func @g(%%q: %s, %%k: %s, %%v: %s, %%o: %s, %%l: %s, "
             "%%do: %s, %%dq: %s, %%dk: %s, %%dv: %s) {\n"
             "  mha.gpu_attention_grad %%q, %%k, %%v, %%o, %%l, %%do, %%dq, "
             "%%dk, %%dv {scale = 0.125 : f32, causal, block_rows = 64, "
-            "key_tile = %d, query_tile = %d} : %s, %s, %s, %s, %s, %s, %s, "
+            "key_tile = %d, query_tile = %d%s} : %s, %s, %s, %s, %s, %s, %s, "
             "%s, %s\n  return\n}\n"
-            % ((t,) * 4 + (lse,) + (t,) * 4 + tuple(tiles) + (t,) * 4 +
-               (lse,) + (t,) * 4))
+            % ((t,) * 4 + (lse,) + (t,) * 4 + tuple(tiles) + (flags,) +
+               (t,) * 4 + (lse,) + (t,) * 4))
 
 
 def unescape(text):
@@ -159,23 +164,24 @@ def describe(config):
         if len(tiles) > 2:
             text += " %s transposed" % tiles[2]
         return text
-    return "backward depth %d key-tile %d query-tile %d" % (depth, *tiles)
+    return "%s depth %d key-tile %d query-tile %d" % (
+        "backward" if kind == "backward" else "tf32 backward", depth, *tiles)
 
 
 def parse(text):
     parts = text.split(":")
     if parts[0] in ("forward", "tf32-forward") and len(parts) == 3:
         return (parts[0], int(parts[1]), int(parts[2]))
-    if (parts[0] in ("backward", "matmul", "matmul32", "tf32") and
-            len(parts) == 4):
+    if (parts[0] in ("backward", "tf32-backward", "matmul", "matmul32",
+                     "tf32") and len(parts) == 4):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
     if (parts[0] in ("matmul", "matmul32", "tf32") and len(parts) == 5 and
             parts[4] in ("lhs", "rhs", "both")):
         return (parts[0], int(parts[1]), int(parts[2]), int(parts[3]),
                 parts[4])
     raise argparse.ArgumentTypeError(
-        "expected [tf32-]forward:DEPTH:BLOCK_K, backward:DEPTH:KEY_TILE:QUERY_TILE "
-        "or matmul|matmul32|tf32:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], "
+        "expected [tf32-]forward:DEPTH:BLOCK_K, "
+        "[tf32-]backward:DEPTH:KEY_TILE:QUERY_TILE or matmul|matmul32|tf32:BLOCK_M:BLOCK_N:BLOCK_K[:lhs|rhs|both], "
         "got '%s'"
         % text)
 
@@ -218,6 +224,12 @@ def default_configs():
                 ("tf32-forward", 128, 32), ("tf32-forward", 128, 16),
                 ("tf32-forward", 144, 32), ("tf32-forward", 160, 32),
                 ("tf32-forward", 192, 16), ("tf32-forward", 128, 64)]
+    # The TF32 backward (f32 tiles): the tiles derived at depths 32, 64 and
+    # 80 (its largest), and three it refuses (they spilled when accepted,
+    # or at depth 96, on both chips or on sm_90a).
+    configs += [("tf32-backward", 32, 64, 64), ("tf32-backward", 64, 64, 32),
+                ("tf32-backward", 80, 64, 16), ("tf32-backward", 64, 64, 64),
+                ("tf32-backward", 80, 64, 32), ("tf32-backward", 96, 32, 16)]
     return list(dict.fromkeys(configs))
 
 
@@ -241,9 +253,13 @@ def main():
             if refusal:
                 print("%s: refused: %s" % (describe(config), refusal))
                 continue
-            names = ["dQ ", "dK/dV "] if config[0] == "backward" else [""]
-            parts = ["%s%d registers" % (name, registers)
-                     for name, (registers, _) in zip(names, kernels)]
+            names = (["dQ ", "dK/dV "] if config[0].endswith("backward")
+                     else [""])
+            parts = ["%s%d registers%s" % (
+                name, registers,
+                " (spills %d bytes)" % spills if spills and len(kernels) > 1
+                else "")
+                for name, (registers, spills) in zip(names, kernels)]
             spill = sum(s for _, s in kernels)
             parts.append("spills %d bytes" % spill if spill else "no spills")
             print("%s: %s" % (describe(config), ", ".join(parts)), flush=True)

@@ -126,8 +126,8 @@ static cl::opt<F32Matmuls> gpuF32Matmuls(
                           "the tensor-core kernel on TF32 roundings of the "
                           "operands (10 bits of mantissa, as PyTorch's "
                           "allow_tf32; sm_80 and later), and f32 attention "
-                          "(not training's) by the tensor-core forward, "
-                          "likewise rounded"),
+                          "(forward and backward) by the tensor-core "
+                          "kernels, likewise rounded"),
                clEnumValN(F32Matmuls::Loops, "loops",
                           "one thread per output element")),
     cl::init(F32Matmuls::Auto), cl::cat(category));

@@ -199,15 +199,15 @@ def MHAGPUAttentionKernelOpsPass
     its depth, and an op no tile fits (f16/bf16 above depth 256, TF32
     above 144) is left to the rest of the pipeline.
 
-    With `tf32`, each `mha.attention` of f32 operands of that shape also
-    becomes `mha.gpu_attention`, with `tf32`: its two products on tensor
-    cores on TF32 roundings of their operands, an opt-in (as PyTorch's
-    `allow_tf32`); its tiles derived as above, from 64, 32 or 16 keys
-    (f32 tiles take twice the shared memory: 32 keys at depth 128). Not
-    `mha.attention_with_lse`: training's backward recomputes the scores
-    from that log-sum-exp in f32 (the per-row kernels), which must be the
-    same scores. `tensor-cores=0` leaves f16/bf16 attention to the rest of
-    the pipeline.
+    With `tf32`, each `mha.attention` and `mha.attention_with_lse` of f32
+    operands of that shape also becomes `mha.gpu_attention`, with `tf32`:
+    its two products on tensor cores on TF32 roundings of their operands,
+    an opt-in (as PyTorch's `allow_tf32`); its tiles derived as above, from
+    64, 32 or 16 keys (f32 tiles take twice the shared memory: 32 keys at
+    depth 128). Each `mha.attention_grad` of f32 operands becomes
+    `mha.gpu_attention_grad` with `tf32` likewise (below), up to depth 80
+    (its registers' estimate). `tensor-cores=0` leaves f16/bf16 attention
+    to the rest of the pipeline.
 
     Each `mha.attention_grad` of f16 or bf16 operands of that shape whose
     additive mask's gradient, if any, is unused becomes likewise
@@ -216,8 +216,9 @@ def MHAGPUAttentionKernelOpsPass
     from the depth (blocks of 64 rows; the largest tile of 64, 32 or 16 keys
     for its dQ kernel and of queries for its dK/dV kernel that fits shared
     memory and the registers' estimate: 64 and 64 up to depth 64, 64 and 16
-    at depth 128); a depth no tile fits (above 128) leaves it to the per-row
-    backward. Key and value batch sizes must be the query's (no broadcast).
+    at depth 128; TF32: 64 and 64 up to depth 32, 64 and 32 at depth 64, 64
+    and 16 at depth 80); a depth no tile fits (above 128, TF32 above 80)
+    leaves it to the per-row backward. Key and value batch sizes must be the query's (no broadcast).
 
     Each attention op left to the rest of the pipeline gets a remark naming
     the reason (`not on tensor cores: its operands are not f16 or bf16`,
@@ -234,8 +235,8 @@ def MHAGPUAttentionKernelOpsPass
            "f16/bf16 attention (forward and backward) to the tensor-core "
            "kernels">,
     Option<"tf32", "tf32", "bool", "false",
-           "f32 mha.attention (not the forward of training) to the "
-           "tensor-core forward on TF32 roundings of its operands">,
+           "f32 attention (forward and backward) to the tensor-core "
+           "kernels on TF32 roundings of its operands">,
   ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",

@@ -117,8 +117,8 @@ struct FrontEndOptions {
   /// mask) to the GPU's tensor-core kernel (mha-gpu-attention-kernel-ops),
   /// with its tiles.
   bool tensorCoreAttention = false;
-  /// f32 mha.attention to the tensor-core forward on TF32 roundings of its
-  /// operands (mha-gpu-attention-kernel-ops{tf32}).
+  /// f32 attention, forward and backward, to the tensor-core kernels on
+  /// TF32 roundings of its operands (mha-gpu-attention-kernel-ops{tf32}).
   bool tf32Attention = false;
   int64_t tensorCoreBlockQ = 64;
   int64_t tensorCoreBlockK = 0;
@@ -193,9 +193,10 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "the tensor-core matmul kernel on TF32 roundings of "
                      "their operands (10 bits of mantissa, as PyTorch's "
                      "allow_tf32; mma.sync m16n8k8, sm_80 and later), "
-                     "instead of the CUDA-core kernel; and f32 attention "
-                     "(mha.attention, static depth a multiple of 16) by the "
-                     "tensor-core attention forward, likewise rounded"),
+                     "instead of the CUDA-core kernel; and f32 attention, "
+                     "forward and backward (static depth a multiple of 16; "
+                     "the backward up to depth 80), by the tensor-core "
+                     "attention kernels, likewise rounded"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> bf16Attention{
       *this, "bf16-attention",

@@ -182,6 +182,16 @@ struct KernelShape {
   ///   (depth 160 with 32 keys, 192 with 16) are above 255, the rest below
   ///   but for depth 160 and 176 with 16 keys (238 and 255 registers, no
   ///   spill), refused.
+  /// * TF32 backward (registers()): fits to ptxas for sm_80 and sm_90a
+  ///   (CUDA 13, blocks of 64 rows, depths 16-128, tiles of 16-64), every
+  ///   fragment twice the f16/bf16 one's (a register an element). dQ:
+  ///   3·depth/2 + tile + 64, within about 10 of what was measured at
+  ///   depths 48-112 (no dQ kernel spilled at tiles the shared memory
+  ///   takes). dK/dV: 2·(depth + tile) + 32. The dK/dV kernels measured
+  ///   spilled from depth + tile = 112 on (depth 48 with 64 queries and 80
+  ///   with 32 for sm_90a; 64 with 64, 80 with 48, 96 with 32, 112 and
+  ///   128 with 16 for both), and none below; this puts 112 above 255 and
+  ///   96 below. So the TF32 backward takes depths up to 80.
   /// ptxas decides; this refuses tiles that would spill.
   static int64_t registersFor(KernelKind kind, int64_t depth, int64_t tile) {
     switch (kind) {
@@ -202,11 +212,19 @@ struct KernelShape {
     if (simt())
       return (blockRows / 16) * (depth / 16) + 4 * (blockRows / 16) +
              4 * (depth / 16) + 32;
-    if (tf32 && kind == KernelKind::Forward)
-      return 3 * depth / 2 + tileRows / 2 + 16;
-    if (tf32)
+    if (!tf32)
+      return registersFor(kind, depth, tileRows);
+    switch (kind) {
+    case KernelKind::Matmul:
       return depth + depth * tileRows / 32 + 3 * tileRows + 8;
-    return registersFor(kind, depth, tileRows);
+    case KernelKind::Forward:
+      return 3 * depth / 2 + tileRows / 2 + 16;
+    case KernelKind::QueryGrad:
+      return 3 * depth / 2 + tileRows + 64;
+    case KernelKind::KeyValueGrad:
+      return 2 * depth + 2 * tileRows + 32;
+    }
+    llvm_unreachable("a kernel kind");
   }
   bool fits() const {
     return sharedBytes() <= kMaxSharedBytes && registers() <= kMaxRegisters;
@@ -292,13 +310,9 @@ std::string shapeIneligibility(ArrayRef<Value> operands) {
   return "";
 }
 
-constexpr const char *kTrainingTf32 =
-    "TF32 is for inference's attention: training's backward recomputes the "
-    "scores in f32 from this forward's log-sum-exp";
-
 /// Why the tensor-core kernel cannot compute `op` (mha.attention or
 /// mha.attention_with_lse), or "" when it can; f32 operands only with
-/// `tf32` (on their TF32 roundings), and then only for mha.attention.
+/// `tf32` (on their TF32 roundings).
 template <typename OpTy>
 std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK, bool tf32) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
@@ -306,8 +320,6 @@ std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK, bool tf32) {
   auto v = cast<RankedTensorType>(op.getValue().getType());
   Type element = q.getElementType();
   tf32 = tf32 && element.isF32();
-  if (tf32 && isa<AttentionWithLSEOp>(op.getOperation()))
-    return kTrainingTf32;
   if (!element.isF16() && !element.isBF16() && !tf32)
     return kNotHalfPrecision;
   if (k.getElementType() != element || v.getElementType() != element ||
@@ -329,14 +341,15 @@ std::string ineligibility(OpTy op, int64_t blockQ, int64_t blockK, bool tf32) {
 }
 
 /// Why the backward's tensor-core kernels cannot compute `op`, or "" when
-/// they can.
-std::string ineligibility(AttentionGradOp op) {
+/// they can; f32 operands only with `tf32`.
+std::string ineligibility(AttentionGradOp op, bool tf32) {
   if (op.getMaskGrad() && !op.getMaskGrad().use_empty())
     return "it computes the mask's gradient";
   SmallVector<Value> operands = {op.getQuery(), op.getKey(), op.getValue(),
                                  op.getResult(), op.getResultGrad()};
   Type element = cast<RankedTensorType>(operands[0].getType()).getElementType();
-  if (!element.isF16() && !element.isBF16())
+  tf32 = tf32 && element.isF32();
+  if (!element.isF16() && !element.isBF16() && !tf32)
     return kNotHalfPrecision;
   for (Value operand : operands)
     if (cast<RankedTensorType>(operand.getType()).getElementType() != element)
@@ -349,7 +362,7 @@ std::string ineligibility(AttentionGradOp op) {
     return "its lse is not of the query's rows";
   int64_t depth = q.getDimSize(q.getRank() - 1);
   for (KernelKind kind : {KernelKind::QueryGrad, KernelKind::KeyValueGrad})
-    if (!KernelShape::derivedTile(kind, kGradBlockRows, depth))
+    if (!KernelShape::derivedTile(kind, kGradBlockRows, depth, tf32))
       return "no tile fits its depth in shared memory and registers";
   return "";
 }
@@ -425,6 +438,8 @@ void toKernelOp(OpBuilder &b, AttentionGradOp op) {
   Location loc = op.getLoc();
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
+  // (f32 reaches here only as TF32.)
+  bool tf32 = queryType.getElementType().isF32();
   b.setInsertionPoint(op);
   checkAttentionGradSizes(b, op);
   Value scaleValue = defaultScaleOr(b, loc, op.getQuery(), op.getScaleAttr());
@@ -451,10 +466,11 @@ void toKernelOp(OpBuilder &b, AttentionGradOp op) {
       b.getF32FloatAttr(scale.getValueAsDouble()),
       op.getCausal() ? b.getUnitAttr() : UnitAttr(),
       b.getI64IntegerAttr(kGradBlockRows),
-      b.getI64IntegerAttr(KernelShape::derivedTile(KernelKind::QueryGrad,
-                                                   kGradBlockRows, depth)),
-      b.getI64IntegerAttr(KernelShape::derivedTile(KernelKind::KeyValueGrad,
-                                                   kGradBlockRows, depth)));
+      b.getI64IntegerAttr(KernelShape::derivedTile(
+          KernelKind::QueryGrad, kGradBlockRows, depth, tf32)),
+      b.getI64IntegerAttr(KernelShape::derivedTile(
+          KernelKind::KeyValueGrad, kGradBlockRows, depth, tf32)),
+      tf32 ? b.getUnitAttr() : UnitAttr());
   SmallVector<Value> results = {op.getQueryGrad(), op.getKeyGrad(),
                                 op.getValueGrad()};
   for (auto [result, buffer] : llvm::zip(results, grads))
@@ -473,13 +489,13 @@ struct MHAGPUAttentionKernelOpsPass final
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       // Only the ops asked about: every one with tensor-cores, the f32
-      // forward ones with tf32.
+      // ones with tf32.
       if (!isa<AttentionOp, AttentionWithLSEOp, AttentionGradOp>(op))
         return;
       bool f32 = cast<RankedTensorType>(op->getOperand(0).getType())
                      .getElementType()
                      .isF32();
-      if (!tensorCores && !(tf32 && f32 && !isa<AttentionGradOp>(op)))
+      if (!tensorCores && !(tf32 && f32))
         return;
       std::string reason;
       if (auto attention = dyn_cast<AttentionOp>(op))
@@ -487,7 +503,7 @@ struct MHAGPUAttentionKernelOpsPass final
       else if (auto attention = dyn_cast<AttentionWithLSEOp>(op))
         reason = ineligibility(attention, blockQ, blockK, tf32);
       else
-        reason = ineligibility(cast<AttentionGradOp>(op));
+        reason = ineligibility(cast<AttentionGradOp>(op), tf32);
       if (reason.empty()) {
         ops.push_back(op);
         return;
@@ -497,13 +513,10 @@ struct MHAGPUAttentionKernelOpsPass final
       // (At the op's location, without the op: the user wrote it.)
       InFlightDiagnostic remark = emitRemark(op->getLoc())
                                   << "not on tensor cores: " << reason;
-      if (reason == kNotHalfPrecision && isa<AttentionOp>(op))
+      if (reason == kNotHalfPrecision)
         remark << " (tf32, mha-run --gpu-f32-matmuls tf32, computes f32 "
                   "attention on TF32 roundings; bf16-attention, mha-run "
                   "--precision bf16, on bf16 roundings)";
-      else if (reason == kNotHalfPrecision)
-        remark << " (bf16-attention, mha-run --precision bf16, computes f32 "
-                  "attention on bf16 roundings)";
     });
     OpBuilder b(&getContext());
     for (Operation *op : ops) {
@@ -1321,8 +1334,9 @@ private:
   /// The A fragments of the thread's two rows `rows` (clamped into
   /// `buffer` [B, S, D]) at batch position `batch`, one per 16 columns of
   /// depth (TF32: per 8).
+  /// (`rounded` false: TF32 registers as stored, not rounded, for sums.)
   SmallVector<Operand> rowFragments(Value buffer, Value batch,
-                                    ArrayRef<Value> rows);
+                                    ArrayRef<Value> rows, bool rounded = true);
   /// A (16 × depth, `fragments`) times the transpose of rows 8n to 8n + 7
   /// of the shared `tile`: depth step kk's B is tile row g + 8n, depth
   /// columns 16kk + 8r + 2t and the next (TF32: 8kk + 4r + t), by ldmatrix
@@ -1750,7 +1764,8 @@ void KernelBuilder::copyTile(Value source, Value shared, Value batch,
 }
 
 SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
-                                                 ArrayRef<Value> rows) {
+                                                 ArrayRef<Value> rows,
+                                                 bool rounded) {
   SmallVector<Operand> fragments;
   if (shape.tf32) {
     for (int64_t kk = 0; kk < shape.depth / 8; ++kk) {
@@ -1758,7 +1773,14 @@ SmallVector<Operand> KernelBuilder::rowFragments(Value buffer, Value batch,
       for (int64_t r = 0; r < 4; ++r)
         a.push_back(load(buffer, {batch, rows[r % 2],
                                   add(inGroup, c(8 * kk + 4 * (r / 2)))}));
-      fragments.push_back(tf32Registers(a));
+      if (rounded) {
+        fragments.push_back(tf32Registers(a));
+        continue;
+      }
+      Operand fragment;
+      for (Value x : a)
+        fragment.push_back({x});
+      fragments.push_back(fragment);
     }
     return fragments;
   }
@@ -2181,17 +2203,23 @@ void KernelBuilder::buildQueryGrad(const KernelOperands &operands,
 
   // D = rowsum(dO ⊙ O) of the thread's rows (across the row's four
   // threads), in f32, stored for the dK/dV kernel by one thread of the
-  // four; and the rows' log-sum-exp in base 2.
+  // four; and the rows' log-sum-exp in base 2. From the elements as
+  // stored: TF32's fragments are rounded, so dO is read again unrounded.
   SmallVector<Operand> outputFragments =
-      rowFragments(operands.out, batch, clampedRow);
+      rowFragments(operands.out, batch, clampedRow, /*rounded=*/false);
+  SmallVector<Operand> deltaGradFragments =
+      shape.tf32
+          ? rowFragments(operands.outGrad, batch, clampedRow, /*rounded=*/false)
+          : gradFragments;
   Value delta[2] = {f32(0.0f), f32(0.0f)}, lse2[2];
-  auto widen = [&](Value x) {
-    return arith::ExtFOp::create(
-        b, loc,
-        lanes ? Type(VectorType::get({lanes}, b.getF32Type())) : b.getF32Type(),
-        x);
+  auto widen = [&](Value x) -> Value {
+    Type f32Type =
+        lanes ? Type(VectorType::get({lanes}, b.getF32Type())) : b.getF32Type();
+    if (x.getType() == f32Type)
+      return x;
+    return arith::ExtFOp::create(b, loc, f32Type, x);
   };
-  for (auto [grads, outs] : llvm::zip(gradFragments, outputFragments))
+  for (auto [grads, outs] : llvm::zip(deltaGradFragments, outputFragments))
     for (int64_t r = 0; r < 4; ++r)
       for (auto [x, y] : llvm::zip(grads[r], outs[r]))
         delta[r % 2] = arith::AddFOp::create(
@@ -3018,10 +3046,11 @@ LogicalResult lowerKernelOp(OpBuilder &b, GPUAttentionGradOp op, bool emulate) {
   auto queryType = cast<MemRefType>(op.getQuery().getType());
   int64_t depth = queryType.getDimSize(queryType.getRank() - 1);
   int64_t blockRows = op.getBlockRows();
-  KernelShape queryShape{KernelKind::QueryGrad, blockRows,
-                         int64_t(op.getKeyTile()), depth};
-  KernelShape keyShape{KernelKind::KeyValueGrad, blockRows,
-                       int64_t(op.getQueryTile()), depth};
+  KernelShape queryShape = KernelShape::attention(
+      KernelKind::QueryGrad, blockRows, op.getKeyTile(), depth, op.getTf32());
+  KernelShape keyShape =
+      KernelShape::attention(KernelKind::KeyValueGrad, blockRows,
+                             op.getQueryTile(), depth, op.getTf32());
   if (failed(checkFits(op, queryShape)) || failed(checkFits(op, keyShape)))
     return failure();
   b.setInsertionPoint(op);

@@ -10,10 +10,10 @@
 // REMARK: :84:8: remark: not on tensor cores: it has no batch dimension
 // REMARK: :85:8: remark: not on tensor cores: its depths differ
 // REMARK: :86:8: remark: not on tensor cores: its batch dimensions differ or broadcast
-// REMARK: :87:12: remark: not on tensor cores: its operands are not f16 or bf16 (bf16-attention, mha-run --precision bf16, computes f32 attention on bf16 roundings)
+// REMARK: :87:12: remark: not on tensor cores: its operands are not f16 or bf16 (tf32, mha-run --gpu-f32-matmuls tf32, computes f32 attention on TF32 roundings; bf16-attention, mha-run --precision bf16, on bf16 roundings)
 // REMARK: :180:11: remark: not on tensor cores: no tile fits its depth in shared memory and registers
 // REMARK: :182:11: remark: not on tensor cores: it computes the mask's gradient
-// REMARK: :184:11: remark: not on tensor cores: its operands are not f16 or bf16
+// REMARK: :184:11: remark: not on tensor cores: its operands are not f16 or bf16 (tf32, mha-run --gpu-f32-matmuls tf32
 // RUN: mha-opt %s --mha-gpu-attention-kernel-ops --split-input-file | FileCheck %s --check-prefix=DERIVED
 
 // Dynamic batch and lengths, causal, default scale 1/sqrt(64): the sizes

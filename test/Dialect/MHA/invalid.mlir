@@ -914,7 +914,7 @@ func.func @f(%q: memref<2x8x16xbf16>, %k: memref<2x8x16xf16>) {
 // -----
 
 func.func @f(%q: memref<2x8x16xf32>) {
-  // expected-error @+1 {{'mha.gpu_attention' op expects f16 or bf16 buffers, or f32 ones with tf32 (the kernel computes on tensor cores), got f32}}
+  // expected-error @+1 {{'mha.gpu_attention' op expects f16 or bf16 buffers, or f32 ones with tf32 (the kernels compute on tensor cores), got f32}}
   mha.gpu_attention %q, %q, %q, %q {scale = 1.0 : f32, block_q = 64, block_k = 64} : memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>
   return
 }
@@ -1060,6 +1060,22 @@ func.func @f(%q: memref<2x8x16xbf16>, %h: memref<2x8x16xf16>, %l: memref<2x8xf32
 func.func @f(%q: memref<2x8x16xbf16>, %l: memref<2x9xf32>) {
   // expected-error @+1 {{'mha.gpu_attention_grad' op expects the lse buffer's dimension 1 to be 8 like the query's, got 9}}
   mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x9xf32>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>, memref<2x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xf32>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects f16 or bf16 buffers, or f32 ones with tf32 (the kernels compute on tensor cores), got f32}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64} : memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>, memref<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x16xf16>, %l: memref<2x8xf32>) {
+  // expected-error @+1 {{'mha.gpu_attention_grad' op expects f32 buffers with tf32 (TF32 roundings of f32 operands), got 'f16'}}
+  mha.gpu_attention_grad %q, %q, %q, %q, %l, %q, %q, %q, %q {scale = 1.0 : f32, block_rows = 64, key_tile = 64, query_tile = 64, tf32} : memref<2x8x16xf16>, memref<2x8x16xf16>, memref<2x8x16xf16>, memref<2x8x16xf16>, memref<2x8xf32>, memref<2x8x16xf16>, memref<2x8x16xf16>, memref<2x8x16xf16>, memref<2x8x16xf16>
   return
 }
 

@@ -328,7 +328,8 @@ func.func @gpu_matmul(%x: memref<?x256xbf16>, %w: memref<256x512xbf16>, %y: memr
 
 // CHECK-LABEL: func.func @gpu_attention_grad
 func.func @gpu_attention_grad(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf16>, %l: memref<?x8x?xf32>,
-                              %h: memref<2x5x32xf16>, %hk: memref<2x7x32xf16>, %hl: memref<2x5xf32>, %m: memref<5x7xf16>) {
+                              %h: memref<2x5x32xf16>, %hk: memref<2x7x32xf16>, %hl: memref<2x5xf32>, %m: memref<5x7xf16>,
+                              %f: memref<2x5x32xf32>, %fk: memref<2x7x32xf32>) {
   // CHECK: mha.gpu_attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {block_rows = 64 : i64, causal, key_tile = 64 : i64, query_tile = 32 : i64, scale = 1.250000e-01 : f32} : memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?xf32>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>
   mha.gpu_attention_grad %q, %k, %k, %q, %l, %q, %q, %k, %k
       {scale = 0.125 : f32, causal, block_rows = 64, key_tile = 64, query_tile = 32}
@@ -339,5 +340,10 @@ func.func @gpu_attention_grad(%q: memref<?x8x?x64xbf16>, %k: memref<?x8x?x64xbf1
       {scale = 1.0 : f32, block_rows = 16, key_tile = 16, query_tile = 16}
       : memref<2x5x32xf16>, memref<2x7x32xf16>, memref<2x7x32xf16>, memref<2x5x32xf16>, memref<2x5xf32>,
         memref<2x5x32xf16>, memref<2x5x32xf16>, memref<2x7x32xf16>, memref<2x7x32xf16>
+  // CHECK: mha.gpu_attention_grad {{.*}} {block_rows = 64 : i64, key_tile = 32 : i64, query_tile = 32 : i64, scale = 1.250000e-01 : f32, tf32} : memref<2x5x32xf32>, memref<2x7x32xf32>
+  mha.gpu_attention_grad %f, %fk, %fk, %f, %hl, %f, %f, %fk, %fk
+      {scale = 0.125 : f32, block_rows = 64, key_tile = 32, query_tile = 32, tf32}
+      : memref<2x5x32xf32>, memref<2x7x32xf32>, memref<2x7x32xf32>, memref<2x5x32xf32>, memref<2x5xf32>,
+        memref<2x5x32xf32>, memref<2x5x32xf32>, memref<2x7x32xf32>, memref<2x7x32xf32>
   return
 }

@@ -346,21 +346,29 @@ static LogicalResult verifyTile(Operation *op, StringRef name, int64_t tile,
   return success();
 }
 
+/// The tensor-core attention kernels' element types: f32 operands
+/// (`query`'s, the others checked equal to it) only on their TF32 roundings
+/// (the kernels have no f32 products), and TF32 only of f32 ones.
+static LogicalResult verifyTf32(Operation *op, Value query, bool tf32) {
+  Type element = cast<MemRefType>(query.getType()).getElementType();
+  if (tf32 && !element.isF32())
+    return op->emitOpError("expects f32 buffers with tf32 (TF32 roundings of "
+                           "f32 operands), got ")
+           << element;
+  if (!tf32 && element.isF32())
+    return op->emitOpError("expects f16 or bf16 buffers, or f32 ones with "
+                           "tf32 (the kernels compute on tensor cores), got "
+                           "f32");
+  return success();
+}
+
 LogicalResult GPUAttentionOp::verify() {
   if (failed(verifyAttentionBuffers(
           *this, {{"query", getQuery()}, {"output", getOutput()}},
           {{"key", getKey()}, {"value", getValue()}}, getLse(), getMask())))
     return failure();
-  // f32 operands only on their TF32 roundings (the kernel has no f32
-  // products), and TF32 only of f32 ones.
-  Type element = cast<MemRefType>(getQuery().getType()).getElementType();
-  if (getTf32() && !element.isF32())
-    return emitOpError("expects f32 buffers with tf32 (TF32 roundings of "
-                       "f32 operands), got ")
-           << element;
-  if (!getTf32() && element.isF32())
-    return emitOpError("expects f16 or bf16 buffers, or f32 ones with tf32 "
-                       "(the kernel computes on tensor cores), got f32");
+  if (failed(verifyTf32(*this, getQuery(), getTf32())))
+    return failure();
   // (A block is 16 rows a warp: at most 32 warps.)
   if (failed(verifyTile(*this, "block_q", getBlockQ(), 512)))
     return failure();
@@ -372,17 +380,17 @@ LogicalResult GPUAttentionOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult GPUAttentionGradOp::verify() {
-  if (failed(verifyAttentionBuffers(
-          *this,
-          {{"query", getQuery()},
-           {"output", getOutput()},
-           {"output_grad", getOutputGrad()},
-           {"query_grad", getQueryGrad()}},
-          {{"key", getKey()},
-           {"value", getValue()},
-           {"key_grad", getKeyGrad()},
-           {"value_grad", getValueGrad()}},
-          getLse(), getMask())))
+  if (failed(verifyAttentionBuffers(*this,
+                                    {{"query", getQuery()},
+                                     {"output", getOutput()},
+                                     {"output_grad", getOutputGrad()},
+                                     {"query_grad", getQueryGrad()}},
+                                    {{"key", getKey()},
+                                     {"value", getValue()},
+                                     {"key_grad", getKeyGrad()},
+                                     {"value_grad", getValueGrad()}},
+                                    getLse(), getMask())) ||
+      failed(verifyTf32(*this, getQuery(), getTf32())))
     return failure();
   if (failed(verifyTile(*this, "block_rows", getBlockRows(), 512)) ||
       failed(verifyTile(*this, "key_tile", getKeyTile(), 1024)))

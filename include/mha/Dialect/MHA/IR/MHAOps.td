@@ -1107,7 +1107,9 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
     output O, the rows' log-sum-exp `lse` and dO it writes dQ, dK and dV,
     FlashAttention-2's backward without atomics.
     `mha-gpu-lower-tensor-core-kernels` turns it into two kernels on tensor
-    cores (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation):
+    cores (`mma.sync` m16n8k16, f16/bf16 operands, f32 accumulation; with
+    `tf32`, f32 operands and m16n8k8 `.tf32` on their TF32 roundings, as
+    `mha.gpu_attention`'s):
 
     * over blocks of `block_rows` query rows (16 a warp), keys and values
       staged in shared memory `key_tile` rows at a time: D = rowsum(dO ⊙ O)
@@ -1120,7 +1122,8 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
     `scale`, `causal` and `mask` are the forward's (as `mha.gpu_attention`
     takes them). Operands: query, output, output_grad and query_grad
     [B..., Sq, D], key, value, key_grad and value_grad [B..., Sk, D], all f16
-    or all bf16 with an identity layout, D static and a multiple of 16;
+    or all bf16 (all f32 with `tf32`, and only then) with an identity
+    layout, D static and a multiple of 16;
     lse f32 [B..., Sq]. Sizes must agree at run time (checked on the host
     where the op is made); the buffers' data start 16 bytes aligned.
 
@@ -1133,19 +1136,20 @@ def MHA_GPUAttentionGradOp : MHA_Op<"gpu_attention_grad"> {
         memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>, memref<?x8x?x64xbf16>
     ```
   }];
-  let arguments = (ins Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$query,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$key,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$value,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$output,
+  let arguments = (ins Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$query,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$key,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$value,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$output,
                        Arg<MemRefOf<[F32]>, "", [MemRead]>:$lse,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemRead]>:$output_grad,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$query_grad,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$key_grad,
-                       Arg<MemRefOf<[F16, BF16]>, "", [MemWrite]>:$value_grad,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemRead]>:$output_grad,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefOf<[F16, BF16, F32]>, "", [MemWrite]>:$value_grad,
                        Arg<Optional<MemRefOf<[I1, F32, F16, BF16]>>, "",
                            [MemRead]>:$mask,
                        F32Attr:$scale, UnitAttr:$causal, I64Attr:$block_rows,
-                       I64Attr:$key_tile, I64Attr:$query_tile);
+                       I64Attr:$key_tile, I64Attr:$query_tile,
+                       UnitAttr:$tf32);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad `,`
     $query_grad `,` $key_grad `,` $value_grad
